@@ -1,0 +1,200 @@
+"""Settings classes, one per service, read from the environment (and `.env`).
+
+Defaults are the ports of the Compose stack, so the embedded stack and Compose are addressed the
+same way. Every class has its own prefix (`OBM_KAFKA_…`, `OBM_PG_…`), and credentials are
+`SecretStr` so they never show up in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cfg(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
+
+
+class StackSettings(BaseSettings):
+    """The embedded local stack: where its state, logs and jars live."""
+
+    model_config = _cfg("OBM_")
+
+    state_dir: Path = REPO_ROOT / ".state"
+    jars_dir: Path = REPO_ROOT / ".cache" / "jars"
+    # How long `obm up` waits for one component to become healthy.
+    start_timeout_s: float = 120.0
+
+
+class KafkaSettings(BaseSettings):
+    """The broker (Apache Kafka in KRaft mode locally, Redpanda in Compose)."""
+
+    model_config = _cfg("OBM_KAFKA_")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    # Embedded broker only: the KRaft controller listener.
+    controller_port: int = 9093
+    partitions: int = 3
+    replication_factor: int = 1
+    # Topic names are part of the contract (schemas/topics.py); a prefix lets tests isolate runs.
+    topic_prefix: str = ""
+
+    @property
+    def port(self) -> int:
+        return int(self.bootstrap_servers.rsplit(":", 1)[1].split(",")[0])
+
+    @property
+    def host(self) -> str:
+        return self.bootstrap_servers.split(",")[0].rsplit(":", 1)[0]
+
+
+class PostgresSettings(BaseSettings):
+    """TimescaleDB in Compose, plain PostgreSQL where the extension is absent."""
+
+    model_config = _cfg("OBM_PG_")
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "obm"
+    password: SecretStr = SecretStr("obm-local-only")
+    database: str = "orderbook"
+
+    def conninfo(self) -> str:
+        """A libpq connection string (psycopg 3)."""
+        return (
+            f"host={self.host} port={self.port} user={self.user} "
+            f"password={self.password.get_secret_value()} dbname={self.database}"
+        )
+
+
+class RedisSettings(BaseSettings):
+    model_config = _cfg("OBM_REDIS_")
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    db: int = 0
+    password: SecretStr | None = None
+    # Latest values expire so a dead feed shows as stale, not as frozen numbers.
+    latest_ttl_s: int = 120
+    alerts_stream_maxlen: int = 10_000
+    key_prefix: str = "obm"
+
+
+class FlinkSettings(BaseSettings):
+    """The Flink session cluster (embedded: the distribution inside the apache-flink wheel)."""
+
+    model_config = _cfg("OBM_FLINK_")
+
+    jobmanager: str = "127.0.0.1:8081"
+    parallelism: int = 1
+    taskmanager_slots: int = 4
+    checkpoint_interval_ms: int = 10_000
+    # Low buffer timeout: latency from raw to processed matters more than batching here.
+    buffer_timeout_ms: int = 10
+    watermark_out_of_orderness_ms: int = 2_000
+    idle_timeout_ms: int = 5_000
+
+    @property
+    def rest_port(self) -> int:
+        return int(self.jobmanager.rsplit(":", 1)[1])
+
+
+class MetricsJobSettings(BaseSettings):
+    """Parameters of the metrics job (orderbook.raw -> orderbook.processed)."""
+
+    model_config = _cfg("OBM_METRICS_")
+
+    imbalance_levels: list[int] = Field(default_factory=lambda: [1, 5, 10, 20])
+    weighted_imbalance_lambda: float = 0.1
+    depth_pcts: list[float] = Field(default_factory=lambda: [0.1, 0.5, 1.0])
+    ofi_levels: int = 5
+    vtob_levels: int = 10
+    velocity_window_ms: int = 1_000
+    baseline_window_ms: int = 60_000
+
+
+class AlertSettings(BaseSettings):
+    """Alert thresholds; per-symbol overrides as JSON, e.g.
+    OBM_ALERT_OVERRIDES='{"BTCUSDT": {"imbalance_high": 0.8}}'."""
+
+    model_config = _cfg("OBM_ALERT_")
+
+    imbalance_level: int = 5
+    imbalance_medium: float = 0.5
+    imbalance_high: float = 0.7
+    imbalance_clear: float = 0.4
+    imbalance_min_duration_ms: int = 1_000
+    flip_threshold: float = 0.5
+    flip_window_ms: int = 5_000
+    spread_widening_k: float = 2.0
+    spread_min_duration_ms: int = 1_000
+    velocity_threshold: float = 0.05
+    cooldown_ms: int = 30_000
+    overrides: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    def for_symbol(self, symbol: str) -> dict[str, float]:
+        base = self.model_dump(exclude={"overrides"})
+        base.update(self.overrides.get(symbol.upper(), {}))
+        return base
+
+
+class ProducerSettings(BaseSettings):
+    """One producer process: an exchange connector feeding orderbook.raw."""
+
+    model_config = _cfg("OBM_PRODUCER_")
+
+    exchange: str = "binance"
+    market: str = "spot"  # spot | usdm
+    symbols: list[str] = Field(default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
+    depth: int = 20  # levels per side published on orderbook.raw
+    stream_kind: str = "diff"  # diff (full local book) | partial (depth5/10/20 snapshots)
+    # Empty means the exchange's own endpoints (live); the embedded stack points these at the simulator.
+    ws_url: str = ""
+    rest_url: str = ""
+    metrics_port: int = 9108
+    queue_max_messages: int = 100_000
+
+
+class SimulatorSettings(BaseSettings):
+    """The built-in market simulator, speaking Binance's spot WebSocket and REST on loopback."""
+
+    model_config = _cfg("OBM_SIM_")
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    symbols: list[str] = Field(default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
+    seed: int = 7
+    updates_per_second: float = 10.0  # per symbol (Binance's diff stream is 100 ms)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class SinkSettings(BaseSettings):
+    """The sinks: orderbook.processed/bars/alerts/dlq -> PostgreSQL and Redis."""
+
+    model_config = _cfg("OBM_SINK_")
+
+    postgres_group: str = "obm-sink-postgres"
+    redis_group: str = "obm-sink-redis"
+    batch_max_records: int = 5_000
+    batch_max_ms: int = 200
+    postgres_metrics_port: int = 9110
+    redis_metrics_port: int = 9111
+
+
+class DashboardSettings(BaseSettings):
+    model_config = _cfg("OBM_DASHBOARD_")
+
+    host: str = "127.0.0.1"
+    port: int = 8501
+    refresh_s: float = 1.0

@@ -1,0 +1,1 @@
+"""The Streamlit + Plotly dashboard: live values from Redis, history from the database."""

@@ -1,0 +1,1 @@
+"""`obm`, the one command-line tool, and the embedded local stack it runs."""

@@ -1,0 +1,1 @@
+"""Consumers that fan the processed topics out to PostgreSQL/TimescaleDB and Redis."""
