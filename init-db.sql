@@ -1,0 +1,317 @@
+-- Schema of the stored history: metrics, bars, alerts, DLQ records and book snapshots.
+--
+-- Applied on every start (psql -v ON_ERROR_STOP=1 -f init-db.sql), so every statement is
+-- re-runnable: IF NOT EXISTS, CREATE OR REPLACE, ON CONFLICT DO NOTHING.
+--
+-- Works on plain PostgreSQL >= 14 (as on this machine) and with TimescaleDB (as in Compose). The
+-- TimescaleDB parts live in DO blocks that run only when the extension can be loaded; without it,
+-- BRIN indexes on the time columns, plain rollup views and orderbook_apply_retention() give the same
+-- interface with plainer machinery.
+--
+-- Idempotency: every table has a unique key derived from the record itself (never a serial), and
+-- the sinks write with INSERT ... ON CONFLICT DO NOTHING, so a replayed or redelivered Kafka record
+-- changes nothing. Under TimescaleDB a unique key must contain the partitioning column, which is why
+-- each key includes its time column. Full description: docs/storage.md.
+
+SET client_min_messages = warning;
+
+-- TimescaleDB when the server can load it (it must be in shared_preload_libraries).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
+       AND current_setting('shared_preload_libraries', true) LIKE '%timescaledb%' THEN
+        CREATE EXTENSION IF NOT EXISTS timescaledb;
+    END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- orderbook_metrics: one row per orderbook.processed record (schema fields without
+-- schema_version), ts = event_time.
+CREATE TABLE IF NOT EXISTS orderbook_metrics (
+    ts                      timestamptz      NOT NULL,
+    exchange                text             NOT NULL,
+    market                  text             NOT NULL,
+    symbol                  text             NOT NULL,
+    event_time              bigint           NOT NULL,
+    receive_time_ns         bigint           NOT NULL,
+    sequence_id             bigint           NOT NULL,
+    best_bid                double precision,
+    best_ask                double precision,
+    best_bid_size           double precision,
+    best_ask_size           double precision,
+    mid                     double precision,
+    spread                  double precision,
+    spread_bps              double precision,
+    imbalance_1             double precision,
+    imbalance_5             double precision,
+    imbalance_10            double precision,
+    imbalance_20            double precision,
+    weighted_imbalance      double precision,
+    microprice              double precision,
+    microprice_lean_bps     double precision,
+    vtob_ratio              double precision,
+    depth_bid_10bps         double precision,
+    depth_ask_10bps         double precision,
+    depth_bid_50bps         double precision,
+    depth_ask_50bps         double precision,
+    depth_bid_100bps        double precision,
+    depth_ask_100bps        double precision,
+    depth_complete_10bps    boolean,
+    depth_complete_50bps    boolean,
+    depth_complete_100bps   boolean,
+    ofi_1                   double precision,
+    ofi_5                   double precision,
+    imbalance_velocity      double precision,
+    spread_bps_mean         double precision,
+    spread_bps_std          double precision,
+    spread_bps_z            double precision,
+    imbalance_mean          double precision,
+    imbalance_std           double precision,
+    imbalance_z             double precision,
+    crossed                 boolean,
+    resynced                boolean
+);
+-- The idempotency key, ordered so it also serves "one symbol over a time range" queries.
+CREATE UNIQUE INDEX IF NOT EXISTS orderbook_metrics_key
+    ON orderbook_metrics (exchange, symbol, ts, sequence_id);
+
+-- ---------------------------------------------------------------------------------------------
+-- orderbook_bars: one row per orderbook.bars record; "interval" is '1s' or '1m'.
+CREATE TABLE IF NOT EXISTS orderbook_bars (
+    window_start     timestamptz      NOT NULL,
+    window_end       timestamptz      NOT NULL,
+    exchange         text             NOT NULL,
+    market           text             NOT NULL,
+    symbol           text             NOT NULL,
+    "interval"       text             NOT NULL CHECK ("interval" IN ('1s', '1m')),
+    mid_open         double precision,
+    mid_high         double precision,
+    mid_low          double precision,
+    mid_close        double precision,
+    imbalance_mean   double precision,
+    imbalance_min    double precision,
+    imbalance_max    double precision,
+    spread_bps_mean  double precision,
+    spread_bps_max   double precision,
+    ofi_sum          double precision,
+    update_count     bigint           NOT NULL,
+    microprice_last  double precision
+);
+CREATE UNIQUE INDEX IF NOT EXISTS orderbook_bars_key
+    ON orderbook_bars (exchange, symbol, "interval", window_start);
+
+-- ---------------------------------------------------------------------------------------------
+-- orderbook_alerts: one row per alert; alert_id is deterministic, ts = event_time.
+CREATE TABLE IF NOT EXISTS orderbook_alerts (
+    ts            timestamptz      NOT NULL,
+    alert_id      text             NOT NULL,
+    alert_type    text             NOT NULL,
+    severity      text             NOT NULL,
+    exchange      text             NOT NULL,
+    market        text             NOT NULL,
+    symbol        text             NOT NULL,
+    metric_value  double precision NOT NULL,
+    threshold     double precision NOT NULL,
+    window_start  timestamptz      NOT NULL,
+    window_end    timestamptz      NOT NULL,
+    event_time    timestamptz      NOT NULL,
+    message       text             NOT NULL,
+    PRIMARY KEY (alert_id, ts)
+);
+CREATE INDEX IF NOT EXISTS orderbook_alerts_symbol_ts ON orderbook_alerts (exchange, symbol, ts DESC);
+CREATE INDEX IF NOT EXISTS orderbook_alerts_ts ON orderbook_alerts (ts DESC);
+
+-- ---------------------------------------------------------------------------------------------
+-- orderbook_dlq: the records of orderbook.dlq (rejected input of every component). The Kafka
+-- position is the key: a redelivered DLQ record is not stored twice.
+CREATE TABLE IF NOT EXISTS orderbook_dlq (
+    error_time       timestamptz NOT NULL,
+    source           text        NOT NULL,
+    origin           text,
+    key              text,
+    reason           text        NOT NULL,
+    payload          text        NOT NULL,
+    kafka_topic      text        NOT NULL,
+    kafka_partition  integer     NOT NULL,
+    kafka_offset     bigint      NOT NULL,
+    UNIQUE (kafka_topic, kafka_partition, kafka_offset)
+);
+CREATE INDEX IF NOT EXISTS orderbook_dlq_error_time ON orderbook_dlq (error_time DESC);
+
+-- ---------------------------------------------------------------------------------------------
+-- orderbook_snapshots: the book from orderbook.raw, the first record of each second per symbol
+-- (for the liquidity heatmap). ts = event_time truncated to the second.
+CREATE TABLE IF NOT EXISTS orderbook_snapshots (
+    ts          timestamptz        NOT NULL,
+    exchange    text               NOT NULL,
+    symbol      text               NOT NULL,
+    sequence_id bigint             NOT NULL,
+    bid_prices  double precision[] NOT NULL,
+    bid_sizes   double precision[] NOT NULL,
+    ask_prices  double precision[] NOT NULL,
+    ask_sizes   double precision[] NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS orderbook_snapshots_key ON orderbook_snapshots (exchange, symbol, ts);
+
+-- ---------------------------------------------------------------------------------------------
+-- How long each table keeps its rows. Edit the rows to change it; re-running this file keeps edits.
+CREATE TABLE IF NOT EXISTS orderbook_retention (
+    table_name  text PRIMARY KEY,
+    time_column text     NOT NULL,
+    keep        interval NOT NULL
+);
+INSERT INTO orderbook_retention (table_name, time_column, keep) VALUES
+    ('orderbook_metrics',   'ts',           interval '7 days'),
+    ('orderbook_snapshots', 'ts',           interval '3 days'),
+    ('orderbook_bars',      'window_start', interval '90 days'),
+    ('orderbook_alerts',    'ts',           interval '90 days'),
+    ('orderbook_dlq',       'error_time',   interval '30 days')
+ON CONFLICT (table_name) DO NOTHING;
+
+-- ---------------------------------------------------------------------------------------------
+-- Time partitioning. With TimescaleDB: hypertables, compression and retention policies. Without
+-- it: BRIN indexes on the time columns (tiny, and the rows arrive in time order, so a time range
+-- reads only its own blocks).
+DO $$
+DECLARE
+    r record;
+    has_tsdb boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb');
+BEGIN
+    FOR r IN SELECT * FROM (VALUES
+            ('orderbook_metrics',   'ts',           interval '1 day',  'exchange, symbol', 'ts DESC'),
+            ('orderbook_snapshots', 'ts',           interval '1 day',  'exchange, symbol', 'ts DESC'),
+            ('orderbook_bars',      'window_start', interval '7 days', 'exchange, symbol, "interval"',
+                                                                       'window_start DESC'),
+            ('orderbook_alerts',    'ts',           interval '30 days', NULL, NULL)
+        ) AS t(tbl, col, chunk, segmentby, orderby)
+    LOOP
+        IF has_tsdb THEN
+            PERFORM create_hypertable(r.tbl::regclass, r.col::name, chunk_time_interval => r.chunk,
+                                      if_not_exists => true, migrate_data => true);
+            IF r.segmentby IS NOT NULL THEN
+                EXECUTE format('ALTER TABLE %I SET (timescaledb.compress, '
+                               'timescaledb.compress_segmentby = %L, timescaledb.compress_orderby = %L)',
+                               r.tbl, r.segmentby, r.orderby);
+                PERFORM add_compression_policy(r.tbl::regclass, r.chunk, if_not_exists => true);
+            END IF;
+            PERFORM add_retention_policy(r.tbl::regclass,
+                                         (SELECT keep FROM orderbook_retention WHERE table_name = r.tbl),
+                                         if_not_exists => true);
+        ELSE
+            EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I USING brin (%I) WITH (pages_per_range = 32)',
+                           r.tbl || '_' || r.col || '_brin', r.tbl, r.col);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Deletes what is older than orderbook_retention says (run it from cron or the stack's scheduler;
+-- under TimescaleDB the retention policies do this already, and this drops chunks the same way).
+CREATE OR REPLACE FUNCTION orderbook_apply_retention(now_ts timestamptz DEFAULT now())
+RETURNS TABLE (table_name text, deleted bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    n bigint;
+    is_hypertable boolean;
+BEGIN
+    FOR r IN SELECT * FROM orderbook_retention ORDER BY 1 LOOP
+        is_hypertable := false;
+        IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+            EXECUTE 'SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables h
+                                    WHERE h.hypertable_name = $1)'
+                INTO is_hypertable USING r.table_name;
+        END IF;
+        IF is_hypertable THEN
+            EXECUTE 'SELECT count(*) FROM drop_chunks($1::regclass, older_than => $2)'
+                INTO n USING r.table_name, now_ts - r.keep;
+        ELSE
+            EXECUTE format('DELETE FROM %I WHERE %I < $1', r.table_name, r.time_column)
+                USING now_ts - r.keep;
+            GET DIAGNOSTICS n = ROW_COUNT;
+        END IF;
+        table_name := r.table_name;
+        deleted := n;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Candles of mid, rolled up from the 1 s bars: orderbook_bars_1m and orderbook_bars_1h.
+-- TimescaleDB: continuous aggregates refreshed by policy. Plain PostgreSQL: views with the same
+-- columns (filter them by exchange, symbol and bucket; for index-friendly ranges over long
+-- histories use orderbook_candles() below).
+DO $$
+DECLARE
+    v record;
+    has_tsdb boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb');
+    is_cagg boolean;
+BEGIN
+    FOR v IN SELECT * FROM (VALUES ('orderbook_bars_1m', interval '1 minute'),
+                                   ('orderbook_bars_1h', interval '1 hour')) AS t(name, width)
+    LOOP
+        IF has_tsdb THEN
+            is_cagg := EXISTS (SELECT 1 FROM timescaledb_information.continuous_aggregates c
+                               WHERE c.view_name = v.name);
+            IF NOT is_cagg THEN
+                EXECUTE format('DROP VIEW IF EXISTS %I', v.name);
+                EXECUTE format($q$
+                    CREATE MATERIALIZED VIEW %I WITH (timescaledb.continuous) AS
+                    SELECT exchange, symbol, time_bucket(%L::interval, window_start) AS bucket,
+                           first(mid_open, window_start) AS open, max(mid_high) AS high,
+                           min(mid_low) AS low, last(mid_close, window_start) AS close,
+                           sum(imbalance_mean * update_count) / nullif(sum(update_count), 0)
+                               AS imbalance_mean,
+                           min(imbalance_min) AS imbalance_min, max(imbalance_max) AS imbalance_max,
+                           avg(spread_bps_mean) AS spread_bps_mean, max(spread_bps_max) AS spread_bps_max,
+                           sum(ofi_sum) AS ofi_sum, sum(update_count)::bigint AS update_count
+                    FROM orderbook_bars
+                    WHERE "interval" = '1s' AND mid_open IS NOT NULL
+                    GROUP BY exchange, symbol, time_bucket(%L::interval, window_start)
+                    WITH NO DATA$q$, v.name, v.width, v.width);
+                PERFORM add_continuous_aggregate_policy(v.name::regclass,
+                    start_offset => v.width * 3 + interval '1 hour', end_offset => v.width,
+                    schedule_interval => least(v.width, interval '5 minutes'), if_not_exists => true);
+            END IF;
+        ELSE
+            EXECUTE format($q$
+                CREATE OR REPLACE VIEW %I AS
+                SELECT exchange, symbol, date_bin(%L::interval, window_start, timestamptz '2000-01-01')
+                           AS bucket,
+                       (array_agg(mid_open ORDER BY window_start))[1] AS open, max(mid_high) AS high,
+                       min(mid_low) AS low, (array_agg(mid_close ORDER BY window_start DESC))[1] AS close,
+                       sum(imbalance_mean * update_count) / nullif(sum(update_count), 0) AS imbalance_mean,
+                       min(imbalance_min) AS imbalance_min, max(imbalance_max) AS imbalance_max,
+                       avg(spread_bps_mean) AS spread_bps_mean, max(spread_bps_max) AS spread_bps_max,
+                       sum(ofi_sum) AS ofi_sum, sum(update_count)::bigint AS update_count
+                FROM orderbook_bars
+                WHERE "interval" = '1s' AND mid_open IS NOT NULL
+                GROUP BY 1, 2, 3$q$, v.name, v.width);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Candles of any width for one symbol and time range, computed from the 1 s bars through the bars
+-- key (exchange, symbol, interval, window_start): reads only the rows of that range, with or
+-- without TimescaleDB.
+CREATE OR REPLACE FUNCTION orderbook_candles(p_width interval, p_exchange text, p_symbol text,
+                                             p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (bucket timestamptz, open double precision, high double precision,
+               low double precision, close double precision, imbalance_mean double precision,
+               spread_bps_mean double precision, ofi_sum double precision, update_count bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT date_bin(p_width, b.window_start, timestamptz '2000-01-01') AS bucket,
+           (array_agg(b.mid_open ORDER BY b.window_start))[1],
+           max(b.mid_high), min(b.mid_low),
+           (array_agg(b.mid_close ORDER BY b.window_start DESC))[1],
+           sum(b.imbalance_mean * b.update_count) / nullif(sum(b.update_count), 0),
+           avg(b.spread_bps_mean), sum(b.ofi_sum), sum(b.update_count)::bigint
+    FROM orderbook_bars b
+    WHERE b.exchange = p_exchange AND b.symbol = p_symbol AND b."interval" = '1s'
+      AND b.window_start >= p_from AND b.window_start < p_to AND b.mid_open IS NOT NULL
+    GROUP BY 1
+    ORDER BY 1
+$$;
