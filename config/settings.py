@@ -90,6 +90,10 @@ class FlinkSettings(BaseSettings):
     model_config = _cfg("OBM_FLINK_")
 
     jobmanager: str = "127.0.0.1:8081"
+    # Embedded session cluster only: the JobManager's RPC port.
+    rpc_port: int = 6123
+    jobmanager_memory: str = "1024m"
+    taskmanager_memory: str = "2048m"
     parallelism: int = 1
     taskmanager_slots: int = 4
     checkpoint_interval_ms: int = 10_000

@@ -1,0 +1,97 @@
+"""Session fixtures that start the real services of the embedded stack on free ports, through the
+same code as `obm up` (obm/stack/). Each service starts only when a test asks for it, once per
+session, and is stopped at the end of the session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from config import FlinkSettings, KafkaSettings, PostgresSettings, RedisSettings, StackSettings
+from obm.stack.flink_cluster import FlinkCluster
+from obm.stack.health import free_port
+from obm.stack.kafka_broker import KafkaBroker
+from obm.stack.postgres_server import PostgresServer
+from obm.stack.redis_server import RedisServer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CAPTURE = REPO_ROOT.parent / "shared" / "data" / "binance-spot-ethusdt-20240808.txt.gz"
+
+
+@pytest.fixture(scope="session")
+def stack_settings() -> Iterator[StackSettings]:
+    """A state folder of the session's own (kept on failure when OBM_KEEP_TEST_STATE=1)."""
+    state = Path(tempfile.mkdtemp(prefix="obm-test-"))
+    state.chmod(0o755)  # the PostgreSQL server user must traverse it when tests run as root
+    yield StackSettings(state_dir=state, start_timeout_s=180)
+    if os.environ.get("OBM_KEEP_TEST_STATE") != "1":
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(stack_settings: StackSettings) -> Iterator[KafkaBroker]:
+    settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3)
+    broker = KafkaBroker(settings, stack_settings)
+    broker.start()
+    broker.ensure_topics()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(kafka_broker: KafkaBroker) -> KafkaSettings:
+    return kafka_broker.settings
+
+
+@pytest.fixture(scope="session")
+def pg_server(stack_settings: StackSettings) -> Iterator[PostgresServer]:
+    server = PostgresServer(PostgresSettings(port=free_port()), stack_settings, durable=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_settings(pg_server: PostgresServer) -> PostgresSettings:
+    return pg_server.settings
+
+
+@pytest.fixture(scope="session")
+def redis_server(stack_settings: StackSettings) -> Iterator[RedisServer]:
+    server = RedisServer(RedisSettings(port=free_port()), stack_settings, persistent=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_settings(redis_server: RedisServer) -> RedisSettings:
+    return redis_server.settings
+
+
+@pytest.fixture(scope="session")
+def flink_cluster(stack_settings: StackSettings) -> Iterator[FlinkCluster]:
+    settings = FlinkSettings(
+        jobmanager=f"127.0.0.1:{free_port()}", rpc_port=free_port(), checkpoint_interval_ms=2_000
+    )
+    cluster = FlinkCluster(settings, stack_settings)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def flink_settings(flink_cluster: FlinkCluster) -> FlinkSettings:
+    return flink_cluster.settings
+
+
+@pytest.fixture(scope="session")
+def capture_path() -> Path:
+    if not CAPTURE.exists():
+        pytest.fail(f"the Binance capture is missing at {CAPTURE} (shared/data beside the repo)")
+    return CAPTURE

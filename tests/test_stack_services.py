@@ -1,0 +1,67 @@
+"""The embedded stack's services really run: each answers on its port, and survives a restart
+with its state (what `obm up` relies on for 'a second up reuses state')."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from obm.stack.flink_cluster import rest_get
+
+pytestmark = pytest.mark.integration
+
+
+def test_kafka_has_every_topic_with_configured_partitions(kafka_broker):
+    from confluent_kafka.admin import AdminClient
+
+    md = AdminClient({"bootstrap.servers": kafka_broker.settings.bootstrap_servers}).list_topics(timeout=10)
+    for name in ("orderbook.raw", "orderbook.processed", "orderbook.alerts", "orderbook.bars", "orderbook.dlq"):
+        assert name in md.topics
+        assert len(md.topics[name].partitions) == kafka_broker.settings.partitions
+
+
+def test_kafka_round_trip_keeps_key_order(kafka_settings):
+    topic = "test.roundtrip"
+    p = Producer({"bootstrap.servers": kafka_settings.bootstrap_servers, "enable.idempotence": True})
+    for i in range(50):
+        p.produce(topic, key=b"binance:BTCUSDT", value=str(i).encode())
+    assert p.flush(30) == 0
+    c = Consumer(
+        {"bootstrap.servers": kafka_settings.bootstrap_servers, "group.id": "t", "auto.offset.reset": "earliest"}
+    )
+    c.subscribe([topic])
+    got: list[int] = []
+    while len(got) < 50:
+        m = c.poll(10)
+        assert m is not None, f"timed out after {len(got)} records"
+        if m.error():
+            continue
+        got.append(int(m.value()))
+    c.close()
+    assert got == list(range(50))
+
+
+def test_postgres_runs_init_db_and_keeps_data_across_restart(pg_server):
+    with psycopg.connect(pg_server.settings.conninfo(), autocommit=True) as conn:
+        conn.execute("create table if not exists restart_probe (v int)")
+        conn.execute("insert into restart_probe values (42)")
+    pg_server.stop()
+    assert not pg_server.healthy()
+    pg_server.start()
+    with psycopg.connect(pg_server.settings.conninfo()) as conn:
+        assert conn.execute("select v from restart_probe").fetchall() == [(42,)]
+        conn.execute("drop table restart_probe")
+
+
+def test_redis_answers(redis_server):
+    r = redis_server.client()
+    r.set("probe", "1")
+    assert r.get("probe") == b"1"
+
+
+def test_flink_session_cluster_has_a_taskmanager_with_slots(flink_settings):
+    overview = rest_get(flink_settings, "/overview")
+    assert overview["taskmanagers"] == 1
+    assert overview["slots-total"] >= 3
+    assert overview["flink-version"] == "2.2.1"
