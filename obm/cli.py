@@ -1,0 +1,136 @@
+"""`obm`: the one command-line tool in front of everything a user does with the monitor.
+
+Subcommands are loaded on demand (LazyGroup) so `obm status` does not pay for importing PyFlink,
+and each part of the system keeps its own commands beside its code."""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+import time
+from typing import Any
+
+import click
+
+from config import StackSettings
+from obm.stack.supervisor import StackConfig, start_all, status, stop_all
+
+LAZY_COMMANDS = {
+    "produce": "producer.cli:produce",
+    "simulate": "producer.cli:simulate",
+    "record": "producer.cli:record",
+    "jobs": "flink_jobs.cli:jobs",
+    "sink": "sinks.cli:sink",
+    "topics": "obm.operator:topics",
+    "tail": "obm.operator:tail",
+    "replay": "obm.operator:replay",
+}
+
+
+def _unavailable(name: str, exc: Exception) -> click.Command:
+    """A command whose module cannot be imported says why, instead of breaking all of `obm`."""
+
+    def fail() -> None:
+        raise click.ClickException(f"`obm {name}` is unavailable: {exc}")
+
+    return click.Command(name, callback=fail, help=f"(unavailable: {exc})")
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            module, attr = LAZY_COMMANDS[name].split(":")
+            try:
+                cmd: click.Command = getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError) as exc:
+                return _unavailable(name, exc)
+            return cmd
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup)
+def main() -> None:
+    """Real-time order book monitor."""
+
+
+@main.command()
+@click.option("--live", is_flag=True, help="Connect the producer to Binance itself instead of the simulator.")
+@click.option("--symbols", help="Comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default from settings).")
+@click.option("--foreground/--detach", default=False, help="Stay attached; Ctrl-C stops the whole stack.")
+def up(live: bool, symbols: str | None, foreground: bool) -> None:
+    """Start the embedded stack: Kafka, PostgreSQL, Redis, Flink, simulator, producer, jobs, sinks, dashboard."""
+    cfg = StackConfig(live=live)
+    if symbols:
+        chosen = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+        cfg.producer = cfg.producer.model_copy(update={"symbols": chosen})
+        cfg.simulator = cfg.simulator.model_copy(update={"symbols": chosen})
+    click.echo(f"state folder: {cfg.stack.state_dir}  (logs in {cfg.stack.state_dir / 'logs'})")
+    stopping = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        comps = start_all(cfg, click.echo)
+    except KeyboardInterrupt:
+        click.echo("interrupted: stopping what was started")
+        stop_all(cfg, click.echo)
+        sys.exit(130)
+    except Exception as exc:
+        click.secho(f"start-up failed: {exc}", fg="red", err=True)
+        click.echo("stopping what was started (logs stay in the state folder)")
+        stop_all(cfg, click.echo)
+        sys.exit(1)
+    click.secho(
+        f"\nall components healthy. Dashboard: http://{cfg.dashboard.host}:{cfg.dashboard.port}  "
+        f"Flink UI: http://{cfg.flink.jobmanager}",
+        fg="green",
+    )
+    if not foreground:
+        click.echo("`obm status` shows health, `obm down` stops everything.")
+        return
+    click.echo("Ctrl-C stops the stack.")
+    try:
+        while True:
+            time.sleep(5)
+            for comp in comps:
+                proc = getattr(comp, "process", None)
+                if callable(proc) and hasattr(comp, "module_args") and not proc().running():
+                    click.secho(f"{comp.name} exited; restarting (log: {proc().log_file})", fg="yellow")
+                    try:
+                        comp.start()
+                    except Exception as exc:  # noqa: BLE001
+                        click.secho(f"{comp.name} restart failed: {exc}", fg="red")
+    except KeyboardInterrupt:
+        click.echo("\nstopping the stack ...")
+        stop_all(cfg, click.echo)
+
+
+@main.command()
+def down() -> None:
+    """Stop every component of the embedded stack (Flink jobs with a savepoint)."""
+    stop_all(StackConfig.load_or_default(StackSettings()), click.echo)
+
+
+@main.command("status")
+def status_cmd() -> None:
+    """Health of every component; exit code 1 when any is unhealthy."""
+    rows = status(StackConfig.load_or_default(StackSettings()))
+    width = max(len(r[0]) for r in rows)
+    for name, ok, detail in rows:
+        mark = click.style("healthy  ", fg="green") if ok else click.style("DOWN     ", fg="red")
+        click.echo(f"{name:<{width}}  {mark}{detail}")
+    sys.exit(0 if all(ok for _, ok, _ in rows) else 1)
+
+
+if __name__ == "__main__":
+    main()

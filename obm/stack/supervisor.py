@@ -1,0 +1,224 @@
+"""Assembles the embedded stack from the resolved settings and runs it: start in dependency
+order with progress, stop in reverse, report status. The resolved configuration is written to
+the state folder so `obm status` and `obm down` address the same processes as `obm up`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from config import (
+    AlertSettings,
+    DashboardSettings,
+    FlinkSettings,
+    KafkaSettings,
+    MetricsJobSettings,
+    PostgresSettings,
+    ProducerSettings,
+    RedisSettings,
+    SimulatorSettings,
+    SinkSettings,
+    StackSettings,
+)
+from obm.stack.flink_cluster import FlinkCluster
+from obm.stack.jobs_component import FlinkJobs
+from obm.stack.kafka_broker import KafkaBroker
+from obm.stack.postgres_server import PostgresServer
+from obm.stack.process import pid_alive, stop_pid
+from obm.stack.redis_server import RedisServer
+from obm.stack.services import PythonService, http_probe, port_probe
+from obm.stack.settings_env import settings_env
+
+
+class Component(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def healthy(self) -> bool: ...
+
+
+@dataclass
+class StackConfig:
+    stack: StackSettings = field(default_factory=StackSettings)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    flink: FlinkSettings = field(default_factory=FlinkSettings)
+    producer: ProducerSettings = field(default_factory=ProducerSettings)
+    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
+    sinks: SinkSettings = field(default_factory=SinkSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    metrics: MetricsJobSettings = field(default_factory=MetricsJobSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    live: bool = False
+
+    def env(self) -> dict[str, str]:
+        producer = self.producer
+        if not self.live:
+            producer = producer.model_copy(
+                update={
+                    "ws_url": self.simulator.ws_url,
+                    "rest_url": self.simulator.rest_url,
+                    "symbols": self.simulator.symbols,
+                }
+            )
+        return settings_env(
+            self.stack, self.kafka, self.postgres, self.redis, self.flink, producer,
+            self.simulator, self.sinks, self.dashboard, self.metrics, self.alerts,
+        )  # fmt: skip
+
+    def save(self) -> None:
+        self.stack.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.stack.state_dir / "stack.json").write_text(json.dumps({"env": self.env(), "live": self.live}, indent=2))
+
+    @classmethod
+    def load_or_default(cls, stack: StackSettings) -> StackConfig:
+        """The configuration of the last `obm up` in this state folder, else the defaults."""
+        path = stack.state_dir / "stack.json"
+        if not path.exists():
+            return cls(stack=stack)
+        saved: dict[str, Any] = json.loads(path.read_text())
+        env: dict[str, str] = saved["env"]
+
+        def build(kind: type[Any]) -> Any:
+            prefix = str(kind.model_config.get("env_prefix", "")).upper()
+            fields = {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
+            fields = {k: v for k, v in fields.items() if k in kind.model_fields}
+            return kind.model_validate({k: _decode(v) for k, v in fields.items()})
+
+        return cls(
+            stack=stack, kafka=build(KafkaSettings), postgres=build(PostgresSettings), redis=build(RedisSettings),
+            flink=build(FlinkSettings), producer=build(ProducerSettings), simulator=build(SimulatorSettings),
+            sinks=build(SinkSettings), dashboard=build(DashboardSettings), metrics=build(MetricsJobSettings),
+            alerts=build(AlertSettings), live=bool(saved.get("live")),
+        )  # fmt: skip
+
+
+def _decode(value: str) -> Any:
+    if value and value[0] in "[{":
+        return json.loads(value)
+    return value
+
+
+class KafkaWithTopics:
+    """The broker plus the project's topics: healthy only when every topic exists."""
+
+    name = "kafka"
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self.broker = broker
+
+    def start(self) -> None:
+        self.broker.start()
+        self.broker.ensure_topics()
+
+    def stop(self) -> None:
+        self.broker.stop()
+
+    def healthy(self) -> bool:
+        return self.broker.healthy()
+
+    @property
+    def detail(self) -> str:
+        return f"{self.broker.settings.bootstrap_servers} (KRaft)"
+
+
+def build_components(cfg: StackConfig) -> list[Any]:
+    env = cfg.env()
+    st = cfg.stack
+    pg = PostgresServer(cfg.postgres, st)
+    redis = RedisServer(cfg.redis, st)
+    flink = FlinkCluster(cfg.flink, st)
+    for comp, name, detail in (
+        (pg, "postgres", f"{cfg.postgres.host}:{cfg.postgres.port}/{cfg.postgres.database}"),
+        (redis, "redis", f"{cfg.redis.host}:{cfg.redis.port}"),
+        (flink, "flink", f"http://{cfg.flink.jobmanager} (web UI)"),
+    ):
+        comp.name = name  # type: ignore[attr-defined]
+        comp.detail = detail  # type: ignore[attr-defined]
+    comps: list[Any] = [KafkaWithTopics(KafkaBroker(cfg.kafka, st)), pg, redis, flink]
+    sim = cfg.simulator
+    if not cfg.live:
+        comps.append(
+            PythonService(
+                "simulator", ["producer.simulator"], st, env,
+                http_probe(f"{sim.rest_url}/api/v3/ping"), detail=f"{sim.ws_url} ({len(sim.symbols)} symbols)",
+            )
+        )  # fmt: skip
+    comps.append(
+        PythonService(
+            "producer", ["producer"], st, env,
+            http_probe(f"http://127.0.0.1:{cfg.producer.metrics_port}/healthz"),
+            detail=f"http://127.0.0.1:{cfg.producer.metrics_port}/metrics",
+        )
+    )  # fmt: skip
+    comps.append(FlinkJobs(cfg.flink, cfg.kafka, st))
+    comps += [
+        PythonService(
+            "sink-postgres", ["sinks", "postgres"], st, env,
+            port_probe("127.0.0.1", cfg.sinks.postgres_metrics_port),
+            detail=f"http://127.0.0.1:{cfg.sinks.postgres_metrics_port}/metrics",
+        ),
+        PythonService(
+            "sink-redis", ["sinks", "redis"], st, env,
+            port_probe("127.0.0.1", cfg.sinks.redis_metrics_port),
+            detail=f"http://127.0.0.1:{cfg.sinks.redis_metrics_port}/metrics",
+        ),
+        PythonService(
+            "dashboard",
+            [
+                "streamlit", "run", "dashboard/app.py",
+                "--server.port", str(cfg.dashboard.port), "--server.address", cfg.dashboard.host,
+                "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            ],
+            st, env,
+            http_probe(f"http://{cfg.dashboard.host}:{cfg.dashboard.port}/_stcore/health"),
+            detail=f"http://{cfg.dashboard.host}:{cfg.dashboard.port}",
+        ),
+    ]  # fmt: skip
+    return comps
+
+
+def start_all(cfg: StackConfig, say: Callable[[str], None] = print) -> list[Any]:
+    cfg.save()
+    comps = build_components(cfg)
+    for i, comp in enumerate(comps, 1):
+        t0 = time.monotonic()
+        say(f"[{i}/{len(comps)}] {comp.name:<14} starting ...")
+        comp.start()
+        say(f"[{i}/{len(comps)}] {comp.name:<14} ready in {time.monotonic() - t0:4.1f} s   {getattr(comp, 'detail', '')}")
+    return comps
+
+
+def stop_all(cfg: StackConfig, say: Callable[[str], None] = print) -> None:
+    for comp in reversed(build_components(cfg)):
+        try:
+            comp.stop()
+            say(f"stopped {comp.name}")
+        except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+            say(f"stopping {comp.name} failed: {exc}")
+    # Anything left with a pid file (a component renamed or disabled since `up`) goes too.
+    for pid_file in sorted((cfg.stack.state_dir / "pids").glob("*.pid")):
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            pid = None
+        if pid is not None and pid_alive(pid):
+            stop_pid(pid)
+            say(f"stopped leftover {pid_file.stem} (pid {pid})")
+        pid_file.unlink(missing_ok=True)
+
+
+def status(cfg: StackConfig) -> list[tuple[str, bool, str]]:
+    rows = []
+    for comp in build_components(cfg):
+        try:
+            ok = comp.healthy()
+        except Exception:  # noqa: BLE001
+            ok = False
+        rows.append((comp.name, ok, getattr(comp, "detail", "")))
+    return rows

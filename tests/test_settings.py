@@ -1,0 +1,47 @@
+"""Typed settings: env prefixes work, secrets stay secret, and the stack hands every child process
+exactly the configuration it resolved (settings -> env -> settings is the identity)."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import AlertSettings, KafkaSettings, PostgresSettings, ProducerSettings
+from obm.stack.settings_env import settings_env
+from obm.stack.supervisor import StackConfig
+
+pytestmark = pytest.mark.unit
+
+
+def test_env_prefix_and_secret(monkeypatch):
+    monkeypatch.setenv("OBM_PG_PASSWORD", "s3cret")
+    monkeypatch.setenv("OBM_KAFKA_BOOTSTRAP_SERVERS", "10.0.0.5:19092")
+    pg = PostgresSettings()
+    assert "s3cret" not in repr(pg)
+    assert "password=s3cret" in pg.conninfo()
+    assert KafkaSettings().port == 19092
+
+
+def test_settings_round_trip_through_the_environment(monkeypatch):
+    original = ProducerSettings(symbols=["BTCUSDT", "DOGEUSDT"], depth=10, metrics_port=19108)
+    for key, value in settings_env(original).items():
+        monkeypatch.setenv(key, value)
+    assert ProducerSettings() == original
+
+
+def test_per_symbol_alert_overrides():
+    settings = AlertSettings(overrides={"BTCUSDT": {"imbalance_high": 0.8}})
+    assert settings.for_symbol("btcusdt")["imbalance_high"] == 0.8
+    assert settings.for_symbol("ETHUSDT")["imbalance_high"] == 0.7
+
+
+def test_stack_points_the_producer_at_the_simulator_unless_live(tmp_path):
+    from config import StackSettings
+
+    cfg = StackConfig(stack=StackSettings(state_dir=tmp_path))
+    env = cfg.env()
+    assert env["OBM_PRODUCER_WS_URL"] == cfg.simulator.ws_url
+    cfg.save()
+    again = StackConfig.load_or_default(StackSettings(state_dir=tmp_path))
+    assert again.env() == env
+    live = StackConfig(stack=StackSettings(state_dir=tmp_path), live=True)
+    assert live.env()["OBM_PRODUCER_WS_URL"] == ""
