@@ -59,7 +59,10 @@ def resolve_offsets(
     consumer: Consumer, topic: str, partitions: list[int], position: Position
 ) -> dict[int, int]:
     """Offset per partition for a position, asking the broker for watermarks and time lookups."""
-    marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=METADATA_TIMEOUT_S) for p in partitions}
+    marks = {
+        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=METADATA_TIMEOUT_S)
+        for p in partitions
+    }
     by_time: dict[int, int] = {}
     if position.kind == "time":
         found = consumer.offsets_for_times(
