@@ -156,7 +156,6 @@ def build_components(cfg: StackConfig) -> list[Any]:
             detail=f"http://127.0.0.1:{cfg.producer.metrics_port}/metrics",
         )
     )  # fmt: skip
-    comps.append(FlinkJobs(cfg.flink, cfg.kafka, st))
     comps += [
         PythonService(
             "sink-postgres", ["sinks", "postgres"], st, env,
@@ -180,6 +179,8 @@ def build_components(cfg: StackConfig) -> list[Any]:
             detail=f"http://{cfg.dashboard.host}:{cfg.dashboard.port}",
         ),
     ]  # fmt: skip
+    # Jobs last: submitting PyFlink jobs is the slowest step, and nothing else waits for it.
+    comps.append(FlinkJobs(cfg.flink, cfg.kafka, st))
     return comps
 
 
