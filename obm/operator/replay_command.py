@@ -10,7 +10,7 @@ kept, original timestamps too (so event-time jobs see the same windows), and eac
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 
 import click
@@ -95,8 +95,8 @@ def copy_slice(
         else nullcontext()
     )
     try:
-        with bar as ticks:
-            for msg in read_slice(consumer, piece):
+        with bar as ticks, closing(read_slice(consumer, piece)) as messages:
+            for msg in messages:
                 result.scanned += 1
                 msg_key = msg.key()
                 if key is None or key_matches(msg_key.decode("utf-8", "replace") if msg_key else None, key):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 from itertools import islice
 
 import click
@@ -75,13 +76,15 @@ def tail(
     shown = 0
     try:
         piece = plan_slice(consumer, name, start, None if follow else Position("latest"), list(partitions))
-        records = (decode_record(m, contract) for m in read_slice(consumer, piece))
-        if key is not None:
-            records = (r for r in records if key_matches(r.key, key))
-        for rec in islice(records, limit):
-            line = orjson.dumps(rec.as_json()).decode() if output == "json" else format_line(rec, color)
-            click.echo(line)
-            shown += 1
+        # closing(): the reader unassigns its partitions when -n stops early, before the close below.
+        with closing(read_slice(consumer, piece)) as messages:
+            records = (decode_record(m, contract) for m in messages)
+            if key is not None:
+                records = (r for r in records if key_matches(r.key, key))
+            for rec in islice(records, limit):
+                line = orjson.dumps(rec.as_json()).decode() if output == "json" else format_line(rec, color)
+                click.echo(line)
+                shown += 1
     except TopicNotFound as exc:
         raise click.ClickException(str(exc)) from None
     except KafkaException as exc:

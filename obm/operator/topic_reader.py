@@ -7,6 +7,7 @@ replay into the topic it reads cannot chase its own output).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,14 +56,35 @@ def consumer_bootstrap(md: object) -> str:
     return ", ".join(f"{b.host}:{b.port}" for b in brokers.values()) or "the broker"
 
 
+# Right after a topic is created (or a broker restarted) its partitions briefly have no leader.
+_TRANSIENT = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._TRANSPORT,
+}
+
+
+def watermarks(consumer: Consumer, topic: str, partition: int, patience_s: float = 10.0) -> tuple[int, int]:
+    """(low, high) of a partition, waiting out a leader election instead of failing on it."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=METADATA_TIMEOUT_S
+            )
+            return low, high
+        except KafkaException as exc:
+            if exc.args[0].code() not in _TRANSIENT or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def resolve_offsets(
     consumer: Consumer, topic: str, partitions: list[int], position: Position
 ) -> dict[int, int]:
     """Offset per partition for a position, asking the broker for watermarks and time lookups."""
-    marks = {
-        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=METADATA_TIMEOUT_S)
-        for p in partitions
-    }
+    marks = {p: watermarks(consumer, topic, p) for p in partitions}
     by_time: dict[int, int] = {}
     if position.kind == "time":
         found = consumer.offsets_for_times(

@@ -6,17 +6,18 @@ no console): partitions, record counts, retention and cleanup policy, and per-pa
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import click
 import orjson
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from config import KafkaSettings
 from obm.operator.settings_lookup import kafka_settings_from
 from obm.operator.topic_policy import contract_topic_of, full_topic_name, policy_for
-from obm.operator.topic_reader import METADATA_TIMEOUT_S, client_config, slice_consumer
+from obm.operator.topic_reader import METADATA_TIMEOUT_S, client_config, slice_consumer, watermarks
 from schemas import Topic
 
 SHOWN_CONFIGS = ("retention.ms", "cleanup.policy")
@@ -50,9 +51,7 @@ def topic_rows(settings: KafkaSettings, include_internal: bool = False) -> list[
             parts = sorted(md.topics[name].partitions)
             held = 0
             for p in parts:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(name, p), timeout=METADATA_TIMEOUT_S
-                )
+                low, high = watermarks(consumer, name, p)
                 held += max(0, high - low)
             contract = contract_topic_of(name, settings)
             cfg = configs.get(name, {})
@@ -106,7 +105,8 @@ def list_topics(ctx: click.Context, include_internal: bool, output: str) -> None
 
 def describe_topic(settings: KafkaSettings, name: str) -> dict[str, Any]:
     admin = _admin(settings)
-    md = admin.list_topics(name, timeout=METADATA_TIMEOUT_S)
+    # All topics, not list_topics(name): asking for one name may auto-create it on some brokers.
+    md = admin.list_topics(timeout=METADATA_TIMEOUT_S)
     meta = md.topics.get(name)
     if meta is None or meta.error is not None:
         raise click.ClickException(f"topic {name!r} does not exist")
@@ -115,7 +115,7 @@ def describe_topic(settings: KafkaSettings, name: str) -> dict[str, Any]:
     try:
         for p in sorted(meta.partitions):
             pm = meta.partitions[p]
-            low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=METADATA_TIMEOUT_S)
+            low, high = watermarks(consumer, name, p)
             parts.append(
                 {
                     "partition": p,
@@ -188,7 +188,25 @@ def create_topics(
                 if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                     raise click.ClickException(f"creating {name}: {exc.args[0].str()}") from None
                 result[name] = "exists"
+    _wait_for_leaders(admin, [n for n, state in result.items() if state == "created"])
     return result
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], patience_s: float = 15.0) -> None:
+    """Return once every partition of `names` has a leader, so the next command can use them."""
+    deadline = time.monotonic() + patience_s
+    while names and time.monotonic() < deadline:
+        md = admin.list_topics(timeout=METADATA_TIMEOUT_S)
+        ready = [
+            n
+            for n in names
+            if n in md.topics
+            and md.topics[n].partitions
+            and all(pm.leader >= 0 for pm in md.topics[n].partitions.values())
+        ]
+        if len(ready) == len(names):
+            return
+        time.sleep(0.2)
 
 
 def _parse_config(values: tuple[str, ...]) -> dict[str, str]:
