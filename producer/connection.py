@@ -1,0 +1,169 @@
+"""One WebSocket connection carrying a shard of combined streams, kept alive forever.
+
+Binance closes every connection after 24 h, announces maintenance with `serverShutdown`, and
+pings every few minutes (aiohttp answers pings itself). This class reconnects: immediately a
+little before the 24 h cut and on `serverShutdown`, otherwise after an exponential backoff with
+full jitter (reset once a connection has delivered frames); an idle watchdog closes a connection
+that has gone silent without closing. Books survive a reconnect: the sync procedure either chains
+the new connection's first events onto them or resyncs the affected symbols.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from producer.feed import SERVER_SHUTDOWN
+from producer.ratelimit import full_jitter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConnectionTuning:
+    idle_timeout_s: float = 30.0
+    heartbeat_s: float | None = 20.0  # our own pings; None leaves liveness to the idle watchdog
+    max_age_s: float = 24 * 3600 - 15 * 60
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 60.0
+    connect_timeout_s: float = 10.0
+
+
+def shard_streams(streams: list[str], per_connection: int, hard_limit: int) -> list[list[str]]:
+    """Split streams over connections, at most min(per_connection, hard_limit) each."""
+    size = max(1, min(per_connection, hard_limit))
+    return [streams[i : i + size] for i in range(0, len(streams), size)]
+
+
+class StreamConnection:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        on_frame: Callable[[str | bytes, int], str | None],
+        tuning: ConnectionTuning,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self._on_frame = on_frame
+        self.tuning = tuning
+        self.state = "idle"  # idle | connecting | connected | backoff | closed
+        self.frames = 0
+        self.connects = 0
+        self.reconnects = 0
+        self.reconnect_reasons: dict[str, int] = {}
+        self.last_frame_ns = 0
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._close_reason: str | None = None
+        self._stopping = False
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._request_close("stopped")
+
+    def _request_close(self, reason: str) -> None:
+        """Close the current socket; `run` then reconnects (unless stopping)."""
+        if self._ws is not None and not self._ws.closed:
+            self._close_reason = reason
+            asyncio.get_running_loop().create_task(self._ws.close())
+
+    def force_reconnect(self, reason: str = "requested") -> None:
+        self._request_close(reason)
+
+    async def run(self, session: aiohttp.ClientSession) -> None:
+        attempt = 0
+        while not self._stopping:
+            self.state = "connecting"
+            try:
+                ws = await session.ws_connect(
+                    self.url,
+                    autoping=True,
+                    heartbeat=self.tuning.heartbeat_s,
+                    max_msg_size=0,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
+                    compress=0,
+                )
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                if self._stopping:
+                    break
+                self.state = "backoff"
+                delay = full_jitter(attempt, self.tuning.backoff_base_s, self.tuning.backoff_cap_s)
+                attempt += 1
+                log.warning("%s: connect failed (%s), retry in %.2fs", self.name, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            self.connects += 1
+            if self.connects > 1:
+                self.reconnects += 1
+            self.state = "connected"
+            self._ws = ws
+            self._close_reason = None
+            frames_before = self.frames
+            reason = await self._read(ws)
+            self._ws = None
+            self.reconnect_reasons[reason] = self.reconnect_reasons.get(reason, 0) + 1
+            if self._stopping:
+                break
+            if self.frames > frames_before:
+                attempt = 0  # it worked for a while: start the backoff over
+            if reason in ("max_age", SERVER_SHUTDOWN):
+                log.info("%s: planned reconnect (%s)", self.name, reason)
+                continue
+            self.state = "backoff"
+            delay = full_jitter(attempt, self.tuning.backoff_base_s, self.tuning.backoff_cap_s)
+            attempt += 1
+            log.warning("%s: connection ended (%s), reconnect in %.2fs", self.name, reason, delay)
+            await asyncio.sleep(delay)
+        self.state = "closed"
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> str:
+        opened_ns = time.time_ns()
+        self.last_frame_ns = opened_ns
+        watchdog = asyncio.get_running_loop().create_task(self._watch(ws, opened_ns))
+        on_frame = self._on_frame
+        time_ns = time.time_ns
+        text = aiohttp.WSMsgType.TEXT
+        binary = aiohttp.WSMsgType.BINARY
+        reason = "closed by server"
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg.type is text or msg.type is binary:
+                    now = time_ns()
+                    self.last_frame_ns = now
+                    self.frames += 1
+                    if on_frame(msg.data, now) == SERVER_SHUTDOWN:
+                        reason = SERVER_SHUTDOWN
+                        await ws.close()
+                        break
+                elif msg.type is aiohttp.WSMsgType.ERROR:
+                    reason = f"error: {ws.exception()}"
+                    break
+                elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+                    break
+        finally:
+            watchdog.cancel()
+            if not ws.closed:
+                await ws.close()
+        return self._close_reason or reason
+
+    async def _watch(self, ws: aiohttp.ClientWebSocketResponse, opened_ns: int) -> None:
+        """Idle watchdog and the 24-hour cut."""
+        tick = max(0.05, min(1.0, self.tuning.idle_timeout_s / 4))
+        while not ws.closed:
+            await asyncio.sleep(tick)
+            now = time.time_ns()
+            if (now - self.last_frame_ns) / 1e9 > self.tuning.idle_timeout_s:
+                log.warning("%s: no frame for %.1fs, reconnecting", self.name, self.tuning.idle_timeout_s)
+                self._close_reason = "idle"
+                await ws.close()
+                return
+            if (now - opened_ns) / 1e9 > self.tuning.max_age_s:
+                self._close_reason = "max_age"
+                await ws.close()
+                return

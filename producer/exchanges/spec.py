@@ -1,0 +1,101 @@
+"""What an exchange module declares (the shape cryptofeed calls a Feed): endpoints, channel names,
+limits, and the functions that turn its frames into book events.
+
+Keeping all exchange knowledge in one declarative object per module means the connection,
+sync and publishing code never branch on the exchange's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from producer.book import Levels
+
+
+class BadFrame(ValueError):
+    """A frame that cannot be used (missing field, wrong type, bad number): it goes to the DLQ."""
+
+
+class Continuity(Enum):
+    """How consecutive diff events chain together."""
+
+    # Spot: an event applies when U <= local+1 <= u; U > local+1 is a gap.
+    FIRST_ID = "first_id"
+    # USD-M futures: the first event after a snapshot spans it (U <= L <= u), then pu == local.
+    PREV_FINAL_ID = "prev_final_id"
+
+
+@dataclass(slots=True)
+class DepthEvent:
+    """One diff-depth event, levels already validated and in fixed point."""
+
+    symbol: str
+    first_id: int  # U
+    final_id: int  # u
+    prev_final_id: int | None  # pu (futures only)
+    event_time: int  # E, ms
+    transaction_time: int | None  # T, ms (futures only)
+    bids: Levels
+    asks: Levels
+    receive_time_ns: int = 0
+
+
+@dataclass(slots=True)
+class BookSnapshot:
+    """A full book at one update id: a REST snapshot or a partial-depth frame."""
+
+    last_update_id: int
+    bids: Levels
+    asks: Levels
+    event_time: int | None = None
+    transaction_time: int | None = None
+    symbol: str | None = None
+    receive_time_ns: int = 0
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    """Everything the generic connector needs to know about one exchange market."""
+
+    id: str  # the `exchange` field of records, e.g. binance, binance_usdm
+    market: str  # spot | usdm
+    ws_url: str  # base of /stream?streams=...
+    rest_url: str
+    depth_path: str
+    exchange_info_path: str
+    continuity: Continuity
+    max_streams_per_connection: int
+    # Binance cuts every connection after 24 h; reconnect a little before.
+    max_connection_age_s: float
+    weight_limit_1m: int
+    snapshot_limit: int
+    partial_depths: tuple[int, ...]
+    diff_channel: Callable[[str], str]
+    partial_channel: Callable[[str, int], str]
+    snapshot_weight: Callable[[int], int]
+    parse_diff: Callable[[dict[str, Any], int], DepthEvent]
+    parse_partial: Callable[[dict[str, Any], int, str], BookSnapshot]
+    parse_snapshot: Callable[[dict[str, Any]], BookSnapshot]
+
+    def stream_url(self, base: str, streams: list[str]) -> str:
+        return f"{base.rstrip('/')}/stream?streams={'/'.join(streams)}"
+
+
+def require_int(data: dict[str, Any], key: str) -> int:
+    try:
+        value = data[key]
+    except KeyError:
+        raise BadFrame(f"missing field {key!r}") from None
+    if type(value) is not int or value < 0:
+        raise BadFrame(f"field {key!r} is not a non-negative integer: {value!r}")
+    return value
+
+
+def require_field(data: dict[str, Any], key: str) -> Any:
+    try:
+        return data[key]
+    except KeyError:
+        raise BadFrame(f"missing field {key!r}") from None

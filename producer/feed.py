@@ -1,0 +1,231 @@
+"""The hot path: one raw WebSocket frame in, zero or one orderbook.raw record out.
+
+BookFeed owns every symbol of one producer process: it parses frames (orjson), routes them by
+stream name to the symbol's BookSync, publishes each new book state, sends anything it cannot use
+to the DLQ with the reason, and starts a snapshot fetch for a symbol that needs one (at start, or
+after a gap: only that symbol is resynced, its connection and the other books carry on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from producer.exchanges import BadFrame, BookSnapshot, DepthEvent, ExchangeSpec
+from producer.publisher import RecordPublisher
+from producer.sync import BookSync, Outcome, PartialSync
+from schemas import SCHEMA_VERSION, dlq_record, record_key
+
+log = logging.getLogger(__name__)
+
+# End-to-end lag buckets (receive time - exchange event time), ms.
+LAG_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+SERVER_SHUTDOWN = "serverShutdown"
+
+
+class SymbolState:
+    __slots__ = ("symbol", "sync", "key", "key_text", "records", "crossed", "dlq", "snapshot_task")
+
+    def __init__(self, exchange: str, symbol: str, sync: BookSync | PartialSync) -> None:
+        self.symbol = symbol
+        self.sync = sync
+        self.key_text = record_key(exchange, symbol)
+        self.key = self.key_text.encode()
+        self.records = 0
+        self.crossed = 0
+        self.dlq = 0
+        self.snapshot_task: asyncio.Task[None] | None = None
+
+
+class BookFeed:
+    def __init__(
+        self,
+        spec: ExchangeSpec,
+        symbols: list[str],
+        publisher: RecordPublisher,
+        fetch_snapshot: Callable[[str], Awaitable[BookSnapshot]],
+        depth: int = 20,
+        stream_kind: str = "diff",
+        partial_depth: int = 20,
+        poll_every: int = 500,
+    ) -> None:
+        if stream_kind not in ("diff", "partial"):
+            raise ValueError(f"stream_kind must be diff or partial, not {stream_kind!r}")
+        self.spec = spec
+        self.depth = depth
+        self.diff = stream_kind == "diff"
+        self.publisher = publisher
+        self._fetch_snapshot = fetch_snapshot
+        self.symbols: dict[str, SymbolState] = {}
+        self.routes: dict[str, SymbolState] = {}
+        for symbol in symbols:
+            if self.diff:
+                sync: BookSync | PartialSync = BookSync(symbol, spec.continuity)
+                stream = spec.diff_channel(symbol)
+            else:
+                if partial_depth not in spec.partial_depths:
+                    raise ValueError(f"partial depth must be one of {spec.partial_depths}")
+                sync = PartialSync(symbol)
+                stream = spec.partial_channel(symbol, partial_depth)
+            state = SymbolState(spec.id, symbol, sync)
+            self.symbols[symbol] = state
+            self.routes[stream] = state
+        self._poll_every = poll_every
+        self._until_poll = poll_every
+        self.frames_in = 0
+        self.dlq = 0
+        self.lag_buckets = [0] * (len(LAG_BUCKETS_MS) + 1)
+        self.lag_sum_ms = 0
+        self.lag_count = 0
+
+    @property
+    def streams(self) -> list[str]:
+        return list(self.routes)
+
+    def is_live(self) -> bool:
+        return all(s.sync.live for s in self.symbols.values())
+
+    def start(self) -> None:
+        """Begin the first sync of every diff book (the events buffer meanwhile)."""
+        if self.diff:
+            for state in self.symbols.values():
+                self._request_snapshot(state)
+
+    async def stop(self) -> None:
+        tasks = [s.snapshot_task for s in self.symbols.values() if s.snapshot_task]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- frames --------------------------------------------------------------------------------
+
+    def on_frame(self, raw: str | bytes, receive_time_ns: int) -> str | None:
+        """Handle one frame. Returns SERVER_SHUTDOWN when the exchange announced it will close
+        the connection (the caller reconnects), else None."""
+        self.frames_in += 1
+        try:
+            msg = orjson.loads(raw)
+            stream = msg["stream"]
+            data = msg["data"]
+        except orjson.JSONDecodeError as exc:
+            self._dead_letter(raw, f"malformed JSON: {exc}", None, None)
+            return None
+        except (KeyError, TypeError):
+            return self._on_unrouted(raw, msg)
+        state = self.routes.get(stream)
+        if state is None:
+            self._dead_letter(raw, f"unknown stream {stream!r}", str(stream), None)
+            return None
+        if type(data) is not dict:
+            self._dead_letter(raw, "data is not an object", stream, state)
+            return None
+        try:
+            if self.diff:
+                ev = self.spec.parse_diff(data, receive_time_ns)
+                if ev.symbol != state.symbol:
+                    raise BadFrame(f"symbol {ev.symbol!r} on stream {stream!r}")
+            else:
+                snap = self.spec.parse_partial(data, receive_time_ns, state.symbol)
+        except BadFrame as exc:
+            self._dead_letter(raw, str(exc), stream, state)
+            return None
+        if self.diff:
+            outcome = state.sync.on_event(ev)  # type: ignore[union-attr, arg-type]
+            if outcome is Outcome.APPLIED:
+                self._publish(state, ev.event_time, ev.transaction_time, receive_time_ns, ev.final_id)
+            elif outcome is Outcome.NEED_SNAPSHOT:
+                log.warning("%s: sequence gap at U=%d, resyncing this symbol", state.symbol, ev.first_id)
+                self._request_snapshot(state)
+        elif state.sync.on_partial(snap) is Outcome.APPLIED:  # type: ignore[union-attr]
+            event_time = snap.event_time if snap.event_time is not None else receive_time_ns // 1_000_000
+            self._publish(state, event_time, snap.transaction_time, receive_time_ns, snap.last_update_id)
+        return None
+
+    def _on_unrouted(self, raw: str | bytes, msg: Any) -> str | None:
+        if isinstance(msg, dict):
+            inner = msg.get("data") if isinstance(msg.get("data"), dict) else msg
+            if inner.get("e") == SERVER_SHUTDOWN:
+                return SERVER_SHUTDOWN
+            if "result" in msg and "id" in msg:  # answer to a (un)subscribe request
+                return None
+        self._dead_letter(raw, "not a combined-stream frame (no 'stream'/'data')", None, None)
+        return None
+
+    def _publish(
+        self, state: SymbolState, event_time: int, transaction_time: int | None, receive_time_ns: int, seq: int
+    ) -> None:
+        sync = state.sync
+        bid_prices, bid_sizes, ask_prices, ask_sizes = sync.book.top(self.depth)
+        crossed = bool(bid_prices) and bool(ask_prices) and bid_prices[0] >= ask_prices[0]
+        if crossed:
+            state.crossed += 1
+        record = {
+            "schema_version": SCHEMA_VERSION,
+            "exchange": self.spec.id,
+            "market": self.spec.market,
+            "symbol": state.symbol,
+            "event_time": event_time,
+            "transaction_time": transaction_time,
+            "receive_time_ns": receive_time_ns,
+            "sequence_id": seq,
+            "prev_sequence_id": sync.record_prev_id,
+            "bid_prices": bid_prices,
+            "bid_sizes": bid_sizes,
+            "ask_prices": ask_prices,
+            "ask_sizes": ask_sizes,
+            "resynced": sync.record_resynced,
+            "crossed": crossed,
+        }
+        if self.publisher.publish_book(state.key, record, force_check=sync.record_resynced):
+            state.records += 1
+        lag = receive_time_ns // 1_000_000 - event_time
+        self.lag_buckets[bisect_left(LAG_BUCKETS_MS, lag)] += 1
+        self.lag_sum_ms += lag
+        self.lag_count += 1
+        self._until_poll -= 1
+        if self._until_poll <= 0:
+            self._until_poll = self._poll_every
+            self.publisher.poll(0)
+
+    def _dead_letter(self, raw: str | bytes, reason: str, origin: str | None, state: SymbolState | None) -> None:
+        self.dlq += 1
+        if state is not None:
+            state.dlq += 1
+        self.publisher.publish_dlq(
+            dlq_record(
+                source="producer",
+                reason=reason,
+                payload=raw,
+                origin=origin,
+                key=state.key_text if state else None,
+            )
+        )
+
+    # -- snapshots -----------------------------------------------------------------------------
+
+    def _request_snapshot(self, state: SymbolState) -> None:
+        if state.snapshot_task is None or state.snapshot_task.done():
+            state.snapshot_task = asyncio.get_running_loop().create_task(self._sync_symbol(state))
+
+    async def _sync_symbol(self, state: SymbolState) -> None:
+        sync = state.sync
+        assert isinstance(sync, BookSync)
+        while not sync.live:
+            snap = await self._fetch_snapshot(state.symbol)
+
+            def emit(ev: DepthEvent, state: SymbolState = state) -> None:
+                self._publish(state, ev.event_time, ev.transaction_time, ev.receive_time_ns, ev.final_id)
+
+            outcome = sync.on_snapshot(snap, emit)
+            if outcome is Outcome.NEED_SNAPSHOT:
+                # Older than the buffered stream (or a gap inside the buffer): ask again shortly.
+                log.info("%s: snapshot %d does not chain onto the stream, fetching again",
+                         state.symbol, snap.last_update_id)
+                await asyncio.sleep(0.2)
+            else:
+                log.info("%s: book synced at update id %d", state.symbol, snap.last_update_id)

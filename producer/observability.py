@@ -1,0 +1,126 @@
+"""The producer's HTTP endpoint: /healthz, /readyz and Prometheus /metrics.
+
+The hot path only bumps plain integer attributes (a prometheus_client Counter.inc takes a lock
+and costs more than parsing a level); this collector reads them when Prometheus scrapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from producer.feed import LAG_BUCKETS_MS
+
+if TYPE_CHECKING:
+    from producer.service import ProducerService
+
+CONNECTION_STATES = ("idle", "connecting", "connected", "backoff", "closed")
+
+
+class ProducerCollector(Collector):
+    def __init__(self, service: ProducerService) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[object]:  # type: ignore[override]
+        svc = self.service
+        feed, pub = svc.feed, svc.publisher
+        ex = svc.spec.id
+
+        def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+            return CounterMetricFamily(f"obm_producer_{name}", doc, value=value)
+
+        yield counter("frames_in", "WebSocket frames received", feed.frames_in)
+        yield counter("records_out", "orderbook.raw records handed to Kafka", pub.produced)
+        yield counter("records_delivered", "records acknowledged by the broker", pub.delivered)
+        yield counter("delivery_errors", "records the broker did not accept", pub.delivery_errors)
+        yield counter("dlq", "frames sent to orderbook.dlq", feed.dlq)
+        yield counter("invalid_records", "records that failed the schema (sent to the DLQ)", pub.invalid_records)
+        yield counter("backpressure_waits", "times the Kafka queue was full and we waited", pub.backpressure_waits)
+        yield GaugeMetricFamily("obm_producer_kafka_queue", "records waiting in the local Kafka queue",
+                                value=pub.queue_length())
+
+        per_symbol = {
+            "resyncs": ("book resyncs after a gap or buffer overflow", lambda s: s.sync.resyncs),
+            "gaps": ("sequence gaps seen while live", lambda s: s.sync.gaps),
+            "crossed_books": ("records whose book was crossed (best bid >= best ask)", lambda s: s.crossed),
+            "syncs": ("snapshots applied", lambda s: s.sync.syncs),
+            "stale_snapshots": ("snapshots older than the stream, fetched again", lambda s: s.sync.stale_snapshots),
+            "stale_events": ("events already covered by the book", lambda s: s.sync.stale_events),
+            "symbol_records": ("records published per symbol", lambda s: s.records),
+            "symbol_dlq": ("frames of this symbol sent to the DLQ", lambda s: s.dlq),
+        }
+        for name, (doc, get) in per_symbol.items():
+            fam = CounterMetricFamily(f"obm_producer_{name}", doc, labels=["exchange", "symbol"])
+            for state in feed.symbols.values():
+                fam.add_metric([ex, state.symbol], get(state))
+            yield fam
+        live = GaugeMetricFamily("obm_producer_book_live", "1 when the book is in sync", labels=["exchange", "symbol"])
+        for state in feed.symbols.values():
+            live.add_metric([ex, state.symbol], 1.0 if state.sync.live else 0.0)
+        yield live
+
+        conn_state = GaugeMetricFamily("obm_producer_connection_state", "1 for the connection's current state",
+                                       labels=["connection", "state"])
+        reconnects = CounterMetricFamily("obm_producer_reconnects", "reconnects per connection", labels=["connection"])
+        conn_frames = CounterMetricFamily("obm_producer_connection_frames", "frames per connection",
+                                          labels=["connection"])
+        for conn in svc.connections:
+            for st in CONNECTION_STATES:
+                conn_state.add_metric([conn.name, st], 1.0 if conn.state == st else 0.0)
+            reconnects.add_metric([conn.name], conn.reconnects)
+            conn_frames.add_metric([conn.name], conn.frames)
+        yield conn_state
+        yield reconnects
+        yield conn_frames
+
+        if svc.snapshots is not None:
+            limiter = svc.snapshots.limiter
+            yield counter("snapshot_requests", "REST depth snapshot requests", svc.snapshots.requests)
+            yield counter("rest_rate_limited", "HTTP 429 answers", limiter.rate_limited)
+            yield counter("rest_banned", "HTTP 418 answers", limiter.banned)
+            yield GaugeMetricFamily("obm_producer_rest_weight_used", "request weight used this minute",
+                                    value=limiter.used)
+
+        buckets = []
+        acc = 0
+        for bound, n in zip(LAG_BUCKETS_MS, feed.lag_buckets, strict=False):
+            acc += n
+            buckets.append((str(float(bound)), acc))
+        buckets.append(("+Inf", acc + feed.lag_buckets[-1]))
+        yield HistogramMetricFamily(
+            "obm_producer_lag_ms",
+            "end-to-end lag: receive time minus exchange event time (ms)",
+            buckets=buckets,
+            sum_value=feed.lag_sum_ms,
+        )
+
+
+def build_app(service: ProducerService) -> web.Application:
+    registry = CollectorRegistry()
+    registry.register(ProducerCollector(service))
+
+    async def healthz(_: web.Request) -> web.Response:
+        ok = not service.failed
+        return web.json_response({"ok": ok, "error": service.failed}, status=200 if ok else 500)
+
+    async def readyz(_: web.Request) -> web.Response:
+        conns = {c.name: c.state for c in service.connections}
+        books = {s.symbol: s.sync.live for s in service.feed.symbols.values()}
+        ready = bool(conns) and all(st == "connected" for st in conns.values()) and all(books.values())
+        return web.json_response({"ready": ready, "connections": conns, "books": books},
+                                 status=200 if ready else 503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type": "text/plain; version=0.0.4"})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app

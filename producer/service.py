@@ -1,0 +1,161 @@
+"""One producer process: settings -> exchange spec, symbol check, connections, feed, Kafka, HTTP.
+
+`run_producer` is what `python -m producer` and `obm produce` call; it returns when the stop
+event is set (SIGTERM/SIGINT), after closing the connections and flushing Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import signal
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+
+from config import KafkaSettings, ProducerSettings
+from producer.connection import ConnectionTuning, StreamConnection, shard_streams
+from producer.exchanges import ExchangeSpec, resolve
+from producer.feed import BookFeed
+from producer.publisher import RecordPublisher, topic_names
+from producer.ratelimit import WeightLimiter
+from producer.rest import SnapshotClient, UnknownSymbol, check_symbols
+
+log = logging.getLogger(__name__)
+SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
+
+
+@dataclass
+class ProducerOptions:
+    """Knobs beyond ProducerSettings (tests and benchmarks turn them; defaults suit live use)."""
+
+    raw_topic: str | None = None
+    dlq_topic: str | None = None
+    streams_per_connection: int = 200
+    partial_depth: int = 20
+    validate_every: int = 100
+    check_symbols: bool = True
+    snapshot_limit: int | None = None
+    weight_safety: float = 0.8
+    tuning: ConnectionTuning = field(default_factory=ConnectionTuning)
+    http: bool = True  # serve /healthz, /readyz, /metrics on ProducerSettings.metrics_port
+
+
+class ProducerService:
+    def __init__(self, settings: ProducerSettings, kafka: KafkaSettings, options: ProducerOptions | None = None):
+        self.settings = settings
+        self.kafka = kafka
+        self.options = options or ProducerOptions()
+        self.spec: ExchangeSpec = resolve(settings.exchange, settings.market)
+        self.symbols = [s.upper() for s in settings.symbols]
+        bad = [s for s in self.symbols if not SYMBOL_RE.match(s)]
+        if bad or not self.symbols:
+            raise UnknownSymbol(f"invalid symbol name(s): {bad or 'none configured'}")
+        self.ws_url = settings.ws_url or self.spec.ws_url
+        self.rest_url = settings.rest_url or self.spec.rest_url
+        raw_topic, dlq_topic = topic_names(kafka, self.options.raw_topic, self.options.dlq_topic)
+        self.publisher = RecordPublisher(
+            kafka,
+            raw_topic,
+            dlq_topic,
+            queue_max_messages=settings.queue_max_messages,
+            client_id=f"obm-producer-{self.spec.id}",
+            validate_every=self.options.validate_every,
+        )
+        self.snapshots: SnapshotClient | None = None
+        self.feed = BookFeed(
+            self.spec,
+            self.symbols,
+            self.publisher,
+            self._fetch_snapshot,
+            depth=settings.depth,
+            stream_kind=settings.stream_kind,
+            partial_depth=self.options.partial_depth,
+        )
+        self.connections: list[StreamConnection] = [
+            StreamConnection(f"{self.spec.id}-{i}", self.spec.stream_url(self.ws_url, shard), self.feed.on_frame,
+                             self.options.tuning)
+            for i, shard in enumerate(
+                shard_streams(self.feed.streams, self.options.streams_per_connection,
+                              self.spec.max_streams_per_connection)
+            )
+        ]
+        self.failed: str | None = None
+        self.http_port: int | None = None
+
+    async def _fetch_snapshot(self, symbol: str):  # noqa: ANN202 - BookSnapshot
+        assert self.snapshots is not None
+        return await self.snapshots.fetch(symbol)
+
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        runner: web.AppRunner | None = None
+        timeout = aiohttp.ClientTimeout(total=30, sock_connect=self.options.tuning.connect_timeout_s)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            if self.options.check_symbols:
+                await check_symbols(self.spec, session, self.rest_url, self.symbols)
+            limiter = WeightLimiter(self.spec.weight_limit_1m, self.options.weight_safety)
+            self.snapshots = SnapshotClient(self.spec, session, self.rest_url, limiter,
+                                            limit=self.options.snapshot_limit)
+            if self.options.http:
+                from producer.observability import build_app
+
+                runner = web.AppRunner(build_app(self), access_log=None)
+                await runner.setup()
+                site = web.TCPSite(runner, "0.0.0.0", self.settings.metrics_port)
+                await site.start()
+                self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.feed.start()
+            tasks = [asyncio.create_task(c.run(session)) for c in self.connections]
+            poller = asyncio.create_task(self._poll_kafka(stop))
+            if ready is not None:
+                ready.set()
+            log.info("producing %s %s for %s via %s", self.spec.id, self.settings.stream_kind,
+                     ",".join(self.symbols), self.ws_url)
+            try:
+                await stop.wait()
+            finally:
+                for conn in self.connections:
+                    conn.stop()
+                await asyncio.wait(tasks, timeout=10)
+                for task in tasks:
+                    task.cancel()
+                await self.feed.stop()
+                poller.cancel()
+                remaining = await asyncio.get_running_loop().run_in_executor(None, self.publisher.flush, 15.0)
+                if remaining:
+                    self.failed = f"{remaining} records undelivered at shutdown"
+                if runner is not None:
+                    await runner.cleanup()
+        log.info("producer stopped: %d records produced, %d delivered", self.publisher.produced,
+                 self.publisher.delivered)
+
+    async def _poll_kafka(self, stop: asyncio.Event) -> None:
+        """Serve delivery callbacks when the feed is quiet (the feed polls while busy)."""
+        while not stop.is_set():
+            self.publisher.poll(0)
+            await asyncio.sleep(0.05)
+
+
+def run_producer(settings: ProducerSettings, kafka: KafkaSettings, options: ProducerOptions | None = None) -> int:
+    """Run until SIGTERM/SIGINT; 0 on a clean stop, 2 on a configuration error."""
+    try:
+        service = ProducerService(settings, kafka, options)
+    except (UnknownSymbol, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await service.run(stop)
+        except UnknownSymbol as exc:
+            log.error("%s", exc)
+            return 2
+        return 1 if service.failed else 0
+
+    return asyncio.run(main())

@@ -1,0 +1,92 @@
+"""Faults the simulator injects on demand, so tests can prove the producer survives them:
+dropped depth frames (sequence gaps), malformed frames of several kinds, disconnects, stalls (an
+open but silent connection), REST errors (429 with Retry-After, 418) and `serverShutdown`."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+FAULT_KINDS = (
+    "drop",
+    "bad_json",
+    "missing_field",
+    "nan_size",
+    "negative_size",
+    "unknown_stream",
+    "not_an_object",
+    "http_error",
+    "stall",
+    "disconnect",
+    "server_shutdown",
+)
+
+
+def malformed_frame(kind: str, symbol: str) -> bytes:
+    """A frame the producer must send to the DLQ (and otherwise ignore)."""
+    stream = f"{symbol.lower()}@depth@100ms"
+    now = time.time_ns() // 10**6
+    good = {"e": "depthUpdate", "E": now, "s": symbol, "U": 1, "u": 1, "b": [["1.00000000", "1.00000000"]],
+            "a": []}
+    if kind == "bad_json":
+        return b'{"stream":"%s","data":{"e":"depthUpdate","E":%d,"s":"%s","U":' % (stream.encode(), now,
+                                                                                 symbol.encode())
+    if kind == "missing_field":
+        data = dict(good)
+        del data["U"]
+    elif kind == "nan_size":
+        data = dict(good, b=[["1.00000000", "NaN"]])
+    elif kind == "negative_size":
+        data = dict(good, a=[["1.00000000", "-2.50000000"]])
+    elif kind == "unknown_stream":
+        return orjson.dumps({"stream": f"{symbol.lower()}@nosuchstream", "data": good})
+    elif kind == "not_an_object":
+        return orjson.dumps({"stream": stream, "data": [1, 2, 3]})
+    else:
+        raise ValueError(kind)
+    return orjson.dumps({"stream": stream, "data": data})
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._drops: dict[str, int] = {}
+        self._malformed: dict[str, list[str]] = {}
+        self._http: list[tuple[int, float]] = []
+        self._stall_until = 0.0
+        self.dropped = 0
+        self.malformed_sent = 0
+
+    def add_drop(self, symbol: str, count: int) -> None:
+        self._drops[symbol] = self._drops.get(symbol, 0) + count
+
+    def take_drop(self, symbol: str | None) -> bool:
+        """True if this depth frame of `symbol` is to be dropped."""
+        left = self._drops.get(symbol or "", 0)
+        if left <= 0:
+            return False
+        self._drops[symbol or ""] = left - 1
+        self.dropped += 1
+        return True
+
+    def add_malformed(self, symbol: str, kind: str, count: int) -> None:
+        self._malformed.setdefault(symbol, []).extend([kind] * count)
+
+    def take_malformed(self, symbol: str | None) -> list[bytes]:
+        kinds = self._malformed.pop(symbol or "", None)
+        if not kinds:
+            return []
+        self.malformed_sent += len(kinds)
+        return [malformed_frame(kind, symbol or "") for kind in kinds]
+
+    def add_http_errors(self, status: int, count: int, retry_after_s: float) -> None:
+        self._http.extend([(status, retry_after_s)] * count)
+
+    def take_http_error(self) -> tuple[int, float] | None:
+        return self._http.pop(0) if self._http else None
+
+    def stall(self, seconds: float) -> None:
+        self._stall_until = time.monotonic() + seconds
+
+    def stalled_for(self) -> float:
+        return max(0.0, self._stall_until - time.monotonic())

@@ -1,0 +1,120 @@
+"""Binance's local-book procedure, spot (U/u chain) and USD-M futures (pu chain)."""
+
+from __future__ import annotations
+
+import pytest
+
+from producer.book import SCALE
+from producer.exchanges import BookSnapshot, Continuity, DepthEvent
+from producer.sync import BookSync, Outcome, PartialSync
+
+pytestmark = pytest.mark.unit
+
+
+def ev(first: int, final: int, bids=(), asks=(), pu: int | None = None) -> DepthEvent:
+    return DepthEvent("ETHUSDT", first, final, pu, 1, None,
+                      [(p * SCALE, s * SCALE) for p, s in bids], [(p * SCALE, s * SCALE) for p, s in asks])
+
+
+def snap(last: int, bids=((100, 1),), asks=((101, 1),)) -> BookSnapshot:
+    return BookSnapshot(last, [(p * SCALE, s * SCALE) for p, s in bids], [(p * SCALE, s * SCALE) for p, s in asks])
+
+
+def test_spot_buffers_then_applies_events_spanning_the_snapshot() -> None:
+    sync = BookSync("ETHUSDT", Continuity.FIRST_ID)
+    emitted: list[int] = []
+    assert sync.on_event(ev(5, 8, bids=[(99, 1)])) is Outcome.BUFFERED
+    assert sync.on_event(ev(9, 12, bids=[(99, 2)])) is Outcome.BUFFERED
+    assert sync.on_event(ev(13, 15, asks=[(101, 0), (102, 5)])) is Outcome.BUFFERED
+    assert sync.on_snapshot(snap(10), lambda e: emitted.append(e.final_id)) is Outcome.APPLIED
+    # 5..8 is older than the snapshot and dropped; 9..12 spans 11 = lastUpdateId + 1
+    assert emitted == [12, 15]
+    assert sync.book.levels("bids") == [(100 * SCALE, SCALE), (99 * SCALE, 2 * SCALE)]
+    assert sync.book.levels("asks") == [(102 * SCALE, 5 * SCALE)]
+    assert sync.record_prev_id == 12 and sync.record_resynced is False
+    assert sync.on_event(ev(16, 16, bids=[(100, 3)])) is Outcome.APPLIED
+    assert (sync.record_prev_id, sync.local_id, sync.gaps, sync.resyncs) == (15, 16, 0, 0)
+
+
+def test_first_record_after_snapshot_is_flagged_resynced_with_no_previous_id() -> None:
+    sync = BookSync("ETHUSDT", Continuity.FIRST_ID)
+    sync.on_event(ev(9, 12))
+    flags = []
+    sync.on_snapshot(snap(10), lambda e: flags.append((sync.record_resynced, sync.record_prev_id)))
+    assert flags == [(True, None)]
+
+
+def test_spot_snapshot_older_than_the_stream_is_fetched_again() -> None:
+    sync = BookSync("ETHUSDT", Continuity.FIRST_ID)
+    sync.on_event(ev(20, 25))
+    assert sync.on_snapshot(snap(10), lambda e: None) is Outcome.NEED_SNAPSHOT
+    assert not sync.live and sync.stale_snapshots == 1 and sync.gaps == 0 and sync.syncs == 0
+    assert sync.on_snapshot(snap(22), lambda e: None) is Outcome.APPLIED
+    assert sync.live and sync.local_id == 25 and sync.syncs == 1
+
+
+def test_spot_gap_resyncs_only_after_a_fresh_snapshot_and_is_counted_once() -> None:
+    sync = BookSync("ETHUSDT", Continuity.FIRST_ID)
+    sync.on_snapshot(snap(10), lambda e: None)
+    assert sync.on_event(ev(11, 12)) is Outcome.APPLIED
+    assert sync.on_event(ev(14, 15)) is Outcome.NEED_SNAPSHOT  # 13 is missing
+    assert (sync.live, sync.gaps, sync.resyncs, len(sync.book)) == (False, 1, 1, 0)
+    assert sync.on_event(ev(16, 18)) is Outcome.BUFFERED
+    emitted = []
+    assert sync.on_snapshot(snap(15, bids=((90, 1),)), lambda e: emitted.append(e.final_id)) is Outcome.APPLIED
+    assert emitted == [18] and sync.gaps == 1 and sync.resyncs == 1
+    assert sync.book.levels("bids") == [(90 * SCALE, SCALE)]
+
+
+def test_spot_duplicate_events_are_ignored() -> None:
+    sync = BookSync("ETHUSDT", Continuity.FIRST_ID)
+    sync.on_snapshot(snap(10), lambda e: None)
+    assert sync.on_event(ev(11, 12)) is Outcome.APPLIED
+    assert sync.on_event(ev(11, 12)) is Outcome.STALE
+    assert sync.stale_events == 1 and sync.gaps == 0
+
+
+def test_snapshot_before_any_event_waits_for_the_spanning_event() -> None:
+    sync = BookSync("ETHUSDT", Continuity.FIRST_ID)
+    assert sync.on_snapshot(snap(10), lambda e: None) is Outcome.BUFFERED
+    assert sync.on_event(ev(3, 9)) is Outcome.STALE
+    assert sync.on_event(ev(10, 11)) is Outcome.APPLIED and sync.record_resynced
+
+
+def test_futures_chain_on_previous_final_id() -> None:
+    sync = BookSync("BTCUSDT", Continuity.PREV_FINAL_ID)
+    sync.on_event(ev(1, 5, pu=0))
+    sync.on_event(ev(6, 12, pu=5, bids=[(99, 1)]))
+    sync.on_event(ev(13, 20, pu=12, bids=[(98, 1)]))
+    emitted = []
+    # first applied must have U <= lastUpdateId <= u
+    assert sync.on_snapshot(snap(10), lambda e: emitted.append(e.final_id)) is Outcome.APPLIED
+    assert emitted == [12, 20]
+    # futures ids are not contiguous: only pu matters
+    assert sync.on_event(ev(25, 30, pu=20)) is Outcome.APPLIED
+    assert sync.on_event(ev(35, 40, pu=31)) is Outcome.NEED_SNAPSHOT
+    assert sync.gaps == 1
+
+
+def test_futures_first_event_must_span_the_snapshot() -> None:
+    sync = BookSync("BTCUSDT", Continuity.PREV_FINAL_ID)
+    sync.on_event(ev(15, 20, pu=14))
+    assert sync.on_snapshot(snap(10), lambda e: None) is Outcome.NEED_SNAPSHOT
+    assert sync.stale_snapshots == 1
+
+
+def test_buffer_is_bounded() -> None:
+    sync = BookSync("ETHUSDT", Continuity.FIRST_ID, max_buffer=3)
+    for i in range(3):
+        assert sync.on_event(ev(i * 2 + 1, i * 2 + 2)) is Outcome.BUFFERED
+    assert sync.on_event(ev(7, 8)) is Outcome.NEED_SNAPSHOT
+    assert sync.buffer_overflows == 1
+
+
+def test_partial_depth_keeps_order_and_flags_first() -> None:
+    sync = PartialSync("ETHUSDT")
+    assert sync.on_partial(snap(10)) is Outcome.APPLIED and sync.record_resynced and sync.record_prev_id is None
+    assert sync.on_partial(snap(9)) is Outcome.STALE
+    assert sync.on_partial(snap(12, bids=((99, 1),))) is Outcome.APPLIED
+    assert sync.record_prev_id == 10 and not sync.record_resynced
+    assert sync.book.levels("bids") == [(99 * SCALE, SCALE)]
