@@ -100,8 +100,8 @@ class Simulator:
         app.router.add_get("/ws/{streams:.*}", self._ws_raw)
         app.router.add_get("/api/v3/depth", self._depth)
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
-        app.router.add_get("/api/v3/ping", lambda _: web.json_response({}))
-        app.router.add_get("/api/v3/time", lambda _: web.json_response({"serverTime": time.time_ns() // 10**6}))
+        app.router.add_get("/api/v3/ping", self._ping)
+        app.router.add_get("/api/v3/time", self._time)
         app.router.add_post("/sim/faults", self._inject)
         app.router.add_get("/sim/stats", self._stats)
         return app
@@ -238,6 +238,12 @@ class Simulator:
             self._weight_window, self._weight_used = window, 0
         self._weight_used += weight
         return self._weight_used
+
+    async def _ping(self, _: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async def _time(self, _: web.Request) -> web.Response:
+        return web.json_response({"serverTime": time.time_ns() // 10**6})
 
     async def _depth(self, request: web.Request) -> web.Response:
         self.depth_requests += 1
