@@ -1,0 +1,297 @@
+"""Pure shaping of records into the tables the pages show: no I/O, no Streamlit, so every rule
+(which imbalance level, how old is stale, what a delta compares against) is unit-tested.
+
+Records come in two shapes: JSON from Redis (times as epoch ms) and rows from PostgreSQL (times
+as timestamptz). The functions here accept both and hand back one shape.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from dashboard.formatting import SEVERITY_ORDER, format_age, format_price, format_signed, time_ago
+
+OVERVIEW_COLUMNS = [
+    "Symbol",
+    "Exchange",
+    "Mid",
+    "Imbalance",
+    "Spread bps",
+    "OFI",
+    "Lean bps",
+    "Last alert",
+    "Alert age",
+    "Data age s",
+]
+
+ALERT_COLUMNS = [
+    "time",
+    "event_time_ms",
+    "exchange",
+    "symbol",
+    "alert_type",
+    "severity",
+    "metric_value",
+    "threshold",
+    "message",
+    "alert_id",
+]
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """'binance:BTCUSDT' -> ('binance', 'BTCUSDT')."""
+    exchange, _, symbol = key.partition(":")
+    if not symbol:
+        raise ValueError(f"not an exchange:symbol key: {key!r}")
+    return exchange, symbol
+
+
+def to_epoch_ms(value: Any) -> int | None:
+    """Epoch ms from an int (already ms), a datetime, a pandas Timestamp or None."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return int(value.timestamp() * 1000)
+    return int(value)
+
+
+def _first_present(record: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        value = record.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def overview_frame(
+    latest: Mapping[str, Mapping[str, Any] | None],
+    last_alerts: Mapping[str, Mapping[str, Any] | None],
+    now_ms: int,
+    imbalance_level: int,
+) -> pd.DataFrame:
+    """One row per `exchange:symbol`. A symbol whose latest record expired (TTL) keeps its row
+    with empty values and no data age, so a dead feed is visible instead of silently missing."""
+    rows = []
+    for key in sorted(latest):
+        exchange, symbol = split_key(key)
+        record = latest[key] or {}
+        alert = last_alerts.get(key)
+        event_ms = record.get("event_time")
+        alert_ms = to_epoch_ms(alert.get("event_time")) if alert else None
+        rows.append(
+            {
+                "Symbol": symbol,
+                "Exchange": exchange,
+                "Mid": record.get("mid"),
+                "Imbalance": _first_present(record, f"imbalance_{imbalance_level}", "imbalance_5"),
+                "Spread bps": record.get("spread_bps"),
+                "OFI": _first_present(record, "ofi_5", "ofi_1"),
+                "Lean bps": record.get("microprice_lean_bps"),
+                "Last alert": f"{alert['severity']} {alert['alert_type']}" if alert else "",
+                "Alert age": time_ago(alert_ms, now_ms) if alert_ms is not None else "",
+                "Data age s": (now_ms - event_ms) / 1000.0 if event_ms is not None else None,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=OVERVIEW_COLUMNS)
+    numeric = ["Mid", "Imbalance", "Spread bps", "OFI", "Lean bps", "Data age s"]
+    frame[numeric] = frame[numeric].astype("float64")
+    return frame
+
+
+def alerts_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Alerts newest first, with `time` as a UTC timestamp whatever the source's time type."""
+    rows = []
+    for record in records:
+        event_ms = to_epoch_ms(_first_present(record, "event_time", "ts"))
+        if event_ms is None:
+            continue
+        rows.append(
+            {
+                "time": pd.Timestamp(event_ms, unit="ms", tz="UTC"),
+                "event_time_ms": event_ms,
+                **{name: record.get(name) for name in ALERT_COLUMNS[2:]},
+            }
+        )
+    frame = pd.DataFrame(rows, columns=ALERT_COLUMNS)
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    frame["event_time_ms"] = frame["event_time_ms"].astype("int64")
+    return frame.sort_values(["event_time_ms", "alert_id"], ascending=[False, True], ignore_index=True)
+
+
+def filter_alerts(
+    frame: pd.DataFrame,
+    *,
+    severities: Iterable[str] = (),
+    alert_types: Iterable[str] = (),
+    symbols: Iterable[str] = (),
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+) -> pd.DataFrame:
+    """The same filters the SQL query applies, for the Redis fallback. Empty filter = all."""
+    mask = pd.Series(True, index=frame.index)
+    if severities := list(severities):
+        mask &= frame["severity"].isin(severities)
+    if alert_types := list(alert_types):
+        mask &= frame["alert_type"].isin(alert_types)
+    if symbols := list(symbols):
+        keys = frame["exchange"].astype(str) + ":" + frame["symbol"].astype(str)
+        mask &= keys.isin(symbols) | frame["symbol"].isin(symbols)
+    if start_ms is not None:
+        mask &= frame["event_time_ms"] >= start_ms
+    if end_ms is not None:
+        mask &= frame["event_time_ms"] < end_ms
+    return frame[mask].reset_index(drop=True)
+
+
+def page_count(total: int, page_size: int) -> int:
+    """At least one page, so the pagination widget always has something to show."""
+    return max(1, math.ceil(total / page_size))
+
+
+def paginate(frame: pd.DataFrame, page: int, page_size: int) -> pd.DataFrame:
+    """Rows of 1-indexed `page`; a page past the end is clamped to the last one."""
+    page = min(max(1, page), page_count(len(frame), page_size))
+    start = (page - 1) * page_size
+    return frame.iloc[start : start + page_size].reset_index(drop=True)
+
+
+def alert_feed_table(frame: pd.DataFrame, now_ms: int) -> pd.DataFrame:
+    """The columns a reader scans: when, what, how bad, where, and the message."""
+    return pd.DataFrame(
+        {
+            "When": [time_ago(ms, now_ms) for ms in frame["event_time_ms"]],
+            "Time (UTC)": frame["time"].dt.strftime("%H:%M:%S"),
+            "Severity": frame["severity"],
+            "Type": frame["alert_type"],
+            "Symbol": frame["symbol"],
+            "Value": frame["metric_value"].astype("float64"),
+            "Threshold": frame["threshold"].astype("float64"),
+            "Message": frame["message"],
+        }
+    )
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITY_ORDER.get(severity, len(SEVERITY_ORDER))
+
+
+def bars_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Bars (from the Redis ZSET or the table) indexed by window start, oldest first."""
+    frame = pd.DataFrame(list(records))
+    if frame.empty:
+        return pd.DataFrame(columns=["mid_open", "mid_high", "mid_low", "mid_close"]).rename_axis("time")
+    starts = frame["window_start"].map(to_epoch_ms)
+    frame.index = pd.DatetimeIndex(pd.to_datetime(starts, unit="ms", utc=True), name="time")
+    return frame.drop(columns=["window_start", "window_end", "schema_version"], errors="ignore").sort_index()
+
+
+def resample_bars(frame: pd.DataFrame, bucket_s: int) -> pd.DataFrame:
+    """Coarser bars from finer ones: OHLC of mid, mean/min/max of imbalance, summed OFI."""
+    if frame.empty:
+        return frame
+    rules = {
+        "mid_open": "first",
+        "mid_high": "max",
+        "mid_low": "min",
+        "mid_close": "last",
+        "imbalance_mean": "mean",
+        "imbalance_min": "min",
+        "imbalance_max": "max",
+        "spread_bps_mean": "mean",
+        "spread_bps_max": "max",
+        "ofi_sum": "sum",
+        "update_count": "sum",
+        "microprice_last": "last",
+    }
+    present = {col: how for col, how in rules.items() if col in frame.columns}
+    out = frame[list(present)].resample(f"{bucket_s}s").agg(present)
+    return out.dropna(subset=["mid_close"]) if "mid_close" in out else out
+
+
+@dataclass(frozen=True)
+class Card:
+    label: str
+    value: str
+    delta: str | None
+    help: str
+
+
+def _lookback_row(bars: pd.DataFrame, now_ms: int, lookback_s: int) -> pd.Series | None:
+    if bars.empty:
+        return None
+    cutoff = pd.Timestamp(now_ms - lookback_s * 1000, unit="ms", tz="UTC")
+    older = bars[bars.index <= cutoff]
+    return older.iloc[-1] if not older.empty else None
+
+
+def _delta(now: Any, then: Any, fmt: str) -> str | None:
+    if now is None or then is None or pd.isna(now) or pd.isna(then):
+        return None
+    return format(float(now) - float(then), fmt)
+
+
+def metric_cards(
+    latest: Mapping[str, Any] | None,
+    bars: pd.DataFrame,
+    now_ms: int,
+    imbalance_level: int,
+    lookback_s: int = 60,
+) -> list[Card]:
+    """The cards above the charts, each with its change over `lookback_s` (from the 1 s bars)."""
+    record = latest or {}
+    then = _lookback_row(bars, now_ms, lookback_s)
+    get = (lambda name: then.get(name)) if then is not None else (lambda name: None)
+    mid = record.get("mid")
+    imbalance = _first_present(record, f"imbalance_{imbalance_level}", "imbalance_5")
+    lean = record.get("microprice_lean_bps")
+    then_mid, then_micro = get("mid_close"), get("microprice_last")
+    then_lean = None
+    if then_mid and then_micro is not None and not pd.isna(then_micro):
+        then_lean = (float(then_micro) - float(then_mid)) / float(then_mid) * 10_000
+    recent_ofi = None
+    if not bars.empty and "ofi_sum" in bars:
+        cutoff = pd.Timestamp(now_ms - lookback_s * 1000, unit="ms", tz="UTC")
+        recent_ofi = float(bars.loc[bars.index > cutoff, "ofi_sum"].fillna(0).sum())
+    event_ms = record.get("event_time")
+    ago = f"vs {lookback_s} s ago"
+    return [
+        Card("Mid", format_price(mid), _delta(mid, then_mid, "+,.4g"), f"(best bid + best ask) / 2; {ago}"),
+        Card(
+            f"Imbalance top-{imbalance_level}",
+            format_signed(imbalance),
+            _delta(imbalance, get("imbalance_mean"), "+.3f"),
+            f"(bid - ask) / (bid + ask) volume of the top {imbalance_level} levels; {ago} (1 s mean)",
+        ),
+        Card(
+            "Spread bps",
+            format_signed(record.get("spread_bps"), 2).lstrip("+"),
+            _delta(record.get("spread_bps"), get("spread_bps_mean"), "+.2f"),
+            f"(ask - bid) / mid in basis points; {ago} (1 s mean)",
+        ),
+        Card(
+            "Microprice lean bps",
+            format_signed(lean, 2),
+            _delta(lean, then_lean, "+.2f"),
+            f"(microprice - mid) / mid: where the next trade leans; {ago}",
+        ),
+        Card(
+            f"OFI last {lookback_s} s",
+            format_signed(recent_ofi, 2),
+            None,
+            "order flow imbalance summed over the 1 s bars of the last minute",
+        ),
+        Card(
+            "Data age",
+            format_age((now_ms - event_ms) / 1000.0 if event_ms is not None else None),
+            None,
+            "now - exchange event time of the latest update; 'expired' = no update within the TTL",
+        ),
+    ]

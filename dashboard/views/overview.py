@@ -1,0 +1,104 @@
+"""Overview: every symbol in one sortable, colour-coded table, live from Redis; from the last
+stored rows in PostgreSQL when Redis is down. Selecting a row opens its symbol view."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cached_queries
+from dashboard.formatting import age_css, imbalance_css, signed_css, spread_css
+from dashboard.frames import overview_frame
+from dashboard.history_store import HistoryUnavailable
+from dashboard.layout import ViewContext
+from dashboard.live_store import LiveUnavailable
+from dashboard.resources import live_store
+from dashboard.time_window import now_ms
+
+FALLBACK_LOOKBACK_MS = 3_600_000
+
+
+def load_rows(ctx: ViewContext) -> tuple[pd.DataFrame, str]:
+    """The overview frame and where its values came from."""
+    keys = tuple(ctx.keys)
+    try:
+        latest = live_store().latest_many(keys)
+        last_alerts = live_store().last_alerts_many(keys)
+        return overview_frame(latest, last_alerts, now_ms(), ctx.imbalance_level), "Redis"
+    except LiveUnavailable:
+        pass
+    since = now_ms() // 10_000 * 10_000 - FALLBACK_LOOKBACK_MS
+    stored = cached_queries.latest_metrics(keys, since)
+    stored_alerts = cached_queries.last_alerts(keys, since)
+    latest = {k: stored.get(k) for k in keys}
+    return overview_frame(latest, stored_alerts, now_ms(), ctx.imbalance_level), "PostgreSQL"
+
+
+def styled(frame: pd.DataFrame, ctx: ViewContext) -> pd.io.formats.style.Styler:
+    medium, high = ctx.alerts.imbalance_medium, ctx.alerts.imbalance_high
+    typical_spread = float(frame["Spread bps"].median()) if frame["Spread bps"].notna().any() else 0.0
+    return (
+        frame.style.map(lambda v: imbalance_css(v, medium, high), subset=["Imbalance"])
+        .map(signed_css, subset=["OFI", "Lean bps"])
+        .map(lambda v: spread_css(v, typical_spread), subset=["Spread bps"])
+        .map(age_css, subset=["Data age s"])
+        .map(lambda v: "font-weight: 600" if v else "", subset=["Last alert"])
+    )
+
+
+COLUMN_CONFIG = {
+    "Mid": st.column_config.NumberColumn(format="%.6g"),
+    "Imbalance": st.column_config.NumberColumn(format="%+.3f", help="top-N (bid - ask) / (bid + ask)"),
+    "Spread bps": st.column_config.NumberColumn(format="%.2f"),
+    "OFI": st.column_config.NumberColumn(format="%+.2f", help="order flow imbalance, top 5 levels"),
+    "Lean bps": st.column_config.NumberColumn(format="%+.2f", help="(microprice - mid) / mid"),
+    "Data age s": st.column_config.NumberColumn(
+        format="%.1f", help="now - exchange event time; empty = expired"
+    ),
+}
+
+
+def render(ctx: ViewContext) -> None:
+    st.subheader("Overview")
+    if not ctx.keys:
+        st.info("No symbols yet: neither Redis nor the database knows any. Is the pipeline running?")
+        return
+
+    @st.fragment(run_every=ctx.refresh_s)
+    def table() -> None:
+        try:
+            frame, source = load_rows(ctx)
+        except HistoryUnavailable:
+            st.error("No values to show: Redis and PostgreSQL are both unreachable.")
+            return
+        live = int(frame["Data age s"].notna().sum())
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("Symbols", len(frame))
+        c2.metric("Live", live, help="with a latest value that has not expired")
+        c3.metric(
+            "Strong imbalance",
+            int((frame["Imbalance"].abs() >= ctx.alerts.imbalance_high).sum()),
+            help=f"|imbalance| >= {ctx.alerts.imbalance_high}",
+        )
+        c4.metric("Values from", source)
+        if source != "Redis":
+            st.caption("Redis is down: these are the newest rows stored in PostgreSQL (last hour).")
+        event = st.dataframe(
+            styled(frame, ctx),
+            hide_index=True,
+            column_config=COLUMN_CONFIG,
+            on_select="rerun",
+            selection_mode="single-row",
+            key="overview_table",
+        )
+        rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
+        if rows:
+            picked = frame.iloc[rows[0]]
+            st.session_state["symbol_key"] = f"{picked['Exchange']}:{picked['Symbol']}"
+            st.switch_page(st.session_state["_pages"]["symbol"])
+        st.caption(
+            "Click a row to open its symbol view. Colours: green = bid-heavy, red = ask-heavy; "
+            f"strong at the alert thresholds ({ctx.alerts.imbalance_medium} / {ctx.alerts.imbalance_high})."
+        )
+
+    table()
