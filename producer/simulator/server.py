@@ -133,7 +133,8 @@ class Simulator:
                      status: int = 429) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
-        symbol = symbol.upper() if symbol else self.symbols[0]
+        explicit = symbol.upper() if symbol else None
+        symbol = explicit or self.symbols[0]
         if kind == "drop":
             self.faults.add_drop(symbol, count)
         elif kind in ("bad_json", "missing_field", "nan_size", "negative_size", "unknown_stream", "not_an_object"):
@@ -143,12 +144,19 @@ class Simulator:
         elif kind == "stall":
             self.faults.stall(seconds)
         elif kind == "disconnect":
-            for session in list(self.sessions):
+            for session in self._diff_sessions(explicit):
                 await session.close()
         elif kind == "server_shutdown":
             msg = orjson.dumps({"e": "serverShutdown", "E": time.time_ns() // 10**6})
-            for session in list(self.sessions):
+            for session in self._diff_sessions(explicit):
                 await session.send_raw(msg)
+
+    def _diff_sessions(self, symbol: str | None) -> list[Session]:
+        """Sessions a disconnect hits: all, or those carrying `symbol`'s diff-depth stream."""
+        if symbol is None:
+            return list(self.sessions)
+        low = symbol.lower()
+        return [s for s in self.sessions if f"{low}@depth@100ms" in s.streams or f"{low}@depth" in s.streams]
 
     async def _inject(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -45,11 +45,14 @@ async def running(
     rate: float = 50.0,
     options: ProducerOptions | None = None,
     start_producer: bool = True,
+    prepare: Callable[[Simulator], Awaitable[None]] | None = None,
     **producer_settings: Any,
 ) -> AsyncIterator[tuple[Simulator, ProducerService]]:
     sim = Simulator(SimulatorSettings(host="127.0.0.1", port=0, symbols=symbols, seed=11, updates_per_second=rate),
                     replay)
     await sim.start()
+    if prepare is not None:
+        await prepare(sim)
     settings = ProducerSettings(symbols=symbols, ws_url=sim.ws_url, rest_url=sim.rest_url, metrics_port=0,
                                 **producer_settings)
     opts = options or ProducerOptions()
@@ -89,3 +92,53 @@ def read_topic(kafka: KafkaSettings, topic: str, timeout_s: float = 20.0) -> lis
         return out
     finally:
         consumer.close()
+
+
+class TruthClient:
+    """Subscribes to the simulator's partial-depth stream (`@depth20@100ms`), which the market
+    model emits after every step with lastUpdateId = the step's u: the model's own top 20 at each
+    update id, independent of the producer's book keeping."""
+
+    def __init__(self, ws_url: str, symbols: list[str]) -> None:
+        self.url = f"{ws_url}/stream?streams=" + "/".join(f"{s.lower()}@depth20@100ms" for s in symbols)
+        self.books: dict[tuple[str, int], dict[str, list[float]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> TruthClient:
+        import aiohttp
+
+        self._session = aiohttp.ClientSession()
+        self._ws = await self._session.ws_connect(self.url)
+        self._task = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        async for msg in self._ws:
+            frame = orjson.loads(msg.data)
+            symbol = frame["stream"].split("@")[0].upper()
+            data = frame["data"]
+            self.books[(symbol, data["lastUpdateId"])] = {
+                "bid_prices": [float(p) for p, _ in data["bids"]],
+                "bid_sizes": [float(q) for _, q in data["bids"]],
+                "ask_prices": [float(p) for p, _ in data["asks"]],
+                "ask_sizes": [float(q) for _, q in data["asks"]],
+            }
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._ws.close()
+        if self._task is not None:
+            self._task.cancel()
+        await self._session.close()
+
+
+def compare_with_truth(records: list[tuple[str | None, dict[str, Any]]], truth: TruthClient) -> int:
+    """Assert every record that has a truth book equals it exactly; return how many were compared."""
+    compared = 0
+    for _, rec in records:
+        book = truth.books.get((rec["symbol"], rec["sequence_id"]))
+        if book is None:
+            continue
+        compared += 1
+        got = {k: rec[k] for k in ("bid_prices", "bid_sizes", "ask_prices", "ask_sizes")}
+        assert got == book, f"{rec['symbol']} at {rec['sequence_id']}"
+    return compared
