@@ -1,0 +1,280 @@
+"""The consume loop shared by every sink: read a batch (by size or time, whichever comes first),
+hand it to the sink, and commit its offsets only after `write` returned, i.e. after the store has
+the batch durably. A crash anywhere before the commit means the batch is read again, and the sinks'
+idempotent writes make that harmless: nothing lost, nothing doubled.
+
+When the store is down, `write` raises one of the sink's transient errors; the loop then retries
+the same batch with capped exponential backoff. Meanwhile it pauses its partitions and keeps
+polling, so the consumer stays in its group (no rebalance storm during a long outage) and its
+position does not move.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from config import KafkaSettings
+from schemas.topics import Topic
+from sinks.batching import BatchingSink, SinkBatch, SinkRecord, TopicNames, WriteResult
+from sinks.offset_commit import CommitFailed, OffsetCommitter
+from sinks.sink_metrics import SinkMetrics
+
+log = logging.getLogger(__name__)
+
+
+class SinkGaveUp(RuntimeError):
+    """Shutdown was requested while the store was still unreachable: the pending batch stays
+    uncommitted and is read again on the next start."""
+
+
+class ConsumeLoop:
+    def __init__(
+        self,
+        sink: BatchingSink,
+        kafka: KafkaSettings,
+        group_id: str,
+        metrics: SinkMetrics,
+        *,
+        batch_max_records: int = 5_000,
+        batch_max_ms: int = 200,
+        max_backoff_s: float = 10.0,
+        shutdown_grace_s: float = 15.0,
+        extra_consumer_config: dict[str, object] | None = None,
+    ) -> None:
+        self.sink = sink
+        self.kafka = kafka
+        self.group_id = group_id
+        self.metrics = metrics
+        self.names = TopicNames(kafka.topic_prefix)
+        self.batch_max_records = batch_max_records
+        self.batch_max_s = batch_max_ms / 1000
+        self.max_backoff_s = max_backoff_s
+        self.shutdown_grace_s = shutdown_grace_s
+        self._stop = threading.Event()
+        self._stop_requested_at: float | None = None
+        self._carry: list[SinkRecord] = []
+        self._last_idle = 0.0
+        self._consumer_config: dict[str, object] = {
+            "bootstrap.servers": kafka.bootstrap_servers,
+            "group.id": group_id,
+            "client.id": f"obm-sink-{sink.name}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "enable.partition.eof": False,
+            # Long store outages are handled by pausing, but leave room for a slow single write.
+            "max.poll.interval.ms": 600_000,
+            **(extra_consumer_config or {}),
+        }
+        self.consumer: Consumer | None = None
+        self.committer: OffsetCommitter | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Signal-safe: the loop finishes the batch at hand (flush), commits and returns."""
+        if self._stop_requested_at is None:
+            self._stop_requested_at = time.monotonic()
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self, on_ready: Callable[[], None] | None = None) -> None:
+        self._retry_transient("setup", self.sink.setup)
+        consumer = Consumer(self._consumer_config)
+        self.consumer = consumer
+        self.committer = OffsetCommitter(
+            consumer, self.kafka.bootstrap_servers, self.names.name(Topic.DLQ), f"{self.group_id}-dlq"
+        )
+        topics = [self.names.name(t) for t in self.sink.topics]
+        consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        log.info("sink %s consuming %s as group %s", self.sink.name, topics, self.group_id)
+        if on_ready:
+            on_ready()
+        try:
+            while True:
+                stopping = self.stopping
+                records = self._collect()
+                if records:
+                    self._write_and_commit(SinkBatch(records))
+                else:
+                    self._idle()
+                if stopping:
+                    break
+        except SinkGaveUp as exc:
+            log.error("%s", exc)
+        finally:
+            self.committer.close()
+            consumer.close()
+            self.sink.close()
+            log.info("sink %s stopped", self.sink.name)
+
+    def _idle(self) -> None:
+        """Gives a sink with an `idle()` method (the Redis sink: refill check, heartbeat) a turn, at
+        most once a second, while no records arrive."""
+        idle = getattr(self.sink, "idle", None)
+        now = time.monotonic()
+        if idle is None or now - self._last_idle < 1.0:
+            return
+        self._last_idle = now
+        try:
+            idle()
+        except self.sink.transient_errors as exc:
+            log.warning("sink %s idle check failed: %s", self.sink.name, exc)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("assigned %s", [(p.topic, p.partition) for p in partitions])
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Nothing to hand over: uncommitted records of these partitions are read again by their new
+        # owner, and writing them twice is harmless. Their offsets are left out of our next commit.
+        log.info("revoked %s", [(p.topic, p.partition) for p in partitions])
+
+    # -- batching -------------------------------------------------------------------------------
+    def _to_record(self, msg: Message) -> SinkRecord | None:
+        err = msg.error()
+        if err is not None:
+            if err.fatal():
+                raise KafkaException(err)
+            if err.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer: %s", err)
+            return None
+        name = msg.topic()
+        _, ts = msg.timestamp()
+        return SinkRecord(
+            topic=self.names.kind(name),
+            topic_name=name,
+            partition=msg.partition(),
+            offset=msg.offset(),
+            key=msg.key(),
+            value=msg.value(),
+            timestamp_ms=ts if ts and ts > 0 else 0,
+        )
+
+    def _collect(self) -> list[SinkRecord]:
+        """Up to batch_max_records records, waiting at most batch_max_ms (returns early on stop;
+        what was already fetched is still returned and written: that is the shutdown flush)."""
+        assert self.consumer is not None
+        records, self._carry = self._carry, []
+        deadline = time.monotonic() + self.batch_max_s
+        while len(records) < self.batch_max_records:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.stopping:
+                break
+            # Short waits, so a stop request is seen within half a second even with long batches.
+            msgs = self.consumer.consume(num_messages=min(1_000, self.batch_max_records - len(records)),
+                                         timeout=min(remaining, 0.5))  # fmt: skip
+            for msg in msgs:
+                rec = self._to_record(msg)
+                if rec is not None:
+                    records.append(rec)
+        return records
+
+    # -- writing and committing -----------------------------------------------------------------
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self.max_backoff_s, 0.2 * 2 ** min(attempt, 10)))
+
+    def _check_grace(self, what: str) -> None:
+        if self._stop_requested_at is not None and time.monotonic() - self._stop_requested_at > self.shutdown_grace_s:
+            raise SinkGaveUp(f"sink {self.sink.name}: stopping with {what} still failing; "
+                             "the pending batch was not committed and will be read again")  # fmt: skip
+
+    def _retry_transient(self, what: str, fn: Callable[[], object]) -> None:
+        attempt = 0
+        while True:
+            try:
+                fn()
+                self.metrics.store_up.labels(self.sink.name).set(1)
+                return
+            except self.sink.transient_errors as exc:
+                self.metrics.store_up.labels(self.sink.name).set(0)
+                delay = self._backoff(attempt)
+                attempt += 1
+                log.warning("sink %s %s failed (%s); retry %d in %.1fs", self.sink.name, what, exc, attempt, delay)
+                self._check_grace(what)
+                time.sleep(delay)
+
+    def _write_and_commit(self, batch: SinkBatch) -> None:
+        assert self.consumer is not None and self.committer is not None
+        name = self.sink.name
+        attempt = 0
+        paused: list[TopicPartition] = []
+        try:
+            while True:
+                started = time.perf_counter()
+                try:
+                    result = self.sink.write(batch)
+                    self.metrics.store_up.labels(name).set(1)
+                    self.metrics.batch_seconds.labels(name).observe(time.perf_counter() - started)
+                    self.committer.commit(self._offsets(batch), result.dlq)
+                    break
+                except (CommitFailed, *self.sink.transient_errors) as exc:
+                    if isinstance(exc, CommitFailed):
+                        self.metrics.commit_failures.labels(name).inc()
+                    else:
+                        self.metrics.store_up.labels(name).set(0)
+                        self.metrics.write_retries.labels(name).inc()
+                    delay = self._backoff(attempt)
+                    attempt += 1
+                    log.warning("sink %s: batch of %d not done (%s); retry %d in %.1fs",
+                                name, len(batch), exc, attempt, delay)  # fmt: skip
+                    self._check_grace("the store")
+                    if not paused:
+                        paused = list(self.consumer.assignment())
+                        self.consumer.pause(paused)
+                    self._wait_polling(delay)
+        finally:
+            if paused:
+                self.consumer.resume(list(self.consumer.assignment()))
+        self._account(batch, result)
+
+    def _wait_polling(self, seconds: float) -> None:
+        """Sleep while serving the consumer (group membership, rebalances). Partitions are paused,
+        so records rarely arrive; any that do are kept, in order, for the next batch."""
+        assert self.consumer is not None
+        end = time.monotonic() + seconds
+        while (remaining := end - time.monotonic()) > 0:
+            msg = self.consumer.poll(min(0.5, remaining))
+            if msg is not None:
+                rec = self._to_record(msg)
+                if rec is not None:
+                    self._carry.append(rec)
+            self._check_grace("the store")
+
+    def _offsets(self, batch: SinkBatch) -> list[TopicPartition]:
+        """Next offset per partition of the batch, limited to partitions we still own."""
+        assert self.consumer is not None
+        nxt: dict[tuple[str, int], int] = {}
+        for rec in batch.records:
+            k = (rec.topic_name, rec.partition)
+            if rec.offset + 1 > nxt.get(k, -1):
+                nxt[k] = rec.offset + 1
+        owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        return [TopicPartition(t, p, o) for (t, p), o in nxt.items() if (t, p) in owned]
+
+    def _account(self, batch: SinkBatch, result: WriteResult) -> None:
+        assert self.consumer is not None
+        m, name = self.metrics, self.sink.name
+        m.batches.labels(name).inc()
+        m.batch_records.labels(name).observe(len(batch))
+        m.last_commit.labels(name).set(time.time())
+        for topic, recs in batch.by_topic().items():
+            m.records_consumed.labels(name, topic.value).inc(len(recs))
+        for topic, n in result.stored.items():
+            m.records_stored.labels(name, topic.value).inc(n)
+        for topic, n in result.rejected.items():
+            m.records_rejected.labels(name, topic.value).inc(n)
+        for tp in self._offsets(batch):
+            try:
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                continue
+            if high >= 0:
+                m.lag.labels(name, tp.topic, str(tp.partition)).set(max(0, high - tp.offset))

@@ -1,0 +1,54 @@
+"""Builds a sink from the environment's settings and runs it until SIGTERM/SIGINT, which flush the
+batch at hand, commit it and exit 0. Shared by `python -m sinks` and `obm sink`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+from config import KafkaSettings, PostgresSettings, RedisSettings, SinkSettings
+from sinks.batching import BatchingSink
+from sinks.consume_loop import ConsumeLoop
+from sinks.sink_metrics import SinkMetrics
+
+SINK_KINDS = ("postgres", "redis")
+
+
+def build_loop(kind: str, kafka: KafkaSettings | None = None, sink_settings: SinkSettings | None = None,
+               pg: PostgresSettings | None = None, redis_settings: RedisSettings | None = None) -> ConsumeLoop:  # fmt: skip
+    """The consume loop of one sink kind, from explicit settings or the environment."""
+    kafka = kafka or KafkaSettings()
+    ss = sink_settings or SinkSettings()
+    sink: BatchingSink
+    if kind == "postgres":
+        from sinks.postgres_sink import PostgresSink
+
+        sink, group = PostgresSink(pg or PostgresSettings()), ss.postgres_group
+    elif kind == "redis":
+        from sinks.redis_refill import RedisRefill
+        from sinks.redis_sink import RedisSink
+
+        rs = redis_settings or RedisSettings()
+        sink, group = RedisSink(rs, refill=RedisRefill(kafka, rs.latest_ttl_s)), ss.redis_group
+    else:
+        raise ValueError(f"unknown sink {kind!r}; one of {SINK_KINDS}")
+    return ConsumeLoop(sink, kafka, group, SinkMetrics(kind),
+                       batch_max_records=ss.batch_max_records, batch_max_ms=ss.batch_max_ms)  # fmt: skip
+
+
+def run_sink(kind: str) -> int:
+    """Run until a signal; returns the process exit code."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ss = SinkSettings()
+    loop = build_loop(kind, sink_settings=ss)
+    loop.metrics.serve(ss.postgres_metrics_port if kind == "postgres" else ss.redis_metrics_port)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        logging.getLogger(__name__).info("signal %d: flushing and stopping", signum)
+        loop.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    loop.run()
+    return 0

@@ -1,0 +1,119 @@
+"""Record -> row conversion for the PostgreSQL tables of init-db.sql.
+
+Column lists come from the topic schemas themselves (every field except schema_version), so a field
+added to a schema and to init-db.sql flows through without touching this file, and a test checks the
+two agree. Conversions that can fail on a valid-looking record (a millisecond timestamp beyond the
+year 9999) raise RejectedRecord, which the sink turns into a DLQ record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.registry import load_schema
+from schemas.topics import Topic
+from sinks.batching import SinkRecord
+from sinks.record_decoding import RejectedRecord
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _fields(topic: Topic) -> tuple[str, ...]:
+    return tuple(k for k in load_schema(topic)["properties"] if k != "schema_version")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A target table, its staging table (a temp table per connection) and the copied columns."""
+
+    table: str
+    columns: tuple[str, ...]
+
+    @property
+    def stage(self) -> str:
+        return f"stage_{self.table}"
+
+
+METRIC_FIELDS = _fields(Topic.PROCESSED)
+BAR_FIELDS = _fields(Topic.BARS)
+ALERT_FIELDS = _fields(Topic.ALERTS)
+_BAR_TIMES = ("window_start", "window_end")
+_ALERT_TIMES = ("window_start", "window_end", "event_time")
+
+METRICS = TableSpec("orderbook_metrics", ("ts", *METRIC_FIELDS))
+BARS = TableSpec("orderbook_bars", BAR_FIELDS)
+ALERTS = TableSpec("orderbook_alerts", ("ts", *ALERT_FIELDS))
+DLQ = TableSpec(
+    "orderbook_dlq",
+    ("error_time", "source", "origin", "key", "reason", "payload", "kafka_topic", "kafka_partition", "kafka_offset"),
+)
+SNAPSHOTS = TableSpec(
+    "orderbook_snapshots",
+    ("ts", "exchange", "symbol", "sequence_id", "bid_prices", "bid_sizes", "ask_prices", "ask_sizes"),
+)
+ALL_TABLES = (METRICS, BARS, ALERTS, DLQ, SNAPSHOTS)
+
+
+def ms_to_datetime(ms: int, field: str = "time") -> datetime:
+    """Exact (no float rounding) ms -> aware UTC datetime; out-of-range values are rejects."""
+    try:
+        return EPOCH + timedelta(milliseconds=ms)
+    except (OverflowError, TypeError) as exc:
+        raise RejectedRecord(f"bad value: {field}={ms!r} is not a representable timestamp ({exc})") from None
+
+
+def metrics_row(d: dict[str, Any]) -> tuple[Any, ...]:
+    return (ms_to_datetime(d["event_time"], "event_time"), *map(d.get, METRIC_FIELDS))
+
+
+def bars_row(d: dict[str, Any]) -> tuple[Any, ...]:
+    row = dict(d)
+    for f in _BAR_TIMES:
+        row[f] = ms_to_datetime(d[f], f)
+    return tuple(map(row.get, BAR_FIELDS))
+
+
+def alerts_row(d: dict[str, Any]) -> tuple[Any, ...]:
+    row = dict(d)
+    for f in _ALERT_TIMES:
+        row[f] = ms_to_datetime(d[f], f)
+    return (row["event_time"], *map(row.get, ALERT_FIELDS))
+
+
+def snapshot_second(d: dict[str, Any]) -> int:
+    """The second a raw record belongs to (its event_time floored); the snapshot table keeps the
+    first record of each second per symbol."""
+    return int(d["event_time"]) // 1000
+
+
+def snapshots_row(d: dict[str, Any]) -> tuple[Any, ...]:
+    ts = ms_to_datetime(snapshot_second(d) * 1000, "event_time")
+    return (ts, d["exchange"], d["symbol"], d["sequence_id"],
+            d["bid_prices"], d["bid_sizes"], d["ask_prices"], d["ask_sizes"])  # fmt: skip
+
+
+def dlq_row(d: dict[str, Any], rec: SinkRecord) -> tuple[Any, ...]:
+    """A valid orderbook.dlq record; the Kafka position makes redelivery idempotent."""
+    return (
+        ms_to_datetime(d["error_time_ms"], "error_time_ms"),
+        _no_nul(d["source"]), _no_nul(d.get("origin")), _no_nul(d.get("key")), _no_nul(d["reason"]),
+        _no_nul(d["payload"]), rec.topic_name, rec.partition, rec.offset,
+    )  # fmt: skip
+
+
+def _no_nul(text: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; the DLQ table must take any payload, so NUL becomes U+FFFD."""
+    return text.replace("\x00", "\ufffd") if text is not None and "\x00" in text else text
+
+
+def invalid_dlq_row(rec: SinkRecord, reason: str, source: str) -> tuple[Any, ...]:
+    """An orderbook.dlq record that is itself invalid is stored as is (never sent back to the DLQ
+    topic, which would loop). error_time is the Kafka timestamp: deterministic on replay."""
+    payload = rec.value.decode("utf-8", errors="replace") if rec.value is not None else ""
+    return (
+        ms_to_datetime(rec.timestamp_ms, "kafka timestamp"),
+        source, rec.origin, rec.key_text, f"invalid {rec.topic.value} record: {reason}",
+        _no_nul(payload), rec.topic_name, rec.partition, rec.offset,
+    )  # fmt: skip
