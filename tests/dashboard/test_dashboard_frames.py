@@ -1,0 +1,206 @@
+"""Shaping of records into the overview, the alert feed, bars and metric cards."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from dashboard.frames import (
+    alert_feed_table,
+    alerts_frame,
+    bars_frame,
+    filter_alerts,
+    metric_cards,
+    overview_frame,
+    page_count,
+    paginate,
+    resample_bars,
+    split_key,
+    to_epoch_ms,
+)
+
+pytestmark = pytest.mark.unit
+
+NOW = 1_723_161_300_000
+
+
+def _latest(symbol: str, **values):
+    return {"exchange": "binance", "symbol": symbol, "event_time": NOW - 2_500, **values}
+
+
+def _alert(symbol: str, event_ms, severity="high", alert_type="imbalance_extreme", alert_id=None):
+    return {
+        "alert_id": alert_id or f"{alert_type}:{symbol}:{event_ms}",
+        "alert_type": alert_type,
+        "severity": severity,
+        "exchange": "binance",
+        "market": "spot",
+        "symbol": symbol,
+        "metric_value": 0.8,
+        "threshold": 0.7,
+        "event_time": event_ms,
+        "message": f"{symbol} alert",
+    }
+
+
+def test_split_key():
+    assert split_key("binance_usdm:BTCUSDT") == ("binance_usdm", "BTCUSDT")
+    with pytest.raises(ValueError):
+        split_key("BTCUSDT")
+
+
+def test_epoch_ms_from_every_time_shape():
+    assert to_epoch_ms(1_723_161_240_123) == 1_723_161_240_123
+    assert to_epoch_ms(datetime(2024, 8, 9, tzinfo=UTC)) == 1_723_161_600_000
+    assert to_epoch_ms(datetime(2024, 8, 9)) == 1_723_161_600_000  # naive = UTC
+    assert to_epoch_ms(pd.Timestamp("2024-08-09", tz="UTC")) == 1_723_161_600_000
+    assert to_epoch_ms(None) is None
+
+
+def test_overview_uses_the_configured_imbalance_level_and_keeps_expired_symbols():
+    latest = {
+        "binance:ETHUSDT": _latest(
+            "ETHUSDT",
+            mid=2511.5,
+            imbalance_5=0.1,
+            imbalance_10=0.42,
+            spread_bps=0.04,
+            ofi_5=3.2,
+            ofi_1=1.0,
+            microprice_lean_bps=0.2,
+        ),
+        "binance:BTCUSDT": None,  # expired in Redis
+    }
+    alerts = {"binance:ETHUSDT": _alert("ETHUSDT", NOW - 65_000, severity="medium")}
+    frame = overview_frame(latest, alerts, NOW, imbalance_level=10)
+    assert list(frame["Symbol"]) == ["BTCUSDT", "ETHUSDT"]
+    eth = frame.set_index("Symbol").loc["ETHUSDT"]
+    assert eth["Imbalance"] == pytest.approx(0.42)
+    assert eth["OFI"] == pytest.approx(3.2)  # top-5 OFI preferred over top-1
+    assert eth["Data age s"] == pytest.approx(2.5)
+    assert eth["Last alert"] == "medium imbalance_extreme"
+    assert eth["Alert age"] == "1 min ago"
+    btc = frame.set_index("Symbol").loc["BTCUSDT"]
+    assert pd.isna(btc["Mid"]) and pd.isna(btc["Data age s"]) and btc["Last alert"] == ""
+    assert frame["Imbalance"].dtype == "float64"  # sortable as numbers, not objects
+
+
+def test_overview_falls_back_to_top5_when_the_level_is_missing():
+    frame = overview_frame({"binance:X1": _latest("X1", imbalance_5=-0.3)}, {}, NOW, imbalance_level=20)
+    assert frame.loc[0, "Imbalance"] == pytest.approx(-0.3)
+
+
+def test_alerts_frame_accepts_redis_and_database_shapes_newest_first():
+    redis_alert = _alert("ETHUSDT", NOW - 10_000)
+    db_alert = {**_alert("BTCUSDT", 0), "event_time": datetime.fromtimestamp((NOW - 5_000) / 1000, tz=UTC)}
+    frame = alerts_frame([redis_alert, db_alert])
+    assert list(frame["symbol"]) == ["BTCUSDT", "ETHUSDT"]
+    assert list(frame["event_time_ms"]) == [NOW - 5_000, NOW - 10_000]
+    assert str(frame["time"].dt.tz) == "UTC"
+
+
+def test_empty_alerts_frame_has_the_columns():
+    frame = alerts_frame([])
+    assert frame.empty and "severity" in frame.columns
+
+
+def test_filters_combine_and_empty_means_all():
+    frame = alerts_frame(
+        [
+            _alert("ETHUSDT", NOW - 1_000, "high"),
+            _alert("ETHUSDT", NOW - 2_000, "low", "spread_widening"),
+            _alert("BTCUSDT", NOW - 3_000, "high"),
+            _alert("BTCUSDT", NOW - 90_000, "medium"),
+        ]
+    )
+    assert len(filter_alerts(frame)) == 4
+    assert list(filter_alerts(frame, severities=["high"])["symbol"]) == ["ETHUSDT", "BTCUSDT"]
+    assert len(filter_alerts(frame, alert_types=["spread_widening"])) == 1
+    assert len(filter_alerts(frame, symbols=["binance:BTCUSDT"])) == 2
+    assert len(filter_alerts(frame, severities=["high"], symbols=["binance:BTCUSDT"])) == 1
+    assert len(filter_alerts(frame, start_ms=NOW - 60_000, end_ms=NOW - 1_500)) == 2
+
+
+def test_pagination_clamps_and_counts():
+    frame = pd.DataFrame({"n": range(53)})
+    assert page_count(53, 25) == 3
+    assert page_count(0, 25) == 1
+    assert list(paginate(frame, 1, 25)["n"])[:2] == [0, 1]
+    assert list(paginate(frame, 3, 25)["n"]) == [50, 51, 52]
+    assert list(paginate(frame, 9, 25)["n"]) == [50, 51, 52]  # past the end -> last page
+    assert len(paginate(frame.iloc[:0], 1, 25)) == 0
+
+
+def test_feed_table_shows_time_ago_and_values():
+    table = alert_feed_table(alerts_frame([_alert("ETHUSDT", NOW - 30_000)]), NOW)
+    assert table.loc[0, "When"] == "30 s ago"
+    assert table.loc[0, "Severity"] == "high"
+    assert table.loc[0, "Value"] == pytest.approx(0.8)
+
+
+def _bars(n: int, start_ms: int = NOW - 120_000):
+    return [
+        {
+            "window_start": start_ms + i * 1000,
+            "window_end": start_ms + (i + 1) * 1000,
+            "mid_open": 100.0 + i,
+            "mid_high": 100.5 + i,
+            "mid_low": 99.5 + i,
+            "mid_close": 101.0 + i,
+            "imbalance_mean": 0.01 * i,
+            "imbalance_min": -0.5,
+            "imbalance_max": 0.5,
+            "spread_bps_mean": 1.0,
+            "spread_bps_max": 2.0,
+            "ofi_sum": 1.0,
+            "update_count": 10,
+            "microprice_last": 101.0 + i,
+        }
+        for i in range(n)
+    ]
+
+
+def test_bars_frame_is_indexed_by_window_start_oldest_first():
+    records = list(reversed(_bars(3)))
+    frame = bars_frame(records)
+    assert frame.index.is_monotonic_increasing
+    assert frame.index[0] == pd.Timestamp(NOW - 120_000, unit="ms", tz="UTC")
+    assert "window_start" not in frame.columns
+    assert bars_frame([]).empty
+
+
+def test_resample_builds_ohlc_and_sums():
+    start = NOW - NOW % 10_000  # aligned so 20 bars make exactly two 10 s buckets
+    frame = resample_bars(bars_frame(_bars(20, start)), 10)
+    assert len(frame) == 2
+    first = frame.iloc[0]
+    assert first["mid_open"] == 100.0 and first["mid_close"] == 110.0
+    assert first["mid_high"] == 109.5 and first["mid_low"] == 99.5
+    assert first["ofi_sum"] == 10.0 and first["update_count"] == 100
+
+
+def test_metric_cards_compare_with_the_bar_a_minute_ago():
+    bars = bars_frame(_bars(120))  # bar i starts at NOW - 120 s + i s
+    latest = {
+        "mid": 250.0,
+        "imbalance_5": 0.9,
+        "spread_bps": 1.5,
+        "microprice_lean_bps": 0.3,
+        "event_time": NOW - 1_000,
+    }
+    cards = {c.label: c for c in metric_cards(latest, bars, NOW, imbalance_level=5, lookback_s=60)}
+    # The bar 60 s ago is i = 60: mid_close 161, imbalance_mean 0.60.
+    assert cards["Mid"].delta == "+89"
+    assert cards["Imbalance top-5"].value == "+0.900"
+    assert cards["Imbalance top-5"].delta == "+0.300"
+    assert cards["Spread bps"].delta == "+0.50"
+    assert cards["OFI last 60 s"].value == "+59.00"  # bars i = 61..119 are newer than the cutoff
+    assert cards["Data age"].value == "1.0 s"
+
+
+def test_metric_cards_without_data_show_dashes_and_no_deltas():
+    cards = metric_cards(None, bars_frame([]), NOW, imbalance_level=5)
+    assert all(c.delta is None for c in cards)
+    assert {c.value for c in cards} <= {"—", "expired"}
