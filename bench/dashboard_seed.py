@@ -1,76 +1,31 @@
 """Synthetic market data in the storage contract's shapes, for the dashboard's tests and bench.
 
 Records are built exactly as the topics' schemas say (tests validate them with
-`schemas.validator_for`), then written where the sinks would write them: the PostgreSQL tables of
-init-db.sql and the Redis layout. Prices follow a seeded random walk so a run is reproducible.
+`schemas.validator_for`) and written through the sinks themselves (sinks.postgres_sink,
+sinks.redis_sink), so what the dashboard reads in tests is what production writes. Prices follow
+a seeded random walk so a run is reproducible.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import orjson
-import psycopg
-import redis
 
-from dashboard.redis_keys import RedisKeys
+from config import PostgresSettings, RedisSettings
+from schemas import Topic
+from sinks.batching import SinkBatch, SinkRecord, WriteResult
+from sinks.postgres_sink import PostgresSink
+from sinks.redis_sink import RedisSink
 
 EXCHANGE = "binance"
 MARKET = "spot"
 
-BAR_DB_COLUMNS = (
-    "window_start",
-    "window_end",
-    "exchange",
-    "market",
-    "symbol",
-    "interval",
-    "mid_open",
-    "mid_high",
-    "mid_low",
-    "mid_close",
-    "imbalance_mean",
-    "imbalance_min",
-    "imbalance_max",
-    "spread_bps_mean",
-    "spread_bps_max",
-    "ofi_sum",
-    "update_count",
-    "microprice_last",
-)
-ALERT_DB_COLUMNS = (
-    "ts",
-    "alert_id",
-    "alert_type",
-    "severity",
-    "exchange",
-    "market",
-    "symbol",
-    "metric_value",
-    "threshold",
-    "window_start",
-    "window_end",
-    "event_time",
-    "message",
-)
-SNAPSHOT_DB_COLUMNS = (
-    "ts",
-    "exchange",
-    "symbol",
-    "sequence_id",
-    "bid_prices",
-    "bid_sizes",
-    "ask_prices",
-    "ask_sizes",
-)
-
-
-def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000.0, tz=UTC)
+_OFFSETS = itertools.count()
 
 
 @dataclass
@@ -234,95 +189,78 @@ def alert(
     }
 
 
-def write_bars(conn: psycopg.Connection[Any], bars: Iterable[dict[str, Any]]) -> int:
-    n = 0
-    with (
-        conn.cursor() as cur,
-        cur.copy(f"COPY orderbook_bars ({', '.join(BAR_DB_COLUMNS)}) FROM STDIN") as copy,
-    ):
-        for bar in bars:
-            copy.write_row(
-                [_dt(bar["window_start"]), _dt(bar["window_end"])] + [bar.get(c) for c in BAR_DB_COLUMNS[2:]]
-            )
-            n += 1
-    conn.commit()
-    return n
-
-
-def write_snapshots(conn: psycopg.Connection[Any], books: Iterable[dict[str, Any]]) -> int:
-    n = 0
-    cols = ", ".join(SNAPSHOT_DB_COLUMNS)
-    with conn.cursor() as cur, cur.copy(f"COPY orderbook_snapshots ({cols}) FROM STDIN") as copy:
-        for book in books:
-            copy.write_row(
-                [
-                    _dt(book["event_time"] // 1000 * 1000),
-                    book["exchange"],
-                    book["symbol"],
-                    book["sequence_id"],
-                    book["bid_prices"],
-                    book["bid_sizes"],
-                    book["ask_prices"],
-                    book["ask_sizes"],
-                ]
-            )
-            n += 1
-    conn.commit()
-    return n
-
-
-def write_alerts(conn: psycopg.Connection[Any], alerts: Sequence[dict[str, Any]]) -> None:
-    with conn.cursor() as cur:
-        cur.executemany(
-            f"INSERT INTO orderbook_alerts ({', '.join(ALERT_DB_COLUMNS)}) VALUES "
-            f"({', '.join(['%s'] * len(ALERT_DB_COLUMNS))}) ON CONFLICT DO NOTHING",
-            [
-                [_dt(a["event_time"])]
-                + [a[c] for c in ALERT_DB_COLUMNS[1:9]]
-                + [_dt(a["window_start"]), _dt(a["window_end"]), _dt(a["event_time"]), a["message"]]
-                for a in alerts
-            ],
+def sink_records(topic: Topic, records: Iterable[dict[str, Any]]) -> list[SinkRecord]:
+    """Records as the sinks receive them from Kafka: keyed `exchange:symbol`, JSON bytes."""
+    return [
+        SinkRecord(
+            topic=topic,
+            topic_name=topic.value,
+            partition=0,
+            offset=next(_OFFSETS),
+            key=f"{r['exchange']}:{r['symbol']}".encode(),
+            value=orjson.dumps(r),
         )
-    conn.commit()
+        for r in records
+    ]
 
 
-def write_metrics(conn: psycopg.Connection[Any], records: Sequence[dict[str, Any]]) -> None:
-    cols = [c for c in records[0] if c != "schema_version"]
-    with conn.cursor() as cur:
-        cur.executemany(
-            f"INSERT INTO orderbook_metrics (ts, {', '.join(cols)}) VALUES (%s, {', '.join(['%s'] * len(cols))}) "
-            "ON CONFLICT DO NOTHING",
-            [[_dt(r["event_time"])] + [r.get(c) for c in cols] for r in records],
-        )
-    conn.commit()
+def _chunks(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
-def write_redis(
-    client: redis.Redis,
-    keys: RedisKeys,
+def _check(result: WriteResult) -> int:
+    if result.rejected:
+        raise RuntimeError(f"the sink refused seeded records: {result.rejected} {result.dlq[:1]}")
+    return sum(result.stored.values())
+
+
+def store_postgres(
+    settings: PostgresSettings,
     *,
-    latest: Sequence[dict[str, Any]] = (),
-    books: Sequence[dict[str, Any]] = (),
-    bars: Sequence[dict[str, Any]] = (),
-    alerts: Sequence[dict[str, Any]] = (),
-    ttl_s: int = 120,
-    heartbeat_ms: int | None = None,
+    metrics: Iterable[dict[str, Any]] = (),
+    bars: Iterable[dict[str, Any]] = (),
+    alerts: Iterable[dict[str, Any]] = (),
+    books: Iterable[dict[str, Any]] = (),
+    chunk: int = 10_000,
+) -> int:
+    """Writes through the PostgreSQL sink (the production write path: COPY + ON CONFLICT; raw
+    books become one snapshot per second). Returns the rows stored."""
+    sink = PostgresSink(settings)
+    sink.setup()
+    stored = 0
+    try:
+        for topic, records in ((Topic.PROCESSED, metrics), (Topic.BARS, bars), (Topic.ALERTS, alerts),
+                               (Topic.RAW, books)):  # fmt: skip
+            for part in _chunks(records, chunk):
+                stored += _check(sink.write(SinkBatch(sink_records(topic, part))))
+    finally:
+        sink.close()
+    return stored
+
+
+def store_redis(
+    settings: RedisSettings,
+    *,
+    metrics: Iterable[dict[str, Any]] = (),
+    books: Iterable[dict[str, Any]] = (),
+    bars: Iterable[dict[str, Any]] = (),
+    alerts: Iterable[dict[str, Any]] = (),
+    chunk: int = 10_000,
 ) -> None:
-    """Writes as the Redis sink does (layout in the storage contract)."""
-    pipe = client.pipeline(transaction=False)
-    for rec in latest:
-        key = f"{rec['exchange']}:{rec['symbol']}"
-        pipe.sadd(keys.symbols(), key)
-        pipe.set(keys.latest(key), orjson.dumps(rec), ex=ttl_s)
-    for book in books:
-        pipe.set(keys.book(f"{book['exchange']}:{book['symbol']}"), orjson.dumps(book), ex=ttl_s)
-    for bar in bars:
-        zkey = keys.bars(bar["interval"], f"{bar['exchange']}:{bar['symbol']}")
-        pipe.zadd(zkey, {orjson.dumps(bar): bar["window_start"]})
-    for a in alerts:
-        key = f"{a['exchange']}:{a['symbol']}"
-        pipe.xadd(keys.alerts_stream(), {"json": orjson.dumps(a)}, maxlen=10_000, approximate=True)
-        pipe.set(keys.last_alert(key), orjson.dumps(a))
-    if heartbeat_ms is not None:
-        pipe.set(keys.heartbeat(), heartbeat_ms)
-    pipe.execute()
+    """Writes through the Redis sink (latest values with the TTL of `settings`, bars of the last
+    hour, the alert stream, last alert per symbol, heartbeat)."""
+    sink = RedisSink(settings, refill=None)
+    try:
+        for topic, records in ((Topic.PROCESSED, metrics), (Topic.RAW, books), (Topic.BARS, bars),
+                               (Topic.ALERTS, alerts)):  # fmt: skip
+            for part in _chunks(records, chunk):
+                _check(sink.write_records(sink_records(topic, part)))
+    finally:
+        sink.close()

@@ -16,7 +16,8 @@ import orjson
 import redis
 
 from config import RedisSettings
-from dashboard.redis_keys import RedisKeys
+from dashboard.frames import split_key
+from sinks.redis_layout import ALERTS_STREAM_FIELD, RedisLayout
 
 
 class LiveUnavailable(RuntimeError):
@@ -45,7 +46,7 @@ class LiveStore:
     one second, not thirty."""
 
     def __init__(self, settings: RedisSettings, client: redis.Redis | None = None, timeout_s: float = 1.0):
-        self.keys = RedisKeys(settings.key_prefix)
+        self.keys = RedisLayout.from_settings(settings)
         self.client = client or redis.Redis(
             host=settings.host,
             port=settings.port,
@@ -80,25 +81,27 @@ class LiveStore:
         """Latest orderbook.processed record per `exchange:symbol`; None where it expired."""
         if not keys:
             return {}
-        values = self._call(self.client.mget, [self.keys.latest(k) for k in keys])
+        values = self._call(self.client.mget, [self.keys.latest(*split_key(k)) for k in keys])
         return {k: _loads(v) for k, v in zip(keys, values, strict=True)}
 
     def last_alerts_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any] | None]:
         if not keys:
             return {}
-        values = self._call(self.client.mget, [self.keys.last_alert(k) for k in keys])
+        values = self._call(self.client.mget, [self.keys.alerts_last(*split_key(k)) for k in keys])
         return {k: _loads(v) for k, v in zip(keys, values, strict=True)}
 
     def book(self, key: str) -> dict[str, Any] | None:
         """The latest orderbook.raw record (the levels) of one `exchange:symbol`."""
-        return _loads(self._call(self.client.get, self.keys.book(key)))
+        return _loads(self._call(self.client.get, self.keys.book(*split_key(key))))
 
     def bars(
         self, key: str, interval: str, since_ms: int, until_ms: int | None = None
     ) -> list[dict[str, Any]]:
         """Bars with window_start in [since_ms, until_ms), oldest first (the sink keeps an hour)."""
         upper = f"({until_ms}" if until_ms is not None else "+inf"
-        members = self._call(self.client.zrangebyscore, self.keys.bars(interval, key), since_ms, upper)
+        members = self._call(
+            self.client.zrangebyscore, self.keys.bars(interval, *split_key(key)), since_ms, upper
+        )
         return [bar for bar in (_loads(m) for m in members) if bar is not None]
 
     def recent_alerts(self, count: int) -> list[dict[str, Any]]:
@@ -106,7 +109,7 @@ class LiveStore:
         entries = self._call(self.client.xrevrange, self.keys.alerts_stream(), "+", "-", count)
         alerts = []
         for _entry_id, fields in entries:
-            alert = _loads(fields.get(b"json") or fields.get("json"))
+            alert = _loads(fields.get(ALERTS_STREAM_FIELD.encode()) or fields.get(ALERTS_STREAM_FIELD))
             if alert is not None:
                 alerts.append(alert)
         return alerts

@@ -31,10 +31,10 @@ def store(pg_settings: PostgresSettings):
     history.close()
 
 
-def test_bars_as_stored_and_bucketed_match_the_records(pg_conn, store, new_symbol):
+def test_bars_as_stored_and_bucketed_match_the_records(pg_settings, store, new_symbol):
     tape = seed.make_tape(new_symbol(), START_MS, 600, 2500.0, seed=11)
     bars = seed.bars_of(tape)
-    seed.write_bars(pg_conn, bars)
+    seed.store_postgres(pg_settings, bars=bars)
     window = TimeWindow(START_MS + 60_000, START_MS + 300_000)
 
     raw = store.bars(tape.key, window, 1)
@@ -61,18 +61,18 @@ def test_bars_as_stored_and_bucketed_match_the_records(pg_conn, store, new_symbo
     assert bucketed["update_count"].tolist() == [600.0] * 4
 
 
-def test_bars_stay_inside_symbol_and_window(pg_conn, store, new_symbol):
+def test_bars_stay_inside_symbol_and_window(pg_settings, store, new_symbol):
     a = seed.make_tape(new_symbol(), START_MS, 120, 100.0, seed=1)
     b = seed.make_tape(new_symbol(), START_MS, 120, 200.0, seed=2)
-    seed.write_bars(pg_conn, seed.bars_of(a) + seed.bars_of(b))
+    seed.store_postgres(pg_settings, bars=seed.bars_of(a) + seed.bars_of(b))
     frame = store.bars(a.key, TimeWindow(START_MS + 10_000, START_MS + 20_000), 1)
     assert len(frame) == 10 and frame["mid_close"].max() < 150
     assert store.bars(a.key, TimeWindow(START_MS - 60_000, START_MS), 5).empty
 
 
-def test_snapshots_are_sampled_one_per_bucket(pg_conn, store, new_symbol):
+def test_snapshots_are_sampled_one_per_bucket(pg_settings, store, new_symbol):
     tape = seed.make_tape(new_symbol(), START_MS, 300, 100.0, seed=3)
-    seed.write_snapshots(pg_conn, (seed.book_at(tape, i) for i in range(300)))
+    seed.store_postgres(pg_settings, books=(seed.book_at(tape, i) for i in range(300)))
     frame = store.snapshots(tape.key, TimeWindow(START_MS, START_MS + 300_000), 30)
     assert len(frame) == 10
     # First snapshot of each bucket: the second the bucket starts.
@@ -80,13 +80,13 @@ def test_snapshots_are_sampled_one_per_bucket(pg_conn, store, new_symbol):
     assert list(frame.loc[0, "bid_prices"]) == seed.book_at(tape, 0)["bid_prices"]
 
 
-def test_alert_filters_pagination_and_count(pg_conn, store, new_symbol):
+def test_alert_filters_pagination_and_count(pg_settings, store, new_symbol):
     a = seed.make_tape(new_symbol(), START_MS, 600, 100.0, seed=4)
     b = seed.make_tape(new_symbol(), START_MS, 600, 100.0, seed=5)
     alerts = [seed.alert(a, i * 10, ["high", "low"][i % 2]) for i in range(30)]
     alerts += [seed.alert(b, i * 10, "medium", "spread_widening") for i in range(5)]
-    seed.write_alerts(pg_conn, alerts)
-    seed.write_alerts(pg_conn, alerts[:3])  # a redelivery changes nothing
+    seed.store_postgres(pg_settings, alerts=alerts)
+    seed.store_postgres(pg_settings, alerts=alerts[:3])  # a redelivery changes nothing
     window = TimeWindow(START_MS, START_MS + 600_000)
     keys = (a.key, b.key)
 
@@ -108,13 +108,15 @@ def test_alert_filters_pagination_and_count(pg_conn, store, new_symbol):
     assert n_narrow == 10  # alerts at 0..40 s of each symbol (+0.5 s)
 
 
-def test_latest_metrics_last_alerts_and_known_symbols(pg_conn, store, new_symbol):
+def test_latest_metrics_last_alerts_and_known_symbols(pg_settings, store, new_symbol):
     now = int(time.time()) * 1000
     tape = seed.make_tape(new_symbol(), now - 120_000, 120, 100.0, seed=6)
     old = seed.make_tape(new_symbol(), now - 3 * 86_400_000, 60, 100.0, seed=7)
-    seed.write_metrics(pg_conn, [seed.processed_of(seed.book_at(tape, i)) for i in range(100, 120)])
-    seed.write_alerts(pg_conn, [seed.alert(tape, 50, "low"), seed.alert(tape, 90, "high")])
-    seed.write_bars(pg_conn, seed.bars_of(tape) + seed.bars_of(old))
+    seed.store_postgres(
+        pg_settings, metrics=[seed.processed_of(seed.book_at(tape, i)) for i in range(100, 120)]
+    )
+    seed.store_postgres(pg_settings, alerts=[seed.alert(tape, 50, "low"), seed.alert(tape, 90, "high")])
+    seed.store_postgres(pg_settings, bars=seed.bars_of(tape) + seed.bars_of(old))
     since = datetime.fromtimestamp((now - 3_600_000) / 1000, tz=UTC)
 
     latest = store.latest_metrics([tape.key, old.key], since)
@@ -128,9 +130,9 @@ def test_latest_metrics_last_alerts_and_known_symbols(pg_conn, store, new_symbol
     assert old.key in store.known_symbols(datetime.fromtimestamp((now - 4 * 86_400_000) / 1000, tz=UTC))
 
 
-def test_export_is_bounded_by_symbol_time_and_rows(pg_conn, store, new_symbol):
+def test_export_is_bounded_by_symbol_time_and_rows(pg_settings, store, new_symbol):
     tape = seed.make_tape(new_symbol(), START_MS, 100, 100.0, seed=8)
-    seed.write_bars(pg_conn, seed.bars_of(tape))
+    seed.store_postgres(pg_settings, bars=seed.bars_of(tape))
     window = TimeWindow(START_MS + 10_000, START_MS + 60_000)
     frame = store.export("bars 1s", tape.key, window, max_rows=1_000)
     assert len(frame) == 50 and set(frame["symbol"]) == {tape.symbol}

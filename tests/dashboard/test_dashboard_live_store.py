@@ -1,4 +1,4 @@
-"""LiveStore against the session's real Redis, seeded through the storage contract's layout."""
+"""LiveStore against the session's real Redis, seeded through the Redis sink itself."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from bench import dashboard_seed as seed
 from config import RedisSettings
 from dashboard.health import Status, check_redis
 from dashboard.live_store import LiveStore, LiveUnavailable
-from dashboard.redis_keys import RedisKeys
 from obm.stack.health import free_port
+from sinks.redis_layout import RedisLayout
 
 pytestmark = pytest.mark.integration
 
@@ -21,25 +21,26 @@ def _tape(symbol: str, seconds: int = 120):
     return seed.make_tape(symbol, now - seconds * 1000, seconds, 100.0, seed=5)
 
 
-def test_reads_what_the_sink_layout_holds(redis_prefix: RedisSettings, redis_client, new_symbol):
-    keys = RedisKeys(redis_prefix.key_prefix)
+def test_reads_what_the_redis_sink_wrote(redis_prefix: RedisSettings, new_symbol):
     a, b = _tape(new_symbol()), _tape(new_symbol())
     book = seed.book_at(a, 119)
     alerts = [seed.alert(a, 10, "low"), seed.alert(a, 50, "high"), seed.alert(b, 30, "medium")]
-    seed.write_redis(
-        redis_client,
-        keys,
-        latest=[seed.processed_of(book), seed.processed_of(seed.book_at(b, 119))],
+    seed.store_redis(
+        redis_prefix,
+        metrics=[
+            seed.processed_of(seed.book_at(a, 118)),
+            seed.processed_of(book),
+            seed.processed_of(seed.book_at(b, 119)),
+        ],
         books=[book],
         bars=seed.bars_of(a),
         alerts=alerts,
-        heartbeat_ms=int(time.time() * 1000),
     )
     live = LiveStore(redis_prefix)
 
     assert live.symbols() == sorted([a.key, b.key])
     latest = live.latest_many([a.key, b.key, "binance:NOPEUSDT"])
-    assert latest[a.key]["sequence_id"] == book["sequence_id"]
+    assert latest[a.key]["sequence_id"] == book["sequence_id"]  # the newest of the two
     assert latest[a.key]["imbalance_5"] == pytest.approx(seed.processed_of(book)["imbalance_5"])
     assert latest["binance:NOPEUSDT"] is None
     assert live.book(a.key)["bid_prices"] == book["bid_prices"]
@@ -56,13 +57,14 @@ def test_reads_what_the_sink_layout_holds(redis_prefix: RedisSettings, redis_cli
     assert live.recent_alerts(1)[0]["alert_id"] == alerts[-1]["alert_id"]
     last = live.last_alerts_many([a.key, b.key])
     assert last[a.key]["severity"] == "high" and last[b.key]["severity"] == "medium"
+    assert check_redis(live, int(time.time() * 1000)).status is Status.UP  # the sink's heartbeat
 
 
-def test_expired_latest_values_read_as_missing(redis_prefix, redis_client, new_symbol):
-    keys = RedisKeys(redis_prefix.key_prefix)
+def test_expired_latest_values_read_as_missing(redis_prefix, new_symbol):
+    settings = redis_prefix.model_copy(update={"latest_ttl_s": 1})
     tape = _tape(new_symbol())
-    seed.write_redis(redis_client, keys, latest=[seed.processed_of(seed.book_at(tape, 1))], ttl_s=1)
-    live = LiveStore(redis_prefix)
+    seed.store_redis(settings, metrics=[seed.processed_of(seed.book_at(tape, 1))])
+    live = LiveStore(settings)
     assert live.latest_many([tape.key])[tape.key] is not None
     deadline = time.monotonic() + 5
     while live.latest_many([tape.key])[tape.key] is not None and time.monotonic() < deadline:
@@ -72,7 +74,7 @@ def test_expired_latest_values_read_as_missing(redis_prefix, redis_client, new_s
 
 
 def test_health_reports_the_sink_heartbeat(redis_prefix, redis_client):
-    keys = RedisKeys(redis_prefix.key_prefix)
+    keys = RedisLayout.from_settings(redis_prefix)
     live = LiveStore(redis_prefix)
     now = int(time.time() * 1000)
     assert check_redis(live, now).status is Status.DEGRADED  # no heartbeat yet
