@@ -15,6 +15,7 @@ import click
 import orjson
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
+from obm.operator.topic_reader import message_position
 from schemas import Topic, ValidationFailed, validator_for
 
 
@@ -69,9 +70,10 @@ def decode_record(msg: Message, topic: Topic | None) -> DecodedRecord:
                     validate(value)
                 except ValidationFailed as exc:
                     error = exc.reason
+    partition, offset = message_position(msg)
     return DecodedRecord(
-        partition=msg.partition(),
-        offset=msg.offset(),
+        partition=partition,
+        offset=offset,
         timestamp_ms=None if ts_type == TIMESTAMP_NOT_AVAILABLE else ts,
         key=_text(msg.key()),
         value=value,

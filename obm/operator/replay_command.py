@@ -14,7 +14,7 @@ from contextlib import closing, nullcontext
 from dataclasses import dataclass
 
 import click
-from confluent_kafka import KafkaException, Message, Producer
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaError, KafkaException, Message, Producer
 
 from config import KafkaSettings
 from obm.operator.group_rewind import GroupBusy, apply_rewind, plan_rewind
@@ -26,6 +26,7 @@ from obm.operator.topic_reader import (
     TopicNotFound,
     TopicSlice,
     client_config,
+    message_position,
     partitions_of,
     plan_slice,
     read_slice,
@@ -49,20 +50,28 @@ class DeliveryFailed(RuntimeError):
 def _copy_record(
     producer: Producer, dest: str, msg: Message, keep_timestamps: bool, errors: list[str]
 ) -> None:
-    headers = list(msg.headers() or [])
-    headers.append((ORIGIN_HEADER, f"{msg.topic()}/{msg.partition()}@{msg.offset()}".encode()))
-    kwargs: dict[str, object] = {"key": msg.key(), "value": msg.value(), "headers": headers}
+    part, off = message_position(msg)
+    original = msg.headers() or []
+    headers = list(original.items()) if isinstance(original, dict) else list(original)
+    headers.append((ORIGIN_HEADER, f"{msg.topic()}/{part}@{off}".encode()))
     ts_type, ts = msg.timestamp()
-    if keep_timestamps and ts_type != 0 and ts >= 0:
-        kwargs["timestamp"] = ts
+    # 0 lets the producer stamp the current time
+    timestamp = ts if keep_timestamps and ts_type != TIMESTAMP_NOT_AVAILABLE and ts >= 0 else 0
 
-    def delivered(err: object, _msg: object) -> None:
+    def delivered(err: KafkaError | None, _msg: Message) -> None:
         if err is not None:
             errors.append(str(err))
 
     while True:
         try:
-            producer.produce(dest, on_delivery=delivered, **kwargs)
+            producer.produce(
+                dest,
+                value=msg.value(),
+                key=msg.key(),
+                headers=headers,
+                timestamp=timestamp,
+                on_delivery=delivered,
+            )
             return
         except BufferError:
             producer.poll(0.1)  # the local queue is full: let deliveries drain
@@ -87,7 +96,7 @@ def copy_slice(
         }
     )
     consumer = slice_consumer(settings)
-    result, errors = ReplayResult(), []
+    result, errors = ReplayResult(), list[str]()
     label = f"replay {piece.topic} -> {dest}"
     bar = (
         click.progressbar(length=piece.size() or 0, label=label, file=sys.stderr, show_pos=True)

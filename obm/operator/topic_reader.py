@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -24,7 +24,7 @@ class TopicNotFound(LookupError):
     pass
 
 
-def client_config(settings: KafkaSettings) -> dict[str, object]:
+def client_config(settings: KafkaSettings) -> dict[str, str | int | float | bool]:
     return {"bootstrap.servers": settings.bootstrap_servers}
 
 
@@ -130,7 +130,9 @@ def plan_slice(
     return TopicSlice(topic, first, last)
 
 
-def read_slice(consumer: Consumer, piece: TopicSlice, poll_timeout_s: float = 0.5) -> Iterator[Message]:
+def read_slice(
+    consumer: Consumer, piece: TopicSlice, poll_timeout_s: float = 0.5
+) -> Generator[Message, None, None]:
     """Yield the records of the slice in arrival order (ordered within each partition).
 
     A bounded slice ends when every partition reached its end offset; an end offset can sit on a
@@ -148,13 +150,13 @@ def read_slice(consumer: Consumer, piece: TopicSlice, poll_timeout_s: float = 0.
                     pending -= _partitions_at_end(consumer, piece, pending)
                 continue
             err = msg.error()
+            part, off = message_position(msg)
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
-                    if piece.end is not None and msg.offset() >= piece.end[msg.partition()]:
-                        pending.discard(msg.partition())
+                    if piece.end is not None and off >= piece.end[part]:
+                        pending.discard(part)
                     continue
                 raise KafkaException(err)
-            part, off = msg.partition(), msg.offset()
             if piece.end is not None:
                 if off >= piece.end[part]:
                     pending.discard(part)
@@ -165,6 +167,12 @@ def read_slice(consumer: Consumer, piece: TopicSlice, poll_timeout_s: float = 0.
             yield msg
     finally:
         consumer.unassign()
+
+
+def message_position(msg: Message) -> tuple[int, int]:
+    """(partition, offset) of a consumed record or partition event, which always carry both."""
+    part, off = msg.partition(), msg.offset()
+    return (part if part is not None else -1, off if off is not None else -1)
 
 
 def _partitions_at_end(consumer: Consumer, piece: TopicSlice, pending: set[int]) -> set[int]:
