@@ -98,7 +98,7 @@ def _field_notes(cls: type[BaseSettings]) -> dict[str, tuple[str, str]]:
     for stmt in node.body:
         if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
             continue
-        above = []
+        above: list[str] = []
         line = stmt.lineno - 1
         while line >= 1 and lines[line - 1].strip().startswith("#"):
             above.insert(0, comments.get(line, ""))
