@@ -26,6 +26,11 @@ def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def plural(count: int, word: str) -> str:
+    """'1 alert', '3 alerts'."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def time_ago(then_ms: int | float | None, now_ms: int | float) -> str:
     """'just now', '12 s ago', '4 min ago', '3 h ago', '2 d ago'; a dash when unknown."""
     if is_missing(then_ms):

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import cached_queries
-from dashboard.formatting import severity_css
+from dashboard.formatting import plural, severity_css
 from dashboard.frames import alert_feed_table, alerts_frame, filter_alerts, page_count, paginate
 from dashboard.history_store import HistoryUnavailable
 from dashboard.layout import ViewContext
@@ -77,7 +77,7 @@ def render(ctx: ViewContext) -> None:
             return
         now = now_ms()
         fresh = int((frame["event_time_ms"] >= opened).sum()) if page == 1 else 0
-        info = f"{total} alerts in the last {ctx.range_label} · from {source}"
+        info = f"{plural(total, 'alert')} in the last {ctx.range_label} · from {source}"
         if fresh:
             info += f" · **{fresh} new** since you opened this page"
         st.markdown(info)

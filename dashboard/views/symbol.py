@@ -16,6 +16,7 @@ import streamlit as st
 
 from dashboard import cached_queries, figures
 from dashboard.book_frames import depth_curves, liquidity_grid, microprice
+from dashboard.formatting import plural
 from dashboard.frames import alerts_frame, bars_frame, filter_alerts, metric_cards, resample_bars
 from dashboard.history_store import HistoryUnavailable
 from dashboard.layout import ViewContext
@@ -181,7 +182,7 @@ def render(ctx: ViewContext) -> None:
         st.plotly_chart(figs["series"], key="series")
         if not data.alerts.empty:
             st.caption(
-                f"{len(data.alerts)} alerts in the last {ctx.range_label} (markers on the imbalance line)."
+                f"{plural(len(data.alerts), 'alert')} in the last {ctx.range_label} (markers on the imbalance line)."
             )
         left, right = st.columns(2)
         with left:

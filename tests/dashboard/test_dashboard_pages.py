@@ -1,0 +1,183 @@
+"""The pages, run headless by Streamlit's AppTest against the session's real Redis and
+PostgreSQL (seeded through the sinks), including what they show when one source is down."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from bench import dashboard_seed as seed
+from config import PostgresSettings, RedisSettings
+from obm.stack.health import free_port
+
+pytestmark = pytest.mark.integration
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+def _point_at(monkeypatch, pg: PostgresSettings, redis: RedisSettings) -> None:
+    """The app reads its settings from the environment, as it does under `obm up`."""
+    for name, value in {
+        "OBM_PG_HOST": pg.host, "OBM_PG_PORT": pg.port, "OBM_PG_USER": pg.user,
+        "OBM_PG_PASSWORD": pg.password.get_secret_value(), "OBM_PG_DATABASE": pg.database,
+        "OBM_REDIS_HOST": redis.host, "OBM_REDIS_PORT": redis.port, "OBM_REDIS_KEY_PREFIX": redis.key_prefix,
+        "OBM_DASHBOARD_REFRESH_S": 0,
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, str(value))
+    st.cache_resource.clear()  # stores and settings are per process: rebuild them from this env
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def market(pg_settings, redis_prefix, new_symbol):
+    """Two symbols with 20 minutes of history in PostgreSQL and live values in Redis; the first
+    has a high alert 30 s ago."""
+    now = int(time.time()) * 1000
+    seconds = 1_200
+    tapes = [
+        seed.make_tape(new_symbol(), now - seconds * 1000, seconds, p, seed=i)
+        for i, p in enumerate((61_000.0, 150.0))
+    ]
+    books = [seed.book_at(t, seconds - 1) for t in tapes]
+    alerts = [seed.alert(tapes[0], seconds - 30, "high"), seed.alert(tapes[1], seconds - 600, "low")]
+    bars = [b for t in tapes for b in seed.bars_of(t)]
+    metrics = [seed.processed_of(b) for b in books]
+    seed.store_postgres(pg_settings, bars=bars, alerts=alerts, metrics=metrics,
+                        books=[seed.book_at(t, i) for t in tapes for i in range(0, seconds, 5)])  # fmt: skip
+    seed.store_redis(redis_prefix, metrics=metrics, books=books, bars=bars, alerts=alerts)
+    return {"tapes": tapes, "metrics": metrics, "alerts": alerts}
+
+
+def _run_app(**session) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for name, value in session.items():
+        at.session_state[name] = value
+    return at.run()
+
+
+def _page(view: str):
+    """A script that renders one page inside the app's frame (AppTest can only switch to
+    file-based pages, and the app's pages are functions)."""
+
+    def script(view_name: str) -> None:
+        import importlib
+
+        from dashboard import layout
+
+        ctx = layout.render_sidebar()
+        layout.render_health(layout.check_sources())
+        importlib.import_module(f"dashboard.views.{view_name}").render(ctx)
+
+    return AppTest.from_function(script, kwargs={"view_name": view}, default_timeout=60)
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_overview_shows_live_values_and_the_last_alert(monkeypatch, pg_settings, redis_prefix, market):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    at = _run_app()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("Symbol")
+    first, second = market["tapes"]
+    assert set(table.index) == {first.symbol, second.symbol}
+    assert table.loc[first.symbol, "Imbalance"] == pytest.approx(market["metrics"][0]["imbalance_5"])
+    assert table.loc[first.symbol, "Mid"] == pytest.approx(market["metrics"][0]["mid"])
+    assert table.loc[first.symbol, "Last alert"] == "high imbalance_extreme"
+    assert table.loc[second.symbol, "Last alert"] == "low imbalance_extreme"
+    assert {m.label: m.value for m in at.metric}["Values from"] == "Redis"
+    assert "sink wrote" in _texts(at.caption)
+    assert not at.warning and not at.error
+
+
+def test_overview_falls_back_to_postgres_when_redis_is_down(monkeypatch, pg_settings, redis_prefix, market):
+    _point_at(monkeypatch, pg_settings, redis_prefix.model_copy(update={"port": free_port()}))
+    at = _run_app()
+    assert not at.exception
+    assert "Redis is down" in _texts(at.warning)
+    assert {m.label: m.value for m in at.metric}["Values from"] == "PostgreSQL"
+    table = at.dataframe[0].value.set_index("Symbol")
+    first = market["tapes"][0]
+    assert table.loc[first.symbol, "Imbalance"] == pytest.approx(market["metrics"][0]["imbalance_5"])
+    assert table.loc[first.symbol, "Last alert"] == "high imbalance_extreme"
+
+
+def test_both_sources_down_is_said_plainly(monkeypatch, pg_settings, redis_prefix):
+    _point_at(monkeypatch, pg_settings.model_copy(update={"port": free_port()}),
+              redis_prefix.model_copy(update={"port": free_port()}))  # fmt: skip
+    at = _run_app()
+    assert not at.exception
+    assert "both down" in _texts(at.error)
+
+
+def test_symbol_view_shows_cards_charts_and_the_alert(monkeypatch, pg_settings, redis_prefix, market):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    first = market["tapes"][0]
+    at = _page("symbol")
+    at.session_state["symbol_key"] = first.key
+    at.run()
+    assert not at.exception
+    cards = {m.label: m.value for m in at.metric}
+    latest = market["metrics"][0]
+    assert cards["Imbalance top-5"] == f"{latest['imbalance_5']:+.3f}"
+    assert cards["Spread bps"] == f"{latest['spread_bps']:.2f}"
+    charts = at.get("plotly_chart")
+    assert len(charts) == 5  # gauge, series, depth, candles, heatmap
+    assert "1 alert in the last 1 hour" in _texts(at.caption)
+    assert not at.warning
+
+
+def test_symbol_view_without_the_database_draws_from_redis(monkeypatch, pg_settings, redis_prefix, market):
+    _point_at(monkeypatch, pg_settings.model_copy(update={"port": free_port()}), redis_prefix)
+    first = market["tapes"][0]
+    at = _page("symbol")
+    at.session_state["symbol_key"] = first.key
+    at.run()
+    assert not at.exception
+    assert "PostgreSQL is down" in _texts(at.warning)
+    assert len(at.get("plotly_chart")) == 4  # no heatmap without the snapshots table
+    assert "1 alert in the last 1 hour" in _texts(at.caption)  # from the Redis stream
+
+
+def test_alerts_page_filters_by_severity(monkeypatch, pg_settings, redis_prefix, market):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    at = _page("alerts").run()
+    assert not at.exception
+    assert "2 alerts in the last 1 hour · from PostgreSQL" in _texts(at.markdown)
+    feed = at.dataframe[0].value
+    assert set(feed["Severity"]) == {"high", "low"}
+    at.multiselect(key="alert_severity").set_value(["high"]).run()
+    feed = at.dataframe[0].value
+    assert list(feed["Severity"]) == ["high"] and list(feed["Symbol"]) == [market["tapes"][0].symbol]
+    assert feed.loc[0, "When"].endswith(" s ago")  # 30 s when seeded, a little more by now
+
+
+def test_export_prepares_a_download(monkeypatch, pg_settings, redis_prefix, market):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    at = _page("export").run()
+    first = market["tapes"][0]
+    at.selectbox(key="export_symbol").set_value(first.key)
+    at.selectbox(key="export_kind").set_value("bars 1s")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "rows" in _texts(at.success)
+    rows = int(_texts(at.success).split(" rows")[0].replace(",", ""))
+    assert 1_000 <= rows <= 1_200  # the last hour holds the 20 minutes of 1 s bars
+    assert at.get("download_button")
+
+
+def test_settings_show_overrides(monkeypatch, pg_settings, redis_prefix, market):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    symbol = market["tapes"][0].symbol
+    monkeypatch.setenv("OBM_ALERT_OVERRIDES", f'{{"{symbol}": {{"imbalance_high": 0.85}}}}')
+    st.cache_resource.clear()
+    at = _page("settings").run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("threshold")
+    assert table.loc["imbalance_high", symbol] == 0.85
+    assert table.loc["imbalance_high", "default"] == 0.7
