@@ -123,8 +123,8 @@ def compile_fast_check(schema: dict[str, Any]) -> Check | None:
             "        return False",
         ]
         # Properties constrained by their type alone are checked in groups, by C-level loops: the
-        # types of their values must be within the allowed types. A missing optional key makes the
-        # fast check give up (KeyError), and the full validator decides.
+        # types of their values must be within the allowed types. A missing key reads as None: fine
+        # where null is allowed (required keys were checked above), else the full validator decides.
         by_types: dict[frozenset[type], list[str]] = {}
         rest: dict[str, dict[str, Any]] = {}
         for name, spec in schema["properties"].items():
@@ -137,10 +137,12 @@ def compile_fast_check(schema: dict[str, Any]) -> Check | None:
             if len(names) == 1:
                 rest[names[0]] = schema["properties"][names[0]]
                 continue
+            allowed, keys = gen.const(types), gen.const(tuple(names))
             lines.append("    try:")
-            lines.append(f"        if not {gen.const(types)}.issuperset(map(type, {gen.const(itemgetter(*names))}(d))):")
-            lines.append("            return False")
+            lines.append(f"        values = {gen.const(itemgetter(*names))}(d)")
             lines.append("    except KeyError:")
+            lines.append(f"        values = map(d.get, {keys})")
+            lines.append(f"    if not {allowed}.issuperset(map(type, values)):")
             lines.append("        return False")
         for name, spec in rest.items():
             lines.append(f"    v = d.get({name!r}, MISSING)")

@@ -1,0 +1,65 @@
+"""The generated fast check may only ever accept what the full JSON Schema validator accepts: checked
+on the schema examples and on thousands of mutated records of every topic."""
+
+import random
+
+import pytest
+
+from schemas import ValidationFailed, load_schema, validator_for
+from schemas.topics import Topic
+from sinks.fast_validation import compile_fast_check
+from sinks.postgres_rows import ALERTS, BARS, METRICS, RejectedRecord, bars_row, metrics_row, ms_to_datetime
+
+pytestmark = pytest.mark.unit
+
+_ODD_VALUES = [None, True, False, 0, -1, 1, 1.0, -0.5, 2**63, "", "x", "BTCUSDT", "btc usdt", "spot", [], [1.0],
+               [0.0], [-1.0], [1, "a"], {}, 1e308]  # fmt: skip
+
+
+def _valid(topic, record) -> bool:
+    try:
+        validator_for(topic)(record)
+        return True
+    except ValidationFailed:
+        return False
+
+
+@pytest.mark.parametrize("topic", list(Topic))
+def test_fast_check_never_accepts_what_the_schema_rejects(topic):
+    schema = load_schema(topic)
+    check = compile_fast_check(schema)
+    assert check is not None, "the contract's schemas should all get a fast path"
+    example = schema["examples"][0]
+    assert check(example) and _valid(topic, example)
+    rng = random.Random(5)
+    props = list(schema["properties"])
+    accepted = 0
+    for _ in range(3000):
+        rec = dict(example)
+        for _ in range(rng.randint(1, 3)):
+            action = rng.random()
+            if action < 0.15 and rec:
+                rec.pop(rng.choice(list(rec)))
+            elif action < 0.2:
+                rec["unexpected"] = 1
+            else:
+                rec[rng.choice(props)] = rng.choice(_ODD_VALUES)
+        if check(rec):
+            accepted += 1
+            assert _valid(topic, rec), rec
+    assert accepted > 0  # mutations that stay valid are still taken by the fast path
+
+
+def test_rows_follow_the_schema_fields_and_convert_times_exactly():
+    assert METRICS.columns[0] == "ts" and "schema_version" not in METRICS.columns
+    assert set(BARS.columns) == set(load_schema(Topic.BARS)["properties"]) - {"schema_version"}
+    assert ALERTS.columns[0] == "ts"
+    rec = dict(load_schema(Topic.PROCESSED)["examples"][0])
+    row = metrics_row(rec)
+    assert row[0] == ms_to_datetime(1723161240123)
+    assert row[0].microsecond == 123_000 and row[0].utcoffset().total_seconds() == 0
+    assert len(row) == len(METRICS.columns)
+    bar = bars_row(load_schema(Topic.BARS)["examples"][0])
+    assert bar[BARS.columns.index("window_end")] == ms_to_datetime(1723161241000)
+    with pytest.raises(RejectedRecord, match="event_time"):
+        metrics_row({**rec, "event_time": 10**17})
