@@ -15,10 +15,15 @@ pytestmark = pytest.mark.integration
 def test_kafka_has_every_topic_with_configured_partitions(kafka_broker):
     from confluent_kafka.admin import AdminClient
 
+    from obm.operator.topic_policy import TOPIC_POLICIES
+    from schemas import ALL_TOPICS
+
     md = AdminClient({"bootstrap.servers": kafka_broker.settings.bootstrap_servers}).list_topics(timeout=10)
-    for name in ("orderbook.raw", "orderbook.processed", "orderbook.alerts", "orderbook.bars", "orderbook.dlq"):
-        assert name in md.topics
-        assert len(md.topics[name].partitions) == kafka_broker.settings.partitions
+    for topic in ALL_TOPICS:
+        assert topic.value in md.topics
+        expected = TOPIC_POLICIES[topic].partition_count(kafka_broker.settings)
+        assert len(md.topics[topic.value].partitions) == expected
+    assert len(md.topics["orderbook.raw"].partitions) == kafka_broker.settings.partitions
 
 
 def test_kafka_round_trip_keeps_key_order(kafka_settings):

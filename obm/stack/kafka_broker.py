@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from config import KafkaSettings, StackSettings
 from obm.stack.health import StartupFailed, port_open, wait_until
@@ -149,31 +149,10 @@ class KafkaBroker:
         self.process().stop(timeout_s=30)
 
     def ensure_topics(self, names: list[str] | None = None) -> list[str]:
-        """Create the project's topics (or `names`) if absent; returns those created."""
+        """Create the project's topics (or `names`) if absent, with the same partitions, retention
+        and cleanup policy as Compose's topic-init (obm.operator.topic_policy); returns those created."""
+        from obm.operator.topics_command import create_topics
+
         s = self.settings
         wanted = names or [f"{s.topic_prefix}{t.value}" for t in ALL_TOPICS]
-        return create_topics(s, wanted)
-
-
-def create_topics(settings: KafkaSettings, names: list[str], partitions: int | None = None) -> list[str]:
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
-    existing = set(admin.list_topics(timeout=10).topics)
-    todo = [n for n in names if n not in existing]
-    if not todo:
-        return []
-    futures = admin.create_topics(
-        [
-            NewTopic(n, num_partitions=partitions or settings.partitions, replication_factor=settings.replication_factor)
-            for n in todo
-        ],
-        operation_timeout=30,
-    )
-    created = []
-    for name, fut in futures.items():
-        try:
-            fut.result()
-            created.append(name)
-        except Exception as exc:  # noqa: BLE001
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise
-    return created
+        return [name for name, state in create_topics(s, wanted, None, {}).items() if state == "created"]
