@@ -30,10 +30,10 @@ import orjson
 
 from config import KafkaSettings, ProducerSettings, StackSettings
 from obm.stack.health import free_port
-from obm.stack.kafka_broker import KafkaBroker, create_topics
+from obm.stack.kafka_broker import KafkaBroker
 from producer.exchanges import binance_spot
 from producer.feed import BookFeed
-from producer.publisher import RecordPublisher, topic_names
+from producer.publisher import RecordPublisher, create_topics_if_absent, topic_names
 from producer.service import ProducerOptions, ProducerService
 from producer.simulator.market_model import SymbolModel, depth_update
 
@@ -104,12 +104,14 @@ class NullPublisher(RecordPublisher):
         return 0
 
 
-def hot_path(path: Path, publisher: RecordPublisher, symbols: list[str]) -> float:
+def hot_path(path: Path, publisher: RecordPublisher, symbols: list[str]) -> tuple[float, float]:
+    """(frames per wall-clock second, frames per CPU second of the feed's own thread): the second
+    figure is what one core does, whatever else the machine is running."""
     lines = [line.rstrip(b"\n").partition(b" ")[2] for line in gzip.open(path, "rb")]
     snaps = [orjson.loads(raw) for raw in lines if raw.startswith(b'{"lastUpdateId"')]
     frames = [raw for raw in lines if not raw.startswith(b'{"lastUpdateId"')]
 
-    async def run() -> float:
+    async def run() -> tuple[float, float]:
         async def no_fetch(symbol: str):  # noqa: ANN202
             raise AssertionError("snapshots are applied directly")
 
@@ -117,19 +119,19 @@ def hot_path(path: Path, publisher: RecordPublisher, symbols: list[str]) -> floa
         for snap in snaps:
             symbol = snap.pop("symbol", symbols[0])
             feed.symbols[symbol].sync.on_snapshot(binance_spot.parse_snapshot(snap), lambda ev: None)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         on_frame, now = feed.on_frame, time.time_ns
         for raw in frames:
             on_frame(raw, now())
         publisher.flush(60) if not isinstance(publisher, NullPublisher) else None
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.thread_time() - c0
         assert feed.dlq == 0 and all(s.sync.gaps == 0 for s in feed.symbols.values())
-        return len(frames) / elapsed
+        return len(frames) / elapsed, len(frames) / cpu
 
     return asyncio.run(run())
 
 
-def end_to_end(path: Path, kafka: KafkaSettings, symbols: list[str], frames: int) -> float:
+def end_to_end(path: Path, kafka: KafkaSettings, symbols: list[str], frames: int) -> tuple[float, float]:
     sim = subprocess.Popen([sys.executable, "-m", "producer.simulator", "--port", "0", "--replay", str(path),
                             "--speed", "0", "--log-level", "WARNING"], cwd=REPO, stderr=subprocess.PIPE, text=True)
     try:
@@ -140,7 +142,7 @@ def end_to_end(path: Path, kafka: KafkaSettings, symbols: list[str], frames: int
         settings = ProducerSettings(symbols=symbols, ws_url=ws_url, rest_url=rest_url, metrics_port=0)
         service = ProducerService(settings, kafka, ProducerOptions(http=False))
 
-        async def run() -> float:
+        async def run() -> tuple[float, float]:
             stop = asyncio.Event()
             task = asyncio.create_task(service.run(stop))
             while service.feed.frames_in == 0:
@@ -156,7 +158,7 @@ def end_to_end(path: Path, kafka: KafkaSettings, symbols: list[str], frames: int
             await task
             gaps = sum(s.sync.gaps for s in service.feed.symbols.values())
             assert gaps == 0 and service.feed.dlq == 0, (gaps, service.feed.dlq)
-            return service.publisher.produced / elapsed
+            return service.publisher.produced / elapsed, float("nan")
 
         return asyncio.run(run())
     finally:
@@ -186,19 +188,20 @@ def main() -> None:
                                        ("model", synth, model_symbols, n_synth)):
             results.append((name, "feed only (null sink)", hot_path(path, NullPublisher(), symbols)))
             kafka = broker.settings.model_copy(update={"topic_prefix": f"bench{len(results)}."})
-            create_topics(kafka, list(topic_names(kafka)))
+            create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
             publisher = RecordPublisher(kafka, *topic_names(kafka), queue_max_messages=500_000)
             results.append((name, "feed -> broker", hot_path(path, publisher, symbols)))
             kafka = broker.settings.model_copy(update={"topic_prefix": f"bench{len(results)}."})
-            create_topics(kafka, list(topic_names(kafka)))
+            create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
             results.append((name, "simulator -> WebSocket -> producer -> broker", end_to_end(path, kafka, symbols, n)))
     finally:
         broker.stop()
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    print("| input | path | frames/s |")
-    print("|---|---|---|")
-    for name, what, rate in results:
-        print(f"| {name} | {what} | {rate:,.0f} |")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {os.getloadavg()}")
+    print("| input | path | frames/s (wall) | frames per CPU-second of the feed thread |")
+    print("|---|---|---|---|")
+    for name, what, (rate, cpu_rate) in results:
+        cpu = "n/a" if cpu_rate != cpu_rate else f"{cpu_rate:,.0f}"
+        print(f"| {name} | {what} | {rate:,.0f} | {cpu} |")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ TCP push back on the exchange: records are delayed, never dropped. Each wait is 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -123,3 +124,26 @@ class RecordPublisher:
         if remaining:
             log.error("%d records not delivered at shutdown after %.0fs", remaining, timeout_s)
         return remaining
+
+
+def create_topics_if_absent(kafka: KafkaSettings, names: list[str], partitions: int = 1) -> None:
+    """Create topics for tests and benchmarks (the stack's own topics come from the operator's
+    policy table; this is for per-run names, where one partition keeps a single total order)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+    existing = set(admin.list_topics(timeout=10).topics)
+    todo = [NewTopic(n, num_partitions=partitions, replication_factor=kafka.replication_factor)
+            for n in names if n not in existing]
+    for name, future in (admin.create_topics(todo, operation_timeout=30).items() if todo else []):
+        try:
+            future.result()
+        except Exception as exc:  # noqa: BLE001 - a concurrent creation is fine
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # wait for a leader before the first produce/read
+            parts = admin.list_topics(name, timeout=5).topics[name].partitions
+            if parts and all(p.leader >= 0 for p in parts.values()):
+                break
+            time.sleep(0.05)

@@ -14,8 +14,7 @@ import orjson
 from confluent_kafka import Consumer, TopicPartition
 
 from config import KafkaSettings, ProducerSettings, SimulatorSettings
-from obm.stack.kafka_broker import create_topics
-from producer.publisher import topic_names
+from producer.publisher import create_topics_if_absent, topic_names
 from producer.service import ProducerOptions, ProducerService
 from producer.simulator import ReplayOptions, Simulator
 
@@ -24,7 +23,7 @@ def isolated_kafka(kafka: KafkaSettings) -> KafkaSettings:
     """The session's broker with a topic prefix of this test's own; raw and DLQ topics created
     with one partition (records of all symbols in one total order, easy to read back)."""
     settings = kafka.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:10]}."})
-    create_topics(settings, list(topic_names(settings)), partitions=1)
+    create_topics_if_absent(settings, list(topic_names(settings)), partitions=1)
     return settings
 
 
