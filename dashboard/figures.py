@@ -271,10 +271,11 @@ def liquidity_heatmap(grid: LiquidityGrid, revision: str = "") -> go.Figure:
         )
     fig.update_layout(
         height=400,
-        margin=_MARGIN,
+        margin={"l": 70, "r": 10, "t": 40, "b": 40},
+        font={"color": "#c8c8c8"},
         title={"text": "Liquidity heatmap (book depth over time)", "x": 0.01, "font": {"color": "#e6e6e6"}},
-        xaxis={"type": "date", "gridcolor": "#2a2f3a", "color": "#c8c8c8"},
-        yaxis={"title": "price", "gridcolor": "#2a2f3a", "color": "#c8c8c8"},
+        xaxis={"type": "date", "gridcolor": "#2a2f3a", "automargin": True},
+        yaxis={"title": {"text": "price"}, "gridcolor": "#2a2f3a", "automargin": True, "tickformat": ".6~g"},
         plot_bgcolor="#0b0e14",
         paper_bgcolor="#0b0e14",
         uirevision=revision,

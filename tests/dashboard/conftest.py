@@ -3,6 +3,7 @@ PostgreSQL never see each other's rows, and connections to seed them."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ import psycopg
 import pytest
 import redis
 
+from bench import dashboard_seed as seed
 from config import PostgresSettings, RedisSettings
 
 
@@ -41,3 +43,23 @@ def pg_conn(pg_settings: PostgresSettings) -> Iterator[psycopg.Connection]:
     conn = psycopg.connect(pg_settings.conninfo())
     yield conn
     conn.close()
+
+
+@pytest.fixture
+def market(pg_settings, redis_prefix, new_symbol):
+    """Two symbols with 20 minutes of history in PostgreSQL and live values in Redis; the first
+    has a high alert 30 s ago."""
+    now = int(time.time()) * 1000
+    seconds = 1_200
+    tapes = [
+        seed.make_tape(new_symbol(), now - seconds * 1000, seconds, p, seed=i)
+        for i, p in enumerate((61_000.0, 150.0))
+    ]
+    books = [seed.book_at(t, seconds - 1) for t in tapes]
+    alerts = [seed.alert(tapes[0], seconds - 30, "high"), seed.alert(tapes[1], seconds - 600, "low")]
+    bars = [b for t in tapes for b in seed.bars_of(t)]
+    metrics = [seed.processed_of(b) for b in books]
+    seed.store_postgres(pg_settings, bars=bars, alerts=alerts, metrics=metrics,
+                        books=[seed.book_at(t, i) for t in tapes for i in range(0, seconds, 5)])  # fmt: skip
+    seed.store_redis(redis_prefix, metrics=metrics, books=books, bars=bars, alerts=alerts)
+    return {"tapes": tapes, "metrics": metrics, "alerts": alerts}

@@ -3,14 +3,12 @@ PostgreSQL (seeded through the sinks), including what they show when one source 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from bench import dashboard_seed as seed
 from config import PostgresSettings, RedisSettings
 from obm.stack.health import free_port
 
@@ -30,26 +28,6 @@ def _point_at(monkeypatch, pg: PostgresSettings, redis: RedisSettings) -> None:
         monkeypatch.setenv(name, str(value))
     st.cache_resource.clear()  # stores and settings are per process: rebuild them from this env
     st.cache_data.clear()
-
-
-@pytest.fixture
-def market(pg_settings, redis_prefix, new_symbol):
-    """Two symbols with 20 minutes of history in PostgreSQL and live values in Redis; the first
-    has a high alert 30 s ago."""
-    now = int(time.time()) * 1000
-    seconds = 1_200
-    tapes = [
-        seed.make_tape(new_symbol(), now - seconds * 1000, seconds, p, seed=i)
-        for i, p in enumerate((61_000.0, 150.0))
-    ]
-    books = [seed.book_at(t, seconds - 1) for t in tapes]
-    alerts = [seed.alert(tapes[0], seconds - 30, "high"), seed.alert(tapes[1], seconds - 600, "low")]
-    bars = [b for t in tapes for b in seed.bars_of(t)]
-    metrics = [seed.processed_of(b) for b in books]
-    seed.store_postgres(pg_settings, bars=bars, alerts=alerts, metrics=metrics,
-                        books=[seed.book_at(t, i) for t in tapes for i in range(0, seconds, 5)])  # fmt: skip
-    seed.store_redis(redis_prefix, metrics=metrics, books=books, bars=bars, alerts=alerts)
-    return {"tapes": tapes, "metrics": metrics, "alerts": alerts}
 
 
 def _run_app(**session) -> AppTest:
