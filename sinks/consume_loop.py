@@ -59,6 +59,7 @@ class ConsumeLoop:
         self._stop_requested_at: float | None = None
         self._carry: list[SinkRecord] = []
         self._last_idle = 0.0
+        self._kinds: dict[str, Topic] = {}
         self._consumer_config: dict[str, object] = {
             "bootstrap.servers": kafka.bootstrap_servers,
             "group.id": group_id,
@@ -147,9 +148,12 @@ class ConsumeLoop:
                 log.warning("consumer: %s", err)
             return None
         name = msg.topic()
+        kind = self._kinds.get(name)
+        if kind is None:
+            kind = self._kinds[name] = self.names.kind(name)
         _, ts = msg.timestamp()
         return SinkRecord(
-            topic=self.names.kind(name),
+            topic=kind,
             topic_name=name,
             partition=msg.partition(),
             offset=msg.offset(),

@@ -9,10 +9,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sink_test_support import SinkTestEnv, ThreadedSink
+from sink_test_support import SinkTestEnv, ThreadedSink, create_topics
 
 from config import KafkaSettings, SinkSettings
-from obm.stack.kafka_broker import create_topics
 from schemas.topics import ALL_TOPICS
 from sinks.launch import build_loop
 
