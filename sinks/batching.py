@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
+
+from confluent_kafka import Message
 
 from schemas.topics import Topic
 
@@ -100,3 +102,17 @@ class TopicNames:
         if not name.startswith(self.prefix):
             raise ValueError(f"topic {name!r} lacks the prefix {self.prefix!r}")
         return Topic(name[len(self.prefix) :])
+
+
+def record_from_message(msg: Message, topic: Topic) -> SinkRecord:
+    """A consumed (non-error) Kafka message as a SinkRecord."""
+    _, ts = msg.timestamp()
+    return SinkRecord(
+        topic=topic,
+        topic_name=cast(str, msg.topic()),
+        partition=cast(int, msg.partition()),
+        offset=cast(int, msg.offset()),
+        key=cast("bytes | None", msg.key()),
+        value=cast("bytes | None", msg.value()),
+        timestamp_ms=ts if ts and ts > 0 else 0,
+    )

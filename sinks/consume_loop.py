@@ -15,12 +15,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from config import KafkaSettings
 from schemas.topics import Topic
-from sinks.batching import BatchingSink, SinkBatch, SinkRecord, TopicNames, WriteResult
+from sinks.batching import BatchingSink, SinkBatch, SinkRecord, TopicNames, WriteResult, record_from_message
 from sinks.offset_commit import CommitFailed, OffsetCommitter
 from sinks.sink_metrics import SinkMetrics
 
@@ -60,6 +61,7 @@ class ConsumeLoop:
         self._carry: list[SinkRecord] = []
         self._last_idle = 0.0
         self._kinds: dict[str, Topic] = {}
+        self.gave_up = False  # stopped with an unwritten batch (store down at shutdown)
         self._consumer_config: dict[str, object] = {
             "bootstrap.servers": kafka.bootstrap_servers,
             "group.id": group_id,
@@ -110,6 +112,7 @@ class ConsumeLoop:
                 if stopping:
                     break
         except SinkGaveUp as exc:
+            self.gave_up = True
             log.error("%s", exc)
         finally:
             self.committer.close()
@@ -147,20 +150,11 @@ class ConsumeLoop:
             if err.code() != KafkaError._PARTITION_EOF:
                 log.warning("consumer: %s", err)
             return None
-        name = msg.topic()
+        name = cast(str, msg.topic())
         kind = self._kinds.get(name)
         if kind is None:
             kind = self._kinds[name] = self.names.kind(name)
-        _, ts = msg.timestamp()
-        return SinkRecord(
-            topic=kind,
-            topic_name=name,
-            partition=msg.partition(),
-            offset=msg.offset(),
-            key=msg.key(),
-            value=msg.value(),
-            timestamp_ms=ts if ts and ts > 0 else 0,
-        )
+        return record_from_message(msg, kind)
 
     def _collect(self) -> list[SinkRecord]:
         """Up to batch_max_records records, waiting at most batch_max_ms (returns early on stop;
@@ -208,6 +202,7 @@ class ConsumeLoop:
     def _write_and_commit(self, batch: SinkBatch) -> None:
         assert self.consumer is not None and self.committer is not None
         name = self.sink.name
+        retryable: tuple[type[BaseException], ...] = (CommitFailed, *self.sink.transient_errors)
         attempt = 0
         paused: list[TopicPartition] = []
         try:
@@ -219,7 +214,7 @@ class ConsumeLoop:
                     self.metrics.batch_seconds.labels(name).observe(time.perf_counter() - started)
                     self.committer.commit(self._offsets(batch), result.dlq)
                     break
-                except (CommitFailed, *self.sink.transient_errors) as exc:
+                except retryable as exc:
                     if isinstance(exc, CommitFailed):
                         self.metrics.commit_failures.labels(name).inc()
                     else:

@@ -51,4 +51,6 @@ def run_sink(kind: str) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     loop.run()
-    return 0
+    # Non-zero when shutdown came while the store was down: the last batch was not committed (it is
+    # read again on the next start), which a supervisor should know about.
+    return 1 if loop.gave_up else 0

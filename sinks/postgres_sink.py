@@ -60,7 +60,7 @@ Rejects = list[tuple[SinkRecord, str]]
 
 class PostgresSink:
     name = "postgres"
-    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.DLQ, Topic.RAW)
+    topics: tuple[Topic, ...] = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.DLQ, Topic.RAW)
     # Connection-level failures: the server is down, restarting or unreachable.
     transient_errors: tuple[type[BaseException], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -88,7 +88,7 @@ class PostgresSink:
                         sql.Identifier(spec.stage), sql.Identifier(spec.table)
                     )
                 )
-                types = dict(conn.execute(_COLUMN_TYPES, (spec.table,)).fetchall())
+                types: dict[str, str] = dict(conn.execute(_COLUMN_TYPES, (spec.table,)).fetchall())
                 missing = [c for c in spec.columns if c not in types]
                 if missing:
                     raise RuntimeError(f"{spec.table} lacks columns {missing}: is init-db.sql applied and current?")

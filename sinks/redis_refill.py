@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Protocol
+from typing import Protocol, cast
 
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
 from config import KafkaSettings
 from schemas.topics import Topic
-from sinks.batching import SinkRecord, TopicNames, WriteResult
+from sinks.batching import SinkRecord, TopicNames, WriteResult, record_from_message
 from sinks.redis_layout import BARS_KEEP_MS
 
 log = logging.getLogger(__name__)
@@ -68,18 +68,17 @@ class RedisRefill:
                 for msg in consumer.consume(num_messages=self.chunk, timeout=0.5):
                     if msg.error():
                         continue
-                    tp = (msg.topic(), msg.partition())
-                    end = todo.get(tp)
-                    if end is None or msg.offset() >= end:
+                    rec = record_from_message(msg, self.names.kind(cast(str, msg.topic())))
+                    end = todo.get((rec.topic_name, rec.partition))
+                    if end is None or rec.offset >= end:
                         continue
-                    pending.append(SinkRecord(self.names.kind(msg.topic()), msg.topic(), msg.partition(),
-                                              msg.offset(), msg.key(), msg.value(), msg.timestamp()[1]))  # fmt: skip
-                    if msg.offset() >= end - 1:
-                        del todo[tp]
+                    pending.append(rec)
+                    if rec.offset >= end - 1:
+                        del todo[(rec.topic_name, rec.partition)]
                 if todo:  # transaction markers occupy offsets but are never delivered: ask the position
-                    for tp in consumer.position([TopicPartition(t, p) for t, p in todo]):
-                        if tp.offset >= todo[(tp.topic, tp.partition)]:
-                            del todo[(tp.topic, tp.partition)]
+                    for pos in consumer.position([TopicPartition(t, p) for t, p in todo]):
+                        if pos.offset >= todo[(pos.topic, pos.partition)]:
+                            del todo[(pos.topic, pos.partition)]
                 if len(pending) >= self.chunk or (pending and not todo):
                     sink.write_records(pending)
                     count += len(pending)

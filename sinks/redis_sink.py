@@ -51,7 +51,7 @@ return 1
 
 class RedisSink:
     name = "redis"
-    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.RAW)
+    topics: tuple[Topic, ...] = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.RAW)
     transient_errors: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError)
 
     def __init__(self, settings: RedisSettings, refill: Any = None) -> None:
@@ -171,7 +171,7 @@ class RedisSink:
             k = self.keys
             self._alert_script(
                 keys=[k.alerts_seen(), k.alerts_stream(), k.alerts_last(data["exchange"], data["symbol"])],
-                args=[data["alert_id"], data["event_time"], rec.value, self.settings.alerts_stream_maxlen,
+                args=[data["alert_id"], data["event_time"], rec.value or b"", self.settings.alerts_stream_maxlen,
                       k.alerts_channel(), data["event_time"] - ALERTS_SEEN_KEEP_MS],  # fmt: skip
                 client=pipe,
             )
