@@ -48,6 +48,6 @@ def validator_for(topic: Topic | str) -> Callable[[Any], None]:
         try:
             check(record)
         except fastjsonschema.JsonSchemaException as exc:
-            raise ValidationFailed(f"{Topic(topic).value} schema: {exc.message}") from None
+            raise ValidationFailed(f"{Topic(topic).value} schema: {getattr(exc, 'message', exc)}") from None
 
     return validate

@@ -110,7 +110,9 @@ class FlinkCluster:
 
     def healthy(self) -> bool:
         try:
-            return int(self.overview().get("taskmanagers", 0)) >= 1
+            # A TaskManager counts once its slots are registered, not merely the TaskManager itself.
+            overview = self.overview()
+            return int(overview.get("taskmanagers", 0)) >= 1 and int(overview.get("slots-total", 0)) >= 1
         except OSError:
             return False
 
