@@ -36,6 +36,12 @@ class FlinkCluster:
     settings: FlinkSettings
     stack: StackSettings
 
+    name = "flink"
+
+    @property
+    def detail(self) -> str:
+        return f"http://{self.settings.jobmanager} (web UI)"
+
     @property
     def home(self) -> Path:
         return self.stack.state_dir / "flink"

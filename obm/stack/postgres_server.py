@@ -16,7 +16,7 @@ import psycopg
 from config import PostgresSettings, StackSettings
 from config.settings import REPO_ROOT
 from obm.stack.health import StartupFailed, wait_until
-from obm.stack.process import ManagedProcess, as_user_kwargs
+from obm.stack.process import ManagedProcess, user_ids
 
 INIT_DB_SQL = REPO_ROOT / "init-db.sql"
 
@@ -57,6 +57,12 @@ class PostgresServer:
     # Tests trade durability for speed; the real stack never does.
     durable: bool = True
 
+    name = "postgres"
+
+    @property
+    def detail(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}/{self.settings.database}"
+
     @property
     def home(self) -> Path:
         return self.stack.state_dir / "postgres"
@@ -94,6 +100,7 @@ class PostgresServer:
         if (self.data_dir / "PG_VERSION").exists():
             return
         user = _run_as()
+        uid, gid, groups = user_ids(user)
         self.home.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +120,9 @@ class PostgresServer:
             ],  # fmt: skip
             capture_output=True,
             text=True,
-            **as_user_kwargs(user),  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=groups,
         )
         if out.returncode != 0:
             raise StartupFailed(f"initdb failed:\n{out.stdout}\n{out.stderr}")

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-def as_user_kwargs(user: str | None) -> dict[str, object]:
-    """Popen arguments that drop to `user` with its own primary group and no root groups."""
+def user_ids(user: str | None) -> tuple[int | None, int | None, list[int] | None]:
+    """(uid, gid, extra groups) for Popen that drop to `user` with its own primary group and no
+    root groups; all None to stay who we are."""
     if user is None:
-        return {}
+        return None, None, None
     import pwd
 
     entry = pwd.getpwnam(user)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    return entry.pw_uid, entry.pw_gid, []
 
 
 def pid_alive(pid: int) -> bool:
@@ -114,6 +115,7 @@ class ManagedProcess:
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env}
+        uid, gid, groups = user_ids(self.user)
         with open(self.log_file, "ab") as log:
             log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(self.argv)}\n".encode())
             log.flush()
@@ -125,7 +127,9 @@ class ManagedProcess:
                 env=env,
                 cwd=self.cwd,
                 start_new_session=True,
-                **as_user_kwargs(self.user),
+                user=uid,
+                group=gid,
+                extra_groups=groups,
             )
         self.pid_file.write_text(str(proc.pid))
         return proc.pid

@@ -19,6 +19,12 @@ class RedisServer:
     stack: StackSettings
     persistent: bool = True
 
+    name = "redis"
+
+    @property
+    def detail(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
     @property
     def home(self) -> Path:
         return self.stack.state_dir / "redis"

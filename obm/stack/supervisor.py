@@ -133,13 +133,6 @@ def build_components(cfg: StackConfig) -> list[Any]:
     pg = PostgresServer(cfg.postgres, st)
     redis = RedisServer(cfg.redis, st)
     flink = FlinkCluster(cfg.flink, st)
-    for comp, name, detail in (
-        (pg, "postgres", f"{cfg.postgres.host}:{cfg.postgres.port}/{cfg.postgres.database}"),
-        (redis, "redis", f"{cfg.redis.host}:{cfg.redis.port}"),
-        (flink, "flink", f"http://{cfg.flink.jobmanager} (web UI)"),
-    ):
-        comp.name = name  # type: ignore[attr-defined]
-        comp.detail = detail  # type: ignore[attr-defined]
     comps: list[Any] = [KafkaWithTopics(KafkaBroker(cfg.kafka, st)), pg, redis, flink]
     sim = cfg.simulator
     if not cfg.live:
