@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import FlinkSettings, KafkaSettings, StackSettings
+from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings, StackSettings
 from obm.stack.flink_cluster import rest_get
 
 STACK_JOBS = ("metrics", "bars", "alerts")
@@ -19,6 +19,8 @@ class FlinkJobs:
     flink: FlinkSettings
     kafka: KafkaSettings
     stack: StackSettings
+    metrics: MetricsJobSettings
+    alerts: AlertSettings
     jobs: tuple[str, ...] = STACK_JOBS
     name: str = "flink-jobs"
 
@@ -63,7 +65,9 @@ class FlinkJobs:
             savepoint = savepoints.get(job)
             if savepoint and not Path(savepoint.removeprefix("file:")).exists():
                 savepoint = None
-            submit_job(job, flink=self.flink, kafka=self.kafka, savepoint=savepoint)
+            submit_job(
+                job, flink=self.flink, kafka=self.kafka, savepoint=savepoint, metrics=self.metrics, alerts=self.alerts
+            )
 
     def healthy(self) -> bool:
         try:

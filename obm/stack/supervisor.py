@@ -173,7 +173,7 @@ def build_components(cfg: StackConfig) -> list[Any]:
         ),
     ]  # fmt: skip
     # Jobs last: submitting PyFlink jobs is the slowest step, and nothing else waits for it.
-    comps.append(FlinkJobs(cfg.flink, cfg.kafka, st))
+    comps.append(FlinkJobs(cfg.flink, cfg.kafka, st, cfg.metrics, cfg.alerts))
     return comps
 
 
