@@ -7,6 +7,8 @@ refresh instead of snapping back.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -66,11 +68,11 @@ def imbalance_gauge(
 def imbalance_mid_series(bars: pd.DataFrame, alerts: pd.DataFrame, revision: str = "") -> go.Figure:
     """Imbalance (left axis, with its min-max band) and mid (right axis) over time; alerts as
     markers on the imbalance line, coloured by severity, with the message on hover."""
-    fig = go.Figure()
+    traces: list[Any] = []
     if not bars.empty:
         x = bars.index
         if {"imbalance_min", "imbalance_max"} <= set(bars.columns):
-            fig.add_trace(
+            traces.append(
                 go.Scatter(
                     x=x,
                     y=bars["imbalance_max"],
@@ -80,7 +82,7 @@ def imbalance_mid_series(bars: pd.DataFrame, alerts: pd.DataFrame, revision: str
                     showlegend=False,
                 )
             )
-            fig.add_trace(
+            traces.append(
                 go.Scatter(
                     x=x,
                     y=bars["imbalance_min"],
@@ -92,7 +94,7 @@ def imbalance_mid_series(bars: pd.DataFrame, alerts: pd.DataFrame, revision: str
                     hoverinfo="skip",
                 )
             )
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=x,
                 y=bars.get("imbalance_mean"),
@@ -101,7 +103,7 @@ def imbalance_mid_series(bars: pd.DataFrame, alerts: pd.DataFrame, revision: str
                 line={"color": BID_COLOUR, "width": 1.6},
             )
         )
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=x,
                 y=bars.get("mid_close"),
@@ -113,7 +115,7 @@ def imbalance_mid_series(bars: pd.DataFrame, alerts: pd.DataFrame, revision: str
         )
     if not alerts.empty:
         for severity, group in alerts.groupby("severity", sort=False):
-            fig.add_trace(
+            traces.append(
                 go.Scatter(
                     x=group["time"],
                     y=_imbalance_at(bars, group["time"]),
@@ -129,20 +131,24 @@ def imbalance_mid_series(bars: pd.DataFrame, alerts: pd.DataFrame, revision: str
                     hovertemplate="%{text}<extra>%{x|%H:%M:%S}</extra>",
                 )
             )
-    fig.update_layout(
-        height=380,
-        margin=_MARGIN,
-        title={"text": "Imbalance and mid", "x": 0.01},
-        legend={"orientation": "h", "y": 1.12, "x": 0.35},
-        hovermode="x unified",
-        uirevision=revision,
-        xaxis={
-            "rangeselector": {"buttons": RANGE_BUTTONS},
-            "rangeslider": {"visible": True, "thickness": 0.08},
-            "type": "date",
-        },
-        yaxis={"title": "imbalance", "range": [-1.05, 1.05], "zeroline": True},
-        yaxis2={"title": "mid", "overlaying": "y", "side": "right", "showgrid": False},
+    # One constructor call: add_trace/update_layout deep-copy the figure each time (~3x slower).
+    fig = go.Figure(
+        data=traces,
+        layout=go.Layout(
+            height=380,
+            margin=_MARGIN,
+            title={"text": "Imbalance and mid", "x": 0.01},
+            legend={"orientation": "h", "y": 1.12, "x": 0.35},
+            hovermode="x unified",
+            uirevision=revision,
+            xaxis={
+                "rangeselector": {"buttons": RANGE_BUTTONS},
+                "rangeslider": {"visible": True, "thickness": 0.08},
+                "type": "date",
+            },
+            yaxis={"title": "imbalance", "range": [-1.05, 1.05], "zeroline": True},
+            yaxis2={"title": "mid", "overlaying": "y", "side": "right", "showgrid": False},
+        ),
     )
     return fig
 
@@ -160,9 +166,9 @@ def _imbalance_at(bars: pd.DataFrame, times: pd.Series) -> np.ndarray:
 
 def candles(ohlc: pd.DataFrame, bucket_s: int, revision: str = "") -> go.Figure:
     """Candlesticks of mid from the bars, one candle per `bucket_s`."""
-    fig = go.Figure()
+    traces: list[Any] = []
     if not ohlc.empty:
-        fig.add_trace(
+        traces.append(
             go.Candlestick(
                 x=ohlc.index,
                 open=ohlc["mid_open"],
@@ -174,13 +180,17 @@ def candles(ohlc: pd.DataFrame, bucket_s: int, revision: str = "") -> go.Figure:
                 decreasing={"line": {"color": ASK_COLOUR}},
             )
         )
-    fig.update_layout(
-        height=320,
-        margin=_MARGIN,
-        title={"text": f"Mid candles ({_bucket_label(bucket_s)})", "x": 0.01},
-        xaxis={"rangeslider": {"visible": False}, "type": "date"},
-        uirevision=revision,
-        showlegend=False,
+    # One constructor call: add_trace/update_layout deep-copy the figure each time (~3x slower).
+    fig = go.Figure(
+        data=traces,
+        layout=go.Layout(
+            height=320,
+            margin=_MARGIN,
+            title={"text": f"Mid candles ({_bucket_label(bucket_s)})", "x": 0.01},
+            xaxis={"rangeslider": {"visible": False}, "type": "date"},
+            uirevision=revision,
+            showlegend=False,
+        ),
     )
     return fig
 
@@ -195,8 +205,9 @@ def _bucket_label(bucket_s: int) -> str:
 
 def depth_chart(curves: DepthCurves, mid: float | None, micro: float | None, revision: str = "") -> go.Figure:
     """Cumulative size by price, bids left (green) and asks right (red), with mid and microprice."""
-    fig = go.Figure()
-    fig.add_trace(
+    traces: list[Any] = []
+    shapes: list[dict[str, Any]] = []
+    traces.append(
         go.Scatter(
             x=curves.bid_prices,
             y=curves.bid_cum,
@@ -208,7 +219,7 @@ def depth_chart(curves: DepthCurves, mid: float | None, micro: float | None, rev
             fillcolor="rgba(42,157,143,0.3)",
         )
     )
-    fig.add_trace(
+    traces.append(
         go.Scatter(
             x=curves.ask_prices,
             y=curves.ask_cum,
@@ -225,18 +236,26 @@ def depth_chart(curves: DepthCurves, mid: float | None, micro: float | None, rev
         (micro, "microprice", MICROPRICE_COLOUR, "dot"),
     ):
         if not is_missing(price):
-            fig.add_vline(x=price, line={"color": colour, "dash": dash, "width": 2})
-            fig.add_trace(
+            shapes.append(
+                {"type": "line", "x0": price, "x1": price, "yref": "paper", "y0": 0, "y1": 1,
+                 "line": {"color": colour, "dash": dash, "width": 2}}
+            )  # fmt: skip
+            traces.append(
                 go.Scatter(x=[price], y=[0], mode="markers", name=name, marker={"color": colour, "size": 8})
             )
-    fig.update_layout(
-        height=320,
-        margin=_MARGIN,
-        title={"text": "Cumulative depth", "x": 0.01},
-        xaxis={"title": "price"},
-        yaxis={"title": "cumulative size"},
-        uirevision=revision,
-        legend={"orientation": "h", "y": 1.12, "x": 0.4},
+    # One constructor call: add_trace/update_layout deep-copy the figure each time (~3x slower).
+    fig = go.Figure(
+        data=traces,
+        layout=go.Layout(
+            shapes=shapes,
+            height=320,
+            margin=_MARGIN,
+            title={"text": "Cumulative depth", "x": 0.01},
+            xaxis={"title": "price"},
+            yaxis={"title": "cumulative size"},
+            uirevision=revision,
+            legend={"orientation": "h", "y": 1.12, "x": 0.4},
+        ),
     )
     return fig
 
@@ -246,11 +265,11 @@ def liquidity_heatmap(grid: LiquidityGrid, revision: str = "") -> go.Figure:
     square-root scale so thin levels stay visible next to a few large walls; empty cells are
     transparent over a dark background. Draw with `theme=None`: Streamlit's theme would replace
     the colour scale."""
-    fig = go.Figure()
+    traces: list[Any] = []
     if not grid.empty:
         shown = np.sqrt(grid.z)
         shown[grid.z <= 0] = np.nan
-        fig.add_trace(
+        traces.append(
             go.Heatmap(
                 x=grid.times,
                 y=grid.prices,
@@ -264,21 +283,34 @@ def liquidity_heatmap(grid: LiquidityGrid, revision: str = "") -> go.Figure:
                 hovertemplate="%{x|%H:%M:%S}<br>price %{y:.6g}<br>size %{customdata:.4g}<extra></extra>",
             )
         )
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=grid.times, y=grid.mids, mode="lines", name="mid", line={"color": "#00e5ff", "width": 1.2}
             )
         )
-    fig.update_layout(
-        height=400,
-        margin={"l": 70, "r": 10, "t": 40, "b": 40},
-        font={"color": "#c8c8c8"},
-        title={"text": "Liquidity heatmap (book depth over time)", "x": 0.01, "font": {"color": "#e6e6e6"}},
-        xaxis={"type": "date", "gridcolor": "#2a2f3a", "automargin": True},
-        yaxis={"title": {"text": "price"}, "gridcolor": "#2a2f3a", "automargin": True, "tickformat": ".6~g"},
-        plot_bgcolor="#0b0e14",
-        paper_bgcolor="#0b0e14",
-        uirevision=revision,
-        showlegend=False,
+    # One constructor call: add_trace/update_layout deep-copy the figure each time (~3x slower).
+    fig = go.Figure(
+        data=traces,
+        layout=go.Layout(
+            height=400,
+            margin={"l": 70, "r": 10, "t": 40, "b": 40},
+            font={"color": "#c8c8c8"},
+            title={
+                "text": "Liquidity heatmap (book depth over time)",
+                "x": 0.01,
+                "font": {"color": "#e6e6e6"},
+            },
+            xaxis={"type": "date", "gridcolor": "#2a2f3a", "automargin": True},
+            yaxis={
+                "title": {"text": "price"},
+                "gridcolor": "#2a2f3a",
+                "automargin": True,
+                "tickformat": ".6~g",
+            },
+            plot_bgcolor="#0b0e14",
+            paper_bgcolor="#0b0e14",
+            uirevision=revision,
+            showlegend=False,
+        ),
     )
     return fig

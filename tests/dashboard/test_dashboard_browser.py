@@ -89,7 +89,8 @@ def test_overview_and_symbol_view_in_chromium(pg_settings, redis_prefix, market)
             seed.store_redis(redis_prefix, metrics=[newer])
             _wait_for(lambda: _has_number(_grid_values(page), -0.4321), "the live update in the overview")
 
-            page.get_by_test_id("stSidebar").get_by_text("off", exact=True).click()  # stop refreshing for a still screenshot
+            # Stop refreshing for a still screenshot.
+            page.get_by_test_id("stSidebar").get_by_text("off", exact=True).click()
             _settle(page)
             page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"))
 
