@@ -119,6 +119,12 @@ class MetricsJobSettings(BaseSettings):
     vtob_levels: int = 10
     velocity_window_ms: int = 1_000
     baseline_window_ms: int = 60_000
+    # Levels per side the job reads for weighted imbalance and depth (the producer publishes 20).
+    book_levels: int = 20
+    # The top-N imbalance that velocity, the rolling baselines and the z-scores follow.
+    baseline_imbalance_level: int = 5
+    # linger.ms of the orderbook.processed producer: a few ms of batching, not more (latency).
+    kafka_linger_ms: int = 5
 
 
 class AlertSettings(BaseSettings):

@@ -1,0 +1,119 @@
+"""An independent reference of every metric of orderbook.processed, in numpy, written from the
+definitions in docs/metrics.md (not from the SQL): the Flink job's output is compared with it."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from config import MetricsJobSettings
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return None if den == 0 else num / den
+
+
+def book_metrics(rec: dict[str, Any], s: MetricsJobSettings) -> dict[str, Any]:
+    """Metrics one book determines by itself."""
+    L = s.book_levels
+    bp, bq = np.array(rec["bid_prices"][:L], float), np.array(rec["bid_sizes"][:L], float)
+    ap, aq = np.array(rec["ask_prices"][:L], float), np.array(rec["ask_sizes"][:L], float)
+    out: dict[str, Any] = {
+        "best_bid": bp[0] if len(bp) else None,
+        "best_ask": ap[0] if len(ap) else None,
+        "best_bid_size": bq[0] if len(bq) else None,
+        "best_ask_size": aq[0] if len(aq) else None,
+    }
+    keys = ["mid", "spread", "spread_bps", "weighted_imbalance", "microprice", "microprice_lean_bps", "vtob_ratio"]
+    keys += [f"imbalance_{n}" for n in s.imbalance_levels]
+    for pct in s.depth_pcts:
+        keys += [f"depth_{k}_{round(pct * 100)}bps" for k in ("bid", "ask", "complete")]
+    if not len(bp) or not len(ap):
+        return out | dict.fromkeys(keys)
+    mid = (bp[0] + ap[0]) / 2
+    out["mid"] = mid
+    out["spread"] = ap[0] - bp[0]
+    out["spread_bps"] = (ap[0] - bp[0]) / mid * 1e4
+    for n in s.imbalance_levels:
+        b, a = bq[:n].sum(), aq[:n].sum()
+        out[f"imbalance_{n}"] = _ratio(b - a, b + a)
+    lam = s.weighted_imbalance_lambda
+    wb = float((bq * np.exp(-lam * np.abs(bp - mid) / mid * 1e4)).sum())
+    wa = float((aq * np.exp(-lam * np.abs(ap - mid) / mid * 1e4)).sum())
+    out["weighted_imbalance"] = _ratio(wb - wa, wb + wa)
+    micro = _ratio(ap[0] * bq[0] + bp[0] * aq[0], bq[0] + aq[0])
+    out["microprice"] = micro
+    out["microprice_lean_bps"] = None if micro is None else (micro - mid) / mid * 1e4
+    v = s.vtob_levels
+    out["vtob_ratio"] = _ratio(bq[0] + aq[0], bq[:v].sum() + aq[:v].sum())
+    for pct in s.depth_pcts:
+        sfx = f"{round(pct * 100)}bps"
+        lo, hi = mid * (1 - pct / 100), mid * (1 + pct / 100)
+        out[f"depth_bid_{sfx}"] = float(bq[bp >= lo].sum())
+        out[f"depth_ask_{sfx}"] = float(aq[ap <= hi].sum())
+        out[f"depth_complete_{sfx}"] = bool(bp[-1] <= lo and ap[-1] >= hi)
+    return out
+
+
+def _ofi(cur: dict[str, Any], prev: dict[str, Any], levels: int) -> float:
+    """Cont-Kukanov-Stoikov flow summed over levels; a side counts at a level only when that
+    level exists in both books."""
+    total = 0.0
+    for i in range(levels):
+        for side, sign in (("bid", 1), ("ask", -1)):
+            p, q = cur[f"{side}_prices"], cur[f"{side}_sizes"]
+            pp, pq = prev[f"{side}_prices"], prev[f"{side}_sizes"]
+            if i >= len(p) or i >= len(pp):
+                continue
+            if sign == 1:
+                total += (q[i] if p[i] >= pp[i] else 0.0) - (pq[i] if p[i] <= pp[i] else 0.0)
+            else:
+                total += -(q[i] if p[i] <= pp[i] else 0.0) + (pq[i] if p[i] >= pp[i] else 0.0)
+    return total
+
+
+def _window_stats(values: np.ndarray) -> tuple[float | None, float | None]:
+    vals = values[~np.isnan(values)]
+    if not len(vals):
+        return None, None
+    return float(vals.mean()), float(vals.std())
+
+
+def reference_metrics(records: list[dict[str, Any]], s: MetricsJobSettings) -> dict[tuple[str, str, int], dict]:
+    """Expected output per (exchange, symbol, sequence_id)."""
+    by_key: dict[tuple[str, str], list[tuple[int, dict]]] = defaultdict(list)
+    for order, rec in enumerate(records):
+        by_key[(rec["exchange"], rec["symbol"])].append((order, rec))
+    expected = {}
+    for key, rows in by_key.items():
+        rows.sort(key=lambda r: (r[1]["event_time"], r[0]))
+        recs = [r for _, r in rows]
+        times = np.array([r["event_time"] for r in recs], dtype=np.int64)
+        books = [book_metrics(r, s) for r in recs]
+        ref = f"imbalance_{s.baseline_imbalance_level}"
+        imb = np.array([np.nan if b[ref] is None else b[ref] for b in books])
+        spread = np.array([np.nan if b["spread_bps"] is None else b["spread_bps"] for b in books])
+        for j, (rec, book) in enumerate(zip(recs, books, strict=True)):
+            out = dict(book)
+            has_prev = j > 0 and book["mid"] is not None
+            out["ofi_1"] = _ofi(rec, recs[j - 1], 1) if has_prev else None
+            out[f"ofi_{s.ofi_levels}"] = _ofi(rec, recs[j - 1], s.ofi_levels) if has_prev else None
+            t = times[j]
+            # event-time RANGE windows include every row with t - W <= time <= t (peers too)
+            vel_rows = np.nonzero((times >= t - s.velocity_window_ms) & (times <= t) & ~np.isnan(imb))[0]
+            out["imbalance_velocity"] = None
+            if len(vel_rows) and times[vel_rows[0]] < t and not np.isnan(imb[j]):
+                first = vel_rows[0]
+                out["imbalance_velocity"] = (imb[j] - imb[first]) / ((t - times[first]) / 1000)
+            win = (times >= t - s.baseline_window_ms) & (times <= t)
+            for name, series in (("spread_bps", spread), ("imbalance", imb)):
+                mean, std = _window_stats(series[win])
+                out[f"{name}_mean"], out[f"{name}_std"] = mean, std
+                x = series[j]
+                ok = mean is not None and std is not None and std > 1e-7 * abs(mean) + 1e-12
+                out[f"{name}_z"] = (x - mean) / std if ok and not math.isnan(x) else None
+            expected[(key[0], key[1], rec["sequence_id"])] = out
+    return expected
