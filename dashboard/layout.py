@@ -5,6 +5,7 @@ the sidebar themselves, so the choices are made in one place."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import streamlit as st
 
@@ -94,7 +95,7 @@ def render_sidebar() -> ViewContext:
     )
 
 
-_BADGE = {
+_BADGE: dict[Status, tuple[Literal["green", "orange", "red"], str]] = {
     Status.UP: ("green", ":material/check_circle:"),
     Status.DEGRADED: ("orange", ":material/warning:"),
     Status.DOWN: ("red", ":material/error:"),
