@@ -165,7 +165,7 @@ def build_components(cfg: StackConfig) -> list[Any]:
             [
                 "streamlit", "run", "dashboard/app.py",
                 "--server.port", str(cfg.dashboard.port), "--server.address", cfg.dashboard.host,
-                "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
             ],
             st, env,
             http_probe(f"http://{cfg.dashboard.host}:{cfg.dashboard.port}/_stcore/health"),
