@@ -11,8 +11,6 @@ from pathlib import Path
 from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings, StackSettings
 from obm.stack.flink_cluster import rest_get
 
-STACK_JOBS = ("metrics", "bars", "alerts")
-
 
 @dataclass
 class FlinkJobs:
@@ -21,8 +19,11 @@ class FlinkJobs:
     stack: StackSettings
     metrics: MetricsJobSettings
     alerts: AlertSettings
-    jobs: tuple[str, ...] = STACK_JOBS
     name: str = "flink-jobs"
+
+    @property
+    def jobs(self) -> tuple[str, ...]:
+        return tuple(self.flink.jobs)
 
     @property
     def savepoints_file(self) -> Path:
