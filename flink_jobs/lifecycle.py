@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings
 from flink_jobs.pipelines import JOB_NAMES, JobSpec, job_display_name
 
@@ -84,10 +86,12 @@ def _client_conf_dir(flink: FlinkSettings) -> Path:
     for name in ("log4j-cli.properties", "logback.xml"):
         if (shipped / name).exists():
             shutil.copy(shipped / name, conf / name)
-    (conf / "config.yaml").write_text(
-        f"rest.address: {host}\nrest.port: {port}\njobmanager.rpc.address: {host}\n"
-        f"python.executable: {sys.executable}\npython.client.executable: {sys.executable}\n"
-    )
+    # The shipped config carries the JVM options Flink needs on Java 17 (--add-opens …).
+    config = yaml.safe_load((shipped / "config.yaml").read_text()) or {}
+    config["rest"] = {**config.get("rest", {}), "address": host, "port": int(port)}
+    config["jobmanager"] = {**config.get("jobmanager", {}), "rpc": {"address": host}}
+    config["python"] = {"executable": sys.executable, "client": {"executable": sys.executable}}
+    (conf / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return conf
 
 
