@@ -1,0 +1,123 @@
+"""`obm jobs`: the Flink job lifecycle from the command line (submit, list, stop, redeploy),
+against the embedded session cluster or any JobManager given with --jobmanager host:port."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import click
+
+from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings, StackSettings
+from flink_jobs.lifecycle import (
+    JOB_NAMES,
+    find_active_job,
+    list_jobs,
+    redeploy_job,
+    stop_job,
+    submit_job,
+)
+
+
+def _flink(jobmanager: str | None) -> FlinkSettings:
+    return FlinkSettings(jobmanager=jobmanager) if jobmanager else FlinkSettings()
+
+
+def _default_savepoint_dir() -> str:
+    return str(StackSettings().state_dir / "flink" / "savepoints")
+
+
+def _settings_overrides(pairs: tuple[str, ...]) -> dict[str, object]:
+    """`key=value` pairs, values parsed as JSON when they are (numbers, lists, objects)."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected key=value, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+jobmanager_option = click.option(
+    "--jobmanager", default=None, help="host:port of the JobManager REST API (default: OBM_FLINK_JOBMANAGER)"
+)
+job_argument = click.argument("job", type=click.Choice(JOB_NAMES))
+
+
+@click.group("jobs")
+def jobs() -> None:
+    """Submit, list, stop and redeploy the Flink jobs."""
+
+
+@jobs.command("submit")
+@job_argument
+@jobmanager_option
+@click.option("--from-timestamp", "from_timestamp", type=int, default=None, help="start reading at T (ms, replay)")
+@click.option("--savepoint", default=None, help="resume from this savepoint")
+@click.option("--parallelism", type=int, default=None)
+@click.option("--metric", "metric_pairs", multiple=True, help="metrics setting key=value (e.g. ofi_levels=5)")
+@click.option("--alert", "alert_pairs", multiple=True, help="alert setting key=value (e.g. imbalance_high=0.8)")
+def submit(job, jobmanager, from_timestamp, savepoint, parallelism, metric_pairs, alert_pairs) -> None:
+    """Submit JOB (metrics, bars or alerts) to the session cluster."""
+    job_id = submit_job(
+        job,
+        flink=_flink(jobmanager),
+        kafka=KafkaSettings(),
+        from_timestamp_ms=from_timestamp,
+        savepoint=savepoint,
+        parallelism=parallelism,
+        metrics=MetricsJobSettings(**_settings_overrides(metric_pairs)),
+        alerts=AlertSettings(**_settings_overrides(alert_pairs)),
+    )
+    click.echo(job_id)
+
+
+@jobs.command("list")
+@jobmanager_option
+@click.option("--all", "show_all", is_flag=True, help="include finished, cancelled and failed jobs")
+def list_command(jobmanager, show_all) -> None:
+    """The cluster's jobs: id, state, start time, name."""
+    for job in list_jobs(_flink(jobmanager)):
+        if show_all or job.active:
+            started = datetime.fromtimestamp(job.start_time_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            click.echo(f"{job.job_id}  {job.state:<11} {started}  {job.name}")
+
+
+@jobs.command("stop")
+@click.argument("job_or_id")
+@jobmanager_option
+@click.option("--savepoint-dir", default=None, help="where the savepoint goes (default: the stack's)")
+def stop(job_or_id, jobmanager, savepoint_dir) -> None:
+    """Stop JOB_OR_ID (a job name or a Flink job id) with a savepoint; prints its location."""
+    flink = _flink(jobmanager)
+    job_id = job_or_id
+    if job_or_id in JOB_NAMES:
+        running = find_active_job(flink, job_or_id)
+        if running is None:
+            raise click.ClickException(f"{job_or_id} is not running on {flink.jobmanager}")
+        job_id = running.job_id
+    click.echo(stop_job(flink, job_id, savepoint_dir or _default_savepoint_dir()))
+
+
+@jobs.command("redeploy")
+@job_argument
+@jobmanager_option
+@click.option("--savepoint-dir", default=None)
+@click.option("--parallelism", type=int, default=None)
+@click.option("--metric", "metric_pairs", multiple=True, help="new metrics setting key=value")
+@click.option("--alert", "alert_pairs", multiple=True, help="new alert setting key=value")
+def redeploy(job, jobmanager, savepoint_dir, parallelism, metric_pairs, alert_pairs) -> None:
+    """Stop JOB with a savepoint and resubmit it from there (new parallelism or settings)."""
+    new_id, savepoint = redeploy_job(
+        job,
+        flink=_flink(jobmanager),
+        kafka=KafkaSettings(),
+        savepoint_dir=savepoint_dir or _default_savepoint_dir(),
+        parallelism=parallelism,
+        metrics=MetricsJobSettings(**_settings_overrides(metric_pairs)),
+        alerts=AlertSettings(**_settings_overrides(alert_pairs)),
+    )
+    click.echo(f"{new_id} (from {savepoint})")
