@@ -4,6 +4,7 @@ tests exercise exactly what a user's `obm up` / `obm status` / `obm down` do."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,11 @@ class StackUnderTest:
         return subprocess.run(
             [*OBM, *args], env=self.env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
         )
+
+    def cleanup(self) -> None:
+        """Remove the state folder unless OBM_KEEP_TEST_STATE=1 (to read the logs of a failure)."""
+        if os.environ.get("OBM_KEEP_TEST_STATE") != "1":
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def pids(self) -> dict[str, int]:
         out = {}

@@ -36,6 +36,7 @@ def stack() -> Iterator[StackUnderTest]:
         pytest.fail(f"obm up failed:\n{up.stdout}\n{up.stderr}\n--- down:\n{down.stdout}")
     yield st
     st.obm("down")
+    st.cleanup()
 
 
 def read_topic(st: StackUnderTest, topic: str, *, min_records: int, timeout_s: float = 120) -> list[dict]:
