@@ -3,6 +3,8 @@ obm.stack code as `obm up`), realistic records, and an end-to-end run of a sink'
 
 from __future__ import annotations
 
+import cProfile
+import pstats
 import random
 import shutil
 import tempfile
@@ -10,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -112,19 +115,52 @@ def produce(settings: KafkaSettings, topic: Topic, values: list[tuple[str, bytes
     assert p.flush(60) == 0
 
 
-def run_end_to_end(kind: str, kafka_settings: KafkaSettings, expected: int, **store_settings: object) -> float:
-    """Runs the sink's consume loop from an empty group until `expected` records are committed;
-    returns records per second from the loop's start to the last commit."""
+@dataclass
+class EndToEnd:
+    """An end-to-end run: rates from the loop's start (group join and setup included) and in steady
+    state (from the first committed batch to the last), plus records per CPU-second of this process
+    (the sink's Python threads and librdkafka's; the store's server process is not in it)."""
+
+    records: int
+    from_start: float
+    steady: float
+    per_cpu_second: float
+
+
+def run_end_to_end(kind: str, kafka_settings: KafkaSettings, expected: int, **store_settings: object) -> EndToEnd:
+    """Runs the sink's consume loop from an empty group until `expected` records are committed."""
     ss = SinkSettings(postgres_group=f"bench-{time.time_ns()}", redis_group=f"bench-{time.time_ns()}")
     loop: ConsumeLoop = build_loop(kind, kafka=kafka_settings, sink_settings=ss, **store_settings)  # type: ignore[arg-type]
     t = threading.Thread(target=loop.run, daemon=True)
-    started = time.perf_counter()
+
+    def consumed() -> float:
+        return sum(loop.metrics.value("obm_sink_records_consumed_total", topic=tp.value) for tp in Topic)
+
+    started, cpu_started = time.perf_counter(), time.process_time()
     t.start()
-    while loop.metrics.value("obm_sink_batches_total") == 0 or sum(
-        loop.metrics.value("obm_sink_records_consumed_total", topic=tp.value) for tp in Topic
-    ) < expected:
-        time.sleep(0.05)
-    elapsed = time.perf_counter() - started
+    first: tuple[float, float] | None = None
+    while (done := consumed()) < expected:
+        if first is None and loop.metrics.value("obm_sink_batches_total") > 0:
+            first = (time.perf_counter(), done)
+        time.sleep(0.02)
+    ended, cpu = time.perf_counter(), time.process_time() - cpu_started
     loop.request_stop()
     t.join(60)
-    return expected / elapsed
+    first_t, first_n = first or (started, 0.0)
+    steady = (expected - first_n) / (ended - first_t) if ended > first_t and expected > first_n else 0.0
+    return EndToEnd(expected, expected / (ended - started), steady, expected / cpu)
+
+
+@contextmanager
+def profiled(enabled: bool, top: int = 25) -> Iterator[None]:
+    """cProfile of the enclosed code, printed by internal time (the benches' --profile)."""
+    if not enabled:
+        yield
+        return
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        yield
+    finally:
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(top)

@@ -7,6 +7,13 @@ When the store is down, `write` raises one of the sink's transient errors; the l
 the same batch with capped exponential backoff. Meanwhile it pauses its partitions and keeps
 polling, so the consumer stays in its group (no rebalance storm during a long outage) and its
 position does not move.
+
+Pipelining: a sink may split `write` into `prepare(batch)` (decoding, validation, payloads: CPU
+work that touches no connection) and `write_prepared(prepared)` (the store round trips). The loop
+then writes batch N in a writer thread while the main thread reads and prepares batch N+1, so the
+decoding overlaps the store's work (the database or Redis server process, and socket waits that
+release the GIL). Order is unchanged: batch N's offsets are committed (by the main thread) only
+after its write returned, and batch N+1's write starts only after that commit.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -33,6 +42,15 @@ class SinkGaveUp(RuntimeError):
     uncommitted and is read again on the next start."""
 
 
+@dataclass
+class _InFlight:
+    """A batch whose write runs in the writer thread; committed by the main thread once it returned."""
+
+    batch: SinkBatch
+    prepared: object
+    future: Future[WriteResult]
+
+
 class ConsumeLoop:
     def __init__(
         self,
@@ -46,6 +64,7 @@ class ConsumeLoop:
         max_backoff_s: float = 10.0,
         shutdown_grace_s: float = 15.0,
         extra_consumer_config: dict[str, object] | None = None,
+        pipelined: bool = True,
     ) -> None:
         self.sink = sink
         self.kafka = kafka
@@ -62,6 +81,9 @@ class ConsumeLoop:
         self._last_idle = 0.0
         self._kinds: dict[str, Topic] = {}
         self.gave_up = False  # stopped with an unwritten batch (store down at shutdown)
+        self.pipelined = pipelined
+        self._inflight: _InFlight | None = None
+        self._writer: ThreadPoolExecutor | None = None
         self._consumer_config: dict[str, object] = {
             "bootstrap.servers": kafka.bootstrap_servers,
             "group.id": group_id,
@@ -101,20 +123,30 @@ class ConsumeLoop:
         log.info("sink %s consuming %s as group %s", self.sink.name, topics, self.group_id)
         if on_ready:
             on_ready()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"sink-{self.sink.name}-write")
         try:
             while True:
                 stopping = self.stopping
                 records = self._collect()
                 if records:
-                    self._write_and_commit(SinkBatch(records))
+                    batch = SinkBatch(records)
+                    prepared = self._prepare(batch)  # overlaps the write of the batch before
+                    self._finish_inflight()
+                    self._start_write(batch, prepared)
                 else:
+                    self._finish_inflight()
                     self._idle()
                 if stopping:
+                    self._finish_inflight()
                     break
         except SinkGaveUp as exc:
             self.gave_up = True
             log.error("%s", exc)
         finally:
+            if self._inflight is not None:  # stopped by an error: let the write end, never commit it
+                wait([self._inflight.future])
+                self._inflight = None
+            self._writer.shutdown(wait=True)
             self.committer.close()
             consumer.close()
             self.sink.close()
@@ -167,7 +199,7 @@ class ConsumeLoop:
             if remaining <= 0 or self.stopping:
                 break
             # Short waits, so a stop request is seen within half a second even with long batches.
-            msgs = self.consumer.consume(num_messages=min(1_000, self.batch_max_records - len(records)),
+            msgs = self.consumer.consume(num_messages=min(10_000, self.batch_max_records - len(records)),
                                          timeout=min(remaining, 0.5))  # fmt: skip
             for msg in msgs:
                 rec = self._to_record(msg)
@@ -199,7 +231,42 @@ class ConsumeLoop:
                 self._check_grace(what)
                 time.sleep(delay)
 
-    def _write_and_commit(self, batch: SinkBatch) -> None:
+    def _prepare(self, batch: SinkBatch) -> object:
+        prepare = getattr(self.sink, "prepare", None)
+        return prepare(batch) if prepare is not None else batch
+
+    def _write_prepared(self, prepared: object) -> WriteResult:
+        """One write attempt (in the writer thread, or in the main thread when retrying)."""
+        started = time.perf_counter()
+        write_prepared = getattr(self.sink, "write_prepared", None)
+        result: WriteResult = write_prepared(prepared) if write_prepared is not None else self.sink.write(prepared)  # type: ignore[arg-type]
+        self.metrics.batch_seconds.labels(self.sink.name).observe(time.perf_counter() - started)
+        return result
+
+    def _start_write(self, batch: SinkBatch, prepared: object) -> None:
+        assert self._writer is not None and self._inflight is None
+        if not self.pipelined:
+            self._write_and_commit(batch, prepared)
+            return
+        self._inflight = _InFlight(batch, prepared, self._writer.submit(self._write_prepared, prepared))
+
+    def _finish_inflight(self) -> None:
+        """Waits for the write in flight and commits its batch (retrying the write if it failed
+        transiently); a non-transient error propagates and nothing is committed."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is None:
+            return
+        try:
+            result = inflight.future.result()
+        except (CommitFailed, *self.sink.transient_errors) as exc:
+            self._write_and_commit(inflight.batch, inflight.prepared, failed=exc)
+            return
+        self._write_and_commit(inflight.batch, inflight.prepared, result=result)
+
+    def _write_and_commit(self, batch: SinkBatch, prepared: object, result: WriteResult | None = None,
+                          failed: BaseException | None = None) -> None:  # fmt: skip
+        """Writes (unless `result` is the outcome of a write already done) and commits the batch,
+        retrying both with backoff; `failed` is the error of a first attempt made elsewhere."""
         assert self.consumer is not None and self.committer is not None
         name = self.sink.name
         retryable: tuple[type[BaseException], ...] = (CommitFailed, *self.sink.transient_errors)
@@ -207,14 +274,17 @@ class ConsumeLoop:
         paused: list[TopicPartition] = []
         try:
             while True:
-                started = time.perf_counter()
                 try:
-                    result = self.sink.write(batch)
+                    if failed is not None:
+                        exc, failed = failed, None
+                        raise exc
+                    if result is None:
+                        result = self._write_prepared(prepared)
                     self.metrics.store_up.labels(name).set(1)
-                    self.metrics.batch_seconds.labels(name).observe(time.perf_counter() - started)
                     self.committer.commit(self._offsets(batch), result.dlq)
                     break
                 except retryable as exc:
+                    result = None  # a failed commit means the batch is written again
                     if isinstance(exc, CommitFailed):
                         self.metrics.commit_failures.labels(name).inc()
                     else:
@@ -232,6 +302,7 @@ class ConsumeLoop:
         finally:
             if paused:
                 self.consumer.resume(list(self.consumer.assignment()))
+        assert result is not None
         self._account(batch, result)
 
     def _wait_polling(self, seconds: float) -> None:

@@ -37,6 +37,15 @@ class _Unsupported(Exception):
     pass
 
 
+def ecma_pattern(pattern: str) -> re.Pattern[str] | None:
+    """A Python regex that matches exactly what the JSON Schema (ECMA-262) `pattern` matches, for the
+    simple patterns of the contract; None for anything it cannot translate with certainty."""
+    # ECMA-262 "$" without the multiline flag means end of input, which is Python's \Z.
+    if "$" in pattern[:-1] or "\\" in pattern:
+        return None
+    return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
+
+
 class _Generator:
     """Builds the source of one check function; constants go into its namespace by name."""
 
@@ -49,10 +58,9 @@ class _Generator:
         return name
 
     def pattern(self, pattern: str) -> str:
-        # ECMA-262 "$" without the multiline flag means end of input, which is Python's \Z.
-        if "$" in pattern[:-1] or "\\" in pattern:
+        rx = ecma_pattern(pattern)
+        if rx is None:
             raise _Unsupported(pattern)
-        rx = re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
         return self.const(rx)
 
     def value_expr(self, v: str, spec: dict[str, Any]) -> str:

@@ -35,6 +35,12 @@ class TableSpec:
     def stage(self) -> str:
         return f"stage_{self.table}"
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The record field each column comes from, for the tables built from columns (metrics,
+        bars, alerts): `ts` is the record's event_time, every other column the field of its name."""
+        return tuple("event_time" if c == "ts" else c for c in self.columns)
+
 
 METRIC_FIELDS = _fields(Topic.PROCESSED)
 BAR_FIELDS = _fields(Topic.BARS)

@@ -1,9 +1,16 @@
 """The database sink: orderbook.processed, .bars, .alerts, .dlq and .raw (sampled) into the tables
 of init-db.sql.
 
-One transaction per batch: each table's rows are COPYed into a temp staging table and moved with
-INSERT ... SELECT ... ON CONFLICT DO NOTHING, so a replayed batch changes nothing, and the consume
-loop commits the Kafka offsets only after this transaction committed.
+One transaction per batch, and the consume loop commits the Kafka offsets only after it committed.
+Each table's rows are COPYed straight into the table, which is the cheap path on the server (no
+staging, no ON CONFLICT work). A replayed batch (after a crash or a failed offset commit) hits the
+unique keys: that COPY fails as a whole in its savepoint and the rows go the idempotent way, COPY
+into a temp staging table and INSERT ... SELECT ... ON CONFLICT DO NOTHING. So a replay changes
+nothing, whichever path stored the rows first.
+
+The hot tables (metrics, bars, alerts) are decoded column-wise (sinks.batch_decoding) and their COPY
+payload is built for the whole batch at once (sinks.copy_payload); both happen in `prepare`, which
+the consume loop runs for the next batch while this batch's transaction is in flight.
 
 Rejects: a record that fails its schema or a conversion goes to orderbook.dlq. A value PostgreSQL
 refuses (bigint overflow, NUL in text, ...) fails the whole COPY; the sink then bisects that table's
@@ -14,7 +21,9 @@ ones to the DLQ. Connection errors are transient: the loop retries the batch wit
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -23,7 +32,9 @@ from psycopg import sql
 from config import PostgresSettings
 from schemas.dlq import dlq_record
 from schemas.topics import Topic
+from sinks.batch_decoding import decode_columns
 from sinks.batching import SinkBatch, SinkRecord, WriteResult
+from sinks.copy_payload import UnsupportedColumns, binary_copy_payload
 from sinks.postgres_rows import (
     ALERTS,
     ALL_TABLES,
@@ -56,6 +67,40 @@ _REFUSED = (psycopg.DataError, psycopg.IntegrityError, OverflowError, ValueError
 
 Row = tuple[Any, ...]
 Rejects = list[tuple[SinkRecord, str]]
+
+
+@dataclass
+class TableLoad:
+    """One table's share of a batch: either a ready COPY payload (with the dicts to fall back on
+    rows), or rows built record by record."""
+
+    spec: TableSpec
+    records: list[SinkRecord] = field(default_factory=list)
+    payload: bytes | None = None
+    dicts: list[dict[str, Any]] = field(default_factory=list)
+    convert: Callable[[dict[str, Any]], Row] | None = None
+    items: list[tuple[Row, SinkRecord]] | None = None
+
+    def row_items(self, rejects: Rejects) -> list[tuple[Row, SinkRecord]]:
+        """The rows of the row-by-row path (conversion failures become rejects)."""
+        if self.items is None:
+            assert self.convert is not None
+            self.items = []
+            for d, rec in zip(self.dicts, self.records, strict=True):
+                try:
+                    self.items.append((self.convert(d), rec))
+                except RejectedRecord as exc:
+                    rejects.append((rec, exc.reason))
+        return self.items
+
+
+@dataclass
+class PreparedWrite:
+    """A batch decoded and converted, ready for one transaction (PostgresSink.prepare)."""
+
+    loads: list[TableLoad]
+    rejects: Rejects
+    sampled: dict[tuple[str, str], int]
 
 
 class PostgresSink:
@@ -110,36 +155,58 @@ class PostgresSink:
 
     # -- write ----------------------------------------------------------------------------------
     def write(self, batch: SinkBatch) -> WriteResult:
-        result = WriteResult()
-        rows: dict[TableSpec, list[tuple[Row, SinkRecord]]] = defaultdict(list)
+        return self.write_prepared(self.prepare(batch))
+
+    def prepare(self, batch: SinkBatch) -> PreparedWrite:
+        """Decoding, validation and COPY payloads: pure CPU work that touches no connection, so the
+        consume loop can run it for the next batch while `write_prepared` waits on the database."""
+        loads: dict[TableSpec, TableLoad] = {}
         rejects: Rejects = []
         sampled: dict[tuple[str, str], int] = {}
         for topic, recs in batch.by_topic().items():
             if topic is Topic.RAW:
-                self._sample_snapshots(recs, rows[SNAPSHOTS], rejects, sampled)
+                snapshots = loads.setdefault(SNAPSHOTS, TableLoad(SNAPSHOTS, items=[]))
+                self._sample_snapshots(recs, snapshots.row_items(rejects), rejects, sampled)
             elif topic is Topic.DLQ:
-                self._dlq_rows(recs, rows[DLQ])
+                dlq = loads.setdefault(DLQ, TableLoad(DLQ, items=[]))
+                self._dlq_rows(recs, dlq.row_items(rejects))
             else:
                 spec, convert = _CONVERTERS[topic]
-                target = rows[spec]
-                for rec in recs:
+                decoded = decode_columns(topic, recs)
+                rejects += decoded.rejects
+                load = TableLoad(spec, records=decoded.records, dicts=decoded.dicts, convert=convert)
+                pg_types = self._types.get(spec.table)
+                if pg_types is not None and decoded.records:
                     try:
-                        target.append((convert(decode_record(rec)), rec))
-                    except RejectedRecord as exc:
-                        rejects.append((rec, exc.reason))
+                        load.payload = binary_copy_payload(
+                            pg_types, [decoded.columns[c] for c in spec.sources], [decoded.types[c] for c in spec.sources]
+                        )
+                    except UnsupportedColumns as exc:
+                        log.debug("%s: row-by-row COPY (%s)", spec.table, exc)
+                loads[spec] = load
+        return PreparedWrite([ld for ld in loads.values() if ld.records or ld.items], rejects, sampled)
+
+    def write_prepared(self, prepared: PreparedWrite) -> WriteResult:
+        """Stores a prepared batch in one transaction; idempotent, so it may run again after a failure."""
+        rejects: Rejects = list(prepared.rejects)
         try:
             conn = self._connection()
             with conn.transaction():
-                for spec, items in rows.items():
-                    if items:
-                        self._store(conn, spec, items, rejects)
+                for load in prepared.loads:
+                    self._store_load(conn, load, rejects)
         except self.transient_errors:
             self._drop_connection()
             raise
-        self._snapshot_seconds.update(sampled)
+        self._snapshot_seconds.update(prepared.sampled)
+        result = WriteResult()
         rejected_recs = {id(rec) for rec, _ in rejects}
-        for items in rows.values():
-            for _, rec in items:
+        for load in prepared.loads:
+            recs = load.records if load.items is None else [rec for _, rec in load.items]
+            if not rejected_recs:
+                for topic, n in Counter(rec.topic for rec in recs).items():
+                    result.count_stored(topic, n)
+                continue
+            for rec in recs:
                 if id(rec) not in rejected_recs:
                     result.count_stored(rec.topic)
         for rec, reason in rejects:
@@ -151,6 +218,27 @@ class PostgresSink:
                 dlq_record(source=SOURCE, reason=reason, payload=rec.value or b"", origin=rec.origin, key=rec.key_text)
             )
         return result
+
+    def _store_load(self, conn: psycopg.Connection[Any], load: TableLoad, rejects: Rejects) -> None:
+        """Direct COPY; on a replay (unique key hit) the idempotent staging path; on a refused value
+        the row-by-row path with bisection."""
+        if load.payload is not None:
+            try:
+                with conn.transaction():
+                    self._copy(conn, load.spec, load.spec.table, load.payload)
+                return
+            except psycopg.errors.UniqueViolation:
+                try:
+                    with conn.transaction():
+                        self._copy_insert(conn, load.spec, load.payload)
+                    return
+                except _REFUSED as exc:
+                    log.info("%s: COPY refused (%s): storing row by row", load.spec.table, exc)
+            except _REFUSED as exc:
+                log.info("%s: COPY refused (%s): storing row by row", load.spec.table, exc)
+        items = load.row_items(rejects)
+        if items:
+            self._store(conn, load.spec, items, rejects)
 
     def _sample_snapshots(
         self,
@@ -212,17 +300,26 @@ class PostgresSink:
             self._store(conn, spec, items[:mid], rejects)
             self._store(conn, spec, items[mid:], rejects)
 
-    def _copy_insert(self, conn: psycopg.Connection[Any], spec: TableSpec, rows: list[Row]) -> int:
+    def _copy(self, conn: psycopg.Connection[Any], spec: TableSpec, table: str, data: bytes | list[Row]) -> None:
+        """COPY rows (a prebuilt binary payload, or row tuples) into `table` (the target or its stage)."""
+        cols = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+        with conn.cursor() as cur:
+            with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(sql.Identifier(table), cols)) as copy:
+                if isinstance(data, bytes):
+                    copy.write(data)
+                else:
+                    copy.set_types(self._types[spec.table])
+                    for row in data:
+                        copy.write_row(row)
+
+    def _copy_insert(self, conn: psycopg.Connection[Any], spec: TableSpec, data: bytes | list[Row]) -> int:
         cols = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
         stage, table = sql.Identifier(spec.stage), sql.Identifier(spec.table)
         with conn.cursor() as cur:
             # Rows of an earlier savepoint of this transaction may still be staged (bisect path):
             # clear them so each INSERT moves only its own rows.
             cur.execute(sql.SQL("DELETE FROM {}").format(stage))
-            with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, cols)) as copy:
-                copy.set_types(self._types[spec.table])
-                for row in rows:
-                    copy.write_row(row)
+            self._copy(conn, spec, spec.stage, data)
             cur.execute(
                 sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(table, cols, cols, stage)
             )

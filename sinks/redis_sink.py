@@ -3,11 +3,18 @@
 Per batch, one pipeline (no MULTI; every command is idempotent on its own):
 - orderbook.processed / .raw: only the newest valid record per symbol matters, so the batch is read
   backwards and each symbol's latest record is SET once (with the TTL), plus SADD to the symbols set;
-- orderbook.bars: per bar ZREMRANGEBYSCORE + ZADD at score window_start (one member per window, so a
-  replayed bar replaces itself), then the key is trimmed to the last hour of its newest bar;
+- orderbook.bars: one Lua script call per bars key and batch: per bar, ZADD at score window_start
+  after removing any other member at that score (one member per window, so a replayed bar replaces
+  itself; the check is a read, so a new bar costs one write), then the key is trimmed to the last
+  hour of its newest bar in the batch and its expiry renewed. The bars are validated column-wise
+  (sinks.batch_decoding): per-record validation and one pipelined command per bar kept the sink at
+  a third of its target;
 - orderbook.alerts: a Lua script appends to the capped stream, sets the symbol's last alert and
   publishes, only if the alert id is new (a ZSET of seen ids), so replays do not double alerts;
 - the heartbeat.
+
+`prepare` does the decoding and builds the command list without touching the connection, so the
+consume loop runs it for the next batch while this batch's pipeline is in flight.
 
 Refill: the sink keeps a marker key in Redis. When it is missing (first start, or a Redis that came
 back empty), the sink first re-reads the last hour of bars and alerts and the last TTL of metrics and
@@ -19,12 +26,14 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
 from config import RedisSettings
 from schemas.topics import Topic
+from sinks.batch_decoding import decode_columns
 from sinks.batching import SinkBatch, SinkRecord, WriteResult
 from sinks.record_decoding import RejectedRecord, decode_record
 from sinks.redis_layout import (
@@ -47,6 +56,31 @@ redis.call('PUBLISH', ARGV[5], ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[6])
 return 1
 """
+# KEYS: one bars ZSET. ARGV: trim cutoff ("(ms", exclusive), expiry ms, then score/member pairs in
+# record order. Same end state as ZREMRANGEBYSCORE score score + ZADD per bar, without a no-op write.
+_BARS_SCRIPT = """
+local key = KEYS[1]
+for i = 3, #ARGV, 2 do
+  local score, member = ARGV[i], ARGV[i + 1]
+  for _, old in ipairs(redis.call('ZRANGEBYSCORE', key, score, score)) do
+    if old ~= member then redis.call('ZREM', key, old) end
+  end
+  redis.call('ZADD', key, score, member)
+end
+redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+redis.call('PEXPIRE', key, ARGV[2])
+return 1
+"""
+# A queued command: a pipeline method name or "alert"/"bars" (the scripts), arguments, options.
+Command = tuple[str, tuple[Any, ...], dict[str, Any]]
+
+
+@dataclass
+class PreparedCommands:
+    """A batch decoded into the commands of its pipeline (RedisSink.prepare)."""
+
+    commands: list[Command] = field(default_factory=list)
+    result: WriteResult = field(default_factory=WriteResult)
 
 
 class RedisSink:
@@ -64,7 +98,8 @@ class RedisSink:
         self.client = redis.Redis(host=settings.host, port=settings.port, db=settings.db, password=pw,
                                   socket_timeout=10, socket_connect_timeout=5)  # fmt: skip
         self._alert_script = self.client.register_script(_ALERT_SCRIPT)
-        self.commands_sent = 0  # Redis commands written (the bench's "writes")
+        self._bars_script = self.client.register_script(_BARS_SCRIPT)
+        self.commands_sent = 0  # commands queued in pipelines (a script call counts once)
 
     def setup(self) -> None:
         self.client.ping()
@@ -87,32 +122,50 @@ class RedisSink:
         self.client.set(self.keys.heartbeat(), str(int(time.time() * 1000)))
 
     def write(self, batch: SinkBatch) -> WriteResult:
+        return self.write_prepared(self.prepare(batch))
+
+    def prepare(self, batch: SinkBatch) -> PreparedCommands:
+        return self.prepare_records(batch.records)
+
+    def write_prepared(self, prepared: PreparedCommands) -> WriteResult:
         self._ensure_filled()
-        return self.write_records(batch.records)
+        return self._execute(prepared)
 
     def write_records(self, records: list[SinkRecord]) -> WriteResult:
-        """Writes records in one pipeline (also used by the refill)."""
-        result = WriteResult()
+        """Writes records in one pipeline (the refill's entry: no refill check)."""
+        return self._execute(self.prepare_records(records))
+
+    def prepare_records(self, records: list[SinkRecord]) -> PreparedCommands:
+        """Decodes records into the commands of one pipeline; touches no connection."""
+        out = PreparedCommands()
         by_topic: dict[Topic, list[SinkRecord]] = {}
         for rec in records:
             by_topic.setdefault(rec.topic, []).append(rec)
-        pipe = self.client.pipeline(transaction=False)
-        n = 0
         symbols: set[str] = set()
         for topic, recs in by_topic.items():
             if topic in (Topic.PROCESSED, Topic.RAW):
-                n += self._latest(pipe, topic, recs, symbols, result)
+                self._latest(out, topic, recs, symbols)
             elif topic is Topic.BARS:
-                n += self._bars(pipe, recs, result)
+                self._bars(out, recs)
             elif topic is Topic.ALERTS:
-                n += self._alerts(pipe, recs, result)
+                self._alerts(out, recs)
         if symbols:
-            pipe.sadd(self.keys.symbols(), *symbols)
-            n += 1
+            out.commands.append(("sadd", (self.keys.symbols(), *symbols), {}))
+        return out
+
+    def _execute(self, prepared: PreparedCommands) -> WriteResult:
+        pipe = self.client.pipeline(transaction=False)
+        for name, args, options in prepared.commands:
+            if name == "bars":
+                self._bars_script(keys=args[0], args=args[1], client=pipe)
+            elif name == "alert":
+                self._alert_script(keys=args[0], args=args[1], client=pipe)
+            else:
+                getattr(pipe, name)(*args, **options)
         pipe.set(self.keys.heartbeat(), str(int(time.time() * 1000)))
         pipe.execute()
-        self.commands_sent += n + 1
-        return result
+        self.commands_sent += len(prepared.commands) + 1
+        return prepared.result
 
     def _decode(self, rec: SinkRecord, result: WriteResult) -> dict[str, Any] | None:
         try:
@@ -122,10 +175,10 @@ class RedisSink:
             log.debug("skipping %s: %s", rec.origin, exc.reason)
             return None
 
-    def _latest(self, pipe: Any, topic: Topic, recs: list[SinkRecord], symbols: set[str], result: WriteResult) -> int:
+    def _latest(self, out: PreparedCommands, topic: Topic, recs: list[SinkRecord], symbols: set[str]) -> None:
         key_of = self.keys.latest if topic is Topic.PROCESSED else self.keys.book
+        result = out.result
         done: set[bytes | str] = set()
-        n = 0
         for rec in reversed(recs):
             if rec.key is not None and rec.key in done:
                 continue
@@ -136,45 +189,39 @@ class RedisSink:
             if member in done:
                 continue
             done.update((member, rec.key or member))
-            pipe.set(key_of(data["exchange"], data["symbol"]), rec.value, ex=self.settings.latest_ttl_s)
+            out.commands.append(("set", (key_of(data["exchange"], data["symbol"]), rec.value), {"ex": self.settings.latest_ttl_s}))
             symbols.add(member)
-            n += 1
         result.count_stored(topic, len(recs) - result.rejected.get(topic, 0))
-        return n
 
-    def _bars(self, pipe: Any, recs: list[SinkRecord], result: WriteResult) -> int:
-        newest: dict[str, int] = {}
-        n = 0
+    def _bars(self, out: PreparedCommands, recs: list[SinkRecord]) -> None:
+        decoded = decode_columns(Topic.BARS, recs)
+        for rec, reason in decoded.rejects:
+            out.result.count_rejected(Topic.BARS)
+            log.debug("skipping %s: %s", rec.origin, reason)
+        cols = decoded.columns
+        # Per key, its bars in record order as score/member pairs (a later bar of the same window wins).
+        pairs: dict[tuple[str, str, str], list[Any]] = {}
+        for ident, score, rec in zip(zip(cols["interval"], cols["exchange"], cols["symbol"], strict=True),
+                                     cols["window_start"], decoded.records, strict=True):  # fmt: skip
+            got = pairs.get(ident)
+            if got is None:
+                got = pairs[ident] = []
+            got += (score, rec.value)
+        for (interval, exchange, symbol), flat in pairs.items():
+            top = max(flat[0::2])
+            key = self.keys.bars(interval, exchange, symbol)
+            out.commands.append(("bars", ([key], [f"({top - BARS_KEEP_MS}", BARS_KEEP_MS, *flat]), {}))
+        if decoded.records:
+            out.result.count_stored(Topic.BARS, len(decoded.records))
+
+    def _alerts(self, out: PreparedCommands, recs: list[SinkRecord]) -> None:
+        k = self.keys
         for rec in recs:
-            data = self._decode(rec, result)
+            data = self._decode(rec, out.result)
             if data is None:
                 continue
-            key = self.keys.bars(data["interval"], data["exchange"], data["symbol"])
-            score = data["window_start"]
-            pipe.zremrangebyscore(key, score, score)
-            pipe.zadd(key, {rec.value: score})
-            newest[key] = max(score, newest.get(key, 0))
-            result.count_stored(Topic.BARS)
-            n += 2
-        for key, top in newest.items():
-            pipe.zremrangebyscore(key, "-inf", f"({top - BARS_KEEP_MS}")
-            pipe.pexpire(key, BARS_KEEP_MS)
-            n += 2
-        return n
-
-    def _alerts(self, pipe: Any, recs: list[SinkRecord], result: WriteResult) -> int:
-        n = 0
-        for rec in recs:
-            data = self._decode(rec, result)
-            if data is None:
-                continue
-            k = self.keys
-            self._alert_script(
-                keys=[k.alerts_seen(), k.alerts_stream(), k.alerts_last(data["exchange"], data["symbol"])],
-                args=[data["alert_id"], data["event_time"], rec.value or b"", self.settings.alerts_stream_maxlen,
-                      k.alerts_channel(), data["event_time"] - ALERTS_SEEN_KEEP_MS],  # fmt: skip
-                client=pipe,
-            )
-            result.count_stored(Topic.ALERTS)
-            n += 1
-        return n
+            keys = [k.alerts_seen(), k.alerts_stream(), k.alerts_last(data["exchange"], data["symbol"])]
+            args = [data["alert_id"], data["event_time"], rec.value or b"", self.settings.alerts_stream_maxlen,
+                    k.alerts_channel(), data["event_time"] - ALERTS_SEEN_KEEP_MS]  # fmt: skip
+            out.commands.append(("alert", (keys, args), {}))
+            out.result.count_stored(Topic.ALERTS)
