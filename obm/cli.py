@@ -79,6 +79,8 @@ def up(live: bool, symbols: str | None, foreground: bool) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    # Explicitly, since a parent that started us in the background may have set SIGINT to ignore.
+    signal.signal(signal.SIGINT, on_signal)
     try:
         comps = start_all(cfg, click.echo)
     except KeyboardInterrupt:

@@ -56,19 +56,27 @@ class FlinkJobs:
         return {job_display_name(j): j for j in self.jobs}
 
     def start(self) -> None:
+        """Submit the jobs that are not running, all at once: each `flink run` spends most of its
+        time in its own client JVM and Python planner, so they overlap well."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from flink_jobs.lifecycle import job_display_name, submit_job
 
         running = self.running_jobs()
         savepoints = self._savepoints()
-        for job in self.jobs:
-            if job_display_name(job) in running:
-                continue
+
+        def submit(job: str) -> str:
             savepoint = savepoints.get(job)
             if savepoint and not Path(savepoint.removeprefix("file:")).exists():
                 savepoint = None
-            submit_job(
+            return submit_job(
                 job, flink=self.flink, kafka=self.kafka, savepoint=savepoint, metrics=self.metrics, alerts=self.alerts
             )
+
+        todo = [job for job in self.jobs if job_display_name(job) not in running]
+        with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+            for future in [pool.submit(submit, job) for job in todo]:
+                future.result()
 
     def healthy(self) -> bool:
         try:
