@@ -2,24 +2,44 @@
 
 Binance sends prices and sizes as decimal strings with at most 8 fractional digits. Parsing them
 into integers scaled by 10**8 keeps every level exact (two strings that mean the same number give
-the same key; nothing is lost by rounding), and integer keys are cheap to hash, sort and bisect.
+the same key; nothing is lost by rounding), and integer keys are cheap to hash, compare and bisect.
 Floats appear only at the edge, when the top N levels are copied into a record; an int / int true
 division is correctly rounded, so the published float is the nearest double to the exchange's
 decimal, the same as `float(text)`.
 
-Each side is a dict (price -> size) plus a sorted list of its prices. Bids are stored negated so
-that on both sides the best level is the first element and the top N is a slice.
+Speed (this is the producer's hot path, see docs/benchmarks.md):
+- Parsing goes through caches (`str -> int`) whose misses parse and validate: a string is in a
+  cache only if it is a valid price (or size), so a hit needs no further check, and a whole side
+  of a frame is looked up by `map` in C (`parse_columns`). Anything unusual falls back to the
+  level-by-level `parse_levels`, which says precisely what is wrong.
+- Each side is a dict (price -> size) holding every level, plus a short sorted *window* holding
+  exactly the best few hundred prices. Binance updates levels all over a 1000-level book, and most
+  of them fall outside the window: for those only the dict changes. The window is what top-N
+  reads, and inserting into or deleting from a short list is cheap wherever it happens (a sorted
+  list of the whole book pays a memmove of thousands of pointers for every change near the top).
+  The window is refilled from the dict (a partial sort) in the rare case it runs low.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from heapq import nlargest, nsmallest
+from typing import Any
 
 SCALE_DIGITS = 8
 SCALE = 10**SCALE_DIGITS
 
-# (price, size) pairs in fixed point, as parsed from one side of a frame.
+# (price, size) pairs in fixed point, as parsed from one side of a frame (the general form).
 Levels = list[tuple[int, int]]
+# The same as two columns (prices, sizes), as the fast parser makes them.
+Columns = tuple[tuple[int, ...], tuple[int, ...]]
+
+_MAX_TEXT_LEN = 64  # no price or size needs more; bounds int() work and cache memory
+_CACHE_MAX = 300_000  # entries per cache before it is cleared (only a cache: cleared is correct)
+_WINDOW = 128  # levels per side the window is (re)filled to
+_WINDOW_MAX = 512  # trimmed back to _WINDOW above this
+_WINDOW_MIN = 32  # refilled below this (when the book has more levels than the window)
+_ABOVE_ALL = 1 << 256  # bigger than any price: the ask window's edge while the book is empty
 
 
 class BadLevel(ValueError):
@@ -27,38 +47,73 @@ class BadLevel(ValueError):
 
 
 def parse_fixed(text: str) -> int:
-    """Decimal string -> integer scaled by 10**8, exactly. Raises BadLevel on anything else."""
-    if type(text) is not str or "_" in text:  # int() accepts digit separators; exchanges never send them
+    """Decimal string -> integer scaled by 10**8, exactly. Raises BadLevel on anything else.
+
+    Accepted: ASCII digits with at most one '.', at least one digit, at most 8 significant
+    decimals (more digits are fine if they are zeros). Rejected: signs, exponents, NaN/inf,
+    whitespace, digit separators, non-ASCII digits, JSON numbers (non-strings)."""
+    if type(text) is not str:
         raise BadLevel(f"not a decimal string: {text!r}")
-    try:
-        if len(text) > 9 and text[-9] == ".":  # Binance's own format: exactly 8 decimals
-            return int(text[:-9] + text[-8:])
-        dot = text.find(".")
-        if dot < 0:
-            return int(text) * SCALE
-        frac_len = len(text) - dot - 1
-        if frac_len < SCALE_DIGITS:
-            return int(text[:dot] + text[dot + 1 :] + "0" * (SCALE_DIGITS - frac_len))
-        if text[dot + 1 + SCALE_DIGITS :].strip("0"):
-            raise BadLevel(f"more than {SCALE_DIGITS} decimals: {text!r}")
-        return int(text[:dot] + text[dot + 1 : dot + 1 + SCALE_DIGITS])
-    except ValueError:
-        raise BadLevel(f"not a decimal number: {text!r}") from None
+    if len(text) > 9 and text[-9] == ".":  # Binance's own format: exactly 8 decimals
+        whole, frac = text[:-9], text[-8:]
+    else:
+        whole, _, frac = text.partition(".")
+        if len(frac) > SCALE_DIGITS:
+            if frac[SCALE_DIGITS:].strip("0"):
+                raise BadLevel(f"more than {SCALE_DIGITS} decimals: {text!r}")
+            frac = frac[:SCALE_DIGITS]
+    if (
+        len(text) > _MAX_TEXT_LEN
+        or not text.isascii()
+        or not (whole or frac)
+        or (whole and not whole.isdigit())
+        or (frac and not frac.isdigit())
+    ):
+        raise BadLevel(f"not a decimal number: {text!r}")
+    return int(whole + frac + "0" * (SCALE_DIGITS - len(frac)))
 
 
-# Prices repeat constantly (the same few thousand levels are updated over and over) and sizes
-# often do, so a parsed string is remembered: a dict lookup is ~4x cheaper than parsing. Only
-# strings that parsed are cached, so a hit needs no validation. Bounded by clearing.
-_PARSED: dict[str, int] = {}
-_PARSED_MAX = 500_000
+class _ParsedPrices(dict[str, int]):
+    """Valid price strings -> fixed point. A miss parses and validates (raising BadLevel)."""
+
+    def __missing__(self, text: str) -> int:
+        value = parse_fixed(text)
+        if value <= 0:
+            raise BadLevel(f"non-positive price {text!r}")
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[text] = value
+        return value
 
 
-def _parse_and_remember(text: str) -> int:
-    value = parse_fixed(text)
-    if len(_PARSED) >= _PARSED_MAX:
-        _PARSED.clear()
-    _PARSED[text] = value
-    return value
+class _ParsedSizes(dict[str, int]):
+    """Valid size strings (>= 0) -> fixed point. A miss parses and validates (raising BadLevel)."""
+
+    def __missing__(self, text: str) -> int:
+        if type(text) is str and text[:1] == "-":  # also "-0.00000000", which parses to 0
+            raise BadLevel(f"negative size {text!r}")
+        value = parse_fixed(text)
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[text] = value
+        return value
+
+
+class _Floats(dict[int, float]):
+    """Fixed point -> the published float (the correctly rounded int / int division)."""
+
+    def __missing__(self, value: int) -> float:
+        result = value / SCALE
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[value] = result
+        return result
+
+
+_PRICES = _ParsedPrices()
+_SIZES = _ParsedSizes()
+_FLOATS = _Floats()
+_list_len = list.__len__  # raises TypeError for anything that is not a list
 
 
 def parse_levels(raw: object, side: str) -> Levels:
@@ -67,27 +122,34 @@ def parse_levels(raw: object, side: str) -> Levels:
     if type(raw) is not list:
         raise BadLevel(f"{side}: expected a list of [price, size], got {type(raw).__name__}")
     out: Levels = []
-    append = out.append
-    get = _PARSED.get
     for level in raw:
         if type(level) is not list or len(level) != 2:
             raise BadLevel(f"{side}: level is not [price, size]: {level!r}")
         price, size = level
         try:
-            p = get(price)
-            q = get(size)
+            out.append((_PRICES[price], _SIZES[size]))
         except TypeError:  # unhashable, e.g. a nested list
             raise BadLevel(f"{side}: level is not [price, size]: {level!r}") from None
-        if p is None:
-            p = _parse_and_remember(price)
-        if q is None:
-            q = _parse_and_remember(size)
-        if p <= 0:
-            raise BadLevel(f"{side}: non-positive price {price!r}")
-        if q < 0 or size[0] == "-":
-            raise BadLevel(f"{side}: negative size {size!r}")
-        append((p, q))
+        except BadLevel as exc:
+            raise BadLevel(f"{side}: {exc}") from None
     return out
+
+
+def parse_columns(raw: object, side: str) -> Columns:
+    """Like parse_levels, as (prices, sizes) columns, and several times faster: the structure is
+    checked and both columns are looked up in C. Accepts exactly what parse_levels accepts (any
+    failure of the fast path, even a bad level, is handed to parse_levels for the verdict)."""
+    if type(raw) is list:
+        if not raw:
+            return (), ()
+        try:
+            if max(map(_list_len, raw)) == 2:
+                prices, sizes = zip(*raw, strict=True)  # ValueError unless all have one length
+                return tuple(map(_PRICES.__getitem__, prices)), tuple(map(_SIZES.__getitem__, sizes))
+        except (TypeError, ValueError):  # BadLevel included: parse_levels reports it with the side
+            pass
+    levels = parse_levels(raw, side)
+    return tuple(p for p, _ in levels), tuple(s for _, s in levels)
 
 
 def to_text(value: int) -> str:
@@ -97,87 +159,143 @@ def to_text(value: int) -> str:
 
 
 class OrderBook:
-    """A full local book. `apply` takes absolute sizes (Binance semantics: size 0 removes)."""
+    """A full local book. `apply` takes absolute sizes (Binance semantics: size 0 removes).
 
-    __slots__ = ("_bids", "_asks", "_bid_keys", "_ask_keys")
+    Invariant per side: the window is sorted and holds exactly the best len(window) prices of the
+    side's dict; every price outside it is worse than all prices inside. Bids' window ascends
+    (best last), asks' window ascends (best first)."""
+
+    __slots__ = ("_bids", "_asks", "_bid_win", "_ask_win")
 
     def __init__(self) -> None:
-        self._bids: dict[int, int] = {}  # -price -> size
-        self._asks: dict[int, int] = {}  # price -> size
-        self._bid_keys: list[int] = []  # ascending -price, best first
-        self._ask_keys: list[int] = []  # ascending price, best first
+        self._bids: dict[int, int] = {}  # price -> size
+        self._asks: dict[int, int] = {}
+        self._bid_win: list[int] = []  # best bids, ascending (best last)
+        self._ask_win: list[int] = []  # best asks, ascending (best first)
 
     def clear(self) -> None:
         self._bids.clear()
         self._asks.clear()
-        self._bid_keys.clear()
-        self._ask_keys.clear()
+        self._bid_win.clear()
+        self._ask_win.clear()
 
-    def load(self, bids: Levels, asks: Levels) -> None:
+    def load(self, bids: Levels | Columns, asks: Levels | Columns) -> None:
         """Replace the whole book (a REST snapshot, or a partial-depth frame)."""
-        self._bids = {-p: s for p, s in bids if s}
-        self._asks = {p: s for p, s in asks if s}
-        self._bid_keys = sorted(self._bids)
-        self._ask_keys = sorted(self._asks)
+        self._bids = {p: s for p, s in (zip(*bids, strict=True) if type(bids) is tuple else bids) if s}
+        self._asks = {p: s for p, s in (zip(*asks, strict=True) if type(asks) is tuple else asks) if s}
+        self._bid_win = sorted(nlargest(_WINDOW, self._bids))
+        self._ask_win = nsmallest(_WINDOW, self._asks)
 
-    def apply(self, bids: Levels, asks: Levels) -> None:
+    def apply(self, bids: Levels | Columns, asks: Levels | Columns) -> None:
+        """Apply one event's levels in order: (price, size) pairs or (prices, sizes) columns."""
         if bids:
-            _apply_side(self._bids, self._bid_keys, bids, -1)
+            self._apply_bids(zip(*bids, strict=True) if type(bids) is tuple else bids)
         if asks:
-            _apply_side(self._asks, self._ask_keys, asks, 1)
+            self._apply_asks(zip(*asks, strict=True) if type(asks) is tuple else asks)
+
+    def _apply_bids(self, levels: Any) -> None:
+        book = self._bids
+        win = self._bid_win
+        # Prices above the edge are in the window; all others are below it. The window is empty
+        # only while the book is, and then every price belongs in it.
+        edge = win[0] if win else 0
+        for price, size in levels:
+            if size:
+                if price not in book and price > edge:
+                    insort(win, price)
+                book[price] = size
+            elif book.pop(price, None) is not None and price >= edge:
+                del win[bisect_left(win, price)]
+        if len(win) > _WINDOW_MAX:
+            del win[:-_WINDOW]
+        elif len(win) < _WINDOW_MIN and len(book) > len(win):
+            self._bid_win = sorted(nlargest(_WINDOW, book))
+
+    def _apply_asks(self, levels: Any) -> None:
+        book = self._asks
+        win = self._ask_win
+        edge = win[-1] if win else _ABOVE_ALL
+        for price, size in levels:
+            if size:
+                if price not in book and price < edge:
+                    insort(win, price)
+                book[price] = size
+            elif book.pop(price, None) is not None and price <= edge:
+                del win[bisect_left(win, price)]
+        if len(win) > _WINDOW_MAX:
+            del win[_WINDOW:]
+        elif len(win) < _WINDOW_MIN and len(book) > len(win):
+            self._ask_win = nsmallest(_WINDOW, book)
+
+    def _widen(self, n: int) -> None:
+        """Refill both windows to at least n levels (a caller wants more than they hold)."""
+        size = max(n, _WINDOW)
+        if len(self._bid_win) < n and len(self._bids) > len(self._bid_win):
+            self._bid_win = sorted(nlargest(size, self._bids))
+        if len(self._ask_win) < n and len(self._asks) > len(self._ask_win):
+            self._ask_win = nsmallest(size, self._asks)
 
     def top(self, n: int) -> tuple[list[float], list[float], list[float], list[float]]:
         """Top n levels per side as floats: bid prices (descending), bid sizes, ask prices
         (ascending), ask sizes."""
-        bk = self._bid_keys[:n]
-        ak = self._ask_keys[:n]
-        bids = self._bids
-        asks = self._asks
+        bid_win, ask_win = self._bid_win, self._ask_win
+        if (len(bid_win) < n and len(self._bids) > len(bid_win)) or (
+            len(ask_win) < n and len(self._asks) > len(ask_win)
+        ):
+            self._widen(n)
+            bid_win, ask_win = self._bid_win, self._ask_win
+        bk = bid_win[: -n - 1 : -1]
+        ak = ask_win[:n]
+        as_float = _FLOATS.__getitem__
         return (
-            [-k / SCALE for k in bk],
-            [bids[k] / SCALE for k in bk],
-            [k / SCALE for k in ak],
-            [asks[k] / SCALE for k in ak],
+            list(map(as_float, bk)),
+            list(map(as_float, map(self._bids.__getitem__, bk))),
+            list(map(as_float, ak)),
+            list(map(as_float, map(self._asks.__getitem__, ak))),
         )
 
     def best_bid(self) -> tuple[int, int] | None:
-        if not self._bid_keys:
+        if not self._bid_win:
             return None
-        k = self._bid_keys[0]
-        return -k, self._bids[k]
+        p = self._bid_win[-1]
+        return p, self._bids[p]
 
     def best_ask(self) -> tuple[int, int] | None:
-        if not self._ask_keys:
+        if not self._ask_win:
             return None
-        k = self._ask_keys[0]
-        return k, self._asks[k]
+        p = self._ask_win[0]
+        return p, self._asks[p]
 
     def is_crossed(self) -> bool:
         """Best bid >= best ask: impossible on a correct book, so a symptom of a broken one."""
-        return bool(self._bid_keys and self._ask_keys and -self._bid_keys[0] >= self._ask_keys[0])
+        return bool(self._bid_win and self._ask_win and self._bid_win[-1] >= self._ask_win[0])
 
     def levels(self, side: str, n: int | None = None) -> Levels:
         """Exact (price, size) levels of one side, best first."""
         if side == "bids":
-            keys = self._bid_keys if n is None else self._bid_keys[:n]
-            return [(-k, self._bids[k]) for k in keys]
-        keys = self._ask_keys if n is None else self._ask_keys[:n]
-        return [(k, self._asks[k]) for k in keys]
+            book = self._bids
+            if n is None:
+                prices = sorted(book, reverse=True)
+            else:
+                if len(self._bid_win) < n and len(book) > len(self._bid_win):
+                    self._widen(n)
+                prices = self._bid_win[: -n - 1 : -1]
+        else:
+            book = self._asks
+            if n is None:
+                prices = sorted(book)
+            else:
+                if len(self._ask_win) < n and len(book) > len(self._ask_win):
+                    self._widen(n)
+                prices = self._ask_win[:n]
+        return [(p, book[p]) for p in prices]
+
+    def side_len(self, side: str) -> int:
+        """Number of levels on one side."""
+        return len(self._bids if side == "bids" else self._asks)
 
     def size_at(self, side: str, price: int) -> int:
-        return self._bids.get(-price, 0) if side == "bids" else self._asks.get(price, 0)
+        return (self._bids if side == "bids" else self._asks).get(price, 0)
 
     def __len__(self) -> int:
-        return len(self._bid_keys) + len(self._ask_keys)
-
-
-def _apply_side(sizes: dict[int, int], keys: list[int], levels: Levels, sign: int) -> None:
-    for price, size in levels:
-        key = sign * price
-        if size == 0:
-            if sizes.pop(key, None) is not None:
-                del keys[bisect_left(keys, key)]
-        else:
-            if key not in sizes:
-                insort(keys, key)
-            sizes[key] = size
+        return len(self._bids) + len(self._asks)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from producer.book import BadLevel, parse_levels
+from producer.book import BadLevel, parse_columns, parse_levels
 from producer.exchanges.spec import (
     BadFrame,
     BookSnapshot,
@@ -34,6 +34,35 @@ def snapshot_weight(limit: int) -> int:
 
 
 def parse_diff(data: dict[str, Any], receive_time_ns: int) -> DepthEvent:
+    """A `depthUpdate` event -> DepthEvent with (prices, sizes) columns. The fast path checks every
+    field at once; anything it does not like goes to `_parse_diff_checked`, which finds the reason."""
+    try:
+        if data["e"] == "depthUpdate":
+            symbol, first_id, final_id, prev_id = data["s"], data["U"], data["u"], data["pu"]
+            event_time, transaction_time = data["E"], data["T"]
+            if (
+                type(symbol) is str
+                and type(first_id) is int
+                and type(final_id) is int
+                and type(prev_id) is int
+                and type(event_time) is int
+                and type(transaction_time) is int
+                and 0 <= first_id <= final_id
+                and prev_id >= 0
+                and event_time >= 0
+                and transaction_time >= 0
+            ):
+                return DepthEvent(symbol, first_id, final_id, prev_id, event_time, transaction_time,
+                                  parse_columns(data["b"], "b"), parse_columns(data["a"], "a"), receive_time_ns)
+    except KeyError:
+        pass
+    except BadLevel as exc:
+        raise BadFrame(str(exc)) from None
+    return _parse_diff_checked(data, receive_time_ns)
+
+
+def _parse_diff_checked(data: dict[str, Any], receive_time_ns: int) -> DepthEvent:
+    """Field by field, raising BadFrame with the first problem found."""
     if data.get("e") != "depthUpdate":
         raise BadFrame(f"not a depthUpdate event: e={data.get('e')!r}")
     symbol = require_field(data, "s")
@@ -44,8 +73,8 @@ def parse_diff(data: dict[str, Any], receive_time_ns: int) -> DepthEvent:
     if first_id > final_id:
         raise BadFrame(f"U {first_id} > u {final_id}")
     try:
-        bids = parse_levels(require_field(data, "b"), "b")
-        asks = parse_levels(require_field(data, "a"), "a")
+        bids = parse_columns(require_field(data, "b"), "b")
+        asks = parse_columns(require_field(data, "a"), "a")
     except BadLevel as exc:
         raise BadFrame(str(exc)) from None
     return DepthEvent(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from producer.book import Levels
+from producer.book import Columns, Levels
 
 
 class BadFrame(ValueError):
@@ -30,7 +30,8 @@ class Continuity(Enum):
 
 @dataclass(slots=True)
 class DepthEvent:
-    """One diff-depth event, levels already validated and in fixed point."""
+    """One diff-depth event, levels already validated and in fixed point: (price, size) pairs, or
+    (prices, sizes) columns as the exchange parsers make them (OrderBook.apply takes both)."""
 
     symbol: str
     first_id: int  # U
@@ -38,8 +39,8 @@ class DepthEvent:
     prev_final_id: int | None  # pu (futures only)
     event_time: int  # E, ms
     transaction_time: int | None  # T, ms (futures only)
-    bids: Levels
-    asks: Levels
+    bids: Levels | Columns
+    asks: Levels | Columns
     receive_time_ns: int = 0
 
 
@@ -48,8 +49,8 @@ class BookSnapshot:
     """A full book at one update id: a REST snapshot or a partial-depth frame."""
 
     last_update_id: int
-    bids: Levels
-    asks: Levels
+    bids: Levels | Columns
+    asks: Levels | Columns
     event_time: int | None = None
     transaction_time: int | None = None
     symbol: str | None = None
