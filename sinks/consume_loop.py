@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -182,7 +181,7 @@ class ConsumeLoop:
             if err.code() != KafkaError._PARTITION_EOF:
                 log.warning("consumer: %s", err)
             return None
-        name = cast(str, msg.topic())
+        name: str = msg.topic()  # type: ignore[assignment]
         kind = self._kinds.get(name)
         if kind is None:
             kind = self._kinds[name] = self.names.kind(name)
