@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -72,13 +73,24 @@ class RecordingSink:
         return self.write_prepared(self.prepare(batch))
 
 
-def _setup(env: SinkTestEnv, n: int, fail: dict[int, type[BaseException]]) -> tuple[ConsumeLoop, RecordingSink]:
+@pytest.fixture
+def watchers() -> Iterator[list[Consumer]]:
+    """Consumers that read the group's committed offsets; closed at the end of the test."""
+    made: list[Consumer] = []
+    yield made
+    for c in made:
+        c.close()
+
+
+def _setup(env: SinkTestEnv, n: int, fail: dict[int, type[BaseException]],
+           watchers: list[Consumer]) -> tuple[ConsumeLoop, RecordingSink]:  # fmt: skip
     for i in range(n):
         env.produce(Topic.PROCESSED, env.processed(i, symbol=("BTCUSDT", "ETHUSDT", "SOLUSDT")[i % 3]))
     env.flush()
     group = f"loop-{uuid.uuid4().hex[:8]}"
     topic = env.topic(Topic.PROCESSED)
     watcher = Consumer({"bootstrap.servers": env.kafka.bootstrap_servers, "group.id": group})
+    watchers.append(watcher)
     lock = threading.Lock()
 
     def committed() -> dict[tuple[str, int], int]:
@@ -114,9 +126,9 @@ def _run(loop: ConsumeLoop) -> tuple[threading.Thread, list[BaseException]]:
     return t, errors
 
 
-def test_prepares_ahead_but_commits_only_written_batches_and_retries_transient_failures(sink_env):
+def test_prepares_ahead_but_commits_only_written_batches_and_retries_transient_failures(sink_env, watchers):
     n = 3_000
-    loop, sink = _setup(sink_env, n, fail={2: StoreDown})
+    loop, sink = _setup(sink_env, n, fail={2: StoreDown}, watchers=watchers)
     t, errors = _run(loop)
     wait_for("every record committed", lambda: sum(loop.committed().values()) == n, timeout_s=90)  # type: ignore[attr-defined]
     loop.request_stop()
@@ -128,8 +140,8 @@ def test_prepares_ahead_but_commits_only_written_batches_and_retries_transient_f
     assert loop.metrics.value("obm_sink_write_retries_total") >= 1
 
 
-def test_a_fatal_write_error_stops_the_loop_without_committing_that_batch(sink_env):
-    loop, sink = _setup(sink_env, 2_000, fail={3: RuntimeError})
+def test_a_fatal_write_error_stops_the_loop_without_committing_that_batch(sink_env, watchers):
+    loop, sink = _setup(sink_env, 2_000, fail={3: RuntimeError}, watchers=watchers)
     t, errors = _run(loop)
     t.join(60)
     assert not t.is_alive() and len(errors) == 1 and isinstance(errors[0], RuntimeError)
