@@ -138,7 +138,10 @@ class AlertSettings(BaseSettings):
     imbalance_level: int = 5
     imbalance_medium: float = 0.5
     imbalance_high: float = 0.7
+    # Hysteresis: a medium episode ends only when |imbalance| falls below this.
     imbalance_clear: float = 0.4
+    # The same for a high episode (between imbalance_clear and imbalance_high).
+    imbalance_high_clear: float = 0.6
     imbalance_min_duration_ms: int = 1_000
     flip_threshold: float = 0.5
     flip_window_ms: int = 5_000

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyflink.table import EnvironmentSettings, TableEnvironment
+from pyflink.common import Configuration
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import EnvironmentSettings, StreamTableEnvironment, TableEnvironment
 
 from config import FlinkSettings, StackSettings
 
@@ -14,6 +16,9 @@ KAFKA_CONNECTOR_JAR = "flink-sql-connector-kafka-5.0.0-2.2.jar"
 # How often sources emit watermarks. Flink's 200 ms default would be the floor of the latency of
 # every event-time operator (the OVER windows wait for the watermark).
 WATERMARK_INTERVAL_MS = 20
+# Python operators (the alerts job's cooldown) hand records back in bundles; a watermark also
+# finishes a bundle, so this only bounds how long records wait between watermarks.
+PYTHON_BUNDLE_TIME_MS = 50
 
 
 def kafka_connector_jar(stack: StackSettings | None = None) -> Path | None:
@@ -32,6 +37,7 @@ def job_configuration(
         "pipeline.auto-watermark-interval": f"{WATERMARK_INTERVAL_MS} ms",
         "table.exec.source.idle-timeout": f"{flink.idle_timeout_ms} ms",
         "table.local-time-zone": "UTC",
+        "python.fn-execution.bundle.time": str(PYTHON_BUNDLE_TIME_MS),
     }
     if flink.checkpoint_interval_ms > 0:  # 0: no checkpoints (bounded runs, tests)
         conf["execution.checkpointing.interval"] = f"{flink.checkpoint_interval_ms} ms"
@@ -48,4 +54,20 @@ def table_environment(
     config = t_env.get_config()
     for key, value in job_configuration(flink, name=name, parallelism=parallelism, with_kafka=with_kafka).items():
         config.set(key, value)
+    return t_env
+
+
+def stream_table_environment(
+    flink: FlinkSettings, *, name: str, parallelism: int | None = None, with_kafka: bool = True
+) -> StreamTableEnvironment:
+    """The same configuration on a StreamTableEnvironment, for jobs that mix SQL with DataStream
+    operators (the alerts job's cooldown)."""
+    conf = Configuration()
+    settings = job_configuration(flink, name=name, parallelism=parallelism, with_kafka=with_kafka)
+    for key, value in settings.items():
+        conf.set_string(key, value)
+    env = StreamExecutionEnvironment.get_execution_environment(conf)
+    t_env = StreamTableEnvironment.create(env)
+    for key, value in settings.items():
+        t_env.get_config().set(key, value)
     return t_env

@@ -9,7 +9,7 @@ from pyflink.table import Table, TableEnvironment, TableResult
 
 from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings
 from flink_jobs.connectors import kafka_sink_ddl, kafka_source_ddl, sink_select_list
-from flink_jobs.environment import table_environment
+from flink_jobs.environment import stream_table_environment, table_environment
 from flink_jobs.metrics import metrics_table
 from flink_jobs.sql_building import query
 from schemas import Topic
@@ -73,7 +73,7 @@ def job_logic(job: str, source: Table, spec: JobSpec) -> tuple[Topic, Table]:
     if job == "bars":
         from flink_jobs.bars import bars_table
 
-        return Topic.BARS, bars_table(source)
+        return Topic.BARS, bars_table(source, spec.metrics)
     if job == "alerts":
         from flink_jobs.alerts import alerts_table
 
@@ -87,7 +87,9 @@ def source_topic(job: str) -> Topic:
 
 def build_pipeline(spec: JobSpec) -> tuple[TableEnvironment, str]:
     """The environment with source and sink registered, and the INSERT statement of the job."""
-    t_env = table_environment(spec.flink, name=job_display_name(spec.job), parallelism=spec.parallelism)
+    # The alerts job's cooldown is a DataStream operator: it needs the stream flavour.
+    create = stream_table_environment if spec.job == "alerts" else table_environment
+    t_env = create(spec.flink, name=job_display_name(spec.job), parallelism=spec.parallelism)
     in_topic = source_topic(spec.job)
     t_env.execute_sql(
         kafka_source_ddl(

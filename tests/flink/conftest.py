@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyflink.table import Table, TableEnvironment
+from pyflink.table import StreamTableEnvironment, Table, TableEnvironment
 
 from config import FlinkSettings
 from flink_jobs.connectors import ROWTIME, file_source_ddl
-from flink_jobs.environment import table_environment
+from flink_jobs.environment import stream_table_environment, table_environment
 from schemas import Topic
 
 # Bounded runs: no checkpoints (the collect sink would hold results back until one completes).
@@ -51,3 +51,20 @@ def run_bounded(local_table_env: TableEnvironment, tmp_path: Path) -> BoundedRun
         return collect_rows(logic(local_table_env.from_path(name)))
 
     return run
+
+
+@pytest.fixture(scope="session")
+def local_stream_table_env() -> StreamTableEnvironment:
+    """For job logic with DataStream operators (the alerts job's cooldown)."""
+    return stream_table_environment(BOUNDED_FLINK, name="obm-bounded-stream-tests", parallelism=1, with_kafka=False)
+
+
+def run_bounded_in(
+    t_env: TableEnvironment, folder: Path, topic: Topic, records: list[dict[str, Any]], logic: Callable[[Table], Table]
+) -> list[dict[str, Any]]:
+    """Write `records` as JSON lines under `folder`, read them as `topic`, apply `logic`, collect."""
+    folder.mkdir(parents=True)
+    (folder / "part-0.json").write_text("".join(json.dumps(r) + "\n" for r in records))
+    name = f"src_{uuid.uuid4().hex[:8]}"
+    t_env.execute_sql(file_source_ddl(name, topic, folder, flink=BOUNDED_FLINK))
+    return collect_rows(logic(t_env.from_path(name)))
