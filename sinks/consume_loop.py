@@ -21,15 +21,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from operator import attrgetter
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from config import KafkaSettings
 from schemas.topics import Topic
-from sinks.batching import BatchingSink, SinkBatch, SinkRecord, TopicNames, WriteResult, record_from_message
+from sinks.batching import BatchingSink, SinkBatch, SinkRecord, TopicNames, WriteResult
 from sinks.offset_commit import CommitFailed, OffsetCommitter
 from sinks.sink_metrics import SinkMetrics
 
@@ -173,19 +175,30 @@ class ConsumeLoop:
         log.info("revoked %s", [(p.topic, p.partition) for p in partitions])
 
     # -- batching -------------------------------------------------------------------------------
-    def _to_record(self, msg: Message) -> SinkRecord | None:
-        err = msg.error()
-        if err is not None:
-            if err.fatal():
-                raise KafkaException(err)
-            if err.code() != KafkaError._PARTITION_EOF:
-                log.warning("consumer: %s", err)
-            return None
-        name: str = msg.topic()  # type: ignore[assignment]
+    def _kind(self, name: str) -> Topic:
         kind = self._kinds.get(name)
         if kind is None:
             kind = self._kinds[name] = self.names.kind(name)
-        return record_from_message(msg, kind)
+        return kind
+
+    def _to_records(self, msgs: list[Message], out: list[SinkRecord]) -> None:
+        """Appends the messages' records to `out`; errors are logged (fatal ones raise). This runs
+        once per record at the sinks' full rate, so it is one flat loop without per-record calls
+        beyond the message accessors and the record itself."""
+        kinds, append = self._kinds, out.append
+        for msg in msgs:
+            err = msg.error()
+            if err is not None:
+                if err.fatal():
+                    raise KafkaException(err)
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer: %s", err)
+                continue
+            name: str = msg.topic()  # type: ignore[assignment]
+            kind = kinds.get(name) or self._kind(name)
+            _, ts = msg.timestamp()
+            append(SinkRecord(kind, name, msg.partition(), msg.offset(), msg.key(), msg.value(),  # type: ignore[arg-type]
+                              ts if ts > 0 else 0))  # fmt: skip
 
     def _collect(self) -> list[SinkRecord]:
         """Up to batch_max_records records, waiting at most batch_max_ms (returns early on stop;
@@ -200,10 +213,7 @@ class ConsumeLoop:
             # Short waits, so a stop request is seen within half a second even with long batches.
             msgs = self.consumer.consume(num_messages=min(10_000, self.batch_max_records - len(records)),
                                          timeout=min(remaining, 0.5))  # fmt: skip
-            for msg in msgs:
-                rec = self._to_record(msg)
-                if rec is not None:
-                    records.append(rec)
+            self._to_records(msgs, records)
         return records
 
     # -- writing and committing -----------------------------------------------------------------
@@ -280,7 +290,8 @@ class ConsumeLoop:
                     if result is None:
                         result = self._write_prepared(prepared)
                     self.metrics.store_up.labels(name).set(1)
-                    self.committer.commit(self._offsets(batch), result.dlq)
+                    offsets = self._offsets(batch)
+                    self.committer.commit(offsets, result.dlq)
                     break
                 except retryable as exc:
                     result = None  # a failed commit means the batch is written again
@@ -302,7 +313,7 @@ class ConsumeLoop:
             if paused:
                 self.consumer.resume(list(self.consumer.assignment()))
         assert result is not None
-        self._account(batch, result)
+        self._account(batch, result, offsets)
 
     def _wait_polling(self, seconds: float) -> None:
         """Sleep while serving the consumer (group membership, rebalances). Partitions are paused,
@@ -312,9 +323,7 @@ class ConsumeLoop:
         while (remaining := end - time.monotonic()) > 0:
             msg = self.consumer.poll(min(0.5, remaining))
             if msg is not None:
-                rec = self._to_record(msg)
-                if rec is not None:
-                    self._carry.append(rec)
+                self._to_records([msg], self._carry)
             self._check_grace("the store")
 
     def _offsets(self, batch: SinkBatch) -> list[TopicPartition]:
@@ -328,19 +337,19 @@ class ConsumeLoop:
         owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
         return [TopicPartition(t, p, o) for (t, p), o in nxt.items() if (t, p) in owned]
 
-    def _account(self, batch: SinkBatch, result: WriteResult) -> None:
+    def _account(self, batch: SinkBatch, result: WriteResult, offsets: list[TopicPartition]) -> None:
         assert self.consumer is not None
         m, name = self.metrics, self.sink.name
         m.batches.labels(name).inc()
         m.batch_records.labels(name).observe(len(batch))
         m.last_commit.labels(name).set(time.time())
-        for topic, recs in batch.by_topic().items():
-            m.records_consumed.labels(name, topic.value).inc(len(recs))
+        for topic, count in Counter(map(attrgetter("topic"), batch.records)).items():
+            m.records_consumed.labels(name, topic.value).inc(count)
         for topic, n in result.stored.items():
             m.records_stored.labels(name, topic.value).inc(n)
         for topic, n in result.rejected.items():
             m.records_rejected.labels(name, topic.value).inc(n)
-        for tp in self._offsets(batch):
+        for tp in offsets:
             try:
                 _, high = self.consumer.get_watermark_offsets(tp, cached=True)
             except KafkaException:
