@@ -78,10 +78,13 @@ def produce(exchange: str | None, market: str | None, symbols: str | None, depth
               help="replay this capture instead of running the market model")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="replay speed; 0 = maximum")
 @click.option("--close-at-end", is_flag=True, help="close connections when the replay ends")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
+              help="PEM certificate: serve wss:// and https:// (with --tls-key)")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert")
 @click.option("--log-level", default="INFO", show_default=True)
 def simulate(host: str | None, port: int | None, symbols: str | None, seed: int | None,
              updates_per_second: float | None, replay_path: str | None, speed: float, close_at_end: bool,
-             log_level: str) -> None:
+             tls_cert: str | None, tls_key: str | None, log_level: str) -> None:
     """Serve Binance spot's WebSocket and REST on loopback from a market model or a capture."""
     from producer.simulator import ReplayOptions, Simulator
 
@@ -89,9 +92,12 @@ def simulate(host: str | None, port: int | None, symbols: str | None, seed: int 
     settings = SimulatorSettings(**_given(host=host, port=port, symbols=_symbols(symbols), seed=seed,
                                           updates_per_second=updates_per_second))
     replay = ReplayOptions(replay_path, speed=speed, close_at_end=close_at_end) if replay_path else None
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    tls = (tls_cert, tls_key) if tls_cert and tls_key else None
 
     async def main() -> None:
-        sim = Simulator(settings, replay)
+        sim = Simulator(settings, replay, tls=tls)
         await sim.start()
         click.echo(f"simulator ws={sim.ws_url} rest={sim.rest_url}", err=True)
         stop = asyncio.Event()

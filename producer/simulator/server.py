@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from typing import Any
 
@@ -69,8 +70,15 @@ class Session:
 
 
 class Simulator:
-    def __init__(self, settings: SimulatorSettings, replay: ReplayOptions | None = None) -> None:
+    def __init__(self, settings: SimulatorSettings, replay: ReplayOptions | None = None,
+                 tls: tuple[str, str] | None = None) -> None:
+        """`tls` = (certificate file, key file) serves wss:// and https:// (clients that accept only
+        TLS addresses, like cryptofeed, can then be pointed at the simulator)."""
         self.settings = settings
+        self._ssl: ssl.SSLContext | None = None
+        if tls is not None:
+            self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._ssl.load_cert_chain(*tls)
         self.faults = Faults()
         self.sessions: set[Session] = set()
         self.replay = ReplaySource(replay) if replay else None
@@ -87,11 +95,11 @@ class Simulator:
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.settings.host}:{self.port}"
+        return f"{'wss' if self._ssl else 'ws'}://{self.settings.host}:{self.port}"
 
     @property
     def rest_url(self) -> str:
-        return f"http://{self.settings.host}:{self.port}"
+        return f"{'https' if self._ssl else 'http'}://{self.settings.host}:{self.port}"
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -109,7 +117,7 @@ class Simulator:
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port, ssl_context=self._ssl)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         if self.model is not None:
