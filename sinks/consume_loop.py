@@ -13,7 +13,10 @@ work that touches no connection) and `write_prepared(prepared)` (the store round
 then writes batch N in a writer thread while the main thread reads and prepares batch N+1, so the
 decoding overlaps the store's work (the database or Redis server process, and socket waits that
 release the GIL). Order is unchanged: batch N's offsets are committed (by the main thread) only
-after its write returned, and batch N+1's write starts only after that commit.
+after its write returned, and before batch N+1's offsets; the commit of N runs while N+1 is being
+written (N's transaction is already committed, so that cannot store anything out of order). A
+batch whose write failed is retried, write and commit, before the next batch's write starts; a
+failed commit of N waits for N+1's write to end, then writes N again and commits it.
 """
 
 from __future__ import annotations
@@ -132,13 +135,15 @@ class ConsumeLoop:
                 if records:
                     batch = SinkBatch(records)
                     prepared = self._prepare(batch)  # overlaps the write of the batch before
-                    self._finish_inflight()
+                    written = self._await_write()
                     self._start_write(batch, prepared)
+                    if written is not None:  # its commit overlaps the write just started
+                        self._write_and_commit(*written)
                 else:
-                    self._finish_inflight()
+                    self._flush()
                     self._idle()
                 if stopping:
-                    self._finish_inflight()
+                    self._flush()
                     break
         except SinkGaveUp as exc:
             self.gave_up = True
@@ -259,18 +264,31 @@ class ConsumeLoop:
             return
         self._inflight = _InFlight(batch, prepared, self._writer.submit(self._write_prepared, prepared))
 
-    def _finish_inflight(self) -> None:
-        """Waits for the write in flight and commits its batch (retrying the write if it failed
-        transiently); a non-transient error propagates and nothing is committed."""
+    def _await_write(self) -> tuple[SinkBatch, object, WriteResult] | None:
+        """Waits for the write in flight. Returns its batch and result, still to be committed; when
+        it failed transiently, retries it here (write and commit) and returns None; a non-transient
+        error propagates and nothing is committed."""
         inflight, self._inflight = self._inflight, None
         if inflight is None:
-            return
+            return None
         try:
             result = inflight.future.result()
         except (CommitFailed, *self.sink.transient_errors) as exc:
             self._write_and_commit(inflight.batch, inflight.prepared, failed=exc)
-            return
-        self._write_and_commit(inflight.batch, inflight.prepared, result=result)
+            return None
+        return inflight.batch, inflight.prepared, result
+
+    def _flush(self) -> None:
+        """Waits for the write in flight and commits it."""
+        written = self._await_write()
+        if written is not None:
+            self._write_and_commit(*written)
+
+    def _writer_idle(self) -> None:
+        """Lets the write in flight (of the next batch) end before this thread writes again: one
+        connection, one write at a time. Its outcome stays in its future for _await_write."""
+        if self._inflight is not None:
+            wait([self._inflight.future])
 
     def _write_and_commit(self, batch: SinkBatch, prepared: object, result: WriteResult | None = None,
                           failed: BaseException | None = None) -> None:  # fmt: skip
@@ -295,6 +313,7 @@ class ConsumeLoop:
                     break
                 except retryable as exc:
                     result = None  # a failed commit means the batch is written again
+                    self._writer_idle()
                     if isinstance(exc, CommitFailed):
                         self.metrics.commit_failures.labels(name).inc()
                     else:

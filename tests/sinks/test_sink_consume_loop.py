@@ -1,6 +1,7 @@
 """The pipelined consume loop against a real Kafka: the next batch is prepared while a batch is
 being written, yet no offset is committed before its batch's write returned, a transient failure in
-the writer thread is retried, and a fatal one stops the loop without committing the failed batch."""
+the writer thread is retried, a failed commit writes its batch again before committing, and a fatal
+write error stops the loop without committing the failed batch."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sink_test_support import SinkTestEnv, wait_for
 from schemas.topics import Topic
 from sinks.batching import SinkBatch, SinkRecord, WriteResult
 from sinks.consume_loop import ConsumeLoop
+from sinks.offset_commit import CommitFailed
 from sinks.sink_metrics import SinkMetrics
 
 pytestmark = pytest.mark.integration
@@ -152,3 +154,29 @@ def test_a_fatal_write_error_stops_the_loop_without_committing_that_batch(sink_e
     # committed exactly what the two successful writes stored, nothing of the failed or prepared batches
     assert committed == stored
     assert sink.ahead_of_write == []
+
+
+def test_a_failed_commit_writes_its_batch_again_and_commits_in_order(sink_env, watchers, monkeypatch):
+    import sinks.consume_loop as consume_loop
+
+    failed: list[int] = []
+
+    class FailingOnce(consume_loop.OffsetCommitter):
+        def commit(self, offsets, dlq):
+            if not failed and offsets:
+                failed.append(1)
+                raise CommitFailed("injected")
+            super().commit(offsets, dlq)
+
+    monkeypatch.setattr(consume_loop, "OffsetCommitter", FailingOnce)
+    n = 2_000
+    loop, sink = _setup(sink_env, n, fail={}, watchers=watchers)
+    t, errors = _run(loop)
+    wait_for("every record committed", lambda: sum(loop.committed().values()) == n, timeout_s=90)  # type: ignore[attr-defined]
+    loop.request_stop()
+    t.join(30)
+    assert not errors and failed == [1]
+    assert sink.ahead_of_write == []
+    assert len(set(sink.stored)) == n  # every record stored
+    assert len(sink.stored) > n  # the batch whose commit failed was written again
+    assert loop.metrics.value("obm_sink_commit_failures_total") == 1
