@@ -57,6 +57,18 @@ def table_environment(
     return t_env
 
 
+def flink_python_jar() -> Path:
+    """flink-python from the apache-flink wheel. A session cluster has it in opt/, not lib/ (the
+    Flink image too), and the JobManager needs its operator classes to accept a job with a Python
+    DataStream operator: the job ships it, so no cluster needs changing."""
+    import pyflink
+
+    jars = sorted((Path(pyflink.__file__).resolve().parent / "opt").glob("flink-python-*.jar"))
+    if not jars:
+        raise FileNotFoundError("flink-python jar not found in the apache-flink wheel's opt/")
+    return jars[-1]
+
+
 def stream_table_environment(
     flink: FlinkSettings, *, name: str, parallelism: int | None = None, with_kafka: bool = True
 ) -> StreamTableEnvironment:
@@ -64,6 +76,8 @@ def stream_table_environment(
     operators (the alerts job's cooldown)."""
     conf = Configuration()
     settings = job_configuration(flink, name=name, parallelism=parallelism, with_kafka=with_kafka)
+    jars = [j for j in settings.get("pipeline.jars", "").split(";") if j] + [flink_python_jar().as_uri()]
+    settings["pipeline.jars"] = ";".join(jars)
     for key, value in settings.items():
         conf.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(conf)

@@ -65,3 +65,34 @@ def consume_until(
     finally:
         consumer.close()
     return records
+
+
+def read_all(kafka: KafkaSettings, topic: Topic, timeout_s: float = 60.0) -> list[dict[str, Any]]:
+    """Every record of every partition up to the end offsets at call time, key under `_key`."""
+    from confluent_kafka import TopicPartition
+
+    name = topic_name(kafka, topic)
+    consumer = Consumer(
+        {"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"test-{uuid.uuid4().hex}",
+         "enable.auto.commit": False}
+    )
+    try:
+        partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in partitions}
+        consumer.assign([TopicPartition(name, p, 0) for p in partitions])
+        records: list[dict[str, Any]] = []
+        read = dict.fromkeys(partitions, 0)
+        deadline = time.monotonic() + timeout_s
+        while any(read[p] < ends[p] for p in partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name}: read {read} of {ends} in {timeout_s:.0f} s")
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            read[msg.partition()] = msg.offset() + 1
+            rec = json.loads(msg.value())
+            rec["_key"] = msg.key().decode() if msg.key() else None
+            records.append(rec)
+        return records
+    finally:
+        consumer.close()
