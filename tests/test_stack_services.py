@@ -8,6 +8,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from obm.stack.flink_cluster import rest_get
+from obm.stack.health import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -70,3 +71,23 @@ def test_flink_session_cluster_has_a_taskmanager_with_slots(flink_settings):
     assert overview["taskmanagers"] == 1
     assert overview["slots-total"] >= 3
     assert overview["flink-version"] == "2.2.1"
+
+
+def test_status_by_endpoints_sees_services_it_did_not_start(kafka_settings, pg_settings, redis_settings, tmp_path):
+    """`obm status --compose` probes addresses only: services running elsewhere (containers) count as
+    healthy, and a service nobody runs counts as down."""
+    from config import StackSettings
+    from obm.stack.supervisor import StackConfig, status
+
+    cfg = StackConfig(
+        stack=StackSettings(state_dir=tmp_path),
+        kafka=kafka_settings,
+        postgres=pg_settings,
+        redis=redis_settings,
+        live=True,
+    )
+    cfg.producer = cfg.producer.model_copy(update={"metrics_port": free_port()})
+    rows = {name: ok for name, ok, _ in status(cfg, endpoints_only=True)}
+    assert rows["kafka"] and rows["postgres"] and rows["redis"]
+    assert not rows["producer"]
+    assert "simulator" not in rows
