@@ -91,7 +91,7 @@ class FlinkSettings(BaseSettings):
 
     jobmanager: str = "127.0.0.1:8081"
     # The jobs `obm up` runs on the session cluster.
-    jobs: list[str] = Field(default_factory=lambda: ["metrics", "bars"])
+    jobs: list[str] = Field(default_factory=lambda: ["metrics", "bars", "alerts"])
     # Embedded session cluster only: the JobManager's RPC port.
     rpc_port: int = 6123
     jobmanager_memory: str = "1024m"
