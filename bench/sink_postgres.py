@@ -20,6 +20,7 @@ Run: .venv/bin/python -m bench.sink_postgres [--rows 200000] [--profile]
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import psycopg
@@ -39,6 +40,12 @@ from obm.stack.postgres_server import PostgresServer
 from schemas.topics import Topic
 from sinks.batching import SinkBatch
 from sinks.postgres_sink import PostgresSink
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a local process, from /proc (the sink's PostgreSQL backend)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _count(settings: PostgresSettings, truncate: bool = False) -> int:
@@ -66,12 +73,14 @@ def main() -> None:
             sink.setup()
             sink.write(batches[0])  # warm-up
             _count(pg.settings, truncate=True)
-            started, cpu = time.perf_counter(), time.process_time()
+            backend = sink._connection().info.backend_pid
+            started, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_seconds(backend)
             with profiled(args.profile):
                 for batch in batches:
                     sink.write(batch)
             write_rate = len(records) / (time.perf_counter() - started)
             write_cpu = len(records) / (time.process_time() - cpu)
+            server_us = (_cpu_seconds(backend) - server_cpu) / len(records) * 1e6
             assert _count(pg.settings, truncate=True) == len(records)
             started = time.perf_counter()
             prepared = [sink.prepare(b) for b in batches]
@@ -87,7 +96,8 @@ def main() -> None:
             sink.close()
             assert _count(pg.settings, truncate=True) == len(records)
             print(f"write path:  {write_rate:,.0f} rows/s ({len(records):,} rows, batches of {args.batch:,}; "
-                  f"{write_cpu:,.0f} rows per CPU-second of the sink)")  # fmt: skip
+                  f"{write_cpu:,.0f} rows per CPU-second of the sink; PostgreSQL backend "
+                  f"{server_us:.1f} us CPU per row)")  # fmt: skip
             print(f"  prepare alone (decode, validate, COPY payload): {prepare_rate:,.0f} rows/s")
             print(f"  write_prepared alone (COPY, commit):            {store_rate:,.0f} rows/s")
             print(f"replay:      {replay_rate:,.0f} rows/s (every row already stored: ON CONFLICT path)")

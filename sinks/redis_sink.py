@@ -3,12 +3,12 @@
 Per batch, one pipeline (no MULTI; every command is idempotent on its own):
 - orderbook.processed / .raw: only the newest valid record per symbol matters, so the batch is read
   backwards and each symbol's latest record is SET once (with the TTL), plus SADD to the symbols set;
-- orderbook.bars: one Lua script call per bars key and batch: per bar, ZADD at score window_start
-  after removing any other member at that score (one member per window, so a replayed bar replaces
-  itself; the check is a read, so a new bar costs one write), then the key is trimmed to the last
-  hour of its newest bar in the batch and its expiry renewed. The bars are validated column-wise
-  (sinks.batch_decoding): per-record validation and one pipelined command per bar kept the sink at
-  a third of its target;
+- orderbook.bars: one Lua script call per bars key and batch: the batch's bars are ZADDed at score
+  window_start after removing any other member at their scores (one member per window, so a
+  replayed bar replaces itself; finding those is one read of the batch's score range), then the
+  key is trimmed to the last hour of its newest bar in the batch and its expiry renewed. The bars
+  are validated column-wise (sinks.batch_decoding): per-record validation and two pipelined
+  commands per bar kept the sink at a third of its target;
 - orderbook.alerts: a Lua script appends to the capped stream, sets the symbol's last alert and
   publishes, only if the alert id is new (a ZSET of seen ids), so replays do not double alerts;
 - the heartbeat.
@@ -56,16 +56,30 @@ redis.call('PUBLISH', ARGV[5], ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[6])
 return 1
 """
-# KEYS: one bars ZSET. ARGV: trim cutoff ("(ms", exclusive), expiry ms, then score/member pairs in
-# record order. Same end state as ZREMRANGEBYSCORE score score + ZADD per bar, without a no-op write.
+# KEYS: one bars ZSET. ARGV: trim cutoff ("(ms", exclusive), expiry ms, lowest and highest score of
+# the batch, then score/member pairs, one per score (the batch's last bar of each window).
+# Same end state as ZREMRANGEBYSCORE score score + ZADD per bar, in a few commands per key: one read
+# of the batch's score range, ZREM of the members that another bar of their window replaces, ZADD of
+# all bars, the trim and the expiry. Scores compare as doubles, as Redis compares them.
 _BARS_SCRIPT = """
 local key = KEYS[1]
-for i = 3, #ARGV, 2 do
-  local score, member = ARGV[i], ARGV[i + 1]
-  for _, old in ipairs(redis.call('ZRANGEBYSCORE', key, score, score)) do
-    if old ~= member then redis.call('ZREM', key, old) end
-  end
-  redis.call('ZADD', key, score, member)
+local wanted, adds = {}, {}
+for i = 5, #ARGV, 2 do
+  wanted[tonumber(ARGV[i])] = ARGV[i + 1]
+  adds[#adds + 1] = ARGV[i]
+  adds[#adds + 1] = ARGV[i + 1]
+end
+local stale = {}
+local existing = redis.call('ZRANGEBYSCORE', key, ARGV[3], ARGV[4], 'WITHSCORES')
+for i = 1, #existing, 2 do
+  local new = wanted[tonumber(existing[i + 1])]
+  if new ~= nil and new ~= existing[i] then stale[#stale + 1] = existing[i] end
+end
+for i = 1, #stale, 1000 do
+  redis.call('ZREM', key, unpack(stale, i, math.min(i + 999, #stale)))
+end
+for i = 1, #adds, 2000 do
+  redis.call('ZADD', key, unpack(adds, i, math.min(i + 1999, #adds)))
 end
 redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
 redis.call('PEXPIRE', key, ARGV[2])
@@ -199,18 +213,19 @@ class RedisSink:
             out.result.count_rejected(Topic.BARS)
             log.debug("skipping %s: %s", rec.origin, reason)
         cols = decoded.columns
-        # Per key, its bars in record order as score/member pairs (a later bar of the same window wins).
-        pairs: dict[tuple[str, str, str], list[Any]] = {}
+        # Per key, the last bar of each window in the batch (an earlier one would be replaced anyway).
+        latest: dict[tuple[str, str, str], dict[int, bytes | None]] = {}
         for ident, score, rec in zip(zip(cols["interval"], cols["exchange"], cols["symbol"], strict=True),
                                      cols["window_start"], decoded.records, strict=True):  # fmt: skip
-            got = pairs.get(ident)
-            if got is None:
-                got = pairs[ident] = []
-            got += (score, rec.value)
-        for (interval, exchange, symbol), flat in pairs.items():
-            top = max(flat[0::2])
-            key = self.keys.bars(interval, exchange, symbol)
-            out.commands.append(("bars", ([key], [f"({top - BARS_KEEP_MS}", BARS_KEEP_MS, *flat]), {}))
+            by_score = latest.get(ident)
+            if by_score is None:
+                by_score = latest[ident] = {}
+            by_score[score] = rec.value
+        for (interval, exchange, symbol), by_score in latest.items():
+            low, top = min(by_score), max(by_score)
+            flat = [x for pair in by_score.items() for x in pair]
+            args = [f"({top - BARS_KEEP_MS}", BARS_KEEP_MS, low, top, *flat]
+            out.commands.append(("bars", ([self.keys.bars(interval, exchange, symbol)], args), {}))
         if decoded.records:
             out.result.count_stored(Topic.BARS, len(decoded.records))
 

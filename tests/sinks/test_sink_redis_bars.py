@@ -1,7 +1,8 @@
 """The Redis sink's bars script must leave exactly the state of the plain command sequence it
 replaces (per bar ZREMRANGEBYSCORE score score + ZADD, then per key and batch the trim to the hour
 before its newest bar and PEXPIRE), for replaced windows, replays, duplicates within a batch, out of
-order bars and bars older than the hour; and must not count a no-op as a write."""
+order bars, bars older than the hour and batches larger than one command takes; and a new bar must
+cost one ZADD, a replaced window one ZREM more, with no no-op writes."""
 
 from __future__ import annotations
 
@@ -93,4 +94,21 @@ def test_a_new_bar_costs_one_write_and_a_replaced_window_two(redis_settings):
     assert stats["cmdstat_zadd"]["calls"] == 2 and stats["cmdstat_zrem"]["calls"] == 1
     members = client.zrange(key, 0, -1, withscores=True)
     assert [orjson.loads(m)["mid_close"] for m, _ in members] == [1.0, 2.0]
+    sink.close()
+
+
+def test_large_batches_replacing_many_windows_match_the_plain_commands(redis_settings):
+    """More bars per key than the script passes to one ZADD or ZREM (it splits them)."""
+    tag = uuid.uuid4().hex[:8]
+    sink = RedisSink(redis_settings.model_copy(update={"key_prefix": f"t{tag}a"}))
+    ref_keys = RedisLayout(f"t{tag}b")
+    client = redis.Redis(host=redis_settings.host, port=redis_settings.port, db=redis_settings.db)
+    base = 1_723_161_240_000
+    for close in (1.0, 2.0, 2.0):  # new windows, then all of them replaced, then an exact replay
+        batch = [_bar("AAUSDT", base + i * 1000, close) for i in range(2500)]
+        _reference(client, ref_keys, batch)
+        sink.write_records([SinkRecord(Topic.BARS, "orderbook.bars", 0, i, b"k", orjson.dumps(b), 1)
+                            for i, b in enumerate(batch)])  # fmt: skip
+        assert _state(client, sink.keys, ["AAUSDT"]) == _state(client, ref_keys, ["AAUSDT"])
+    assert client.zcard(sink.keys.bars("1s", "bx", "AAUSDT")) == 2500
     sink.close()
