@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from typing import Any, cast
 
 import redis
 
@@ -44,7 +45,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def dataset_changes(client: redis.Redis) -> int:
     """Redis's own count of changes to the data set (see the module docstring)."""
-    info = client.info("persistence")
+    info = _info(client, "persistence")
     if int(info.get("rdb_bgsave_in_progress", 0)) or int(info.get("rdb_saves", 0)):
         raise RuntimeError("an RDB save ran: rdb_changes_since_last_save was reset, the count is wrong")
     return int(info["rdb_changes_since_last_save"])
@@ -52,7 +53,7 @@ def dataset_changes(client: redis.Redis) -> int:
 
 def write_commands(client: redis.Redis) -> int:
     """Calls of write-flagged commands since the last CONFIG RESETSTAT, as Redis counted them."""
-    stats = client.info("commandstats")
+    stats = _info(client, "commandstats")
     total = 0
     for name, stat in stats.items():
         command = name.removeprefix("cmdstat_")
@@ -63,9 +64,13 @@ def write_commands(client: redis.Redis) -> int:
     return total
 
 
+def _info(client: redis.Redis, section: str) -> dict[str, Any]:
+    return cast(dict[str, Any], client.info(section))
+
+
 def _flags(client: redis.Redis, command: str) -> set[str]:
-    reply = client.execute_command("COMMAND", "INFO", command)
-    entry = reply.get(command) if isinstance(reply, dict) else reply[0]
+    reply: Any = client.execute_command("COMMAND", "INFO", command)
+    entry: Any = reply.get(command) if isinstance(reply, dict) else reply[0]
     raw = entry["flags"] if isinstance(entry, dict) else entry[2]
     return {f.decode() if isinstance(f, bytes) else str(f) for f in raw}
 
@@ -87,7 +92,7 @@ def main() -> None:
             sink.write_records(records[: args.batch])  # warm-up (also loads the scripts)
             client.flushall()
             client.config_resetstat()
-            server_pid = int(client.info("server")["process_id"])
+            server_pid = int(_info(client, "server")["process_id"])
             changes = dataset_changes(client)
             started, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_seconds(server_pid)
             with profiled(args.profile):

@@ -73,7 +73,7 @@ def _strings(col: Sequence[Any]) -> set[str]:
     return {v for v in col if type(v) is str}
 
 
-def _property_checks(spec: dict[str, Any]) -> tuple[frozenset[type] | None, list[ColumnCheck]]:
+def _property_checks(spec: dict[str, Any]) -> tuple[frozenset[type], list[ColumnCheck]]:
     """(allowed Python types or None for any, extra column checks) for one property's schema.
     The extra checks run only after the column's types were found within the allowed ones."""
     unknown = set(spec) - _IGNORED - {"type", "const", "enum", "minimum", "exclusiveMinimum", "minLength", "pattern"}

@@ -75,6 +75,10 @@ class BatchingSink(Protocol):
     must either store the whole batch durably or raise. Exceptions listed in `transient_errors`
     make the loop retry the same batch with backoff; anything else stops the sink without
     committing, so the batch is read again on restart.
+
+    Optionally a sink also offers `prepare(batch)` (the CPU work, touching no connection) and
+    `write_prepared(prepared)` (the store round trips), with `write(b) == write_prepared(prepare(b))`;
+    the loop then prepares the next batch while the current one is written (sinks.consume_loop).
     """
 
     name: str

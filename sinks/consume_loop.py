@@ -271,9 +271,10 @@ class ConsumeLoop:
         inflight, self._inflight = self._inflight, None
         if inflight is None:
             return None
+        retryable: tuple[type[BaseException], ...] = (CommitFailed, *self.sink.transient_errors)
         try:
             result = inflight.future.result()
-        except (CommitFailed, *self.sink.transient_errors) as exc:
+        except retryable as exc:
             self._write_and_commit(inflight.batch, inflight.prepared, failed=exc)
             return None
         return inflight.batch, inflight.prepared, result

@@ -26,7 +26,7 @@ import numpy.typing as npt
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
 TIMESTAMPTZ = "timestamp with time zone"
-# Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01 UTC), in milliseconds.
+# The Unix time of PostgreSQL's epoch (2000-01-01 UTC), in milliseconds; timestamptz is microseconds since it.
 _PG_EPOCH_MS = 946_684_800_000
 # The row path converts through Python datetimes: years 1..9999. Same range here, so the same
 # records are accepted and the others take the row path, which rejects them with a reason.
