@@ -57,7 +57,7 @@ class StreamConnection:
         self.connects = 0
         self.reconnects = 0
         self.reconnect_reasons: dict[str, int] = {}
-        self.last_frame_ns = 0
+        self.idle_checks = 0  # watchdog ticks (tests wait on it rather than on the clock)
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._close_reason: str | None = None
         self._stopping = False
@@ -122,9 +122,7 @@ class StreamConnection:
         self.state = "closed"
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> str:
-        opened_ns = time.time_ns()
-        self.last_frame_ns = opened_ns
-        watchdog = asyncio.get_running_loop().create_task(self._watch(ws, opened_ns))
+        watchdog = asyncio.get_running_loop().create_task(self._watch(ws, time.monotonic()))
         on_frame = self._on_frame
         time_ns = time.time_ns
         text = aiohttp.WSMsgType.TEXT
@@ -134,10 +132,8 @@ class StreamConnection:
             while True:
                 msg = await ws.receive()
                 if msg.type is text or msg.type is binary:
-                    now = time_ns()
-                    self.last_frame_ns = now
                     self.frames += 1
-                    if on_frame(msg.data, now) == SERVER_SHUTDOWN:
+                    if on_frame(msg.data, time_ns()) == SERVER_SHUTDOWN:
                         reason = SERVER_SHUTDOWN
                         await ws.close()
                         break
@@ -152,18 +148,35 @@ class StreamConnection:
                 await ws.close()
         return self._close_reason or reason
 
-    async def _watch(self, ws: aiohttp.ClientWebSocketResponse, opened_ns: int) -> None:
-        """Idle watchdog and the 24-hour cut."""
-        tick = max(0.05, min(1.0, self.tuning.idle_timeout_s / 4))
+    async def _watch(self, ws: aiohttp.ClientWebSocketResponse, opened: float) -> None:
+        """Idle watchdog and the 24-hour cut, on the monotonic clock (a wall-clock step must not
+        fake or hide silence). Silence is the time since the frame counter last moved, as seen
+        at each tick, so it fires after idle_timeout_s to idle_timeout_s + one tick of silence. A
+        late wake-up of this task (a busy CPU) must not make a live connection look silent: before
+        firing, it lets the loop poll the socket once more, so frames that arrived while this
+        process was not running are counted first, whatever order the loop runs timers and reads
+        in (asyncio reads first, libuv-based loops run timers first)."""
+        idle = self.tuning.idle_timeout_s
+        tick = max(0.05, min(1.0, idle / 4))
+        frames_seen = self.frames
+        last_progress = opened
         while not ws.closed:
             await asyncio.sleep(tick)
-            now = time.time_ns()
-            if (now - self.last_frame_ns) / 1e9 > self.tuning.idle_timeout_s:
-                log.warning("%s: no frame for %.1fs, reconnecting", self.name, self.tuning.idle_timeout_s)
+            self.idle_checks += 1
+            now = time.monotonic()
+            if self.frames != frames_seen:
+                frames_seen = self.frames
+                last_progress = now
+            elif now - last_progress > idle:
+                await asyncio.sleep(0.01)  # one more turn of the loop's I/O poll
+                if self.frames != frames_seen:
+                    frames_seen, last_progress = self.frames, time.monotonic()
+                    continue
+                log.warning("%s: no frame for %.1fs, reconnecting", self.name, now - last_progress)
                 self._close_reason = "idle"
                 await ws.close()
                 return
-            if (now - opened_ns) / 1e9 > self.tuning.max_age_s:
+            if now - opened > self.tuning.max_age_s:
                 self._close_reason = "max_age"
                 await ws.close()
                 return

@@ -4,6 +4,9 @@ BookFeed owns every symbol of one producer process: it parses frames (orjson), r
 stream name to the symbol's BookSync, publishes each new book state, sends anything it cannot use
 to the DLQ with the reason, and starts a snapshot fetch for a symbol that needs one (at start, or
 after a gap: only that symbol is resynced, its connection and the other books carry on).
+
+A symbol's first snapshot is requested when its first event is buffered, not when the process
+starts: only then is the stream known to be open, so every change after the snapshot will arrive.
 """
 
 from __future__ import annotations
@@ -90,12 +93,6 @@ class BookFeed:
     def is_live(self) -> bool:
         return all(s.sync.live for s in self.symbols.values())
 
-    def start(self) -> None:
-        """Begin the first sync of every diff book (the events buffer meanwhile)."""
-        if self.diff:
-            for state in self.symbols.values():
-                self._request_snapshot(state)
-
     async def stop(self) -> None:
         tasks = [s.snapshot_task for s in self.symbols.values() if s.snapshot_task]
         for task in tasks:
@@ -138,6 +135,11 @@ class BookFeed:
             outcome = state.sync.on_event(ev)  # type: ignore[union-attr, arg-type]
             if outcome is Outcome.APPLIED:
                 self._publish(state, ev.event_time, ev.transaction_time, receive_time_ns, ev.final_id)
+            elif outcome is Outcome.BUFFERED:
+                # Binance's order: stream open and an event buffered first, snapshot after. A
+                # snapshot taken before the stream reached us can miss the changes made between
+                # it and the stream's first event, and that reads as a gap a moment later.
+                self._request_snapshot(state)
             elif outcome is Outcome.NEED_SNAPSHOT:
                 log.warning("%s: sequence gap at U=%d, resyncing this symbol", state.symbol, ev.first_id)
                 self._request_snapshot(state)

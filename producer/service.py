@@ -106,7 +106,6 @@ class ProducerService:
                 site = web.TCPSite(runner, "0.0.0.0", self.settings.metrics_port)
                 await site.start()
                 self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self.feed.start()
             tasks = [asyncio.create_task(c.run(session)) for c in self.connections]
             poller = asyncio.create_task(self._poll_kafka(stop))
             if ready is not None:

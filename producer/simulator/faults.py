@@ -56,6 +56,10 @@ class Faults:
         self._stall_until = 0.0
         self.dropped = 0
         self.malformed_sent = 0
+        # Diff frames not sent to a session because a stall was in force (one per session and
+        # step): a stall is a silent connection, its frames are lost like on a dead link, and
+        # tests can tell a stall's gap from any other.
+        self.withheld = 0
 
     def add_drop(self, symbol: str, count: int) -> None:
         self._drops[symbol] = self._drops.get(symbol, 0) + count

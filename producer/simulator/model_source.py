@@ -73,9 +73,8 @@ class ModelSource:
         stall = faults.stalled_for() > 0
         subs = self._subscribers
         diff_sessions = subs.get(f"{low}@depth@100ms", set()) | subs.get(f"{low}@depth", set())
-        extras = faults.take_malformed(symbol)
         if diff_sessions and not stall:
-            for extra in extras:
+            for extra in faults.take_malformed(symbol):  # taken only when sent: none lost in a stall
                 for session in list(diff_sessions):
                     await session.send_raw(extra)
             if not faults.take_drop(symbol):
@@ -84,6 +83,7 @@ class ModelSource:
                     stream = f"{low}@depth@100ms" if f"{low}@depth@100ms" in session.streams else f"{low}@depth"
                     await session.send(stream, payload)
         if stall:
+            faults.withheld += len(diff_sessions)
             return
         ticker_sessions = subs.get(f"{low}@bookTicker")
         if ticker_sessions:

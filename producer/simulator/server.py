@@ -181,6 +181,7 @@ class Simulator:
             "depth_requests": self.depth_requests,
             "dropped": self.faults.dropped,
             "malformed_sent": self.faults.malformed_sent,
+            "withheld": self.faults.withheld,
             "frames_sent": sum(s.sent for s in self.sessions),
             "update_ids": self.model.update_ids() if self.model else {},
         })

@@ -40,11 +40,13 @@ def test_gap_resyncs_only_that_symbol_once_and_the_book_is_right_afterwards(kafk
                     metrics = await resp.text()
                 async with http.get(f"http://127.0.0.1:{svc.http_port}/readyz") as resp:
                     ready = resp.status
-            return eth.sync, btc.sync, metrics, ready, truth
+            return eth.sync, btc.sync, metrics, ready, truth, svc.connections[0].reconnects, sim.faults.dropped
 
-    eth, btc, metrics, ready, truth = asyncio.run(scenario())
-    assert (eth.gaps, eth.resyncs, eth.syncs) == (1, 1, 2)
-    assert (btc.gaps, btc.resyncs, btc.syncs) == (0, 0, 1)
+    eth, btc, metrics, ready, truth, reconnects, dropped = asyncio.run(scenario())
+    # the one dropped frame is the only break: no reconnect, no stale snapshot, no other gap
+    assert (dropped, reconnects) == (1, 0)
+    assert (eth.gaps, eth.resyncs, eth.syncs, eth.stale_snapshots) == (1, 1, 2, 0)
+    assert (btc.gaps, btc.resyncs, btc.syncs, btc.stale_snapshots) == (0, 0, 1, 0)
     assert 'obm_producer_resyncs_total{exchange="binance",symbol="ETHUSDT"} 1.0' in metrics
     assert 'obm_producer_resyncs_total{exchange="binance",symbol="BTCUSDT"} 0.0' in metrics
     assert 'obm_producer_gaps_total{exchange="binance",symbol="ETHUSDT"} 1.0' in metrics
@@ -83,10 +85,12 @@ def test_malformed_frames_go_to_the_dlq_and_the_producer_keeps_going(kafka_setti
             await wait_until(lambda: svc.feed.dlq == len(kinds), 20, "DLQ records")
             before = btc.records
             await wait_until(lambda: btc.records > before + 10, 20, "records after the bad frames")
-            return svc.feed
+            return svc.feed, svc.connections[0].reconnects
 
-    feed = asyncio.run(scenario())
-    assert all(s.sync.gaps == 0 and s.sync.resyncs == 0 for s in feed.symbols.values())
+    feed, reconnects = asyncio.run(scenario())
+    assert reconnects == 0
+    assert all((s.sync.gaps, s.sync.resyncs, s.sync.syncs, s.sync.stale_snapshots) == (0, 0, 1, 0)
+               for s in feed.symbols.values())
     dlq = [rec for _, rec in read_topic(kafka, topic_names(kafka)[1])]
     validate = validator_for(Topic.DLQ)
     for rec in dlq:
@@ -103,6 +107,34 @@ def test_malformed_frames_go_to_the_dlq_and_the_producer_keeps_going(kafka_setti
     keyed = [rec for rec in dlq if rec["origin"] == "btcusdt@depth@100ms"]
     assert keyed and all(rec["key"] == "binance:BTCUSDT" for rec in keyed)
     assert all('"BTCUSDT"' in rec["payload"] or "btcusdt" in rec["payload"] for rec in dlq)
+
+
+def test_a_stream_silent_at_start_syncs_each_book_once_without_a_gap(kafka_settings) -> None:
+    """The cause of the extra ETHUSDT gaps seen under load: the first snapshot was fetched as the
+    process started, and when the stream's first event came later than the changes after that
+    snapshot, the book went live and broke at once. Here the stream is held back at start (a stall:
+    the market moves, nothing is sent); the snapshot must wait for the first event."""
+    kafka = isolated_kafka(kafka_settings)
+
+    async def stall_at_start(sim):
+        await sim.inject("stall", seconds=1.0)
+
+    async def scenario():
+        async with running(kafka, SYMBOLS, rate=40, prepare=stall_at_start) as (sim, svc):
+            await wait_until(lambda: all(s.records > 10 for s in svc.feed.symbols.values()), 30, "books publishing")
+            return svc.feed, sim.faults.withheld, svc.connections[0].reconnects, svc.snapshots.requests
+
+    feed, withheld, reconnects, snapshot_requests = asyncio.run(scenario())
+    assert withheld > 0 and reconnects == 0  # the stall did hold frames back, on the one connection
+    for state in feed.symbols.values():
+        assert (state.sync.gaps, state.sync.resyncs, state.sync.syncs, state.sync.stale_snapshots) == (0, 0, 1, 0)
+    assert snapshot_requests == len(SYMBOLS)
+    records = read_topic(kafka, topic_names(kafka)[0])
+    for symbol in SYMBOLS:
+        chain = _records_of(records, symbol)
+        assert chain[0]["resynced"] and chain[0]["prev_sequence_id"] is None
+        for prev, rec in zip(chain, chain[1:], strict=False):
+            assert rec["prev_sequence_id"] == prev["sequence_id"] and not rec["resynced"]
 
 
 def test_disconnect_server_shutdown_and_stall_recover(kafka_settings) -> None:

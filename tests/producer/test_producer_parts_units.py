@@ -168,3 +168,85 @@ def test_market_model_swings_imbalance_and_blows_out_spreads() -> None:
     assert regimes == {"calm", "bid_pressure", "ask_pressure", "thin"}
     assert max(imbalances) > 0.5 and min(imbalances) < -0.5
     assert min(spreads) == 1 and max(spreads) >= 5
+
+
+class LoopbackFeed:
+    """A peer on a real socket pair, paced by the same event loop (like the simulator in the
+    integration tests): every `every_s` it sends one byte, and a loop reader counts each arrival as
+    a frame of the connection under test."""
+
+    def __init__(self, conn, every_s: float) -> None:  # noqa: ANN001 - StreamConnection
+        import socket
+
+        self.conn = conn
+        self.every_s = every_s
+        self.ours, self.theirs = socket.socketpair()
+        self.ours.setblocking(False)
+        self.sending = True
+
+    def _on_readable(self) -> None:
+        if self.ours.recv(4096):
+            self.conn.frames += 1
+
+    async def run(self) -> None:
+        asyncio.get_running_loop().add_reader(self.ours.fileno(), self._on_readable)
+        while True:
+            await asyncio.sleep(self.every_s)
+            if self.sending:
+                self.theirs.send(b"x")
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.ours.fileno())
+        self.ours.close()
+        self.theirs.close()
+
+
+class FakeSocket:
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def test_idle_watchdog_ignores_a_starved_process_and_fires_on_real_silence() -> None:
+    """A process starved for longer than the idle timeout (here: the loop blocked) saw no frame
+    meanwhile, but neither could its peer in the same loop send one: the first frames after the
+    starvation must be counted before the watchdog decides. Silence while the loop runs fires."""
+    import time
+
+    from producer.connection import ConnectionTuning, StreamConnection
+
+    async def wait_for(predicate) -> None:  # noqa: ANN001
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+    async def scenario() -> tuple[tuple[str | None, bool], str | None]:
+        conn = StreamConnection("t", "ws://unused", lambda raw, ns: None,
+                                ConnectionTuning(idle_timeout_s=1.0, heartbeat_s=None))
+        peer = LoopbackFeed(conn, every_s=0.01)
+        ws = FakeSocket()
+        peer_task = asyncio.create_task(peer.run())
+        watchdog = asyncio.create_task(conn._watch(ws, time.monotonic()))  # type: ignore[arg-type]
+        try:
+            await wait_for(lambda: conn.frames >= 20)
+            # Quiet peer until the watchdog has looked once more: it has then seen the last frame,
+            # so the starvation below is all it could call silence.
+            peer.sending = False
+            checks = conn.idle_checks
+            await wait_for(lambda: conn.idle_checks >= checks + 2)
+            peer.sending = True
+            time.sleep(1.5)  # CPU starvation: longer than the idle timeout, the loop does not run
+            frames_after = conn.frames + 20
+            await wait_for(lambda: conn.frames >= frames_after or ws.closed)
+            after_starvation = (conn._close_reason, ws.closed)
+            peer.sending = False  # real silence from here on
+            await asyncio.wait_for(watchdog, 20)
+            return after_starvation, conn._close_reason
+        finally:
+            peer_task.cancel()
+            peer.close()
+
+    after_starvation, final_reason = asyncio.run(scenario())
+    assert after_starvation == (None, False)
+    assert final_reason == "idle"

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import orjson
 import pytest
 
 from producer.book import SCALE
-from producer.exchanges import BookSnapshot, Continuity, DepthEvent
+from producer.exchanges import BookSnapshot, Continuity, DepthEvent, binance_spot
+from producer.feed import BookFeed
+from producer.simulator.market_model import SymbolModel, depth_update
 from producer.sync import BookSync, Outcome, PartialSync
 
 pytestmark = pytest.mark.unit
@@ -118,3 +124,67 @@ def test_partial_depth_keeps_order_and_flags_first() -> None:
     assert sync.on_partial(snap(12, bids=((99, 1),))) is Outcome.APPLIED
     assert sync.record_prev_id == 10 and not sync.record_resynced
     assert sync.book.levels("bids") == [(99 * SCALE, SCALE)]
+
+
+class RecordingPublisher:
+    """Stands in for Kafka: keeps the records the feed publishes."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.dlq: list[dict[str, Any]] = []
+
+    def publish_book(self, key: bytes, record: dict[str, Any], force_check: bool = False) -> bool:
+        self.records.append(record)
+        return True
+
+    def publish_dlq(self, record: dict[str, Any]) -> None:
+        self.dlq.append(record)
+
+    def poll(self, timeout: float = 0.0) -> int:
+        return 0
+
+
+def test_feed_asks_for_the_first_snapshot_only_once_the_stream_has_delivered_an_event() -> None:
+    """The start-up race behind the extra ETHUSDT gaps under load: a snapshot taken before the
+    subscription reaches the exchange misses the changes made between it and the stream's first
+    event. Here the market changes three times before the stream is open; the feed must not have
+    asked for a snapshot by then, and the one it asks for after the first event chains on."""
+    model = SymbolModel("ETHUSDT", seed=3)
+    stream = binance_spot.EXCHANGE.diff_channel("ETHUSDT")
+    publisher = RecordingPublisher()
+    asked_at: list[int] = []  # the model's update id when each snapshot was asked for
+    delivered: list[int] = []  # u of each event the stream carried
+
+    async def fetch(symbol: str) -> BookSnapshot:
+        asked_at.append(model.update_id)
+        await asyncio.sleep(0)
+        return binance_spot.parse_snapshot(orjson.loads(orjson.dumps(model.snapshot(1000))))
+
+    def step_and_frame() -> bytes:
+        first, final, bids, asks = model.step()
+        return orjson.dumps({"stream": stream, "data": depth_update("ETHUSDT", 1, first, final, bids, asks)})
+
+    async def scenario() -> BookFeed:
+        feed = BookFeed(binance_spot.EXCHANGE, ["ETHUSDT"], publisher, fetch)  # type: ignore[arg-type]
+        for _ in range(3):
+            step_and_frame()  # changes the stream does not carry yet
+            await asyncio.sleep(0)
+        assert asked_at == []
+        for _ in range(20):
+            feed.on_frame(step_and_frame(), 0)
+            delivered.append(model.update_id)
+            for _ in range(3):
+                await asyncio.sleep(0)
+        return feed
+
+    feed = asyncio.run(scenario())
+    sync = feed.symbols["ETHUSDT"].sync
+    assert len(asked_at) == 1 and asked_at[0] >= delivered[0]
+    assert (sync.gaps, sync.resyncs, sync.syncs, sync.stale_snapshots, sync.live) == (0, 0, 1, 0, True)
+    records = publisher.records
+    assert records and records[-1]["sequence_id"] == model.update_id
+    assert records[0]["resynced"] and records[0]["prev_sequence_id"] is None
+    for prev, rec in zip(records, records[1:], strict=False):
+        assert rec["prev_sequence_id"] == prev["sequence_id"] and not rec["resynced"]
+    best_bid, best_ask = model.book.best_bid(), model.book.best_ask()
+    assert records[-1]["bid_prices"][0] == best_bid[0] / SCALE and records[-1]["ask_prices"][0] == best_ask[0] / SCALE
