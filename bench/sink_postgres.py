@@ -39,6 +39,7 @@ from obm.stack.health import free_port
 from obm.stack.postgres_server import PostgresServer
 from schemas.topics import Topic
 from sinks.batching import SinkBatch
+from sinks.launch import tune_gc
 from sinks.postgres_sink import PostgresSink
 
 
@@ -62,6 +63,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=5_000)
     ap.add_argument("--profile", action="store_true", help="cProfile the write path (slows it down)")
     args = ap.parse_args()
+    tune_gc()  # as `python -m sinks` does
     with stack_dir() as stack:
         pg = PostgresServer(PostgresSettings(port=free_port()), stack, durable=True)
         pg.start()

@@ -34,6 +34,7 @@ from config import RedisSettings
 from obm.stack.health import free_port
 from obm.stack.redis_server import RedisServer
 from schemas.topics import Topic
+from sinks.launch import tune_gc
 from sinks.redis_sink import RedisSink
 
 
@@ -81,6 +82,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=5_000)
     ap.add_argument("--profile", action="store_true", help="cProfile the write path (slows it down)")
     args = ap.parse_args()
+    tune_gc()  # as `python -m sinks` does
     with stack_dir() as stack:
         server = RedisServer(RedisSettings(port=free_port()), stack, persistent=True)
         server.start()

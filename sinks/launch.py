@@ -3,6 +3,7 @@ batch at hand, commit it and exit 0. Shared by `python -m sinks` and `obm sink`.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 from types import FrameType
@@ -37,9 +38,20 @@ def build_loop(kind: str, kafka: KafkaSettings | None = None, sink_settings: Sin
                        batch_max_records=ss.batch_max_records, batch_max_ms=ss.batch_max_ms)  # fmt: skip
 
 
+def tune_gc() -> None:
+    """Fewer, cheaper cyclic-GC passes. A batch allocates tens of thousands of tracked containers
+    (records, value tuples, rows), so the default generation-0 threshold (700) runs a collection
+    every few hundred records, and the older generations rescan everything the process keeps.
+    Objects alive at startup are frozen out of the scans; collections still run, just less often.
+    Measured: +15% of the database sink's decode throughput (docs/benchmarks.md)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def run_sink(kind: str) -> int:
     """Run until a signal; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tune_gc()
     ss = SinkSettings()
     loop = build_loop(kind, sink_settings=ss)
     loop.metrics.serve(ss.postgres_metrics_port if kind == "postgres" else ss.redis_metrics_port)

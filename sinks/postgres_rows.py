@@ -8,6 +8,7 @@ year 9999) raise RejectedRecord, which the sink turns into a DLQ record.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,6 +61,40 @@ SNAPSHOTS = TableSpec(
     ("ts", "exchange", "symbol", "sequence_id", "bid_prices", "bid_sizes", "ask_prices", "ask_sizes"),
 )
 ALL_TABLES = (METRICS, BARS, ALERTS, DLQ, SNAPSHOTS)
+
+
+# The datetimes of the row path cover years 1..9999; the column path takes the same range, so the
+# same records are accepted and the others take the row path, which rejects them with a reason.
+MIN_MS = -62_135_596_800_000
+MAX_MS = 253_402_300_799_999
+# The Unix time of PostgreSQL's epoch (2000-01-01 UTC) in ms: binary timestamptz is an int64 of
+# microseconds since then.
+_PG_EPOCH_MS = 946_684_800_000
+TIMESTAMPTZ = "timestamp with time zone"
+
+
+def rows_from_columns(spec: TableSpec, columns: dict[str, tuple[Any, ...]], types: dict[str, frozenset[type]],
+                      pg_types: list[str]) -> tuple[list[str], list[tuple[Any, ...]]] | None:  # fmt: skip
+    """The table's COPY rows straight from a batch's validated columns (sinks.batch_decoding), with
+    the types to give psycopg's binary COPY; None when the row path must be taken instead.
+
+    The rows hold the records' own values, as the row converters would, except that a time column
+    holds its binary form directly: microseconds since 2000-01-01 as a bigint, which is exactly the
+    8 bytes binary COPY sends for a timestamptz (and saves a datetime object per value). Times that
+    are not integers or lie outside years 1..9999 return None, so the row path decides about them.
+    """
+    out_types: list[str] = []
+    out_columns: list[Sequence[Any]] = []
+    for source, pg_type in zip(spec.sources, pg_types, strict=True):
+        values: Sequence[Any] = columns[source]
+        if pg_type == TIMESTAMPTZ:
+            if not types[source] <= {int} or (values and (min(values) < MIN_MS or max(values) > MAX_MS)):
+                return None
+            values = [(ms - _PG_EPOCH_MS) * 1000 for ms in values]
+            pg_type = "bigint"
+        out_types.append(pg_type)
+        out_columns.append(values)
+    return out_types, list(zip(*out_columns, strict=True))
 
 
 def ms_to_datetime(ms: int, field: str = "time") -> datetime:

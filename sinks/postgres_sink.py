@@ -8,9 +8,11 @@ unique keys: that COPY fails as a whole in its savepoint and the rows go the ide
 into a temp staging table and INSERT ... SELECT ... ON CONFLICT DO NOTHING. So a replay changes
 nothing, whichever path stored the rows first.
 
-The hot tables (metrics, bars, alerts) are decoded column-wise (sinks.batch_decoding) and their COPY
-payload is built for the whole batch at once (sinks.copy_payload); both happen in `prepare`, which
-the consume loop runs for the next batch while this batch's transaction is in flight.
+The hot tables (metrics, bars, alerts) are decoded and validated column-wise (sinks.batch_decoding)
+and their COPY rows are assembled from those columns (postgres_rows.rows_from_columns: no datetime
+objects, no per-record conversion calls); both happen in `prepare`, which the consume loop runs for
+the next batch while this batch's transaction is in flight. psycopg's C row formatter then writes
+the binary COPY.
 
 Rejects: a record that fails its schema or a conversion goes to orderbook.dlq. A value PostgreSQL
 refuses (bigint overflow, NUL in text, ...) fails the whole COPY; the sink then bisects that table's
@@ -34,7 +36,6 @@ from schemas.dlq import dlq_record
 from schemas.topics import Topic
 from sinks.batch_decoding import decode_columns
 from sinks.batching import SinkBatch, SinkRecord, WriteResult
-from sinks.copy_payload import UnsupportedColumns, binary_copy_payload
 from sinks.postgres_rows import (
     ALERTS,
     ALL_TABLES,
@@ -48,6 +49,7 @@ from sinks.postgres_rows import (
     dlq_row,
     invalid_dlq_row,
     metrics_row,
+    rows_from_columns,
     snapshot_second,
     snapshots_row,
 )
@@ -71,12 +73,12 @@ Rejects = list[tuple[SinkRecord, str]]
 
 @dataclass
 class TableLoad:
-    """One table's share of a batch: either a ready COPY payload (with the dicts to fall back on
-    rows), or rows built record by record."""
+    """One table's share of a batch: either COPY rows assembled from columns (`fast`, with the dicts
+    to fall back on the row converters), or rows built record by record (`items`)."""
 
     spec: TableSpec
     records: list[SinkRecord] = field(default_factory=list)
-    payload: bytes | None = None
+    fast: tuple[list[str], list[Row]] | None = None  # (the COPY's column types, rows)
     dicts: list[dict[str, Any]] = field(default_factory=list)
     convert: Callable[[dict[str, Any]], Row] | None = None
     items: list[tuple[Row, SinkRecord]] | None = None
@@ -158,7 +160,7 @@ class PostgresSink:
         return self.write_prepared(self.prepare(batch))
 
     def prepare(self, batch: SinkBatch) -> PreparedWrite:
-        """Decoding, validation and COPY payloads: pure CPU work that touches no connection, so the
+        """Decoding, validation and COPY rows: pure CPU work that touches no connection, so the
         consume loop can run it for the next batch while `write_prepared` waits on the database."""
         loads: dict[TableSpec, TableLoad] = {}
         rejects: Rejects = []
@@ -177,12 +179,7 @@ class PostgresSink:
                 load = TableLoad(spec, records=decoded.records, dicts=decoded.dicts, convert=convert)
                 pg_types = self._types.get(spec.table)
                 if pg_types is not None and decoded.records:
-                    try:
-                        load.payload = binary_copy_payload(
-                            pg_types, [decoded.columns[c] for c in spec.sources], [decoded.types[c] for c in spec.sources]
-                        )
-                    except UnsupportedColumns as exc:
-                        log.debug("%s: row-by-row COPY (%s)", spec.table, exc)
+                    load.fast = rows_from_columns(spec, decoded.columns, decoded.types, pg_types)
                 loads[spec] = load
         return PreparedWrite([ld for ld in loads.values() if ld.records or ld.items], rejects, sampled)
 
@@ -222,15 +219,16 @@ class PostgresSink:
     def _store_load(self, conn: psycopg.Connection[Any], load: TableLoad, rejects: Rejects) -> None:
         """Direct COPY; on a replay (unique key hit) the idempotent staging path; on a refused value
         the row-by-row path with bisection."""
-        if load.payload is not None:
+        if load.fast is not None:
+            types, rows = load.fast
             try:
                 with conn.transaction():
-                    self._copy(conn, load.spec, load.spec.table, load.payload)
+                    self._copy(conn, load.spec, load.spec.table, rows, types)
                 return
             except psycopg.errors.UniqueViolation:
                 try:
                     with conn.transaction():
-                        self._copy_insert(conn, load.spec, load.payload)
+                        self._copy_insert(conn, load.spec, rows, types)
                     return
                 except _REFUSED as exc:
                     log.info("%s: COPY refused (%s): storing row by row", load.spec.table, exc)
@@ -300,26 +298,26 @@ class PostgresSink:
             self._store(conn, spec, items[:mid], rejects)
             self._store(conn, spec, items[mid:], rejects)
 
-    def _copy(self, conn: psycopg.Connection[Any], spec: TableSpec, table: str, data: bytes | list[Row]) -> None:
-        """COPY rows (a prebuilt binary payload, or row tuples) into `table` (the target or its stage)."""
+    def _copy(self, conn: psycopg.Connection[Any], spec: TableSpec, table: str, rows: list[Row],
+              types: list[str] | None = None) -> None:  # fmt: skip
+        """Binary COPY of rows into `table` (the target or its stage); `types` are the types psycopg
+        formats the values as (default: the table's column types)."""
         cols = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
-        with conn.cursor() as cur:
-            with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(sql.Identifier(table), cols)) as copy:
-                if isinstance(data, bytes):
-                    copy.write(data)
-                else:
-                    copy.set_types(self._types[spec.table])
-                    for row in data:
-                        copy.write_row(row)
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(sql.Identifier(table), cols)
+        with conn.cursor() as cur, cur.copy(statement) as copy:
+            copy.set_types(types or self._types[spec.table])
+            for row in rows:
+                copy.write_row(row)
 
-    def _copy_insert(self, conn: psycopg.Connection[Any], spec: TableSpec, data: bytes | list[Row]) -> int:
+    def _copy_insert(self, conn: psycopg.Connection[Any], spec: TableSpec, rows: list[Row],
+                     types: list[str] | None = None) -> int:  # fmt: skip
         cols = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
         stage, table = sql.Identifier(spec.stage), sql.Identifier(spec.table)
         with conn.cursor() as cur:
             # Rows of an earlier savepoint of this transaction may still be staged (bisect path):
             # clear them so each INSERT moves only its own rows.
             cur.execute(sql.SQL("DELETE FROM {}").format(stage))
-            self._copy(conn, spec, spec.stage, data)
+            self._copy(conn, spec, spec.stage, rows, types)
             cur.execute(
                 sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(table, cols, cols, stage)
             )

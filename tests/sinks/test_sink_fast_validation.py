@@ -8,7 +8,18 @@ import pytest
 from schemas import ValidationFailed, load_schema, validator_for
 from schemas.topics import Topic
 from sinks.fast_validation import compile_fast_check
-from sinks.postgres_rows import ALERTS, BARS, METRICS, RejectedRecord, bars_row, metrics_row, ms_to_datetime
+from sinks.postgres_rows import (
+    ALERTS,
+    BARS,
+    METRICS,
+    TIMESTAMPTZ,
+    RejectedRecord,
+    TableSpec,
+    bars_row,
+    metrics_row,
+    ms_to_datetime,
+    rows_from_columns,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -63,3 +74,18 @@ def test_rows_follow_the_schema_fields_and_convert_times_exactly():
     assert bar[BARS.columns.index("window_end")] == ms_to_datetime(1723161241000)
     with pytest.raises(RejectedRecord, match="event_time"):
         metrics_row({**rec, "event_time": 10**17})
+
+
+def test_rows_from_columns_send_times_as_binary_timestamptz_and_defer_odd_times():
+    cols = {"event_time": (946_684_800_000, 946_684_800_001, 0), "exchange": ("a", "b", "c")}
+    spec = TableSpec("t", ("ts", "exchange", "event_time"))
+    types = {"event_time": frozenset({int}), "exchange": frozenset({str})}
+    pg = [TIMESTAMPTZ, "text", "bigint"]
+    copy_types, rows = rows_from_columns(spec, cols, types, pg)
+    # microseconds since 2000-01-01 UTC: the 8 bytes binary COPY sends for a timestamptz
+    assert copy_types == ["bigint", "text", "bigint"]
+    assert rows == [(0, "a", 946_684_800_000), (1000, "b", 946_684_800_001), (-946_684_800_000_000, "c", 0)]
+    assert (ms_to_datetime(946_684_800_001) - ms_to_datetime(946_684_800_000)).microseconds == 1000
+    for odd in ((10**17,), (-(10**17),), (1.5,)):  # beyond year 9999 / before year 1 / not an integer
+        odd_types = {"event_time": frozenset(map(type, odd)), "exchange": frozenset({str})}
+        assert rows_from_columns(spec, {"event_time": odd, "exchange": ("a",)}, odd_types, pg) is None

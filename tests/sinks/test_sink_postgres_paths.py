@@ -1,5 +1,5 @@
 """The database sink's write paths against a real PostgreSQL, without Kafka: rows stored from the
-column-built COPY payload equal what the row converters make, a replayed or overlapping batch
+column-built COPY rows equal what the row converters make, a replayed or overlapping batch
 (unique keys hit: the staging + ON CONFLICT path) stores each row once, and a value PostgreSQL
 refuses inside the direct COPY still isolates just that record."""
 
@@ -54,7 +54,7 @@ def _select(pg_settings, table: str, columns: tuple[str, ...], exchange: str) ->
         return sorted(conn.execute(f"select {cols} from {table} where exchange = %s", (exchange,)).fetchall(), key=repr)
 
 
-def test_rows_from_the_copy_payload_equal_the_row_converters(sink, pg_settings, exchange):
+def test_rows_from_columns_equal_the_row_converters(sink, pg_settings, exchange):
     metrics = [_metric(exchange, i) for i in range(300)] + [_metric(exchange, 300 + i, full=False) for i in range(5)]
     bar = dict(load_schema(Topic.BARS)["examples"][0], exchange=exchange)
     bars = [{**bar, "window_start": bar["window_start"] + i * 1000, "window_end": bar["window_end"] + i * 1000,
@@ -63,7 +63,7 @@ def test_rows_from_the_copy_payload_equal_the_row_converters(sink, pg_settings, 
     alerts = [{**alert, "alert_id": f"{alert['alert_id']}-{i}", "message": f"é {i}"} for i in range(20)]
     full_batch = _records(Topic.PROCESSED, metrics[:300]) + _records(Topic.BARS, bars) + _records(Topic.ALERTS, alerts)
     prepared = sink.prepare(SinkBatch(full_batch))
-    assert all(load.payload is not None for load in prepared.loads), "the column path must build the payloads"
+    assert all(load.fast is not None for load in prepared.loads), "the column path must build the rows"
     result = sink.write_prepared(prepared)
     assert result.stored == {Topic.PROCESSED: 300, Topic.BARS: 50, Topic.ALERTS: 20} and not result.dlq
     # records without their optional fields: validated one by one, still one payload
@@ -88,7 +88,7 @@ def test_a_value_refused_inside_the_direct_copy_rejects_only_its_record(sink, pg
     metrics = [_metric(exchange, i) for i in range(100)]
     metrics[37] = {**metrics[37], "exchange": f"{exchange}\x00nul"}  # valid JSON Schema; PostgreSQL text refuses NUL
     batch = SinkBatch(_records(Topic.PROCESSED, metrics))
-    assert sink.prepare(batch).loads[0].payload is not None  # the refusal comes from the server
+    assert sink.prepare(batch).loads[0].fast is not None  # the refusal comes from the server
     result = sink.write(batch)
     assert result.stored == {Topic.PROCESSED: 99} and result.rejected == {Topic.PROCESSED: 1}
     assert len(result.dlq) == 1 and "rejected by PostgreSQL" in result.dlq[0]["reason"]
