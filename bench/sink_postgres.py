@@ -15,9 +15,11 @@ Figures:
 The stored row count is checked after each phase.
 
 Run: .venv/bin/python -m bench.sink_postgres [--rows 200000] [--profile]
-Older sinks (before/after comparisons, docs/benchmarks.md): put their `sinks` package first on the
-path, e.g. `git archive 08c2144 sinks | tar -x -C /tmp/old && PYTHONPATH=/tmp/old:. python -m
-bench.sink_postgres`; the prepare/write split and the GC tuning are then skipped.
+Older sinks (before/after comparisons, docs/benchmarks.md): run from a folder holding only their
+`sinks` package (`-m` puts the current folder first on the path), e.g. `mkdir /tmp/old && git
+archive 08c2144 sinks | tar -x -C /tmp/old && cd /tmp/old && PYTHONPATH=/tmp/old:<repo>
+<repo>/.venv/bin/python -m bench.sink_postgres`; the prepare/write split and the GC tuning are
+then skipped. The "before" figures also hid hiredis (a `hiredis.py` raising ImportError on the path).
 """
 
 from __future__ import annotations
