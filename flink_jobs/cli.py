@@ -69,8 +69,8 @@ def submit(job, jobmanager, from_timestamp, savepoint, parallelism, metric_pairs
         from_timestamp_ms=from_timestamp,
         savepoint=savepoint,
         parallelism=parallelism,
-        metrics=MetricsJobSettings(**_settings_overrides(metric_pairs)),
-        alerts=AlertSettings(**_settings_overrides(alert_pairs)),
+        metrics=MetricsJobSettings(**_settings_overrides(metric_pairs)),  # type: ignore[arg-type]
+        alerts=AlertSettings(**_settings_overrides(alert_pairs)),  # type: ignore[arg-type]
     )
     click.echo(job_id)
 
@@ -117,7 +117,7 @@ def redeploy(job, jobmanager, savepoint_dir, parallelism, metric_pairs, alert_pa
         kafka=KafkaSettings(),
         savepoint_dir=savepoint_dir or _default_savepoint_dir(),
         parallelism=parallelism,
-        metrics=MetricsJobSettings(**_settings_overrides(metric_pairs)),
-        alerts=AlertSettings(**_settings_overrides(alert_pairs)),
+        metrics=MetricsJobSettings(**_settings_overrides(metric_pairs)),  # type: ignore[arg-type]
+        alerts=AlertSettings(**_settings_overrides(alert_pairs)),  # type: ignore[arg-type]
     )
     click.echo(f"{new_id} (from {savepoint})")
