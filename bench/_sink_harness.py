@@ -56,7 +56,9 @@ def stack_dir() -> Iterator[StackSettings]:
 
 @contextmanager
 def kafka(stack: StackSettings) -> Iterator[KafkaSettings]:
-    settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3)
+    settings = KafkaSettings(
+        bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3
+    )
     broker = KafkaBroker(settings, stack)
     broker.start()
     create_topics(settings, [t.value for t in ALL_TOPICS])
@@ -76,7 +78,11 @@ def processed_values(n: int, start_seq: int = 0) -> list[tuple[str, bytes]]:
         sym = SYMBOLS[i % len(SYMBOLS)]
         rec: dict[str, object] = {"schema_version": 1}
         for p in props:
-            rec[p] = rng.random() < 0.5 if ("complete" in p or p in ("crossed", "resynced")) else rng.uniform(-1, 1)
+            rec[p] = (
+                rng.random() < 0.5
+                if ("complete" in p or p in ("crossed", "resynced"))
+                else rng.uniform(-1, 1)
+            )
         rec.update(exchange="binance", market="spot", symbol=sym, event_time=base + i,
                    receive_time_ns=(base + i) * 1_000_000, sequence_id=start_seq + i)  # fmt: skip
         out.append((f"binance:{sym}", orjson.dumps(rec)))
@@ -104,7 +110,9 @@ def as_records(topic: Topic, values: list[tuple[str, bytes]]) -> list[SinkRecord
 
 
 def produce(settings: KafkaSettings, topic: Topic, values: list[tuple[str, bytes]]) -> None:
-    p = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 20, "compression.type": "lz4"})
+    p = Producer(
+        {"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 20, "compression.type": "lz4"}
+    )
     for k, v in values:
         while True:
             try:
@@ -127,7 +135,9 @@ class EndToEnd:
     per_cpu_second: float
 
 
-def run_end_to_end(kind: str, kafka_settings: KafkaSettings, expected: int, **store_settings: object) -> EndToEnd:
+def run_end_to_end(
+    kind: str, kafka_settings: KafkaSettings, expected: int, **store_settings: object
+) -> EndToEnd:
     """Runs the sink's consume loop from an empty group until `expected` records are committed."""
     ss = SinkSettings(postgres_group=f"bench-{time.time_ns()}", redis_group=f"bench-{time.time_ns()}")
     loop: ConsumeLoop = build_loop(kind, kafka=kafka_settings, sink_settings=ss, **store_settings)  # type: ignore[arg-type]

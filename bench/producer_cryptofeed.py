@@ -43,8 +43,11 @@ PEER_VERSION = "2.4.1"
 def ensure_peer_venv() -> Path:
     """The cryptofeed venv, created and filled on first use (idempotent)."""
     python = PEER_VENV / "bin" / "python"
-    probe = [str(python), "-c", f"import cryptofeed, importlib.metadata as m; "
-                                f"assert m.version('cryptofeed') == '{PEER_VERSION}'"]
+    probe = [
+        str(python),
+        "-c",
+        f"import cryptofeed, importlib.metadata as m; assert m.version('cryptofeed') == '{PEER_VERSION}'",
+    ]
     if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
         return python
     base = getattr(sys, "_base_executable", sys.executable)
@@ -56,16 +59,54 @@ def ensure_peer_venv() -> Path:
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
     cert, key = folder / "sim-cert.pem", folder / "sim-key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
 def start_simulator(capture: Path, cert: Path, key: Path) -> tuple[subprocess.Popen[str], str, str]:
-    sim = subprocess.Popen([sys.executable, "-m", "producer.simulator", "--port", "0", "--replay", str(capture),
-                            "--speed", "0", "--tls-cert", str(cert), "--tls-key", str(key), "--log-level", "WARNING"],
-                           cwd=REPO, stderr=subprocess.PIPE, text=True)
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "producer.simulator",
+            "--port",
+            "0",
+            "--replay",
+            str(capture),
+            "--speed",
+            "0",
+            "--tls-cert",
+            str(cert),
+            "--tls-key",
+            str(key),
+            "--log-level",
+            "WARNING",
+        ],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert sim.stderr is not None
     line = ""
     while "simulator ws=" not in line:
@@ -87,8 +128,9 @@ def run_ours(ws_url: str, rest_url: str, bootstrap: str, prefix: str, symbol: st
     from producer.service import ProducerOptions, ProducerService
 
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
-    settings = ProducerSettings(symbols=[symbol], ws_url=ws_url, rest_url=rest_url, metrics_port=0,
-                                queue_max_messages=500_000)
+    settings = ProducerSettings(
+        symbols=[symbol], ws_url=ws_url, rest_url=rest_url, metrics_port=0, queue_max_messages=500_000
+    )
     service = ProducerService(settings, kafka, ProducerOptions(http=False))
     state = service.feed.symbols[symbol]
 
@@ -109,9 +151,18 @@ def run_ours(ws_url: str, rest_url: str, bootstrap: str, prefix: str, symbol: st
         asks = [[to_text(p), to_text(s)] for p, s in book.levels("asks", 20)]
         stop.set()
         await task
-        return {"client": "obm producer -> Kafka", "updates": state.records, "wall_s": wall, "cpu_s": cpu,
-                "main_thread_cpu_s": main, "gaps": state.sync.gaps, "dlq": service.feed.dlq,
-                "delivery_errors": service.publisher.delivery_errors, "bids": bids, "asks": asks}
+        return {
+            "client": "obm producer -> Kafka",
+            "updates": state.records,
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "main_thread_cpu_s": main,
+            "gaps": state.sync.gaps,
+            "dlq": service.feed.dlq,
+            "delivery_errors": service.publisher.delivery_errors,
+            "bids": bids,
+            "asks": asks,
+        }
 
     return asyncio.run(run())
 
@@ -144,8 +195,12 @@ def compare(frames: int, rounds: int) -> None:
     n, levels = looped_binance_capture(capture, frames)
     cert, key = self_signed_cert(tmp)
     env = dict(os.environ, SSL_CERT_FILE=str(cert), REQUESTS_CA_BUNDLE=str(cert), PYTHONPATH=str(REPO))
-    broker = KafkaBroker(KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(),
-                                       partitions=3), StackSettings(state_dir=tmp / "state", start_timeout_s=180))
+    broker = KafkaBroker(
+        KafkaSettings(
+            bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3
+        ),
+        StackSettings(state_dir=tmp / "state", start_timeout_s=180),
+    )
     broker.start()
     sim, ws_url, rest_url = start_simulator(capture, cert, key)
     results: dict[str, list[dict]] = {"ours": [], "cryptofeed": []}
@@ -154,21 +209,55 @@ def compare(frames: int, rounds: int) -> None:
             prefix = f"cmp{r}."
             kafka = broker.settings.model_copy(update={"topic_prefix": prefix})
             create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
-            results["ours"].append(run_client(
-                [sys.executable, "-m", "bench.producer_cryptofeed", "--role", "ours", "--ws-url", ws_url,
-                 "--rest-url", rest_url, "--bootstrap", broker.settings.bootstrap_servers, "--prefix", prefix,
-                 "--updates", str(n)], env))
-            results["cryptofeed"].append(run_client(
-                [str(peer_python), str(REPO / "bench" / "producer_cryptofeed_peer.py"), "--ws-url", ws_url,
-                 "--rest-url", rest_url, "--updates", str(n + 1), "--log-file", str(tmp / "feedhandler.log")], env))
+            results["ours"].append(
+                run_client(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.producer_cryptofeed",
+                        "--role",
+                        "ours",
+                        "--ws-url",
+                        ws_url,
+                        "--rest-url",
+                        rest_url,
+                        "--bootstrap",
+                        broker.settings.bootstrap_servers,
+                        "--prefix",
+                        prefix,
+                        "--updates",
+                        str(n),
+                    ],
+                    env,
+                )
+            )
+            results["cryptofeed"].append(
+                run_client(
+                    [
+                        str(peer_python),
+                        str(REPO / "bench" / "producer_cryptofeed_peer.py"),
+                        "--ws-url",
+                        ws_url,
+                        "--rest-url",
+                        rest_url,
+                        "--updates",
+                        str(n + 1),
+                        "--log-file",
+                        str(tmp / "feedhandler.log"),
+                    ],
+                    env,
+                )
+            )
     finally:
         sim.terminate()
         sim.wait(timeout=30)
         broker.stop()
 
     print(f"input: {n} diff frames ({levels / n:.1f} levels/frame), replayed over wss:// at maximum speed")
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average "
-          f"{tuple(round(x, 1) for x in os.getloadavg())}")
+    print(
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average "
+        f"{tuple(round(x, 1) for x in os.getloadavg())}"
+    )
     print("| client | round | updates | wall s | updates/s (wall) | updates per CPU-second (process) |")
     print("|---|---|---|---|---|---|")
     rates: dict[str, list[float]] = {"ours": [], "cryptofeed": []}
@@ -181,16 +270,22 @@ def compare(frames: int, rounds: int) -> None:
             extra = ""
             if "main_thread_cpu_s" in res:
                 extra = f" (main thread alone: {res['updates'] / res['main_thread_cpu_s']:,.0f})"
-            print(f"| {res['client']} | {i + 1} | {res['updates']:,} | {res['wall_s']:.2f} | {rate:,.0f} | "
-                  f"{cpu_rate:,.0f}{extra} |")
+            print(
+                f"| {res['client']} | {i + 1} | {res['updates']:,} | {res['wall_s']:.2f} | {rate:,.0f} | "
+                f"{cpu_rate:,.0f}{extra} |"
+            )
     ours = results["ours"][-1]
     assert all(r["gaps"] == 0 and r["dlq"] == 0 and r["delivery_errors"] == 0 for r in results["ours"]), ours
-    books_equal = all(same_levels(o["bids"], c["bids"]) and same_levels(o["asks"], c["asks"])
-                      for o, c in zip(results["ours"], results["cryptofeed"], strict=True))
+    books_equal = all(
+        same_levels(o["bids"], c["bids"]) and same_levels(o["asks"], c["asks"])
+        for o, c in zip(results["ours"], results["cryptofeed"], strict=True)
+    )
     print(f"same top-20 book at the end in every round: {books_equal}")
     ratio = statistics.median(rates["ours"]) / statistics.median(rates["cryptofeed"])
     cpu_ratio = statistics.median(cpu_rates["ours"]) / statistics.median(cpu_rates["cryptofeed"])
-    print(f"ratio ours / cryptofeed (medians): {ratio:.2f}x updates/s (wall), {cpu_ratio:.2f}x per CPU-second")
+    print(
+        f"ratio ours / cryptofeed (medians): {ratio:.2f}x updates/s (wall), {cpu_ratio:.2f}x per CPU-second"
+    )
     if not books_equal:
         raise SystemExit("the two clients ended with different books")
 
@@ -208,7 +303,11 @@ def main() -> None:
     parser.add_argument("--updates", type=int)
     args = parser.parse_args()
     if args.role == "ours":
-        print(json.dumps(run_ours(args.ws_url, args.rest_url, args.bootstrap, args.prefix, args.symbol, args.updates)))
+        print(
+            json.dumps(
+                run_ours(args.ws_url, args.rest_url, args.bootstrap, args.prefix, args.symbol, args.updates)
+            )
+        )
     else:
         compare(args.frames, args.rounds)
 

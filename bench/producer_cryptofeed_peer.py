@@ -37,8 +37,12 @@ def main() -> None:
 
     class LocalBinance(Binance):
         websocket_endpoints = [WebsocketEndpoint(args.ws_url)]
-        rest_endpoints = [RestEndpoint(args.rest_url, routes=Routes(
-            "/api/v3/exchangeInfo", l2book="/api/v3/depth?symbol={}&limit={}"))]
+        rest_endpoints = [
+            RestEndpoint(
+                args.rest_url,
+                routes=Routes("/api/v3/exchangeInfo", l2book="/api/v3/depth?symbol={}&limit={}"),
+            )
+        ]
 
     state: dict = {"n": 0, "t0": 0.0, "c0": 0.0, "t1": 0.0, "c1": 0.0, "book": None}
 
@@ -54,7 +58,9 @@ def main() -> None:
     handler = FeedHandler(config={"uvloop": True, "log": {"filename": args.log_file, "level": "WARNING"}})
     asyncio.set_event_loop(asyncio.new_event_loop())  # uvloop's, since FeedHandler set the policy
     base, quote = args.symbol[:-4], args.symbol[-4:]
-    handler.add_feed(LocalBinance(symbols=[f"{base}-{quote}"], channels=[L2_BOOK], callbacks={L2_BOOK: on_book}))
+    handler.add_feed(
+        LocalBinance(symbols=[f"{base}-{quote}"], channels=[L2_BOOK], callbacks={L2_BOOK: on_book})
+    )
     loop = asyncio.get_event_loop()
     loop.call_later(args.timeout, loop.stop)
     handler.run(install_signal_handlers=False)
@@ -66,8 +72,19 @@ def main() -> None:
     elapsed = state["t1"] - state["t0"] if state["t1"] else float("nan")
     cpu = state["c1"] - state["c0"] if state["t1"] else float("nan")
     loop_name = type(loop).__module__ + "." + type(loop).__name__
-    print(json.dumps({"client": "cryptofeed 2.4.1", "loop": loop_name, "updates": updates, "wall_s": elapsed,
-                      "cpu_s": cpu, "bids": bids, "asks": asks}))
+    print(
+        json.dumps(
+            {
+                "client": "cryptofeed 2.4.1",
+                "loop": loop_name,
+                "updates": updates,
+                "wall_s": elapsed,
+                "cpu_s": cpu,
+                "bids": bids,
+                "asks": asks,
+            }
+        )
+    )
     sys.stdout.flush()
 
 

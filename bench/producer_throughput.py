@@ -81,7 +81,9 @@ def model_capture(path: Path, frames: int, symbols: list[str]) -> tuple[int, int
             first, final, b, a = models[s].step()
             levels += len(b) + len(a)
             data = depth_update(s, 1_723_161_255_000 + i, first, final, b, a)
-            out.write(b"%d %s\n" % (i + 2, orjson.dumps({"stream": f"{s.lower()}@depth@100ms", "data": data})))
+            out.write(
+                b"%d %s\n" % (i + 2, orjson.dumps({"stream": f"{s.lower()}@depth@100ms", "data": data}))
+            )
     return frames, levels
 
 
@@ -132,8 +134,24 @@ def hot_path(path: Path, publisher: RecordPublisher, symbols: list[str]) -> tupl
 
 
 def end_to_end(path: Path, kafka: KafkaSettings, symbols: list[str], frames: int) -> tuple[float, float]:
-    sim = subprocess.Popen([sys.executable, "-m", "producer.simulator", "--port", "0", "--replay", str(path),
-                            "--speed", "0", "--log-level", "WARNING"], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "producer.simulator",
+            "--port",
+            "0",
+            "--replay",
+            str(path),
+            "--speed",
+            "0",
+            "--log-level",
+            "WARNING",
+        ],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = ""
         while "simulator ws=" not in line:
@@ -176,16 +194,24 @@ def main() -> None:
     n_real, lv_real = looped_binance_capture(real, args.frames)
     model_symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
     n_synth, lv_synth = model_capture(synth, args.frames, model_symbols)
-    print(f"inputs: binance-looped {n_real} frames ({lv_real / n_real:.1f} levels/frame), "
-          f"model {n_synth} frames ({lv_synth / n_synth:.1f} levels/frame)")
+    print(
+        f"inputs: binance-looped {n_real} frames ({lv_real / n_real:.1f} levels/frame), "
+        f"model {n_synth} frames ({lv_synth / n_synth:.1f} levels/frame)"
+    )
 
-    broker = KafkaBroker(KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(),
-                                       partitions=3), StackSettings(state_dir=tmp / "state", start_timeout_s=180))
+    broker = KafkaBroker(
+        KafkaSettings(
+            bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3
+        ),
+        StackSettings(state_dir=tmp / "state", start_timeout_s=180),
+    )
     broker.start()
     try:
         results = []
-        for name, path, symbols, n in (("binance-looped", real, ["ETHUSDT"], n_real),
-                                       ("model", synth, model_symbols, n_synth)):
+        for name, path, symbols, n in (
+            ("binance-looped", real, ["ETHUSDT"], n_real),
+            ("model", synth, model_symbols, n_synth),
+        ):
             results.append((name, "feed only (null sink)", hot_path(path, NullPublisher(), symbols)))
             kafka = broker.settings.model_copy(update={"topic_prefix": f"bench{len(results)}."})
             create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
@@ -193,7 +219,9 @@ def main() -> None:
             results.append((name, "feed -> broker", hot_path(path, publisher, symbols)))
             kafka = broker.settings.model_copy(update={"topic_prefix": f"bench{len(results)}."})
             create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
-            results.append((name, "simulator -> WebSocket -> producer -> broker", end_to_end(path, kafka, symbols, n)))
+            results.append(
+                (name, "simulator -> WebSocket -> producer -> broker", end_to_end(path, kafka, symbols, n))
+            )
     finally:
         broker.stop()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {os.getloadavg()}")

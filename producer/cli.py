@@ -45,26 +45,61 @@ def _logging(level: str) -> None:
 @click.option("--streams-per-connection", type=int, default=200, show_default=True)
 @click.option("--partial-depth", type=click.Choice(["5", "10", "20"]), default="20", show_default=True)
 @click.option("--idle-timeout", type=float, default=30.0, show_default=True, help="seconds without a frame")
-@click.option("--validate-every", type=int, default=100, show_default=True,
-              help="schema-check one record in N (and every first record after a sync)")
+@click.option(
+    "--validate-every",
+    type=int,
+    default=100,
+    show_default=True,
+    help="schema-check one record in N (and every first record after a sync)",
+)
 @click.option("--log-level", default="INFO", show_default=True)
-def produce(exchange: str | None, market: str | None, symbols: str | None, depth: int | None,
-            stream_kind: str | None, ws_url: str | None, rest_url: str | None, metrics_port: int | None,
-            queue_max_messages: int | None, bootstrap_servers: str | None, topic_prefix: str | None,
-            raw_topic: str | None, dlq_topic: str | None, streams_per_connection: int, partial_depth: str,
-            idle_timeout: float, validate_every: int, log_level: str) -> None:
+def produce(
+    exchange: str | None,
+    market: str | None,
+    symbols: str | None,
+    depth: int | None,
+    stream_kind: str | None,
+    ws_url: str | None,
+    rest_url: str | None,
+    metrics_port: int | None,
+    queue_max_messages: int | None,
+    bootstrap_servers: str | None,
+    topic_prefix: str | None,
+    raw_topic: str | None,
+    dlq_topic: str | None,
+    streams_per_connection: int,
+    partial_depth: str,
+    idle_timeout: float,
+    validate_every: int,
+    log_level: str,
+) -> None:
     """Keep exchange-correct books and publish them to orderbook.raw (until SIGTERM/SIGINT)."""
     from producer.connection import ConnectionTuning
     from producer.service import ProducerOptions, run_producer
 
     _logging(log_level)
-    settings = ProducerSettings(**_given(
-        exchange=exchange, market=market, symbols=_symbols(symbols), depth=depth, stream_kind=stream_kind,
-        ws_url=ws_url, rest_url=rest_url, metrics_port=metrics_port, queue_max_messages=queue_max_messages))
+    settings = ProducerSettings(
+        **_given(
+            exchange=exchange,
+            market=market,
+            symbols=_symbols(symbols),
+            depth=depth,
+            stream_kind=stream_kind,
+            ws_url=ws_url,
+            rest_url=rest_url,
+            metrics_port=metrics_port,
+            queue_max_messages=queue_max_messages,
+        )
+    )
     kafka = KafkaSettings(**_given(bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix))
-    options = ProducerOptions(raw_topic=raw_topic, dlq_topic=dlq_topic, streams_per_connection=streams_per_connection,
-                              partial_depth=int(partial_depth), validate_every=validate_every,
-                              tuning=ConnectionTuning(idle_timeout_s=idle_timeout))
+    options = ProducerOptions(
+        raw_topic=raw_topic,
+        dlq_topic=dlq_topic,
+        streams_per_connection=streams_per_connection,
+        partial_depth=int(partial_depth),
+        validate_every=validate_every,
+        tuning=ConnectionTuning(idle_timeout_s=idle_timeout),
+    )
     sys.exit(run_producer(settings, kafka, options))
 
 
@@ -74,23 +109,43 @@ def produce(exchange: str | None, market: str | None, symbols: str | None, depth
 @click.option("--symbols", help="comma-separated (model source)")
 @click.option("--seed", type=int)
 @click.option("--updates-per-second", type=float, help="per symbol; 0 = as fast as possible")
-@click.option("--replay", "replay_path", type=click.Path(exists=True, dir_okay=False),
-              help="replay this capture instead of running the market model")
+@click.option(
+    "--replay",
+    "replay_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="replay this capture instead of running the market model",
+)
 @click.option("--speed", type=float, default=1.0, show_default=True, help="replay speed; 0 = maximum")
 @click.option("--close-at-end", is_flag=True, help="close connections when the replay ends")
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
-              help="PEM certificate: serve wss:// and https:// (with --tls-key)")
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM certificate: serve wss:// and https:// (with --tls-key)",
+)
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert")
 @click.option("--log-level", default="INFO", show_default=True)
-def simulate(host: str | None, port: int | None, symbols: str | None, seed: int | None,
-             updates_per_second: float | None, replay_path: str | None, speed: float, close_at_end: bool,
-             tls_cert: str | None, tls_key: str | None, log_level: str) -> None:
+def simulate(
+    host: str | None,
+    port: int | None,
+    symbols: str | None,
+    seed: int | None,
+    updates_per_second: float | None,
+    replay_path: str | None,
+    speed: float,
+    close_at_end: bool,
+    tls_cert: str | None,
+    tls_key: str | None,
+    log_level: str,
+) -> None:
     """Serve Binance spot's WebSocket and REST on loopback from a market model or a capture."""
     from producer.simulator import ReplayOptions, Simulator
 
     _logging(log_level)
-    settings = SimulatorSettings(**_given(host=host, port=port, symbols=_symbols(symbols), seed=seed,
-                                          updates_per_second=updates_per_second))
+    settings = SimulatorSettings(
+        **_given(
+            host=host, port=port, symbols=_symbols(symbols), seed=seed, updates_per_second=updates_per_second
+        )
+    )
     replay = ReplayOptions(replay_path, speed=speed, close_at_end=close_at_end) if replay_path else None
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
@@ -121,16 +176,33 @@ def simulate(host: str | None, port: int | None, symbols: str | None, seed: int 
 @click.option("--duration", type=float, help="seconds to record (default: until Ctrl-C)")
 @click.option("--max-frames", type=int)
 @click.option("--log-level", default="INFO", show_default=True)
-def record(output: str, symbols: str, exchange: str, market: str, ws_url: str, rest_url: str, channels: str,
-           duration: float | None, max_frames: int | None, log_level: str) -> None:
+def record(
+    output: str,
+    symbols: str,
+    exchange: str,
+    market: str,
+    ws_url: str,
+    rest_url: str,
+    channels: str,
+    duration: float | None,
+    max_frames: int | None,
+    log_level: str,
+) -> None:
     """Write raw frames and REST snapshots with receive times (`<ns> <json>` lines)."""
     from producer.recorder import Recorder, RecordOptions
 
     _logging(log_level)
-    options = RecordOptions(output=output, symbols=_symbols(symbols) or [], exchange=exchange, market=market,
-                            ws_url=ws_url, rest_url=rest_url,
-                            channels=[c.strip() for c in channels.split(",") if c.strip()],
-                            duration_s=duration, max_frames=max_frames)
+    options = RecordOptions(
+        output=output,
+        symbols=_symbols(symbols) or [],
+        exchange=exchange,
+        market=market,
+        ws_url=ws_url,
+        rest_url=rest_url,
+        channels=[c.strip() for c in channels.split(",") if c.strip()],
+        duration_s=duration,
+        max_frames=max_frames,
+    )
 
     async def main() -> int:
         stop = asyncio.Event()

@@ -140,7 +140,11 @@ class StreamConnection:
                 elif msg.type is aiohttp.WSMsgType.ERROR:
                     reason = f"error: {ws.exception()}"
                     break
-                elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+                elif msg.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSING,
+                    aiohttp.WSMsgType.CLOSED,
+                ):
                     break
         finally:
             watchdog.cancel()

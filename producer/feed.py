@@ -159,7 +159,12 @@ class BookFeed:
         return None
 
     def _publish(
-        self, state: SymbolState, event_time: int, transaction_time: int | None, receive_time_ns: int, seq: int
+        self,
+        state: SymbolState,
+        event_time: int,
+        transaction_time: int | None,
+        receive_time_ns: int,
+        seq: int,
     ) -> None:
         sync = state.sync
         bid_prices, bid_sizes, ask_prices, ask_sizes = sync.book.top(self.depth)
@@ -194,7 +199,9 @@ class BookFeed:
             self._until_poll = self._poll_every
             self.publisher.poll(0)
 
-    def _dead_letter(self, raw: str | bytes, reason: str, origin: str | None, state: SymbolState | None) -> None:
+    def _dead_letter(
+        self, raw: str | bytes, reason: str, origin: str | None, state: SymbolState | None
+    ) -> None:
         self.dlq += 1
         if state is not None:
             state.dlq += 1
@@ -226,8 +233,11 @@ class BookFeed:
             outcome = sync.on_snapshot(snap, emit)
             if outcome is Outcome.NEED_SNAPSHOT:
                 # Older than the buffered stream (or a gap inside the buffer): ask again shortly.
-                log.info("%s: snapshot %d does not chain onto the stream, fetching again",
-                         state.symbol, snap.last_update_id)
+                log.info(
+                    "%s: snapshot %d does not chain onto the stream, fetching again",
+                    state.symbol,
+                    snap.last_update_id,
+                )
                 await asyncio.sleep(0.2)
             else:
                 log.info("%s: book synced at update id %d", state.symbol, snap.last_update_id)

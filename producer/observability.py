@@ -39,17 +39,25 @@ class ProducerCollector(Collector):
         yield counter("records_delivered", "records acknowledged by the broker", pub.delivered)
         yield counter("delivery_errors", "records the broker did not accept", pub.delivery_errors)
         yield counter("dlq", "frames sent to orderbook.dlq", feed.dlq)
-        yield counter("invalid_records", "records that failed the schema (sent to the DLQ)", pub.invalid_records)
-        yield counter("backpressure_waits", "times the Kafka queue was full and we waited", pub.backpressure_waits)
-        yield GaugeMetricFamily("obm_producer_kafka_queue", "records waiting in the local Kafka queue",
-                                value=pub.queue_length())
+        yield counter(
+            "invalid_records", "records that failed the schema (sent to the DLQ)", pub.invalid_records
+        )
+        yield counter(
+            "backpressure_waits", "times the Kafka queue was full and we waited", pub.backpressure_waits
+        )
+        yield GaugeMetricFamily(
+            "obm_producer_kafka_queue", "records waiting in the local Kafka queue", value=pub.queue_length()
+        )
 
         per_symbol = {
             "resyncs": ("book resyncs after a gap or buffer overflow", lambda s: s.sync.resyncs),
             "gaps": ("sequence gaps seen while live", lambda s: s.sync.gaps),
             "crossed_books": ("records whose book was crossed (best bid >= best ask)", lambda s: s.crossed),
             "syncs": ("snapshots applied", lambda s: s.sync.syncs),
-            "stale_snapshots": ("snapshots older than the stream, fetched again", lambda s: s.sync.stale_snapshots),
+            "stale_snapshots": (
+                "snapshots older than the stream, fetched again",
+                lambda s: s.sync.stale_snapshots,
+            ),
             "stale_events": ("events already covered by the book", lambda s: s.sync.stale_events),
             "symbol_records": ("records published per symbol", lambda s: s.records),
             "symbol_dlq": ("frames of this symbol sent to the DLQ", lambda s: s.dlq),
@@ -59,16 +67,24 @@ class ProducerCollector(Collector):
             for state in feed.symbols.values():
                 fam.add_metric([ex, state.symbol], get(state))
             yield fam
-        live = GaugeMetricFamily("obm_producer_book_live", "1 when the book is in sync", labels=["exchange", "symbol"])
+        live = GaugeMetricFamily(
+            "obm_producer_book_live", "1 when the book is in sync", labels=["exchange", "symbol"]
+        )
         for state in feed.symbols.values():
             live.add_metric([ex, state.symbol], 1.0 if state.sync.live else 0.0)
         yield live
 
-        conn_state = GaugeMetricFamily("obm_producer_connection_state", "1 for the connection's current state",
-                                       labels=["connection", "state"])
-        reconnects = CounterMetricFamily("obm_producer_reconnects", "reconnects per connection", labels=["connection"])
-        conn_frames = CounterMetricFamily("obm_producer_connection_frames", "frames per connection",
-                                          labels=["connection"])
+        conn_state = GaugeMetricFamily(
+            "obm_producer_connection_state",
+            "1 for the connection's current state",
+            labels=["connection", "state"],
+        )
+        reconnects = CounterMetricFamily(
+            "obm_producer_reconnects", "reconnects per connection", labels=["connection"]
+        )
+        conn_frames = CounterMetricFamily(
+            "obm_producer_connection_frames", "frames per connection", labels=["connection"]
+        )
         for conn in svc.connections:
             for st in CONNECTION_STATES:
                 conn_state.add_metric([conn.name, st], 1.0 if conn.state == st else 0.0)
@@ -83,8 +99,9 @@ class ProducerCollector(Collector):
             yield counter("snapshot_requests", "REST depth snapshot requests", svc.snapshots.requests)
             yield counter("rest_rate_limited", "HTTP 429 answers", limiter.rate_limited)
             yield counter("rest_banned", "HTTP 418 answers", limiter.banned)
-            yield GaugeMetricFamily("obm_producer_rest_weight_used", "request weight used this minute",
-                                    value=limiter.used)
+            yield GaugeMetricFamily(
+                "obm_producer_rest_weight_used", "request weight used this minute", value=limiter.used
+            )
 
         buckets = []
         acc = 0
@@ -112,12 +129,17 @@ def build_app(service: ProducerService) -> web.Application:
         conns = {c.name: c.state for c in service.connections}
         books = {s.symbol: s.sync.live for s in service.feed.symbols.values()}
         ready = bool(conns) and all(st == "connected" for st in conns.values()) and all(books.values())
-        return web.json_response({"ready": ready, "connections": conns, "books": books},
-                                 status=200 if ready else 503)
+        return web.json_response(
+            {"ready": ready, "connections": conns, "books": books}, status=200 if ready else 503
+        )
 
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8",
-                            headers={"X-Content-Type": "text/plain; version=0.0.4"})
+        return web.Response(
+            body=generate_latest(registry),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type": "text/plain; version=0.0.4"},
+        )
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)

@@ -21,7 +21,9 @@ from schemas import Topic, ValidationFailed, dlq_record, validator_for
 log = logging.getLogger(__name__)
 
 
-def topic_names(kafka: KafkaSettings, raw_topic: str | None = None, dlq_topic: str | None = None) -> tuple[str, str]:
+def topic_names(
+    kafka: KafkaSettings, raw_topic: str | None = None, dlq_topic: str | None = None
+) -> tuple[str, str]:
     """The raw and DLQ topic names: explicit overrides, else the contract's names with the prefix."""
     return (
         raw_topic or f"{kafka.topic_prefix}{Topic.RAW.value}",
@@ -88,7 +90,9 @@ class RecordPublisher:
             except ValidationFailed as exc:
                 self.invalid_records += 1
                 self.publish_dlq(
-                    dlq_record(source="producer", reason=exc.reason, payload=orjson.dumps(record), key=key.decode())
+                    dlq_record(
+                        source="producer", reason=exc.reason, payload=orjson.dumps(record), key=key.decode()
+                    )
                 )
                 return False
         self._produce(self.raw_topic, key, orjson.dumps(record))
@@ -133,9 +137,12 @@ def create_topics_if_absent(kafka: KafkaSettings, names: list[str], partitions: 
 
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
     existing = set(admin.list_topics(timeout=10).topics)
-    todo = [NewTopic(n, num_partitions=partitions, replication_factor=kafka.replication_factor)
-            for n in names if n not in existing]
-    for name, future in (admin.create_topics(todo, operation_timeout=30).items() if todo else []):
+    todo = [
+        NewTopic(n, num_partitions=partitions, replication_factor=kafka.replication_factor)
+        for n in names
+        if n not in existing
+    ]
+    for name, future in admin.create_topics(todo, operation_timeout=30).items() if todo else []:
         try:
             future.result()
         except Exception as exc:  # noqa: BLE001 - a concurrent creation is fine

@@ -86,11 +86,18 @@ class Recorder:
                     await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             writer.close()
-        log.info("recorded %d frames and %d snapshots to %s", self.frames, self.snapshots, self.options.output)
+        log.info(
+            "recorded %d frames and %d snapshots to %s", self.frames, self.snapshots, self.options.output
+        )
         return self.frames
 
-    def _check_chain(self, raw: bytes, session: aiohttp.ClientSession, writer: CaptureWriter,
-                     tasks: set[asyncio.Task[None]]) -> None:
+    def _check_chain(
+        self,
+        raw: bytes,
+        session: aiohttp.ClientSession,
+        writer: CaptureWriter,
+        tasks: set[asyncio.Task[None]],
+    ) -> None:
         try:
             data = orjson.loads(raw).get("data") or {}
         except (orjson.JSONDecodeError, AttributeError):
@@ -112,7 +119,9 @@ class Recorder:
     async def _snapshot(self, symbol: str, session: aiohttp.ClientSession, writer: CaptureWriter) -> None:
         url = f"{self.rest_url}{self.spec.depth_path}"
         try:
-            async with session.get(url, params={"symbol": symbol, "limit": str(self.options.snapshot_limit)}) as resp:
+            async with session.get(
+                url, params={"symbol": symbol, "limit": str(self.options.snapshot_limit)}
+            ) as resp:
                 body = await resp.read()
                 if resp.status != 200:
                     log.warning("snapshot %s: HTTP %s", symbol, resp.status)

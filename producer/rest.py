@@ -62,7 +62,9 @@ class SnapshotClient:
                         body = await resp.read()
                         if resp.status in (418, 429):
                             wait = self.limiter.on_rate_limited(resp.status, resp.headers.get("Retry-After"))
-                            log.warning("snapshot %s: HTTP %s, all REST calls wait %.1fs", symbol, resp.status, wait)
+                            log.warning(
+                                "snapshot %s: HTTP %s, all REST calls wait %.1fs", symbol, resp.status, wait
+                            )
                             continue
                         if resp.status == 400 and b"-1121" in body:
                             raise UnknownSymbol(f"{self.spec.id} does not know symbol {symbol!r}")

@@ -44,7 +44,9 @@ class ProducerOptions:
 
 
 class ProducerService:
-    def __init__(self, settings: ProducerSettings, kafka: KafkaSettings, options: ProducerOptions | None = None):
+    def __init__(
+        self, settings: ProducerSettings, kafka: KafkaSettings, options: ProducerOptions | None = None
+    ):
         self.settings = settings
         self.kafka = kafka
         self.options = options or ProducerOptions()
@@ -75,11 +77,18 @@ class ProducerService:
             partial_depth=self.options.partial_depth,
         )
         self.connections: list[StreamConnection] = [
-            StreamConnection(f"{self.spec.id}-{i}", self.spec.stream_url(self.ws_url, shard), self.feed.on_frame,
-                             self.options.tuning)
+            StreamConnection(
+                f"{self.spec.id}-{i}",
+                self.spec.stream_url(self.ws_url, shard),
+                self.feed.on_frame,
+                self.options.tuning,
+            )
             for i, shard in enumerate(
-                shard_streams(self.feed.streams, self.options.streams_per_connection,
-                              self.spec.max_streams_per_connection)
+                shard_streams(
+                    self.feed.streams,
+                    self.options.streams_per_connection,
+                    self.spec.max_streams_per_connection,
+                )
             )
         ]
         self.failed: str | None = None
@@ -96,8 +105,9 @@ class ProducerService:
             if self.options.check_symbols:
                 await check_symbols(self.spec, session, self.rest_url, self.symbols)
             limiter = WeightLimiter(self.spec.weight_limit_1m, self.options.weight_safety)
-            self.snapshots = SnapshotClient(self.spec, session, self.rest_url, limiter,
-                                            limit=self.options.snapshot_limit)
+            self.snapshots = SnapshotClient(
+                self.spec, session, self.rest_url, limiter, limit=self.options.snapshot_limit
+            )
             if self.options.http:
                 from producer.observability import build_app
 
@@ -110,8 +120,13 @@ class ProducerService:
             poller = asyncio.create_task(self._poll_kafka(stop))
             if ready is not None:
                 ready.set()
-            log.info("producing %s %s for %s via %s", self.spec.id, self.settings.stream_kind,
-                     ",".join(self.symbols), self.ws_url)
+            log.info(
+                "producing %s %s for %s via %s",
+                self.spec.id,
+                self.settings.stream_kind,
+                ",".join(self.symbols),
+                self.ws_url,
+            )
             try:
                 await stop.wait()
             finally:
@@ -127,8 +142,11 @@ class ProducerService:
                     self.failed = f"{remaining} records undelivered at shutdown"
                 if runner is not None:
                     await runner.cleanup()
-        log.info("producer stopped: %d records produced, %d delivered", self.publisher.produced,
-                 self.publisher.delivered)
+        log.info(
+            "producer stopped: %d records produced, %d delivered",
+            self.publisher.produced,
+            self.publisher.delivered,
+        )
 
     async def _poll_kafka(self, stop: asyncio.Event) -> None:
         """Serve delivery callbacks when the feed is quiet (the feed polls while busy)."""
@@ -137,7 +155,9 @@ class ProducerService:
             await asyncio.sleep(0.05)
 
 
-def run_producer(settings: ProducerSettings, kafka: KafkaSettings, options: ProducerOptions | None = None) -> int:
+def run_producer(
+    settings: ProducerSettings, kafka: KafkaSettings, options: ProducerOptions | None = None
+) -> int:
     """Run until SIGTERM/SIGINT; 0 on a clean stop, 2 on a configuration error."""
     try:
         service = ProducerService(settings, kafka, options)

@@ -163,8 +163,20 @@ class BookSync:
 class PartialSync:
     """Partial-depth streams send the whole top N every 100 ms: no procedure, only ordering."""
 
-    __slots__ = ("symbol", "book", "live", "local_id", "record_prev_id", "record_resynced", "stale_events",
-                 "gaps", "resyncs", "syncs", "stale_snapshots", "buffer_overflows")
+    __slots__ = (
+        "symbol",
+        "book",
+        "live",
+        "local_id",
+        "record_prev_id",
+        "record_resynced",
+        "stale_events",
+        "gaps",
+        "resyncs",
+        "syncs",
+        "stale_snapshots",
+        "buffer_overflows",
+    )
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol

@@ -76,7 +76,11 @@ def _strings(col: Sequence[Any]) -> set[str]:
 def _property_checks(spec: dict[str, Any]) -> tuple[frozenset[type], list[ColumnCheck]]:
     """(allowed Python types or None for any, extra column checks) for one property's schema.
     The extra checks run only after the column's types were found within the allowed ones."""
-    unknown = set(spec) - _IGNORED - {"type", "const", "enum", "minimum", "exclusiveMinimum", "minLength", "pattern"}
+    unknown = (
+        set(spec)
+        - _IGNORED
+        - {"type", "const", "enum", "minimum", "exclusiveMinimum", "minLength", "pattern"}
+    )
     if unknown:
         raise _Unsupported(unknown)
     allowed: frozenset[type] | None = None
@@ -144,7 +148,9 @@ def _column_schema(topic: Topic) -> _ColumnSchema:
     try:
         if set(schema) - _IGNORED - _SCHEMA_KEYWORDS or schema.get("type") != "object":
             raise _Unsupported("schema keywords")
-        if schema.get("additionalProperties") is not False or not set(schema.get("required", ())) <= set(props):
+        if schema.get("additionalProperties") is not False or not set(schema.get("required", ())) <= set(
+            props
+        ):
             raise _Unsupported("additionalProperties")
         built = []
         for name in props:

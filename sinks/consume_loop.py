@@ -226,7 +226,10 @@ class ConsumeLoop:
         return float(min(self.max_backoff_s, 0.2 * 2 ** min(attempt, 10)))
 
     def _check_grace(self, what: str) -> None:
-        if self._stop_requested_at is not None and time.monotonic() - self._stop_requested_at > self.shutdown_grace_s:
+        if (
+            self._stop_requested_at is not None
+            and time.monotonic() - self._stop_requested_at > self.shutdown_grace_s
+        ):
             raise SinkGaveUp(f"sink {self.sink.name}: stopping with {what} still failing; "
                              "the pending batch was not committed and will be read again")  # fmt: skip
 
@@ -241,7 +244,9 @@ class ConsumeLoop:
                 self.metrics.store_up.labels(self.sink.name).set(0)
                 delay = self._backoff(attempt)
                 attempt += 1
-                log.warning("sink %s %s failed (%s); retry %d in %.1fs", self.sink.name, what, exc, attempt, delay)
+                log.warning(
+                    "sink %s %s failed (%s); retry %d in %.1fs", self.sink.name, what, exc, attempt, delay
+                )
                 self._check_grace(what)
                 time.sleep(delay)
 
@@ -253,7 +258,9 @@ class ConsumeLoop:
         """One write attempt (in the writer thread, or in the main thread when retrying)."""
         started = time.perf_counter()
         write_prepared = getattr(self.sink, "write_prepared", None)
-        result: WriteResult = write_prepared(prepared) if write_prepared is not None else self.sink.write(prepared)  # type: ignore[arg-type]
+        result: WriteResult = (
+            write_prepared(prepared) if write_prepared is not None else self.sink.write(prepared)
+        )  # type: ignore[arg-type]
         self.metrics.batch_seconds.labels(self.sink.name).observe(time.perf_counter() - started)
         return result
 

@@ -29,7 +29,17 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
 }
 _IGNORED = {"description", "title", "examples", "$comment"}
-_VALUE_KEYWORDS = {"type", "const", "enum", "minimum", "exclusiveMinimum", "minLength", "pattern", "maxItems", "items"}
+_VALUE_KEYWORDS = {
+    "type",
+    "const",
+    "enum",
+    "minimum",
+    "exclusiveMinimum",
+    "minLength",
+    "pattern",
+    "maxItems",
+    "items",
+}
 _NUMS = frozenset((int, float))
 
 
@@ -118,7 +128,11 @@ def compile_fast_check(schema: dict[str, Any]) -> Check | None:
     schema uses something this module does not judge (then always use the full validator)."""
     gen = _Generator()
     try:
-        unknown = set(schema) - _IGNORED - {"$schema", "$id", "type", "required", "additionalProperties", "properties"}
+        unknown = (
+            set(schema)
+            - _IGNORED
+            - {"$schema", "$id", "type", "required", "additionalProperties", "properties"}
+        )
         if unknown or schema.get("type") != "object" or schema.get("additionalProperties") is not False:
             raise _Unsupported(unknown)
         lines = [

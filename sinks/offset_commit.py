@@ -27,7 +27,9 @@ class CommitFailed(RuntimeError):
 
 
 class OffsetCommitter:
-    def __init__(self, consumer: Consumer, bootstrap_servers: str, dlq_topic: str, transactional_prefix: str) -> None:
+    def __init__(
+        self, consumer: Consumer, bootstrap_servers: str, dlq_topic: str, transactional_prefix: str
+    ) -> None:
         self._consumer = consumer
         self._bootstrap = bootstrap_servers
         self._dlq_topic = dlq_topic

@@ -54,7 +54,17 @@ BARS = TableSpec("orderbook_bars", BAR_FIELDS)
 ALERTS = TableSpec("orderbook_alerts", ("ts", *ALERT_FIELDS))
 DLQ = TableSpec(
     "orderbook_dlq",
-    ("error_time", "source", "origin", "key", "reason", "payload", "kafka_topic", "kafka_partition", "kafka_offset"),
+    (
+        "error_time",
+        "source",
+        "origin",
+        "key",
+        "reason",
+        "payload",
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+    ),
 )
 SNAPSHOTS = TableSpec(
     "orderbook_snapshots",

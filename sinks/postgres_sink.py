@@ -58,7 +58,11 @@ from sinks.record_decoding import RejectedRecord, decode_record, parse_record, v
 log = logging.getLogger(__name__)
 
 SOURCE = "sink-postgres"
-_CONVERTERS = {Topic.PROCESSED: (METRICS, metrics_row), Topic.BARS: (BARS, bars_row), Topic.ALERTS: (ALERTS, alerts_row)}
+_CONVERTERS = {
+    Topic.PROCESSED: (METRICS, metrics_row),
+    Topic.BARS: (BARS, bars_row),
+    Topic.ALERTS: (ALERTS, alerts_row),
+}
 
 _COLUMN_TYPES = """
     SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute
@@ -138,10 +142,17 @@ class PostgresSink:
                 types: dict[str, str] = dict(conn.execute(_COLUMN_TYPES, (spec.table,)).fetchall())
                 missing = [c for c in spec.columns if c not in types]
                 if missing:
-                    raise RuntimeError(f"{spec.table} lacks columns {missing}: is init-db.sql applied and current?")
+                    raise RuntimeError(
+                        f"{spec.table} lacks columns {missing}: is init-db.sql applied and current?"
+                    )
                 self._types[spec.table] = [types[c] for c in spec.columns]
             self._conn = conn
-            log.info("connected to PostgreSQL %s:%s/%s", self.settings.host, self.settings.port, self.settings.database)
+            log.info(
+                "connected to PostgreSQL %s:%s/%s",
+                self.settings.host,
+                self.settings.port,
+                self.settings.database,
+            )
         return self._conn
 
     def _drop_connection(self) -> None:
@@ -212,7 +223,13 @@ class PostgresSink:
                 log.error("orderbook.dlq record %s refused by PostgreSQL: %s", rec.origin, reason)
                 continue
             result.dlq.append(
-                dlq_record(source=SOURCE, reason=reason, payload=rec.value or b"", origin=rec.origin, key=rec.key_text)
+                dlq_record(
+                    source=SOURCE,
+                    reason=reason,
+                    payload=rec.value or b"",
+                    origin=rec.origin,
+                    key=rec.key_text,
+                )
             )
         return result
 
@@ -319,6 +336,8 @@ class PostgresSink:
             cur.execute(sql.SQL("DELETE FROM {}").format(stage))
             self._copy(conn, spec, spec.stage, rows, types)
             cur.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(table, cols, cols, stage)
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
+                    table, cols, cols, stage
+                )
             )
             return cur.rowcount

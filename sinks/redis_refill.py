@@ -87,7 +87,9 @@ class RedisRefill:
                 sink.write_records(pending)
                 count += len(pending)
             if todo:
-                log.warning("refill: gave up after %.0fs with %d partitions unfinished", self.timeout_s, len(todo))
+                log.warning(
+                    "refill: gave up after %.0fs with %d partitions unfinished", self.timeout_s, len(todo)
+                )
             self.last_count = count
             log.info("refill: %d records replayed in %.1fs", count, time.monotonic() - started)
         finally:

@@ -203,7 +203,13 @@ class RedisSink:
             if member in done:
                 continue
             done.update((member, rec.key or member))
-            out.commands.append(("set", (key_of(data["exchange"], data["symbol"]), rec.value), {"ex": self.settings.latest_ttl_s}))
+            out.commands.append(
+                (
+                    "set",
+                    (key_of(data["exchange"], data["symbol"]), rec.value),
+                    {"ex": self.settings.latest_ttl_s},
+                )
+            )
             symbols.add(member)
         result.count_stored(topic, len(recs) - result.rejected.get(topic, 0))
 

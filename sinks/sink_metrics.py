@@ -13,7 +13,10 @@ class SinkMetrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.records_stored = Counter(
-            "obm_sink_records_stored", "Records stored (rate() of it is the throughput)", ["sink", "topic"], registry=r
+            "obm_sink_records_stored",
+            "Records stored (rate() of it is the throughput)",
+            ["sink", "topic"],
+            registry=r,
         )
         self.records_rejected = Counter(
             "obm_sink_records_rejected", "Records that could not be stored (sent to the DLQ)", ["sink", "topic"],
@@ -35,19 +38,30 @@ class SinkMetrics:
             buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 50000), registry=r,
         )  # fmt: skip
         self.write_retries = Counter(
-            "obm_sink_write_retries", "Failed write attempts retried with backoff (store down)", ["sink"], registry=r
+            "obm_sink_write_retries",
+            "Failed write attempts retried with backoff (store down)",
+            ["sink"],
+            registry=r,
         )
         self.commit_failures = Counter(
-            "obm_sink_commit_failures", "Offset commits that failed (records are read again)", ["sink"], registry=r
+            "obm_sink_commit_failures",
+            "Offset commits that failed (records are read again)",
+            ["sink"],
+            registry=r,
         )
         self.lag = Gauge(
             "obm_sink_consumer_lag", "High watermark minus committed offset", ["sink", "topic", "partition"],
             registry=r,
         )  # fmt: skip
         self.last_commit = Gauge(
-            "obm_sink_last_commit_timestamp_seconds", "Unix time of the last offset commit", ["sink"], registry=r
+            "obm_sink_last_commit_timestamp_seconds",
+            "Unix time of the last offset commit",
+            ["sink"],
+            registry=r,
         )
-        self.store_up = Gauge("obm_sink_store_up", "1 when the last write reached the store", ["sink"], registry=r)
+        self.store_up = Gauge(
+            "obm_sink_store_up", "1 when the last write reached the store", ["sink"], registry=r
+        )
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> None:
         """Expose /metrics on `port` (0 disables it)."""

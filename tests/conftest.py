@@ -35,7 +35,9 @@ def stack_settings() -> Iterator[StackSettings]:
 
 @pytest.fixture(scope="session")
 def kafka_broker(stack_settings: StackSettings) -> Iterator[KafkaBroker]:
-    settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3)
+    settings = KafkaSettings(
+        bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3
+    )
     broker = KafkaBroker(settings, stack_settings)
     broker.start()
     broker.ensure_topics()

@@ -34,7 +34,11 @@ def test_kafka_round_trip_keeps_key_order(kafka_settings):
         p.produce(topic, key=b"binance:BTCUSDT", value=str(i).encode())
     assert p.flush(30) == 0
     c = Consumer(
-        {"bootstrap.servers": kafka_settings.bootstrap_servers, "group.id": "t", "auto.offset.reset": "earliest"}
+        {
+            "bootstrap.servers": kafka_settings.bootstrap_servers,
+            "group.id": "t",
+            "auto.offset.reset": "earliest",
+        }
     )
     c.subscribe([topic])
     got: list[int] = []
@@ -73,7 +77,9 @@ def test_flink_session_cluster_has_a_taskmanager_with_slots(flink_settings):
     assert overview["flink-version"] == "2.2.1"
 
 
-def test_status_by_endpoints_sees_services_it_did_not_start(kafka_settings, pg_settings, redis_settings, tmp_path):
+def test_status_by_endpoints_sees_services_it_did_not_start(
+    kafka_settings, pg_settings, redis_settings, tmp_path
+):
     """`obm status --compose` probes addresses only: services running elsewhere (containers) count as
     healthy, and a service nobody runs counts as down."""
     from config import StackSettings

@@ -51,7 +51,9 @@ class FlinkCluster:
         return self.home / "conf"
 
     def _env(self) -> dict[str, str]:
-        java_home = os.environ.get("JAVA_HOME") or str(Path(os.path.realpath(shutil.which("java") or "")).parents[1])
+        java_home = os.environ.get("JAVA_HOME") or str(
+            Path(os.path.realpath(shutil.which("java") or "")).parents[1]
+        )
         return {
             "FLINK_CONF_DIR": str(self.conf_dir),
             "FLINK_LOG_DIR": str(self.home / "log"),

@@ -70,7 +70,12 @@ class FlinkJobs:
             if savepoint and not Path(savepoint.removeprefix("file:")).exists():
                 savepoint = None
             return submit_job(
-                job, flink=self.flink, kafka=self.kafka, savepoint=savepoint, metrics=self.metrics, alerts=self.alerts
+                job,
+                flink=self.flink,
+                kafka=self.kafka,
+                savepoint=savepoint,
+                metrics=self.metrics,
+                alerts=self.alerts,
             )
 
         todo = [job for job in self.jobs if job_display_name(job) not in running]
@@ -81,7 +86,8 @@ class FlinkJobs:
     def healthy(self) -> bool:
         try:
             return len(self.running_jobs()) == len(self.jobs) and all(
-                rest_get(self.flink, f"/jobs/{jid}")["state"] == "RUNNING" for jid in self.running_jobs().values()
+                rest_get(self.flink, f"/jobs/{jid}")["state"] == "RUNNING"
+                for jid in self.running_jobs().values()
             )
         except OSError:
             return False

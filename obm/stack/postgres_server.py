@@ -93,7 +93,11 @@ class PostgresServer:
         import signal
 
         return ManagedProcess(
-            name="postgres", argv=argv, run_dir=self.stack.state_dir, user=_run_as(), stop_signal=signal.SIGINT
+            name="postgres",
+            argv=argv,
+            run_dir=self.stack.state_dir,
+            user=_run_as(),
+            stop_signal=signal.SIGINT,
         )
 
     def _initdb(self) -> None:
@@ -111,8 +115,10 @@ class PostgresServer:
         out = subprocess.run(
             [
                 str(postgres_bindir() / "initdb"),
-                "-D", str(self.data_dir),
-                "-U", "postgres",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
                 "--auth-local=trust",
                 "--auth-host=scram-sha-256",
                 "--encoding=UTF8",
@@ -164,9 +170,20 @@ class PostgresServer:
                 str(postgres_bindir().parent / "bin" / "psql")
                 if (postgres_bindir() / "psql").exists()
                 else "psql",
-                "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                "-h", s.host, "-p", str(s.port), "-U", s.user, "-d", s.database,
-                "-f", str(path),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                s.host,
+                "-p",
+                str(s.port),
+                "-U",
+                s.user,
+                "-d",
+                s.database,
+                "-f",
+                str(path),
             ],  # fmt: skip
             capture_output=True,
             text=True,

@@ -65,7 +65,11 @@ class RedisServer:
         if not proc.running():
             proc.start()
         wait_until(
-            "redis", self.healthy, timeout_s=self.stack.start_timeout_s, alive=proc.running, log_tail=proc.log_tail
+            "redis",
+            self.healthy,
+            timeout_s=self.stack.start_timeout_s,
+            alive=proc.running,
+            log_tail=proc.log_tail,
         )
 
     def stop(self) -> None:

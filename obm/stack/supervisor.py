@@ -73,7 +73,9 @@ class StackConfig:
 
     def save(self) -> None:
         self.stack.state_dir.mkdir(parents=True, exist_ok=True)
-        (self.stack.state_dir / "stack.json").write_text(json.dumps({"env": self.env(), "live": self.live}, indent=2))
+        (self.stack.state_dir / "stack.json").write_text(
+            json.dumps({"env": self.env(), "live": self.live}, indent=2)
+        )
 
     @classmethod
     def load_or_default(cls, stack: StackSettings) -> StackConfig:
@@ -184,7 +186,9 @@ def start_all(cfg: StackConfig, say: Callable[[str], None] = print) -> list[Any]
         t0 = time.monotonic()
         say(f"[{i}/{len(comps)}] {comp.name:<14} starting ...")
         comp.start()
-        say(f"[{i}/{len(comps)}] {comp.name:<14} ready in {time.monotonic() - t0:4.1f} s   {getattr(comp, 'detail', '')}")
+        say(
+            f"[{i}/{len(comps)}] {comp.name:<14} ready in {time.monotonic() - t0:4.1f} s   {getattr(comp, 'detail', '')}"
+        )
     return comps
 
 

@@ -47,8 +47,17 @@ def parse_diff(data: dict[str, Any], receive_time_ns: int) -> DepthEvent:
                 and 0 <= first_id <= final_id
                 and event_time >= 0
             ):
-                return DepthEvent(symbol, first_id, final_id, None, event_time, None,
-                                  parse_columns(data["b"], "b"), parse_columns(data["a"], "a"), receive_time_ns)
+                return DepthEvent(
+                    symbol,
+                    first_id,
+                    final_id,
+                    None,
+                    event_time,
+                    None,
+                    parse_columns(data["b"], "b"),
+                    parse_columns(data["a"], "a"),
+                    receive_time_ns,
+                )
     except KeyError:
         pass
     except BadLevel as exc:

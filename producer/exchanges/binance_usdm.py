@@ -52,8 +52,17 @@ def parse_diff(data: dict[str, Any], receive_time_ns: int) -> DepthEvent:
                 and event_time >= 0
                 and transaction_time >= 0
             ):
-                return DepthEvent(symbol, first_id, final_id, prev_id, event_time, transaction_time,
-                                  parse_columns(data["b"], "b"), parse_columns(data["a"], "a"), receive_time_ns)
+                return DepthEvent(
+                    symbol,
+                    first_id,
+                    final_id,
+                    prev_id,
+                    event_time,
+                    transaction_time,
+                    parse_columns(data["b"], "b"),
+                    parse_columns(data["a"], "a"),
+                    receive_time_ns,
+                )
     except KeyError:
         pass
     except BadLevel as exc:

@@ -27,11 +27,21 @@ def malformed_frame(kind: str, symbol: str) -> bytes:
     """A frame the producer must send to the DLQ (and otherwise ignore)."""
     stream = f"{symbol.lower()}@depth@100ms"
     now = time.time_ns() // 10**6
-    good = {"e": "depthUpdate", "E": now, "s": symbol, "U": 1, "u": 1, "b": [["1.00000000", "1.00000000"]],
-            "a": []}
+    good = {
+        "e": "depthUpdate",
+        "E": now,
+        "s": symbol,
+        "U": 1,
+        "u": 1,
+        "b": [["1.00000000", "1.00000000"]],
+        "a": [],
+    }
     if kind == "bad_json":
-        return b'{"stream":"%s","data":{"e":"depthUpdate","E":%d,"s":"%s","U":' % (stream.encode(), now,
-                                                                                 symbol.encode())
+        return b'{"stream":"%s","data":{"e":"depthUpdate","E":%d,"s":"%s","U":' % (
+            stream.encode(),
+            now,
+            symbol.encode(),
+        )
     if kind == "missing_field":
         data = dict(good)
         del data["U"]

@@ -44,7 +44,9 @@ class SymbolInfo:
 
 
 def symbol_info(symbol: str) -> SymbolInfo:
-    quote = next((q for q in ("USDT", "USDC", "FDUSD", "BTC", "ETH", "BNB") if symbol.endswith(q)), symbol[-4:])
+    quote = next(
+        (q for q in ("USDT", "USDC", "FDUSD", "BTC", "ETH", "BNB") if symbol.endswith(q)), symbol[-4:]
+    )
     base = symbol[: -len(quote)] or symbol
     price = _start_price(symbol)
     tick = SCALE // 100 if price >= 10 else SCALE // 10_000  # 0.01 or 0.0001
@@ -197,15 +199,22 @@ class SymbolModel:
     def book_ticker(self) -> dict[str, object]:
         bid = self.book.best_bid() or (0, 0)
         ask = self.book.best_ask() or (0, 0)
-        return {"u": self.update_id, "s": self.symbol, "b": to_text(bid[0]), "B": to_text(bid[1]),
-                "a": to_text(ask[0]), "A": to_text(ask[1])}
+        return {
+            "u": self.update_id,
+            "s": self.symbol,
+            "b": to_text(bid[0]),
+            "B": to_text(bid[1]),
+            "a": to_text(ask[0]),
+            "A": to_text(ask[1]),
+        }
 
     def partial(self, depth: int) -> dict[str, object]:
         return self.snapshot(depth)
 
 
-def depth_update(symbol: str, event_time_ms: int, first_id: int, final_id: int,
-                 bids: dict[int, int], asks: dict[int, int]) -> dict[str, object]:
+def depth_update(
+    symbol: str, event_time_ms: int, first_id: int, final_id: int, bids: dict[int, int], asks: dict[int, int]
+) -> dict[str, object]:
     return {
         "e": "depthUpdate",
         "E": event_time_ms,

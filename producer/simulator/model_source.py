@@ -80,7 +80,9 @@ class ModelSource:
             if not faults.take_drop(symbol):
                 payload = orjson.dumps(depth_update(symbol, now_ms, first_id, final_id, bids, asks))
                 for session in list(diff_sessions):
-                    stream = f"{low}@depth@100ms" if f"{low}@depth@100ms" in session.streams else f"{low}@depth"
+                    stream = (
+                        f"{low}@depth@100ms" if f"{low}@depth@100ms" in session.streams else f"{low}@depth"
+                    )
                     await session.send(stream, payload)
         if stall:
             faults.withheld += len(diff_sessions)

@@ -114,8 +114,10 @@ class ReplaySource:
             if sync.on_event(ev) is Outcome.NEED_SNAPSHOT:
                 break  # the recording itself has a gap here: serve what was consistent
         book = sync.book
-        return orjson.dumps({
-            "lastUpdateId": sync.local_id,
-            "bids": [[to_text(p), to_text(s)] for p, s in book.levels("bids", limit)],
-            "asks": [[to_text(p), to_text(s)] for p, s in book.levels("asks", limit)],
-        })
+        return orjson.dumps(
+            {
+                "lastUpdateId": sync.local_id,
+                "bids": [[to_text(p), to_text(s)] for p, s in book.levels("bids", limit)],
+                "asks": [[to_text(p), to_text(s)] for p, s in book.levels("asks", limit)],
+            }
+        )

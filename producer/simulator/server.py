@@ -70,8 +70,12 @@ class Session:
 
 
 class Simulator:
-    def __init__(self, settings: SimulatorSettings, replay: ReplayOptions | None = None,
-                 tls: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: SimulatorSettings,
+        replay: ReplayOptions | None = None,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         """`tls` = (certificate file, key file) serves wss:// and https:// (clients that accept only
         TLS addresses, like cryptofeed, can then be pointed at the simulator)."""
         self.settings = settings
@@ -82,8 +86,13 @@ class Simulator:
         self.faults = Faults()
         self.sessions: set[Session] = set()
         self.replay = ReplaySource(replay) if replay else None
-        self.model = None if replay else ModelSource(self, [s.upper() for s in settings.symbols],
-                                                     settings.seed, settings.updates_per_second)
+        self.model = (
+            None
+            if replay
+            else ModelSource(
+                self, [s.upper() for s in settings.symbols], settings.seed, settings.updates_per_second
+            )
+        )
         self.symbols = self.replay.symbols if self.replay else [s.upper() for s in settings.symbols]
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
@@ -122,8 +131,12 @@ class Simulator:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         if self.model is not None:
             self._tasks.append(asyncio.create_task(self.model.run(lambda: self._stopping)))
-        log.info("simulator on %s (%s) for %s", self.ws_url, "replay" if self.replay else "model",
-                 ",".join(self.symbols))
+        log.info(
+            "simulator on %s (%s) for %s",
+            self.ws_url,
+            "replay" if self.replay else "model",
+            ",".join(self.symbols),
+        )
 
     async def stop(self) -> None:
         self._stopping = True
@@ -137,15 +150,23 @@ class Simulator:
 
     # -- faults --------------------------------------------------------------------------------
 
-    async def inject(self, kind: str, symbol: str | None = None, count: int = 1, seconds: float = 1.0,
-                     status: int = 429) -> None:
+    async def inject(
+        self, kind: str, symbol: str | None = None, count: int = 1, seconds: float = 1.0, status: int = 429
+    ) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
         explicit = symbol.upper() if symbol else None
         symbol = explicit or self.symbols[0]
         if kind == "drop":
             self.faults.add_drop(symbol, count)
-        elif kind in ("bad_json", "missing_field", "nan_size", "negative_size", "unknown_stream", "not_an_object"):
+        elif kind in (
+            "bad_json",
+            "missing_field",
+            "nan_size",
+            "negative_size",
+            "unknown_stream",
+            "not_an_object",
+        ):
             self.faults.add_malformed(symbol, kind, count)
         elif kind == "http_error":
             self.faults.add_http_errors(status, count, seconds)
@@ -169,22 +190,29 @@ class Simulator:
     async def _inject(self, request: web.Request) -> web.Response:
         body = await request.json()
         try:
-            await self.inject(body["kind"], body.get("symbol"), int(body.get("count", 1)),
-                              float(body.get("seconds", 1.0)), int(body.get("status", 429)))
+            await self.inject(
+                body["kind"],
+                body.get("symbol"),
+                int(body.get("count", 1)),
+                float(body.get("seconds", 1.0)),
+                int(body.get("status", 429)),
+            )
         except (KeyError, ValueError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response({"ok": True})
 
     async def _stats(self, _: web.Request) -> web.Response:
-        return web.json_response({
-            "sessions": len(self.sessions),
-            "depth_requests": self.depth_requests,
-            "dropped": self.faults.dropped,
-            "malformed_sent": self.faults.malformed_sent,
-            "withheld": self.faults.withheld,
-            "frames_sent": sum(s.sent for s in self.sessions),
-            "update_ids": self.model.update_ids() if self.model else {},
-        })
+        return web.json_response(
+            {
+                "sessions": len(self.sessions),
+                "depth_requests": self.depth_requests,
+                "dropped": self.faults.dropped,
+                "malformed_sent": self.faults.malformed_sent,
+                "withheld": self.faults.withheld,
+                "frames_sent": sum(s.sent for s in self.sessions),
+                "update_ids": self.model.update_ids() if self.model else {},
+            }
+        )
 
     # -- WebSocket -----------------------------------------------------------------------------
 
@@ -196,7 +224,9 @@ class Simulator:
         streams = {s for s in request.match_info.get("streams", "").split("/") if s}
         return await self._serve_ws(request, False, streams)
 
-    async def _serve_ws(self, request: web.Request, combined: bool, streams: set[str]) -> web.WebSocketResponse:
+    async def _serve_ws(
+        self, request: web.Request, combined: bool, streams: set[str]
+    ) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20.0, compress=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         session = Session(ws, combined, streams, self.faults)
@@ -244,8 +274,9 @@ class Simulator:
         elif method == "LIST_SUBSCRIPTIONS":
             await session.send_raw(orjson.dumps({"result": sorted(session.streams), "id": req_id}))
         else:
-            await session.send_raw(orjson.dumps({"error": {"code": 1, "msg": f"unknown method {method}"},
-                                                 "id": req_id}))
+            await session.send_raw(
+                orjson.dumps({"error": {"code": 1, "msg": f"unknown method {method}"}, "id": req_id})
+            )
 
     # -- REST ----------------------------------------------------------------------------------
 
@@ -268,16 +299,18 @@ class Simulator:
         try:
             limit = int(request.query.get("limit", "100"))
         except ValueError:
-            return web.json_response({"code": -1100, "msg": "Illegal characters found in parameter 'limit'."},
-                                     status=400)
+            return web.json_response(
+                {"code": -1100, "msg": "Illegal characters found in parameter 'limit'."}, status=400
+            )
         used = self._use_weight(snapshot_weight(limit))
         headers = {"X-MBX-USED-WEIGHT-1M": str(used)}
         error = self.faults.take_http_error()
         if error is not None:
             status, retry_after = error
             headers["Retry-After"] = str(retry_after)
-            return web.json_response({"code": -1003, "msg": "Too many requests (injected)."}, status=status,
-                                     headers=headers)
+            return web.json_response(
+                {"code": -1003, "msg": "Too many requests (injected)."}, status=status, headers=headers
+            )
         if symbol not in self.symbols:
             return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400, headers=headers)
         if self.model is not None:
@@ -299,22 +332,35 @@ class Simulator:
         symbols = []
         for s in wanted:
             info = symbol_info(s)
-            symbols.append({
-                "symbol": s,
-                "status": "TRADING",
-                "baseAsset": info.base_asset,
-                "quoteAsset": info.quote_asset,
-                "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": "0.00000001", "maxPrice": "1000000.00000000",
-                     "tickSize": f"{info.tick / 1e8:.8f}"},
-                    {"filterType": "LOT_SIZE", "minQty": "0.00010000", "maxQty": "9000.00000000",
-                     "stepSize": f"{info.lot / 1e8:.8f}"},
+            symbols.append(
+                {
+                    "symbol": s,
+                    "status": "TRADING",
+                    "baseAsset": info.base_asset,
+                    "quoteAsset": info.quote_asset,
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": "0.00000001",
+                            "maxPrice": "1000000.00000000",
+                            "tickSize": f"{info.tick / 1e8:.8f}",
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": "0.00010000",
+                            "maxQty": "9000.00000000",
+                            "stepSize": f"{info.lot / 1e8:.8f}",
+                        },
+                    ],
+                }
+            )
+        return web.json_response(
+            {
+                "timezone": "UTC",
+                "serverTime": time.time_ns() // 10**6,
+                "rateLimits": [
+                    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}
                 ],
-            })
-        return web.json_response({
-            "timezone": "UTC",
-            "serverTime": time.time_ns() // 10**6,
-            "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                            "limit": 6000}],
-            "symbols": symbols,
-        })
+                "symbols": symbols,
+            }
+        )

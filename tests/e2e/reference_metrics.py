@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 
 
-def reference_metrics(raw: dict[str, Any], levels: tuple[int, ...] = (1, 5, 10, 20)) -> dict[str, float | None]:
+def reference_metrics(
+    raw: dict[str, Any], levels: tuple[int, ...] = (1, 5, 10, 20)
+) -> dict[str, float | None]:
     bids_p, bids_q = np.asarray(raw["bid_prices"], float), np.asarray(raw["bid_sizes"], float)
     asks_p, asks_q = np.asarray(raw["ask_prices"], float), np.asarray(raw["ask_sizes"], float)
     out: dict[str, float | None] = {}

@@ -53,7 +53,9 @@ def read_topic(st: StackUnderTest, topic: str, *, min_records: int = 1, timeout_
     partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
     deadline = time.monotonic() + timeout_s
     while True:
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
+        }
         if sum(ends.values()) >= min_records or time.monotonic() > deadline:
             break
         time.sleep(1)

@@ -47,13 +47,15 @@ async def running(
     prepare: Callable[[Simulator], Awaitable[None]] | None = None,
     **producer_settings: Any,
 ) -> AsyncIterator[tuple[Simulator, ProducerService]]:
-    sim = Simulator(SimulatorSettings(host="127.0.0.1", port=0, symbols=symbols, seed=11, updates_per_second=rate),
-                    replay)
+    sim = Simulator(
+        SimulatorSettings(host="127.0.0.1", port=0, symbols=symbols, seed=11, updates_per_second=rate), replay
+    )
     await sim.start()
     if prepare is not None:
         await prepare(sim)
-    settings = ProducerSettings(symbols=symbols, ws_url=sim.ws_url, rest_url=sim.rest_url, metrics_port=0,
-                                **producer_settings)
+    settings = ProducerSettings(
+        symbols=symbols, ws_url=sim.ws_url, rest_url=sim.rest_url, metrics_port=0, **producer_settings
+    )
     opts = options or ProducerOptions()
     opts.validate_every = 1
     service = ProducerService(settings, kafka, opts)
@@ -72,10 +74,18 @@ async def running(
         await sim.stop()
 
 
-def read_topic(kafka: KafkaSettings, topic: str, timeout_s: float = 20.0) -> list[tuple[str | None, dict[str, Any]]]:
+def read_topic(
+    kafka: KafkaSettings, topic: str, timeout_s: float = 20.0
+) -> list[tuple[str | None, dict[str, Any]]]:
     """Every record of a one-partition topic, from the start to the end offset at call time."""
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"read-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka.bootstrap_servers,
+            "group.id": f"read-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
         consumer.assign([TopicPartition(topic, 0, 0)])

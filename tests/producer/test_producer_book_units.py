@@ -45,8 +45,16 @@ def test_same_number_in_two_spellings_is_one_level() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [[["1.0", "-1.0"]], [["1.0", "-0.00000000"]], [["0.0", "1.0"]], [["1.0"]], [["1.0", "1.0", "x"]], "x",
-     [[["1"], "1"]], [["1.0", None]]],
+    [
+        [["1.0", "-1.0"]],
+        [["1.0", "-0.00000000"]],
+        [["0.0", "1.0"]],
+        [["1.0"]],
+        [["1.0", "1.0", "x"]],
+        "x",
+        [[["1"], "1"]],
+        [["1.0", None]],
+    ],
 )
 def test_parse_levels_rejects_bad_levels(raw: object) -> None:
     with pytest.raises(BadLevel):
@@ -64,7 +72,9 @@ def test_bad_level_rejects_whole_frame_before_any_change() -> None:
 def test_apply_orders_sides_and_removes_zero_sizes() -> None:
     book = OrderBook()
     book.load(parse_levels([["99", "1"], ["98", "2"]], "b"), parse_levels([["101", "1"], ["102", "3"]], "a"))
-    book.apply(parse_levels([["99.5", "4"], ["98", "0"]], "b"), parse_levels([["100.5", "0.25"], ["102", "0"]], "a"))
+    book.apply(
+        parse_levels([["99.5", "4"], ["98", "0"]], "b"), parse_levels([["100.5", "0.25"], ["102", "0"]], "a")
+    )
     bp, bs, ap, as_ = book.top(10)
     assert (bp, bs, ap, as_) == ([99.5, 99.0], [4.0, 1.0], [100.5, 101.0], [0.25, 1.0])
     # removing a level that is not there is a no-op (Binance sends those)

@@ -42,8 +42,28 @@ def test_parse_fixed_edge_cases_are_exact(text: str, expected: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["1e-8", "1E5", "2.5e3", "1e+2", " 1.0", "1.0 ", "+1.0", "-1.0", "-0", "\u0661.\u0660", "\uff11", ".", "",
-     "Infinity", "-inf", "0x10", "1,5", "1.000000001", "1" * 70, "0." + "0" * 8 + "1"],
+    [
+        "1e-8",
+        "1E5",
+        "2.5e3",
+        "1e+2",
+        " 1.0",
+        "1.0 ",
+        "+1.0",
+        "-1.0",
+        "-0",
+        "\u0661.\u0660",
+        "\uff11",
+        ".",
+        "",
+        "Infinity",
+        "-inf",
+        "0x10",
+        "1,5",
+        "1.000000001",
+        "1" * 70,
+        "0." + "0" * 8 + "1",
+    ],
 )
 def test_parse_fixed_rejects_everything_but_plain_decimals(text: str) -> None:
     with pytest.raises(BadLevel):
@@ -118,7 +138,11 @@ class ReferenceBook:
 
     def levels(self, side: str, n: int | None = None) -> list[tuple[int, int]]:
         book = self.sides[side]
-        prices = (nlargest(n, book) if side == "bids" else nsmallest(n, book)) if n else sorted(book)[:: -1 if side == "bids" else 1]
+        prices = (
+            (nlargest(n, book) if side == "bids" else nsmallest(n, book))
+            if n
+            else sorted(book)[:: -1 if side == "bids" else 1]
+        )
         return [(p, book[p]) for p in prices]
 
 
@@ -152,16 +176,22 @@ def test_windowed_book_equals_a_plain_sorted_book(seed: int) -> None:
         if step % 3 == 0:
             book.apply(bids, asks)
         else:  # the columns form the exchange parsers produce
-            book.apply(tuple(zip(*bids, strict=True)) if bids else ((), ()),
-                       tuple(zip(*asks, strict=True)) if asks else ((), ()))
+            book.apply(
+                tuple(zip(*bids, strict=True)) if bids else ((), ()),
+                tuple(zip(*asks, strict=True)) if asks else ((), ()),
+            )
         ref.apply("bids", bids)
         ref.apply("asks", asks)
         n = rng.choice((1, 5, 20, 20, 20, 150))
         assert book.levels("bids", n) == ref.levels("bids", n), step
         assert book.levels("asks", n) == ref.levels("asks", n), step
         top_bids, top_asks = ref.levels("bids", 20), ref.levels("asks", 20)
-        assert book.top(20) == ([p / SCALE for p, _ in top_bids], [s / SCALE for _, s in top_bids],
-                                [p / SCALE for p, _ in top_asks], [s / SCALE for _, s in top_asks])
+        assert book.top(20) == (
+            [p / SCALE for p, _ in top_bids],
+            [s / SCALE for _, s in top_bids],
+            [p / SCALE for p, _ in top_asks],
+            [s / SCALE for _, s in top_asks],
+        )
         assert len(book) == len(ref.sides["bids"]) + len(ref.sides["asks"])
     assert book.levels("bids") == ref.levels("bids") and book.levels("asks") == ref.levels("asks")
 
@@ -192,25 +222,49 @@ def test_a_frame_that_sets_and_removes_one_price_applies_in_order() -> None:
 
 def _random_frame(rng: random.Random, futures: bool) -> dict:
     def side() -> list[list[str]]:
-        return [[f"{rng.randrange(1, 10**6)}.{rng.randrange(10**8):08d}", f"{rng.randrange(0, 100)}.{rng.randrange(10**8):08d}"]
-                for _ in range(rng.randrange(0, 30))]
+        return [
+            [
+                f"{rng.randrange(1, 10**6)}.{rng.randrange(10**8):08d}",
+                f"{rng.randrange(0, 100)}.{rng.randrange(10**8):08d}",
+            ]
+            for _ in range(rng.randrange(0, 30))
+        ]
 
     first = rng.randrange(1, 10**11)
-    data = {"e": "depthUpdate", "E": rng.randrange(10**12), "s": "ETHUSDT", "U": first,
-            "u": first + rng.randrange(0, 100), "b": side(), "a": side()}
+    data = {
+        "e": "depthUpdate",
+        "E": rng.randrange(10**12),
+        "s": "ETHUSDT",
+        "U": first,
+        "u": first + rng.randrange(0, 100),
+        "b": side(),
+        "a": side(),
+    }
     if futures:
         data |= {"T": rng.randrange(10**12), "pu": first - 1}
     return data
 
 
 _MUTATIONS = [
-    ("e", "trade"), ("s", 5), ("U", -1), ("U", "7"), ("u", 0), ("E", 1.5), ("E", True), ("b", "x"),
-    ("a", [["1", "2", "3"]]), ("b", [["1e3", "1"]]), ("pu", None), ("T", -5),
+    ("e", "trade"),
+    ("s", 5),
+    ("U", -1),
+    ("U", "7"),
+    ("u", 0),
+    ("E", 1.5),
+    ("E", True),
+    ("b", "x"),
+    ("a", [["1", "2", "3"]]),
+    ("b", [["1e3", "1"]]),
+    ("pu", None),
+    ("T", -5),
 ]
 
 
-@pytest.mark.parametrize(("parse", "checked", "futures"),
-                         [(binance_spot.parse_diff, spot_checked, False), (binance_usdm.parse_diff, usdm_checked, True)])
+@pytest.mark.parametrize(
+    ("parse", "checked", "futures"),
+    [(binance_spot.parse_diff, spot_checked, False), (binance_usdm.parse_diff, usdm_checked, True)],
+)
 def test_fast_frame_parsers_agree_with_the_field_by_field_ones(parse, checked, futures) -> None:
     rng = random.Random(7)
     for _ in range(300):

@@ -33,14 +33,25 @@ def test_gap_resyncs_only_that_symbol_once_and_the_book_is_right_afterwards(kafk
             await wait_until(lambda: eth.records > 20 and btc.records > 20, 30, "both books publishing")
             before = eth.records
             await sim.inject("drop", "ETHUSDT", 1)
-            await wait_until(lambda: eth.sync.resyncs == 1 and eth.sync.live and eth.records > before + 30, 30,
-                             "ETHUSDT resynced and publishing again")
+            await wait_until(
+                lambda: eth.sync.resyncs == 1 and eth.sync.live and eth.records > before + 30,
+                30,
+                "ETHUSDT resynced and publishing again",
+            )
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"http://127.0.0.1:{svc.http_port}/metrics") as resp:
                     metrics = await resp.text()
                 async with http.get(f"http://127.0.0.1:{svc.http_port}/readyz") as resp:
                     ready = resp.status
-            return eth.sync, btc.sync, metrics, ready, truth, svc.connections[0].reconnects, sim.faults.dropped
+            return (
+                eth.sync,
+                btc.sync,
+                metrics,
+                ready,
+                truth,
+                svc.connections[0].reconnects,
+                sim.faults.dropped,
+            )
 
     eth, btc, metrics, ready, truth, reconnects, dropped = asyncio.run(scenario())
     # the one dropped frame is the only break: no reconnect, no stale snapshot, no other gap
@@ -68,7 +79,7 @@ def test_gap_resyncs_only_that_symbol_once_and_the_book_is_right_afterwards(kafk
     assert sum(rec["resynced"] for rec in _records_of(records, "BTCUSDT")) == 1
     # every record (before and after the gap) equals the model's book at that update id
     assert compare_with_truth(records, truth) > 0.9 * len(records)
-    after_resync = eth_records[starts[1]:]
+    after_resync = eth_records[starts[1] :]
     assert sum((rec["symbol"], rec["sequence_id"]) in truth.books for rec in after_resync) > 20
 
 
@@ -89,8 +100,10 @@ def test_malformed_frames_go_to_the_dlq_and_the_producer_keeps_going(kafka_setti
 
     feed, reconnects = asyncio.run(scenario())
     assert reconnects == 0
-    assert all((s.sync.gaps, s.sync.resyncs, s.sync.syncs, s.sync.stale_snapshots) == (0, 0, 1, 0)
-               for s in feed.symbols.values())
+    assert all(
+        (s.sync.gaps, s.sync.resyncs, s.sync.syncs, s.sync.stale_snapshots) == (0, 0, 1, 0)
+        for s in feed.symbols.values()
+    )
     dlq = [rec for _, rec in read_topic(kafka, topic_names(kafka)[1])]
     validate = validator_for(Topic.DLQ)
     for rec in dlq:
@@ -121,13 +134,20 @@ def test_a_stream_silent_at_start_syncs_each_book_once_without_a_gap(kafka_setti
 
     async def scenario():
         async with running(kafka, SYMBOLS, rate=40, prepare=stall_at_start) as (sim, svc):
-            await wait_until(lambda: all(s.records > 10 for s in svc.feed.symbols.values()), 30, "books publishing")
+            await wait_until(
+                lambda: all(s.records > 10 for s in svc.feed.symbols.values()), 30, "books publishing"
+            )
             return svc.feed, sim.faults.withheld, svc.connections[0].reconnects, svc.snapshots.requests
 
     feed, withheld, reconnects, snapshot_requests = asyncio.run(scenario())
     assert withheld > 0 and reconnects == 0  # the stall did hold frames back, on the one connection
     for state in feed.symbols.values():
-        assert (state.sync.gaps, state.sync.resyncs, state.sync.syncs, state.sync.stale_snapshots) == (0, 0, 1, 0)
+        assert (state.sync.gaps, state.sync.resyncs, state.sync.syncs, state.sync.stale_snapshots) == (
+            0,
+            0,
+            1,
+            0,
+        )
     assert snapshot_requests == len(SYMBOLS)
     records = read_topic(kafka, topic_names(kafka)[0])
     for symbol in SYMBOLS:
@@ -139,11 +159,15 @@ def test_a_stream_silent_at_start_syncs_each_book_once_without_a_gap(kafka_setti
 
 def test_disconnect_server_shutdown_and_stall_recover(kafka_settings) -> None:
     kafka = isolated_kafka(kafka_settings)
-    options = ProducerOptions(tuning=ConnectionTuning(idle_timeout_s=0.6, backoff_base_s=0.05, backoff_cap_s=0.2))
+    options = ProducerOptions(
+        tuning=ConnectionTuning(idle_timeout_s=0.6, backoff_base_s=0.05, backoff_cap_s=0.2)
+    )
 
     async def scenario():
-        async with running(kafka, SYMBOLS, rate=40, options=options) as (sim, svc), \
-                TruthClient(sim.ws_url, SYMBOLS) as truth:
+        async with (
+            running(kafka, SYMBOLS, rate=40, options=options) as (sim, svc),
+            TruthClient(sim.ws_url, SYMBOLS) as truth,
+        ):
             conn = svc.connections[0]
             eth = svc.feed.symbols["ETHUSDT"]
 

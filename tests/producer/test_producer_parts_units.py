@@ -222,8 +222,9 @@ def test_idle_watchdog_ignores_a_starved_process_and_fires_on_real_silence() -> 
             await asyncio.sleep(0.005)
 
     async def scenario() -> tuple[tuple[str | None, bool], str | None]:
-        conn = StreamConnection("t", "ws://unused", lambda raw, ns: None,
-                                ConnectionTuning(idle_timeout_s=1.0, heartbeat_s=None))
+        conn = StreamConnection(
+            "t", "ws://unused", lambda raw, ns: None, ConnectionTuning(idle_timeout_s=1.0, heartbeat_s=None)
+        )
         peer = LoopbackFeed(conn, every_s=0.01)
         ws = FakeSocket()
         peer_task = asyncio.create_task(peer.run())

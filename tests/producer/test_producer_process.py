@@ -41,8 +41,22 @@ def _get(url: str) -> tuple[int, bytes]:
 
 def test_python_m_producer_runs_and_stops_cleanly_on_sigterm(kafka_settings: KafkaSettings) -> None:
     kafka = isolated_kafka(kafka_settings)
-    sim = subprocess.Popen([sys.executable, "-m", "producer.simulator", "--port", "0", "--symbols", "ETHUSDT,BTCUSDT",
-                            "--updates-per-second", "20"], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "producer.simulator",
+            "--port",
+            "0",
+            "--symbols",
+            "ETHUSDT,BTCUSDT",
+            "--updates-per-second",
+            "20",
+        ],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     producer = None
     try:
         line = ""
@@ -51,9 +65,15 @@ def test_python_m_producer_runs_and_stops_cleanly_on_sigterm(kafka_settings: Kaf
             assert line or sim.poll() is None, "simulator exited"
         ws_url, rest_url = re.search(r"ws=(\S+) rest=(\S+)", line).groups()
         port = free_port()
-        env = dict(os.environ, OBM_PRODUCER_WS_URL=ws_url, OBM_PRODUCER_REST_URL=rest_url,
-                   OBM_PRODUCER_SYMBOLS='["ETHUSDT","BTCUSDT"]', OBM_PRODUCER_METRICS_PORT=str(port),
-                   OBM_KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers, OBM_KAFKA_TOPIC_PREFIX=kafka.topic_prefix)
+        env = dict(
+            os.environ,
+            OBM_PRODUCER_WS_URL=ws_url,
+            OBM_PRODUCER_REST_URL=rest_url,
+            OBM_PRODUCER_SYMBOLS='["ETHUSDT","BTCUSDT"]',
+            OBM_PRODUCER_METRICS_PORT=str(port),
+            OBM_KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
+            OBM_KAFKA_TOPIC_PREFIX=kafka.topic_prefix,
+        )
         producer = subprocess.Popen([sys.executable, "-m", "producer"], cwd=REPO, env=env)
         deadline = time.monotonic() + 60
         status = None
@@ -87,8 +107,9 @@ def test_unknown_symbol_is_a_clear_error(kafka_settings: KafkaSettings) -> None:
         sim = Simulator(SimulatorSettings(port=0, symbols=["ETHUSDT"]))
         await sim.start()
         try:
-            settings = ProducerSettings(symbols=["ETHUSDT", "NOSUCHCOIN"], ws_url=sim.ws_url, rest_url=sim.rest_url,
-                                        metrics_port=0)
+            settings = ProducerSettings(
+                symbols=["ETHUSDT", "NOSUCHCOIN"], ws_url=sim.ws_url, rest_url=sim.rest_url, metrics_port=0
+            )
             service = ProducerService(settings, kafka_settings)
             await service.run(asyncio.Event())
         finally:
@@ -104,8 +125,10 @@ def test_partial_depth_stream_publishes_the_exchange_top_n(kafka_settings: Kafka
     kafka = isolated_kafka(kafka_settings)
 
     async def scenario():
-        async with running(kafka, ["SOLUSDT"], rate=40, stream_kind="partial", depth=20) as (sim, svc), \
-                TruthClient(sim.ws_url, ["SOLUSDT"]) as truth:
+        async with (
+            running(kafka, ["SOLUSDT"], rate=40, stream_kind="partial", depth=20) as (sim, svc),
+            TruthClient(sim.ws_url, ["SOLUSDT"]) as truth,
+        ):
             sol = svc.feed.symbols["SOLUSDT"]
             await wait_until(lambda: sol.records > 30, 30, "partial records")
             return truth
@@ -122,11 +145,21 @@ def test_record_then_replay_gives_the_same_books(kafka_settings: KafkaSettings, 
     capture = tmp_path / "rec.txt.gz"
 
     async def record():
-        sim = Simulator(SimulatorSettings(port=0, symbols=["ETHUSDT", "BTCUSDT"], updates_per_second=50, seed=5))
+        sim = Simulator(
+            SimulatorSettings(port=0, symbols=["ETHUSDT", "BTCUSDT"], updates_per_second=50, seed=5)
+        )
         await sim.start()
         try:
-            rec = Recorder(RecordOptions(output=str(capture), symbols=["ETHUSDT", "BTCUSDT"], ws_url=sim.ws_url,
-                                         rest_url=sim.rest_url, channels=["depth", "bookTicker"], duration_s=2.0))
+            rec = Recorder(
+                RecordOptions(
+                    output=str(capture),
+                    symbols=["ETHUSDT", "BTCUSDT"],
+                    ws_url=sim.ws_url,
+                    rest_url=sim.rest_url,
+                    channels=["depth", "bookTicker"],
+                    duration_s=2.0,
+                )
+            )
             return await rec.run(asyncio.Event()), rec.snapshots
         finally:
             await sim.stop()
@@ -134,8 +167,10 @@ def test_record_then_replay_gives_the_same_books(kafka_settings: KafkaSettings, 
     frames, snapshots = asyncio.run(record())
     assert frames > 100 and snapshots == 2
     cap = load_capture(capture)
-    assert {cap.frames[i].symbol for s in ("ETHUSDT", "BTCUSDT") for i in cap.snapshot_indices(s)} == {"ETHUSDT",
-                                                                                                      "BTCUSDT"}
+    assert {cap.frames[i].symbol for s in ("ETHUSDT", "BTCUSDT") for i in cap.snapshot_indices(s)} == {
+        "ETHUSDT",
+        "BTCUSDT",
+    }
     tickers = {}
     for f in cap.frames:
         if f.stream and f.stream.endswith("@bookTicker"):
@@ -146,7 +181,10 @@ def test_record_then_replay_gives_the_same_books(kafka_settings: KafkaSettings, 
     depth_frames = sum(1 for f in cap.frames if f.first_id)
 
     async def replay():
-        async with running(kafka, ["ETHUSDT", "BTCUSDT"], replay=ReplayOptions(str(capture), speed=0)) as (_, svc):
+        async with running(kafka, ["ETHUSDT", "BTCUSDT"], replay=ReplayOptions(str(capture), speed=0)) as (
+            _,
+            svc,
+        ):
             await wait_until(lambda: svc.feed.frames_in >= depth_frames, 30, "all recorded frames")
             # At speed 0 the whole capture can be in before a snapshot comes back: the buffered
             # events are applied when it does, so wait for that rather than stop with books pending.
@@ -162,5 +200,9 @@ def test_record_then_replay_gives_the_same_books(kafka_settings: KafkaSettings, 
             continue
         matched += 1
         assert (rec["bid_prices"][0], rec["bid_sizes"][0], rec["ask_prices"][0], rec["ask_sizes"][0]) == (
-            float(ticker["b"]), float(ticker["B"]), float(ticker["a"]), float(ticker["A"]))
+            float(ticker["b"]),
+            float(ticker["B"]),
+            float(ticker["a"]),
+            float(ticker["A"]),
+        )
     assert matched > 0.9 * len(records) and len(records) > 50

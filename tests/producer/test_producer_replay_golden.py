@@ -53,7 +53,12 @@ def test_replayed_capture_publishes_books_that_match_every_ticker(kafka_settings
     for key, rec in records:
         validate(rec)
         assert key == "binance:ETHUSDT"
-        assert (rec["exchange"], rec["market"], rec["symbol"], rec["crossed"]) == ("binance", "spot", "ETHUSDT", False)
+        assert (rec["exchange"], rec["market"], rec["symbol"], rec["crossed"]) == (
+            "binance",
+            "spot",
+            "ETHUSDT",
+            False,
+        )
         assert len(rec["bid_prices"]) == len(rec["ask_prices"]) == 20
     # one unbroken chain starting at the snapshot
     assert records[0][1]["resynced"] is True and records[0][1]["prev_sequence_id"] is None

@@ -18,12 +18,22 @@ pytestmark = pytest.mark.unit
 
 
 def ev(first: int, final: int, bids=(), asks=(), pu: int | None = None) -> DepthEvent:
-    return DepthEvent("ETHUSDT", first, final, pu, 1, None,
-                      [(p * SCALE, s * SCALE) for p, s in bids], [(p * SCALE, s * SCALE) for p, s in asks])
+    return DepthEvent(
+        "ETHUSDT",
+        first,
+        final,
+        pu,
+        1,
+        None,
+        [(p * SCALE, s * SCALE) for p, s in bids],
+        [(p * SCALE, s * SCALE) for p, s in asks],
+    )
 
 
 def snap(last: int, bids=((100, 1),), asks=((101, 1),)) -> BookSnapshot:
-    return BookSnapshot(last, [(p * SCALE, s * SCALE) for p, s in bids], [(p * SCALE, s * SCALE) for p, s in asks])
+    return BookSnapshot(
+        last, [(p * SCALE, s * SCALE) for p, s in bids], [(p * SCALE, s * SCALE) for p, s in asks]
+    )
 
 
 def test_spot_buffers_then_applies_events_spanning_the_snapshot() -> None:
@@ -67,7 +77,9 @@ def test_spot_gap_resyncs_only_after_a_fresh_snapshot_and_is_counted_once() -> N
     assert (sync.live, sync.gaps, sync.resyncs, len(sync.book)) == (False, 1, 1, 0)
     assert sync.on_event(ev(16, 18)) is Outcome.BUFFERED
     emitted = []
-    assert sync.on_snapshot(snap(15, bids=((90, 1),)), lambda e: emitted.append(e.final_id)) is Outcome.APPLIED
+    assert (
+        sync.on_snapshot(snap(15, bids=((90, 1),)), lambda e: emitted.append(e.final_id)) is Outcome.APPLIED
+    )
     assert emitted == [18] and sync.gaps == 1 and sync.resyncs == 1
     assert sync.book.levels("bids") == [(90 * SCALE, SCALE)]
 
@@ -119,7 +131,9 @@ def test_buffer_is_bounded() -> None:
 
 def test_partial_depth_keeps_order_and_flags_first() -> None:
     sync = PartialSync("ETHUSDT")
-    assert sync.on_partial(snap(10)) is Outcome.APPLIED and sync.record_resynced and sync.record_prev_id is None
+    assert (
+        sync.on_partial(snap(10)) is Outcome.APPLIED and sync.record_resynced and sync.record_prev_id is None
+    )
     assert sync.on_partial(snap(9)) is Outcome.STALE
     assert sync.on_partial(snap(12, bids=((99, 1),))) is Outcome.APPLIED
     assert sync.record_prev_id == 10 and not sync.record_resynced
@@ -187,4 +201,7 @@ def test_feed_asks_for_the_first_snapshot_only_once_the_stream_has_delivered_an_
     for prev, rec in zip(records, records[1:], strict=False):
         assert rec["prev_sequence_id"] == prev["sequence_id"] and not rec["resynced"]
     best_bid, best_ask = model.book.best_bid(), model.book.best_ask()
-    assert records[-1]["bid_prices"][0] == best_bid[0] / SCALE and records[-1]["ask_prices"][0] == best_ask[0] / SCALE
+    assert (
+        records[-1]["bid_prices"][0] == best_bid[0] / SCALE
+        and records[-1]["ask_prices"][0] == best_ask[0] / SCALE
+    )

@@ -68,7 +68,9 @@ class SinkTestEnv:
     def flush(self) -> None:
         assert self.producer.flush(30) == 0
 
-    def read_topic(self, t: Topic, timeout_s: float = 20.0, expect: int = 1) -> list[tuple[bytes | None, bytes]]:
+    def read_topic(
+        self, t: Topic, timeout_s: float = 20.0, expect: int = 1
+    ) -> list[tuple[bytes | None, bytes]]:
         """Every committed record of a topic (read_committed), waiting for at least `expect`."""
         c = Consumer({"bootstrap.servers": self.kafka.bootstrap_servers, "group.id": f"reader-{uuid.uuid4().hex}",
                       "isolation.level": "read_committed", "enable.auto.commit": False})  # fmt: skip
@@ -147,7 +149,9 @@ def sink_process_env(env: SinkTestEnv, pg: PostgresSettings | None = None, rs: R
         e.update({"OBM_PG_HOST": pg.host, "OBM_PG_PORT": str(pg.port), "OBM_PG_USER": pg.user,
                   "OBM_PG_PASSWORD": pg.password.get_secret_value(), "OBM_PG_DATABASE": pg.database})  # fmt: skip
     if rs is not None:
-        e.update({"OBM_REDIS_HOST": rs.host, "OBM_REDIS_PORT": str(rs.port), "OBM_REDIS_KEY_PREFIX": rs.key_prefix})
+        e.update(
+            {"OBM_REDIS_HOST": rs.host, "OBM_REDIS_PORT": str(rs.port), "OBM_REDIS_KEY_PREFIX": rs.key_prefix}
+        )
     return e
 
 

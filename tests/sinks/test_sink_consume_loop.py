@@ -57,7 +57,9 @@ class RecordingSink:
         try:
             self.writes += 1
             for (topic, part), committed in self.committed_of().items():  # type: ignore[operator]
-                first = min((r.offset for r in records if (r.topic_name, r.partition) == (topic, part)), default=None)
+                first = min(
+                    (r.offset for r in records if (r.topic_name, r.partition) == (topic, part)), default=None
+                )
                 if first is not None and committed > first:
                     self.ahead_of_write.append(f"{topic}[{part}] committed {committed} > {first}")
             error = self.fail_on_batch.pop(self.writes, None)

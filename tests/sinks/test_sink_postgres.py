@@ -25,7 +25,9 @@ def _count(pg, sql: str, *args) -> int:
 
 def _seqs(pg, exchange: str) -> list[int]:
     with psycopg.connect(pg.conninfo()) as conn:
-        rows = conn.execute("select sequence_id from orderbook_metrics where exchange = %s", (exchange,)).fetchall()
+        rows = conn.execute(
+            "select sequence_id from orderbook_metrics where exchange = %s", (exchange,)
+        ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -34,12 +36,21 @@ def test_init_db_sql_runs_twice_and_matches_the_sinks_columns(pg_server, pg_sett
     pg_server.apply_init_sql()
     with psycopg.connect(pg_settings.conninfo()) as conn:
         for spec in ALL_TABLES:
-            cols = {r[0] for r in conn.execute(
-                "select column_name from information_schema.columns where table_name = %s", (spec.table,))}
+            cols = {
+                r[0]
+                for r in conn.execute(
+                    "select column_name from information_schema.columns where table_name = %s", (spec.table,)
+                )
+            }
             assert set(spec.columns) <= cols, (spec.table, set(spec.columns) - cols)
         # the retention function and the rollups exist and run
         assert {r[0] for r in conn.execute("select table_name from orderbook_apply_retention()")} >= {
-            "orderbook_metrics", "orderbook_bars", "orderbook_alerts", "orderbook_dlq", "orderbook_snapshots"}
+            "orderbook_metrics",
+            "orderbook_bars",
+            "orderbook_alerts",
+            "orderbook_dlq",
+            "orderbook_snapshots",
+        }
         conn.execute("select * from orderbook_bars_1m limit 1")
         conn.execute("select * from orderbook_bars_1h limit 1")
 
@@ -47,7 +58,9 @@ def test_init_db_sql_runs_twice_and_matches_the_sinks_columns(pg_server, pg_sett
 def test_sigkill_mid_stream_then_restart_stores_every_record_exactly_once(sink_env, pg_settings, tmp_path):
     n = 30_000
     for i in range(n):
-        sink_env.produce(Topic.PROCESSED, sink_env.processed(i, symbol=("BTCUSDT", "ETHUSDT", "SOLUSDT")[i % 3]))
+        sink_env.produce(
+            Topic.PROCESSED, sink_env.processed(i, symbol=("BTCUSDT", "ETHUSDT", "SOLUSDT")[i % 3])
+        )
     sink_env.flush()
     env = sink_process_env(sink_env, pg=pg_settings, batch_max_records=500)
     log = str(tmp_path / "sink.log")
@@ -58,7 +71,9 @@ def test_sigkill_mid_stream_then_restart_stores_every_record_exactly_once(sink_e
             timeout_s=90)  # fmt: skip
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        at_kill = _count(pg_settings, "select count(*) from orderbook_metrics where exchange = %s", sink_env.exchange)
+        at_kill = _count(
+            pg_settings, "select count(*) from orderbook_metrics where exchange = %s", sink_env.exchange
+        )
         assert stored_at_kill and at_kill < n, "the kill must land mid-stream"
         proc = start_sink_process("postgres", env, log)
         wait_for("all rows", lambda: _count(pg_settings, "select count(*) from orderbook_metrics where exchange = %s",
@@ -78,6 +93,7 @@ def test_database_stopped_and_restarted_under_load_loses_and_doubles_nothing(sin
     proc = start_sink_process("postgres", env, log)
     n, produced = 12_000, 0
     try:
+
         def produce(upto: int) -> None:
             nonlocal produced
             while produced < upto:
@@ -89,8 +105,17 @@ def test_database_stopped_and_restarted_under_load_loses_and_doubles_nothing(sin
             sink_env.flush()
 
         produce(4_000)
-        wait_for("rows before the outage", lambda: _count(
-            pg_settings, "select count(*) from orderbook_metrics where exchange = %s", sink_env.exchange) > 0)
+        wait_for(
+            "rows before the outage",
+            lambda: (
+                _count(
+                    pg_settings,
+                    "select count(*) from orderbook_metrics where exchange = %s",
+                    sink_env.exchange,
+                )
+                > 0
+            ),
+        )
         pg_server.stop()
         produce(8_000)  # the stream goes on while the database is down
         time.sleep(2.0)
@@ -101,10 +126,19 @@ def test_database_stopped_and_restarted_under_load_loses_and_doubles_nothing(sin
                                             sink_env.exchange) >= n, timeout_s=120)  # fmt: skip
         time.sleep(1.0)
         assert sorted(_seqs(pg_settings, sink_env.exchange)) == list(range(n))
-        metrics = urllib.request.urlopen(
-            f"http://127.0.0.1:{env['OBM_SINK_POSTGRES_METRICS_PORT']}/metrics", timeout=5).read().decode()
+        metrics = (
+            urllib.request.urlopen(
+                f"http://127.0.0.1:{env['OBM_SINK_POSTGRES_METRICS_PORT']}/metrics", timeout=5
+            )
+            .read()
+            .decode()
+        )
         assert 'obm_sink_write_retries_total{sink="postgres"}' in metrics
-        retries = [ln for ln in metrics.splitlines() if ln.startswith('obm_sink_write_retries_total{sink="postgres"}')]
+        retries = [
+            ln
+            for ln in metrics.splitlines()
+            if ln.startswith('obm_sink_write_retries_total{sink="postgres"}')
+        ]
         assert float(retries[0].split()[-1]) >= 1, "the outage must have been seen and retried"
         assert "obm_sink_consumer_lag" in metrics and "obm_sink_records_stored_total" in metrics
     finally:
@@ -129,8 +163,12 @@ def test_poison_records_reach_the_dlq_topic_and_table_and_good_ones_are_stored(s
     e.produce(Topic.DLQ, b"not even json", key="whatever")  # an invalid DLQ record is still kept
     e.flush()
     sink = run_sink_thread("postgres", e, pg=pg_settings)
-    wait_for("good rows", lambda: _count(
-        pg_settings, "select count(*) from orderbook_metrics where exchange = %s", e.exchange) == 2)
+    wait_for(
+        "good rows",
+        lambda: (
+            _count(pg_settings, "select count(*) from orderbook_metrics where exchange = %s", e.exchange) == 2
+        ),
+    )
     dlq_topic = wait_for("DLQ records", lambda: [orjson.loads(v) for _, v in e.read_topic(Topic.DLQ, expect=5)
                                                  if v.startswith(b"{")] or None)  # fmt: skip
     sink.stop()
@@ -150,7 +188,9 @@ def test_poison_records_reach_the_dlq_topic_and_table_and_good_ones_are_stored(s
         table = conn.execute("select reason, payload, origin from orderbook_dlq where kafka_topic = %s",
                              (e.topic(Topic.DLQ),)).fetchall()  # fmt: skip
         assert _count(pg_settings, "select count(*) from orderbook_bars where exchange = %s", e.exchange) == 1
-        assert _count(pg_settings, "select count(*) from orderbook_alerts where exchange = %s", e.exchange) == 1
+        assert (
+            _count(pg_settings, "select count(*) from orderbook_alerts where exchange = %s", e.exchange) == 1
+        )
     assert len(table) == 5  # four rejects published by the sink + the invalid record
     table_reasons = " | ".join(r[0] for r in table)
     assert "rejected by PostgreSQL" in table_reasons and "malformed JSON" in table_reasons
@@ -166,8 +206,13 @@ def test_snapshots_keep_the_first_record_of_each_second(sink_env, pg_settings, r
             e.produce(Topic.RAW, e.raw(seq=sec * 10 + j, event_time=base + sec * 1000 + j * 250))
     e.flush()
     sink = run_sink_thread("postgres", e, pg=pg_settings)
-    wait_for("snapshots", lambda: _count(
-        pg_settings, "select count(*) from orderbook_snapshots where exchange = %s", e.exchange) == 3)
+    wait_for(
+        "snapshots",
+        lambda: (
+            _count(pg_settings, "select count(*) from orderbook_snapshots where exchange = %s", e.exchange)
+            == 3
+        ),
+    )
     sink.stop()
     with psycopg.connect(pg_settings.conninfo()) as conn:
         rows = conn.execute("select extract(epoch from ts)::bigint, sequence_id, bid_sizes from orderbook_snapshots "
@@ -185,7 +230,13 @@ def test_sigterm_flushes_the_batch_at_hand(sink_env, pg_settings, tmp_path):
     log = str(tmp_path / "sink.log")
     proc = start_sink_process("postgres", env, log)
     time.sleep(6.0)
-    assert _count(pg_settings, "select count(*) from orderbook_metrics where exchange = %s", sink_env.exchange) == 0
+    assert (
+        _count(pg_settings, "select count(*) from orderbook_metrics where exchange = %s", sink_env.exchange)
+        == 0
+    )
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0, open(log).read()[-3000:]
-    assert _count(pg_settings, "select count(*) from orderbook_metrics where exchange = %s", sink_env.exchange) == 2_000
+    assert (
+        _count(pg_settings, "select count(*) from orderbook_metrics where exchange = %s", sink_env.exchange)
+        == 2_000
+    )

@@ -34,7 +34,9 @@ def sink(pg_settings):
 
 
 def _records(topic: Topic, dicts: list[dict], start: int = 0) -> list[SinkRecord]:
-    return [SinkRecord(topic, topic.value, 0, start + i, b"k", orjson.dumps(d), 1) for i, d in enumerate(dicts)]
+    return [
+        SinkRecord(topic, topic.value, 0, start + i, b"k", orjson.dumps(d), 1) for i, d in enumerate(dicts)
+    ]
 
 
 def _metric(exchange: str, seq: int, full: bool = True) -> dict:
@@ -44,34 +46,50 @@ def _metric(exchange: str, seq: int, full: bool = True) -> dict:
         for name, spec in load_schema(Topic.PROCESSED)["properties"].items():
             if name not in rec:
                 nullable_bool = "boolean" in spec.get("type", [])
-                rec[name] = [None, seq % 3 == 0][seq % 2] if nullable_bool else [None, seq * 0.25, seq][seq % 3]
+                rec[name] = (
+                    [None, seq % 3 == 0][seq % 2] if nullable_bool else [None, seq * 0.25, seq][seq % 3]
+                )
     return rec
 
 
 def _select(pg_settings, table: str, columns: tuple[str, ...], exchange: str) -> list[tuple]:
     cols = ", ".join(f'"{c}"' for c in columns)
     with psycopg.connect(pg_settings.conninfo()) as conn:
-        return sorted(conn.execute(f"select {cols} from {table} where exchange = %s", (exchange,)).fetchall(), key=repr)
+        return sorted(
+            conn.execute(f"select {cols} from {table} where exchange = %s", (exchange,)).fetchall(), key=repr
+        )
 
 
 def test_rows_from_columns_equal_the_row_converters(sink, pg_settings, exchange):
-    metrics = [_metric(exchange, i) for i in range(300)] + [_metric(exchange, 300 + i, full=False) for i in range(5)]
+    metrics = [_metric(exchange, i) for i in range(300)] + [
+        _metric(exchange, 300 + i, full=False) for i in range(5)
+    ]
     bar = dict(load_schema(Topic.BARS)["examples"][0], exchange=exchange)
     bars = [{**bar, "window_start": bar["window_start"] + i * 1000, "window_end": bar["window_end"] + i * 1000,
              "ofi_sum": None if i % 2 else 1.25} for i in range(50)]  # fmt: skip
     alert = dict(load_schema(Topic.ALERTS)["examples"][0], exchange=exchange)
     alerts = [{**alert, "alert_id": f"{alert['alert_id']}-{i}", "message": f"é {i}"} for i in range(20)]
-    full_batch = _records(Topic.PROCESSED, metrics[:300]) + _records(Topic.BARS, bars) + _records(Topic.ALERTS, alerts)
+    full_batch = (
+        _records(Topic.PROCESSED, metrics[:300]) + _records(Topic.BARS, bars) + _records(Topic.ALERTS, alerts)
+    )
     prepared = sink.prepare(SinkBatch(full_batch))
     assert all(load.fast is not None for load in prepared.loads), "the column path must build the rows"
     result = sink.write_prepared(prepared)
     assert result.stored == {Topic.PROCESSED: 300, Topic.BARS: 50, Topic.ALERTS: 20} and not result.dlq
     # records without their optional fields: validated one by one, still one payload
-    assert sink.write(SinkBatch(_records(Topic.PROCESSED, metrics[300:], start=300))).stored == {Topic.PROCESSED: 5}
+    assert sink.write(SinkBatch(_records(Topic.PROCESSED, metrics[300:], start=300))).stored == {
+        Topic.PROCESSED: 5
+    }
 
-    assert _select(pg_settings, "orderbook_metrics", METRICS.columns, exchange) == sorted(map(metrics_row, metrics), key=repr)
-    assert _select(pg_settings, "orderbook_bars", BARS.columns, exchange) == sorted(map(bars_row, bars), key=repr)
-    assert _select(pg_settings, "orderbook_alerts", ALERTS.columns, exchange) == sorted(map(alerts_row, alerts), key=repr)
+    assert _select(pg_settings, "orderbook_metrics", METRICS.columns, exchange) == sorted(
+        map(metrics_row, metrics), key=repr
+    )
+    assert _select(pg_settings, "orderbook_bars", BARS.columns, exchange) == sorted(
+        map(bars_row, bars), key=repr
+    )
+    assert _select(pg_settings, "orderbook_alerts", ALERTS.columns, exchange) == sorted(
+        map(alerts_row, alerts), key=repr
+    )
 
 
 def test_replayed_and_overlapping_batches_store_each_row_once(sink, pg_settings, exchange):
@@ -86,7 +104,10 @@ def test_replayed_and_overlapping_batches_store_each_row_once(sink, pg_settings,
 
 def test_a_value_refused_inside_the_direct_copy_rejects_only_its_record(sink, pg_settings, exchange):
     metrics = [_metric(exchange, i) for i in range(100)]
-    metrics[37] = {**metrics[37], "exchange": f"{exchange}\x00nul"}  # valid JSON Schema; PostgreSQL text refuses NUL
+    metrics[37] = {
+        **metrics[37],
+        "exchange": f"{exchange}\x00nul",
+    }  # valid JSON Schema; PostgreSQL text refuses NUL
     batch = SinkBatch(_records(Topic.PROCESSED, metrics))
     assert sink.prepare(batch).loads[0].fast is not None  # the refusal comes from the server
     result = sink.write(batch)

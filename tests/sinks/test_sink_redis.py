@@ -53,7 +53,10 @@ def test_redis_layout_is_written_as_specified(sink_env, test_redis, run_sink_thr
     time.sleep(1.0)
     sink.stop()
 
-    assert {m.decode() for m in r.smembers(keys.symbols())} == {f"{e.exchange}:BTCUSDT", f"{e.exchange}:ETHUSDT"}
+    assert {m.decode() for m in r.smembers(keys.symbols())} == {
+        f"{e.exchange}:BTCUSDT",
+        f"{e.exchange}:ETHUSDT",
+    }
     latest = orjson.loads(r.get(keys.latest(e.exchange, "BTCUSDT")))
     assert latest["sequence_id"] == 49 and latest["exchange"] == e.exchange
     assert orjson.loads(r.get(keys.latest(e.exchange, "ETHUSDT")))["sequence_id"] == 1049
@@ -81,7 +84,9 @@ def test_redis_layout_is_written_as_specified(sink_env, test_redis, run_sink_thr
     assert sink.loop.metrics.value("obm_sink_records_rejected_total", topic="orderbook.processed") == 1
 
 
-def test_a_restarted_empty_redis_is_refilled_from_the_topics(sink_env, test_redis, redis_server, run_sink_thread):
+def test_a_restarted_empty_redis_is_refilled_from_the_topics(
+    sink_env, test_redis, redis_server, run_sink_thread
+):
     rs, r, keys = test_redis
     e = sink_env
     now = int(time.time() * 1000)

@@ -64,7 +64,10 @@ def test_bars_script_leaves_the_state_of_the_plain_commands(redis_settings):
             ws = base + rng.randint(0, 5400) * 1000 + round_ * 60_000
             batch.append(_bar(rng.choice(symbols), ws, rng.choice([1.0, 1.5])))
         _reference(client, ref_keys, batch)
-        recs = [SinkRecord(Topic.BARS, "orderbook.bars", 0, offset + i, b"k", orjson.dumps(b), 1) for i, b in enumerate(batch)]
+        recs = [
+            SinkRecord(Topic.BARS, "orderbook.bars", 0, offset + i, b"k", orjson.dumps(b), 1)
+            for i, b in enumerate(batch)
+        ]
         offset += len(batch)
         result = sink.write_records(recs)
         assert result.stored == {Topic.BARS: len(batch)}
