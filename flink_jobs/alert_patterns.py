@@ -13,6 +13,8 @@ new threshold needs a redeploy, not a code change. Candidate columns: CANDIDATE_
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyflink.table import Table
 
 from config import AlertSettings
@@ -77,7 +79,7 @@ def check_alert_settings(settings: AlertSettings) -> None:
             raise ValueError(f"cooldown_ms cannot be negative{where}")
 
 
-def _per_symbol(settings: AlertSettings, field: str, render) -> str:
+def _per_symbol(settings: AlertSettings, field: str, render: Callable[[float], str]) -> str:
     """The SQL value of one setting: a literal, or a CASE on the symbol when overrides differ."""
     resolved = symbol_settings(settings)
     default = render(resolved[""][field])

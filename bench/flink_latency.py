@@ -1,0 +1,121 @@
+"""Latency of the metrics job from a record on orderbook.raw to its record on orderbook.processed
+(target: p99 < 100 ms at 5k updates/s), for several watermark out-of-orderness bounds.
+
+The job is assembled by flink_jobs.pipelines exactly as `flink run` does (Kafka source with
+per-partition watermarks and idle timeout, the metric SQL, the Kafka sink with its linger), in a
+local mini-cluster at parallelism 1. Records are produced at a steady rate (every symbol one
+update per 100 ms, event time = now); each carries its send time in `receive_time_ns`, which the
+job passes through, and the latency is the time this process reads the processed record minus
+that. The event-time stages emit an update only once the watermark passes it, so the latency
+cannot be below the out-of-orderness bound: records of one symbol are in order on one partition
+(keyed by exchange:symbol), so the bound only has to cover the skew between the symbols that share
+a partition. Run: .venv/bin/python -m bench.flink_latency [--bounds 2000,50]"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+import uuid
+
+import numpy as np
+import orjson
+from confluent_kafka import Consumer
+
+from bench.flink_harness import BookWalk, broker, create_topics, kafka_producer, load_average, symbols
+from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings
+from flink_jobs.connectors import topic_name
+from flink_jobs.pipelines import JobSpec, build_pipeline
+from schemas import Topic
+
+
+def read_latencies(kafka: KafkaSettings, topic: str, stop: threading.Event, out: list[tuple[int, float]]) -> None:
+    """(send time ns, latency ms) of every processed record, read as soon as it is there."""
+    consumer = Consumer(
+        {"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"bench-{uuid.uuid4().hex}",
+         "auto.offset.reset": "earliest", "enable.auto.commit": False, "fetch.wait.max.ms": 5,
+         "fetch.min.bytes": 1}
+    )  # fmt: skip
+    consumer.subscribe([topic])
+    try:
+        while not stop.is_set():
+            for msg in consumer.consume(1000, timeout=0.1):
+                if msg.error() is None:
+                    now = time.time_ns()
+                    sent = orjson.loads(msg.value())["receive_time_ns"]
+                    out.append((sent, (now - sent) / 1e6))
+    finally:
+        consumer.close()
+
+
+def produce_paced(kafka: KafkaSettings, topic: str, rate: float, seconds: float, n_symbols: int) -> int:
+    """`rate` updates/s for `seconds`, in 10 ms ticks, event time = send time."""
+    names = symbols(n_symbols)
+    walk, producer = BookWalk(names), kafka_producer(kafka, 1)
+    per_tick, sent, k = rate / 100, 0, 0
+    start = time.monotonic()
+    while (elapsed := time.monotonic() - start) < seconds:
+        due = int(elapsed * 100 * per_tick) + 1
+        while sent < due:
+            symbol = names[k % n_symbols]
+            now_ns = time.time_ns()
+            rec = walk.record(symbol, now_ns // 1_000_000, now_ns)
+            producer.produce(topic, orjson.dumps(rec), key=f"binance:{symbol}".encode())
+            sent, k = sent + 1, k + 1
+        producer.poll(0)
+        time.sleep(max(0.0, start + (int(elapsed * 100) + 1) / 100 - time.monotonic()))
+    producer.flush(30)
+    return sent
+
+
+def measure(bound_ms: int, args: argparse.Namespace) -> None:
+    with broker() as kafka:
+        raw, processed = topic_name(kafka, Topic.RAW), topic_name(kafka, Topic.PROCESSED)
+        create_topics(kafka, [raw, processed])
+        flink = FlinkSettings(
+            watermark_out_of_orderness_ms=bound_ms, buffer_timeout_ms=args.buffer_timeout_ms, checkpoint_interval_ms=10_000
+        )
+        spec = JobSpec("metrics", flink, kafka, MetricsJobSettings(kafka_linger_ms=args.linger_ms), AlertSettings())
+        t_env, insert = build_pipeline(spec)
+        result = t_env.execute_sql(insert)
+        latencies: list[tuple[int, float]] = []
+        stop = threading.Event()
+        reader = threading.Thread(target=read_latencies, args=(kafka, processed, stop, latencies), daemon=True)
+        reader.start()
+        try:
+            started_ns = time.time_ns()
+            sent = produce_paced(kafka, raw, args.rate, args.seconds, args.symbols)
+            time.sleep(bound_ms / 1000 + 3)
+        finally:
+            stop.set()
+            reader.join(10)
+            client = result.get_job_client()
+            if client is not None:
+                client.cancel().result()
+        warm = started_ns + int(args.warmup_s * 1e9)
+        steady = np.array([lat for sent_ns, lat in latencies if sent_ns >= warm])
+        p50, p95, p99 = np.percentile(steady, [50, 95, 99]) if len(steady) else (float("nan"),) * 3
+        print(
+            f"bound {bound_ms:>5} ms: sent {sent:,} at {args.rate:,.0f}/s, processed {len(latencies):,}; after "
+            f"{args.warmup_s:.0f} s warm-up p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, max "
+            f"{steady.max() if len(steady) else float('nan'):.0f} ms; {load_average()}",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bounds", default="2000,50", help="watermark out-of-orderness bounds to try (ms)")
+    parser.add_argument("--rate", type=float, default=5_000)
+    parser.add_argument("--seconds", type=float, default=40)
+    parser.add_argument("--warmup-s", type=float, default=15)
+    parser.add_argument("--symbols", type=int, default=500, help="each updates rate/symbols times a second")
+    parser.add_argument("--buffer-timeout-ms", type=int, default=FlinkSettings().buffer_timeout_ms)
+    parser.add_argument("--linger-ms", type=int, default=MetricsJobSettings().kafka_linger_ms)
+    args = parser.parse_args()
+    for bound in (int(b) for b in args.bounds.split(",")):
+        measure(bound, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Throughput of the metrics job from Kafka to Kafka on one slot (target: >= 50k updates/s), and
+the cost of each part, from three jobs over the same preloaded orderbook.raw topic:
+
+  decode   raw JSON -> rows (every array read) -> a tiny record on Kafka
+  sql      the same plus the whole metric SQL -> a tiny record (a checksum of every output
+           column, so the planner cannot drop any metric)
+  full     the metrics job as deployed: raw -> orderbook.processed (JSON encode, Kafka produce)
+
+Rates are steady state (output record timestamps between the 50th and 95th percentile, once the
+60 s baselines are full);
+per-record costs are differences of 1/rate. Run: .venv/bin/python -m bench.flink_metrics_throughput"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+
+from bench.flink_harness import (
+    broker,
+    create_topics,
+    load_average,
+    output_timestamps,
+    produce_bulk,
+    steady_rate,
+)
+from config import FlinkSettings, KafkaSettings, MetricsJobSettings
+from flink_jobs.connectors import (
+    KEY_COLUMN,
+    kafka_sink_ddl,
+    kafka_source_ddl,
+    schema_columns,
+    sink_select_list,
+    topic_name,
+)
+from flink_jobs.environment import table_environment
+from flink_jobs.metrics import metrics_table
+from flink_jobs.sql_building import query
+from schemas import Topic
+
+VARIANTS = ("decode", "sql", "full")
+
+
+def _small_sink_ddl(table: str, topic: str, kafka: KafkaSettings) -> str:
+    return (
+        f"CREATE TEMPORARY TABLE `{table}` (`{KEY_COLUMN}` STRING, sequence_id BIGINT, x DOUBLE) WITH ("
+        f"'connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{kafka.bootstrap_servers}', "
+        "'properties.linger.ms' = '5', 'key.format' = 'raw', 'key.fields' = 'record_key', 'value.format' = 'json', "
+        "'value.fields-include' = 'EXCEPT_KEY', 'sink.delivery-guarantee' = 'at-least-once')"
+    )
+
+
+def _checksum() -> str:
+    """A sum over every numeric and boolean column of orderbook.processed."""
+    terms = []
+    for name, sql_type in schema_columns(Topic.PROCESSED):
+        if sql_type in ("DOUBLE", "BIGINT", "INT"):
+            terms.append(f"COALESCE(CAST(`{name}` AS DOUBLE), 0)")
+        elif sql_type == "BOOLEAN":
+            terms.append(f"CASE WHEN `{name}` THEN 1 ELSE 0 END")
+    return " + ".join(terms)
+
+
+def run_variant(variant: str, kafka: KafkaSettings, flink: FlinkSettings, records: int) -> float:
+    t_env = table_environment(flink, name=f"bench-{variant}", parallelism=1)
+    t_env.execute_sql(
+        kafka_source_ddl("source", Topic.RAW, kafka=kafka, flink=flink, group_id=f"bench-{uuid.uuid4().hex}")
+    )
+    raw = t_env.from_path("source")
+    out_topic = f"{kafka.topic_prefix}out-{variant}-{uuid.uuid4().hex[:6]}"
+    if variant == "full":
+        out_topic = topic_name(kafka, Topic.PROCESSED)
+        t_env.execute_sql(kafka_sink_ddl("sink", Topic.PROCESSED, kafka=kafka))
+        output = query(metrics_table(raw, MetricsJobSettings()), f"SELECT {sink_select_list(Topic.PROCESSED)} FROM {{src}}")
+    else:
+        create_topics(kafka, [out_topic])
+        t_env.execute_sql(_small_sink_ddl("sink", out_topic, kafka))
+        if variant == "decode":
+            arrays = " + ".join(f"CARDINALITY(`{a}`)" for a in ("bid_prices", "bid_sizes", "ask_prices", "ask_sizes"))
+            sql = f"SELECT `exchange` || ':' || `symbol`, sequence_id, CAST({arrays} AS DOUBLE) FROM {{src}}"
+            output = query(raw, sql)
+        else:
+            output = query(metrics_table(raw, MetricsJobSettings()), f"SELECT `{KEY_COLUMN}`, sequence_id, {_checksum()} FROM {{src}}")
+    t_env.create_temporary_view("job_output", output)
+    result = t_env.execute_sql("INSERT INTO `sink` SELECT * FROM `job_output`")
+    try:
+        # the event-time stages hold back the last out-of-orderness worth of records
+        stamps = output_timestamps(kafka, out_topic, records - 5_000, timeout_s=900)
+    finally:
+        client = result.get_job_client()
+        if client is not None:
+            client.cancel().result()
+    if abs(max(stamps) / 1000 - time.time()) > 600:
+        raise RuntimeError("output timestamps are not send times; the rate would be meaningless")
+    return steady_rate(stamps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=300_000)
+    parser.add_argument("--symbols", type=int, default=200)
+    parser.add_argument("--key-interval-ms", type=int, default=100, help="event time between updates of one symbol")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    args = parser.parse_args()
+    flink = FlinkSettings(checkpoint_interval_ms=10_000)
+    rates: dict[str, float] = {}
+    with broker() as kafka:
+        raw_topic = topic_name(kafka, Topic.RAW)
+        create_topics(kafka, [raw_topic, topic_name(kafka, Topic.PROCESSED)])
+        started = time.monotonic()
+        produce_bulk(kafka, raw_topic, args.records, int(time.time() * 1000) - 3_600_000, args.symbols,
+                     args.key_interval_ms)
+        span_s = args.records // args.symbols * args.key_interval_ms / 1000
+        print(f"preloaded {args.records:,} raw records ({args.symbols} symbols, one update per "
+              f"{args.key_interval_ms} ms each, {span_s:.0f} s of event time) in {time.monotonic() - started:.1f} s;"
+              f" {load_average()}")
+        for variant in args.variants.split(","):
+            rates[variant] = run_variant(variant, kafka, flink, args.records)
+            print(f"{variant:>7}: {rates[variant]:>9,.0f} updates/s  ({1e6 / rates[variant]:.1f} µs each); "
+                  f"{load_average()}", flush=True)
+    if set(VARIANTS) <= set(rates):
+        d, s, f = (1e6 / rates[v] for v in VARIANTS)
+        print(f"cost per update: source decode {d:.1f} µs, metric SQL {s - d:.1f} µs, sink encode+produce {f - s:.1f} µs")
+
+
+if __name__ == "__main__":
+    main()
