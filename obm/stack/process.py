@@ -57,23 +57,27 @@ def signal_group(pid: int, sig: int) -> None:
             pass
 
 
+def wait_gone(pid: int, timeout_s: float) -> bool:
+    """Wait (reaping our own children) until pid is gone; False if it is still there."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        _reap(pid)
+        if not pid_alive(pid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+
+
 def stop_pid(pid: int, *, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> bool:
     """Ask politely, wait, then SIGKILL the whole group. Returns True if it had to kill."""
     if not pid_alive(pid):
         return False
     signal_group(pid, sig)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not pid_alive(pid):
-            return False
-        time.sleep(0.1)
+    if wait_gone(pid, timeout_s):
+        return False
     signal_group(pid, signal.SIGKILL)
-    for _ in range(50):
-        _reap(pid)
-        if not pid_alive(pid):
-            break
-        time.sleep(0.1)
+    wait_gone(pid, 5.0)
     return True
 
 
@@ -145,11 +149,7 @@ class ManagedProcess:
         pid = self.pid()
         if pid is not None:
             signal_group(pid, signal.SIGKILL)
-            for _ in range(50):
-                _reap(pid)
-                if not pid_alive(pid):
-                    break
-                time.sleep(0.1)
+            wait_gone(pid, 5.0)
         self.pid_file.unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 30) -> str:
