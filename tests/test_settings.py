@@ -45,3 +45,30 @@ def test_stack_points_the_producer_at_the_simulator_unless_live(tmp_path):
     assert again.env() == env
     live = StackConfig(stack=StackSettings(state_dir=tmp_path), live=True)
     assert live.env()["OBM_PRODUCER_WS_URL"] == ""
+
+
+def test_kafka_storage_format_passes_ids_that_look_like_options(monkeypatch, tmp_path):
+    """A KRaft cluster id is url-safe base64 and may start with '-': it must still reach the tool
+    as the value of --cluster-id (it once failed 1 start in 64)."""
+    import subprocess
+
+    from config import KafkaSettings, StackSettings
+    from obm.stack import kafka_broker
+
+    seen: list[list[str]] = []
+
+    def fake_run(argv, **_kwargs):
+        seen.append(argv)
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    jars = tmp_path / "jars" / "kafka"
+    jars.mkdir(parents=True)
+    (jars / "kafka_2.13-4.1.1.jar").touch()
+    monkeypatch.setattr(kafka_broker, "_cluster_id", lambda: "-Ab3xYz")
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    broker = kafka_broker.KafkaBroker(
+        KafkaSettings(), StackSettings(state_dir=tmp_path, jars_dir=tmp_path / "jars")
+    )
+    broker._write_config()
+    broker._format_once()
+    assert "--cluster-id=-Ab3xYz" in seen[0]

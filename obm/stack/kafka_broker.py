@@ -112,8 +112,8 @@ class KafkaBroker:
                 "kafka.tools.StorageTool",
                 "format",
                 "--standalone",
-                "-t",
-                _cluster_id(),
+                # `=` form: a random id may start with "-", which argparse would take for an option.
+                f"--cluster-id={_cluster_id()}",
                 "-c",
                 str(self.properties_file),
             ],
