@@ -43,7 +43,9 @@ def load_average() -> str:
 def broker() -> Iterator[KafkaSettings]:
     state = Path(tempfile.mkdtemp(prefix="obm-bench-flink-"))
     state.chmod(0o755)
-    settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3)
+    settings = KafkaSettings(
+        bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3
+    )
     kafka = KafkaBroker(settings, StackSettings(state_dir=state, start_timeout_s=180))
     kafka.start()
     try:
@@ -55,7 +57,9 @@ def broker() -> Iterator[KafkaSettings]:
 
 def create_topics(kafka: KafkaSettings, names: list[str], partitions: int = 3) -> None:
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
-    futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names])
+    futures = admin.create_topics(
+        [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
+    )
     for fut in futures.values():
         fut.result()
 
@@ -92,7 +96,9 @@ def kafka_producer(kafka: KafkaSettings, linger_ms: int) -> Producer:
     )  # fmt: skip
 
 
-def produce_bulk(kafka: KafkaSettings, topic: str, count: int, start_ms: int, n_symbols: int, key_interval_ms: int) -> None:
+def produce_bulk(
+    kafka: KafkaSettings, topic: str, count: int, start_ms: int, n_symbols: int, key_interval_ms: int
+) -> None:
     """`count` records, as fast as possible: every symbol updates every `key_interval_ms` of event
     time (Binance's diff stream: 100 ms), the symbols spread evenly over that interval. The
     density per key matters: an event-time RANGE window costs per update in proportion to the
@@ -145,7 +151,9 @@ def steady_rate(stamps: list[int], first: float = 0.5, last: float = 0.95) -> fl
 
 
 def end_offsets(kafka: KafkaSettings, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"bench-{uuid.uuid4().hex}"})
+    consumer = Consumer(
+        {"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"bench-{uuid.uuid4().hex}"}
+    )
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)

@@ -29,7 +29,9 @@ from flink_jobs.pipelines import JobSpec, build_pipeline
 from schemas import Topic
 
 
-def read_latencies(kafka: KafkaSettings, topic: str, stop: threading.Event, out: list[tuple[int, float]]) -> None:
+def read_latencies(
+    kafka: KafkaSettings, topic: str, stop: threading.Event, out: list[tuple[int, float]]
+) -> None:
     """(send time ns, latency ms) of every processed record, read as soon as it is there."""
     consumer = Consumer(
         {"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"bench-{uuid.uuid4().hex}",
@@ -73,14 +75,20 @@ def measure(bound_ms: int, args: argparse.Namespace) -> None:
         raw, processed = topic_name(kafka, Topic.RAW), topic_name(kafka, Topic.PROCESSED)
         create_topics(kafka, [raw, processed])
         flink = FlinkSettings(
-            watermark_out_of_orderness_ms=bound_ms, buffer_timeout_ms=args.buffer_timeout_ms, checkpoint_interval_ms=10_000
+            watermark_out_of_orderness_ms=bound_ms,
+            buffer_timeout_ms=args.buffer_timeout_ms,
+            checkpoint_interval_ms=10_000,
         )
-        spec = JobSpec("metrics", flink, kafka, MetricsJobSettings(kafka_linger_ms=args.linger_ms), AlertSettings())
+        spec = JobSpec(
+            "metrics", flink, kafka, MetricsJobSettings(kafka_linger_ms=args.linger_ms), AlertSettings()
+        )
         t_env, insert = build_pipeline(spec)
         result = t_env.execute_sql(insert)
         latencies: list[tuple[int, float]] = []
         stop = threading.Event()
-        reader = threading.Thread(target=read_latencies, args=(kafka, processed, stop, latencies), daemon=True)
+        reader = threading.Thread(
+            target=read_latencies, args=(kafka, processed, stop, latencies), daemon=True
+        )
         reader.start()
         try:
             started_ns = time.time_ns()

@@ -71,16 +71,24 @@ def run_variant(variant: str, kafka: KafkaSettings, flink: FlinkSettings, record
     if variant == "full":
         out_topic = topic_name(kafka, Topic.PROCESSED)
         t_env.execute_sql(kafka_sink_ddl("sink", Topic.PROCESSED, kafka=kafka))
-        output = query(metrics_table(raw, MetricsJobSettings()), f"SELECT {sink_select_list(Topic.PROCESSED)} FROM {{src}}")
+        output = query(
+            metrics_table(raw, MetricsJobSettings()),
+            f"SELECT {sink_select_list(Topic.PROCESSED)} FROM {{src}}",
+        )
     else:
         create_topics(kafka, [out_topic])
         t_env.execute_sql(_small_sink_ddl("sink", out_topic, kafka))
         if variant == "decode":
-            arrays = " + ".join(f"CARDINALITY(`{a}`)" for a in ("bid_prices", "bid_sizes", "ask_prices", "ask_sizes"))
+            arrays = " + ".join(
+                f"CARDINALITY(`{a}`)" for a in ("bid_prices", "bid_sizes", "ask_prices", "ask_sizes")
+            )
             sql = f"SELECT `exchange` || ':' || `symbol`, sequence_id, CAST({arrays} AS DOUBLE) FROM {{src}}"
             output = query(raw, sql)
         else:
-            output = query(metrics_table(raw, MetricsJobSettings()), f"SELECT `{KEY_COLUMN}`, sequence_id, {_checksum()} FROM {{src}}")
+            output = query(
+                metrics_table(raw, MetricsJobSettings()),
+                f"SELECT `{KEY_COLUMN}`, sequence_id, {_checksum()} FROM {{src}}",
+            )
     t_env.create_temporary_view("job_output", output)
     result = t_env.execute_sql("INSERT INTO `sink` SELECT * FROM `job_output`")
     try:
@@ -99,7 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=300_000)
     parser.add_argument("--symbols", type=int, default=200)
-    parser.add_argument("--key-interval-ms", type=int, default=100, help="event time between updates of one symbol")
+    parser.add_argument(
+        "--key-interval-ms", type=int, default=100, help="event time between updates of one symbol"
+    )
     parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
     flink = FlinkSettings(checkpoint_interval_ms=10_000)
@@ -108,19 +118,32 @@ def main() -> None:
         raw_topic = topic_name(kafka, Topic.RAW)
         create_topics(kafka, [raw_topic, topic_name(kafka, Topic.PROCESSED)])
         started = time.monotonic()
-        produce_bulk(kafka, raw_topic, args.records, int(time.time() * 1000) - 3_600_000, args.symbols,
-                     args.key_interval_ms)
+        produce_bulk(
+            kafka,
+            raw_topic,
+            args.records,
+            int(time.time() * 1000) - 3_600_000,
+            args.symbols,
+            args.key_interval_ms,
+        )
         span_s = args.records // args.symbols * args.key_interval_ms / 1000
-        print(f"preloaded {args.records:,} raw records ({args.symbols} symbols, one update per "
-              f"{args.key_interval_ms} ms each, {span_s:.0f} s of event time) in {time.monotonic() - started:.1f} s;"
-              f" {load_average()}")
+        print(
+            f"preloaded {args.records:,} raw records ({args.symbols} symbols, one update per "
+            f"{args.key_interval_ms} ms each, {span_s:.0f} s of event time) in {time.monotonic() - started:.1f} s;"
+            f" {load_average()}"
+        )
         for variant in args.variants.split(","):
             rates[variant] = run_variant(variant, kafka, flink, args.records)
-            print(f"{variant:>7}: {rates[variant]:>9,.0f} updates/s  ({1e6 / rates[variant]:.1f} µs each); "
-                  f"{load_average()}", flush=True)
+            print(
+                f"{variant:>7}: {rates[variant]:>9,.0f} updates/s  ({1e6 / rates[variant]:.1f} µs each); "
+                f"{load_average()}",
+                flush=True,
+            )
     if set(VARIANTS) <= set(rates):
         d, s, f = (1e6 / rates[v] for v in VARIANTS)
-        print(f"cost per update: source decode {d:.1f} µs, metric SQL {s - d:.1f} µs, sink encode+produce {f - s:.1f} µs")
+        print(
+            f"cost per update: source decode {d:.1f} µs, metric SQL {s - d:.1f} µs, sink encode+produce {f - s:.1f} µs"
+        )
 
 
 if __name__ == "__main__":

@@ -101,7 +101,9 @@ def alert_message(candidate: Candidate) -> str:
         bound = f">= {c.threshold:.2f}" if c.metric_value > 0 else f"<= {-c.threshold:.2f}"
         side = "bid" if c.metric_value > 0 else "ask"
         level = int(c.detail) if c.detail is not None else 0
-        return f"{c.symbol} top-{level} imbalance {c.metric_value:+.2f} {bound} for {held:.1f} s ({side}-heavy)"
+        return (
+            f"{c.symbol} top-{level} imbalance {c.metric_value:+.2f} {bound} for {held:.1f} s ({side}-heavy)"
+        )
     if c.alert_type == "imbalance_flip":
         start = c.detail if c.detail is not None else float("nan")
         return (
@@ -148,7 +150,9 @@ class CooldownFunction(KeyedProcessFunction):
     """Keyed by cooldown_key. State: candidates waiting for the watermark, and the last alert."""
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.pending = runtime_context.get_list_state(ListStateDescriptor("pending", Types.PICKLED_BYTE_ARRAY()))
+        self.pending = runtime_context.get_list_state(
+            ListStateDescriptor("pending", Types.PICKLED_BYTE_ARRAY())
+        )
         self.last = runtime_context.get_state(ValueStateDescriptor("last_alert", Types.PICKLED_BYTE_ARRAY()))
 
     def process_element(self, value: Any, ctx: KeyedProcessFunction.Context):
@@ -173,4 +177,3 @@ class CooldownFunction(KeyedProcessFunction):
                 yield alert_row(candidate)
         if last is not None:
             self.last.update(astuple(last))
-

@@ -61,7 +61,9 @@ def check_alert_settings(settings: AlertSettings) -> None:
             raise ValueError(f"unknown alert settings in the override of {symbol}: {sorted(unknown)}")
     for symbol, s in symbol_settings(settings).items():
         where = f" (override of {symbol})" if symbol else ""
-        if int(s["imbalance_level"]) not in IMBALANCE_LEVELS or s["imbalance_level"] != int(s["imbalance_level"]):
+        if int(s["imbalance_level"]) not in IMBALANCE_LEVELS or s["imbalance_level"] != int(
+            s["imbalance_level"]
+        ):
             raise ValueError(f"imbalance_level must be one of {IMBALANCE_LEVELS}{where}")
         if not 0 <= s["imbalance_clear"] < s["imbalance_medium"] <= s["imbalance_high"] <= 1:
             raise ValueError(f"need 0 <= imbalance_clear < imbalance_medium <= imbalance_high <= 1{where}")
@@ -107,8 +109,12 @@ def _inputs_stage(processed: Table, settings: AlertSettings) -> Table:
     imbalance = _per_symbol(settings, "imbalance_level", lambda n: f"`imbalance_{int(n)}`")
     columns = [f"COALESCE({imbalance}, CAST(0 AS DOUBLE)) AS imb"]
     columns += [f"{_per_symbol(settings, f, sql_double)} AS {f}" for f in FLOAT_FIELDS]
-    columns += [f"CAST({_per_symbol(settings, f, lambda v: str(int(v)))} AS BIGINT) AS {f}" for f in MS_FIELDS]
-    columns.append(f"CAST({_per_symbol(settings, 'imbalance_level', lambda v: str(int(v)))} AS DOUBLE) AS imb_level")
+    columns += [
+        f"CAST({_per_symbol(settings, f, lambda v: str(int(v)))} AS BIGINT) AS {f}" for f in MS_FIELDS
+    ]
+    columns.append(
+        f"CAST({_per_symbol(settings, 'imbalance_level', lambda v: str(int(v)))} AS DOUBLE) AS imb_level"
+    )
     staged = query(
         processed,
         f"SELECT {KEY}, `event_time`, `{ROWTIME}`, `imbalance_velocity` AS vel, `spread_bps`, `spread_bps_mean`, "
@@ -149,7 +155,9 @@ def _previous_stage(states: Table) -> Table:
     lagged = ("st_medium", "st_high", "spread_on", "vel_on")
     firsts = ", ".join(f"FIRST_VALUE({c}) OVER w AS first_{c}" for c in lagged)
     window = f"{ORDER} ROWS BETWEEN 1 PRECEDING AND CURRENT ROW"
-    pairs = query(states, f"SELECT *, COUNT(*) OVER w AS pair_rows, {firsts} FROM {{src}} WINDOW w AS ({window})")
+    pairs = query(
+        states, f"SELECT *, COUNT(*) OVER w AS pair_rows, {firsts} FROM {{src}} WINDOW w AS ({window})"
+    )
     prevs = ", ".join(f"CASE WHEN pair_rows = 2 THEN first_{c} ELSE 0 END AS prev_{c}" for c in lagged)
     return query(pairs, f"SELECT *, {prevs} FROM {{src}}")
 
@@ -252,7 +260,11 @@ def candidates_table(processed: Table, settings: AlertSettings) -> Table:
     check_alert_settings(settings)
     flow = _previous_stage(_state_stage(_inputs_stage(processed, settings)))
     parts = [_extreme_candidates(flow, s, settings) for s in SEVERITIES]
-    parts += [_flip_candidates(flow, settings), _spread_candidates(flow, settings), _velocity_candidates(flow)]
+    parts += [
+        _flip_candidates(flow, settings),
+        _spread_candidates(flow, settings),
+        _velocity_candidates(flow),
+    ]
     union = parts[0]
     for part in parts[1:]:
         union = union.union_all(part)

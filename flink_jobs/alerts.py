@@ -24,7 +24,9 @@ def alerts_table(processed: Table, settings: AlertSettings) -> Table:
     attribute): every column of orderbook.alerts and the Kafka key `record_key`."""
     t_env = table_env(processed)
     if not isinstance(t_env, StreamTableEnvironment):
-        raise TypeError("the alerts job needs a StreamTableEnvironment (see environment.stream_table_environment)")
+        raise TypeError(
+            "the alerts job needs a StreamTableEnvironment (see environment.stream_table_environment)"
+        )
     candidates = t_env.to_data_stream(candidates_table(processed, settings))
     alerts = (
         candidates.key_by(candidate_key, key_type=Types.STRING())

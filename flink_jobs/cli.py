@@ -55,11 +55,15 @@ def jobs() -> None:
 @jobs.command("submit")
 @job_argument
 @jobmanager_option
-@click.option("--from-timestamp", "from_timestamp", type=int, default=None, help="start reading at T (ms, replay)")
+@click.option(
+    "--from-timestamp", "from_timestamp", type=int, default=None, help="start reading at T (ms, replay)"
+)
 @click.option("--savepoint", default=None, help="resume from this savepoint")
 @click.option("--parallelism", type=int, default=None)
 @click.option("--metric", "metric_pairs", multiple=True, help="metrics setting key=value (e.g. ofi_levels=5)")
-@click.option("--alert", "alert_pairs", multiple=True, help="alert setting key=value (e.g. imbalance_high=0.8)")
+@click.option(
+    "--alert", "alert_pairs", multiple=True, help="alert setting key=value (e.g. imbalance_high=0.8)"
+)
 def submit(job, jobmanager, from_timestamp, savepoint, parallelism, metric_pairs, alert_pairs) -> None:
     """Submit JOB (metrics, bars or alerts) to the session cluster."""
     job_id = submit_job(

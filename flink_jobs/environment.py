@@ -52,7 +52,9 @@ def table_environment(
 ) -> TableEnvironment:
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     config = t_env.get_config()
-    for key, value in job_configuration(flink, name=name, parallelism=parallelism, with_kafka=with_kafka).items():
+    for key, value in job_configuration(
+        flink, name=name, parallelism=parallelism, with_kafka=with_kafka
+    ).items():
         config.set(key, value)
     return t_env
 

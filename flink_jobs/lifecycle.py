@@ -55,7 +55,9 @@ class FlinkJob:
         return self.state in ACTIVE_STATES
 
 
-def _rest(flink: FlinkSettings, path: str, body: dict[str, Any] | None = None, timeout_s: float = 10.0) -> Any:
+def _rest(
+    flink: FlinkSettings, path: str, body: dict[str, Any] | None = None, timeout_s: float = 10.0
+) -> Any:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(
         f"http://{flink.jobmanager}{path}",
@@ -67,7 +69,9 @@ def _rest(flink: FlinkSettings, path: str, body: dict[str, Any] | None = None, t
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:
             return json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as exc:
-        raise JobLifecycleError(f"{req.method} {path}: HTTP {exc.code} {exc.read().decode(errors='replace')}") from exc
+        raise JobLifecycleError(
+            f"{req.method} {path}: HTTP {exc.code} {exc.read().decode(errors='replace')}"
+        ) from exc
 
 
 def flink_client() -> Path:
@@ -172,7 +176,9 @@ def stop_job(flink: FlinkSettings, job_id: str, savepoint_dir: str, timeout_s: f
             operation = status.get("operation", {})
             if "location" in operation:
                 return str(operation["location"])
-            raise JobLifecycleError(f"stop with savepoint of {job_id} failed: {operation.get('failure-cause')}")
+            raise JobLifecycleError(
+                f"stop with savepoint of {job_id} failed: {operation.get('failure-cause')}"
+            )
         time.sleep(0.5)
     raise JobLifecycleError(f"stop with savepoint of {job_id} did not finish within {timeout_s:.0f} s")
 

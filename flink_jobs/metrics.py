@@ -41,7 +41,9 @@ def check_settings(settings: MetricsJobSettings) -> None:
     known = {name for name, _ in schema_columns(Topic.PROCESSED)}
     unknown = [f for f in output_fields(settings) if f not in known]
     if unknown:
-        raise ValueError(f"fields {unknown} are not in the orderbook.processed schema; change the schema first")
+        raise ValueError(
+            f"fields {unknown} are not in the orderbook.processed schema; change the schema first"
+        )
     if max(*settings.imbalance_levels, settings.vtob_levels, settings.ofi_levels) > settings.book_levels:
         raise ValueError("imbalance, VTOB and OFI levels cannot exceed book_levels")
     if settings.ofi_levels < 2:
@@ -93,8 +95,12 @@ def _lag_stage(book: Table, settings: MetricsJobSettings) -> Table:
     names = [f"{side}_{kind}{i}" for i in range(1, settings.ofi_levels + 1) for side in "ba" for kind in "pq"]
     firsts = ", ".join(f"FIRST_VALUE(COALESCE({c}, CAST(-1 AS DOUBLE))) OVER w AS first_{c}" for c in names)
     window = f"{PARTITION} ROWS BETWEEN 1 PRECEDING AND CURRENT ROW"
-    pairs = query(book, f"SELECT *, COUNT(*) OVER w AS pair_rows, {firsts} FROM {{src}} WINDOW w AS ({window})")
-    prevs = ", ".join(f"CASE WHEN pair_rows = 2 AND first_{c} >= 0 THEN first_{c} END AS prev_{c}" for c in names)
+    pairs = query(
+        book, f"SELECT *, COUNT(*) OVER w AS pair_rows, {firsts} FROM {{src}} WINDOW w AS ({window})"
+    )
+    prevs = ", ".join(
+        f"CASE WHEN pair_rows = 2 AND first_{c} >= 0 THEN first_{c} END AS prev_{c}" for c in names
+    )
     return query(pairs, f"SELECT *, pair_rows = 2 AS has_prev, {prevs} FROM {{src}}")
 
 
@@ -115,7 +121,9 @@ def _depth(side: str, pct: float, levels: int) -> str:
 def _depth_complete(pct: float) -> str:
     """True when the deepest level read on both sides lies at or beyond X% from mid."""
     sfx = depth_suffix(pct)
-    return f"CASE WHEN mid IS NOT NULL THEN bid_deepest <= depth_lo_{sfx} AND ask_deepest >= depth_hi_{sfx} END"
+    return (
+        f"CASE WHEN mid IS NOT NULL THEN bid_deepest <= depth_lo_{sfx} AND ask_deepest >= depth_hi_{sfx} END"
+    )
 
 
 def _ofi_level(i: int) -> str:
@@ -162,7 +170,9 @@ def _sums_stage(lagged: Table, settings: MetricsJobSettings) -> Table:
 
 
 def _velocity_stage(sums: Table, settings: MetricsJobSettings) -> Table:
-    window = f"RANGE BETWEEN INTERVAL '{settings.velocity_window_ms / 1000:.3f}' SECOND PRECEDING AND CURRENT ROW"
+    window = (
+        f"RANGE BETWEEN INTERVAL '{settings.velocity_window_ms / 1000:.3f}' SECOND PRECEDING AND CURRENT ROW"
+    )
     return query(
         sums,
         f"""
@@ -174,7 +184,9 @@ def _velocity_stage(sums: Table, settings: MetricsJobSettings) -> Table:
 
 
 def _baseline_stage(flow: Table, settings: MetricsJobSettings) -> Table:
-    window = f"RANGE BETWEEN INTERVAL '{settings.baseline_window_ms / 1000:.3f}' SECOND PRECEDING AND CURRENT ROW"
+    window = (
+        f"RANGE BETWEEN INTERVAL '{settings.baseline_window_ms / 1000:.3f}' SECOND PRECEDING AND CURRENT ROW"
+    )
     aggs = []
     for x, name in (("spread_bps", "s"), ("imb_ref", "i")):
         aggs += [

@@ -54,7 +54,7 @@ def open_text(path: str | Path, mode: str) -> IO[bytes]:
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
     with open_text(path, "r") as fh:
-        for line in io.BufferedReader(fh):  # type: ignore[arg-type]
+        for line in io.BufferedReader(fh):  # type: ignore[arg-type,type-var]
             line = line.rstrip(b"\r\n")
             if not line:
                 continue
@@ -87,7 +87,9 @@ def load_capture(path: str | Path) -> Capture:
     if pending_snapshots:
         depth_symbols = {f.symbol for f in capture.frames if f.first_id}
         if len(depth_symbols) != 1:
-            raise ValueError(f"{path}: snapshot without 'symbol' in a capture of {sorted(depth_symbols)}")
+            raise ValueError(
+                f"{path}: snapshot without 'symbol' in a capture of {sorted(map(str, depth_symbols))}"
+            )
         only = depth_symbols.pop()
         for frame in pending_snapshots:
             frame.symbol = only

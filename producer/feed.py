@@ -150,7 +150,8 @@ class BookFeed:
 
     def _on_unrouted(self, raw: str | bytes, msg: Any) -> str | None:
         if isinstance(msg, dict):
-            inner = msg.get("data") if isinstance(msg.get("data"), dict) else msg
+            data = msg.get("data")
+            inner = data if isinstance(data, dict) else msg
             if inner.get("e") == SERVER_SHUTDOWN:
                 return SERVER_SHUTDOWN
             if "result" in msg and "id" in msg:  # answer to a (un)subscribe request

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
 def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
@@ -32,7 +32,7 @@ class WeightLimiter:
         limit_1m: int,
         safety: float = 0.8,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], object] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.limit_1m = limit_1m
         self.budget = max(1, int(limit_1m * safety))

@@ -259,8 +259,8 @@ class ConsumeLoop:
         started = time.perf_counter()
         write_prepared = getattr(self.sink, "write_prepared", None)
         result: WriteResult = (
-            write_prepared(prepared) if write_prepared is not None else self.sink.write(prepared)
-        )  # type: ignore[arg-type]
+            write_prepared(prepared) if write_prepared is not None else self.sink.write(prepared)  # type: ignore[arg-type]
+        )
         self.metrics.batch_seconds.labels(self.sink.name).observe(time.perf_counter() - started)
         return result
 

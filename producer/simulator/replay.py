@@ -73,7 +73,7 @@ class ReplaySource:
             for extra in faults.take_malformed(frame.symbol):
                 await session.send_raw(extra)
             if frame.first_id and faults.take_drop(frame.symbol):
-                self.dirty.add(frame.symbol)
+                self.dirty.add(frame.symbol)  # type: ignore[arg-type]  # depth frames carry their symbol
                 continue
             if session.combined:
                 await session.send_raw(frame.raw)

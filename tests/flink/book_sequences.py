@@ -9,7 +9,11 @@ from typing import Any
 
 
 def raw_record(
-    symbol: str, event_time: int, seq: int, bids: list[tuple[float, float]], asks: list[tuple[float, float]],
+    symbol: str,
+    event_time: int,
+    seq: int,
+    bids: list[tuple[float, float]],
+    asks: list[tuple[float, float]],
     exchange: str = "binance",
 ) -> dict[str, Any]:
     return {
@@ -44,10 +48,16 @@ def random_walk_books(n: int, *, seed: int, symbols: tuple[str, ...] = ("ETHUSDT
         depth_b, depth_a = rng.choice([20, 20, 20, 7, 1, 0]), rng.choice([20, 20, 20, 12, 3])
         spread_ticks = rng.choice([1, 1, 1, 2, 5])
         best_bid = round(mids[sym] - spread_ticks * tick / 2, 2)
-        bids = [(round(best_bid - i * tick * rng.choice([1, 1, 3]), 2), rng.uniform(0.001, 8)) for i in range(depth_b)]
+        bids = [
+            (round(best_bid - i * tick * rng.choice([1, 1, 3]), 2), rng.uniform(0.001, 8))
+            for i in range(depth_b)
+        ]
         bids = sorted(dict(bids).items(), reverse=True)
         best_ask = round(best_bid + spread_ticks * tick, 2)
-        asks = [(round(best_ask + i * tick * rng.choice([1, 1, 3]), 2), rng.uniform(0.001, 8)) for i in range(depth_a)]
+        asks = [
+            (round(best_ask + i * tick * rng.choice([1, 1, 3]), 2), rng.uniform(0.001, 8))
+            for i in range(depth_a)
+        ]
         asks = sorted(dict(asks).items())
         records.append(raw_record(sym, t, 1000 + k, bids, asks))
     return records

@@ -42,7 +42,9 @@ def collect_rows(table: Table) -> list[dict[str, Any]]:
 def run_bounded(local_table_env: TableEnvironment, tmp_path: Path) -> BoundedRun:
     """run(topic of the input, input records, logic) -> output rows."""
 
-    def run(topic: Topic, records: list[dict[str, Any]], logic: Callable[[Table], Table]) -> list[dict[str, Any]]:
+    def run(
+        topic: Topic, records: list[dict[str, Any]], logic: Callable[[Table], Table]
+    ) -> list[dict[str, Any]]:
         folder = tmp_path / f"in-{uuid.uuid4().hex[:8]}"
         folder.mkdir()
         (folder / "part-0.json").write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -56,11 +58,17 @@ def run_bounded(local_table_env: TableEnvironment, tmp_path: Path) -> BoundedRun
 @pytest.fixture(scope="session")
 def local_stream_table_env() -> StreamTableEnvironment:
     """For job logic with DataStream operators (the alerts job's cooldown)."""
-    return stream_table_environment(BOUNDED_FLINK, name="obm-bounded-stream-tests", parallelism=1, with_kafka=False)
+    return stream_table_environment(
+        BOUNDED_FLINK, name="obm-bounded-stream-tests", parallelism=1, with_kafka=False
+    )
 
 
 def run_bounded_in(
-    t_env: TableEnvironment, folder: Path, topic: Topic, records: list[dict[str, Any]], logic: Callable[[Table], Table]
+    t_env: TableEnvironment,
+    folder: Path,
+    topic: Topic,
+    records: list[dict[str, Any]],
+    logic: Callable[[Table], Table],
 ) -> list[dict[str, Any]]:
     """Write `records` as JSON lines under `folder`, read them as `topic`, apply `logic`, collect."""
     folder.mkdir(parents=True)

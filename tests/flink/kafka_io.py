@@ -55,7 +55,9 @@ def consume_until(
     try:
         while not done(records):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic_name(kafka, topic)}: only {len(records)} records in {timeout_s:.0f} s")
+                raise TimeoutError(
+                    f"{topic_name(kafka, topic)}: only {len(records)} records in {timeout_s:.0f} s"
+                )
             msg = consumer.poll(0.5)
             if msg is None or msg.error():
                 continue
@@ -73,8 +75,11 @@ def read_all(kafka: KafkaSettings, topic: Topic, timeout_s: float = 60.0) -> lis
 
     name = topic_name(kafka, topic)
     consumer = Consumer(
-        {"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"test-{uuid.uuid4().hex}",
-         "enable.auto.commit": False}
+        {
+            "bootstrap.servers": kafka.bootstrap_servers,
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
     )
     try:
         partitions = consumer.list_topics(name, timeout=10).topics[name].partitions

@@ -73,8 +73,16 @@ def _spreads(rows: list[dict], s: dict[str, float]) -> list[tuple]:
             held = r["event_time"] - start
             if s["spread_min_duration_ms"] <= held <= s["spread_min_duration_ms"] + GRACE_MS:
                 confirmed = True
-                found.append(("spread_widening", "medium", start, r["event_time"], spread / mean,
-                              s["spread_widening_k"]))
+                found.append(
+                    (
+                        "spread_widening",
+                        "medium",
+                        start,
+                        r["event_time"],
+                        spread / mean,
+                        s["spread_widening_k"],
+                    )
+                )
         prev_on = on
     return found
 
@@ -85,7 +93,9 @@ def _velocity(rows: list[dict], s: dict[str, float]) -> list[tuple]:
         v = r["vel"]
         on = v is not None and abs(v) >= s["velocity_threshold"]
         if on and not prev_on:
-            found.append(("velocity_spike", "low", r["event_time"], r["event_time"], v, s["velocity_threshold"]))
+            found.append(
+                ("velocity_spike", "low", r["event_time"], r["event_time"], v, s["velocity_threshold"])
+            )
         prev_on = on
     return found
 
@@ -116,7 +126,13 @@ def reference_alerts(records: list[dict[str, Any]], settings: AlertSettings) -> 
                 "spread_bps_mean": rec.get("spread_bps_mean"),
             })  # fmt: skip
         per_type: dict[str, list[tuple]] = defaultdict(list)
-        for c in _extremes(rows, s, "medium") + _extremes(rows, s, "high") + _flips(rows, s) + _spreads(rows, s) + _velocity(rows, s):
+        for c in (
+            _extremes(rows, s, "medium")
+            + _extremes(rows, s, "high")
+            + _flips(rows, s)
+            + _spreads(rows, s)
+            + _velocity(rows, s)
+        ):
             per_type[c[0]].append(c)
         for found in per_type.values():
             for c in _cooldown(found, s["cooldown_ms"]):

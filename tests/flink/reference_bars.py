@@ -10,7 +10,9 @@ import numpy as np
 SIZES_MS = {"1s": 1_000, "1m": 60_000}
 
 
-def reference_bars(processed: list[dict[str, Any]], imbalance_field: str = "imbalance_5") -> dict[tuple, dict]:
+def reference_bars(
+    processed: list[dict[str, Any]], imbalance_field: str = "imbalance_5"
+) -> dict[tuple, dict]:
     """Expected bars per (exchange, symbol, interval, window_start)."""
     groups: dict[tuple, list[tuple[int, dict]]] = defaultdict(list)
     for order, rec in enumerate(processed):
@@ -25,7 +27,9 @@ def reference_bars(processed: list[dict[str, Any]], imbalance_field: str = "imba
         def values(field: str, recs: list[dict[str, Any]] = recs) -> np.ndarray:
             return np.array([r[field] for r in recs if r[field] is not None], dtype=float)
 
-        mids, imb, spread, ofi, micro = (values(f) for f in ("mid", imbalance_field, "spread_bps", "ofi_1", "microprice"))
+        mids, imb, spread, ofi, micro = (
+            values(f) for f in ("mid", imbalance_field, "spread_bps", "ofi_1", "microprice")
+        )
         out[(exchange, symbol, label, start)] = {
             "window_end": start + SIZES_MS[label],
             "mid_open": mids[0] if len(mids) else None,

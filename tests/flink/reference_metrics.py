@@ -27,7 +27,15 @@ def book_metrics(rec: dict[str, Any], s: MetricsJobSettings) -> dict[str, Any]:
         "best_bid_size": bq[0] if len(bq) else None,
         "best_ask_size": aq[0] if len(aq) else None,
     }
-    keys = ["mid", "spread", "spread_bps", "weighted_imbalance", "microprice", "microprice_lean_bps", "vtob_ratio"]
+    keys = [
+        "mid",
+        "spread",
+        "spread_bps",
+        "weighted_imbalance",
+        "microprice",
+        "microprice_lean_bps",
+        "vtob_ratio",
+    ]
     keys += [f"imbalance_{n}" for n in s.imbalance_levels]
     for pct in s.depth_pcts:
         keys += [f"depth_{k}_{round(pct * 100)}bps" for k in ("bid", "ask", "complete")]
@@ -82,7 +90,9 @@ def _window_stats(values: np.ndarray) -> tuple[float | None, float | None]:
     return float(vals.mean()), float(vals.std())
 
 
-def reference_metrics(records: list[dict[str, Any]], s: MetricsJobSettings) -> dict[tuple[str, str, int], dict]:
+def reference_metrics(
+    records: list[dict[str, Any]], s: MetricsJobSettings
+) -> dict[tuple[str, str, int], dict]:
     """Expected output per (exchange, symbol, sequence_id)."""
     by_key: dict[tuple[str, str], list[tuple[int, dict]]] = defaultdict(list)
     for order, rec in enumerate(records):

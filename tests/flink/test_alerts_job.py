@@ -18,7 +18,16 @@ from tests.flink.alert_sequences import CRAFTED_SETTINGS, crafted, random_proces
 from tests.flink.conftest import run_bounded_in
 from tests.flink.reference_alerts import reference_alerts
 
-FIELDS = ("alert_type", "severity", "exchange", "symbol", "window_start", "window_end", "metric_value", "threshold")
+FIELDS = (
+    "alert_type",
+    "severity",
+    "exchange",
+    "symbol",
+    "window_start",
+    "window_end",
+    "metric_value",
+    "threshold",
+)
 RANDOM_SYMBOLS = ("RNDAUSDT", "RNDBUSDT", "RNDCUSDT")
 
 
@@ -58,7 +67,9 @@ def test_random_walk_alerts_match_the_reference(alert_run):
     assert got == expected
     # the walk exercises every alert type and the cooldown, so the comparison above means something
     kinds = {(a[0], a[1]) for a in expected}
-    assert {"imbalance_extreme", "imbalance_flip", "spread_widening", "velocity_spike"} <= {k for k, _ in kinds}
+    assert {"imbalance_extreme", "imbalance_flip", "spread_widening", "velocity_spike"} <= {
+        k for k, _ in kinds
+    }
     assert ("imbalance_extreme", "high") in kinds and ("imbalance_extreme", "medium") in kinds
     uncooled = reference_alerts(random_records, AlertSettings(cooldown_ms=0))
     assert len(uncooled) > len(expected) + 20
@@ -95,9 +106,23 @@ def test_reference_agrees_with_the_hand_written_expectations():
     assert reference_alerts(records, CRAFTED_SETTINGS) == expected
 
 
-def _candidate(t: int, severity: str = "medium", cooldown_ms: int = 30_000, start: int | None = None) -> Candidate:
-    return Candidate("imbalance_extreme", severity, "binance", "spot", "ETHUSDT", 0.6, 0.5,
-                     t - 1000 if start is None else start, t, t, cooldown_ms, 5.0)
+def _candidate(
+    t: int, severity: str = "medium", cooldown_ms: int = 30_000, start: int | None = None
+) -> Candidate:
+    return Candidate(
+        "imbalance_extreme",
+        severity,
+        "binance",
+        "spot",
+        "ETHUSDT",
+        0.6,
+        0.5,
+        t - 1000 if start is None else start,
+        t,
+        t,
+        cooldown_ms,
+        5.0,
+    )
 
 
 @pytest.mark.unit

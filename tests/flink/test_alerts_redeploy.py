@@ -41,8 +41,11 @@ def _first_half() -> list[dict]:
 def _second_half() -> list[dict]:
     xxx = _imbalances("XXXUSDT", [(t, 0.55) for t in range(12_000, 13_001, 100)] + [(13_100, 0.1)], 1000)
     yyy = _imbalances("YYYUSDT", [(12_000, 0.6), (12_100, 0.1)], 1000)
-    walk = [r | {"sequence_id": r["sequence_id"] + 5000}
-            for r in random_processed(400, seed=43, symbols=WALK, start=12_000) if r["event_time"] < T0 + 24_000]
+    walk = [
+        r | {"sequence_id": r["sequence_id"] + 5000}
+        for r in random_processed(400, seed=43, symbols=WALK, start=12_000)
+        if r["event_time"] < T0 + 24_000
+    ]
     sentinel = [processed("ZZZUSDT", 24_500, 1, imbalance_velocity=0.5)]
     flush = [processed(s, 40_000, 9000, imbalance_5=0.0) for s in ("XXXUSDT", "YYYUSDT", "ZZZUSDT", *WALK)]
     return _by_time(xxx, yyy, walk, sentinel) + flush
@@ -62,8 +65,9 @@ def test_alerts_redeployed_from_a_savepoint_keep_state_and_ids(kafka_settings, f
     savepoints = str(tmp_path / "savepoints")
     try:
         consume_until(kafka, Topic.ALERTS, lambda got: any(a["symbol"] == "XXXUSDT" for a in got))
-        new_id, savepoint = redeploy_job("alerts", flink=flink_settings, kafka=kafka, savepoint_dir=savepoints,
-                                         alerts=settings)
+        new_id, savepoint = redeploy_job(
+            "alerts", flink=flink_settings, kafka=kafka, savepoint_dir=savepoints, alerts=settings
+        )
         assert new_id != job_id and savepoint.startswith("file:")
         produce(kafka, Topic.PROCESSED, second)
         consume_until(kafka, Topic.ALERTS, lambda got: any(a["symbol"] == "ZZZUSDT" for a in got))
@@ -83,6 +87,19 @@ def test_alerts_redeployed_from_a_savepoint_keep_state_and_ids(kafka_settings, f
         assert alert.pop("_key") == f"{alert['exchange']}:{alert['symbol']}"
         validate(alert)
         if alert["symbol"] != "ZZZUSDT":
-            got.append(tuple(alert[f] for f in ("alert_type", "severity", "exchange", "symbol", "window_start",
-                                                "window_end", "metric_value", "threshold")))
+            got.append(
+                tuple(
+                    alert[f]
+                    for f in (
+                        "alert_type",
+                        "severity",
+                        "exchange",
+                        "symbol",
+                        "window_start",
+                        "window_end",
+                        "metric_value",
+                        "threshold",
+                    )
+                )
+            )
     assert sorted(got) == [a for a in expected if a[3] != "ZZZUSDT"]

@@ -48,13 +48,19 @@ def test_capture_through_producer_and_metrics_job_matches_reference(
     assert all(len(r["bid_prices"]) == 20 for r in raw)
     # one more update 10 s later moves the watermark past every real one
     last = raw[-1]
-    produce(kafka, Topic.RAW, [last | {"event_time": last["event_time"] + 10_000, "sequence_id": last["sequence_id"] + 1}])
+    produce(
+        kafka,
+        Topic.RAW,
+        [last | {"event_time": last["event_time"] + 10_000, "sequence_id": last["sequence_id"] + 1}],
+    )
 
     settings = MetricsJobSettings()
     job_id = submit_job("metrics", flink=flink_settings, kafka=kafka, metrics=settings)
     wanted = {r["sequence_id"] for r in raw}
     try:
-        out = consume_until(kafka, Topic.PROCESSED, lambda got: wanted <= {r["sequence_id"] for r in got}, 300)
+        out = consume_until(
+            kafka, Topic.PROCESSED, lambda got: wanted <= {r["sequence_id"] for r in got}, 300
+        )
     finally:
         stop_job(flink_settings, job_id, str(tmp_path / "savepoints"))
 
@@ -66,7 +72,10 @@ def test_capture_through_producer_and_metrics_job_matches_reference(
     for rec in out:
         assert rec.pop("_key") == "binance:ETHUSDT"
         validate(rec)
-        problems += [f"seq {rec['sequence_id']} {p}" for p in mismatches(rec, expected[("binance", "ETHUSDT", rec["sequence_id"])])]
+        problems += [
+            f"seq {rec['sequence_id']} {p}"
+            for p in mismatches(rec, expected[("binance", "ETHUSDT", rec["sequence_id"])])
+        ]
     assert not problems, "\n".join(problems[:30])
     # real data exercises the metrics: velocity and z-scores are defined, OFI moves both ways
     assert sum(r["imbalance_velocity"] is not None for r in out) > len(out) // 2

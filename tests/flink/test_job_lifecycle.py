@@ -22,7 +22,9 @@ def _with_flush(records: list[dict]) -> list[dict]:
     flush = []
     for sym in sorted({r["symbol"] for r in records}):
         template = next(r for r in reversed(records) if r["symbol"] == sym)
-        flush.append(template | {"event_time": last + 10_000, "sequence_id": template["sequence_id"] + 100_000})
+        flush.append(
+            template | {"event_time": last + 10_000, "sequence_id": template["sequence_id"] + 100_000}
+        )
     return records + flush
 
 
@@ -33,8 +35,12 @@ def test_metrics_job_submit_stop_with_savepoint_and_resume(kafka_settings, flink
     everything = random_walk_books(400, seed=3)
     first = _with_flush(everything[:200])
     split = max(r["event_time"] for r in first)
-    second = _with_flush([r | {"event_time": r["event_time"] - everything[200]["event_time"] + split + 500}
-                          for r in everything[200:]])
+    second = _with_flush(
+        [
+            r | {"event_time": r["event_time"] - everything[200]["event_time"] + split + 500}
+            for r in everything[200:]
+        ]
+    )
     produce(kafka, Topic.RAW, first)
 
     job_id = submit_job("metrics", flink=flink_settings, kafka=kafka)
@@ -63,5 +69,8 @@ def test_metrics_job_submit_stop_with_savepoint_and_resume(kafka_settings, flink
     for rec in out:
         assert rec.pop("_key") == f"{rec['exchange']}:{rec['symbol']}"
         validate(rec)
-        problems += [f"seq {rec['sequence_id']} {p}" for p in mismatches(rec, expected[(rec['exchange'], rec['symbol'], rec['sequence_id'])])]
+        problems += [
+            f"seq {rec['sequence_id']} {p}"
+            for p in mismatches(rec, expected[(rec["exchange"], rec["symbol"], rec["sequence_id"])])
+        ]
     assert not problems, "\n".join(problems[:30])

@@ -11,7 +11,7 @@ from flink_jobs.cli import _settings_overrides, jobs
 
 @pytest.mark.unit
 def test_settings_overrides_parse_json_values():
-    assert _settings_overrides(("imbalance_high=0.8", "overrides={\"BTCUSDT\": {\"imbalance_high\": 0.9}}")) == {
+    assert _settings_overrides(("imbalance_high=0.8", 'overrides={"BTCUSDT": {"imbalance_high": 0.9}}')) == {
         "imbalance_high": 0.8,
         "overrides": {"BTCUSDT": {"imbalance_high": 0.9}},
     }
