@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Producer
 
 from config import KafkaSettings, SinkSettings, StackSettings
 from obm.stack.health import free_port
 from obm.stack.kafka_broker import KafkaBroker
+from producer.publisher import create_topics_if_absent
 from schemas.registry import load_schema
 from schemas.topics import ALL_TOPICS, Topic
 from sinks.batching import SinkRecord
@@ -29,19 +29,6 @@ from sinks.consume_loop import ConsumeLoop
 from sinks.launch import build_loop
 
 SYMBOLS = [f"SYM{i}USDT" for i in range(10)]
-
-
-def create_topics(settings: KafkaSettings, names: list[str], partitions: int = 3) -> None:
-    """Creates the topics that do not exist yet (own helper: the stack's topic code is the lead's)."""
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
-    existing = set(admin.list_topics(timeout=10).topics)
-    todo = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names if n not in existing]
-    for fut in (admin.create_topics(todo, operation_timeout=30) if todo else {}).values():
-        try:
-            fut.result()
-        except KafkaException as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise
 
 
 @contextmanager
@@ -61,7 +48,7 @@ def kafka(stack: StackSettings) -> Iterator[KafkaSettings]:
     )
     broker = KafkaBroker(settings, stack)
     broker.start()
-    create_topics(settings, [t.value for t in ALL_TOPICS])
+    create_topics_if_absent(settings, [t.value for t in ALL_TOPICS], partitions=3)
     try:
         yield settings
     finally:

@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sink_test_support import SinkTestEnv, ThreadedSink, create_topics
+from sink_test_support import SinkTestEnv, ThreadedSink
 
 from config import KafkaSettings, SinkSettings
+from producer.publisher import create_topics_if_absent
 from schemas.topics import ALL_TOPICS
 from sinks.launch import build_loop
 
@@ -20,7 +21,7 @@ from sinks.launch import build_loop
 def sink_env(kafka_settings: KafkaSettings) -> SinkTestEnv:
     tag = uuid.uuid4().hex[:10]
     kafka = kafka_settings.model_copy(update={"topic_prefix": f"t{tag}."})
-    create_topics(kafka, [f"{kafka.topic_prefix}{t.value}" for t in ALL_TOPICS], partitions=3)
+    create_topics_if_absent(kafka, [f"{kafka.topic_prefix}{t.value}" for t in ALL_TOPICS], partitions=3)
     return SinkTestEnv(kafka=kafka, exchange=f"x{tag}")
 
 

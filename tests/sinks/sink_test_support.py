@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from config import KafkaSettings, PostgresSettings, RedisSettings
 from obm.stack.health import free_port
@@ -24,19 +23,6 @@ from schemas.topics import Topic
 from sinks.consume_loop import ConsumeLoop
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def create_topics(settings: KafkaSettings, names: list[str], partitions: int = 3) -> None:
-    """Creates the topics that do not exist yet (own helper: the stack's topic code is the lead's)."""
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
-    existing = set(admin.list_topics(timeout=10).topics)
-    todo = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names if n not in existing]
-    for fut in (admin.create_topics(todo, operation_timeout=30) if todo else {}).values():
-        try:
-            fut.result()
-        except KafkaException as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise
 
 
 @dataclass
