@@ -35,6 +35,9 @@ Levels = list[tuple[int, int]]
 Columns = tuple[tuple[int, ...], tuple[int, ...]]
 
 _MAX_TEXT_LEN = 64  # no price or size needs more; bounds int() work and cache memory
+# Fixed-point values must stay below 2**127 (~1.7e30 units): the native book stores u128, and no
+# market's price or size comes near it.
+MAX_FIXED = 1 << 127
 _CACHE_MAX = 300_000  # entries per cache before it is cleared (only a cache: cleared is correct)
 _WINDOW = 128  # levels per side the window is (re)filled to
 _WINDOW_MAX = 512  # trimmed back to _WINDOW above this
@@ -70,7 +73,10 @@ def parse_fixed(text: str) -> int:
         or (frac and not frac.isdigit())
     ):
         raise BadLevel(f"not a decimal number: {text!r}")
-    return int(whole + frac + "0" * (SCALE_DIGITS - len(frac)))
+    value = int(whole + frac + "0" * (SCALE_DIGITS - len(frac)))
+    if value >= MAX_FIXED:
+        raise BadLevel(f"out of range: {text!r}")
+    return value
 
 
 class _ParsedPrices(dict[str, int]):

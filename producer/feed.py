@@ -5,6 +5,12 @@ stream name to the symbol's BookSync, publishes each new book state, sends anyth
 to the DLQ with the reason, and starts a snapshot fetch for a symbol that needs one (at start, or
 after a gap: only that symbol is resynced, its connection and the other books carry on).
 
+Two engines for diff-depth streams, with the same behaviour: "native" (the default, what the
+service runs) hands each frame first to the compiled hot path (`producer.native_sync`, Rust),
+which handles a live book's frame in one call and returns the serialized record; every frame it
+does not take (bad, unusual, not live, a gap) comes back untouched and goes through the Python
+code below, the reference, which is also the whole of the "python" engine.
+
 A symbol's first snapshot is requested when its first event is buffered, not when the process
 starts: only then is the stream known to be open, so every change after the snapshot will arrive.
 """
@@ -15,14 +21,17 @@ import asyncio
 import logging
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from producer.exchanges import BadFrame, BookSnapshot, DepthEvent, ExchangeSpec
+from producer.exchanges import BadFrame, BookSnapshot, Continuity, DepthEvent, ExchangeSpec
 from producer.publisher import RecordPublisher
 from producer.sync import BookSync, Outcome, PartialSync
 from schemas import SCHEMA_VERSION, dlq_record, record_key
+
+if TYPE_CHECKING:
+    from producer.native_sync import NativeBookSync
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +43,7 @@ SERVER_SHUTDOWN = "serverShutdown"
 class SymbolState:
     __slots__ = ("symbol", "sync", "key", "key_text", "records", "crossed", "dlq", "snapshot_task")
 
-    def __init__(self, exchange: str, symbol: str, sync: BookSync | PartialSync) -> None:
+    def __init__(self, exchange: str, symbol: str, sync: BookSync | PartialSync | NativeBookSync) -> None:
         self.symbol = symbol
         self.sync = sync
         self.key_text = record_key(exchange, symbol)
@@ -56,9 +65,16 @@ class BookFeed:
         stream_kind: str = "diff",
         partial_depth: int = 20,
         poll_every: int = 500,
+        engine: str = "native",
     ) -> None:
         if stream_kind not in ("diff", "partial"):
             raise ValueError(f"stream_kind must be diff or partial, not {stream_kind!r}")
+        if engine not in ("native", "python"):
+            raise ValueError(f"engine must be native or python, not {engine!r}")
+        # Partial-depth frames replace the whole book every 100 ms: no hot path worth compiling.
+        self.native = engine == "native" and stream_kind == "diff"
+        if self.native:
+            from producer.native_sync import NativeBookSync, NativeFeed  # fails clearly if not built
         self.spec = spec
         self.depth = depth
         self.diff = stream_kind == "diff"
@@ -67,8 +83,13 @@ class BookFeed:
         self.symbols: dict[str, SymbolState] = {}
         self.routes: dict[str, SymbolState] = {}
         for symbol in symbols:
-            if self.diff:
-                sync: BookSync | PartialSync = BookSync(symbol, spec.continuity)
+            if self.native:
+                sync: BookSync | PartialSync | NativeBookSync = NativeBookSync.create(
+                    spec.id, spec.market, symbol, spec.continuity, depth, SCHEMA_VERSION
+                )
+                stream = spec.diff_channel(symbol)
+            elif self.diff:
+                sync = BookSync(symbol, spec.continuity)
                 stream = spec.diff_channel(symbol)
             else:
                 if partial_depth not in spec.partial_depths:
@@ -78,6 +99,15 @@ class BookFeed:
             state = SymbolState(spec.id, symbol, sync)
             self.symbols[symbol] = state
             self.routes[stream] = state
+        self._by_index = list(self.routes.values())
+        self._native_on_frame: Callable[[str | bytes, int], Any] | None = None
+        if self.native:
+            self._native_feed = NativeFeed(
+                list(self.routes),
+                [state.sync.core for state in self._by_index],  # type: ignore[union-attr]
+                spec.continuity is Continuity.PREV_FINAL_ID,
+            )
+            self._native_on_frame = self._native_feed.on_frame
         self._poll_every = poll_every
         self._until_poll = poll_every
         self.frames_in = 0
@@ -105,6 +135,19 @@ class BookFeed:
         """Handle one frame. Returns SERVER_SHUTDOWN when the exchange announced it will close
         the connection (the caller reconnects), else None."""
         self.frames_in += 1
+        native = self._native_on_frame
+        if native is None:
+            return self._on_frame_python(raw, receive_time_ns)
+        done = native(raw, receive_time_ns)
+        if done is None:  # not taken by the native path: nothing changed, the reference decides
+            return self._on_frame_python(raw, receive_time_ns)
+        if done is not False:  # False: stale, already covered by the book
+            index, payload, event_time, crossed = done
+            self._publish_json(self._by_index[index], payload, event_time, crossed, receive_time_ns, False)
+        return None
+
+    def _on_frame_python(self, raw: str | bytes, receive_time_ns: int) -> str | None:
+        """The reference path (and the native engine's path for every frame it hands back)."""
         try:
             msg = orjson.loads(raw)
             stream = msg["stream"]
@@ -168,6 +211,12 @@ class BookFeed:
         seq: int,
     ) -> None:
         sync = state.sync
+        if self.native:
+            payload, crossed = sync.core.record(  # type: ignore[union-attr]
+                event_time, transaction_time, receive_time_ns, seq
+            )
+            self._publish_json(state, payload, event_time, crossed, receive_time_ns, sync.record_resynced)
+            return
         bid_prices, bid_sizes, ask_prices, ask_sizes = sync.book.top(self.depth)
         crossed = bool(bid_prices) and bool(ask_prices) and bid_prices[0] >= ask_prices[0]
         if crossed:
@@ -200,6 +249,34 @@ class BookFeed:
             self._until_poll = self._poll_every
             self.publisher.poll(0)
 
+    def _publish_json(
+        self,
+        state: SymbolState,
+        payload: bytes,
+        event_time: int,
+        crossed: bool,
+        receive_time_ns: int,
+        resynced: bool,
+    ) -> None:
+        """_publish for a record the native path serialized (same counters, same cadence)."""
+        if crossed:
+            state.crossed += 1
+        if self.publisher.publish_book_json(state.key, payload, force_check=resynced):
+            state.records += 1
+        lag = receive_time_ns // 1_000_000 - event_time
+        self.lag_buckets[bisect_left(LAG_BUCKETS_MS, lag)] += 1
+        self.lag_sum_ms += lag
+        self.lag_count += 1
+        self._until_poll -= 1
+        if self._until_poll <= 0:
+            self._until_poll = self._poll_every
+            self.publisher.poll(0)
+
+    @property
+    def native_deferred(self) -> int:
+        """Frames the native path handed to the Python one (0 in a live steady state)."""
+        return int(self._native_feed.deferred) if self.native else 0
+
     def _dead_letter(
         self, raw: str | bytes, reason: str, origin: str | None, state: SymbolState | None
     ) -> None:
@@ -224,7 +301,7 @@ class BookFeed:
 
     async def _sync_symbol(self, state: SymbolState) -> None:
         sync = state.sync
-        assert isinstance(sync, BookSync)
+        assert not isinstance(sync, PartialSync)
         while not sync.live:
             snap = await self._fetch_snapshot(state.symbol)
 

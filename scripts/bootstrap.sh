@@ -2,6 +2,7 @@
 # Idempotent setup of everything the project needs on a fresh Debian machine:
 #   system packages (Java 17, Maven, PostgreSQL, Redis; Chromium for the browser tests),
 #   the virtual environment .venv with the Python dependencies,
+#   the producer's compiled hot path (producer/native, Rust: needs cargo),
 #   and the JVM artifacts declared in jvm/pom.xml, fetched into .cache/jars.
 # Each step is skipped when its result is already there, so `make run` and `make test` can
 # both call it every time.
@@ -48,6 +49,24 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+
+# --- the producer's compiled hot path (Rust, PyO3), rebuilt when its sources change -------------
+nstamp=".venv/.native-$(cat producer/native/Cargo.toml producer/native/Cargo.lock producer/native/pyproject.toml \
+  producer/native/src/*.rs | sha256sum | cut -c1-16)"
+if [ ! -f "$nstamp" ]; then
+  if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "bootstrap: cargo (Rust) is required to build producer/native; install it with rustup (https://rustup.rs)" >&2
+    exit 1
+  fi
+  log "building the producer's native hot path (producer/native, cargo release build)"
+  .venv/bin/python -m pip install -q 'maturin>=1.5,<2'
+  rm -rf producer/native/target/wheels
+  .venv/bin/maturin build -q --release -i .venv/bin/python -m producer/native/Cargo.toml -o producer/native/target/wheels
+  .venv/bin/python -m pip install -q --force-reinstall --no-deps producer/native/target/wheels/obm_book_native-*.whl
+  rm -f .venv/.native-*
+  touch "$nstamp"
 fi
 
 # --- JVM artifacts from Maven Central ----------------------------------------------------------

@@ -151,6 +151,10 @@ class RecordingPublisher:
         self.records.append(record)
         return True
 
+    def publish_book_json(self, key: bytes, payload: bytes, force_check: bool = False) -> bool:
+        self.records.append(orjson.loads(payload))
+        return True
+
     def publish_dlq(self, record: dict[str, Any]) -> None:
         self.dlq.append(record)
 

@@ -1,0 +1,330 @@
+//! One symbol's exact book and its diff-depth sync state (the live half of `producer.sync.BookSync`).
+//!
+//! Prices and sizes are integers of fixed point (10^8), each side a BTreeMap: ordered, so the top
+//! N is a walk from one end, and every update is O(log n) wherever it lands in a 1000-level book.
+//! The waiting half of the procedure (buffering events until a snapshot) stays in Python
+//! (`producer.native_sync.NativeBookSync`): it runs once per (re)sync, not per frame.
+
+use std::collections::BTreeMap;
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::decimal::{to_f64, write_f64, write_i64, write_u64};
+
+pub const APPLIED: u8 = 0;
+pub const STALE: u8 = 2;
+pub const NEED_SNAPSHOT: u8 = 3;
+
+#[pyclass(module = "obm_book_native")]
+pub struct NativeBook {
+    bids: BTreeMap<u128, u128>,
+    asks: BTreeMap<u128, u128>,
+    #[pyo3(get)]
+    pub symbol: String,
+    spot: bool,
+    #[pyo3(get)]
+    pub depth: usize,
+    prefix: Vec<u8>,
+    #[pyo3(get, set)]
+    pub live: bool,
+    #[pyo3(get, set)]
+    pub local_id: u64,
+    #[pyo3(get, set)]
+    pub fresh: bool,
+    #[pyo3(get, set)]
+    pub last_published: Option<u64>,
+    #[pyo3(get)]
+    pub record_prev_id: Option<u64>,
+    #[pyo3(get)]
+    pub record_resynced: bool,
+    #[pyo3(get, set)]
+    pub stale_events: u64,
+    float_buf: ryu::Buffer,
+}
+
+impl NativeBook {
+    /// Binance's continuity rule for a live book; changes nothing on a gap (the caller resyncs).
+    #[inline]
+    pub fn step_fields(&mut self, first_id: u64, final_id: u64, prev_final_id: Option<u64>) -> u8 {
+        let local = self.local_id;
+        if self.spot {
+            if final_id <= local {
+                self.stale_events += 1;
+                return STALE;
+            }
+            if first_id as u128 > local as u128 + 1 {
+                return NEED_SNAPSHOT;
+            }
+        } else if self.fresh {
+            if final_id < local {
+                self.stale_events += 1;
+                return STALE;
+            }
+            if first_id > local {
+                return NEED_SNAPSHOT;
+            }
+        } else {
+            if final_id <= local {
+                self.stale_events += 1;
+                return STALE;
+            }
+            if prev_final_id != Some(local) {
+                return NEED_SNAPSHOT;
+            }
+        }
+        APPLIED
+    }
+
+    /// After APPLIED: the levels go in, then the ids move on (same order as BookSync._step).
+    #[inline]
+    pub fn apply_columns(&mut self, bp: &[u128], bs: &[u128], ap: &[u128], asz: &[u128], final_id: u64) {
+        for (&p, &s) in bp.iter().zip(bs) {
+            if s == 0 {
+                self.bids.remove(&p);
+            } else {
+                self.bids.insert(p, s);
+            }
+        }
+        for (&p, &s) in ap.iter().zip(asz) {
+            if s == 0 {
+                self.asks.remove(&p);
+            } else {
+                self.asks.insert(p, s);
+            }
+        }
+        self.local_id = final_id;
+        self.record_prev_id = self.last_published;
+        self.record_resynced = self.fresh;
+        self.last_published = Some(final_id);
+        self.fresh = false;
+    }
+
+    /// The orderbook.raw record of the current state, byte for byte what `orjson.dumps` makes of
+    /// the Python record dict; also whether the book is crossed (compared as the floats are).
+    pub fn record_json(
+        &mut self,
+        out: &mut Vec<u8>,
+        event_time: u64,
+        transaction_time: Option<u64>,
+        receive_time_ns: i64,
+        seq: u64,
+    ) -> bool {
+        out.clear();
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(b",\"event_time\":");
+        write_u64(out, event_time);
+        out.extend_from_slice(b",\"transaction_time\":");
+        match transaction_time {
+            Some(t) => write_u64(out, t),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"receive_time_ns\":");
+        write_i64(out, receive_time_ns);
+        out.extend_from_slice(b",\"sequence_id\":");
+        write_u64(out, seq);
+        out.extend_from_slice(b",\"prev_sequence_id\":");
+        match self.record_prev_id {
+            Some(p) => write_u64(out, p),
+            None => out.extend_from_slice(b"null"),
+        }
+        let n = self.depth;
+        let buf = &mut self.float_buf;
+        let best_bid = write_side(out, b",\"bid_prices\":[", b"],\"bid_sizes\":[", self.bids.iter().rev().take(n), buf);
+        let best_ask = write_side(out, b"],\"ask_prices\":[", b"],\"ask_sizes\":[", self.asks.iter().take(n), buf);
+        let crossed = matches!((best_bid, best_ask), (Some(b), Some(a)) if b >= a);
+        out.extend_from_slice(b"],\"resynced\":");
+        out.extend_from_slice(if self.record_resynced { b"true" } else { b"false" });
+        out.extend_from_slice(b",\"crossed\":");
+        out.extend_from_slice(if crossed { b"true" } else { b"false" });
+        out.push(b'}');
+        crossed
+    }
+}
+
+/// Prices list, then sizes list, of up to n levels; returns the best price as a float.
+fn write_side<'a>(
+    out: &mut Vec<u8>,
+    open: &[u8],
+    middle: &[u8],
+    levels: impl Iterator<Item = (&'a u128, &'a u128)> + Clone,
+    buf: &mut ryu::Buffer,
+) -> Option<f64> {
+    out.extend_from_slice(open);
+    let mut best = None;
+    for (i, (&p, _)) in levels.clone().enumerate() {
+        let f = to_f64(p);
+        if i == 0 {
+            best = Some(f);
+        } else {
+            out.push(b',');
+        }
+        write_f64(out, f, buf);
+    }
+    out.extend_from_slice(middle);
+    for (i, (_, &s)) in levels.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_f64(out, to_f64(s), buf);
+    }
+    best
+}
+
+fn load_side(side: &mut BTreeMap<u128, u128>, prices: Vec<u128>, sizes: Vec<u128>) -> PyResult<()> {
+    if prices.len() != sizes.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err("prices and sizes differ in length"));
+    }
+    side.clear();
+    for (p, s) in prices.into_iter().zip(sizes) {
+        if s != 0 {
+            side.insert(p, s);
+        }
+    }
+    Ok(())
+}
+
+#[pymethods]
+impl NativeBook {
+    /// `prefix`: orjson.dumps of {schema_version, exchange, market, symbol} without its closing brace.
+    #[new]
+    fn new(symbol: String, spot: bool, depth: usize, prefix: Vec<u8>) -> Self {
+        NativeBook {
+            bids: BTreeMap::new(),
+            asks: BTreeMap::new(),
+            symbol,
+            spot,
+            depth,
+            prefix,
+            live: false,
+            local_id: 0,
+            fresh: false,
+            last_published: None,
+            record_prev_id: None,
+            record_resynced: false,
+            stale_events: 0,
+            float_buf: ryu::Buffer::new(),
+        }
+    }
+
+    /// Replace the whole book (a REST snapshot): levels of size 0 are left out.
+    fn load(
+        &mut self,
+        bid_prices: Vec<u128>,
+        bid_sizes: Vec<u128>,
+        ask_prices: Vec<u128>,
+        ask_sizes: Vec<u128>,
+    ) -> PyResult<()> {
+        load_side(&mut self.bids, bid_prices, bid_sizes)?;
+        load_side(&mut self.asks, ask_prices, ask_sizes)
+    }
+
+    fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+    }
+
+    /// BookSync._step for an event parsed by Python: APPLIED (0), STALE (2) or NEED_SNAPSHOT (3).
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        first_id: u64,
+        final_id: u64,
+        prev_final_id: Option<u64>,
+        bid_prices: Vec<u128>,
+        bid_sizes: Vec<u128>,
+        ask_prices: Vec<u128>,
+        ask_sizes: Vec<u128>,
+    ) -> PyResult<u8> {
+        if bid_prices.len() != bid_sizes.len() || ask_prices.len() != ask_sizes.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err("prices and sizes differ in length"));
+        }
+        let outcome = self.step_fields(first_id, final_id, prev_final_id);
+        if outcome == APPLIED {
+            self.apply_columns(&bid_prices, &bid_sizes, &ask_prices, &ask_sizes, final_id);
+        }
+        Ok(outcome)
+    }
+
+    /// The record of the current state as JSON bytes, and whether the book is crossed.
+    fn record<'py>(
+        &mut self,
+        py: Python<'py>,
+        event_time: u64,
+        transaction_time: Option<u64>,
+        receive_time_ns: i64,
+        seq: u64,
+    ) -> (Bound<'py, PyBytes>, bool) {
+        let mut out = Vec::with_capacity(1024);
+        let crossed = self.record_json(&mut out, event_time, transaction_time, receive_time_ns, seq);
+        (PyBytes::new(py, &out), crossed)
+    }
+
+    /// Exact (price, size) levels of one side, best first (all of them, or the best n).
+    #[pyo3(signature = (side, n=None))]
+    fn levels(&self, side: &str, n: Option<usize>) -> Vec<(u128, u128)> {
+        let n = n.unwrap_or(usize::MAX);
+        if side == "bids" {
+            self.bids.iter().rev().take(n).map(|(&p, &s)| (p, s)).collect()
+        } else {
+            self.asks.iter().take(n).map(|(&p, &s)| (p, s)).collect()
+        }
+    }
+
+    /// Top n per side as floats: bid prices (descending), bid sizes, ask prices, ask sizes.
+    fn top(&self, n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+        let b: Vec<_> = self.bids.iter().rev().take(n).collect();
+        let a: Vec<_> = self.asks.iter().take(n).collect();
+        (
+            b.iter().map(|(&p, _)| to_f64(p)).collect(),
+            b.iter().map(|(_, &s)| to_f64(s)).collect(),
+            a.iter().map(|(&p, _)| to_f64(p)).collect(),
+            a.iter().map(|(_, &s)| to_f64(s)).collect(),
+        )
+    }
+
+    fn best_bid(&self) -> Option<(u128, u128)> {
+        self.bids.iter().next_back().map(|(&p, &s)| (p, s))
+    }
+
+    fn best_ask(&self) -> Option<(u128, u128)> {
+        self.asks.iter().next().map(|(&p, &s)| (p, s))
+    }
+
+    fn is_crossed(&self) -> bool {
+        matches!((self.bids.keys().next_back(), self.asks.keys().next()), (Some(b), Some(a)) if b >= a)
+    }
+
+    fn side_len(&self, side: &str) -> usize {
+        if side == "bids" { self.bids.len() } else { self.asks.len() }
+    }
+
+    fn size_at(&self, side: &str, price: u128) -> u128 {
+        let book = if side == "bids" { &self.bids } else { &self.asks };
+        book.get(&price).copied().unwrap_or(0)
+    }
+
+    fn __len__(&self) -> usize {
+        self.bids.len() + self.asks.len()
+    }
+}
+
+/// Used by the feed: the float of a fixed-point value, for tests of the conversion.
+#[pyfunction]
+pub fn fixed_to_float(value: u128) -> f64 {
+    to_f64(value)
+}
+
+/// The JSON text orjson would write for this float (tests compare the two).
+#[pyfunction]
+pub fn float_json(value: f64) -> String {
+    let mut out = Vec::new();
+    write_f64(&mut out, value, &mut ryu::Buffer::new());
+    String::from_utf8(out).expect("ascii")
+}
+
+/// parse_fixed of the fast path: the value, or None where Python would reject (or decide).
+#[pyfunction]
+pub fn parse_fixed_text(text: &str) -> Option<u128> {
+    crate::decimal::parse_fixed(text.as_bytes())
+}
