@@ -8,10 +8,12 @@ unique keys: that COPY fails as a whole in its savepoint and the rows go the ide
 into a temp staging table and INSERT ... SELECT ... ON CONFLICT DO NOTHING. So a replay changes
 nothing, whichever path stored the rows first.
 
-The hot tables (metrics, bars, alerts) are decoded and validated column-wise (sinks.batch_decoding)
-and their COPY rows are assembled from those columns (postgres_rows.rows_from_columns: no datetime
-objects, no per-record conversion calls); both happen in `prepare`, which the consume loop runs for
-the next batch while this batch's transaction is in flight. psycopg's C row formatter then writes
+The hot tables (metrics, bars, alerts) are decoded, validated and turned into COPY rows in C by
+Structs generated from their schemas (sinks.struct_decoding); a batch with a record those refuse is
+decoded and validated column-wise (sinks.batch_decoding), its COPY rows assembled from the columns
+(postgres_rows.rows_from_columns), and its rejects get the full validator's reason. Both happen in
+`prepare`, which the consume loop runs for the next batch while this batch's transaction is in
+flight. psycopg's C row formatter then writes
 the binary COPY.
 
 Rejects: a record that fails its schema or a conversion goes to orderbook.dlq. A value PostgreSQL
@@ -54,6 +56,7 @@ from sinks.postgres_rows import (
     snapshots_row,
 )
 from sinks.record_decoding import RejectedRecord, decode_record, parse_record, validate_record
+from sinks.struct_decoding import copy_types, record_values, struct_rows
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +86,25 @@ class TableLoad:
     spec: TableSpec
     records: list[SinkRecord] = field(default_factory=list)
     fast: tuple[list[str], list[Row]] | None = None  # (the COPY's column types, rows)
-    dicts: list[dict[str, Any]] = field(default_factory=list)
+    dicts: list[dict[str, Any]] | None = field(default_factory=list)  # None: decode when needed
     convert: Callable[[dict[str, Any]], Row] | None = None
     items: list[tuple[Row, SinkRecord]] | None = None
 
     def row_items(self, rejects: Rejects) -> list[tuple[Row, SinkRecord]]:
-        """The rows of the row-by-row path (conversion failures become rejects)."""
+        """The rows of the row-by-row path (conversion failures become rejects). Records taken by
+        the struct path have no dicts: they are decoded here, only when this path is needed."""
         if self.items is None:
             assert self.convert is not None
             self.items = []
+            if self.dicts is None:
+                self.dicts, valid = [], []
+                for rec in self.records:
+                    try:
+                        self.dicts.append(decode_record(rec))
+                        valid.append(rec)
+                    except RejectedRecord as exc:
+                        rejects.append((rec, exc.reason))
+                self.records = valid
             for d, rec in zip(self.dicts, self.records, strict=True):
                 try:
                     self.items.append((self.convert(d), rec))
@@ -185,10 +198,16 @@ class PostgresSink:
                 self._dlq_rows(recs, dlq.row_items(rejects))
             else:
                 spec, convert = _CONVERTERS[topic]
+                pg_types = self._types.get(spec.table)
+                structs = struct_rows(topic, spec, tuple(pg_types)) if pg_types is not None else None
+                rows = structs.rows(record_values(recs)) if structs is not None else None
+                if rows is not None and pg_types is not None:
+                    fast = (copy_types(pg_types), rows)
+                    loads[spec] = TableLoad(spec, records=recs, fast=fast, dicts=None, convert=convert)
+                    continue
                 decoded = decode_columns(topic, recs)
                 rejects += decoded.rejects
                 load = TableLoad(spec, records=decoded.records, dicts=decoded.dicts, convert=convert)
-                pg_types = self._types.get(spec.table)
                 if pg_types is not None and decoded.records:
                     load.fast = rows_from_columns(spec, decoded.columns, decoded.types, pg_types)
                 loads[spec] = load
