@@ -86,6 +86,9 @@ class FlinkCluster:
                 "numberOfTaskSlots": s.taskmanager_slots,
                 "memory": {"process": {"size": s.taskmanager_memory}},
             },
+            # The TaskManager usually starts before the JobManager's resource manager answers; it
+            # retries after `error-delay`, 10 s by default, which was a third of a cold start.
+            "cluster": {"registration": {"error-delay": "500 ms"}},
             "parallelism": {"default": s.parallelism},
             "rest": {"address": host, "bind-address": host, "port": int(port)},
             "execution": {
