@@ -6,7 +6,9 @@ keeps the one delicate part, "commit only what was stored", in one place."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Protocol
 
 from confluent_kafka import Message
@@ -36,20 +38,115 @@ class SinkRecord:
         return self.key.decode("utf-8", errors="replace") if self.key is not None else None
 
 
-@dataclass
-class SinkBatch:
-    """Records in the order the consumer returned them (per partition: offset order)."""
+class BatchPart:
+    """The records of one topic in a batch. Built from Kafka messages, it holds the messages and
+    makes SinkRecords only when asked: the database sink's fast path reads just the values (a
+    SinkRecord costs ~1.5 us of Python per message, a fifth of that sink's whole CPU per record)."""
 
-    records: list[SinkRecord]
+    __slots__ = ("topic", "_messages", "_records", "_values")
+
+    def __init__(self, topic: Topic, records: list[SinkRecord] | None = None,
+                 messages: list[Message] | None = None) -> None:  # fmt: skip
+        self.topic = topic
+        self._records = records
+        self._messages = messages
+        self._values: list[bytes | None] | None = None
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self._records if self._records is not None else self._messages or ())
+
+    @property
+    def records(self) -> list[SinkRecord]:
+        if self._records is None:
+            self._records = records_from_messages(self._messages or [], self.topic)
+        return self._records
+
+    @property
+    def values(self) -> list[bytes | None]:
+        if self._values is None:
+            if self._records is not None:
+                self._values = list(map(attrgetter("value"), self._records))
+            else:
+                self._values = list(map(Message.value, self._messages or []))
+        return self._values
+
+
+class SinkBatch:
+    """Records in the order the consumer returned them (per partition: offset order): either
+    SinkRecords, or the consumer's messages (without errors) and their topic kinds, turned into
+    SinkRecords only when `records` is read."""
+
+    def __init__(self, records: list[SinkRecord] | None = None, *, messages: list[Message] | None = None,
+                 kind: Callable[[str], Topic] | None = None) -> None:  # fmt: skip
+        if (records is None) == (messages is None) or (messages is not None and kind is None):
+            raise ValueError("a batch holds records, or messages with their kind function")
+        self._records = records
+        self._messages = messages
+        self._kind = kind
+        self._parts: dict[Topic, BatchPart] | None = None
+
+    def __len__(self) -> int:
+        return len(self._records if self._records is not None else self._messages or ())
+
+    @property
+    def records(self) -> list[SinkRecord]:
+        if self._records is None:
+            parts = self.parts()
+            if len(parts) == 1:
+                self._records = next(iter(parts.values())).records
+            else:  # the batch's order, with the parts' record objects
+                by_position = {id(m): r for p in parts.values() for m, r in zip(p._messages or (), p.records,
+                                                                                  strict=True)}  # fmt: skip
+                self._records = [by_position[id(m)] for m in self._messages or ()]
+        return self._records
+
+    def parts(self) -> dict[Topic, BatchPart]:
+        """The batch split by topic, each part in batch order."""
+        if self._parts is None:
+            if self._records is not None:
+                groups: dict[Topic, list[SinkRecord]] = defaultdict(list)
+                for rec in self._records:
+                    groups[rec.topic].append(rec)
+                self._parts = {t: BatchPart(t, records=recs) for t, recs in groups.items()}
+            else:
+                msgs, kind = self._messages or [], self._kind
+                assert kind is not None
+                names = list(map(Message.topic, msgs))
+                distinct = set(names)
+                if len(distinct) == 1:
+                    name = distinct.pop()
+                    self._parts = {kind(name): BatchPart(kind(name), messages=msgs)}  # type: ignore[arg-type]
+                else:
+                    by_name: dict[str, list[Message]] = defaultdict(list)
+                    for name, msg in zip(names, msgs, strict=True):
+                        by_name[name].append(msg)  # type: ignore[index]
+                    self._parts = {kind(n): BatchPart(kind(n), messages=m) for n, m in by_name.items()}
+        return self._parts
 
     def by_topic(self) -> dict[Topic, list[SinkRecord]]:
-        out: dict[Topic, list[SinkRecord]] = defaultdict(list)
-        for rec in self.records:
-            out[rec.topic].append(rec)
-        return out
+        return {topic: part.records for topic, part in self.parts().items()}
+
+    def topic_counts(self) -> dict[Topic, int]:
+        return {topic: len(part) for topic, part in self.parts().items()}
+
+    def next_offsets(self) -> dict[tuple[str, int], int]:
+        """The offset after the batch's last record, per (topic name, partition)."""
+        if self._records is not None:
+            nxt: dict[tuple[str, int], int] = {}
+            for rec in self._records:
+                k = (rec.topic_name, rec.partition)
+                if rec.offset + 1 > nxt.get(k, -1):
+                    nxt[k] = rec.offset + 1
+            return nxt
+        msgs = self._messages or []
+        keys = zip(map(Message.topic, msgs), map(Message.partition, msgs), strict=True)
+        # The highest offset, not the last: after a rebalance a partition may be read again from an
+        # earlier offset within one batch.
+        highest: dict[tuple[str, int], int] = {}
+        for key, offset in zip(keys, map(Message.offset, msgs), strict=True):
+            if offset >= highest.get(key, -1):  # type: ignore[operator,arg-type]
+                highest[key] = offset  # type: ignore[index,assignment]
+        return {k: o + 1 for k, o in highest.items()}
 
 
 @dataclass
@@ -106,6 +203,16 @@ class TopicNames:
         if not name.startswith(self.prefix):
             raise ValueError(f"topic {name!r} lacks the prefix {self.prefix!r}")
         return Topic(name[len(self.prefix) :])
+
+
+def records_from_messages(msgs: list[Message], topic: Topic) -> list[SinkRecord]:
+    """Consumed (non-error) messages of one topic as SinkRecords."""
+    out = []
+    for msg in msgs:
+        _, ts = msg.timestamp()
+        out.append(SinkRecord(topic, msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(),  # type: ignore[arg-type]
+                              ts if ts > 0 else 0))  # fmt: skip
+    return out
 
 
 def record_from_message(msg: Message, topic: Topic) -> SinkRecord:

@@ -24,17 +24,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from operator import attrgetter
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from config import KafkaSettings
 from schemas.topics import Topic
-from sinks.batching import BatchingSink, SinkBatch, SinkRecord, TopicNames, WriteResult
+from sinks.batching import BatchingSink, SinkBatch, TopicNames, WriteResult
 from sinks.offset_commit import CommitFailed, OffsetCommitter
 from sinks.sink_metrics import SinkMetrics
 
@@ -81,7 +79,7 @@ class ConsumeLoop:
         self.shutdown_grace_s = shutdown_grace_s
         self._stop = threading.Event()
         self._stop_requested_at: float | None = None
-        self._carry: list[SinkRecord] = []
+        self._carry: list[Message] = []
         self._last_idle = 0.0
         self._kinds: dict[str, Topic] = {}
         self.gave_up = False  # stopped with an unwritten batch (store down at shutdown)
@@ -131,9 +129,9 @@ class ConsumeLoop:
         try:
             while True:
                 stopping = self.stopping
-                records = self._collect()
-                if records:
-                    batch = SinkBatch(records)
+                messages = self._collect()
+                if messages:
+                    batch = SinkBatch(messages=messages, kind=self._kind)
                     prepared = self._prepare(batch)  # overlaps the write of the batch before
                     written = self._await_write()
                     self._start_write(batch, prepared)
@@ -186,27 +184,24 @@ class ConsumeLoop:
             kind = self._kinds[name] = self.names.kind(name)
         return kind
 
-    def _to_records(self, msgs: list[Message], out: list[SinkRecord]) -> None:
-        """Appends the messages' records to `out`; errors are logged (fatal ones raise). This runs
-        once per record at the sinks' full rate, so it is one flat loop without per-record calls
-        beyond the message accessors and the record itself."""
-        kinds, append = self._kinds, out.append
+    def _add_messages(self, msgs: list[Message], out: list[Message]) -> None:
+        """Appends the messages that carry records to `out`; errors are logged (fatal ones raise).
+        This runs at the sinks' full rate: the error check is one C-level pass, and the messages
+        become SinkRecords only where a sink asks for them (sinks.batching.SinkBatch)."""
+        if not any(map(Message.error, msgs)):
+            out += msgs
+            return
         for msg in msgs:
             err = msg.error()
-            if err is not None:
-                if err.fatal():
-                    raise KafkaException(err)
-                if err.code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer: %s", err)
-                continue
-            name: str = msg.topic()  # type: ignore[assignment]
-            kind = kinds.get(name) or self._kind(name)
-            _, ts = msg.timestamp()
-            append(SinkRecord(kind, name, msg.partition(), msg.offset(), msg.key(), msg.value(),  # type: ignore[arg-type]
-                              ts if ts > 0 else 0))  # fmt: skip
+            if err is None:
+                out.append(msg)
+            elif err.fatal():
+                raise KafkaException(err)
+            elif err.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer: %s", err)
 
-    def _collect(self) -> list[SinkRecord]:
-        """Up to batch_max_records records, waiting at most batch_max_ms (returns early on stop;
+    def _collect(self) -> list[Message]:
+        """Up to batch_max_records records (as messages), waiting at most batch_max_ms (returns early on stop;
         what was already fetched is still returned and written: that is the shutdown flush)."""
         assert self.consumer is not None
         records, self._carry = self._carry, []
@@ -218,7 +213,7 @@ class ConsumeLoop:
             # Short waits, so a stop request is seen within half a second even with long batches.
             msgs = self.consumer.consume(num_messages=min(10_000, self.batch_max_records - len(records)),
                                          timeout=min(remaining, 0.5))  # fmt: skip
-            self._to_records(msgs, records)
+            self._add_messages(msgs, records)
         return records
 
     # -- writing and committing -----------------------------------------------------------------
@@ -350,17 +345,13 @@ class ConsumeLoop:
         while (remaining := end - time.monotonic()) > 0:
             msg = self.consumer.poll(min(0.5, remaining))
             if msg is not None:
-                self._to_records([msg], self._carry)
+                self._add_messages([msg], self._carry)
             self._check_grace("the store")
 
     def _offsets(self, batch: SinkBatch) -> list[TopicPartition]:
         """Next offset per partition of the batch, limited to partitions we still own."""
         assert self.consumer is not None
-        nxt: dict[tuple[str, int], int] = {}
-        for rec in batch.records:
-            k = (rec.topic_name, rec.partition)
-            if rec.offset + 1 > nxt.get(k, -1):
-                nxt[k] = rec.offset + 1
+        nxt = batch.next_offsets()
         owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
         return [TopicPartition(t, p, o) for (t, p), o in nxt.items() if (t, p) in owned]
 
@@ -370,7 +361,7 @@ class ConsumeLoop:
         m.batches.labels(name).inc()
         m.batch_records.labels(name).observe(len(batch))
         m.last_commit.labels(name).set(time.time())
-        for topic, count in Counter(map(attrgetter("topic"), batch.records)).items():
+        for topic, count in batch.topic_counts().items():
             m.records_consumed.labels(name, topic.value).inc(count)
         for topic, n in result.stored.items():
             m.records_stored.labels(name, topic.value).inc(n)

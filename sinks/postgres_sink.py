@@ -25,7 +25,6 @@ ones to the DLQ. Connection errors are transient: the loop retries the batch wit
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +36,7 @@ from config import PostgresSettings
 from schemas.dlq import dlq_record
 from schemas.topics import Topic
 from sinks.batch_decoding import decode_columns
-from sinks.batching import SinkBatch, SinkRecord, WriteResult
+from sinks.batching import BatchPart, SinkBatch, SinkRecord, WriteResult
 from sinks.postgres_rows import (
     ALERTS,
     ALL_TABLES,
@@ -56,7 +55,7 @@ from sinks.postgres_rows import (
     snapshots_row,
 )
 from sinks.record_decoding import RejectedRecord, decode_record, parse_record, validate_record
-from sinks.struct_decoding import copy_types, record_values, struct_rows
+from sinks.struct_decoding import copy_types, struct_rows
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +83,22 @@ class TableLoad:
     to fall back on the row converters), or rows built record by record (`items`)."""
 
     spec: TableSpec
+    topic: Topic
     records: list[SinkRecord] = field(default_factory=list)
+    part: BatchPart | None = None  # the struct path's records, made only if the row path runs
     fast: tuple[list[str], list[Row]] | None = None  # (the COPY's column types, rows)
     dicts: list[dict[str, Any]] | None = field(default_factory=list)  # None: decode when needed
     convert: Callable[[dict[str, Any]], Row] | None = None
     items: list[tuple[Row, SinkRecord]] | None = None
+
+    def records_of_rows(self) -> list[SinkRecord]:
+        """The records the table's rows come from, in row order."""
+        if self.part is not None:
+            self.records, self.part = self.part.records, None
+        return self.records
+
+    def __len__(self) -> int:
+        return len(self.part) if self.part is not None else len(self.records)
 
     def row_items(self, rejects: Rejects) -> list[tuple[Row, SinkRecord]]:
         """The rows of the row-by-row path (conversion failures become rejects). Records taken by
@@ -98,7 +108,7 @@ class TableLoad:
             self.items = []
             if self.dicts is None:
                 self.dicts, valid = [], []
-                for rec in self.records:
+                for rec in self.records_of_rows():
                     try:
                         self.dicts.append(decode_record(rec))
                         valid.append(rec)
@@ -189,29 +199,29 @@ class PostgresSink:
         loads: dict[TableSpec, TableLoad] = {}
         rejects: Rejects = []
         sampled: dict[tuple[str, str], int] = {}
-        for topic, recs in batch.by_topic().items():
+        for topic, part in batch.parts().items():
             if topic is Topic.RAW:
-                snapshots = loads.setdefault(SNAPSHOTS, TableLoad(SNAPSHOTS, items=[]))
-                self._sample_snapshots(recs, snapshots.row_items(rejects), rejects, sampled)
+                snapshots = loads.setdefault(SNAPSHOTS, TableLoad(SNAPSHOTS, topic, items=[]))
+                self._sample_snapshots(part.records, snapshots.row_items(rejects), rejects, sampled)
             elif topic is Topic.DLQ:
-                dlq = loads.setdefault(DLQ, TableLoad(DLQ, items=[]))
-                self._dlq_rows(recs, dlq.row_items(rejects))
+                dlq = loads.setdefault(DLQ, TableLoad(DLQ, topic, items=[]))
+                self._dlq_rows(part.records, dlq.row_items(rejects))
             else:
                 spec, convert = _CONVERTERS[topic]
                 pg_types = self._types.get(spec.table)
                 structs = struct_rows(topic, spec, tuple(pg_types)) if pg_types is not None else None
-                rows = structs.rows(record_values(recs)) if structs is not None else None
+                rows = structs.rows(part.values) if structs is not None else None
                 if rows is not None and pg_types is not None:
                     fast = (copy_types(pg_types), rows)
-                    loads[spec] = TableLoad(spec, records=recs, fast=fast, dicts=None, convert=convert)
+                    loads[spec] = TableLoad(spec, topic, part=part, fast=fast, dicts=None, convert=convert)
                     continue
-                decoded = decode_columns(topic, recs)
+                decoded = decode_columns(topic, part.records)
                 rejects += decoded.rejects
-                load = TableLoad(spec, records=decoded.records, dicts=decoded.dicts, convert=convert)
+                load = TableLoad(spec, topic, records=decoded.records, dicts=decoded.dicts, convert=convert)
                 if pg_types is not None and decoded.records:
                     load.fast = rows_from_columns(spec, decoded.columns, decoded.types, pg_types)
                 loads[spec] = load
-        return PreparedWrite([ld for ld in loads.values() if ld.records or ld.items], rejects, sampled)
+        return PreparedWrite([ld for ld in loads.values() if len(ld) or ld.items], rejects, sampled)
 
     def write_prepared(self, prepared: PreparedWrite) -> WriteResult:
         """Stores a prepared batch in one transaction; idempotent, so it may run again after a failure."""
@@ -228,11 +238,10 @@ class PostgresSink:
         result = WriteResult()
         rejected_recs = {id(rec) for rec, _ in rejects}
         for load in prepared.loads:
-            recs = load.records if load.items is None else [rec for _, rec in load.items]
             if not rejected_recs:
-                for topic, n in Counter(rec.topic for rec in recs).items():
-                    result.count_stored(topic, n)
+                result.count_stored(load.topic, len(load) if load.items is None else len(load.items))
                 continue
+            recs = load.records_of_rows() if load.items is None else [rec for _, rec in load.items]
             for rec in recs:
                 if id(rec) not in rejected_recs:
                     result.count_stored(rec.topic)

@@ -39,7 +39,6 @@ import msgspec
 
 from schemas.registry import load_schema
 from schemas.topics import Topic
-from sinks.batching import SinkRecord
 from sinks.fast_validation import ecma_pattern
 from sinks.postgres_rows import _PG_EPOCH_MS, MAX_MS, MIN_MS, TIMESTAMPTZ, TableSpec
 
@@ -191,7 +190,3 @@ def struct_rows(topic: Topic, spec: TableSpec, pg_types: tuple[str, ...]) -> Str
 def copy_types(pg_types: Sequence[str]) -> list[str]:
     """The types psycopg formats a struct row's values as: time columns as their bigint binary form."""
     return ["bigint" if t == TIMESTAMPTZ else t for t in pg_types]
-
-
-def record_values(recs: Sequence[SinkRecord]) -> list[bytes | None]:
-    return list(map(attrgetter("value"), recs))
