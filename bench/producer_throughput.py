@@ -10,7 +10,13 @@ Three figures, each on this machine's Python and one producer process:
 Inputs: the shared Binance capture (real frame shapes, 3,434 diffs, ~31 levels each, looped by
 shifting its update ids) and a synthetic capture from the market model (3 symbols).
 
-Run: .venv/bin/python -m bench.producer_throughput [--frames 100000]
+Each figure is measured for each engine of the diff-depth hot path (native: the compiled Rust
+path, python: the reference), alternated in one session, `--rounds` times (medians printed).
+CPU figures: per CPU-second of the feed's thread, and of the whole producer process (librdkafka's
+threads included); the simulator is another process and is not counted.
+
+Run: .venv/bin/python -m bench.producer_throughput [--frames 100000] [--rounds 3]
+     [--engines native,python] [--pin]   (--pin: producer on CPU 1, simulator on CPU 0)
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import asyncio
 import gzip
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,36 +113,51 @@ class NullPublisher(RecordPublisher):
         return 0
 
 
-def hot_path(path: Path, publisher: RecordPublisher, symbols: list[str]) -> tuple[float, float]:
-    """(frames per wall-clock second, frames per CPU second of the feed's own thread): the second
-    figure is what one core does, whatever else the machine is running."""
+def hot_path(
+    path: Path, publisher: RecordPublisher, symbols: list[str], engine: str
+) -> tuple[float, float, float]:
+    """(frames per wall-clock second, per CPU second of the feed's own thread, per CPU second of
+    the process): the CPU figures are what one core does, whatever else the machine is running."""
     lines = [line.rstrip(b"\n").partition(b" ")[2] for line in gzip.open(path, "rb")]
     snaps = [orjson.loads(raw) for raw in lines if raw.startswith(b'{"lastUpdateId"')]
     frames = [raw for raw in lines if not raw.startswith(b'{"lastUpdateId"')]
 
-    async def run() -> tuple[float, float]:
+    async def run() -> tuple[float, float, float]:
         async def no_fetch(symbol: str):  # noqa: ANN202
             raise AssertionError("snapshots are applied directly")
 
-        feed = BookFeed(binance_spot.EXCHANGE, symbols, publisher, no_fetch)
+        feed = BookFeed(binance_spot.EXCHANGE, symbols, publisher, no_fetch, engine=engine)
         for snap in snaps:
             symbol = snap.pop("symbol", symbols[0])
             feed.symbols[symbol].sync.on_snapshot(binance_spot.parse_snapshot(snap), lambda ev: None)
-        t0, c0 = time.perf_counter(), time.thread_time()
+        t0, c0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
         on_frame, now = feed.on_frame, time.time_ns
         for raw in frames:
             on_frame(raw, now())
         publisher.flush(60) if not isinstance(publisher, NullPublisher) else None
-        elapsed, cpu = time.perf_counter() - t0, time.thread_time() - c0
+        elapsed, cpu, proc = time.perf_counter() - t0, time.thread_time() - c0, time.process_time() - p0
         assert feed.dlq == 0 and all(s.sync.gaps == 0 for s in feed.symbols.values())
-        return len(frames) / elapsed, len(frames) / cpu
+        # the first event after each snapshot goes through Python (it carries resynced=true)
+        assert feed.native_deferred <= len(symbols), feed.native_deferred
+        return len(frames) / elapsed, len(frames) / cpu, len(frames) / proc
 
     return asyncio.run(run())
 
 
-def end_to_end(path: Path, kafka: KafkaSettings, symbols: list[str], frames: int) -> tuple[float, float]:
+def _proc_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def end_to_end(
+    path: Path, kafka: KafkaSettings, symbols: list[str], frames: int, engine: str, pin: bool
+) -> tuple[float, float, float, float]:
+    """(records/s wall, per CPU-second of the producer's main thread, of its process, and the
+    simulator's frames per CPU-second: when that is near the wall rate, the simulator is the limit)."""
     sim = subprocess.Popen(
         [
+            *(["taskset", "-c", "0"] if pin else []),
             sys.executable,
             "-m",
             "producer.simulator",
@@ -157,26 +179,36 @@ def end_to_end(path: Path, kafka: KafkaSettings, symbols: list[str], frames: int
         while "simulator ws=" not in line:
             line = sim.stderr.readline()
         ws_url, rest_url = re.search(r"ws=(\S+) rest=(\S+)", line).groups()
-        settings = ProducerSettings(symbols=symbols, ws_url=ws_url, rest_url=rest_url, metrics_port=0)
-        service = ProducerService(settings, kafka, ProducerOptions(http=False))
+        settings = ProducerSettings(
+            symbols=symbols, ws_url=ws_url, rest_url=rest_url, metrics_port=0, queue_max_messages=500_000
+        )
+        service = ProducerService(settings, kafka, ProducerOptions(http=False, engine=engine))
 
-        async def run() -> tuple[float, float]:
+        async def run() -> tuple[float, float, float, float]:
             stop = asyncio.Event()
             task = asyncio.create_task(service.run(stop))
             while service.feed.frames_in == 0:
                 await asyncio.sleep(0.001)
-            t0 = time.perf_counter()
+            t0, c0, p0, s0 = (
+                time.perf_counter(),
+                time.thread_time(),
+                time.process_time(),
+                _proc_cpu_s(sim.pid),
+            )
+            f0, r0 = service.feed.frames_in, service.publisher.produced
             while service.feed.frames_in < frames:
                 await asyncio.sleep(0.01)
+            sim_cpu = _proc_cpu_s(sim.pid) - s0
             while service.publisher.delivered < service.publisher.produced or service.publisher.produced == 0:
                 service.publisher.poll(0.01)
                 await asyncio.sleep(0)
-            elapsed = time.perf_counter() - t0
+            elapsed, cpu, proc = time.perf_counter() - t0, time.thread_time() - c0, time.process_time() - p0
             stop.set()
             await task
             gaps = sum(s.sync.gaps for s in service.feed.symbols.values())
             assert gaps == 0 and service.feed.dlq == 0, (gaps, service.feed.dlq)
-            return service.publisher.produced / elapsed, float("nan")
+            n = service.publisher.produced - r0
+            return n / elapsed, n / cpu, n / proc, (service.feed.frames_in - f0) / max(sim_cpu, 1e-9)
 
         return asyncio.run(run())
     finally:
@@ -187,7 +219,14 @@ def end_to_end(path: Path, kafka: KafkaSettings, symbols: list[str], frames: int
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--engines", default="native,python")
+    parser.add_argument("--inputs", default="binance-looped,model")
+    parser.add_argument("--pin", action="store_true", help="producer on CPU 1, simulator on CPU 0")
     args = parser.parse_args()
+    if args.pin:
+        os.sched_setaffinity(0, {1})
+    engines = args.engines.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="obm-bench-producer-"))
     real = tmp / "binance-looped.txt.gz"
     synth = tmp / "model.txt.gz"
@@ -198,7 +237,7 @@ def main() -> None:
         f"inputs: binance-looped {n_real} frames ({lv_real / n_real:.1f} levels/frame), "
         f"model {n_synth} frames ({lv_synth / n_synth:.1f} levels/frame)"
     )
-
+    loads = [os.getloadavg()[0]]
     broker = KafkaBroker(
         KafkaSettings(
             bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3
@@ -206,30 +245,65 @@ def main() -> None:
         StackSettings(state_dir=tmp / "state", start_timeout_s=180),
     )
     broker.start()
+    results: dict[tuple[str, str, str], list[tuple[float, ...]]] = {}
+    topics = 0
+
+    def fresh_kafka() -> KafkaSettings:
+        nonlocal topics
+        topics += 1
+        kafka = broker.settings.model_copy(update={"topic_prefix": f"bench{topics}."})
+        create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
+        return kafka
+
     try:
-        results = []
-        for name, path, symbols, n in (
+        inputs = [
             ("binance-looped", real, ["ETHUSDT"], n_real),
             ("model", synth, model_symbols, n_synth),
-        ):
-            results.append((name, "feed only (null sink)", hot_path(path, NullPublisher(), symbols)))
-            kafka = broker.settings.model_copy(update={"topic_prefix": f"bench{len(results)}."})
-            create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
-            publisher = RecordPublisher(kafka, *topic_names(kafka), queue_max_messages=500_000)
-            results.append((name, "feed -> broker", hot_path(path, publisher, symbols)))
-            kafka = broker.settings.model_copy(update={"topic_prefix": f"bench{len(results)}."})
-            create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
-            results.append(
-                (name, "simulator -> WebSocket -> producer -> broker", end_to_end(path, kafka, symbols, n))
-            )
+        ]
+        for _ in range(args.rounds):
+            for name, path, symbols, n in [i for i in inputs if i[0] in args.inputs.split(",")]:
+                for engine in engines:  # alternated: old and new code see the same machine load
+                    row = results.setdefault
+                    row((name, "feed only (null sink)", engine), []).append(
+                        hot_path(path, NullPublisher(), symbols, engine)
+                    )
+                    publisher = RecordPublisher(
+                        fresh_kafka(), *topic_names(fresh_kafka()), queue_max_messages=500_000
+                    )
+                    row((name, "feed -> broker", engine), []).append(
+                        hot_path(path, publisher, symbols, engine)
+                    )
+                    if engine == "native":  # the per-record delivery callback, as before this pass
+                        kafka = fresh_kafka()
+                        publisher = RecordPublisher(
+                            kafka,
+                            *topic_names(kafka),
+                            queue_max_messages=500_000,
+                            extra_config={"delivery.report.only.error": False},
+                        )
+                        row((name, "feed -> broker, a delivery report per record", engine), []).append(
+                            hot_path(path, publisher, symbols, engine)
+                        )
+                    row((name, "simulator -> WebSocket -> producer -> broker", engine), []).append(
+                        end_to_end(path, fresh_kafka(), symbols, n, engine, args.pin)
+                    )
+                    loads.append(os.getloadavg()[0])
     finally:
         broker.stop()
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {os.getloadavg()}")
-    print("| input | path | frames/s (wall) | frames per CPU-second of the feed thread |")
-    print("|---|---|---|---|")
-    for name, what, (rate, cpu_rate) in results:
-        cpu = "n/a" if cpu_rate != cpu_rate else f"{cpu_rate:,.0f}"
-        print(f"| {name} | {what} | {rate:,.0f} | {cpu} |")
+    print(
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average (1 min) during the "
+        f"runs {min(loads):.1f}-{max(loads):.1f}, pinned: {args.pin}, rounds: {args.rounds} (medians)"
+    )
+    print(
+        "| input | path | engine | frames/s (wall) | per CPU-second of the feed thread | "
+        "per CPU-second of the process | simulator frames per its CPU-second |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for (name, what, engine), runs in results.items():
+        cols = [statistics.median(r[i] for r in runs) for i in range(len(runs[0]))]
+        wall, thread, proc = cols[:3]
+        sim = f"{cols[3]:,.0f}" if len(cols) > 3 else "n/a"
+        print(f"| {name} | {what} | {engine} | {wall:,.0f} | {thread:,.0f} | {proc:,.0f} | {sim} |")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ SERVER_SHUTDOWN = "serverShutdown"
 
 
 class SymbolState:
-    __slots__ = ("symbol", "sync", "key", "key_text", "records", "crossed", "dlq", "snapshot_task")
+    __slots__ = ("symbol", "sync", "key", "key_text", "records", "_crossed", "dlq", "snapshot_task")
 
     def __init__(self, exchange: str, symbol: str, sync: BookSync | PartialSync | NativeBookSync) -> None:
         self.symbol = symbol
@@ -49,9 +49,15 @@ class SymbolState:
         self.key_text = record_key(exchange, symbol)
         self.key = self.key_text.encode()
         self.records = 0
-        self.crossed = 0
+        self._crossed = 0  # counted here by the Python engine, by the native book otherwise
         self.dlq = 0
         self.snapshot_task: asyncio.Task[None] | None = None
+
+    @property
+    def crossed(self) -> int:
+        """Records of this symbol whose book was crossed (best bid >= best ask)."""
+        core = getattr(self.sync, "core", None)
+        return self._crossed + (core.crossed if core is not None else 0)
 
 
 class BookFeed:
@@ -106,19 +112,37 @@ class BookFeed:
                 list(self.routes),
                 [state.sync.core for state in self._by_index],  # type: ignore[union-attr]
                 spec.continuity is Continuity.PREV_FINAL_ID,
+                list(LAG_BUCKETS_MS),
             )
             self._native_on_frame = self._native_feed.on_frame
+            self._publish_book_json = publisher.publish_book_json
         self._poll_every = poll_every
         self._until_poll = poll_every
         self.frames_in = 0
         self.dlq = 0
-        self.lag_buckets = [0] * (len(LAG_BUCKETS_MS) + 1)
-        self.lag_sum_ms = 0
-        self.lag_count = 0
+        # Lag of the records made in Python; the native path keeps its own (see the properties).
+        self._lag_buckets = [0] * (len(LAG_BUCKETS_MS) + 1)
+        self._lag_sum_ms = 0
+        self._lag_count = 0
 
     @property
     def streams(self) -> list[str]:
         return list(self.routes)
+
+    @property
+    def lag_buckets(self) -> list[int]:
+        """Records per lag bucket (receive time - event time, ms; bounds LAG_BUCKETS_MS, then +Inf)."""
+        if not self.native:
+            return list(self._lag_buckets)
+        return [a + b for a, b in zip(self._lag_buckets, self._native_feed.lag_buckets, strict=True)]
+
+    @property
+    def lag_sum_ms(self) -> int:
+        return self._lag_sum_ms + (int(self._native_feed.lag_sum_ms) if self.native else 0)
+
+    @property
+    def lag_count(self) -> int:
+        return self._lag_count + (int(self._native_feed.lag_count) if self.native else 0)
 
     def is_live(self) -> bool:
         return all(s.sync.live for s in self.symbols.values())
@@ -142,8 +166,14 @@ class BookFeed:
         if done is None:  # not taken by the native path: nothing changed, the reference decides
             return self._on_frame_python(raw, receive_time_ns)
         if done is not False:  # False: stale, already covered by the book
-            index, payload, event_time, crossed = done
-            self._publish_json(self._by_index[index], payload, event_time, crossed, receive_time_ns, False)
+            index, payload = done  # lag and crossed were counted natively
+            state = self._by_index[index]
+            if self._publish_book_json(state.key, payload, False):
+                state.records += 1
+            self._until_poll -= 1
+            if self._until_poll <= 0:
+                self._until_poll = self._poll_every
+                self.publisher.poll(0)
         return None
 
     def _on_frame_python(self, raw: str | bytes, receive_time_ns: int) -> str | None:
@@ -211,16 +241,37 @@ class BookFeed:
         seq: int,
     ) -> None:
         sync = state.sync
-        if self.native:
-            payload, crossed = sync.core.record(  # type: ignore[union-attr]
+        if self.native:  # the native book serializes (and counts crossed books)
+            payload, _ = sync.core.record(  # type: ignore[union-attr]
                 event_time, transaction_time, receive_time_ns, seq
             )
-            self._publish_json(state, payload, event_time, crossed, receive_time_ns, sync.record_resynced)
-            return
+            if self.publisher.publish_book_json(state.key, payload, force_check=sync.record_resynced):
+                state.records += 1
+        else:
+            self._publish_record(state, event_time, transaction_time, receive_time_ns, seq)
+        lag = receive_time_ns // 1_000_000 - event_time
+        self._lag_buckets[bisect_left(LAG_BUCKETS_MS, lag)] += 1
+        self._lag_sum_ms += lag
+        self._lag_count += 1
+        self._until_poll -= 1
+        if self._until_poll <= 0:
+            self._until_poll = self._poll_every
+            self.publisher.poll(0)
+
+    def _publish_record(
+        self,
+        state: SymbolState,
+        event_time: int,
+        transaction_time: int | None,
+        receive_time_ns: int,
+        seq: int,
+    ) -> None:
+        """The Python engine's record: the top N as floats in a dict, serialized by the publisher."""
+        sync = state.sync
         bid_prices, bid_sizes, ask_prices, ask_sizes = sync.book.top(self.depth)
         crossed = bool(bid_prices) and bool(ask_prices) and bid_prices[0] >= ask_prices[0]
         if crossed:
-            state.crossed += 1
+            state._crossed += 1
         record = {
             "schema_version": SCHEMA_VERSION,
             "exchange": self.spec.id,
@@ -240,37 +291,6 @@ class BookFeed:
         }
         if self.publisher.publish_book(state.key, record, force_check=sync.record_resynced):
             state.records += 1
-        lag = receive_time_ns // 1_000_000 - event_time
-        self.lag_buckets[bisect_left(LAG_BUCKETS_MS, lag)] += 1
-        self.lag_sum_ms += lag
-        self.lag_count += 1
-        self._until_poll -= 1
-        if self._until_poll <= 0:
-            self._until_poll = self._poll_every
-            self.publisher.poll(0)
-
-    def _publish_json(
-        self,
-        state: SymbolState,
-        payload: bytes,
-        event_time: int,
-        crossed: bool,
-        receive_time_ns: int,
-        resynced: bool,
-    ) -> None:
-        """_publish for a record the native path serialized (same counters, same cadence)."""
-        if crossed:
-            state.crossed += 1
-        if self.publisher.publish_book_json(state.key, payload, force_check=resynced):
-            state.records += 1
-        lag = receive_time_ns // 1_000_000 - event_time
-        self.lag_buckets[bisect_left(LAG_BUCKETS_MS, lag)] += 1
-        self.lag_sum_ms += lag
-        self.lag_count += 1
-        self._until_poll -= 1
-        if self._until_poll <= 0:
-            self._until_poll = self._poll_every
-            self.publisher.poll(0)
 
     @property
     def native_deferred(self) -> int:

@@ -67,6 +67,18 @@ def test_float_json_is_orjsons_text() -> None:
             assert native.float_json(v) == orjson.dumps(v).decode(), repr(v)
 
 
+def test_fixed_json_is_orjsons_text_of_the_float() -> None:
+    """The record writes mid-range values straight from their decimal digits: it must be the
+    same text orjson writes for value / 10**8, at the edges of that range too."""
+    rng = random.Random(4)
+    values = [1, 999, 1000, 1001, 10**15 - 1, 10**15, 10**15 + 1, 2**53, 10**8, 10**12, 123456789012345]
+    values += [rng.randrange(2 ** rng.randrange(1, 60)) for _ in range(50_000)]
+    values += [rng.randrange(10 ** rng.randrange(3, 16)) // 10 ** rng.randrange(0, 9) * 10 ** rng.randrange(0, 9)
+               for _ in range(20_000)]  # fmt: skip
+    for v in values:
+        assert native.fixed_json(v) == orjson.dumps(v / SCALE).decode(), v
+
+
 def _python_record(book: OrderBook, depth: int, prev: int | None, resynced: bool) -> bytes:
     bp, bs, ap, asz = book.top(depth)
     return orjson.dumps(

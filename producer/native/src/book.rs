@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::decimal::{to_f64, write_f64, write_i64, write_u64};
+use crate::decimal::{to_f64, write_f64, write_fixed_as_float, write_i64, write_u64};
 
 pub const APPLIED: u8 = 0;
 pub const STALE: u8 = 2;
@@ -40,6 +40,9 @@ pub struct NativeBook {
     pub record_resynced: bool,
     #[pyo3(get, set)]
     pub stale_events: u64,
+    /// Records of this book that were crossed (best bid >= best ask).
+    #[pyo3(get)]
+    pub crossed: u64,
     float_buf: ryu::Buffer,
 }
 
@@ -133,6 +136,7 @@ impl NativeBook {
         let best_bid = write_side(out, b",\"bid_prices\":[", b"],\"bid_sizes\":[", self.bids.iter().rev().take(n), buf);
         let best_ask = write_side(out, b"],\"ask_prices\":[", b"],\"ask_sizes\":[", self.asks.iter().take(n), buf);
         let crossed = matches!((best_bid, best_ask), (Some(b), Some(a)) if b >= a);
+        self.crossed += crossed as u64;
         out.extend_from_slice(b"],\"resynced\":");
         out.extend_from_slice(if self.record_resynced { b"true" } else { b"false" });
         out.extend_from_slice(b",\"crossed\":");
@@ -153,20 +157,19 @@ fn write_side<'a>(
     out.extend_from_slice(open);
     let mut best = None;
     for (i, (&p, _)) in levels.clone().enumerate() {
-        let f = to_f64(p);
         if i == 0 {
-            best = Some(f);
+            best = Some(to_f64(p));
         } else {
             out.push(b',');
         }
-        write_f64(out, f, buf);
+        write_fixed_as_float(out, p, buf);
     }
     out.extend_from_slice(middle);
     for (i, (_, &s)) in levels.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_f64(out, to_f64(s), buf);
+        write_fixed_as_float(out, s, buf);
     }
     best
 }
@@ -203,6 +206,7 @@ impl NativeBook {
             record_prev_id: None,
             record_resynced: false,
             stale_events: 0,
+            crossed: 0,
             float_buf: ryu::Buffer::new(),
         }
     }
@@ -313,6 +317,14 @@ impl NativeBook {
 #[pyfunction]
 pub fn fixed_to_float(value: u128) -> f64 {
     to_f64(value)
+}
+
+/// The JSON text the record holds for a fixed-point value (tests compare it with orjson's).
+#[pyfunction]
+pub fn fixed_json(value: u128) -> String {
+    let mut out = Vec::new();
+    write_fixed_as_float(&mut out, value, &mut ryu::Buffer::new());
+    String::from_utf8(out).expect("ascii")
 }
 
 /// The JSON text orjson would write for this float (tests compare the two).

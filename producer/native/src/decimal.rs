@@ -17,6 +17,9 @@ pub fn parse_fixed(text: &[u8]) -> Option<u128> {
     if len == 0 || len > MAX_TEXT_LEN {
         return None;
     }
+    if len <= 19 {
+        return parse_short(text);
+    }
     let mut value: u128 = 0;
     let mut i = 0;
     // whole part
@@ -63,12 +66,50 @@ pub fn parse_fixed(text: &[u8]) -> Option<u128> {
     Some(value)
 }
 
+/// parse_fixed for texts of at most 19 characters: at most 19 digits, which fit a u64 without
+/// overflow checks; the scaling by up to 10^8 is done in u128 (< 10^27, far below MAX_FIXED).
+#[inline]
+fn parse_short(text: &[u8]) -> Option<u128> {
+    let mut value: u64 = 0;
+    let mut whole_len = 0usize;
+    let mut frac_len = 0usize;
+    let mut seen_dot = false;
+    let mut significant_frac = 0usize;
+    for &c in text {
+        if c.is_ascii_digit() {
+            if seen_dot {
+                frac_len += 1;
+                if frac_len > SCALE_DIGITS {
+                    if c != b'0' {
+                        return None;
+                    }
+                    continue;
+                }
+                significant_frac += 1;
+            } else {
+                whole_len += 1;
+            }
+            value = value * 10 + (c - b'0') as u64;
+        } else if c == b'.' && !seen_dot {
+            seen_dot = true;
+        } else {
+            return None;
+        }
+    }
+    if whole_len == 0 && frac_len == 0 {
+        return None;
+    }
+    Some(value as u128 * POW10[SCALE_DIGITS - significant_frac])
+}
+
+const POW10: [u128; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
+
 /// Fixed point -> the nearest double to value / 10^8 (what Python's int / int true division gives).
 #[inline]
 pub fn to_f64(value: u128) -> f64 {
     if value < EXACT_F64 {
         // Both operands are exact doubles and IEEE division is correctly rounded.
-        return value as f64 / 100_000_000.0;
+        return (value as u64) as f64 / 100_000_000.0;
     }
     // Same rational number written in decimal: Rust's parser is correctly rounded too.
     let text = format!("{}.{:08}", value / 100_000_000, value % 100_000_000);
@@ -88,6 +129,40 @@ pub fn write_f64(out: &mut Vec<u8>, value: f64, buf: &mut ryu::Buffer) {
         }
         _ => out.extend_from_slice(text),
     }
+}
+
+/// Append the float of a fixed-point value as orjson writes it. Between 10^-5 and 10^7 units
+/// (1000 <= value < 10^15) the value has at most 15 significant digits, so the shortest decimal
+/// that round-trips its nearest double is the value's own decimal text (15 digits always
+/// round-trip a double), and ryu's / orjson's notation for that range is plain "123.45" / "5.0":
+/// the digits are written straight from the integer. Elsewhere: the float, through ryu.
+#[inline]
+pub fn write_fixed_as_float(out: &mut Vec<u8>, value: u128, buf: &mut ryu::Buffer) {
+    if !(1_000..1_000_000_000_000_000).contains(&value) {
+        write_f64(out, to_f64(value), buf);
+        return;
+    }
+    let value = value as u64;
+    write_u64(out, value / 100_000_000);
+    out.push(b'.');
+    let mut frac = value % 100_000_000;
+    if frac == 0 {
+        out.push(b'0');
+        return;
+    }
+    let mut digits = 8;
+    while frac % 10 == 0 {
+        frac /= 10;
+        digits -= 1;
+    }
+    let mut tmp = [b'0'; 8];
+    let mut i = digits;
+    while frac > 0 {
+        i -= 1;
+        tmp[i] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    out.extend_from_slice(&tmp[..digits]);
 }
 
 /// Append an unsigned integer in decimal.

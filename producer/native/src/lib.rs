@@ -31,6 +31,15 @@ struct NativeFeed {
     /// Frames handed back to Python (for the bench and tests: 0 in the steady state).
     #[pyo3(get)]
     deferred: u64,
+    /// Lag (receive time - event time, ms) histogram of the records made here: bucket i counts
+    /// lags <= lag_bounds[i] (and above the previous bound), the last one the rest.
+    lag_bounds: Vec<i64>,
+    #[pyo3(get)]
+    lag_buckets: Vec<u64>,
+    #[pyo3(get)]
+    lag_sum_ms: i128, // wide enough that no sum of u64 event times can overflow it
+    #[pyo3(get)]
+    lag_count: u64,
 }
 
 #[pymethods]
@@ -38,7 +47,12 @@ impl NativeFeed {
     /// `streams[i]` is the stream name whose events go to `books[i]`; `futures`: USD-M events
     /// (pu and T required, chained by pu), else spot.
     #[new]
-    fn new(streams: Vec<String>, books: Vec<Py<NativeBook>>, futures: bool) -> PyResult<Self> {
+    fn new(
+        streams: Vec<String>,
+        books: Vec<Py<NativeBook>>,
+        futures: bool,
+        lag_bounds: Vec<i64>,
+    ) -> PyResult<Self> {
         if streams.len() != books.len() {
             return Err(pyo3::exceptions::PyValueError::new_err("one book per stream"));
         }
@@ -51,12 +65,16 @@ impl NativeFeed {
             asks: Levels::default(),
             out: Vec::with_capacity(2048),
             deferred: 0,
+            lag_buckets: vec![0; lag_bounds.len() + 1],
+            lag_bounds,
+            lag_sum_ms: 0,
+            lag_count: 0,
         })
     }
 
-    /// One frame. Returns (book index, record bytes, event time ms, crossed) when the book was
-    /// updated, False when the event was already covered by the book (stale), None when the
-    /// frame is for the Python path (nothing was changed).
+    /// One frame. Returns (book index, record bytes) when the book was updated, False when the
+    /// event was already covered by the book (stale), None when the frame is for the Python path
+    /// (nothing was changed). Counts the record's lag and whether it was crossed.
     fn on_frame<'py>(
         &mut self,
         py: Python<'py>,
@@ -103,23 +121,22 @@ impl NativeFeed {
             &self.asks.sizes,
             fields.final_id,
         );
-        let crossed = book.record_json(
+        book.record_json(
             &mut self.out,
             fields.event_time,
             fields.transaction_time,
             receive_time_ns,
             fields.final_id,
         );
+        drop(book);
+        // as Python's `receive_time_ns // 1_000_000 - event_time` and bisect_left(bounds, lag)
+        let lag = receive_time_ns.div_euclid(1_000_000) as i128 - fields.event_time as i128;
+        let bucket = self.lag_bounds.partition_point(|&b| (b as i128) < lag);
+        self.lag_buckets[bucket] += 1;
+        self.lag_sum_ms += lag;
+        self.lag_count += 1;
         let payload = PyBytes::new(py, &self.out);
-        let result = PyTuple::new(
-            py,
-            [
-                index.into_pyobject(py)?.into_any(),
-                payload.into_any(),
-                fields.event_time.into_pyobject(py)?.into_any(),
-                crossed.into_pyobject(py)?.to_owned().into_any(),
-            ],
-        )?;
+        let result = PyTuple::new(py, [index.into_pyobject(py)?.into_any(), payload.into_any()])?;
         Ok(result.into_any())
     }
 }
@@ -137,6 +154,7 @@ fn obm_book_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeFeed>()?;
     m.add_function(wrap_pyfunction!(book::fixed_to_float, m)?)?;
     m.add_function(wrap_pyfunction!(book::float_json, m)?)?;
+    m.add_function(wrap_pyfunction!(book::fixed_json, m)?)?;
     m.add_function(wrap_pyfunction!(book::parse_fixed_text, m)?)?;
     Ok(())
 }
