@@ -94,6 +94,14 @@ def model_capture(path: Path, frames: int, symbols: list[str]) -> tuple[int, int
     return frames, levels
 
 
+class _NullProducer:
+    def produce(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return 0
+
+
 class NullPublisher(RecordPublisher):
     """Serializes like the real one, sends nothing: the CPU cost of the feed alone."""
 
@@ -105,6 +113,7 @@ class NullPublisher(RecordPublisher):
         self._validate_dlq = validator_for(Topic.DLQ)
         self.dlq_produced = self.invalid_records = 0
         self.raw_topic, self.dlq_topic = "raw", "dlq"
+        self._producer = _NullProducer()  # type: ignore[assignment]
 
     def _produce(self, topic, key, value) -> None:  # noqa: ANN001
         pass
