@@ -17,7 +17,10 @@ Each client is one process on one event loop; they run one after the other (alte
 per side, which must be equal (same books).
 Input: the shared Binance capture's diffs, looped with shifted update ids (real frame shapes).
 
-Run: .venv/bin/python -m bench.producer_cryptofeed [--frames 30000] [--rounds 2]
+Our producer runs once per engine of its hot path (`--engines native,python`: the compiled path
+and the Python reference), each round alternating ours and cryptofeed.
+
+Run: .venv/bin/python -m bench.producer_cryptofeed [--frames 30000] [--rounds 2] [--engines native,python]
 """
 
 from __future__ import annotations
@@ -121,7 +124,9 @@ def start_simulator(capture: Path, cert: Path, key: Path) -> tuple[subprocess.Po
 # -- our side ------------------------------------------------------------------------------------
 
 
-def run_ours(ws_url: str, rest_url: str, bootstrap: str, prefix: str, symbol: str, updates: int) -> dict:
+def run_ours(
+    ws_url: str, rest_url: str, bootstrap: str, prefix: str, symbol: str, updates: int, engine: str = "native"
+) -> dict:
     """In this process: the producer service until `updates` records are acknowledged."""
     from config import KafkaSettings, ProducerSettings
     from producer.book import to_text
@@ -131,7 +136,7 @@ def run_ours(ws_url: str, rest_url: str, bootstrap: str, prefix: str, symbol: st
     settings = ProducerSettings(
         symbols=[symbol], ws_url=ws_url, rest_url=rest_url, metrics_port=0, queue_max_messages=500_000
     )
-    service = ProducerService(settings, kafka, ProducerOptions(http=False))
+    service = ProducerService(settings, kafka, ProducerOptions(http=False, engine=engine))
     state = service.feed.symbols[symbol]
 
     async def run() -> dict:
@@ -152,7 +157,7 @@ def run_ours(ws_url: str, rest_url: str, bootstrap: str, prefix: str, symbol: st
         stop.set()
         await task
         return {
-            "client": "obm producer -> Kafka",
+            "client": f"obm producer -> Kafka ({engine} engine)",
             "updates": state.records,
             "wall_s": wall,
             "cpu_s": cpu,
@@ -182,7 +187,7 @@ def same_levels(a: list[list[str]], b: list[list[str]]) -> bool:
     return [(Decimal(p), Decimal(s)) for p, s in a] == [(Decimal(p), Decimal(s)) for p, s in b]
 
 
-def compare(frames: int, rounds: int) -> None:
+def compare(frames: int, rounds: int, engines: list[str]) -> None:
     from bench.producer_throughput import looped_binance_capture
     from config import KafkaSettings, StackSettings
     from obm.stack.health import free_port
@@ -203,51 +208,29 @@ def compare(frames: int, rounds: int) -> None:
     )
     broker.start()
     sim, ws_url, rest_url = start_simulator(capture, cert, key)
-    results: dict[str, list[dict]] = {"ours": [], "cryptofeed": []}
+    loads = [os.getloadavg()[0]]
+    names = [f"ours-{e}" for e in engines]
+    results: dict[str, list[dict]] = {name: [] for name in [*names, "cryptofeed"]}
+
+    def ours(round_: int, engine: str) -> dict:
+        prefix = f"cmp{round_}{engine}."
+        kafka = broker.settings.model_copy(update={"topic_prefix": prefix})
+        create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
+        cmd = [sys.executable, "-m", "bench.producer_cryptofeed", "--role", "ours", "--ws-url", ws_url]
+        cmd += ["--rest-url", rest_url, "--bootstrap", broker.settings.bootstrap_servers, "--prefix", prefix]
+        return run_client([*cmd, "--updates", str(n), "--engine", engine], env)
+
+    def theirs() -> dict:
+        cmd = [str(peer_python), str(REPO / "bench" / "producer_cryptofeed_peer.py"), "--ws-url", ws_url]
+        cmd += ["--rest-url", rest_url, "--updates", str(n + 1), "--log-file", str(tmp / "feedhandler.log")]
+        return run_client(cmd, env)
+
     try:
-        for r in range(rounds):
-            prefix = f"cmp{r}."
-            kafka = broker.settings.model_copy(update={"topic_prefix": prefix})
-            create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
-            results["ours"].append(
-                run_client(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.producer_cryptofeed",
-                        "--role",
-                        "ours",
-                        "--ws-url",
-                        ws_url,
-                        "--rest-url",
-                        rest_url,
-                        "--bootstrap",
-                        broker.settings.bootstrap_servers,
-                        "--prefix",
-                        prefix,
-                        "--updates",
-                        str(n),
-                    ],
-                    env,
-                )
-            )
-            results["cryptofeed"].append(
-                run_client(
-                    [
-                        str(peer_python),
-                        str(REPO / "bench" / "producer_cryptofeed_peer.py"),
-                        "--ws-url",
-                        ws_url,
-                        "--rest-url",
-                        rest_url,
-                        "--updates",
-                        str(n + 1),
-                        "--log-file",
-                        str(tmp / "feedhandler.log"),
-                    ],
-                    env,
-                )
-            )
+        for r in range(rounds):  # alternated, so every client sees the same machine load
+            for engine, name in zip(engines, names, strict=True):
+                results[name].append(ours(r, engine))
+            results["cryptofeed"].append(theirs())
+            loads.append(os.getloadavg()[0])
     finally:
         sim.terminate()
         sim.wait(timeout=30)
@@ -255,13 +238,13 @@ def compare(frames: int, rounds: int) -> None:
 
     print(f"input: {n} diff frames ({levels / n:.1f} levels/frame), replayed over wss:// at maximum speed")
     print(
-        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average "
-        f"{tuple(round(x, 1) for x in os.getloadavg())}"
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average (1 min) "
+        f"during the rounds {min(loads):.1f}-{max(loads):.1f}"
     )
     print("| client | round | updates | wall s | updates/s (wall) | updates per CPU-second (process) |")
     print("|---|---|---|---|---|---|")
-    rates: dict[str, list[float]] = {"ours": [], "cryptofeed": []}
-    cpu_rates: dict[str, list[float]] = {"ours": [], "cryptofeed": []}
+    rates: dict[str, list[float]] = {name: [] for name in results}
+    cpu_rates: dict[str, list[float]] = {name: [] for name in results}
     for name, runs in results.items():
         for i, res in enumerate(runs):
             rate, cpu_rate = res["updates"] / res["wall_s"], res["updates"] / res["cpu_s"]
@@ -274,20 +257,24 @@ def compare(frames: int, rounds: int) -> None:
                 f"| {res['client']} | {i + 1} | {res['updates']:,} | {res['wall_s']:.2f} | {rate:,.0f} | "
                 f"{cpu_rate:,.0f}{extra} |"
             )
-    ours = results["ours"][-1]
-    assert all(r["gaps"] == 0 and r["dlq"] == 0 and r["delivery_errors"] == 0 for r in results["ours"]), ours
-    books_equal = all(
-        same_levels(o["bids"], c["bids"]) and same_levels(o["asks"], c["asks"])
-        for o, c in zip(results["ours"], results["cryptofeed"], strict=True)
-    )
+    books_equal = True
+    for name in names:
+        runs = results[name]
+        assert all(r["gaps"] == 0 and r["dlq"] == 0 and r["delivery_errors"] == 0 for r in runs), runs[-1]
+        books_equal = books_equal and all(
+            same_levels(o["bids"], c["bids"]) and same_levels(o["asks"], c["asks"])
+            for o, c in zip(runs, results["cryptofeed"], strict=True)
+        )
     print(f"same top-20 book at the end in every round: {books_equal}")
-    ratio = statistics.median(rates["ours"]) / statistics.median(rates["cryptofeed"])
-    cpu_ratio = statistics.median(cpu_rates["ours"]) / statistics.median(cpu_rates["cryptofeed"])
-    print(
-        f"ratio ours / cryptofeed (medians): {ratio:.2f}x updates/s (wall), {cpu_ratio:.2f}x per CPU-second"
-    )
+    for name in names:
+        ratio = statistics.median(rates[name]) / statistics.median(rates["cryptofeed"])
+        cpu_ratio = statistics.median(cpu_rates[name]) / statistics.median(cpu_rates["cryptofeed"])
+        print(
+            f"ratio {name} / cryptofeed (medians): {ratio:.2f}x updates/s (wall), "
+            f"{cpu_ratio:.2f}x per CPU-second"
+        )
     if not books_equal:
-        raise SystemExit("the two clients ended with different books")
+        raise SystemExit("the clients ended with different books")
 
 
 def main() -> None:
@@ -301,15 +288,25 @@ def main() -> None:
     parser.add_argument("--prefix", default="")
     parser.add_argument("--symbol", default="ETHUSDT")
     parser.add_argument("--updates", type=int)
+    parser.add_argument("--engine", default="native", help="ours: the hot path's engine")
+    parser.add_argument("--engines", default="native,python", help="compare: our engines to run")
     args = parser.parse_args()
     if args.role == "ours":
         print(
             json.dumps(
-                run_ours(args.ws_url, args.rest_url, args.bootstrap, args.prefix, args.symbol, args.updates)
+                run_ours(
+                    args.ws_url,
+                    args.rest_url,
+                    args.bootstrap,
+                    args.prefix,
+                    args.symbol,
+                    args.updates,
+                    args.engine,
+                )
             )
         )
     else:
-        compare(args.frames, args.rounds)
+        compare(args.frames, args.rounds, args.engines.split(","))
 
 
 if __name__ == "__main__":

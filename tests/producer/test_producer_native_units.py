@@ -29,6 +29,8 @@ def _texts(rng: random.Random) -> list[str]:
         f"{MAX_FIXED // SCALE - 1}.99999999", f"{(MAX_FIXED - 1) // SCALE}.{(MAX_FIXED - 1) % SCALE:08d}",
         f"{MAX_FIXED // SCALE}.{MAX_FIXED % SCALE:08d}", "0.00000001", "0.000000005", "2683.80000000",
     ]  # fmt: skip
+    fixed += ["1" * n for n in range(15, 24)] + ["1." + "0" * n for n in range(10, 70)]
+    fixed += ["9" * 18 + "." + "9" * k for k in range(0, 10)] + ["." + "0" * n + "1" for n in range(5, 25)]
     alphabet = "0123456789.0123456789-+eE x"
     for _ in range(3000):
         fixed.append("".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 14))))
@@ -45,6 +47,8 @@ def test_native_fixed_point_parser_never_disagrees_with_parse_fixed() -> None:
             expected = None
         got = native.parse_fixed_text(text)
         assert got == expected, text  # the native parser takes every valid decimal string too
+        if '"' not in text and "\\" not in text:  # the frame scanner's one-pass version
+            assert native.scan_fixed_token(f'"{text}"') == expected, text
         accepted += got is not None
     assert accepted > 3000
 

@@ -7,7 +7,9 @@
 //! frame to the Python reference (which either accepts it or names the reason for the DLQ), so a
 //! rare shape costs speed, never a different verdict.
 
-use crate::decimal::parse_fixed;
+use crate::decimal::{parse_fixed, SCALE_DIGITS};
+
+const POW10: [u128; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
 
 pub struct DiffFields<'a> {
     pub stream: &'a [u8],
@@ -167,6 +169,53 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// A decimal string straight to fixed point in one pass (no separate string scan): the
+    /// same verdict as `string()` then `parse_fixed`, which it falls back to for long texts.
+    #[inline]
+    fn fixed(&mut self) -> Option<u128> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let buf = self.buf;
+        let (mut value, mut whole, mut frac, mut significant, mut dot) = (0u64, 0usize, 0usize, 0usize, false);
+        let mut i = start;
+        loop {
+            if i - start >= 19 {
+                // long text: the general parser (u128, length and range checks)
+                self.pos = start - 1;
+                return parse_fixed(self.string()?);
+            }
+            let c = *buf.get(i)?;
+            if c.is_ascii_digit() {
+                if !dot {
+                    whole += 1;
+                } else {
+                    frac += 1;
+                    if frac > SCALE_DIGITS {
+                        if c != b'0' {
+                            return None; // more than 8 significant decimals
+                        }
+                        i += 1;
+                        continue;
+                    }
+                    significant += 1;
+                }
+                value = value * 10 + (c - b'0') as u64; // at most 19 digits here: fits
+            } else if c == b'.' && !dot {
+                dot = true;
+            } else if c == b'"' {
+                break;
+            } else {
+                return None;
+            }
+            i += 1;
+        }
+        self.pos = i + 1;
+        if whole == 0 && frac == 0 {
+            return None;
+        }
+        Some(value as u128 * POW10[SCALE_DIGITS - significant])
+    }
+
     /// `[["price","size"],...]` -> columns, each level validated (price > 0, size >= 0).
     fn levels(&mut self, out: &mut Levels) -> Option<()> {
         out.clear();
@@ -177,9 +226,9 @@ impl<'a> Cursor<'a> {
         }
         loop {
             self.eat(b'[')?;
-            let price = parse_fixed(self.string()?)?;
+            let price = self.fixed()?;
             self.eat(b',')?;
-            let size = parse_fixed(self.string()?)?;
+            let size = self.fixed()?;
             self.eat(b']')?;
             if price == 0 {
                 return None;
@@ -301,4 +350,15 @@ fn scan_data<'a>(
         event_time: big_e?,
         transaction_time: big_t,
     })
+}
+
+/// The frame scanner's one-pass decimal parser on one JSON string token (for tests).
+pub fn scan_fixed_token(token: &[u8]) -> Option<u128> {
+    let mut cur = Cursor { buf: token, pos: 0 };
+    let value = cur.fixed()?;
+    if cur.pos == token.len() {
+        Some(value)
+    } else {
+        None
+    }
 }

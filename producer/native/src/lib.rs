@@ -148,6 +148,13 @@ impl NativeFeed {
     }
 }
 
+/// The frame scanner's decimal parser on a JSON string token such as `"2683.8"` (tests compare
+/// it with parse_fixed).
+#[pyfunction]
+fn scan_fixed_token(token: &str) -> Option<u128> {
+    frame::scan_fixed_token(token.as_bytes())
+}
+
 #[pymodule]
 fn obm_book_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeBook>()?;
@@ -156,5 +163,6 @@ fn obm_book_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(book::float_json, m)?)?;
     m.add_function(wrap_pyfunction!(book::fixed_json, m)?)?;
     m.add_function(wrap_pyfunction!(book::parse_fixed_text, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_fixed_token, m)?)?;
     Ok(())
 }
