@@ -54,12 +54,13 @@ def dashboard_env(pg: PostgresSettings, redis: RedisSettings, refresh_s: float) 
 
 @contextmanager
 def running_dashboard(
-    pg: PostgresSettings, redis: RedisSettings, log_path: Path, refresh_s: float = 1.0
+    pg: PostgresSettings, redis: RedisSettings, log_path: Path, refresh_s: float = 1.0, app: Path = APP
 ) -> Iterator[str]:
-    """Yields the base URL of a running dashboard; stops it (and only it) afterwards."""
+    """Yields the base URL of a running dashboard (or of another Streamlit `app`, for the benches'
+    baselines); stops it (and only it) afterwards."""
     port = free_port()
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "streamlit", "run", str(app),
         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer",
     ]  # fmt: skip

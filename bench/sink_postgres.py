@@ -71,6 +71,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=5_000)
     ap.add_argument("--profile", action="store_true", help="cProfile the write path (slows it down)")
+    ap.add_argument("--e2e-only", action="store_true", help="only the end-to-end run (A/B comparisons)")
     args = ap.parse_args()
     if tune_gc is not None:
         tune_gc()  # as `python -m sinks` does
@@ -81,6 +82,14 @@ def main() -> None:
             values = processed_values(args.rows)
             records = as_records(Topic.PROCESSED, values)
             batches = [SinkBatch(records[i : i + args.batch]) for i in range(0, len(records), args.batch)]
+            if args.e2e_only:
+                with kafka(stack) as ks:
+                    produce(ks, Topic.PROCESSED, values)
+                    e2e = run_end_to_end("postgres", ks, len(records), pg=pg.settings)
+                assert _count(pg.settings) == len(records)
+                print(f"end to end:  {e2e.from_start:,.0f} rows/s from the loop's start, {e2e.steady:,.0f} "
+                      f"rows/s steady; {e2e.per_cpu_second:,.0f} rows per CPU-second; load {os.getloadavg()}")  # fmt: skip
+                return
             sink = PostgresSink(pg.settings)
             sink.setup()
             sink.write(batches[0])  # warm-up
