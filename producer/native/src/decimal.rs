@@ -151,7 +151,7 @@ pub fn write_fixed_as_float(out: &mut Vec<u8>, value: u128, buf: &mut ryu::Buffe
         return;
     }
     let mut digits = 8;
-    while frac % 10 == 0 {
+    while frac.is_multiple_of(10) {
         frac /= 10;
         digits -= 1;
     }
