@@ -11,7 +11,10 @@ number of script runs the browser asked for (websocket messages it sent); the br
 CPU (Chromium's Performance metrics: script, layout and style time, all tasks) and the server
 process's CPU during the load. Runs alternate between the three pages; medians are printed.
 
-Run: .venv/bin/python -m bench.dashboard_browser_profile [--runs N] [--no-seed]
+With `--compare-with DIR` (a source tree, e.g. `git archive <commit> | tar -x -C DIR`), the symbol
+view of that tree is loaded too, alternating with this one's, on the same data: before/after.
+
+Run: .venv/bin/python -m bench.dashboard_browser_profile [--runs N] [--js-profile] [--compare-with DIR]
 """
 
 from __future__ import annotations
@@ -152,6 +155,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--compare-with", type=Path, default=None,
+                        help="also the symbol view of another source tree (e.g. an older commit's `git archive`)")  # fmt: skip
+    parser.add_argument("--js-profile", action="store_true", help="also JS self time per script (sampled)")
     parser.add_argument(
         "--no-seed", action="store_true", help="empty stores (the symbol view then has no data)"
     )
@@ -162,6 +168,12 @@ def main() -> None:
         "same + one tiny Plotly chart": ("baseline_plotly", "/", "() => !!document.querySelector('.js-plotly-plot')"),
         "symbol view (1 h)": ("dashboard", "/symbol", "() => document.querySelectorAll('.js-plotly-plot').length >= 5"),
     }  # fmt: skip
+    if args.compare_with is not None:
+        pages[f"symbol view (1 h), {args.compare_with.name}"] = (
+            "older",
+            "/symbol",
+            pages["symbol view (1 h)"][2],
+        )
     results: dict[str, list[dict[str, float]]] = {name: [] for name in pages}
     with _services(not args.no_seed) as (pg, redis), ExitStack() as stack, sync_playwright() as pw:
         bases: dict[str, str] = {}
@@ -173,6 +185,9 @@ def main() -> None:
             bases[server] = stack.enter_context(
                 running_dashboard(pg, redis, logs / f"bench-browser-{server}.log", refresh_s=0, **kwargs)  # type: ignore[arg-type]
             )
+        if args.compare_with is not None:
+            bases["older"] = stack.enter_context(running_dashboard(
+                pg, redis, logs / "bench-browser-older.log", refresh_s=0, source_root=args.compare_with.resolve()))  # fmt: skip
         pids = {server: _streamlit_pid(int(base.rsplit(":", 1)[1])) for server, base in bases.items()}
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -194,6 +209,13 @@ def main() -> None:
             f"{name:30s}"
             + "".join(f"{statistics.median(r.get(c, 0.0) for r in runs):14.0f}" for c in columns)
         )
+    if args.js_profile:
+        print("JS self time per script, ms (median; (program) = native browser work)")
+        for name, runs in results.items():
+            scripts = sorted({k for r in runs for k in r if k.startswith("js:")},
+                             key=lambda k: -statistics.median(r.get(k, 0.0) for r in runs))  # fmt: skip
+            shares = [f"{k[3:]} {statistics.median(r.get(k, 0.0) for r in runs):.0f}" for k in scripts[:8]]
+            print(f"  {name}: " + ", ".join(shares))
 
 
 if __name__ == "__main__":

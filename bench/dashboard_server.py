@@ -54,20 +54,30 @@ def dashboard_env(pg: PostgresSettings, redis: RedisSettings, refresh_s: float) 
 
 @contextmanager
 def running_dashboard(
-    pg: PostgresSettings, redis: RedisSettings, log_path: Path, refresh_s: float = 1.0, app: Path = APP
+    pg: PostgresSettings,
+    redis: RedisSettings,
+    log_path: Path,
+    refresh_s: float = 1.0,
+    app: Path = APP,
+    source_root: Path | None = None,
 ) -> Iterator[str]:
     """Yields the base URL of a running dashboard (or of another Streamlit `app`, for the benches'
-    baselines); stops it (and only it) afterwards."""
+    baselines); stops it (and only it) afterwards. `source_root`: run the packages of another
+    source tree (an older commit's, for before/after comparisons) instead of this one's."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
+    env = dashboard_env(pg, redis, refresh_s)
+    if source_root is not None:
+        env["PYTHONPATH"] = str(source_root)
+        cmd[4] = str(source_root / app.relative_to(REPO_ROOT))
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            cmd, cwd=REPO_ROOT, env=dashboard_env(pg, redis, refresh_s), stdout=log, stderr=subprocess.STDOUT
+            cmd, cwd=source_root or REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
         try:
             base = f"http://127.0.0.1:{port}"
