@@ -49,31 +49,18 @@ class SymbolData:
     problems: list[str]
 
 
-@dataclass
-class LiveData:
-    """The view's live parts (Redis): drawn first, before the history queries run."""
-
-    latest: dict[str, Any] | None
-    book: dict[str, Any] | None
-    recent: list[dict[str, Any]]
-    problems: list[str]
-
-
-def load_live(key: str, live: LiveStore, now: int) -> LiveData:
-    out = LiveData(None, None, [], [])
+def load(key: str, window: TimeWindow, live: LiveStore, now: int) -> SymbolData:
+    """Fetches the view's data: live parts from Redis, history through the cached queries."""
+    problems: list[str] = []
+    latest = book = None
+    recent: list[dict[str, Any]] = []
+    redis_bars: list[dict[str, Any]] | None = None
     try:
-        out.latest = live.latest_many([key]).get(key)
-        out.book = live.book(key)
-        out.recent = live.bars(key, "1s", now - (CARD_LOOKBACK_S + 5) * 1000)
+        latest = live.latest_many([key]).get(key)
+        book = live.book(key)
+        recent = live.bars(key, "1s", now - (CARD_LOOKBACK_S + 5) * 1000)
     except LiveUnavailable:
-        out.problems.append("Redis is down: no live gauge, cards or depth.")
-    return out
-
-
-def load_history(key: str, window: TimeWindow, live: LiveStore, now: int, current: LiveData) -> SymbolData:
-    """Fetches the history through the cached queries (the last hour of Redis bars when PostgreSQL
-    is down) and completes the view's data with the live parts already loaded."""
-    problems = list(current.problems)
+        problems.append("Redis is down: no live gauge, cards or depth.")
     series_bucket = bucket_seconds(window.seconds, SERIES_MAX_POINTS)
     heat_bucket = bucket_seconds(window.seconds, HEATMAP_MAX_COLUMNS)
     snapshots: pd.DataFrame | None = None
@@ -102,9 +89,9 @@ def load_history(key: str, window: TimeWindow, live: LiveStore, now: int, curren
     return SymbolData(
         key,
         window,
-        current.latest,
-        current.book,
-        bars_frame(current.recent),
+        latest,
+        book,
+        bars_frame(recent),
         series,
         series_bucket,
         alerts,
@@ -114,53 +101,35 @@ def load_history(key: str, window: TimeWindow, live: LiveStore, now: int, curren
     )
 
 
-def load(key: str, window: TimeWindow, live: LiveStore, now: int) -> SymbolData:
-    """Fetches the view's data: live parts from Redis, history through the cached queries."""
-    return load_history(key, window, live, now, load_live(key, live, now))
-
-
 def candles_of(series: pd.DataFrame, window: TimeWindow, series_bucket_s: int) -> tuple[pd.DataFrame, int]:
     bucket = max(series_bucket_s, bucket_seconds(window.seconds, CANDLES_MAX))
     return (resample_bars(series, bucket) if bucket > series_bucket_s else series), bucket
 
 
-def gauge_figure(key: str, latest: dict[str, Any] | None, ctx: ViewContext) -> Any:
-    thresholds = ctx.alerts.for_symbol(key.partition(":")[2])
+def build_figures(data: SymbolData, ctx: ViewContext) -> dict[str, Any]:
+    """All figures of the view from loaded data (also what the benchmark measures)."""
+    thresholds = ctx.alerts.for_symbol(data.key.partition(":")[2])
     level = int(thresholds["imbalance_level"])
-    latest = latest or {}
+    latest = data.latest or {}
     imbalance = latest.get(f"imbalance_{level}", latest.get("imbalance_5"))
-    return figures.imbalance_gauge(
-        imbalance, thresholds["imbalance_medium"], thresholds["imbalance_high"], level, key
-    )
-
-
-def depth_figure(key: str, latest: dict[str, Any] | None, book: dict[str, Any] | None) -> Any:
-    latest = latest or {}
-    return figures.depth_chart(
-        depth_curves(book), latest.get("mid"), latest.get("microprice") or microprice(book), key
-    )
-
-
-def history_figures(data: SymbolData) -> dict[str, Any]:
-    """The figures drawn from the history: series, candles and (with PostgreSQL) the heatmap."""
     revision = data.key
     ohlc, candle_bucket = candles_of(data.series, data.window, data.series_bucket_s)
     figs: dict[str, Any] = {
+        "gauge": figures.imbalance_gauge(
+            imbalance, thresholds["imbalance_medium"], thresholds["imbalance_high"], level, revision
+        ),
         "series": figures.imbalance_mid_series(data.series, data.alerts, revision),
         "candles": figures.candles(ohlc, candle_bucket, revision),
+        "depth": figures.depth_chart(
+            depth_curves(data.book),
+            latest.get("mid"),
+            latest.get("microprice") or microprice(data.book),
+            revision,
+        ),
     }
     if data.snapshots is not None:
         figs["heatmap"] = figures.liquidity_heatmap(liquidity_grid(data.snapshots), revision)
     return figs
-
-
-def build_figures(data: SymbolData, ctx: ViewContext) -> dict[str, Any]:
-    """All figures of the view from loaded data (also what the benchmark measures)."""
-    return {
-        "gauge": gauge_figure(data.key, data.latest, ctx),
-        "depth": depth_figure(data.key, data.latest, data.book),
-        **history_figures(data),
-    }
 
 
 def _pick_symbol(ctx: ViewContext) -> str | None:
@@ -188,46 +157,36 @@ def render(ctx: ViewContext) -> None:
 
     @st.fragment(run_every=ctx.refresh_s)
     def body() -> None:
-        # The live parts (Redis, milliseconds) are sent first and the history queries run after:
-        # the first chart makes the browser load plotly.js (~4.7 MB of JS, 0.5-1 s on this machine),
-        # which then overlaps the queries instead of following them. Slots keep the page's order.
         now = now_ms()
-        live = load_live(key, live_store(), now)
-        problems_slot = st.container()
+        data = load(key, ctx.window(), live_store(), now)
+        for problem in data.problems:
+            st.warning(problem)
+        figs = build_figures(data, ctx)
         level = ctx.alerts.for_symbol(key.partition(":")[2])["imbalance_level"]
         gauge_col, cards_col = st.columns([1, 2], vertical_alignment="center")
         with gauge_col:
-            st.plotly_chart(
-                gauge_figure(key, live.latest, ctx), key="gauge", config={"displayModeBar": False}
-            )
+            st.plotly_chart(figs["gauge"], key="gauge", config={"displayModeBar": False})
         with cards_col:
-            cards = metric_cards(live.latest, bars_frame(live.recent), now, int(level), CARD_LOOKBACK_S)
+            cards = metric_cards(data.latest, data.recent_bars, now, int(level), CARD_LOOKBACK_S)
             for row_start in range(0, len(cards), CARDS_PER_ROW):
                 row = cards[row_start : row_start + CARDS_PER_ROW]
                 for col, card in zip(st.columns(CARDS_PER_ROW), row, strict=False):
                     col.metric(card.label, card.value, card.delta, help=card.help, border=True)
-            if live.latest:
-                age = (now - int(live.latest["event_time"])) / 1000
+            if data.latest:
+                age = (now - int(data.latest["event_time"])) / 1000
                 st.caption(
-                    f"Live from Redis · event {age:.1f} s ago · sequence {live.latest.get('sequence_id')}"
+                    f"Live from Redis · event {age:.1f} s ago · sequence {data.latest.get('sequence_id')}"
                 )
-            elif not live.problems:
+            elif not data.problems:
                 st.caption("No live value: the latest record expired (feed silent for longer than its TTL).")
-        series_slot = st.container()
+        st.plotly_chart(figs["series"], key="series")
+        if not data.alerts.empty:
+            st.caption(
+                f"{plural(len(data.alerts), 'alert')} in the last {ctx.range_label} (markers on the imbalance line)."
+            )
         left, right = st.columns(2)
         with left:
-            st.plotly_chart(depth_figure(key, live.latest, live.book), key="depth")
-        data = load_history(key, ctx.window(), live_store(), now, live)
-        with problems_slot:
-            for problem in data.problems:
-                st.warning(problem)
-        figs = history_figures(data)
-        with series_slot:
-            st.plotly_chart(figs["series"], key="series")
-            if not data.alerts.empty:
-                st.caption(
-                    f"{plural(len(data.alerts), 'alert')} in the last {ctx.range_label} (markers on the imbalance line)."
-                )
+            st.plotly_chart(figs["depth"], key="depth")
         with right:
             st.plotly_chart(figs["candles"], key="candles")
         if "heatmap" in figs:
