@@ -22,7 +22,15 @@ import numpy as np
 import orjson
 from confluent_kafka import Consumer
 
-from bench.flink_harness import BookWalk, broker, create_topics, kafka_producer, load_average, symbols
+from bench.flink_harness import (
+    BookWalk,
+    broker,
+    create_topics,
+    filesystem_checkpoints,
+    kafka_producer,
+    load_average,
+    symbols,
+)
 from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings
 from flink_jobs.connectors import topic_name
 from flink_jobs.pipelines import JobSpec, build_pipeline
@@ -42,9 +50,10 @@ def read_latencies(
     try:
         while not stop.is_set():
             for msg in consumer.consume(1000, timeout=0.1):
-                if msg.error() is None:
+                value = msg.value()
+                if msg.error() is None and value is not None:
                     now = time.time_ns()
-                    sent = orjson.loads(msg.value())["receive_time_ns"]
+                    sent = orjson.loads(value)["receive_time_ns"]
                     out.append((sent, (now - sent) / 1e6))
     finally:
         consumer.close()
@@ -83,6 +92,7 @@ def measure(bound_ms: int, args: argparse.Namespace) -> None:
             "metrics", flink, kafka, MetricsJobSettings(kafka_linger_ms=args.linger_ms), AlertSettings()
         )
         t_env, insert = build_pipeline(spec)
+        filesystem_checkpoints(t_env)
         result = t_env.execute_sql(insert)
         latencies: list[tuple[int, float]] = []
         stop = threading.Event()
@@ -104,7 +114,8 @@ def measure(bound_ms: int, args: argparse.Namespace) -> None:
         steady = np.array([lat for sent_ns, lat in latencies if sent_ns >= warm])
         p50, p95, p99 = np.percentile(steady, [50, 95, 99]) if len(steady) else (float("nan"),) * 3
         print(
-            f"bound {bound_ms:>5} ms: sent {sent:,} at {args.rate:,.0f}/s, processed {len(latencies):,}; after "
+            f"bound {bound_ms:>5} ms: sent {sent:,} at {args.rate:,.0f}/s, processed {len(latencies):,}"
+            f" ({len({s for s, _ in latencies}):,} distinct); after "
             f"{args.warmup_s:.0f} s warm-up p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, max "
             f"{steady.max() if len(steady) else float('nan'):.0f} ms; {load_average()}",
             flush=True,

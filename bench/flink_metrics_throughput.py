@@ -19,6 +19,8 @@ import uuid
 from bench.flink_harness import (
     broker,
     create_topics,
+    filesystem_checkpoints,
+    job_jvm_cpu_s,
     load_average,
     output_timestamps,
     produce_bulk,
@@ -63,6 +65,7 @@ def _checksum() -> str:
 
 def run_variant(variant: str, kafka: KafkaSettings, flink: FlinkSettings, records: int) -> float:
     t_env = table_environment(flink, name=f"bench-{variant}", parallelism=1)
+    filesystem_checkpoints(t_env)
     t_env.execute_sql(
         kafka_source_ddl("source", Topic.RAW, kafka=kafka, flink=flink, group_id=f"bench-{uuid.uuid4().hex}")
     )
@@ -90,10 +93,13 @@ def run_variant(variant: str, kafka: KafkaSettings, flink: FlinkSettings, record
                 f"SELECT `{KEY_COLUMN}`, sequence_id, {_checksum()} FROM {{src}}",
             )
     t_env.create_temporary_view("job_output", output)
+    cpu_before = job_jvm_cpu_s()
     result = t_env.execute_sql("INSERT INTO `sink` SELECT * FROM `job_output`")
     try:
         # the event-time stages hold back the last out-of-orderness worth of records
         stamps = output_timestamps(kafka, out_topic, records - 5_000, timeout_s=900)
+        cpu_us = (job_jvm_cpu_s() - cpu_before) / len(stamps) * 1e6
+        print(f"{variant:>7}: job JVM CPU {cpu_us:.1f} µs per update (start-up included)", flush=True)
     finally:
         client = result.get_job_client()
         if client is not None:
