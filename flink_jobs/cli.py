@@ -59,12 +59,26 @@ def jobs() -> None:
     "--from-timestamp", "from_timestamp", type=int, default=None, help="start reading at T (ms, replay)"
 )
 @click.option("--savepoint", default=None, help="resume from this savepoint")
+@click.option(
+    "--allow-non-restored-state",
+    is_flag=True,
+    help="with --savepoint: skip savepoint state the new job has no operator for (its SQL changed)",
+)
 @click.option("--parallelism", type=int, default=None)
 @click.option("--metric", "metric_pairs", multiple=True, help="metrics setting key=value (e.g. ofi_levels=5)")
 @click.option(
     "--alert", "alert_pairs", multiple=True, help="alert setting key=value (e.g. imbalance_high=0.8)"
 )
-def submit(job, jobmanager, from_timestamp, savepoint, parallelism, metric_pairs, alert_pairs) -> None:
+def submit(
+    job,
+    jobmanager,
+    from_timestamp,
+    savepoint,
+    allow_non_restored_state,
+    parallelism,
+    metric_pairs,
+    alert_pairs,
+) -> None:
     """Submit JOB (metrics, bars or alerts) to the session cluster."""
     job_id = submit_job(
         job,
@@ -72,6 +86,7 @@ def submit(job, jobmanager, from_timestamp, savepoint, parallelism, metric_pairs
         kafka=KafkaSettings(),
         from_timestamp_ms=from_timestamp,
         savepoint=savepoint,
+        allow_non_restored_state=allow_non_restored_state,
         parallelism=parallelism,
         metrics=MetricsJobSettings(**_settings_overrides(metric_pairs)),  # type: ignore[arg-type]
         alerts=AlertSettings(**_settings_overrides(alert_pairs)),  # type: ignore[arg-type]

@@ -42,6 +42,12 @@ ACTIVE_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING")
 class JobLifecycleError(RuntimeError):
     """A submission or a savepoint failed; the message carries Flink's own reason."""
 
+    @property
+    def savepoint_incompatible(self) -> bool:
+        """The savepoint holds state of an operator the new program no longer has (the job's SQL
+        changed between versions)."""
+        return "Cannot map checkpoint/savepoint state" in str(self)
+
 
 @dataclass(frozen=True)
 class FlinkJob:
@@ -121,12 +127,15 @@ def submit_job(
     parallelism: int | None = None,
     metrics: MetricsJobSettings | None = None,
     alerts: AlertSettings | None = None,
+    allow_non_restored_state: bool = False,
     timeout_s: float = 180.0,
 ) -> str:
     """Submit one of the jobs (metrics, bars, alerts) detached; returns the Flink job id.
 
     `from_timestamp_ms` starts reading the input topic at that time (replay); `savepoint`
-    resumes state and offsets from a savepoint (taking precedence over the timestamp)."""
+    resumes state and offsets from a savepoint (taking precedence over the timestamp).
+    `allow_non_restored_state` restores what of the savepoint maps onto the new plan and skips the
+    rest (Flink's --allowNonRestoredState): for a job whose SQL changed its operators."""
     if job not in JOB_NAMES:
         raise ValueError(f"unknown job {job!r}; known: {', '.join(JOB_NAMES)}")
     spec = JobSpec(
@@ -141,6 +150,8 @@ def submit_job(
     argv = [str(flink_client()), "run", "-d", "-m", flink.jobmanager]
     if savepoint:
         argv += ["-s", savepoint]
+        if allow_non_restored_state:
+            argv += ["--allowNonRestoredState"]
     if parallelism:
         argv += ["-p", str(parallelism)]
     argv += ["-py", str(ENTRYPOINT), "-pyexec", sys.executable, "-pyclientexec", sys.executable]

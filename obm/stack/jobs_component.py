@@ -5,6 +5,7 @@ stack), `down` stops each with a savepoint and remembers where it went."""
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,7 @@ class FlinkJobs:
         the jobs that read its output, side by side."""
         from concurrent.futures import ThreadPoolExecutor
 
-        from flink_jobs.lifecycle import job_display_name, submit_job
+        from flink_jobs.lifecycle import JobLifecycleError, job_display_name, submit_job
 
         running = self.running_jobs()
         savepoints = self._savepoints()
@@ -70,14 +71,27 @@ class FlinkJobs:
             savepoint = savepoints.get(job)
             if savepoint and not Path(savepoint.removeprefix("file:")).exists():
                 savepoint = None
-            return submit_job(
-                job,
-                flink=self.flink,
-                kafka=self.kafka,
-                savepoint=savepoint,
-                metrics=self.metrics,
-                alerts=self.alerts,
+            try:
+                return submit_job(
+                    job, flink=self.flink, kafka=self.kafka, savepoint=savepoint, metrics=self.metrics,
+                    alerts=self.alerts,
+                )  # fmt: skip
+            except JobLifecycleError as exc:
+                if not (savepoint and exc.savepoint_incompatible):
+                    raise
+            # The savepoint is from an older version of the job whose operators changed: keep what
+            # still maps (e.g. the Kafka source's offsets; otherwise the source resumes from its
+            # consumer group's committed offsets) and start the rest of the state empty.
+            print(
+                f"flink-jobs: the savepoint of {job} does not fit the new job (its SQL changed); "
+                f"resuming with what maps, the rest of its state starts empty ({savepoint})",
+                file=sys.stderr,
+                flush=True,
             )
+            return submit_job(
+                job, flink=self.flink, kafka=self.kafka, savepoint=savepoint, metrics=self.metrics,
+                alerts=self.alerts, allow_non_restored_state=True,
+            )  # fmt: skip
 
         todo = [job for job in self.jobs if job_display_name(job) not in running]
         if "metrics" in todo:

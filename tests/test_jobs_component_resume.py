@@ -1,0 +1,65 @@
+"""`obm up` resumes each job from the savepoint of the last `down`; when a newer version of a job
+changed its operators, Flink refuses that savepoint, and the stack resubmits with
+--allowNonRestoredState instead of failing to start (seen for real after the metrics SQL changed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import flink_jobs.lifecycle as lifecycle
+from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings, StackSettings
+from flink_jobs.lifecycle import JobLifecycleError
+from obm.stack.jobs_component import FlinkJobs
+
+pytestmark = pytest.mark.unit
+
+REFUSAL = (
+    "flink run metrics failed (exit 31):\nCaused by: java.lang.IllegalStateException: Failed to rollback to "
+    "checkpoint/savepoint file:/x. Cannot map checkpoint/savepoint state for operator 86af to the new program"
+)
+
+
+def make_jobs(tmp_path, monkeypatch, fail_with: str | None):
+    savepoint = tmp_path / "savepoint-1"
+    savepoint.mkdir()
+    (tmp_path / "flink").mkdir()
+    (tmp_path / "flink" / "last-savepoints.json").write_text(json.dumps({"metrics": f"file:{savepoint}"}))
+    calls: list[dict] = []
+
+    def fake_submit(job, **kw):
+        calls.append({"job": job, **kw})
+        if fail_with and not kw.get("allow_non_restored_state"):
+            raise JobLifecycleError(fail_with)
+        return "0" * 32
+
+    monkeypatch.setattr(lifecycle, "submit_job", fake_submit)
+    flink = FlinkSettings(jobs=["metrics"])
+    jobs = FlinkJobs(
+        flink, KafkaSettings(), StackSettings(state_dir=tmp_path), MetricsJobSettings(), AlertSettings()
+    )
+    monkeypatch.setattr(FlinkJobs, "running_jobs", lambda self: {})
+    return jobs, calls, f"file:{savepoint}"
+
+
+def test_an_incompatible_savepoint_is_resumed_with_what_maps(tmp_path, monkeypatch, capsys):
+    jobs, calls, savepoint = make_jobs(tmp_path, monkeypatch, REFUSAL)
+    jobs.start()
+    assert [c.get("allow_non_restored_state", False) for c in calls] == [False, True]
+    assert all(c["savepoint"] == savepoint for c in calls)
+    assert "does not fit the new job" in capsys.readouterr().err
+
+
+def test_other_submission_failures_are_not_retried(tmp_path, monkeypatch):
+    jobs, calls, _ = make_jobs(tmp_path, monkeypatch, "flink run metrics failed (exit 1): connection refused")
+    with pytest.raises(JobLifecycleError, match="connection refused"):
+        jobs.start()
+    assert len(calls) == 1
+
+
+def test_a_compatible_savepoint_is_resumed_in_full(tmp_path, monkeypatch):
+    jobs, calls, savepoint = make_jobs(tmp_path, monkeypatch, None)
+    jobs.start()
+    assert calls == [{"job": "metrics", "flink": jobs.flink, "kafka": jobs.kafka, "savepoint": savepoint,
+                      "metrics": jobs.metrics, "alerts": jobs.alerts}]  # fmt: skip
