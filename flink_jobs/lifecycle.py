@@ -214,13 +214,22 @@ def redeploy_job(
     if running is None:
         raise JobLifecycleError(f"no running {job_display_name(job)} job on {flink.jobmanager}")
     savepoint = stop_job(flink, running.job_id, savepoint_dir)
-    new_id = submit_job(
-        job,
-        flink=flink,
-        kafka=kafka,
-        savepoint=savepoint,
-        parallelism=parallelism,
-        metrics=metrics,
-        alerts=alerts,
-    )
+    args: dict[str, Any] = {
+        "flink": flink, "kafka": kafka, "savepoint": savepoint, "parallelism": parallelism,
+        "metrics": metrics, "alerts": alerts,
+    }  # fmt: skip
+    try:
+        new_id = submit_job(job, **args)
+    except JobLifecycleError as exc:
+        if not exc.savepoint_incompatible:
+            raise
+        # New code whose operators changed: restore what maps, start the rest empty (the job is
+        # stopped already, so failing here would leave it down).
+        print(
+            f"{job}: the savepoint does not fit the new job (its SQL changed); resubmitting with "
+            f"--allowNonRestoredState ({savepoint})",
+            file=sys.stderr,
+            flush=True,
+        )
+        new_id = submit_job(job, allow_non_restored_state=True, **args)
     return new_id, savepoint

@@ -63,3 +63,23 @@ def test_a_compatible_savepoint_is_resumed_in_full(tmp_path, monkeypatch):
     jobs.start()
     assert calls == [{"job": "metrics", "flink": jobs.flink, "kafka": jobs.kafka, "savepoint": savepoint,
                       "metrics": jobs.metrics, "alerts": jobs.alerts}]  # fmt: skip
+
+
+def test_redeploy_of_changed_code_resubmits_with_what_maps(monkeypatch):
+    calls: list[dict] = []
+
+    def fake_submit(job, **kw):
+        calls.append(kw)
+        if not kw.get("allow_non_restored_state"):
+            raise JobLifecycleError(REFUSAL)
+        return "1" * 32
+
+    running = lifecycle.FlinkJob(job_id="2" * 32, name="obm-metrics", state="RUNNING", start_time_ms=1)
+    monkeypatch.setattr(lifecycle, "find_active_job", lambda flink, job: running)
+    monkeypatch.setattr(lifecycle, "stop_job", lambda flink, job_id, d: "file:/sp/savepoint-9")
+    monkeypatch.setattr(lifecycle, "submit_job", fake_submit)
+    new_id, savepoint = lifecycle.redeploy_job(
+        "metrics", flink=FlinkSettings(), kafka=KafkaSettings(), savepoint_dir="/sp"
+    )
+    assert (new_id, savepoint) == ("1" * 32, "file:/sp/savepoint-9")
+    assert [c.get("allow_non_restored_state", False) for c in calls] == [False, True]
