@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from producer.exchanges.spec import BookSnapshot, Continuity, DepthEvent
-from producer.sync import Outcome
+from producer.sync import Outcome, apply_buffered
 
 try:
     import obm_book_native as native
@@ -146,22 +146,7 @@ class NativeBookSync:
         core.last_published = None
         self.syncs += 1
         pending, self._buffer = self._buffer, []
-        applied_any = False
-        for i, ev in enumerate(pending):
-            outcome = self._step(ev)
-            if outcome is Outcome.APPLIED:
-                applied_any = True
-                emit(ev)
-            elif outcome is Outcome.NEED_SNAPSHOT:
-                if applied_any:
-                    self.gaps += 1
-                    self.resyncs += 1
-                else:
-                    self.stale_snapshots += 1
-                    self.syncs -= 1
-                self._go_waiting(pending[i:])
-                return Outcome.NEED_SNAPSHOT
-        return Outcome.APPLIED if applied_any else Outcome.BUFFERED
+        return apply_buffered(self, pending, emit)
 
     def _go_waiting(self, buffered: list[DepthEvent]) -> None:
         core = self.core

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import IntEnum
+from typing import Protocol
 
 from producer.book import OrderBook
 from producer.exchanges.spec import BookSnapshot, Continuity, DepthEvent
@@ -23,6 +24,42 @@ class Outcome(IntEnum):
     BUFFERED = 1  # waiting for a snapshot
     STALE = 2  # already covered by the book (u <= local id): ignored
     NEED_SNAPSHOT = 3  # a gap (or the snapshot was too old): fetch a snapshot for this symbol
+
+
+class _BufferedSync(Protocol):
+    """What `apply_buffered` needs of a book synchroniser (BookSync, native_sync.NativeBookSync)."""
+
+    gaps: int
+    resyncs: int
+    stale_snapshots: int
+    syncs: int
+
+    def _step(self, ev: DepthEvent) -> Outcome: ...
+    def _go_waiting(self, buffered: list[DepthEvent]) -> None: ...
+
+
+def apply_buffered(
+    sync: _BufferedSync, pending: list[DepthEvent], emit: Callable[[DepthEvent], None]
+) -> Outcome:
+    """Apply the events buffered while a snapshot was fetched, right after loading it. A gap after
+    some event applied is a gap (resync); a gap before any is a snapshot older than the stream (not
+    counted as a sync). Shared by the Python and the native synchroniser so the two cannot drift."""
+    applied_any = False
+    for i, ev in enumerate(pending):
+        outcome = sync._step(ev)
+        if outcome is Outcome.APPLIED:
+            applied_any = True
+            emit(ev)
+        elif outcome is Outcome.NEED_SNAPSHOT:
+            if applied_any:
+                sync.gaps += 1
+                sync.resyncs += 1
+            else:
+                sync.stale_snapshots += 1
+                sync.syncs -= 1
+            sync._go_waiting(pending[i:])
+            return Outcome.NEED_SNAPSHOT
+    return Outcome.APPLIED if applied_any else Outcome.BUFFERED
 
 
 class BookSync:
@@ -131,22 +168,7 @@ class BookSync:
         self._last_published = None
         self.syncs += 1
         pending, self._buffer = self._buffer, []
-        applied_any = False
-        for i, ev in enumerate(pending):
-            outcome = self._step(ev)
-            if outcome is Outcome.APPLIED:
-                applied_any = True
-                emit(ev)
-            elif outcome is Outcome.NEED_SNAPSHOT:
-                if applied_any:
-                    self.gaps += 1
-                    self.resyncs += 1
-                else:
-                    self.stale_snapshots += 1
-                    self.syncs -= 1
-                self._go_waiting(pending[i:])
-                return Outcome.NEED_SNAPSHOT
-        return Outcome.APPLIED if applied_any else Outcome.BUFFERED
+        return apply_buffered(self, pending, emit)
 
     def _go_waiting(self, buffered: list[DepthEvent]) -> None:
         self.live = False
