@@ -67,7 +67,14 @@ def run_variant(variant: str, kafka: KafkaSettings, flink: FlinkSettings, record
     t_env = table_environment(flink, name=f"bench-{variant}", parallelism=1)
     filesystem_checkpoints(t_env)
     t_env.execute_sql(
-        kafka_source_ddl("source", Topic.RAW, kafka=kafka, flink=flink, group_id=f"bench-{uuid.uuid4().hex}")
+        kafka_source_ddl(
+            "source",
+            Topic.RAW,
+            kafka=kafka,
+            flink=flink,
+            group_id=f"bench-{uuid.uuid4().hex}",
+            align_partitions=False,  # as the deployed metrics job (flink_jobs/pipelines.py)
+        )
     )
     raw = t_env.from_path("source")
     out_topic = f"{kafka.topic_prefix}out-{variant}-{uuid.uuid4().hex[:6]}"

@@ -4,11 +4,15 @@
 # ones jvm/pom.xml declares, resolved by Maven in the first stage, so the embedded stack and this
 # image run the same versions. Build context: the repository root.
 
-# --- stage 1: connector jars from Maven Central, per jvm/pom.xml (execution "flink-connectors") ---
+# --- stage 1: connector jars from Maven Central, per jvm/pom.xml (execution "flink-connectors"),
+#     and the project's functions jar built from jvm/flink-functions ---
 FROM maven:3.9.9-eclipse-temurin-17 AS connector-jars
 WORKDIR /build
 COPY jvm/pom.xml jvm/pom.xml
 RUN mvn -f jvm/pom.xml -q -B dependency:copy@flink-connectors -Djars.dir=/build/jars
+# the project's Java Flink functions (the metrics job's keyed flow stage), into the same folder
+COPY jvm/flink-functions/ jvm/flink-functions/
+RUN mvn -f jvm/flink-functions/pom.xml -q -B package -Djars.dir=/build/jars
 
 # --- stage 2: uv, to install a standalone CPython 3.11 whatever the base image's distribution ---
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv

@@ -13,8 +13,10 @@ from pyflink.table import EnvironmentSettings, StreamTableEnvironment, TableEnvi
 from config import FlinkSettings, StackSettings
 
 KAFKA_CONNECTOR_JAR = "flink-sql-connector-kafka-5.0.0-2.2.jar"
+# The project's Java functions (jvm/flink-functions), built by bootstrap next to the connector.
+FUNCTIONS_JAR = "obm-flink-functions.jar"
 # How often sources emit watermarks. Flink's 200 ms default would be the floor of the latency of
-# every event-time operator (the OVER windows wait for the watermark).
+# every event-time operator (the bars' windows and the alerts' patterns wait for the watermark).
 WATERMARK_INTERVAL_MS = 20
 # Python operators (the alerts job's cooldown) hand records back in bundles; a watermark also
 # finishes a bundle, so this only bounds how long records wait between watermarks.
@@ -24,6 +26,12 @@ PYTHON_BUNDLE_TIME_MS = 50
 def kafka_connector_jar(stack: StackSettings | None = None) -> Path | None:
     """The connector jar fetched by bootstrap, or None (in Compose it is in /opt/flink/lib)."""
     jar = (stack or StackSettings()).jars_dir / "flink" / KAFKA_CONNECTOR_JAR
+    return jar if jar.exists() else None
+
+
+def functions_jar(stack: StackSettings | None = None) -> Path | None:
+    """The project's Java functions built by bootstrap, or None (in Compose: /opt/flink/lib)."""
+    jar = (stack or StackSettings()).jars_dir / "flink" / FUNCTIONS_JAR
     return jar if jar.exists() else None
 
 
@@ -44,9 +52,9 @@ def job_configuration(
     }
     if flink.checkpoint_interval_ms > 0:  # 0: no checkpoints (bounded runs, tests)
         conf["execution.checkpointing.interval"] = f"{flink.checkpoint_interval_ms} ms"
-    jar = kafka_connector_jar() if with_kafka else None
-    if jar is not None:
-        conf["pipeline.jars"] = jar.as_uri()
+    jars = [functions_jar(), kafka_connector_jar() if with_kafka else None]
+    if any(jars):
+        conf["pipeline.jars"] = ";".join(j.as_uri() for j in jars if j is not None)
     return conf
 
 

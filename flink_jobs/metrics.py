@@ -1,16 +1,13 @@
 """The metrics job's logic: `orderbook.raw` Table -> `orderbook.processed` Table, one output row
-per book update, all in Flink SQL (definitions and sources in docs/metrics.md).
+per book update (definitions and sources in docs/metrics.md).
 
-The query is a chain of stages because Flink evaluates every OVER aggregate of one SELECT on the
-same window: a stateless stage for everything one book determines, a previous-update stage for
-order flow imbalance, an event-time RANGE stage for velocity and one for the rolling baselines.
-Every OVER stage is partitioned by exchange and symbol (the `exchange:symbol` key of the topics)
-and is a keyed exchange (3 in the plan) that serializes the row and keeps rows in keyed state, so
-the row is made narrow before the first one: the 80 level columns end in the stateless stage
-(only OFI's top levels go on, once), and every later stage carries one scalar per output field.
-Each OVER stage also uses the aggregate with the fewest keyed-state accesses per row (one
-ARRAY_AGG instead of a FIRST_VALUE per column: each state access hashes the key), measured in
-docs/benchmarks.md (Flink jobs)."""
+Everything one book determines is Flink SQL: a stateless stage that reads each level once into a
+plain column, and one that forms the per-book sums. The stateful metrics (order flow imbalance
+against the previous update, velocity, the rolling baselines) are one keyed operator, the Java
+process table function in jvm/flink-functions, called from SQL and partitioned by exchange and
+symbol (the `exchange:symbol` key of the topics); the ratios and z-scores are SQL again after it.
+Until 2026-11 these were three SQL OVER stages; the function replaced them for 2.5x the
+throughput (docs/benchmarks.md, Flink jobs)."""
 
 from __future__ import annotations
 
@@ -18,20 +15,18 @@ from pyflink.table import Table
 
 from config import MetricsJobSettings
 from flink_jobs.connectors import KEY_COLUMN, ROWTIME, schema_columns
-from flink_jobs.sql_building import level_sum, query, safe_ratio, sql_double
+from flink_jobs.sql_building import level_sum, query, safe_ratio, sql_double, table_env
 from schemas import Topic
 
-PARTITION = "PARTITION BY `exchange`, `symbol` ORDER BY `rt`"
-# Columns every stage passes on unchanged up to the output.
-PASSED_ON = [
-    "`exchange`", "`market`", "`symbol`", "`event_time`", "`receive_time_ns`", "`sequence_id`", "`crossed`",
-    "`resynced`", "`rt`", "mid", "best_bid", "best_ask", "best_bid_size", "best_ask_size", "spread",
-    "spread_bps", "microprice",
-]  # fmt: skip
 # Below this a standard deviation is rounding noise of SUM(x^2) - SUM(x)^2/n, not dispersion, and
 # a z-score over it would be meaningless: z is NULL instead.
 STD_FLOOR_REL = 1e-7
 STD_FLOOR_ABS = 1e-12
+# The Java process table function of the stateful metrics (jvm/flink-functions).
+FLOW_FUNCTION = "obm_book_flow"
+FLOW_CLASS = "io.orderbookmonitor.flink.BookFlowFunction"
+# The time column a process table function called with `on_time` appends to its output.
+FLOW_ROWTIME = "rowtime"
 
 
 def depth_suffix(pct: float) -> str:
@@ -102,49 +97,6 @@ def _book_stage(raw: Table, settings: MetricsJobSettings) -> Table:
     return query(best, "SELECT *" + "".join(f", {b}" for b in bounds) + " FROM {src}")
 
 
-def _lag_stage(per_book: Table, settings: MetricsJobSettings) -> Table:
-    """The previous book of the same key (top `ofi_levels` levels) and order flow imbalance; the
-    ratios of the per-book sums are formed here too, and the level columns end here: from now on
-    the row holds one scalar per output field.
-
-    Not LAG(): Flink gives LAG the default RANGE frame, where two updates with the same event
-    time are peers and the first would see itself as its predecessor. A ROWS frame of two rows
-    keeps arrival order among equal times. One ARRAY_AGG of a ROW of the top levels (NULLs kept
-    inside the row) holds both books: one list in keyed state per key, where a FIRST_VALUE per
-    column kept two maps each (40 at M = 5) and cost 1.5x the CPU of the whole job. This stage
-    is a keyed exchange that serializes the row, so its input carries only what OFI needs
-    besides the per-book scalars (20 level columns at M = 5, not all 80)."""
-    names = _ofi_columns(settings)
-    levels = "ROW<" + ", ".join(f"{c} DOUBLE" for c in names) + ">"
-    window = f"{PARTITION} ROWS BETWEEN 1 PRECEDING AND CURRENT ROW"
-    pairs = query(
-        per_book,
-        f"SELECT *, ARRAY_AGG(CAST(ROW({', '.join(names)}) AS {levels})) OVER w AS pair"
-        f" FROM {{src}} WINDOW w AS ({window})",
-    )
-    prevs = ", ".join(f"CASE WHEN CARDINALITY(pair) = 2 THEN pair[1].{c} END AS prev_{c}" for c in names)
-    lagged = query(pairs, f"SELECT *, CARDINALITY(pair) = 2 AS has_prev, {prevs} FROM {{src}}")
-    has_prev = "has_prev AND mid IS NOT NULL"
-    multi = " + ".join(_ofi_level(i) for i in range(1, settings.ofi_levels + 1))
-    vtob_total = f"sum_bid_{settings.vtob_levels} + sum_ask_{settings.vtob_levels}"
-    cols = [
-        *PASSED_ON,
-        f"CASE WHEN {has_prev} THEN {_ofi_level(1)} END AS ofi_1",
-        f"CASE WHEN {has_prev} THEN ({multi}) END AS ofi_{settings.ofi_levels}",
-        f"{safe_ratio('wsum_bid - wsum_ask', 'wsum_bid + wsum_ask')} AS weighted_imbalance",
-        f"{safe_ratio('best_bid_size + best_ask_size', vtob_total)} AS vtob_ratio",
-        f"{safe_ratio('microprice - mid', 'mid')} * 10000 AS microprice_lean_bps",
-    ]
-    for n in settings.imbalance_levels:
-        cols.append(
-            f"{safe_ratio(f'sum_bid_{n} - sum_ask_{n}', f'sum_bid_{n} + sum_ask_{n}')} AS imbalance_{n}"
-        )
-    for pct in settings.depth_pcts:
-        sfx = depth_suffix(pct)
-        cols += [f"depth_bid_{sfx}", f"depth_ask_{sfx}", f"depth_complete_{sfx}"]
-    return query(lagged, "SELECT " + ", ".join(cols) + " FROM {src}")
-
-
 def _ofi_columns(settings: MetricsJobSettings) -> list[str]:
     return [f"{side}_{kind}{i}" for i in range(1, settings.ofi_levels + 1) for side in "ba" for kind in "pq"]
 
@@ -171,21 +123,11 @@ def _depth_complete(pct: float) -> str:
     )
 
 
-def _ofi_level(i: int) -> str:
-    """Cont, Kukanov and Stoikov (2014) e_n at level i between this book and the previous one."""
-    pb, qb, ppb, pqb = f"b_p{i}", f"b_q{i}", f"prev_b_p{i}", f"prev_b_q{i}"
-    pa, qa, ppa, pqa = f"a_p{i}", f"a_q{i}", f"prev_a_p{i}", f"prev_a_q{i}"
-    return (
-        f"(CASE WHEN {pb} >= {ppb} THEN {qb} ELSE 0 END - CASE WHEN {pb} <= {ppb} THEN {pqb} ELSE 0 END"
-        f" - CASE WHEN {pa} <= {ppa} THEN {qa} ELSE 0 END + CASE WHEN {pa} >= {ppa} THEN {pqa} ELSE 0 END)"
-    )
-
-
 def _sums_stage(book: Table, settings: MetricsJobSettings) -> Table:
     """Everything one book determines, as sums and plain values, plus the top `ofi_levels` levels
-    the lag stage needs; the other level columns are dropped here, before the first exchange.
-    Ratios of sums come after the next OVER: the planner merges adjacent projections, and would
-    inline each sum into both numerator and denominator."""
+    the flow stage needs (as `flow_…` columns, which it consumes); the other level columns are
+    dropped here, before the keyed exchange. Ratios of sums come after the flow stage: the planner
+    merges adjacent projections, and would inline each sum into both numerator and denominator."""
     microprice = safe_ratio("a_p1 * b_q1 + b_p1 * a_q1", "b_q1 + a_q1")
     cols = [
         "b_p1 AS best_bid, a_p1 AS best_ask, b_q1 AS best_bid_size, a_q1 AS best_ask_size",
@@ -194,7 +136,7 @@ def _sums_stage(book: Table, settings: MetricsJobSettings) -> Table:
         f"CASE WHEN mid IS NOT NULL THEN {microprice} END AS microprice",
         f"{_weighted_sum('b', settings)} AS wsum_bid",
         f"{_weighted_sum('a', settings)} AS wsum_ask",
-        *_ofi_columns(settings),
+        *(f"{c} AS flow_{c}" for c in _ofi_columns(settings)),
     ]
     for n in sorted({*settings.imbalance_levels, settings.vtob_levels}):
         cols.append(f"CASE WHEN mid IS NOT NULL THEN {level_sum('b', n)} END AS sum_bid_{n}")
@@ -213,42 +155,32 @@ def _followed(settings: MetricsJobSettings) -> str:
     return f"imbalance_{settings.baseline_imbalance_level}"
 
 
-def _velocity_stage(lagged: Table, settings: MetricsJobSettings) -> Table:
-    """The earliest update in the velocity window with a followed imbalance: the first element
-    of one ARRAY_AGG (NULLs ignored) of (imbalance, time), in the window's arrival order, which
-    is what FIRST_VALUE of each gave, with one list in keyed state instead of four maps."""
-    window = (
-        f"RANGE BETWEEN INTERVAL '{settings.velocity_window_ms / 1000:.3f}' SECOND PRECEDING AND CURRENT ROW"
+def _flow_stage(per_book: Table, settings: MetricsJobSettings) -> Table:
+    """Order flow imbalance, velocity and the baseline windows' count, sum and sum of squares, per
+    `exchange:symbol`, in one keyed operator: the Java process table function
+    `io.orderbookmonitor.flink.BookFlowFunction` (jvm/flink-functions), which keeps each window as
+    a log in keyed state and costs O(1) per update. Flink's event-time RANGE OVER scanned every
+    timestamp of the window per update (30% of the job's CPU at 60 s) and each OVER was a keyed
+    exchange of its own; the function is one. It also processes a key's updates in arrival order,
+    so an update leaves as soon as it arrives instead of waiting for the watermark."""
+    t_env = table_env(per_book)
+    t_env.execute_sql(
+        f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {FLOW_FUNCTION} AS '{FLOW_CLASS}' LANGUAGE JAVA"
     )
-    imb = _followed(settings)
-    ordered = query(
-        lagged,
+    return query(
+        per_book,
         f"""
-        SELECT *, ARRAY_AGG(CASE WHEN {imb} IS NOT NULL THEN
-            CAST(ROW({imb}, event_time) AS ROW<imb DOUBLE, event_time BIGINT>) END IGNORE NULLS) OVER w AS firsts
-        FROM {{src}} WINDOW w AS ({PARTITION} {window})
+        SELECT * FROM {FLOW_FUNCTION}(
+          input => TABLE {{src}} PARTITION BY (`exchange`, `symbol`),
+          ofi_levels => {settings.ofi_levels},
+          imbalance_level => {settings.baseline_imbalance_level},
+          velocity_window_ms => CAST({settings.velocity_window_ms} AS BIGINT),
+          baseline_window_ms => CAST({settings.baseline_window_ms} AS BIGINT),
+          on_time => DESCRIPTOR(`{ROWTIME}`),
+          uid => 'obm-book-flow'
+        )
         """,
     )
-    # the array itself stays here: the next stage would serialize and keep it for 60 s
-    kept = ", ".join(f"`{c}`" for c in ordered.get_schema().get_field_names() if c != "firsts")
-    return query(
-        ordered,
-        f"SELECT {kept}, firsts[1].imb AS imb_first, firsts[1].event_time AS imb_first_time FROM {{src}}",
-    )
-
-
-def _baseline_stage(flow: Table, settings: MetricsJobSettings) -> Table:
-    window = (
-        f"RANGE BETWEEN INTERVAL '{settings.baseline_window_ms / 1000:.3f}' SECOND PRECEDING AND CURRENT ROW"
-    )
-    aggs = []
-    for x, name in (("spread_bps", "s"), (_followed(settings), "i")):
-        aggs += [
-            f"COUNT({x}) OVER w AS {name}_n",
-            f"SUM({x}) OVER w AS {name}_sum",
-            f"SUM({x} * {x}) OVER w AS {name}_sumsq",
-        ]
-    return query(flow, f"SELECT *, {', '.join(aggs)} FROM {{src}} WINDOW w AS ({PARTITION} {window})")
 
 
 def _stats(prefix: str, x: str, out: str) -> list[str]:
@@ -266,29 +198,34 @@ def _stats(prefix: str, x: str, out: str) -> list[str]:
 def metrics_table(raw: Table, settings: MetricsJobSettings) -> Table:
     """Metrics of every update in `raw` (columns of orderbook.raw plus the `rt` time attribute).
 
-    The result has every orderbook.processed column, the Kafka key `record_key` and `rt`."""
+    The result has every orderbook.processed column, the Kafka key `record_key` and `rt`. The
+    ratios of the per-book sums are formed after the flow stage: before it, the planner would
+    merge them into the sums' projection and inline each sum into numerator and denominator."""
     check_settings(settings)
-    lagged = _lag_stage(_sums_stage(_book_stage(raw, settings), settings), settings)
-    staged = _baseline_stage(_velocity_stage(lagged, settings), settings)
+    flow = _flow_stage(_sums_stage(_book_stage(raw, settings), settings), settings)
     imb = _followed(settings)
-    velocity = (
-        "CASE WHEN imb_first_time IS NOT NULL AND event_time > imb_first_time THEN "
-        f"({imb} - imb_first) / (CAST(event_time - imb_first_time AS DOUBLE) / 1000) END"
-    )
+    vtob_total = f"sum_bid_{settings.vtob_levels} + sum_ask_{settings.vtob_levels}"
     derived = {
         "schema_version": "1",
-        "imbalance_velocity": velocity,
-        **{c.rsplit(" AS ", 1)[1]: c.rsplit(" AS ", 1)[0] for c in _stats("s", "spread_bps", "spread_bps")},
-        **{c.rsplit(" AS ", 1)[1]: c.rsplit(" AS ", 1)[0] for c in _stats("i", imb, "imbalance")},
+        f"ofi_{settings.ofi_levels}": "ofi_m",
+        "weighted_imbalance": safe_ratio("wsum_bid - wsum_ask", "wsum_bid + wsum_ask"),
+        "vtob_ratio": safe_ratio("best_bid_size + best_ask_size", vtob_total),
+        "microprice_lean_bps": f"{safe_ratio('microprice - mid', 'mid')} * 10000",
+        **{
+            f"imbalance_{n}": safe_ratio(f"sum_bid_{n} - sum_ask_{n}", f"sum_bid_{n} + sum_ask_{n}")
+            for n in settings.imbalance_levels
+        },
     }
-    staged_columns = set(staged.get_schema().get_field_names())
+    stats = _stats("s", "spread_bps", "spread_bps") + _stats("i", derived[imb], "imbalance")
+    derived |= {c.rsplit(" AS ", 1)[1]: c.rsplit(" AS ", 1)[0] for c in stats}
+    flow_columns = set(flow.get_schema().get_field_names())
     select = [f"`exchange` || ':' || `symbol` AS `{KEY_COLUMN}`"]
     for name, sql_type in schema_columns(Topic.PROCESSED):
         if name in derived:
             select.append(f"{derived[name]} AS `{name}`")
-        elif name in staged_columns:
+        elif name in flow_columns:
             select.append(f"`{name}`")
         else:  # a depth level the settings do not ask for
             select.append(f"CAST(NULL AS {sql_type}) AS `{name}`")
-    select.append(f"`{ROWTIME}`")
-    return query(staged, "SELECT " + ",\n".join(select) + " FROM {src}")
+    select.append(f"`{FLOW_ROWTIME}` AS `{ROWTIME}`")
+    return query(flow, "SELECT " + ",\n".join(select) + " FROM {src}")

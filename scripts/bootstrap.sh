@@ -3,7 +3,8 @@
 #   system packages (Java 17, Maven, PostgreSQL, Redis; Chromium for the browser tests),
 #   the virtual environment .venv with the Python dependencies,
 #   the producer's compiled hot path (producer/native, Rust: needs cargo),
-#   and the JVM artifacts declared in jvm/pom.xml, fetched into .cache/jars.
+#   the JVM artifacts declared in jvm/pom.xml, fetched into .cache/jars,
+#   and the project's Java Flink functions (jvm/flink-functions), built into .cache/jars/flink.
 # Each step is skipped when its result is already there, so `make run` and `make test` can
 # both call it every time.
 #
@@ -76,5 +77,14 @@ if [ ! -f "$jstamp" ]; then
   rm -rf .cache/jars
   mvn -f jvm/pom.xml -q -B package
   touch "$jstamp"
+fi
+# Rebuilt when its sources change (after the fetch above, which empties .cache/jars).
+fsum=$(find jvm/flink-functions/pom.xml jvm/flink-functions/src -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+fstamp=".cache/jars/.functions-$fsum"
+if [ ! -f "$fstamp" ] || [ ! -f .cache/jars/flink/obm-flink-functions.jar ]; then
+  log "building the Java Flink functions (jvm/flink-functions)"
+  rm -f .cache/jars/.functions-*
+  mvn -f jvm/flink-functions/pom.xml -q -B package
+  touch "$fstamp"
 fi
 log "ready"

@@ -93,15 +93,17 @@ def _window_stats(values: np.ndarray) -> tuple[float | None, float | None]:
 def reference_metrics(
     records: list[dict[str, Any]], s: MetricsJobSettings
 ) -> dict[tuple[str, str, int], dict]:
-    """Expected output per (exchange, symbol, sequence_id)."""
-    by_key: dict[tuple[str, str], list[tuple[int, dict]]] = defaultdict(list)
-    for order, rec in enumerate(records):
-        by_key[(rec["exchange"], rec["symbol"])].append((order, rec))
+    """Expected output per (exchange, symbol, sequence_id).
+
+    Per key, updates are taken in arrival order (the exchange's order for one symbol). The key's
+    clock is the latest event time seen so far; an update older than it counts at the clock. A
+    window holds the updates received so far whose (clock) time is within W of this update's."""
+    by_key: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for rec in records:
+        by_key[(rec["exchange"], rec["symbol"])].append(rec)
     expected = {}
-    for key, rows in by_key.items():
-        rows.sort(key=lambda r: (r[1]["event_time"], r[0]))
-        recs = [r for _, r in rows]
-        times = np.array([r["event_time"] for r in recs], dtype=np.int64)
+    for key, recs in by_key.items():
+        times = np.maximum.accumulate(np.array([r["event_time"] for r in recs], dtype=np.int64))
         books = [book_metrics(r, s) for r in recs]
         ref = f"imbalance_{s.baseline_imbalance_level}"
         imb = np.array([np.nan if b[ref] is None else b[ref] for b in books])
@@ -112,13 +114,13 @@ def reference_metrics(
             out["ofi_1"] = _ofi(rec, recs[j - 1], 1) if has_prev else None
             out[f"ofi_{s.ofi_levels}"] = _ofi(rec, recs[j - 1], s.ofi_levels) if has_prev else None
             t = times[j]
-            # event-time RANGE windows include every row with t - W <= time <= t (peers too)
-            vel_rows = np.nonzero((times >= t - s.velocity_window_ms) & (times <= t) & ~np.isnan(imb))[0]
+            seen = np.arange(len(recs)) <= j
+            vel_rows = np.nonzero(seen & (times >= t - s.velocity_window_ms) & ~np.isnan(imb))[0]
             out["imbalance_velocity"] = None
             if len(vel_rows) and times[vel_rows[0]] < t and not np.isnan(imb[j]):
                 first = vel_rows[0]
                 out["imbalance_velocity"] = (imb[j] - imb[first]) / ((t - times[first]) / 1000)
-            win = (times >= t - s.baseline_window_ms) & (times <= t)
+            win = seen & (times >= t - s.baseline_window_ms)
             for name, series in (("spread_bps", spread), ("imbalance", imb)):
                 mean, std = _window_stats(series[win])
                 out[f"{name}_mean"], out[f"{name}_std"] = mean, std

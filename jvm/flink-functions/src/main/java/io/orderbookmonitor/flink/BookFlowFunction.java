@@ -1,0 +1,339 @@
+package io.orderbookmonitor.flink;
+
+import org.apache.flink.table.annotation.ArgumentHint;
+import org.apache.flink.table.annotation.ArgumentTrait;
+import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.annotation.StateHint;
+import org.apache.flink.table.api.DataTypes;
+import org.apache.flink.table.api.dataview.MapView;
+import org.apache.flink.table.catalog.DataTypeFactory;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.functions.ProcessTableFunction;
+import org.apache.flink.table.functions.TableSemantics;
+import org.apache.flink.table.types.DataType;
+import org.apache.flink.table.types.inference.CallContext;
+import org.apache.flink.table.types.inference.TypeInference;
+import org.apache.flink.table.types.logical.utils.LogicalTypeChecks;
+import org.apache.flink.types.Row;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The stateful part of the metrics job, per `exchange:symbol`, in one keyed operator: order flow
+ * imbalance against the previous update, imbalance velocity over a short window and the running
+ * count, sum and sum of squares of spread (bps) and imbalance over the baseline window.
+ *
+ * <p>Why a function and not SQL OVER windows: Flink's event-time RANGE OVER operator scans every
+ * timestamp it holds for the key on each update (about 600 for a 60 s baseline at 10 updates/s),
+ * and each OVER stage is its own keyed exchange. Here the window is a log in keyed state (a map
+ * from a per-key index to the entry) with a head index per window, so an update costs O(1)
+ * amortized: append one entry, retract the ones that left the window.
+ *
+ * <p>Updates are processed in arrival order, which for one symbol is the exchange's sequence order
+ * (the producer publishes one symbol's records in order on one partition). So a record is emitted
+ * as soon as it arrives, not when the watermark passes it, and a late record is never dropped. A
+ * record whose event time is older than the latest of its key counts at that latest time (the key's
+ * clock never goes back), which keeps every window a contiguous run of the log.
+ *
+ * <p>Input: any table partitioned by the key, with `event_time` (BIGINT ms), `mid`, `spread_bps`,
+ * `sum_bid_N` and `sum_ask_N` (N = imbalance_level: the sizes whose imbalance is followed) and the top
+ * `ofi_levels` levels as `flow_b_p1`, `flow_b_q1`, `flow_a_p1`, `flow_a_q1`, ... Output: every
+ * input column except the partition keys, the time column (the function appends `rowtime`) and the `flow_` inputs, followed by
+ * `ofi_1`, `ofi_m`, `imbalance_velocity`, `s_n`, `s_sum`, `s_sumsq`, `i_n`, `i_sum`, `i_sumsq`
+ * (s = spread bps, i = imbalance; sums NULL when the count is 0, as SQL SUM gives them).
+ */
+@DataTypeHint(value = "ROW<placeholder INT>", bridgedTo = RowData.class)
+public class BookFlowFunction extends ProcessTableFunction<RowData> {
+
+    private static final String FLOW_PREFIX = "flow_";
+    private static final String[] FLOW_OUTPUTS = {
+        "ofi_1", "ofi_m", "imbalance_velocity", "s_n", "s_sum", "s_sumsq", "i_n", "i_sum", "i_sumsq"
+    };
+
+    /** Per-key scalars; the window entries live in the {@code log} map view. */
+    public static class FlowState {
+        /** Latest event time of the key (ms): the key's clock. */
+        public long clock = Long.MIN_VALUE;
+        /** Next log index to write. */
+        public long next;
+        /** Oldest log index inside the baseline window. */
+        public long head;
+        /** Oldest log index that may still be the first imbalance of the velocity window. */
+        public long velocityHead;
+        /** Oldest log index still stored. */
+        public long tail;
+
+        public long spreadCount;
+        public double spreadSum;
+        public double spreadSumSq;
+        public long imbalanceCount;
+        public double imbalanceSum;
+        public double imbalanceSumSq;
+        /** Top levels of the previous update (b_p, b_q, a_p, a_q per level; NaN = no level). */
+        public double[] previous;
+    }
+
+    /** One update in the window log: effective time, spread bps and imbalance (NaN = NULL). */
+    public static class Entry {
+        public long time;
+        public double spreadBps;
+        public double imbalance;
+
+        public Entry() {}
+
+        Entry(long time, double spreadBps, double imbalance) {
+            this.time = time;
+            this.spreadBps = spreadBps;
+            this.imbalance = imbalance;
+        }
+    }
+
+    // Column positions, resolved from the input table on the first call.
+    private transient int eventTimeCol;
+    private transient int midCol;
+    private transient int spreadCol;
+    private transient int imbBidCol;
+    private transient int imbAskCol;
+    private transient int[] levelCols;
+    private transient int[] passedCols;
+
+    public void eval(
+            Context ctx,
+            @StateHint(ttl = "0 ms") FlowState state,
+            @StateHint(ttl = "0 ms") MapView<Long, Entry> log,
+            @ArgumentHint(value = ArgumentTrait.SET_SEMANTIC_TABLE, name = "input") Row input,
+            @ArgumentHint(name = "ofi_levels") Integer ofiLevels,
+            @ArgumentHint(name = "imbalance_level") Integer imbalanceLevel,
+            @ArgumentHint(name = "velocity_window_ms") Long velocityWindowMs,
+            @ArgumentHint(name = "baseline_window_ms") Long baselineWindowMs)
+            throws Exception {
+        if (passedCols == null) { // transient: null after the function is deserialized on a task
+            resolveColumns(ctx.tableSemanticsFor("input"), ofiLevels, imbalanceLevel);
+        }
+        final long eventTime = (Long) input.getField(eventTimeCol);
+        final long now = Math.max(state.clock, eventTime);
+        state.clock = now;
+        final boolean hasMid = input.getField(midCol) != null;
+
+        // order flow imbalance against the previous update of the key (Cont, Kukanov, Stoikov)
+        final double[] levels = new double[levelCols.length];
+        for (int k = 0; k < levelCols.length; k++) {
+            levels[k] = orNaN(input.getField(levelCols[k]));
+        }
+        Double ofi1 = null;
+        Double ofiM = null;
+        if (state.previous != null && hasMid) {
+            double sum = 0;
+            for (int level = 0; level < ofiLevels; level++) {
+                final double e = flowAtLevel(levels, state.previous, level);
+                if (level == 0) {
+                    ofi1 = e;
+                }
+                sum += e;
+            }
+            ofiM = sum;
+        }
+        state.previous = levels;
+
+        // the window log: append this update, retract what left the windows
+        final double spread = hasMid ? orNaN(input.getField(spreadCol)) : Double.NaN;
+        final double imbalance = imbalance(input);
+        log.put(state.next, new Entry(now, spread, imbalance));
+        state.next++;
+        if (!Double.isNaN(spread)) {
+            state.spreadCount++;
+            state.spreadSum += spread;
+            state.spreadSumSq += spread * spread;
+        }
+        if (!Double.isNaN(imbalance)) {
+            state.imbalanceCount++;
+            state.imbalanceSum += imbalance;
+            state.imbalanceSumSq += imbalance * imbalance;
+        }
+        final long baselineStart = now - baselineWindowMs;
+        while (state.head < state.next) {
+            final Entry oldest = log.get(state.head);
+            if (oldest.time >= baselineStart) {
+                break;
+            }
+            retract(state, oldest);
+            state.head++;
+        }
+        final long velocityStart = now - velocityWindowMs;
+        Entry first = null;
+        while (state.velocityHead < state.next) {
+            final Entry candidate = log.get(state.velocityHead);
+            if (candidate.time >= velocityStart && !Double.isNaN(candidate.imbalance)) {
+                first = candidate;
+                break;
+            }
+            state.velocityHead++;
+        }
+        final long keep = Math.min(state.head, state.velocityHead);
+        while (state.tail < keep) {
+            log.remove(state.tail);
+            state.tail++;
+        }
+        Double velocity = null;
+        if (first != null && !Double.isNaN(imbalance) && now > first.time) {
+            velocity = (imbalance - first.imbalance) / ((double) (now - first.time) / 1000);
+        }
+
+        final GenericRowData out = new GenericRowData(passedCols.length + FLOW_OUTPUTS.length);
+        int pos = 0;
+        for (int col : passedCols) {
+            final Object value = input.getField(col);
+            out.setField(pos++, value instanceof String ? StringData.fromString((String) value) : value);
+        }
+        out.setField(pos++, ofi1);
+        out.setField(pos++, ofiM);
+        out.setField(pos++, velocity);
+        out.setField(pos++, state.spreadCount);
+        out.setField(pos++, state.spreadCount > 0 ? state.spreadSum : null);
+        out.setField(pos++, state.spreadCount > 0 ? state.spreadSumSq : null);
+        out.setField(pos++, state.imbalanceCount);
+        out.setField(pos++, state.imbalanceCount > 0 ? state.imbalanceSum : null);
+        out.setField(pos, state.imbalanceCount > 0 ? state.imbalanceSumSq : null);
+        collect(out);
+    }
+
+    /** (b - a) / (b + a) of the followed sizes, NaN when undefined (as SQL gives NULL). */
+    private static double orNaN(Object value) {
+        return value == null ? Double.NaN : (Double) value;
+    }
+
+    private double imbalance(Row input) {
+        final Object bidValue = input.getField(imbBidCol);
+        final Object askValue = input.getField(imbAskCol);
+        if (bidValue == null || askValue == null) {
+            return Double.NaN;
+        }
+        final double bid = (Double) bidValue;
+        final double ask = (Double) askValue;
+        return bid + ask != 0 ? (bid - ask) / (bid + ask) : Double.NaN;
+    }
+
+    /**
+     * e_n at one level: bid side q if the bid price rose or held, minus the previous q if it fell
+     * or held; the ask side mirrored. A side whose level is missing in either book adds 0.
+     */
+    static double flowAtLevel(double[] cur, double[] prev, int level) {
+        final int o = level * 4;
+        final double pb = cur[o], qb = cur[o + 1], pa = cur[o + 2], qa = cur[o + 3];
+        final double ppb = prev[o], pqb = prev[o + 1], ppa = prev[o + 2], pqa = prev[o + 3];
+        double e = 0;
+        e += pb >= ppb ? qb : 0;
+        e -= pb <= ppb ? pqb : 0;
+        e -= pa <= ppa ? qa : 0;
+        e += pa >= ppa ? pqa : 0;
+        return e;
+    }
+
+    private static void retract(FlowState state, Entry entry) {
+        if (!Double.isNaN(entry.spreadBps)) {
+            state.spreadCount--;
+            state.spreadSum -= entry.spreadBps;
+            state.spreadSumSq -= entry.spreadBps * entry.spreadBps;
+            if (state.spreadCount == 0) { // no rounding residue carried into the next window
+                state.spreadSum = 0;
+                state.spreadSumSq = 0;
+            }
+        }
+        if (!Double.isNaN(entry.imbalance)) {
+            state.imbalanceCount--;
+            state.imbalanceSum -= entry.imbalance;
+            state.imbalanceSumSq -= entry.imbalance * entry.imbalance;
+            if (state.imbalanceCount == 0) {
+                state.imbalanceSum = 0;
+                state.imbalanceSumSq = 0;
+            }
+        }
+    }
+
+    private void resolveColumns(TableSemantics semantics, int ofiLevels, int imbalanceLevel) {
+        final DataType type = semantics.dataType();
+        final List<String> names = DataType.getFieldNames(type);
+        midCol = required(names, "mid");
+        spreadCol = required(names, "spread_bps");
+        imbBidCol = required(names, "sum_bid_" + imbalanceLevel);
+        imbAskCol = required(names, "sum_ask_" + imbalanceLevel);
+        levelCols = new int[ofiLevels * 4];
+        for (int level = 0; level < ofiLevels; level++) {
+            int k = level * 4;
+            for (String side : new String[] {"b_p", "b_q", "a_p", "a_q"}) {
+                levelCols[k++] = required(names, FLOW_PREFIX + side + (level + 1));
+            }
+        }
+        passedCols = passedColumns(semantics);
+        eventTimeCol = required(names, "event_time");
+    }
+
+    private static int required(List<String> names, String name) {
+        final int pos = names.indexOf(name);
+        if (pos < 0) {
+            throw new IllegalArgumentException("BookFlowFunction needs an input column " + name + "; got " + names);
+        }
+        return pos;
+    }
+
+    /** Input columns passed on: all but the partition keys, the time column and the flow_ inputs. */
+    private static int[] passedColumns(TableSemantics semantics) {
+        final List<String> names = DataType.getFieldNames(semantics.dataType());
+        final List<DataType> types = DataType.getFieldDataTypes(semantics.dataType());
+        final List<Integer> keys = new ArrayList<>();
+        for (int k : semantics.partitionByColumns()) {
+            keys.add(k);
+        }
+        final List<Integer> passed = new ArrayList<>();
+        for (int i = 0; i < names.size(); i++) {
+            // the time column: by position at run time, by its rowtime type while planning
+            final boolean time =
+                    i == semantics.timeColumn() || LogicalTypeChecks.isRowtimeAttribute(types.get(i).getLogicalType());
+            if (!keys.contains(i) && !time && !names.get(i).startsWith(FLOW_PREFIX)) {
+                passed.add(i);
+            }
+        }
+        return passed.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private static Optional<DataType> outputType(CallContext call) {
+        final Optional<TableSemantics> semantics = call.getTableSemantics(0);
+        if (semantics.isEmpty()) {
+            return Optional.empty();
+        }
+        final DataType input = semantics.get().dataType();
+        final List<String> names = DataType.getFieldNames(input);
+        final List<DataType> types = DataType.getFieldDataTypes(input);
+        final List<DataTypes.Field> fields = new ArrayList<>();
+        for (int i : passedColumns(semantics.get())) {
+            fields.add(DataTypes.FIELD(names.get(i), types.get(i)));
+        }
+        for (String name : FLOW_OUTPUTS) {
+            final boolean count = name.endsWith("_n");
+            fields.add(DataTypes.FIELD(name, count ? DataTypes.BIGINT().notNull() : DataTypes.DOUBLE()));
+        }
+        return Optional.of(DataTypes.ROW(fields).bridgedTo(RowData.class));
+    }
+
+    @Override
+    public TypeInference getTypeInference(DataTypeFactory typeFactory) {
+        final TypeInference extracted = super.getTypeInference(typeFactory);
+        final TypeInference.Builder builder =
+                TypeInference.newBuilder()
+                        .inputTypeStrategy(extracted.getInputTypeStrategy())
+                        .stateTypeStrategies(extracted.getStateTypeStrategies())
+                        .outputTypeStrategy(BookFlowFunction::outputType);
+        extracted.getStaticArguments().ifPresent(builder::staticArguments);
+        return builder.build();
+    }
+
+    @Override
+    public String toString() {
+        return "BookFlowFunction" + Arrays.toString(FLOW_OUTPUTS);
+    }
+}
