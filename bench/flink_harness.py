@@ -92,10 +92,12 @@ def broker() -> Iterator[KafkaSettings]:
         shutil.rmtree(state, ignore_errors=True)
 
 
-def create_topics(kafka: KafkaSettings, names: list[str], partitions: int = 3) -> None:
+def create_topics(
+    kafka: KafkaSettings, names: list[str], partitions: int = 3, config: dict[str, str] | None = None
+) -> None:
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
     futures = admin.create_topics(
-        [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
+        [NewTopic(n, num_partitions=partitions, replication_factor=1, config=config or {}) for n in names]
     )
     for fut in futures.values():
         fut.result()
