@@ -15,7 +15,7 @@ from pyflink.table import Table
 
 from config import MetricsJobSettings
 from flink_jobs.connectors import KEY_COLUMN, ROWTIME, schema_columns
-from flink_jobs.sql_building import level_sum, query, safe_ratio, sql_double, table_env
+from flink_jobs.sql_building import query, safe_ratio, sql_double, table_env
 from schemas import Topic
 
 # Below this a standard deviation is rounding noise of SUM(x^2) - SUM(x)^2/n, not dispersion, and
@@ -25,6 +25,8 @@ STD_FLOOR_ABS = 1e-12
 # The Java process table function of the stateful metrics (jvm/flink-functions).
 FLOW_FUNCTION = "obm_book_flow"
 FLOW_CLASS = "io.orderbookmonitor.flink.BookFlowFunction"
+SUMS_FUNCTION = "obm_book_sums"
+SUMS_CLASS = "io.orderbookmonitor.flink.BookSumsFunction"
 # The time column a process table function called with `on_time` appends to its output.
 FLOW_ROWTIME = "rowtime"
 
@@ -59,95 +61,82 @@ def check_settings(settings: MetricsJobSettings) -> None:
         raise ValueError("baseline_imbalance_level must be one of imbalance_levels")
 
 
-def _book_stage(raw: Table, settings: MetricsJobSettings) -> Table:
-    """Best levels, mid, every level as its own scalar column (`b_p3` = third bid price) and the
-    price bounds of each depth band. Array access generates a lot of code per use, and this job
-    uses each level many times: read once here, the later stages work on plain columns.
+def _register(table: Table, name: str, java_class: str) -> None:
+    table_env(table).execute_sql(
+        f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {name} AS '{java_class}' LANGUAGE JAVA"
+    )
 
-    `RAND() >= 0` (always true) keeps this projection a projection of its own: the planner merges
-    adjacent projections by inlining, and would then repeat `mid` and the array reads in each of
-    the ~250 places the next stage uses them (measured 1.3x the CPU of the whole job); it does
-    not merge into a projection that uses a non-deterministic column more than once."""
-    levels = settings.book_levels
-    scalars = []
-    for i in range(1, levels + 1):
-        scalars += [
-            f"`bid_prices`[{i}] AS b_p{i}",
-            f"`bid_sizes`[{i}] AS b_q{i}",
-            f"`ask_prices`[{i}] AS a_p{i}",
-            f"`ask_sizes`[{i}] AS a_q{i}",
+
+def _array(values: list[float]) -> str:
+    return "ARRAY[" + ", ".join(sql_double(v) for v in values) + "]"
+
+
+def _book_stage(raw: Table, settings: MetricsJobSettings) -> Table:
+    """Best levels, mid, the top `ofi_levels` levels for the flow stage (as `flow_…` columns, which
+    it consumes) and `book`: the sums over levels from the Java scalar function
+    `io.orderbookmonitor.flink.BookSumsFunction` (cumulative sizes per side, distance-weighted
+    sizes, size within each depth band, band completeness). The same sums in SQL read every level
+    into a column and took ~250 generated expressions: more CPU than decoding the record."""
+    _register(raw, SUMS_FUNCTION, SUMS_CLASS)
+    flow_levels = []
+    for i in range(1, settings.ofi_levels + 1):
+        flow_levels += [
+            f"`bid_prices`[{i}] AS flow_b_p{i}",
+            f"`bid_sizes`[{i}] AS flow_b_q{i}",
+            f"`ask_prices`[{i}] AS flow_a_p{i}",
+            f"`ask_sizes`[{i}] AS flow_a_q{i}",
         ]
-    best = query(
+    lows = _array([1 - pct / 100 for pct in settings.depth_pcts])
+    highs = _array([1 + pct / 100 for pct in settings.depth_pcts])
+    sums = (
+        f"{SUMS_FUNCTION}(`bid_prices`, `bid_sizes`, `ask_prices`, `ask_sizes`, {settings.book_levels},"
+        f" {sql_double(settings.weighted_imbalance_lambda)}, {lows}, {highs})"
+    )
+    return query(
         raw,
         f"""
         SELECT `exchange`, `market`, `symbol`, `event_time`, `receive_time_ns`, `sequence_id`,
-          `crossed`, `resynced`, `rt`, {", ".join(scalars)},
-          CASE WHEN RAND() >= 0 AND `bid_prices`[1] IS NOT NULL AND `ask_prices`[1] IS NOT NULL
+          `crossed`, `resynced`, `rt`,
+          CASE WHEN `bid_prices`[1] IS NOT NULL AND `ask_prices`[1] IS NOT NULL
                THEN (`bid_prices`[1] + `ask_prices`[1]) / 2 END AS mid,
-          `bid_prices`[LEAST(CARDINALITY(`bid_prices`), {levels})] AS bid_deepest,
-          `ask_prices`[LEAST(CARDINALITY(`ask_prices`), {levels})] AS ask_deepest
+          `bid_prices`[1] AS b_p1, `bid_sizes`[1] AS b_q1, `ask_prices`[1] AS a_p1, `ask_sizes`[1] AS a_q1,
+          {", ".join(flow_levels)}, {sums} AS book
         FROM {{src}}
         """,
-    )
-    bounds = []
-    for pct in settings.depth_pcts:
-        sfx = depth_suffix(pct)
-        bounds.append(f"mid * {sql_double(1 - pct / 100)} AS depth_lo_{sfx}")
-        bounds.append(f"mid * {sql_double(1 + pct / 100)} AS depth_hi_{sfx}")
-    return query(best, "SELECT *" + "".join(f", {b}" for b in bounds) + " FROM {src}")
-
-
-def _ofi_columns(settings: MetricsJobSettings) -> list[str]:
-    return [f"{side}_{kind}{i}" for i in range(1, settings.ofi_levels + 1) for side in "ba" for kind in "pq"]
-
-
-def _weighted_sum(side: str, settings: MetricsJobSettings) -> str:
-    lam = sql_double(settings.weighted_imbalance_lambda)
-    term = "{s}_q{i} * EXP(-" + lam + " * ABS({s}_p{i} - mid) / mid * 10000)"
-    return f"CASE WHEN mid > 0 THEN {level_sum(side, settings.book_levels, term)} END"
-
-
-def _depth(side: str, pct: float, levels: int) -> str:
-    """Size on one side within the band; a missing level fails the comparison and adds 0."""
-    sfx = depth_suffix(pct)
-    cond = f">= depth_lo_{sfx}" if side == "b" else f"<= depth_hi_{sfx}"
-    terms = [f"CASE WHEN {side}_p{i} {cond} THEN {side}_q{i} ELSE 0 END" for i in range(1, levels + 1)]
-    return f"CASE WHEN mid IS NOT NULL THEN ({' + '.join(terms)}) END"
-
-
-def _depth_complete(pct: float) -> str:
-    """True when the deepest level read on both sides lies at or beyond X% from mid."""
-    sfx = depth_suffix(pct)
-    return (
-        f"CASE WHEN mid IS NOT NULL THEN bid_deepest <= depth_lo_{sfx} AND ask_deepest >= depth_hi_{sfx} END"
     )
 
 
 def _sums_stage(book: Table, settings: MetricsJobSettings) -> Table:
-    """Everything one book determines, as sums and plain values, plus the top `ofi_levels` levels
-    the flow stage needs (as `flow_…` columns, which it consumes); the other level columns are
-    dropped here, before the keyed exchange. Ratios of sums come after the flow stage: the planner
-    merges adjacent projections, and would inline each sum into both numerator and denominator."""
+    """Everything one book determines, as sums and plain values, plus the flow columns. Ratios of
+    sums come after the flow stage: the planner merges adjacent projections, and would inline each
+    sum into both numerator and denominator. (The `book` function is declared non-deterministic so
+    that this projection is not merged into the previous one, which would call it once per use.)"""
     microprice = safe_ratio("a_p1 * b_q1 + b_p1 * a_q1", "b_q1 + a_q1")
     cols = [
         "b_p1 AS best_bid, a_p1 AS best_ask, b_q1 AS best_bid_size, a_q1 AS best_ask_size",
         "CASE WHEN mid IS NOT NULL THEN a_p1 - b_p1 END AS spread",
         f"{safe_ratio('a_p1 - b_p1', 'mid')} * 10000 AS spread_bps",
         f"CASE WHEN mid IS NOT NULL THEN {microprice} END AS microprice",
-        f"{_weighted_sum('b', settings)} AS wsum_bid",
-        f"{_weighted_sum('a', settings)} AS wsum_ask",
-        *(f"{c} AS flow_{c}" for c in _ofi_columns(settings)),
+        "book.wsum_bid AS wsum_bid",
+        "book.wsum_ask AS wsum_ask",
+        *(f"flow_{c}" for c in _ofi_columns(settings)),
     ]
+    # (an element of a NULL array field of the function's row reads as -1.0 in Flink 2.2.1's
+    # generated code, not NULL: hence the CASE, with the NULL-when-no-mid rule of docs/metrics.md)
     for n in sorted({*settings.imbalance_levels, settings.vtob_levels}):
-        cols.append(f"CASE WHEN mid IS NOT NULL THEN {level_sum('b', n)} END AS sum_bid_{n}")
-        cols.append(f"CASE WHEN mid IS NOT NULL THEN {level_sum('a', n)} END AS sum_ask_{n}")
-    for pct in settings.depth_pcts:
+        cols.append(f"CASE WHEN mid IS NOT NULL THEN book.cum_bid[{n}] END AS sum_bid_{n}")
+        cols.append(f"CASE WHEN mid IS NOT NULL THEN book.cum_ask[{n}] END AS sum_ask_{n}")
+    for k, pct in enumerate(settings.depth_pcts, start=1):
         sfx = depth_suffix(pct)
-        cols.append(f"{_depth('b', pct, settings.book_levels)} AS depth_bid_{sfx}")
-        cols.append(f"{_depth('a', pct, settings.book_levels)} AS depth_ask_{sfx}")
-        cols.append(f"{_depth_complete(pct)} AS depth_complete_{sfx}")
+        cols.append(f"CASE WHEN mid IS NOT NULL THEN book.depth_bid[{k}] END AS depth_bid_{sfx}")
+        cols.append(f"CASE WHEN mid IS NOT NULL THEN book.depth_ask[{k}] END AS depth_ask_{sfx}")
+        cols.append(f"CASE WHEN mid IS NOT NULL THEN book.depth_complete[{k}] END AS depth_complete_{sfx}")
     keep = "`exchange`, `market`, `symbol`, `event_time`, `receive_time_ns`, `sequence_id`, `crossed`, `resynced`, `rt`, mid"
     return query(book, f"SELECT {keep}, " + ",\n".join(cols) + " FROM {src}")
+
+
+def _ofi_columns(settings: MetricsJobSettings) -> list[str]:
+    return [f"{side}_{kind}{i}" for i in range(1, settings.ofi_levels + 1) for side in "ba" for kind in "pq"]
 
 
 def _followed(settings: MetricsJobSettings) -> str:
@@ -163,10 +152,7 @@ def _flow_stage(per_book: Table, settings: MetricsJobSettings) -> Table:
     timestamp of the window per update (30% of the job's CPU at 60 s) and each OVER was a keyed
     exchange of its own; the function is one. It also processes a key's updates in arrival order,
     so an update leaves as soon as it arrives instead of waiting for the watermark."""
-    t_env = table_env(per_book)
-    t_env.execute_sql(
-        f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {FLOW_FUNCTION} AS '{FLOW_CLASS}' LANGUAGE JAVA"
-    )
+    _register(per_book, FLOW_FUNCTION, FLOW_CLASS)
     return query(
         per_book,
         f"""
