@@ -18,10 +18,6 @@ from flink_jobs.connectors import KEY_COLUMN, ROWTIME, schema_columns
 from flink_jobs.sql_building import query, safe_ratio, sql_double, table_env
 from schemas import Topic
 
-# Below this a standard deviation is rounding noise of SUM(x^2) - SUM(x)^2/n, not dispersion, and
-# a z-score over it would be meaningless: z is NULL instead.
-STD_FLOOR_REL = 1e-7
-STD_FLOOR_ABS = 1e-12
 # The Java process table function of the stateful metrics (jvm/flink-functions).
 FLOW_FUNCTION = "obm_book_flow"
 FLOW_CLASS = "io.orderbookmonitor.flink.BookFlowFunction"
@@ -139,11 +135,6 @@ def _ofi_columns(settings: MetricsJobSettings) -> list[str]:
     return [f"{side}_{kind}{i}" for i in range(1, settings.ofi_levels + 1) for side in "ba" for kind in "pq"]
 
 
-def _followed(settings: MetricsJobSettings) -> str:
-    """The imbalance that velocity, the rolling baselines and the z-scores follow."""
-    return f"imbalance_{settings.baseline_imbalance_level}"
-
-
 def _flow_stage(per_book: Table, settings: MetricsJobSettings) -> Table:
     """Order flow imbalance, velocity and the baseline windows' count, sum and sum of squares, per
     `exchange:symbol`, in one keyed operator: the Java process table function
@@ -169,18 +160,6 @@ def _flow_stage(per_book: Table, settings: MetricsJobSettings) -> Table:
     )
 
 
-def _stats(prefix: str, x: str, out: str) -> list[str]:
-    mean = safe_ratio(f"{prefix}_sum", f"{prefix}_n")
-    var = safe_ratio(f"{prefix}_sumsq - {prefix}_sum * {prefix}_sum / {prefix}_n", f"{prefix}_n")
-    std = f"SQRT(GREATEST({var}, CAST(0 AS DOUBLE)))"
-    floor = f"{sql_double(STD_FLOOR_REL)} * ABS({mean}) + {sql_double(STD_FLOOR_ABS)}"
-    return [
-        f"{mean} AS {out}_mean",
-        f"{std} AS {out}_std",
-        f"CASE WHEN {std} > {floor} THEN ({x} - {mean}) / {std} END AS {out}_z",
-    ]
-
-
 def metrics_table(raw: Table, settings: MetricsJobSettings) -> Table:
     """Metrics of every update in `raw` (columns of orderbook.raw plus the `rt` time attribute).
 
@@ -189,7 +168,6 @@ def metrics_table(raw: Table, settings: MetricsJobSettings) -> Table:
     merge them into the sums' projection and inline each sum into numerator and denominator."""
     check_settings(settings)
     flow = _flow_stage(_sums_stage(_book_stage(raw, settings), settings), settings)
-    imb = _followed(settings)
     vtob_total = f"sum_bid_{settings.vtob_levels} + sum_ask_{settings.vtob_levels}"
     derived = {
         "schema_version": "1",
@@ -202,8 +180,6 @@ def metrics_table(raw: Table, settings: MetricsJobSettings) -> Table:
             for n in settings.imbalance_levels
         },
     }
-    stats = _stats("s", "spread_bps", "spread_bps") + _stats("i", derived[imb], "imbalance")
-    derived |= {c.rsplit(" AS ", 1)[1]: c.rsplit(" AS ", 1)[0] for c in stats}
     flow_columns = set(flow.get_schema().get_field_names())
     select = [f"`exchange` || ':' || `symbol` AS `{KEY_COLUMN}`"]
     for name, sql_type in schema_columns(Topic.PROCESSED):

@@ -44,16 +44,29 @@ import java.util.Optional;
  * `sum_bid_N` and `sum_ask_N` (N = imbalance_level: the sizes whose imbalance is followed) and the top
  * `ofi_levels` levels as `flow_b_p1`, `flow_b_q1`, `flow_a_p1`, `flow_a_q1`, ... Output: every
  * input column except the partition keys, the time column (the function appends `rowtime`) and the `flow_` inputs, followed by
- * `ofi_1`, `ofi_m`, `imbalance_velocity`, `s_n`, `s_sum`, `s_sumsq`, `i_n`, `i_sum`, `i_sumsq`
- * (s = spread bps, i = imbalance; sums NULL when the count is 0, as SQL SUM gives them).
+ * `ofi_1`, `ofi_m`, `imbalance_velocity` and the mean, standard deviation and z-score over the
+ * baseline window of spread bps and of the followed imbalance (`spread_bps_mean`, ...,
+ * `imbalance_z`).
  */
 @DataTypeHint(value = "ROW<placeholder INT>", bridgedTo = RowData.class)
 public class BookFlowFunction extends ProcessTableFunction<RowData> {
 
     private static final String FLOW_PREFIX = "flow_";
     private static final String[] FLOW_OUTPUTS = {
-        "ofi_1", "ofi_m", "imbalance_velocity", "s_n", "s_sum", "s_sumsq", "i_n", "i_sum", "i_sumsq"
+        "ofi_1",
+        "ofi_m",
+        "imbalance_velocity",
+        "spread_bps_mean",
+        "spread_bps_std",
+        "spread_bps_z",
+        "imbalance_mean",
+        "imbalance_std",
+        "imbalance_z"
     };
+    // Below this a standard deviation is rounding noise of Σx² − (Σx)²/n, not dispersion, and a
+    // z-score over it would be meaningless: z is NULL instead.
+    static final double STD_FLOOR_REL = 1e-7;
+    static final double STD_FLOOR_ABS = 1e-12;
 
     /** Per-key scalars; the window entries live in the {@code log} map view. */
     public static class FlowState {
@@ -67,6 +80,14 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         public long velocityHead;
         /** Oldest log index still stored. */
         public long tail;
+        /** The entry at {@code head} (valid while head < next), so that a window that loses
+         * nothing costs no state read. */
+        public long headTime;
+        public double headSpreadBps;
+        public double headImbalance;
+        /** Time and imbalance of the entry at {@code velocityHead} (valid while it is < next). */
+        public long velocityTime;
+        public double velocityImbalance;
 
         public long spreadCount;
         public double spreadSum;
@@ -143,7 +164,15 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         // the window log: append this update, retract what left the windows
         final double spread = hasMid ? orNaN(input.getField(spreadCol)) : Double.NaN;
         final double imbalance = imbalance(input);
-        log.put(state.next, new Entry(now, spread, imbalance));
+        final Entry current = new Entry(now, spread, imbalance);
+        log.put(state.next, current);
+        if (state.head == state.next) { // the baseline window was empty
+            cacheHead(state, current);
+        }
+        if (state.velocityHead == state.next) {
+            state.velocityTime = now;
+            state.velocityImbalance = imbalance;
+        }
         state.next++;
         if (!Double.isNaN(spread)) {
             state.spreadCount++;
@@ -156,23 +185,24 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
             state.imbalanceSumSq += imbalance * imbalance;
         }
         final long baselineStart = now - baselineWindowMs;
-        while (state.head < state.next) {
-            final Entry oldest = log.get(state.head);
-            if (oldest.time >= baselineStart) {
-                break;
-            }
-            retract(state, oldest);
+        while (state.head < state.next && state.headTime < baselineStart) {
+            retract(state, state.headSpreadBps, state.headImbalance);
             state.head++;
-        }
-        final long velocityStart = now - velocityWindowMs;
-        Entry first = null;
-        while (state.velocityHead < state.next) {
-            final Entry candidate = log.get(state.velocityHead);
-            if (candidate.time >= velocityStart && !Double.isNaN(candidate.imbalance)) {
-                first = candidate;
-                break;
+            if (state.head < state.next) {
+                cacheHead(state, entryAt(log, state, state.head, current));
             }
+        }
+        // the first update of the velocity window with an imbalance (updates without one are
+        // passed for good: the window's start only moves forward)
+        final long velocityStart = now - velocityWindowMs;
+        while (state.velocityHead < state.next
+                && (state.velocityTime < velocityStart || Double.isNaN(state.velocityImbalance))) {
             state.velocityHead++;
+            if (state.velocityHead < state.next) {
+                final Entry candidate = entryAt(log, state, state.velocityHead, current);
+                state.velocityTime = candidate.time;
+                state.velocityImbalance = candidate.imbalance;
+            }
         }
         final long keep = Math.min(state.head, state.velocityHead);
         while (state.tail < keep) {
@@ -180,8 +210,8 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
             state.tail++;
         }
         Double velocity = null;
-        if (first != null && !Double.isNaN(imbalance) && now > first.time) {
-            velocity = (imbalance - first.imbalance) / ((double) (now - first.time) / 1000);
+        if (state.velocityHead < state.next && !Double.isNaN(imbalance) && now > state.velocityTime) {
+            velocity = (imbalance - state.velocityImbalance) / ((double) (now - state.velocityTime) / 1000);
         }
 
         final GenericRowData out = new GenericRowData(passedCols.length + FLOW_OUTPUTS.length);
@@ -193,12 +223,8 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         out.setField(pos++, ofi1);
         out.setField(pos++, ofiM);
         out.setField(pos++, velocity);
-        out.setField(pos++, state.spreadCount);
-        out.setField(pos++, state.spreadCount > 0 ? state.spreadSum : null);
-        out.setField(pos++, state.spreadCount > 0 ? state.spreadSumSq : null);
-        out.setField(pos++, state.imbalanceCount);
-        out.setField(pos++, state.imbalanceCount > 0 ? state.imbalanceSum : null);
-        out.setField(pos, state.imbalanceCount > 0 ? state.imbalanceSumSq : null);
+        pos = setStats(out, pos, state.spreadCount, state.spreadSum, state.spreadSumSq, spread);
+        setStats(out, pos, state.imbalanceCount, state.imbalanceSum, state.imbalanceSumSq, imbalance);
         collect(out);
     }
 
@@ -234,20 +260,53 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         return e;
     }
 
-    private static void retract(FlowState state, Entry entry) {
-        if (!Double.isNaN(entry.spreadBps)) {
+    /**
+     * Mean, population standard deviation and z-score of the current value over the window:
+     * mean = Σx/n, std = sqrt(max(0, (Σx² − (Σx)²/n)/n)); z is NULL when std is within rounding
+     * noise of 0 (std ≤ 1e-7·|mean| + 1e-12), or when there is no current value.
+     */
+    private static int setStats(GenericRowData out, int pos, long n, double sum, double sumSq, double x) {
+        if (n == 0) {
+            out.setField(pos, null);
+            out.setField(pos + 1, null);
+            out.setField(pos + 2, null);
+            return pos + 3;
+        }
+        final double mean = sum / n;
+        final double std = Math.sqrt(Math.max((sumSq - sum * sum / n) / n, 0));
+        final boolean dispersed = std > STD_FLOOR_REL * Math.abs(mean) + STD_FLOOR_ABS;
+        out.setField(pos, mean);
+        out.setField(pos + 1, std);
+        out.setField(pos + 2, dispersed && !Double.isNaN(x) ? (x - mean) / std : null);
+        return pos + 3;
+    }
+
+    private static void cacheHead(FlowState state, Entry entry) {
+        state.headTime = entry.time;
+        state.headSpreadBps = entry.spreadBps;
+        state.headImbalance = entry.imbalance;
+    }
+
+    /** The log entry at {@code index}; the current update without a state read. */
+    private static Entry entryAt(MapView<Long, Entry> log, FlowState state, long index, Entry current)
+            throws Exception {
+        return index == state.next - 1 ? current : log.get(index);
+    }
+
+    private static void retract(FlowState state, double spreadBps, double imbalance) {
+        if (!Double.isNaN(spreadBps)) {
             state.spreadCount--;
-            state.spreadSum -= entry.spreadBps;
-            state.spreadSumSq -= entry.spreadBps * entry.spreadBps;
+            state.spreadSum -= spreadBps;
+            state.spreadSumSq -= spreadBps * spreadBps;
             if (state.spreadCount == 0) { // no rounding residue carried into the next window
                 state.spreadSum = 0;
                 state.spreadSumSq = 0;
             }
         }
-        if (!Double.isNaN(entry.imbalance)) {
+        if (!Double.isNaN(imbalance)) {
             state.imbalanceCount--;
-            state.imbalanceSum -= entry.imbalance;
-            state.imbalanceSumSq -= entry.imbalance * entry.imbalance;
+            state.imbalanceSum -= imbalance;
+            state.imbalanceSumSq -= imbalance * imbalance;
             if (state.imbalanceCount == 0) {
                 state.imbalanceSum = 0;
                 state.imbalanceSumSq = 0;
@@ -314,8 +373,7 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
             fields.add(DataTypes.FIELD(names.get(i), types.get(i)));
         }
         for (String name : FLOW_OUTPUTS) {
-            final boolean count = name.endsWith("_n");
-            fields.add(DataTypes.FIELD(name, count ? DataTypes.BIGINT().notNull() : DataTypes.DOUBLE()));
+            fields.add(DataTypes.FIELD(name, DataTypes.DOUBLE()));
         }
         return Optional.of(DataTypes.ROW(fields).bridgedTo(RowData.class));
     }
