@@ -102,31 +102,41 @@ def _book_stage(raw: Table, settings: MetricsJobSettings) -> Table:
     )
 
 
-def _sums_stage(book: Table, settings: MetricsJobSettings) -> Table:
-    """Everything one book determines, as sums and plain values, plus the flow columns. Ratios of
-    sums come after the flow stage: the planner merges adjacent projections, and would inline each
-    sum into both numerator and denominator. (The `book` function is declared non-deterministic so
-    that this projection is not merged into the previous one, which would call it once per use.)"""
-    microprice = safe_ratio("a_p1 * b_q1 + b_p1 * a_q1", "b_q1 + a_q1")
+def _per_book_stage(book: Table, settings: MetricsJobSettings) -> Table:
+    """Every metric one book determines, from the best levels and the `book` sums, plus the flow
+    columns; computed before the keyed exchange so that only the results cross it. (The `book`
+    function is declared non-deterministic so that this projection is not merged into the
+    previous one, which would call it once per use.)"""
+
+    def summed(field: str, index: int) -> str:
+        # an element of a NULL array field of the function's row reads as -1.0 in Flink 2.2.1's
+        # generated code, not NULL: hence the CASE (NULL when there is no mid, docs/metrics.md)
+        return f"(CASE WHEN mid IS NOT NULL THEN book.{field}[{index}] END)"
+
+    def imbalance(bid: str, ask: str) -> str:
+        return safe_ratio(f"{bid} - {ask}", f"{bid} + {ask}")
+
+    microprice = (
+        f"(CASE WHEN mid IS NOT NULL THEN {safe_ratio('a_p1 * b_q1 + b_p1 * a_q1', 'b_q1 + a_q1')} END)"
+    )
+    vtob_total = f"{summed('cum_bid', settings.vtob_levels)} + {summed('cum_ask', settings.vtob_levels)}"
     cols = [
         "b_p1 AS best_bid, a_p1 AS best_ask, b_q1 AS best_bid_size, a_q1 AS best_ask_size",
         "CASE WHEN mid IS NOT NULL THEN a_p1 - b_p1 END AS spread",
         f"{safe_ratio('a_p1 - b_p1', 'mid')} * 10000 AS spread_bps",
-        f"CASE WHEN mid IS NOT NULL THEN {microprice} END AS microprice",
-        "book.wsum_bid AS wsum_bid",
-        "book.wsum_ask AS wsum_ask",
+        f"{microprice} AS microprice",
+        f"{safe_ratio(f'{microprice} - mid', 'mid')} * 10000 AS microprice_lean_bps",
+        f"{imbalance('book.wsum_bid', 'book.wsum_ask')} AS weighted_imbalance",
+        f"{safe_ratio('b_q1 + a_q1', vtob_total)} AS vtob_ratio",
         *(f"flow_{c}" for c in _ofi_columns(settings)),
     ]
-    # (an element of a NULL array field of the function's row reads as -1.0 in Flink 2.2.1's
-    # generated code, not NULL: hence the CASE, with the NULL-when-no-mid rule of docs/metrics.md)
-    for n in sorted({*settings.imbalance_levels, settings.vtob_levels}):
-        cols.append(f"CASE WHEN mid IS NOT NULL THEN book.cum_bid[{n}] END AS sum_bid_{n}")
-        cols.append(f"CASE WHEN mid IS NOT NULL THEN book.cum_ask[{n}] END AS sum_ask_{n}")
+    for n in settings.imbalance_levels:
+        cols.append(f"{imbalance(summed('cum_bid', n), summed('cum_ask', n))} AS imbalance_{n}")
     for k, pct in enumerate(settings.depth_pcts, start=1):
         sfx = depth_suffix(pct)
-        cols.append(f"CASE WHEN mid IS NOT NULL THEN book.depth_bid[{k}] END AS depth_bid_{sfx}")
-        cols.append(f"CASE WHEN mid IS NOT NULL THEN book.depth_ask[{k}] END AS depth_ask_{sfx}")
-        cols.append(f"CASE WHEN mid IS NOT NULL THEN book.depth_complete[{k}] END AS depth_complete_{sfx}")
+        cols.append(f"{summed('depth_bid', k)} AS depth_bid_{sfx}")
+        cols.append(f"{summed('depth_ask', k)} AS depth_ask_{sfx}")
+        cols.append(f"{summed('depth_complete', k)} AS depth_complete_{sfx}")
     keep = "`exchange`, `market`, `symbol`, `event_time`, `receive_time_ns`, `sequence_id`, `crossed`, `resynced`, `rt`, mid"
     return query(book, f"SELECT {keep}, " + ",\n".join(cols) + " FROM {src}")
 
@@ -136,7 +146,7 @@ def _ofi_columns(settings: MetricsJobSettings) -> list[str]:
 
 
 def _flow_stage(per_book: Table, settings: MetricsJobSettings) -> Table:
-    """Order flow imbalance, velocity and the baseline windows' count, sum and sum of squares, per
+    """Order flow imbalance, velocity and the baselines' mean, std and z-scores, per
     `exchange:symbol`, in one keyed operator: the Java process table function
     `io.orderbookmonitor.flink.BookFlowFunction` (jvm/flink-functions), which keeps each window as
     a log in keyed state and costs O(1) per update. Flink's event-time RANGE OVER scanned every
@@ -163,23 +173,10 @@ def _flow_stage(per_book: Table, settings: MetricsJobSettings) -> Table:
 def metrics_table(raw: Table, settings: MetricsJobSettings) -> Table:
     """Metrics of every update in `raw` (columns of orderbook.raw plus the `rt` time attribute).
 
-    The result has every orderbook.processed column, the Kafka key `record_key` and `rt`. The
-    ratios of the per-book sums are formed after the flow stage: before it, the planner would
-    merge them into the sums' projection and inline each sum into numerator and denominator."""
+    The result has every orderbook.processed column, the Kafka key `record_key` and `rt`."""
     check_settings(settings)
-    flow = _flow_stage(_sums_stage(_book_stage(raw, settings), settings), settings)
-    vtob_total = f"sum_bid_{settings.vtob_levels} + sum_ask_{settings.vtob_levels}"
-    derived = {
-        "schema_version": "1",
-        f"ofi_{settings.ofi_levels}": "ofi_m",
-        "weighted_imbalance": safe_ratio("wsum_bid - wsum_ask", "wsum_bid + wsum_ask"),
-        "vtob_ratio": safe_ratio("best_bid_size + best_ask_size", vtob_total),
-        "microprice_lean_bps": f"{safe_ratio('microprice - mid', 'mid')} * 10000",
-        **{
-            f"imbalance_{n}": safe_ratio(f"sum_bid_{n} - sum_ask_{n}", f"sum_bid_{n} + sum_ask_{n}")
-            for n in settings.imbalance_levels
-        },
-    }
+    flow = _flow_stage(_per_book_stage(_book_stage(raw, settings), settings), settings)
+    derived = {"schema_version": "1", f"ofi_{settings.ofi_levels}": "ofi_m"}
     flow_columns = set(flow.get_schema().get_field_names())
     select = [f"`exchange` || ':' || `symbol` AS `{KEY_COLUMN}`"]
     for name, sql_type in schema_columns(Topic.PROCESSED):

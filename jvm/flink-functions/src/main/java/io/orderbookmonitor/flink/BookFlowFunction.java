@@ -41,7 +41,7 @@ import java.util.Optional;
  * clock never goes back), which keeps every window a contiguous run of the log.
  *
  * <p>Input: any table partitioned by the key, with `event_time` (BIGINT ms), `mid`, `spread_bps`,
- * `sum_bid_N` and `sum_ask_N` (N = imbalance_level: the sizes whose imbalance is followed) and the top
+ * `imbalance_N` (N = imbalance_level: the imbalance followed) and the top
  * `ofi_levels` levels as `flow_b_p1`, `flow_b_q1`, `flow_a_p1`, `flow_a_q1`, ... Output: every
  * input column except the partition keys, the time column (the function appends `rowtime`) and the `flow_` inputs, followed by
  * `ofi_1`, `ofi_m`, `imbalance_velocity` and the mean, standard deviation and z-score over the
@@ -118,8 +118,7 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
     private transient int eventTimeCol;
     private transient int midCol;
     private transient int spreadCol;
-    private transient int imbBidCol;
-    private transient int imbAskCol;
+    private transient int imbalanceCol;
     private transient int[] levelCols;
     private transient int[] passedCols;
 
@@ -163,7 +162,7 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
 
         // the window log: append this update, retract what left the windows
         final double spread = hasMid ? orNaN(input.getField(spreadCol)) : Double.NaN;
-        final double imbalance = imbalance(input);
+        final double imbalance = orNaN(input.getField(imbalanceCol));
         final Entry current = new Entry(now, spread, imbalance);
         log.put(state.next, current);
         if (state.head == state.next) { // the baseline window was empty
@@ -231,17 +230,6 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
     /** (b - a) / (b + a) of the followed sizes, NaN when undefined (as SQL gives NULL). */
     private static double orNaN(Object value) {
         return value == null ? Double.NaN : (Double) value;
-    }
-
-    private double imbalance(Row input) {
-        final Object bidValue = input.getField(imbBidCol);
-        final Object askValue = input.getField(imbAskCol);
-        if (bidValue == null || askValue == null) {
-            return Double.NaN;
-        }
-        final double bid = (Double) bidValue;
-        final double ask = (Double) askValue;
-        return bid + ask != 0 ? (bid - ask) / (bid + ask) : Double.NaN;
     }
 
     /**
@@ -319,8 +307,7 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         final List<String> names = DataType.getFieldNames(type);
         midCol = required(names, "mid");
         spreadCol = required(names, "spread_bps");
-        imbBidCol = required(names, "sum_bid_" + imbalanceLevel);
-        imbAskCol = required(names, "sum_ask_" + imbalanceLevel);
+        imbalanceCol = required(names, "imbalance_" + imbalanceLevel);
         levelCols = new int[ofiLevels * 4];
         for (int level = 0; level < ofiLevels; level++) {
             int k = level * 4;
