@@ -55,6 +55,40 @@ def job_jvm_cpu_s() -> float:
     raise RuntimeError("no PyFlink JVM under this process")
 
 
+def _java_pid(main_marker: bytes) -> int | None:
+    """The JVM under this process whose command line holds `main_marker`."""
+    for pid in (d for d in os.listdir("/proc") if d.isdigit()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"java" in cmdline and main_marker in cmdline and _descends_from_me(int(pid)):
+            return int(pid)
+    return None
+
+
+def cpu_by_thread() -> dict[str, float]:
+    """CPU seconds so far of each thread of the job's JVM (keyed by thread name: Flink names a
+    task's thread after its chain of operators, e.g. "Source: source[1] -> Calc[2]"), plus the
+    broker JVM as a whole under "broker"."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    job, broker_pid = _java_pid(b"GatewayServer"), _java_pid(b"kafka.Kafka")
+    for pid, whole in ((job, False), (broker_pid, True)):
+        if pid is None:
+            continue
+        tasks = [str(pid)] if whole else os.listdir(f"/proc/{pid}/task")
+        for tid in tasks:
+            base = f"/proc/{pid}" if whole else f"/proc/{pid}/task/{tid}"
+            try:
+                name = "broker" if whole else Path(f"{base}/comm").read_text().strip()
+                stat = Path(f"{base}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[name] = out.get(name, 0.0) + (int(stat[11]) + int(stat[12])) / tick
+    return out
+
+
 def _descends_from_me(pid: int) -> bool:
     me = os.getpid()
     while pid > 1:
@@ -159,34 +193,45 @@ def produce_bulk(
     assert producer.flush(120) == 0
 
 
-def output_timestamps(kafka: KafkaSettings, topic: str, count: int, timeout_s: float) -> list[int]:
-    """Record timestamps (ms, set when the job's producer sent them) of the first `count` records."""
+def output_progress(
+    kafka: KafkaSettings, topic: str, count: int, timeout_s: float, every_s: float = 0.25
+) -> list[tuple[float, int, dict[str, float]]]:
+    """(wall time s, records in `topic`, `cpu_by_thread()`) every `every_s` until `count` are
+    there. Only the end
+    offsets are asked for: reading the records themselves would take CPU from the job on this
+    2-core machine (the broker serving them and this process decoding them)."""
     consumer = Consumer(
-        {"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"bench-{uuid.uuid4().hex}",
-         "auto.offset.reset": "earliest", "enable.auto.commit": False}
-    )  # fmt: skip
-    consumer.subscribe([topic])
-    stamps: list[int] = []
-    deadline = time.monotonic() + timeout_s
+        {"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"bench-{uuid.uuid4().hex}"}
+    )
     try:
-        while len(stamps) < count:
+        parts = [
+            TopicPartition(topic, p) for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ]
+        progress: list[tuple[float, int]] = []
+        deadline = time.monotonic() + timeout_s
+        while not progress or progress[-1][1] < count:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: {len(stamps)} of {count} records in {timeout_s:.0f} s")
-            for msg in consumer.consume(10_000, timeout=0.5):
-                if msg.error() is None:
-                    stamps.append(msg.timestamp()[1])
+                raise TimeoutError(f"{topic}: {progress[-1][1] if progress else 0} of {count} records")
+            total = sum(consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1] for tp in parts)
+            progress.append((time.time(), total, cpu_by_thread()))
+            time.sleep(every_s)
+        return progress
     finally:
         consumer.close()
-    return stamps
 
 
-def steady_rate(stamps: list[int], first: float = 0.5, last: float = 0.95) -> float:
-    """Records per second between two quantiles of the output times: start-up, the filling of the
-    rolling windows and the tail left out."""
-    ordered = sorted(stamps)
-    lo, hi = int(len(ordered) * first), int(len(ordered) * last)
-    span_s = (ordered[hi] - ordered[lo]) / 1000
-    return (hi - lo) / span_s if span_s > 0 else float("inf")
+def steady_state(
+    progress: list[tuple[float, int, dict[str, float]]], count: int, first: float = 0.5, last: float = 0.95
+) -> tuple[float, dict[str, float]]:
+    """(records per second, CPU µs per record of each thread) between the polls where the output
+    passed two fractions of `count`: start-up (the JIT compiles the generated code for ~30 s of a
+    core here), the filling of the rolling windows and the tail are left out."""
+    lo = next(p for p in progress if p[1] >= count * first)
+    hi = next(p for p in progress if p[1] >= count * last)
+    records = hi[1] - lo[1]
+    rate = records / (hi[0] - lo[0])
+    cpu = {name: (hi[2][name] - lo[2].get(name, 0.0)) / records * 1e6 for name in hi[2]}
+    return rate, cpu
 
 
 def end_offsets(kafka: KafkaSettings, topic: str) -> int:
