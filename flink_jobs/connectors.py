@@ -15,6 +15,11 @@ from schemas import Topic, load_schema
 ROWTIME = "rt"
 # The Kafka message key column of every sink (`exchange:symbol`), not part of the JSON value.
 KEY_COLUMN = "record_key"
+# The project's JSON format (jvm/flink-functions/.../format/ObmJsonFormatFactory.java): the rows of
+# Flink's `json` with `json.ignore-parse-errors` (a malformed record gives no row; the producer has
+# already routed those to the DLQ), at a fraction of the CPU (fast double parsing and writing, no
+# boxed arrays, no per-record JSON tree). Option-less.
+JSON_FORMAT = "obm-json"
 
 
 def topic_name(kafka: KafkaSettings, topic: Topic) -> str:
@@ -93,9 +98,7 @@ def kafka_source_ddl(
         "properties.fetch.max.wait.ms": "20",
         "scan.watermark.idle-timeout": f"{flink.idle_timeout_ms} ms",
         "scan.topic-partition-discovery.interval": "60 s",
-        "format": "json",
-        # A malformed record cannot be repaired here; the producer already routes those to the DLQ.
-        "json.ignore-parse-errors": "true",
+        "format": JSON_FORMAT,
     }
     if align_partitions:
         options |= {
@@ -114,7 +117,7 @@ def kafka_source_ddl(
 def file_source_ddl(table: str, topic: Topic, path: Path, *, flink: FlinkSettings) -> str:
     """A bounded JSON-lines source with the same columns and time attribute as the Kafka one,
     for tests and offline replays: the job logic cannot tell them apart."""
-    options = {"connector": "filesystem", "path": str(path), "format": "json"}
+    options = {"connector": "filesystem", "path": str(path), "format": JSON_FORMAT}
     return _source_ddl(table, topic, options, flink)
 
 
@@ -130,7 +133,7 @@ def kafka_sink_ddl(table: str, topic: Topic, *, kafka: KafkaSettings, linger_ms:
         "properties.compression.type": "lz4",
         "key.format": "raw",
         "key.fields": KEY_COLUMN,
-        "value.format": "json",
+        "value.format": JSON_FORMAT,
         "value.fields-include": "EXCEPT_KEY",
         "sink.delivery-guarantee": "at-least-once",
     }
