@@ -18,6 +18,7 @@ import org.apache.flink.table.types.inference.TypeInference;
 import org.apache.flink.table.types.logical.utils.LogicalTypeChecks;
 import org.apache.flink.types.Row;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -99,18 +100,30 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         public double[] previous;
     }
 
-    /** One update in the window log: effective time, spread bps and imbalance (NaN = NULL). */
-    public static class Entry {
-        public long time;
-        public double spreadBps;
-        public double imbalance;
-
-        public Entry() {}
+    /**
+     * One update in the window log: effective time, spread bps and imbalance (NaN = NULL). Kept in
+     * state as 24 bytes, not as this class: after each checkpoint the heap state backend copies a
+     * key's map on its next write, and copying 600 structured values per key cost every key at
+     * once a conversion per entry (p99 latency 80-400 ms with 10 s checkpoints; 28 ms without).
+     */
+    static final class Entry {
+        final long time;
+        final double spreadBps;
+        final double imbalance;
 
         Entry(long time, double spreadBps, double imbalance) {
             this.time = time;
             this.spreadBps = spreadBps;
             this.imbalance = imbalance;
+        }
+
+        byte[] toBytes() {
+            return ByteBuffer.allocate(24).putLong(time).putDouble(spreadBps).putDouble(imbalance).array();
+        }
+
+        static Entry fromBytes(byte[] bytes) {
+            final ByteBuffer buffer = ByteBuffer.wrap(bytes);
+            return new Entry(buffer.getLong(), buffer.getDouble(), buffer.getDouble());
         }
     }
 
@@ -125,7 +138,7 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
     public void eval(
             Context ctx,
             @StateHint(ttl = "0 ms") FlowState state,
-            @StateHint(ttl = "0 ms") MapView<Long, Entry> log,
+            @StateHint(ttl = "0 ms") MapView<Long, byte[]> log,
             @ArgumentHint(value = ArgumentTrait.SET_SEMANTIC_TABLE, name = "input") Row input,
             @ArgumentHint(name = "ofi_levels") Integer ofiLevels,
             @ArgumentHint(name = "imbalance_level") Integer imbalanceLevel,
@@ -164,7 +177,7 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         final double spread = hasMid ? orNaN(input.getField(spreadCol)) : Double.NaN;
         final double imbalance = orNaN(input.getField(imbalanceCol));
         final Entry current = new Entry(now, spread, imbalance);
-        log.put(state.next, current);
+        log.put(state.next, current.toBytes());
         if (state.head == state.next) { // the baseline window was empty
             cacheHead(state, current);
         }
@@ -276,9 +289,9 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
     }
 
     /** The log entry at {@code index}; the current update without a state read. */
-    private static Entry entryAt(MapView<Long, Entry> log, FlowState state, long index, Entry current)
+    private static Entry entryAt(MapView<Long, byte[]> log, FlowState state, long index, Entry current)
             throws Exception {
-        return index == state.next - 1 ? current : log.get(index);
+        return index == state.next - 1 ? current : Entry.fromBytes(log.get(index));
     }
 
     private static void retract(FlowState state, double spreadBps, double imbalance) {
