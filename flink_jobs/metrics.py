@@ -14,7 +14,7 @@ from __future__ import annotations
 from pyflink.table import Table
 
 from config import MetricsJobSettings
-from flink_jobs.connectors import KEY_COLUMN, ROWTIME, schema_columns
+from flink_jobs.connectors import KEY_COLUMN, schema_columns
 from flink_jobs.sql_building import query, safe_ratio, sql_double, table_env
 from schemas import Topic
 
@@ -23,8 +23,6 @@ FLOW_FUNCTION = "obm_book_flow"
 FLOW_CLASS = "io.orderbookmonitor.flink.BookFlowFunction"
 SUMS_FUNCTION = "obm_book_sums"
 SUMS_CLASS = "io.orderbookmonitor.flink.BookSumsFunction"
-# The time column a process table function called with `on_time` appends to its output.
-FLOW_ROWTIME = "rowtime"
 
 
 def depth_suffix(pct: float) -> str:
@@ -92,7 +90,7 @@ def _book_stage(raw: Table, settings: MetricsJobSettings) -> Table:
         raw,
         f"""
         SELECT `exchange`, `market`, `symbol`, `event_time`, `receive_time_ns`, `sequence_id`,
-          `crossed`, `resynced`, `rt`,
+          `crossed`, `resynced`,
           CASE WHEN `bid_prices`[1] IS NOT NULL AND `ask_prices`[1] IS NOT NULL
                THEN (`bid_prices`[1] + `ask_prices`[1]) / 2 END AS mid,
           `bid_prices`[1] AS b_p1, `bid_sizes`[1] AS b_q1, `ask_prices`[1] AS a_p1, `ask_sizes`[1] AS a_q1,
@@ -137,7 +135,7 @@ def _per_book_stage(book: Table, settings: MetricsJobSettings) -> Table:
         cols.append(f"{summed('depth_bid', k)} AS depth_bid_{sfx}")
         cols.append(f"{summed('depth_ask', k)} AS depth_ask_{sfx}")
         cols.append(f"{summed('depth_complete', k)} AS depth_complete_{sfx}")
-    keep = "`exchange`, `market`, `symbol`, `event_time`, `receive_time_ns`, `sequence_id`, `crossed`, `resynced`, `rt`, mid"
+    keep = "`exchange`, `market`, `symbol`, `event_time`, `receive_time_ns`, `sequence_id`, `crossed`, `resynced`, mid"
     return query(book, f"SELECT {keep}, " + ",\n".join(cols) + " FROM {src}")
 
 
@@ -152,7 +150,8 @@ def _flow_stage(per_book: Table, settings: MetricsJobSettings) -> Table:
     a log in keyed state and costs O(1) per update. Flink's event-time RANGE OVER scanned every
     timestamp of the window per update (30% of the job's CPU at 60 s) and each OVER was a keyed
     exchange of its own; the function is one. It also processes a key's updates in arrival order,
-    so an update leaves as soon as it arrives instead of waiting for the watermark."""
+    so an update leaves as soon as it arrives instead of waiting for the watermark, and none is
+    ever late (no `on_time`: see metrics_table)."""
     _register(per_book, FLOW_FUNCTION, FLOW_CLASS)
     return query(
         per_book,
@@ -163,7 +162,6 @@ def _flow_stage(per_book: Table, settings: MetricsJobSettings) -> Table:
           imbalance_level => {settings.baseline_imbalance_level},
           velocity_window_ms => CAST({settings.velocity_window_ms} AS BIGINT),
           baseline_window_ms => CAST({settings.baseline_window_ms} AS BIGINT),
-          on_time => DESCRIPTOR(`{ROWTIME}`),
           uid => 'obm-book-flow'
         )
         """,
@@ -171,9 +169,13 @@ def _flow_stage(per_book: Table, settings: MetricsJobSettings) -> Table:
 
 
 def metrics_table(raw: Table, settings: MetricsJobSettings) -> Table:
-    """Metrics of every update in `raw` (columns of orderbook.raw plus the `rt` time attribute).
+    """Metrics of every update in `raw` (the columns of orderbook.raw).
 
-    The result has every orderbook.processed column, the Kafka key `record_key` and `rt`."""
+    The result has every orderbook.processed column and the Kafka key `record_key`, and no time
+    attribute: nothing in this job waits for the watermark, and the flow function is called
+    without `on_time` because Flink 2.2 drops the rows at or behind the watermark of such a call
+    silently (a symbol read behind the others would lose updates; FLINK-39436 changes this after
+    2.2). Downstream jobs derive their event time from `event_time` on orderbook.processed."""
     check_settings(settings)
     flow = _flow_stage(_per_book_stage(_book_stage(raw, settings), settings), settings)
     derived = {"schema_version": "1", f"ofi_{settings.ofi_levels}": "ofi_m"}
@@ -186,5 +188,4 @@ def metrics_table(raw: Table, settings: MetricsJobSettings) -> Table:
             select.append(f"`{name}`")
         else:  # a depth level the settings do not ask for
             select.append(f"CAST(NULL AS {sql_type}) AS `{name}`")
-    select.append(f"`{FLOW_ROWTIME}` AS `{ROWTIME}`")
     return query(flow, "SELECT " + ",\n".join(select) + " FROM {src}")

@@ -3,14 +3,18 @@ with the numpy reference in reference_metrics.py."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from config import MetricsJobSettings
+from flink_jobs.connectors import file_source_ddl
 from flink_jobs.metrics import check_settings, metrics_table
 from flink_jobs.sql_building import sql_double
 from schemas import Topic, validator_for
 from tests.flink.book_sequences import random_walk_books
 from tests.flink.comparing import mismatches
+from tests.flink.conftest import BOUNDED_FLINK, collect_rows
 from tests.flink.reference_metrics import reference_metrics
 
 
@@ -71,3 +75,28 @@ def test_settings_outside_the_schema_are_refused():
 def test_double_literals_are_exact(value):
     text = sql_double(value)
     assert float(text.removeprefix("CAST(").removesuffix(" AS DOUBLE)")) == value
+
+
+@pytest.mark.integration
+def test_updates_behind_the_watermark_are_not_dropped(local_table_env, tmp_path):
+    """A symbol whose updates reach the job well behind the others (an idle partition that
+    resumes, a producer catching up after a resync) is behind the watermark. The metrics job
+    buffers nothing by event time, so it must still emit every update, each with the same metrics
+    as in time. (Flink 2.2's process table functions silently drop rows at or behind the
+    watermark when called with `on_time`, which the flow function therefore is not.) The source
+    emits a watermark after every record, so the late rows are late when they arrive."""
+    settings = MetricsJobSettings()
+    btc = random_walk_books(40, seed=3, symbols=("BTCUSDT",))
+    eth = [
+        r | {"event_time": r["event_time"] + 120_000}
+        for r in random_walk_books(20, seed=4, symbols=("ETHUSDT",))
+    ]
+    records = btc[:20] + eth + btc[20:]  # BTC's second half arrives 2 min behind ETH
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "part-0.json").write_text("".join(json.dumps(r) + "\n" for r in records))
+    ddl = file_source_ddl("late_src", Topic.RAW, tmp_path / "in", flink=BOUNDED_FLINK)
+    local_table_env.execute_sql(
+        ddl.replace("'format' =", "'scan.watermark.emit.strategy' = 'on-event',\n  'format' =")
+    )
+    rows = collect_rows(metrics_table(local_table_env.from_path("late_src"), settings))
+    _check_against_reference(rows, records, settings)

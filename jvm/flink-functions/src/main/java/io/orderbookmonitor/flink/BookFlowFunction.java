@@ -39,12 +39,14 @@ import java.util.Optional;
  * (the producer publishes one symbol's records in order on one partition). So a record is emitted
  * as soon as it arrives, not when the watermark passes it, and a late record is never dropped. A
  * record whose event time is older than the latest of its key counts at that latest time (the key's
- * clock never goes back), which keeps every window a contiguous run of the log.
+ * clock never goes back), which keeps every window a contiguous run of the log. Call it without
+ * {@code on_time}: Flink 2.2 silently drops the rows at or behind the watermark of a function
+ * called with it, and this function's results never wait for the watermark.
  *
  * <p>Input: any table partitioned by the key, with `event_time` (BIGINT ms), `mid`, `spread_bps`,
  * `imbalance_N` (N = imbalance_level: the imbalance followed) and the top
  * `ofi_levels` levels as `flow_b_p1`, `flow_b_q1`, `flow_a_p1`, `flow_a_q1`, ... Output: every
- * input column except the partition keys, the time column (the function appends `rowtime`) and the `flow_` inputs, followed by
+ * input column except the partition keys, a time attribute and the `flow_` inputs, followed by
  * `ofi_1`, `ofi_m`, `imbalance_velocity` and the mean, standard deviation and z-score over the
  * baseline window of spread bps and of the followed imbalance (`spread_bps_mean`, ...,
  * `imbalance_z`).
