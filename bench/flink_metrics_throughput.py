@@ -82,7 +82,8 @@ def run_variant(variant: str, kafka: KafkaSettings, flink: FlinkSettings, record
     out_topic = f"{kafka.topic_prefix}out-{variant}-{uuid.uuid4().hex[:6]}"
     if variant == "full":
         out_topic = topic_name(kafka, Topic.PROCESSED)
-        t_env.execute_sql(kafka_sink_ddl("sink", Topic.PROCESSED, kafka=kafka))
+        # the deployed producer settings, as flink_jobs/pipelines.py passes them
+        t_env.execute_sql(kafka_sink_ddl("sink", Topic.PROCESSED, kafka=kafka, producer=MetricsJobSettings()))
         output = query(
             metrics_table(raw, MetricsJobSettings()),
             f"SELECT {sink_select_list(Topic.PROCESSED)} FROM {{src}}",

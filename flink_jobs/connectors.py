@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from config import FlinkSettings, KafkaSettings
+from config import FlinkSettings, KafkaSettings, MetricsJobSettings
 from schemas import Topic, load_schema
 
 # The event-time attribute every source table gets, computed from `event_time` (ms).
@@ -121,16 +121,18 @@ def file_source_ddl(table: str, topic: Topic, path: Path, *, flink: FlinkSetting
     return _source_ddl(table, topic, options, flink)
 
 
-def kafka_sink_ddl(table: str, topic: Topic, *, kafka: KafkaSettings, linger_ms: int = 5) -> str:
+def kafka_sink_ddl(table: str, topic: Topic, *, kafka: KafkaSettings, producer: MetricsJobSettings) -> str:
     """A Kafka sink keyed by `exchange:symbol` (the raw key column is not written into the
     value), at-least-once: alert ids and metric records are deterministic, so a replay after a
-    failure writes the same records again rather than different ones."""
+    failure writes the same records again rather than different ones. Its producer's linger,
+    compression and batch size are settings (why the defaults: config/settings.py)."""
     options = {
         "connector": "kafka",
         "topic": topic_name(kafka, topic),
         "properties.bootstrap.servers": kafka.bootstrap_servers,
-        "properties.linger.ms": str(linger_ms),
-        "properties.compression.type": "lz4",
+        "properties.linger.ms": str(producer.kafka_linger_ms),
+        "properties.compression.type": producer.kafka_compression,
+        "properties.batch.size": str(producer.kafka_batch_bytes),
         "key.format": "raw",
         "key.fields": KEY_COLUMN,
         "value.format": JSON_FORMAT,

@@ -104,8 +104,7 @@ def build_pipeline(spec: JobSpec) -> tuple[TableEnvironment, str]:
         )
     )
     out_topic, output = job_logic(spec.job, t_env.from_path("source"), spec)
-    linger = spec.metrics.kafka_linger_ms
-    t_env.execute_sql(kafka_sink_ddl("sink", out_topic, kafka=spec.kafka, linger_ms=linger))
+    t_env.execute_sql(kafka_sink_ddl("sink", out_topic, kafka=spec.kafka, producer=spec.metrics))
     selected = query(output, f"SELECT {sink_select_list(out_topic)} FROM {{src}}")
     t_env.create_temporary_view("job_output", selected)
     return t_env, "INSERT INTO `sink` SELECT * FROM `job_output`"

@@ -4,10 +4,13 @@ exactly the configuration it resolved (settings -> env -> settings is the identi
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from config import AlertSettings, KafkaSettings, PostgresSettings, ProducerSettings
+from config import AlertSettings, KafkaSettings, MetricsJobSettings, PostgresSettings, ProducerSettings
+from flink_jobs.connectors import kafka_sink_ddl
 from obm.stack.settings_env import settings_env
 from obm.stack.supervisor import StackConfig
+from schemas import Topic
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +75,17 @@ def test_kafka_storage_format_passes_ids_that_look_like_options(monkeypatch, tmp
     broker._write_config()
     broker._format_once()
     assert "--cluster-id=-Ab3xYz" in seen[0]
+
+
+def test_job_output_producer_is_tuned_from_settings(monkeypatch):
+    """The jobs' Kafka sink takes linger, compression and batch size from MetricsJobSettings, so
+    a deployment that needs compressed topics changes an environment variable, not code."""
+    monkeypatch.setenv("OBM_METRICS_KAFKA_COMPRESSION", "zstd")
+    monkeypatch.setenv("OBM_METRICS_KAFKA_BATCH_BYTES", "65536")
+    ddl = kafka_sink_ddl("sink", Topic.PROCESSED, kafka=KafkaSettings(), producer=MetricsJobSettings())
+    assert "'properties.compression.type' = 'zstd'" in ddl
+    assert "'properties.batch.size' = '65536'" in ddl
+    assert "'properties.linger.ms' = '5'" in ddl
+    monkeypatch.setenv("OBM_METRICS_KAFKA_COMPRESSION", "brotli")
+    with pytest.raises(ValidationError):
+        MetricsJobSettings()
