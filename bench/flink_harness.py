@@ -194,12 +194,19 @@ def produce_bulk(
 
 
 def output_progress(
-    kafka: KafkaSettings, topic: str, count: int, timeout_s: float, every_s: float = 0.25
+    kafka: KafkaSettings,
+    topic: str,
+    count: int,
+    timeout_s: float,
+    every_s: float = 0.25,
+    stall_s: float = 60.0,
 ) -> list[tuple[float, int, dict[str, float]]]:
     """(wall time s, records in `topic`, `cpu_by_thread()`) every `every_s` until `count` are
     there. Only the end
     offsets are asked for: reading the records themselves would take CPU from the job on this
-    2-core machine (the broker serving them and this process decoding them)."""
+    2-core machine (the broker serving them and this process decoding them). Output that stops
+    short of `count` for `stall_s` is an error, not a wait until the timeout: a job that loses
+    records must fail its benchmark (seen: the metrics job dropping rows behind the watermark)."""
     consumer = Consumer(
         {"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"bench-{uuid.uuid4().hex}"}
     )
@@ -207,12 +214,21 @@ def output_progress(
         parts = [
             TopicPartition(topic, p) for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions
         ]
-        progress: list[tuple[float, int]] = []
+        progress: list[tuple[float, int, dict[str, float]]] = []
         deadline = time.monotonic() + timeout_s
+        last_change = time.monotonic()
         while not progress or progress[-1][1] < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: {progress[-1][1] if progress else 0} of {count} records")
+            now = time.monotonic()
+            done = progress[-1][1] if progress else 0
+            if now > deadline:
+                raise TimeoutError(f"{topic}: {done} of {count} records")
+            if done and now - last_change > stall_s:
+                raise RuntimeError(
+                    f"{topic}: output stopped at {done} of {count} records for {stall_s:.0f} s"
+                )
             total = sum(consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1] for tp in parts)
+            if total != done:
+                last_change = now
             progress.append((time.time(), total, cpu_by_thread()))
             time.sleep(every_s)
         return progress

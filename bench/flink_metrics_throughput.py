@@ -15,6 +15,7 @@ per-record costs are differences of 1/rate. Run: .venv/bin/python -m bench.flink
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 import uuid
 
@@ -65,7 +66,9 @@ def _checksum() -> str:
     return " + ".join(terms)
 
 
-def run_variant(variant: str, kafka: KafkaSettings, flink: FlinkSettings, records: int) -> float:
+def run_variant(
+    variant: str, kafka: KafkaSettings, flink: FlinkSettings, records: int, steady_from: float = 0.5
+) -> float:
     t_env = table_environment(flink, name=f"bench-{variant}", parallelism=1)
     filesystem_checkpoints(t_env)
     t_env.execute_sql(
@@ -81,9 +84,14 @@ def run_variant(variant: str, kafka: KafkaSettings, flink: FlinkSettings, record
     raw = t_env.from_path("source")
     out_topic = f"{kafka.topic_prefix}out-{variant}-{uuid.uuid4().hex[:6]}"
     if variant == "full":
-        out_topic = topic_name(kafka, Topic.PROCESSED)
-        # the deployed producer settings, as flink_jobs/pipelines.py passes them
-        t_env.execute_sql(kafka_sink_ddl("sink", Topic.PROCESSED, kafka=kafka, producer=MetricsJobSettings()))
+        # orderbook.processed under a prefix of its own per run (--repeat: each run counts its own)
+        sink_kafka = kafka.model_copy(update={"topic_prefix": f"{kafka.topic_prefix}{uuid.uuid4().hex[:6]}."})
+        out_topic = topic_name(sink_kafka, Topic.PROCESSED)
+        create_topics(kafka, [out_topic])
+        # the deployed producer settings (OBM_METRICS_KAFKA_*), as flink_jobs/pipelines.py passes them
+        t_env.execute_sql(
+            kafka_sink_ddl("sink", Topic.PROCESSED, kafka=sink_kafka, producer=MetricsJobSettings())
+        )
         output = query(
             metrics_table(raw, MetricsJobSettings()),
             f"SELECT {sink_select_list(Topic.PROCESSED)} FROM {{src}}",
@@ -113,7 +121,7 @@ def run_variant(variant: str, kafka: KafkaSettings, flink: FlinkSettings, record
         client = result.get_job_client()
         if client is not None:
             client.cancel().result()
-    rate, cpu = steady_state(progress, records)
+    rate, cpu = steady_state(progress, records, first=steady_from)
     busy = sorted(((us, name) for name, us in cpu.items() if us >= 0.5), reverse=True)
     print(f"{variant:>7}: CPU µs per update in steady state, by thread:", flush=True)
     for us, name in busy[:8]:
@@ -129,12 +137,18 @@ def main() -> None:
         "--key-interval-ms", type=int, default=100, help="event time between updates of one symbol"
     )
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run the variants this many times over the same records"
+    )
+    parser.add_argument(
+        "--steady-from", type=float, default=0.5, help="fraction of the output where steady state begins"
+    )
     args = parser.parse_args()
     flink = FlinkSettings(checkpoint_interval_ms=10_000)
-    rates: dict[str, float] = {}
+    runs: dict[str, list[float]] = {}
     with broker() as kafka:
         raw_topic = topic_name(kafka, Topic.RAW)
-        create_topics(kafka, [raw_topic, topic_name(kafka, Topic.PROCESSED)])
+        create_topics(kafka, [raw_topic])
         started = time.monotonic()
         produce_bulk(
             kafka,
@@ -150,13 +164,19 @@ def main() -> None:
             f"{args.key_interval_ms} ms each, {span_s:.0f} s of event time) in {time.monotonic() - started:.1f} s;"
             f" {load_average()}"
         )
-        for variant in args.variants.split(","):
-            rates[variant] = run_variant(variant, kafka, flink, args.records)
-            print(
-                f"{variant:>7}: {rates[variant]:>9,.0f} updates/s  ({1e6 / rates[variant]:.1f} µs each); "
-                f"{load_average()}",
-                flush=True,
-            )
+        for _ in range(args.repeat):
+            for variant in args.variants.split(","):
+                rate = run_variant(variant, kafka, flink, args.records, args.steady_from)
+                runs.setdefault(variant, []).append(rate)
+                print(
+                    f"{variant:>7}: {rate:>9,.0f} updates/s  ({1e6 / rate:.1f} µs each); {load_average()}",
+                    flush=True,
+                )
+    rates = {v: statistics.median(r) for v, r in runs.items()}
+    if args.repeat > 1:
+        for variant, values in runs.items():
+            listed = ", ".join(f"{r:,.0f}" for r in values)
+            print(f"{variant:>7}: median {rates[variant]:,.0f} updates/s of {listed}")
     if set(VARIANTS) <= set(rates):
         d, s, f = (1e6 / rates[v] for v in VARIANTS)
         print(

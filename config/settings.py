@@ -130,12 +130,12 @@ class MetricsJobSettings(BaseSettings):
     # batching, not more (latency).
     kafka_linger_ms: int = 5
     # Compression of the jobs' output records. The producer compresses in the task's own thread:
-    # with lz4 the metrics job's busiest thread spent 2-3 µs more per ~1 KB record (~20% of it),
-    # more than a co-located broker saved (1-2 µs); wall rate 46k vs 52k/s (docs/benchmarks.md).
-    # Set lz4 or zstd where disk or network is scarcer than CPU.
+    # with lz4 the metrics job's busiest thread spent ~1.5 µs more per ~1.3 KB record (10-15% of
+    # it); a co-located broker spent about as much less, so the wall rate on one machine is the
+    # same within noise (docs/benchmarks.md). Set lz4 or zstd where disk or network is scarcer.
     kafka_compression: Literal["none", "lz4", "zstd", "snappy", "gzip"] = "none"
-    # batch.size of that producer: at 16 KB (Kafka's default) a batch held ~15 processed records,
-    # and the broker and the producer's I/O thread paid per batch. linger.ms still bounds the wait.
+    # batch.size of that producer: Kafka's default 16 KB holds ~12 uncompressed processed records,
+    # and the broker and the producer's I/O thread pay per batch. linger.ms still bounds the wait.
     kafka_batch_bytes: int = 262_144
 
 
