@@ -78,7 +78,6 @@ def run_variant(
             kafka=kafka,
             flink=flink,
             group_id=f"bench-{uuid.uuid4().hex}",
-            align_partitions=False,  # as the deployed metrics job (flink_jobs/pipelines.py)
         )
     )
     raw = t_env.from_path("source")

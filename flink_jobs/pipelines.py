@@ -99,8 +99,6 @@ def build_pipeline(spec: JobSpec) -> tuple[TableEnvironment, str]:
             flink=spec.flink,
             group_id=f"obm-flink-{spec.job}",
             from_timestamp_ms=spec.from_timestamp_ms,
-            # the metrics job's only keyed operator buffers nothing (BookFlowFunction)
-            align_partitions=spec.job != "metrics",
         )
     )
     out_topic, output = job_logic(spec.job, t_env.from_path("source"), spec)
