@@ -43,6 +43,7 @@ from producer.feed import BookFeed
 from producer.publisher import RecordPublisher, create_topics_if_absent, topic_names
 from producer.service import ProducerOptions, ProducerService
 from producer.simulator.market_model import SymbolModel, depth_update
+from producer.sync import PartialSync
 
 REPO = Path(__file__).resolve().parent.parent
 CAPTURE = REPO.parent / "shared" / "data" / "binance-spot-ethusdt-20240808.txt.gz"
@@ -138,7 +139,9 @@ def hot_path(
         feed = BookFeed(binance_spot.EXCHANGE, symbols, publisher, no_fetch, engine=engine)
         for snap in snaps:
             symbol = snap.pop("symbol", symbols[0])
-            feed.symbols[symbol].sync.on_snapshot(binance_spot.parse_snapshot(snap), lambda ev: None)
+            sync = feed.symbols[symbol].sync
+            assert not isinstance(sync, PartialSync), "the bench replays a diff stream, not depth snapshots"
+            sync.on_snapshot(binance_spot.parse_snapshot(snap), lambda ev: None)
         t0, c0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
         on_frame, now = feed.on_frame, time.time_ns
         for raw in frames:
@@ -185,9 +188,12 @@ def end_to_end(
     )
     try:
         line = ""
+        assert sim.stderr is not None
         while "simulator ws=" not in line:
             line = sim.stderr.readline()
-        ws_url, rest_url = re.search(r"ws=(\S+) rest=(\S+)", line).groups()
+        found = re.search(r"ws=(\S+) rest=(\S+)", line)
+        assert found is not None, line
+        ws_url, rest_url = found.groups()
         settings = ProducerSettings(
             symbols=symbols, ws_url=ws_url, rest_url=rest_url, metrics_port=0, queue_max_messages=500_000
         )
