@@ -107,10 +107,18 @@ def kafka_source_ddl(
     return _source_ddl(table, topic, options, flink)
 
 
-def file_source_ddl(table: str, topic: Topic, path: Path, *, flink: FlinkSettings) -> str:
+def file_source_ddl(
+    table: str, topic: Topic, path: Path, *, flink: FlinkSettings, watermark_each_record: bool = False
+) -> str:
     """A bounded JSON-lines source with the same columns and time attribute as the Kafka one,
-    for tests and offline replays: the job logic cannot tell them apart."""
+    for tests and offline replays: the job logic cannot tell them apart.
+
+    `watermark_each_record` emits a watermark after every record instead of periodically: a
+    bounded file is read faster than the watermark interval, so only then is a row that arrives
+    behind the others really behind the watermark (tests of late rows)."""
     options = {"connector": "filesystem", "path": str(path), "format": JSON_FORMAT}
+    if watermark_each_record:
+        options["scan.watermark.emit.strategy"] = "on-event"
     return _source_ddl(table, topic, options, flink)
 
 

@@ -45,12 +45,7 @@ def run_bounded(local_table_env: TableEnvironment, tmp_path: Path) -> BoundedRun
     def run(
         topic: Topic, records: list[dict[str, Any]], logic: Callable[[Table], Table]
     ) -> list[dict[str, Any]]:
-        folder = tmp_path / f"in-{uuid.uuid4().hex[:8]}"
-        folder.mkdir()
-        (folder / "part-0.json").write_text("".join(json.dumps(r) + "\n" for r in records))
-        name = f"src_{uuid.uuid4().hex[:8]}"
-        local_table_env.execute_sql(file_source_ddl(name, topic, folder, flink=BOUNDED_FLINK))
-        return collect_rows(logic(local_table_env.from_path(name)))
+        return run_bounded_in(local_table_env, tmp_path / f"in-{uuid.uuid4().hex[:8]}", topic, records, logic)
 
     return run
 
@@ -69,10 +64,14 @@ def run_bounded_in(
     topic: Topic,
     records: list[dict[str, Any]],
     logic: Callable[[Table], Table],
+    *,
+    watermark_each_record: bool = False,
 ) -> list[dict[str, Any]]:
     """Write `records` as JSON lines under `folder`, read them as `topic`, apply `logic`, collect."""
     folder.mkdir(parents=True)
     (folder / "part-0.json").write_text("".join(json.dumps(r) + "\n" for r in records))
     name = f"src_{uuid.uuid4().hex[:8]}"
-    t_env.execute_sql(file_source_ddl(name, topic, folder, flink=BOUNDED_FLINK))
+    t_env.execute_sql(
+        file_source_ddl(name, topic, folder, flink=BOUNDED_FLINK, watermark_each_record=watermark_each_record)
+    )
     return collect_rows(logic(t_env.from_path(name)))

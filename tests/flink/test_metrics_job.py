@@ -3,18 +3,15 @@ with the numpy reference in reference_metrics.py."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from config import MetricsJobSettings
-from flink_jobs.connectors import file_source_ddl
 from flink_jobs.metrics import check_settings, metrics_table
 from flink_jobs.sql_building import sql_double
 from schemas import Topic, validator_for
 from tests.flink.book_sequences import random_walk_books
 from tests.flink.comparing import mismatches
-from tests.flink.conftest import BOUNDED_FLINK, collect_rows
+from tests.flink.conftest import run_bounded_in
 from tests.flink.reference_metrics import reference_metrics
 
 
@@ -92,11 +89,12 @@ def test_updates_behind_the_watermark_are_not_dropped(local_table_env, tmp_path)
         for r in random_walk_books(20, seed=4, symbols=("ETHUSDT",))
     ]
     records = btc[:20] + eth + btc[20:]  # BTC's second half arrives 2 min behind ETH
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "part-0.json").write_text("".join(json.dumps(r) + "\n" for r in records))
-    ddl = file_source_ddl("late_src", Topic.RAW, tmp_path / "in", flink=BOUNDED_FLINK)
-    local_table_env.execute_sql(
-        ddl.replace("'format' =", "'scan.watermark.emit.strategy' = 'on-event',\n  'format' =")
+    rows = run_bounded_in(
+        local_table_env,
+        tmp_path / "in",
+        Topic.RAW,
+        records,
+        lambda raw: metrics_table(raw, settings),
+        watermark_each_record=True,
     )
-    rows = collect_rows(metrics_table(local_table_env.from_path("late_src"), settings))
     _check_against_reference(rows, records, settings)
