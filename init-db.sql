@@ -137,6 +137,12 @@ CREATE TABLE IF NOT EXISTS orderbook_dlq (
     kafka_offset     bigint      NOT NULL,
     UNIQUE (kafka_topic, kafka_partition, kafka_offset)
 );
+-- Where the rejected record itself was (null for input that never was a Kafka record, e.g. a
+-- WebSocket frame), and how `payload` holds its bytes (utf-8, or base64 for other bytes).
+ALTER TABLE orderbook_dlq ADD COLUMN IF NOT EXISTS source_topic     text;
+ALTER TABLE orderbook_dlq ADD COLUMN IF NOT EXISTS source_partition integer;
+ALTER TABLE orderbook_dlq ADD COLUMN IF NOT EXISTS source_offset    bigint;
+ALTER TABLE orderbook_dlq ADD COLUMN IF NOT EXISTS payload_encoding text NOT NULL DEFAULT 'utf-8';
 CREATE INDEX IF NOT EXISTS orderbook_dlq_error_time ON orderbook_dlq (error_time DESC);
 
 -- ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ own environment prefix, so an address or credential lives in exactly one place."
 
 from config.settings import (
     AlertSettings,
+    ContractSettings,
     DashboardSettings,
     FlinkSettings,
     KafkaSettings,
@@ -17,6 +18,7 @@ from config.settings import (
 
 __all__ = [
     "AlertSettings",
+    "ContractSettings",
     "DashboardSettings",
     "FlinkSettings",
     "KafkaSettings",

@@ -204,6 +204,20 @@ class SimulatorSettings(BaseSettings):
         return f"http://{self.host}:{self.port}"
 
 
+class ContractSettings(BaseSettings):
+    """How every consumer checks records against the topic contract (schemas/conformance.py);
+    records that break it go to orderbook.dlq with the reason."""
+
+    model_config = _cfg("OBM_CONTRACT_")
+
+    # A record whose event time is more than this far ahead of the consumer's clock is rejected
+    # (venue clock skew is well within it; windowing a record from tomorrow would hold its key's
+    # windows open until then).
+    max_future_ms: int = Field(default=300_000, ge=1_000)
+    # A record older than this is rejected; 0 = the topic's retention (obm/operator/topic_policy.py).
+    max_age_ms: int = Field(default=0, ge=0)
+
+
 class SinkSettings(BaseSettings):
     """The sinks: orderbook.processed/bars/alerts/dlq -> PostgreSQL and Redis."""
 

@@ -146,7 +146,8 @@ def _column_schema(topic: Topic) -> _ColumnSchema:
     props = tuple(schema["properties"])
     checks: tuple[tuple[frozenset[type], tuple[ColumnCheck, ...]], ...] | None
     try:
-        if set(schema) - _IGNORED - _SCHEMA_KEYWORDS or schema.get("type") != "object":
+        contract_rules = {k for k in schema if k.startswith("x-")}  # schemas/conformance.py checks them
+        if set(schema) - _IGNORED - _SCHEMA_KEYWORDS - contract_rules or schema.get("type") != "object":
             raise _Unsupported("schema keywords")
         if schema.get("additionalProperties") is not False or not set(schema.get("required", ())) <= set(
             props

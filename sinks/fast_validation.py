@@ -38,6 +38,7 @@ _VALUE_KEYWORDS = {
     "minLength",
     "pattern",
     "maxItems",
+    "minItems",
     "items",
 }
 _NUMS = frozenset((int, float))
@@ -101,6 +102,8 @@ class _Generator:
             conds.append(f"(type({v}) is not str or {self.pattern(spec['pattern'])}.search({v}) is not None)")
         if "maxItems" in spec:
             conds.append(f"(type({v}) is not list or len({v}) <= {int(spec['maxItems'])})")
+        if "minItems" in spec:
+            conds.append(f"(type({v}) is not list or len({v}) >= {int(spec['minItems'])})")
         if "items" in spec:
             conds.append(f"(type({v}) is not list or {self.items_expr(v, spec['items'])})")
         if not conds:
@@ -132,6 +135,8 @@ def compile_fast_check(schema: dict[str, Any]) -> Check | None:
             set(schema)
             - _IGNORED
             - {"$schema", "$id", "type", "required", "additionalProperties", "properties"}
+            # the contract's rules beyond JSON Schema (schemas/conformance.py) are checked there
+            - {k for k in schema if k.startswith("x-")}
         )
         if unknown or schema.get("type") != "object" or schema.get("additionalProperties") is not False:
             raise _Unsupported(unknown)

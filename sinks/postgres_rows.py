@@ -64,6 +64,10 @@ DLQ = TableSpec(
         "kafka_topic",
         "kafka_partition",
         "kafka_offset",
+        "source_topic",
+        "source_partition",
+        "source_offset",
+        "payload_encoding",
     ),
 )
 SNAPSHOTS = TableSpec(
@@ -151,6 +155,7 @@ def dlq_row(d: dict[str, Any], rec: SinkRecord) -> tuple[Any, ...]:
         ms_to_datetime(d["error_time_ms"], "error_time_ms"),
         _no_nul(d["source"]), _no_nul(d.get("origin")), _no_nul(d.get("key")), _no_nul(d["reason"]),
         _no_nul(d["payload"]), rec.topic_name, rec.partition, rec.offset,
+        _no_nul(d.get("topic")), d.get("partition"), d.get("offset"), d.get("payload_encoding") or "utf-8",
     )  # fmt: skip
 
 
@@ -166,5 +171,5 @@ def invalid_dlq_row(rec: SinkRecord, reason: str, source: str) -> tuple[Any, ...
     return (
         ms_to_datetime(rec.timestamp_ms, "kafka timestamp"),
         source, rec.origin, rec.key_text, f"invalid {rec.topic.value} record: {reason}",
-        _no_nul(payload), rec.topic_name, rec.partition, rec.offset,
+        _no_nul(payload), rec.topic_name, rec.partition, rec.offset, None, None, None, "utf-8",
     )  # fmt: skip

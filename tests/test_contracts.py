@@ -14,6 +14,8 @@ from schemas import (
     ValidationFailed,
     dlq_record,
     load_schema,
+    nonconformity,
+    original_bytes,
     validator_for,
 )
 
@@ -57,11 +59,54 @@ def test_raw_schema_rejects_bad_records_with_a_reason(mutate, needle):
 def test_dlq_records_are_valid_and_keep_the_payload():
     rec = dlq_record(source="producer", reason="malformed JSON", payload=b'{"a": \xff', origin="x@depth")
     validator_for(Topic.DLQ)(rec)
-    assert rec["payload"].startswith('{"a": ')
+    assert rec["payload_encoding"] == "base64"  # not UTF-8: kept byte for byte
+    assert original_bytes(rec) == b'{"a": \xff'
     assert rec["reason"] == "malformed JSON"
+    text = dlq_record(
+        source="sink-redis", reason="bad", payload=b'{"a": 1}', topic="t", partition=2, offset=7
+    )
+    validator_for(Topic.DLQ)(text)
+    assert (text["payload"], text["payload_encoding"], text["origin"]) == ('{"a": 1}', "utf-8", "t[2]@7")
+    assert original_bytes(text) == b'{"a": 1}'
 
 
 def test_oversized_dlq_payload_is_cut_and_the_cut_is_said():
     rec = dlq_record(source="sink-postgres", reason="bad", payload="x" * (600 * 1024))
     validator_for(Topic.DLQ)(rec)
     assert "truncated" in rec["reason"]
+
+
+NOW_MS = 1_723_161_240_123
+
+
+def _raw(**changes):
+    rec = dict(load_schema(Topic.RAW)["examples"][0])
+    rec["event_time"] = NOW_MS
+    rec.update(changes)
+    return rec
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason_part"),
+    [
+        ({"bid_prices": "x"}, "bid_prices"),
+        ({"ask_sizes": [None, 1.0]}, "ask_sizes"),
+        ({"bid_sizes": [1.0]}, "bid_prices has 2 items but bid_sizes has 1"),
+        ({"ask_prices": [], "ask_sizes": []}, "ask_prices"),
+        ({"bid_sizes": [-1.0, 1.0]}, "bid_sizes"),
+        ({"ask_sizes": [float("inf"), 1.0]}, "ask_sizes[0] is not a finite number"),
+        ({"event_time": NOW_MS + 86_400_000}, "ahead of the consumer's clock"),
+        ({"event_time": NOW_MS - 2 * 86_400_000}, "older than the topic's retention"),
+        ({"extra": 1}, "orderbook.raw schema"),
+    ],
+)
+def test_nonconformity_names_what_breaks_the_raw_contract(changes, reason_part):
+    reason = nonconformity(Topic.RAW, _raw(**changes), now_ms=NOW_MS, max_future_ms=300_000,
+                           max_age_ms=86_400_000)  # fmt: skip
+    assert reason is not None and reason_part in reason
+
+
+def test_a_conforming_record_and_clock_skew_within_the_bound_pass():
+    for skew in (-60_000, 0, 299_000):
+        rec = _raw(event_time=NOW_MS + skew)
+        assert nonconformity(Topic.RAW, rec, now_ms=NOW_MS, max_future_ms=300_000, max_age_ms=None) is None
