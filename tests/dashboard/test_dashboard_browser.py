@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
-sync_api = pytest.importorskip("playwright.sync_api")
+from playwright import sync_api  # noqa: E402 - a dev dependency: missing means a broken setup, not a skip
 
 
 def _grid_values(page) -> list[str]:

@@ -85,7 +85,7 @@ async def _run_both(spec: ExchangeSpec, symbols: list[str], frames, snapshot) ->
     return feeds[0], feeds[1]
 
 
-@pytest.mark.skipif(not CAPTURE.exists(), reason="shared capture not present")
+@pytest.mark.usefixtures("capture_path")  # fails, never skips, when the capture is missing
 def test_capture_gives_identical_records_and_dlq_through_both_engines() -> None:
     lines = list(iter_lines(CAPTURE))
     snap = next(orjson.loads(raw) for _, raw in lines if raw.startswith(b'{"lastUpdateId"'))

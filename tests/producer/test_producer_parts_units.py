@@ -121,7 +121,7 @@ def test_429_blocks_for_retry_after_and_418_backs_off_hard() -> None:
     assert (limiter.rate_limited, limiter.banned) == (1, 2)
 
 
-@pytest.mark.skipif(not CAPTURE.exists(), reason="shared capture not present")
+@pytest.mark.usefixtures("capture_path")  # fails, never skips, when the capture is missing
 def test_load_shared_capture() -> None:
     cap = load_capture(CAPTURE)
     kinds = {}

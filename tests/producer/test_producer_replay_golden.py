@@ -31,7 +31,7 @@ def capture_tickers() -> dict[int, dict[str, str]]:
     return out
 
 
-@pytest.mark.skipif(not CAPTURE.exists(), reason="shared capture not present")
+@pytest.mark.usefixtures("capture_path")  # fails, never skips, when the capture is missing
 def test_replayed_capture_publishes_books_that_match_every_ticker(kafka_settings) -> None:
     kafka = isolated_kafka(kafka_settings)
     depth_frames = sum(1 for _, raw in iter_lines(CAPTURE) if b"@depth@100ms" in raw)
