@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from dashboard.formatting import SEVERITY_ORDER, format_age, format_price, format_signed, time_ago
+from schemas import record_key, split_record_key
 
 OVERVIEW_COLUMNS = [
     "Symbol",
@@ -42,14 +43,6 @@ ALERT_COLUMNS = [
     "message",
     "alert_id",
 ]
-
-
-def split_key(key: str) -> tuple[str, str]:
-    """'binance:BTCUSDT' -> ('binance', 'BTCUSDT')."""
-    exchange, _, symbol = key.partition(":")
-    if not symbol:
-        raise ValueError(f"not an exchange:symbol key: {key!r}")
-    return exchange, symbol
 
 
 def to_epoch_ms(value: Any) -> int | None:
@@ -81,7 +74,7 @@ def overview_frame(
     with empty values and no data age, so a dead feed is visible instead of silently missing."""
     rows = []
     for key in sorted(latest):
-        exchange, symbol = split_key(key)
+        exchange, symbol = split_record_key(key)
         record = latest[key] or {}
         alert = last_alerts.get(key)
         event_ms = record.get("event_time")
@@ -142,7 +135,11 @@ def filter_alerts(
     if alert_types := list(alert_types):
         mask &= frame["alert_type"].isin(alert_types)
     if symbols := list(symbols):
-        keys = frame["exchange"].astype(str) + ":" + frame["symbol"].astype(str)
+        keys = pd.Series(
+            [record_key(e, s) for e, s in zip(frame["exchange"], frame["symbol"], strict=True)],
+            index=frame.index,
+            dtype=object,
+        )
         mask &= keys.isin(symbols) | frame["symbol"].isin(symbols)
     if start_ms is not None:
         mask &= frame["event_time_ms"] >= start_ms

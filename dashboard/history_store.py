@@ -25,6 +25,7 @@ import psycopg
 
 from config import PostgresSettings
 from dashboard.time_window import TimeWindow
+from schemas import record_key, split_record_key
 
 # Per-session settings of the dashboard's connection: bucketing a day of 1 s bars sorts ~86k rows,
 # which spills to disk at the default 4 MB work_mem; and no dashboard query may run away.
@@ -157,7 +158,7 @@ class HistoryUnavailable(RuntimeError):
 def _pairs(keys: Sequence[str]) -> dict[str, list[str]]:
     exchanges, symbols = [], []
     for key in keys:
-        exchange, _, symbol = key.partition(":")
+        exchange, symbol = split_record_key(key)
         exchanges.append(exchange)
         symbols.append(symbol)
     return {"exchanges": exchanges, "symbols": symbols}
@@ -220,7 +221,7 @@ class HistoryStore:
     def bars(self, key: str, window: TimeWindow, bucket_s: int, interval: str = "1s") -> pd.DataFrame:
         """Bars of one symbol in the window, aggregated to `bucket_s` (1 = as stored), indexed by
         bucket start (UTC), oldest first."""
-        exchange, _, symbol = key.partition(":")
+        exchange, symbol = split_record_key(key)
         params = {
             "exchange": exchange,
             "symbol": symbol,
@@ -235,7 +236,7 @@ class HistoryStore:
 
     def snapshots(self, key: str, window: TimeWindow, bucket_s: int) -> pd.DataFrame:
         """The first book snapshot of every `bucket_s` of the window (heatmap columns)."""
-        exchange, _, symbol = key.partition(":")
+        exchange, symbol = split_record_key(key)
         params = {
             "exchange": exchange,
             "symbol": symbol,
@@ -279,14 +280,14 @@ class HistoryStore:
             return {}
         columns, rows = self._query(LATEST_METRICS_SQL, {"since": since, **_pairs(keys)})
         records = [dict(zip(columns, row, strict=True)) for row in rows]
-        return {f"{r['exchange']}:{r['symbol']}": r for r in records}
+        return {record_key(r["exchange"], r["symbol"]): r for r in records}
 
     def last_alerts(self, keys: Sequence[str], since: datetime) -> dict[str, dict[str, Any]]:
         if not keys:
             return {}
         columns, rows = self._query(LAST_ALERTS_SQL, {"since": since, **_pairs(keys)})
         records = [dict(zip(columns, row, strict=True)) for row in rows]
-        return {f"{r['exchange']}:{r['symbol']}": r for r in records}
+        return {record_key(r["exchange"], r["symbol"]): r for r in records}
 
     def known_symbols(self, since: datetime) -> list[str]:
         """`exchange:symbol` of every symbol with a 1 s bar since `since`."""
@@ -297,7 +298,7 @@ class HistoryStore:
         """Rows of one symbol and time range for download; at most `max_rows` (+1 so the caller
         can tell the export was cut)."""
         table, time_col, extra = EXPORTS[kind]
-        exchange, _, symbol = key.partition(":")
+        exchange, symbol = split_record_key(key)
         sql = (
             f"SELECT * FROM {table} WHERE exchange = %(exchange)s AND symbol = %(symbol)s {extra} "
             f"AND {time_col} >= %(start)s AND {time_col} < %(end)s ORDER BY {time_col} LIMIT %(limit)s"

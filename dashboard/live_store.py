@@ -16,7 +16,7 @@ import orjson
 import redis
 
 from config import RedisSettings
-from dashboard.frames import split_key
+from schemas import split_record_key
 from sinks.redis_layout import ALERTS_STREAM_FIELD, RedisLayout
 
 
@@ -81,18 +81,18 @@ class LiveStore:
         """Latest orderbook.processed record per `exchange:symbol`; None where it expired."""
         if not keys:
             return {}
-        values = self._call(self.client.mget, [self.keys.latest(*split_key(k)) for k in keys])
+        values = self._call(self.client.mget, [self.keys.latest(*split_record_key(k)) for k in keys])
         return {k: _loads(v) for k, v in zip(keys, values, strict=True)}
 
     def last_alerts_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any] | None]:
         if not keys:
             return {}
-        values = self._call(self.client.mget, [self.keys.alerts_last(*split_key(k)) for k in keys])
+        values = self._call(self.client.mget, [self.keys.alerts_last(*split_record_key(k)) for k in keys])
         return {k: _loads(v) for k, v in zip(keys, values, strict=True)}
 
     def book(self, key: str) -> dict[str, Any] | None:
         """The latest orderbook.raw record (the levels) of one `exchange:symbol`."""
-        return _loads(self._call(self.client.get, self.keys.book(*split_key(key))))
+        return _loads(self._call(self.client.get, self.keys.book(*split_record_key(key))))
 
     def bars(
         self, key: str, interval: str, since_ms: int, until_ms: int | None = None
@@ -100,7 +100,7 @@ class LiveStore:
         """Bars with window_start in [since_ms, until_ms), oldest first (the sink keeps an hour)."""
         upper = f"({until_ms}" if until_ms is not None else "+inf"
         members = self._call(
-            self.client.zrangebyscore, self.keys.bars(interval, *split_key(key)), since_ms, upper
+            self.client.zrangebyscore, self.keys.bars(interval, *split_record_key(key)), since_ms, upper
         )
         return [bar for bar in (_loads(m) for m in members) if bar is not None]
 

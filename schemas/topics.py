@@ -1,5 +1,6 @@
 """Topic names and the message key. Every record is keyed by `exchange:symbol`, so one symbol's
-records stay in order on one partition."""
+records stay in order on one partition. Every component builds and splits keys with the two
+functions here, so the key's spelling is defined once."""
 
 from __future__ import annotations
 
@@ -16,6 +17,23 @@ class Topic(StrEnum):
 
 ALL_TOPICS: tuple[Topic, ...] = tuple(Topic)
 
+KEY_SEPARATOR = ":"
+
 
 def record_key(exchange: str, symbol: str) -> str:
-    return f"{exchange}:{symbol}"
+    return f"{exchange}{KEY_SEPARATOR}{symbol}"
+
+
+def split_record_key(key: str | bytes) -> tuple[str, str]:
+    """Inverse of record_key: `binance:BTCUSDT` -> ("binance", "BTCUSDT"). Keys come from Kafka
+    and Redis as bytes or text; anything that is not exactly two non-empty parts raises ValueError
+    naming the key, so a malformed key is reported, never read as an empty exchange or symbol."""
+    if isinstance(key, bytes):
+        try:
+            key = key.decode()
+        except UnicodeDecodeError:
+            raise ValueError(f"not an exchange:symbol key (not UTF-8): {key!r}") from None
+    exchange, sep, symbol = key.partition(KEY_SEPARATOR)
+    if not sep or not exchange or not symbol or KEY_SEPARATOR in symbol:
+        raise ValueError(f"not an exchange:symbol key: {key!r}")
+    return exchange, symbol

@@ -16,6 +16,8 @@ from schemas import (
     load_schema,
     nonconformity,
     original_bytes,
+    record_key,
+    split_record_key,
     validator_for,
 )
 
@@ -110,3 +112,20 @@ def test_a_conforming_record_and_clock_skew_within_the_bound_pass():
     for skew in (-60_000, 0, 299_000):
         rec = _raw(event_time=NOW_MS + skew)
         assert nonconformity(Topic.RAW, rec, now_ms=NOW_MS, max_future_ms=300_000, max_age_ms=None) is None
+
+
+@pytest.mark.parametrize(
+    ("exchange", "symbol"), [("binance", "BTCUSDT"), ("binance_usdm", "ETHUSDT"), ("x", "1000PEPEUSDT")]
+)
+def test_record_key_round_trips_as_text_and_bytes(exchange, symbol):
+    key = record_key(exchange, symbol)
+    assert key == f"{exchange}:{symbol}"
+    assert split_record_key(key) == (exchange, symbol)
+    assert split_record_key(key.encode()) == (exchange, symbol)
+
+
+@pytest.mark.parametrize("key", ["BTCUSDT", ":BTCUSDT", "binance:", "", "a:b:c", b"binance:\xff"])
+def test_a_malformed_record_key_is_refused_with_the_key_named(key):
+    with pytest.raises(ValueError, match="not an exchange:symbol key") as info:
+        split_record_key(key)
+    assert repr(key) in str(info.value)

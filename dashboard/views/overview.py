@@ -14,6 +14,7 @@ from dashboard.layout import ViewContext
 from dashboard.live_store import LiveUnavailable
 from dashboard.resources import live_store
 from dashboard.time_window import now_ms
+from schemas import record_key
 
 FALLBACK_LOOKBACK_MS = 3_600_000
 
@@ -94,7 +95,7 @@ def render(ctx: ViewContext) -> None:
         rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
         if rows:
             picked = frame.iloc[rows[0]]
-            st.session_state["symbol_key"] = f"{picked['Exchange']}:{picked['Symbol']}"
+            st.session_state["symbol_key"] = record_key(picked["Exchange"], picked["Symbol"])
             st.switch_page(st.session_state["_pages"]["symbol"])
         st.caption(
             "Click a row to open its symbol view. Colours: green = bid-heavy, red = ask-heavy; "

@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard.layout import ViewContext
 from dashboard.resources import dashboard_settings, redis_settings
 from dashboard.thresholds import overridden_cells, thresholds_frame
+from schemas import split_record_key
 
 
 def render(ctx: ViewContext) -> None:
@@ -16,7 +17,7 @@ def render(ctx: ViewContext) -> None:
         "**Alert thresholds in force**, per symbol. Highlighted cells are per-symbol overrides "
         "(`OBM_ALERT_OVERRIDES`); the rest are the defaults (`OBM_ALERT_*`)."
     )
-    symbols = sorted({k.partition(":")[2] for k in ctx.all_keys} | set(ctx.alerts.overrides))
+    symbols = sorted({split_record_key(k)[1] for k in ctx.all_keys} | set(ctx.alerts.overrides))
     frame = thresholds_frame(ctx.alerts, symbols)
     marks = overridden_cells(ctx.alerts, frame)
     st.dataframe(

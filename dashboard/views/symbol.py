@@ -23,6 +23,7 @@ from dashboard.layout import ViewContext
 from dashboard.live_store import LiveStore, LiveUnavailable
 from dashboard.resources import live_store
 from dashboard.time_window import TimeWindow, bucket_seconds, now_ms
+from schemas import split_record_key
 
 SERIES_MAX_POINTS = 1_000
 CANDLES_MAX = 120
@@ -108,7 +109,7 @@ def candles_of(series: pd.DataFrame, window: TimeWindow, series_bucket_s: int) -
 
 def build_figures(data: SymbolData, ctx: ViewContext) -> dict[str, Any]:
     """All figures of the view from loaded data (also what the benchmark measures)."""
-    thresholds = ctx.alerts.for_symbol(data.key.partition(":")[2])
+    thresholds = ctx.alerts.for_symbol(split_record_key(data.key)[1])
     level = int(thresholds["imbalance_level"])
     latest = data.latest or {}
     imbalance = latest.get(f"imbalance_{level}", latest.get("imbalance_5"))
@@ -162,7 +163,7 @@ def render(ctx: ViewContext) -> None:
         for problem in data.problems:
             st.warning(problem)
         figs = build_figures(data, ctx)
-        level = ctx.alerts.for_symbol(key.partition(":")[2])["imbalance_level"]
+        level = ctx.alerts.for_symbol(split_record_key(key)[1])["imbalance_level"]
         gauge_col, cards_col = st.columns([1, 2], vertical_alignment="center")
         with gauge_col:
             st.plotly_chart(figs["gauge"], key="gauge", config={"displayModeBar": False})

@@ -17,7 +17,6 @@ from dashboard.frames import (
     page_count,
     paginate,
     resample_bars,
-    split_key,
     to_epoch_ms,
 )
 
@@ -43,12 +42,6 @@ def _alert(symbol: str, event_ms, severity="high", alert_type="imbalance_extreme
         "event_time": event_ms,
         "message": f"{symbol} alert",
     }
-
-
-def test_split_key():
-    assert split_key("binance_usdm:BTCUSDT") == ("binance_usdm", "BTCUSDT")
-    with pytest.raises(ValueError):
-        split_key("BTCUSDT")
 
 
 def test_epoch_ms_from_every_time_shape():
