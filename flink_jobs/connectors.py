@@ -10,6 +10,7 @@ from typing import Any
 
 from config import FlinkSettings, KafkaSettings, MetricsJobSettings
 from schemas import Topic, load_schema
+from schemas.topics import topic_name as contract_topic_name
 
 # The event-time attribute every source table gets, computed from `event_time` (ms).
 ROWTIME = "rt"
@@ -23,7 +24,7 @@ JSON_FORMAT = "obm-json"
 
 
 def topic_name(kafka: KafkaSettings, topic: Topic) -> str:
-    return f"{kafka.topic_prefix}{topic.value}"
+    return contract_topic_name(topic, kafka.topic_prefix)
 
 
 def _sql_type(name: str, spec: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
 from config import KafkaSettings
-from schemas import Topic, ValidationFailed, dlq_record, validator_for
+from schemas import Topic, ValidationFailed, dlq_record, topic_name, validator_for
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ def topic_names(
 ) -> tuple[str, str]:
     """The raw and DLQ topic names: explicit overrides, else the contract's names with the prefix."""
     return (
-        raw_topic or f"{kafka.topic_prefix}{Topic.RAW.value}",
-        dlq_topic or f"{kafka.topic_prefix}{Topic.DLQ.value}",
+        raw_topic or topic_name(Topic.RAW, kafka.topic_prefix),
+        dlq_topic or topic_name(Topic.DLQ, kafka.topic_prefix),
     )
 
 

@@ -4,7 +4,7 @@ validators. Producer and sinks validate against these; tests check example recor
 from schemas.conformance import contract_rules, nonconformity
 from schemas.dlq import dlq_record, original_bytes
 from schemas.registry import SCHEMA_VERSION, ValidationFailed, load_schema, validator_for
-from schemas.topics import ALL_TOPICS, Topic, record_key, split_record_key
+from schemas.topics import ALL_TOPICS, Topic, record_key, split_record_key, topic_name
 
 __all__ = [
     "ALL_TOPICS",
@@ -18,5 +18,6 @@ __all__ = [
     "original_bytes",
     "record_key",
     "split_record_key",
+    "topic_name",
     "validator_for",
 ]

@@ -37,3 +37,10 @@ def split_record_key(key: str | bytes) -> tuple[str, str]:
     if not sep or not exchange or not symbol or KEY_SEPARATOR in symbol:
         raise ValueError(f"not an exchange:symbol key: {key!r}")
     return exchange, symbol
+
+
+def topic_name(topic: Topic, prefix: str = "") -> str:
+    """A contract topic's name on the broker: the contract's name behind the deployment's prefix
+    (KafkaSettings.topic_prefix, empty in production; tests and side-by-side stacks on one broker
+    isolate their topics with it)."""
+    return f"{prefix}{topic.value}"

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import Message
 
-from schemas.topics import Topic
+from schemas.topics import Topic, topic_name
 
 
 @dataclass(slots=True)
@@ -197,7 +197,7 @@ class TopicNames:
     prefix: str = ""
 
     def name(self, topic: Topic) -> str:
-        return f"{self.prefix}{topic.value}"
+        return topic_name(topic, self.prefix)
 
     def kind(self, name: str) -> Topic:
         if not name.startswith(self.prefix):

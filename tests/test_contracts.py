@@ -18,6 +18,7 @@ from schemas import (
     original_bytes,
     record_key,
     split_record_key,
+    topic_name,
     validator_for,
 )
 
@@ -129,3 +130,8 @@ def test_a_malformed_record_key_is_refused_with_the_key_named(key):
     with pytest.raises(ValueError, match="not an exchange:symbol key") as info:
         split_record_key(key)
     assert repr(key) in str(info.value)
+
+
+def test_topic_names_on_the_broker_are_the_contract_names_behind_the_prefix():
+    assert [topic_name(t) for t in ALL_TOPICS] == [t.value for t in ALL_TOPICS]
+    assert topic_name(Topic.RAW, "t1.") == "t1.orderbook.raw"

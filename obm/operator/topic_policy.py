@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config import KafkaSettings
-from schemas.topics import Topic
+from schemas.topics import Topic, topic_name
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -58,7 +58,7 @@ def full_topic_name(name: str, settings: KafkaSettings) -> str:
     so an operator keeps typing the names of the contract.
     """
     if name in {t.value for t in Topic} and settings.topic_prefix:
-        return f"{settings.topic_prefix}{name}"
+        return topic_name(Topic(name), settings.topic_prefix)
     return name
 
 

@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient
 from config import KafkaSettings, StackSettings
 from obm.stack.health import StartupFailed, port_open, wait_until
 from obm.stack.process import ManagedProcess
-from schemas.topics import ALL_TOPICS
+from schemas.topics import ALL_TOPICS, topic_name
 
 _LOG4J2 = """\
 status = warn
@@ -154,5 +154,5 @@ class KafkaBroker:
         from obm.operator.topics_command import create_topics
 
         s = self.settings
-        wanted = names or [f"{s.topic_prefix}{t.value}" for t in ALL_TOPICS]
+        wanted = names or [topic_name(t, s.topic_prefix) for t in ALL_TOPICS]
         return [name for name, state in create_topics(s, wanted, None, {}).items() if state == "created"]
