@@ -32,7 +32,7 @@ import redis
 
 from config import SimulatorSettings
 from obm.stack.health import free_port
-from sinks.redis_layout import RedisLayout
+from schemas.redis_layout import RedisLayout
 
 READY = re.compile(r"\] (\S+)\s+ready in\s+[\d.]+ s \(at\s+([\d.]+) s\)")
 

@@ -1,4 +1,4 @@
-"""Live values from Redis, as the Redis sink writes them (layout: sinks/redis_layout.py).
+"""Live values from Redis, as the Redis sink writes them (layout: schemas/redis_layout.py).
 
 Reads are batched (one MGET or pipeline per page section) because a page refreshes every second
 for every open browser. Every Redis failure surfaces as `LiveUnavailable`, so a page can say
@@ -17,7 +17,7 @@ import redis
 
 from config import RedisSettings
 from schemas import split_record_key
-from sinks.redis_layout import ALERTS_STREAM_FIELD, RedisLayout
+from schemas.redis_layout import ALERTS_STREAM_FIELD, RedisLayout
 
 
 class LiveUnavailable(RuntimeError):

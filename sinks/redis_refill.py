@@ -19,9 +19,9 @@ from typing import Protocol, cast
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
 from config import KafkaSettings
+from schemas.redis_layout import BARS_KEEP_MS
 from schemas.topics import Topic
 from sinks.batching import SinkRecord, TopicNames, WriteResult, record_from_message
-from sinks.redis_layout import BARS_KEEP_MS
 
 log = logging.getLogger(__name__)
 

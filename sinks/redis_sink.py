@@ -1,4 +1,4 @@
-"""The Redis sink: the live view of the dashboard (layout: sinks.redis_layout, docs/storage.md).
+"""The Redis sink: the live view of the dashboard (layout: schemas.redis_layout, docs/storage.md).
 
 Per batch, one pipeline (no MULTI; every command is idempotent on its own):
 - orderbook.processed / .raw: only the newest valid record per symbol matters, so the batch is read
@@ -32,17 +32,16 @@ from typing import Any
 import redis
 
 from config import RedisSettings
-from schemas.topics import Topic
-from sinks.batch_decoding import decode_columns
-from sinks.batching import SinkBatch, SinkRecord, WriteResult
-from sinks.record_decoding import RejectedRecord, decode_record
-from sinks.redis_layout import (
+from schemas.redis_layout import (
     ALERTS_SEEN_KEEP_MS,
     ALERTS_STREAM_FIELD,
     BARS_KEEP_MS,
     RedisLayout,
-    symbol_member,
 )
+from schemas.topics import Topic, record_key
+from sinks.batch_decoding import decode_columns
+from sinks.batching import SinkBatch, SinkRecord, WriteResult
+from sinks.record_decoding import RejectedRecord, decode_record
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +198,7 @@ class RedisSink:
             data = self._decode(rec, result)
             if data is None:
                 continue
-            member = symbol_member(data["exchange"], data["symbol"])
+            member = record_key(data["exchange"], data["symbol"])
             if member in done:
                 continue
             done.update((member, rec.key or member))

@@ -1,5 +1,6 @@
 """Contract tests: the example record of every topic validates against its schema, and typical
-violations are rejected with a readable reason."""
+violations are rejected with a readable reason; record keys, topic names and the Redis key layout
+are spelled as documented."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import copy
 
 import pytest
 
+from config import RedisSettings
 from schemas import (
     ALL_TOPICS,
     SCHEMA_VERSION,
@@ -21,6 +23,7 @@ from schemas import (
     topic_name,
     validator_for,
 )
+from schemas.redis_layout import RedisLayout
 
 pytestmark = pytest.mark.unit
 
@@ -135,3 +138,24 @@ def test_a_malformed_record_key_is_refused_with_the_key_named(key):
 def test_topic_names_on_the_broker_are_the_contract_names_behind_the_prefix():
     assert [topic_name(t) for t in ALL_TOPICS] == [t.value for t in ALL_TOPICS]
     assert topic_name(Topic.RAW, "t1.") == "t1.orderbook.raw"
+
+
+def test_the_redis_layout_gives_the_documented_names():
+    """The Redis key layout is the contract between the Redis sink and the dashboard (docs/storage.md)."""
+    k = RedisLayout()
+    assert k.symbols() == "obm:symbols"
+    assert k.latest("binance", "BTCUSDT") == "obm:latest:binance:BTCUSDT"
+    assert k.book("binance", "BTCUSDT") == "obm:book:binance:BTCUSDT"
+    assert k.bars("1s", "binance", "BTCUSDT") == "obm:bars:1s:binance:BTCUSDT"
+    assert k.alerts_stream() == "obm:alerts"
+    assert k.alerts_last("binance", "ETHUSDT") == "obm:alerts:last:binance:ETHUSDT"
+    assert k.alerts_channel() == "obm:alerts:live"
+    assert k.heartbeat() == "obm:sink:heartbeat"
+    assert k.alerts_seen() == "obm:sink:alerts-seen"
+    assert k.refilled_marker() == "obm:sink:refilled"
+
+
+def test_the_redis_key_prefix_comes_from_settings():
+    k = RedisLayout.from_settings(RedisSettings(key_prefix="test42"))
+    assert k.latest("x", "Y") == "test42:latest:x:Y"
+    assert k.alerts_channel() == "test42:alerts:live"

@@ -11,7 +11,7 @@ from config import RedisSettings
 from dashboard.health import Status, check_redis
 from dashboard.live_store import LiveStore, LiveUnavailable
 from obm.stack.health import free_port
-from sinks.redis_layout import RedisLayout
+from schemas.redis_layout import RedisLayout
 
 pytestmark = pytest.mark.integration
 

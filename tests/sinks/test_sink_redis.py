@@ -10,8 +10,8 @@ import pytest
 import redis
 from sink_test_support import wait_for
 
+from schemas.redis_layout import ALERTS_STREAM_FIELD, BARS_KEEP_MS, RedisLayout
 from schemas.topics import Topic
-from sinks.redis_layout import ALERTS_STREAM_FIELD, BARS_KEEP_MS, RedisLayout
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ import orjson
 import pytest
 import redis
 
+from schemas.redis_layout import BARS_KEEP_MS, RedisLayout
 from schemas.topics import Topic
 from sinks.batching import SinkRecord
-from sinks.redis_layout import BARS_KEEP_MS, RedisLayout
 from sinks.redis_sink import RedisSink
 
 pytestmark = pytest.mark.integration

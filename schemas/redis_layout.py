@@ -1,8 +1,10 @@
 """The Redis key layout shared by the Redis sink (writer) and the dashboard (reader).
 
 One module builds every key name so the two sides cannot drift apart; the layout itself is the
-storage contract described in docs/storage.md. Values are the JSON records exactly as they came off
-their topic (UTF-8 bytes), so a reader decodes them with the topic's schema in mind.
+storage contract described in docs/storage.md, part of the contract in `schemas/` like the topics.
+Values are the JSON records exactly as they came off their topic (UTF-8 bytes), so a reader decodes
+them with the topic's schema in mind. The members of the symbols SET are record keys
+(`schemas.record_key` / `split_record_key`).
 
 This module depends on nothing but the standard library: the dashboard imports it without pulling in
 Kafka or psycopg.
@@ -10,9 +12,8 @@ Kafka or psycopg.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 # Bars kept per symbol and interval: the last hour, counted from the newest bar of that key (not from
 # the wall clock, so replayed history is trimmed the same way as live data).
@@ -41,7 +42,7 @@ class RedisLayout:
     def _k(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
-    # SET of "exchange:symbol" for every symbol the sink has seen.
+    # SET of the record key ("exchange:symbol", schemas.record_key) of every symbol the sink has seen.
     def symbols(self) -> str:
         return self._k("symbols")
 
@@ -81,24 +82,3 @@ class RedisLayout:
     # that lost its data (restart without persistence) lacks it, which triggers a refill.
     def refilled_marker(self) -> str:
         return self._k("sink", "refilled")
-
-
-def symbol_member(exchange: str, symbol: str) -> str:
-    """The member of the symbols SET (and the Kafka record key): "exchange:symbol"."""
-    return f"{exchange}:{symbol}"
-
-
-def split_symbol_member(member: str | bytes) -> tuple[str, str]:
-    """Inverse of symbol_member: "binance:BTCUSDT" -> ("binance", "BTCUSDT")."""
-    text = member.decode() if isinstance(member, bytes) else member
-    exchange, _, symbol = text.partition(":")
-    if not symbol:
-        raise ValueError(f"not an exchange:symbol member: {text!r}")
-    return exchange, symbol
-
-
-def decode_json_value(value: bytes | str | None) -> Any:
-    """Decodes a stored JSON value (None when the key is missing or expired)."""
-    if value is None:
-        return None
-    return json.loads(value)
