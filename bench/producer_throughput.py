@@ -43,7 +43,6 @@ from producer.feed import BookFeed
 from producer.publisher import RecordPublisher, create_topics_if_absent, topic_names
 from producer.service import ProducerOptions, ProducerService
 from producer.simulator.market_model import SymbolModel, depth_update
-from producer.sync import PartialSync
 
 REPO = Path(__file__).resolve().parent.parent
 CAPTURE = REPO.parent / "shared" / "data" / "binance-spot-ethusdt-20240808.txt.gz"
@@ -139,16 +138,14 @@ def hot_path(
         feed = BookFeed(binance_spot.EXCHANGE, symbols, publisher, no_fetch, engine=engine)
         for snap in snaps:
             symbol = snap.pop("symbol", symbols[0])
-            sync = feed.symbols[symbol].sync
-            assert not isinstance(sync, PartialSync), "the bench replays a diff stream, not depth snapshots"
-            sync.on_snapshot(binance_spot.parse_snapshot(snap), lambda ev: None)
+            feed.symbols[symbol].sync.on_snapshot(binance_spot.parse_snapshot(snap), lambda ev: None)
         t0, c0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
         on_frame, now = feed.on_frame, time.time_ns
         for raw in frames:
             on_frame(raw, now())
         publisher.flush(60) if not isinstance(publisher, NullPublisher) else None
         elapsed, cpu, proc = time.perf_counter() - t0, time.thread_time() - c0, time.process_time() - p0
-        assert feed.dlq == 0 and all(s.sync.gaps == 0 for s in feed.symbols.values())
+        assert feed.dlq == 0 and all(r.counters.gaps == 0 for r in feed.book_reports())
         # the first event after each snapshot goes through Python (it carries resynced=true)
         assert feed.native_deferred <= len(symbols), feed.native_deferred
         return len(frames) / elapsed, len(frames) / cpu, len(frames) / proc
@@ -220,7 +217,7 @@ def end_to_end(
             elapsed, cpu, proc = time.perf_counter() - t0, time.thread_time() - c0, time.process_time() - p0
             stop.set()
             await task
-            gaps = sum(s.sync.gaps for s in service.feed.symbols.values())
+            gaps = sum(r.counters.gaps for r in service.feed.book_reports())
             assert gaps == 0 and service.feed.dlq == 0, (gaps, service.feed.dlq)
             n = service.publisher.produced - r0
             return n / elapsed, n / cpu, n / proc, (service.feed.frames_in - f0) / max(sim_cpu, 1e-9)

@@ -72,9 +72,6 @@ class StreamConnection:
             self._close_reason = reason
             asyncio.get_running_loop().create_task(self._ws.close())
 
-    def force_reconnect(self, reason: str = "requested") -> None:
-        self._request_close(reason)
-
     async def run(self, session: aiohttp.ClientSession) -> None:
         attempt = 0
         while not self._stopping:

@@ -1,63 +1,137 @@
 """The hot path: one raw WebSocket frame in, zero or one orderbook.raw record out.
 
 BookFeed owns every symbol of one producer process: it parses frames (orjson), routes them by
-stream name to the symbol's BookSync, publishes each new book state, sends anything it cannot use
-to the DLQ with the reason, and starts a snapshot fetch for a symbol that needs one (at start, or
-after a gap: only that symbol is resynced, its connection and the other books carry on).
+stream name to the symbol's book engine (producer/engine.py), publishes each new book state, sends
+anything it cannot use to the DLQ with the reason, and runs each book's sync task, which fetches a
+snapshot when the book needs one (at start, or after a gap: only that symbol is resynced, its
+connection and the other books carry on).
 
-Two engines for diff-depth streams, with the same behaviour: "native" (the default, what the
-service runs) hands each frame first to the compiled hot path (`producer.native_sync`, Rust),
-which handles a live book's frame in one call and returns the serialized record; every frame it
-does not take (bad, unusual, not live, a gap) comes back untouched and goes through the Python
-code below, the reference, which is also the whole of the "python" engine.
+Two engines for diff-depth streams, with the same behaviour (`choose_engine`): "native" (the
+default, what the service runs) hands each frame first to the compiled path of the native engine
+(`producer.native_sync`, Rust), which handles a live book's frame in one call and returns the
+serialized record; every frame it does not take (bad, unusual, not live, a gap) comes back
+untouched and goes through the Python code below, the reference, which is also the whole of the
+"python" engine.
 
 A symbol's first snapshot is requested when its first event is buffered, not when the process
 starts: only then is the stream known to be open, so every change after the snapshot will arrive.
+
+A book's sync task never dies silently: a permanent error (the venue does not know the symbol)
+stops the producer with the reason (`on_fatal`); any other error is logged, shown as the book's
+failure (state `failed`, with the reason, since when and a restart counter) and the task is
+restarted after an exponential backoff with full jitter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import orjson
 
-from producer.exchanges import BadFrame, BookSnapshot, Continuity, DepthEvent, ExchangeSpec
+from producer.book_states import BookState, BookStatus
+from producer.engine import BookCounters, BookEngine, FramePath, Outcome
+from producer.exchanges import BadFrame, BookSnapshot, DepthEvent, ExchangeSpec
 from producer.publisher import RecordPublisher
-from producer.sync import BookSync, Outcome, PartialSync
-from schemas import SCHEMA_VERSION, dlq_record, record_key
-
-if TYPE_CHECKING:
-    from producer.native_sync import NativeBookSync
+from producer.ratelimit import full_jitter
+from producer.rest import SNAPSHOT_ERRORS, UnknownSymbol
+from producer.sync import BookSync
+from schemas import dlq_record, record_key
 
 log = logging.getLogger(__name__)
 
 # End-to-end lag buckets (receive time - exchange event time), ms.
 LAG_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 SERVER_SHUTDOWN = "serverShutdown"
+ENGINES = ("native", "python")
+
+
+def choose_engine(engine: str, stream_kind: str) -> type[BookEngine]:
+    """The book engine class for `engine` ("native" or "python") on a `stream_kind` stream: the one
+    place the engine is chosen. Partial-depth frames replace the whole book every 100 ms: no hot
+    path worth compiling, so they always use the Python engine."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "python" or stream_kind == "partial":
+        return BookSync
+    from producer.native_sync import NativeBookSync  # fails with how to build it when missing
+
+    return NativeBookSync
+
+
+@dataclass(frozen=True, slots=True)
+class BookReport:
+    """What observability reads of one book: state, integrity counters, records and DLQ frames."""
+
+    status: BookStatus
+    counters: BookCounters
+    records: int
+    dlq: int
+
+    def as_json(self) -> dict[str, object]:
+        return {**self.status.as_json(), "records": self.records, "dlq": self.dlq, **asdict(self.counters)}
 
 
 class SymbolState:
-    __slots__ = ("symbol", "sync", "key", "key_text", "records", "_crossed", "dlq", "snapshot_task")
+    """One symbol of the feed: its engine (`sync`), its record key, its counts and its sync task
+    with that task's failures."""
 
-    def __init__(self, exchange: str, symbol: str, sync: BookSync | PartialSync | NativeBookSync) -> None:
+    __slots__ = (
+        "symbol",
+        "sync",
+        "key",
+        "key_text",
+        "records",
+        "dlq",
+        "snapshot_task",
+        "failure",
+        "failed_since",
+        "restarts",
+    )
+
+    def __init__(self, exchange: str, symbol: str, sync: BookEngine) -> None:
         self.symbol = symbol
         self.sync = sync
         self.key_text = record_key(exchange, symbol)
         self.key = self.key_text.encode()
         self.records = 0
-        self._crossed = 0  # counted here by the Python engine, by the native book otherwise
         self.dlq = 0
         self.snapshot_task: asyncio.Task[None] | None = None
+        self.failure: str | None = None  # why the sync task last died, until the book is live again
+        self.failed_since = 0.0
+        self.restarts = 0
 
     @property
     def crossed(self) -> int:
         """Records of this symbol whose book was crossed (best bid >= best ask)."""
-        core = getattr(self.sync, "core", None)
-        return self._crossed + (core.crossed if core is not None else 0)
+        return self.sync.crossed
+
+    def fail(self, reason: str) -> None:
+        if self.failure is None:
+            self.failed_since = time.time()
+        self.failure = reason
+
+    def status(self, exchange: str) -> BookStatus:
+        sync = self.sync
+        if self.failure is not None and not sync.live:
+            return BookStatus(
+                exchange, self.symbol, BookState.FAILED, self.failed_since, self.failure, self.restarts
+            )
+        state = sync.state
+        reason = None
+        if state is not BookState.LIVE:
+            waiting = (
+                f"{sync.buffered} events buffered, waiting for the snapshot"
+                if sync.buffered
+                else "no event on the stream yet"
+            )
+            reason = f"{sync.wait_reason}; {waiting}" if sync.wait_reason else waiting
+        return BookStatus(exchange, self.symbol, state, sync.state_since, reason, self.restarts)
 
 
 class BookFeed:
@@ -72,55 +146,45 @@ class BookFeed:
         partial_depth: int = 20,
         poll_every: int = 500,
         engine: str = "native",
+        on_fatal: Callable[[str], None] | None = None,
+        restart_backoff_s: tuple[float, float] = (0.5, 30.0),
     ) -> None:
+        """`on_fatal(reason)` is called when a book cannot be kept at all (the service stops);
+        `restart_backoff_s` = (base, cap) of a failed sync task's restart delay."""
         if stream_kind not in ("diff", "partial"):
             raise ValueError(f"stream_kind must be diff or partial, not {stream_kind!r}")
-        if engine not in ("native", "python"):
-            raise ValueError(f"engine must be native or python, not {engine!r}")
-        # Partial-depth frames replace the whole book every 100 ms: no hot path worth compiling.
-        self.native = engine == "native" and stream_kind == "diff"
-        if self.native:
-            from producer.native_sync import NativeBookSync, NativeFeed  # fails clearly if not built
+        engine_class = choose_engine(engine, stream_kind)
         self.spec = spec
         self.depth = depth
         self.diff = stream_kind == "diff"
+        if not self.diff and partial_depth not in spec.partial_depths:
+            raise ValueError(f"partial depth must be one of {spec.partial_depths}")
         self.publisher = publisher
         self._fetch_snapshot = fetch_snapshot
+        self._on_fatal = on_fatal
+        self._restart_backoff_s = restart_backoff_s
         self.symbols: dict[str, SymbolState] = {}
         self.routes: dict[str, SymbolState] = {}
         for symbol in symbols:
-            if self.native:
-                sync: BookSync | PartialSync | NativeBookSync = NativeBookSync.create(
-                    spec.id, spec.market, symbol, spec.continuity, depth, SCHEMA_VERSION
-                )
-                stream = spec.diff_channel(symbol)
-            elif self.diff:
-                sync = BookSync(symbol, spec.continuity)
-                stream = spec.diff_channel(symbol)
-            else:
-                if partial_depth not in spec.partial_depths:
-                    raise ValueError(f"partial depth must be one of {spec.partial_depths}")
-                sync = PartialSync(symbol)
-                stream = spec.partial_channel(symbol, partial_depth)
-            state = SymbolState(spec.id, symbol, sync)
+            state = SymbolState(spec.id, symbol, engine_class.create(spec, symbol, depth))
             self.symbols[symbol] = state
+            stream = spec.diff_channel(symbol) if self.diff else spec.partial_channel(symbol, partial_depth)
             self.routes[stream] = state
         self._by_index = list(self.routes.values())
-        self._native_on_frame: Callable[[str | bytes, int], Any] | None = None
-        if self.native:
-            self._native_feed = NativeFeed(
-                list(self.routes),
-                [state.sync.core for state in self._by_index],  # type: ignore[union-attr]
-                spec.continuity is Continuity.PREV_FINAL_ID,
-                list(LAG_BUCKETS_MS),
-            )
-            self._native_on_frame = self._native_feed.on_frame
-            self._publish_book_json = publisher.publish_book_json
+        # The engine's compiled path over whole frames, if it has one (diff streams only).
+        self._frame_path: FramePath | None = (
+            engine_class.frame_path(spec, list(self.routes), [s.sync for s in self._by_index], LAG_BUCKETS_MS)
+            if self.diff
+            else None
+        )
+        self.native = self._frame_path is not None
+        self._fast_on_frame = self._frame_path.on_frame if self._frame_path is not None else None
+        self._publish_book_json = publisher.publish_book_json
         self._poll_every = poll_every
         self._until_poll = poll_every
         self.frames_in = 0
         self.dlq = 0
-        # Lag of the records made in Python; the native path keeps its own (see the properties).
+        # Lag of the records made in Python; the compiled path keeps its own (see the properties).
         self._lag_buckets = [0] * (len(LAG_BUCKETS_MS) + 1)
         self._lag_sum_ms = 0
         self._lag_count = 0
@@ -132,20 +196,31 @@ class BookFeed:
     @property
     def lag_buckets(self) -> list[int]:
         """Records per lag bucket (receive time - event time, ms; bounds LAG_BUCKETS_MS, then +Inf)."""
-        if not self.native:
+        if self._frame_path is None:
             return list(self._lag_buckets)
-        return [a + b for a, b in zip(self._lag_buckets, self._native_feed.lag_buckets, strict=True)]
+        return [a + b for a, b in zip(self._lag_buckets, self._frame_path.lag_buckets, strict=True)]
 
     @property
     def lag_sum_ms(self) -> int:
-        return self._lag_sum_ms + (int(self._native_feed.lag_sum_ms) if self.native else 0)
+        return self._lag_sum_ms + (int(self._frame_path.lag_sum_ms) if self._frame_path else 0)
 
     @property
     def lag_count(self) -> int:
-        return self._lag_count + (int(self._native_feed.lag_count) if self.native else 0)
+        return self._lag_count + (int(self._frame_path.lag_count) if self._frame_path else 0)
+
+    @property
+    def native_deferred(self) -> int:
+        """Frames the compiled path handed to the Python one (0 in a live steady state)."""
+        return int(self._frame_path.deferred) if self._frame_path else 0
 
     def is_live(self) -> bool:
         return all(s.sync.live for s in self.symbols.values())
+
+    def book_reports(self) -> list[BookReport]:
+        """Every book's state (with the reason and since when), counters, records and DLQ frames:
+        what /books, /readyz, /metrics and `obm status` show."""
+        ex = self.spec.id
+        return [BookReport(s.status(ex), s.sync.counters(), s.records, s.dlq) for s in self.symbols.values()]
 
     async def stop(self) -> None:
         tasks = [s.snapshot_task for s in self.symbols.values() if s.snapshot_task]
@@ -159,11 +234,11 @@ class BookFeed:
         """Handle one frame. Returns SERVER_SHUTDOWN when the exchange announced it will close
         the connection (the caller reconnects), else None."""
         self.frames_in += 1
-        native = self._native_on_frame
-        if native is None:
+        fast = self._fast_on_frame
+        if fast is None:
             return self._on_frame_python(raw, receive_time_ns)
-        done = native(raw, receive_time_ns)
-        if done is None:  # not taken by the native path: nothing changed, the reference decides
+        done = fast(raw, receive_time_ns)
+        if done is None:  # not taken by the compiled path: nothing changed, the reference decides
             return self._on_frame_python(raw, receive_time_ns)
         if done is not False:  # False: stale, already covered by the book
             index, payload = done  # lag and crossed were counted natively
@@ -205,7 +280,7 @@ class BookFeed:
             self._dead_letter(raw, str(exc), stream, state)
             return None
         if self.diff:
-            outcome = state.sync.on_event(ev)  # type: ignore[union-attr, arg-type]
+            outcome = state.sync.on_event(ev)
             if outcome is Outcome.APPLIED:
                 self._publish(state, ev.event_time, ev.transaction_time, receive_time_ns, ev.final_id)
             elif outcome is Outcome.BUFFERED:
@@ -214,11 +289,14 @@ class BookFeed:
                 # it and the stream's first event, and that reads as a gap a moment later.
                 self._request_snapshot(state)
             elif outcome is Outcome.NEED_SNAPSHOT:
-                log.warning("%s: sequence gap at U=%d, resyncing this symbol", state.symbol, ev.first_id)
+                log.warning("%s: %s, resyncing this symbol", state.symbol, state.sync.wait_reason)
                 self._request_snapshot(state)
-        elif state.sync.on_partial(snap) is Outcome.APPLIED:  # type: ignore[union-attr]
-            event_time = snap.event_time if snap.event_time is not None else receive_time_ns // 1_000_000
-            self._publish(state, event_time, snap.transaction_time, receive_time_ns, snap.last_update_id)
+        else:
+            sync = state.sync
+            assert isinstance(sync, BookSync)  # choose_engine: partial streams use the Python engine
+            if sync.on_partial(snap) is Outcome.APPLIED:
+                event_time = snap.event_time if snap.event_time is not None else receive_time_ns // 1_000_000
+                self._publish(state, event_time, snap.transaction_time, receive_time_ns, snap.last_update_id)
         return None
 
     def _on_unrouted(self, raw: str | bytes, msg: Any) -> str | None:
@@ -240,15 +318,8 @@ class BookFeed:
         receive_time_ns: int,
         seq: int,
     ) -> None:
-        sync = state.sync
-        if self.native:  # the native book serializes (and counts crossed books)
-            payload, _ = sync.core.record(  # type: ignore[union-attr]
-                event_time, transaction_time, receive_time_ns, seq
-            )
-            if self.publisher.publish_book_json(state.key, payload, force_check=sync.record_resynced):
-                state.records += 1
-        else:
-            self._publish_record(state, event_time, transaction_time, receive_time_ns, seq)
+        if state.sync.publish(self.publisher, state.key, event_time, transaction_time, receive_time_ns, seq):
+            state.records += 1
         lag = receive_time_ns // 1_000_000 - event_time
         self._lag_buckets[bisect_left(LAG_BUCKETS_MS, lag)] += 1
         self._lag_sum_ms += lag
@@ -257,45 +328,6 @@ class BookFeed:
         if self._until_poll <= 0:
             self._until_poll = self._poll_every
             self.publisher.poll(0)
-
-    def _publish_record(
-        self,
-        state: SymbolState,
-        event_time: int,
-        transaction_time: int | None,
-        receive_time_ns: int,
-        seq: int,
-    ) -> None:
-        """The Python engine's record: the top N as floats in a dict, serialized by the publisher."""
-        sync = state.sync
-        bid_prices, bid_sizes, ask_prices, ask_sizes = sync.book.top(self.depth)
-        crossed = bool(bid_prices) and bool(ask_prices) and bid_prices[0] >= ask_prices[0]
-        if crossed:
-            state._crossed += 1
-        record = {
-            "schema_version": SCHEMA_VERSION,
-            "exchange": self.spec.id,
-            "market": self.spec.market,
-            "symbol": state.symbol,
-            "event_time": event_time,
-            "transaction_time": transaction_time,
-            "receive_time_ns": receive_time_ns,
-            "sequence_id": seq,
-            "prev_sequence_id": sync.record_prev_id,
-            "bid_prices": bid_prices,
-            "bid_sizes": bid_sizes,
-            "ask_prices": ask_prices,
-            "ask_sizes": ask_sizes,
-            "resynced": sync.record_resynced,
-            "crossed": crossed,
-        }
-        if self.publisher.publish_book(state.key, record, force_check=sync.record_resynced):
-            state.records += 1
-
-    @property
-    def native_deferred(self) -> int:
-        """Frames the native path handed to the Python one (0 in a live steady state)."""
-        return int(self._native_feed.deferred) if self.native else 0
 
     def _dead_letter(
         self, raw: str | bytes, reason: str, origin: str | None, state: SymbolState | None
@@ -313,15 +345,45 @@ class BookFeed:
             )
         )
 
-    # -- snapshots -----------------------------------------------------------------------------
+    # -- snapshots: each book's sync task, supervised --------------------------------------------
 
     def _request_snapshot(self, state: SymbolState) -> None:
         if state.snapshot_task is None or state.snapshot_task.done():
-            state.snapshot_task = asyncio.get_running_loop().create_task(self._sync_symbol(state))
+            state.snapshot_task = asyncio.get_running_loop().create_task(self._keep_synced(state))
+
+    async def _keep_synced(self, state: SymbolState) -> None:
+        """The book's sync task under supervision (see the module docstring)."""
+        attempt = 0
+        while True:
+            try:
+                await self._sync_symbol(state)
+            except UnknownSymbol as exc:  # permanent: no restart can fix it
+                state.fail(str(exc))
+                reason = f"{state.symbol}: {exc}"
+                log.error("%s: the book cannot be kept: %s", state.symbol, exc)
+                if self._on_fatal is not None:
+                    self._on_fatal(reason)
+                return
+            except Exception as exc:  # noqa: BLE001 - whatever killed it is shown and retried
+                state.fail(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+                state.restarts += 1
+                delay = full_jitter(attempt, *self._restart_backoff_s)
+                attempt += 1
+                log.warning(
+                    "%s: book sync task failed (%s), restart %d in %.2f s",
+                    state.symbol,
+                    state.failure,
+                    state.restarts,
+                    delay,
+                    exc_info=None if isinstance(exc, SNAPSHOT_ERRORS) else exc,  # the venue's, or a bug's
+                )
+                await asyncio.sleep(delay)
+            else:
+                state.failure = None
+                return
 
     async def _sync_symbol(self, state: SymbolState) -> None:
         sync = state.sync
-        assert not isinstance(sync, PartialSync)
         while not sync.live:
             snap = await self._fetch_snapshot(state.symbol)
 
@@ -331,11 +393,7 @@ class BookFeed:
             outcome = sync.on_snapshot(snap, emit)
             if outcome is Outcome.NEED_SNAPSHOT:
                 # Older than the buffered stream (or a gap inside the buffer): ask again shortly.
-                log.info(
-                    "%s: snapshot %d does not chain onto the stream, fetching again",
-                    state.symbol,
-                    snap.last_update_id,
-                )
+                log.info("%s: %s, fetching again", state.symbol, sync.wait_reason)
                 await asyncio.sleep(0.2)
             else:
                 log.info("%s: book synced at update id %d", state.symbol, snap.last_update_id)

@@ -1,25 +1,30 @@
-"""The compiled hot path's Python side: `obm_book_native` (Rust, producer/native) holds each
-symbol's exact book and live sync state and handles a live book's frames end to end (scan,
-validate, chain check, apply, top-N record JSON) in one call; this module gives it the
-interface of `producer.sync.BookSync` for everything else.
+"""The compiled book engine: `obm_book_native` (Rust, producer/native) holds each symbol's exact
+book and live sync state, and its `NativeFeed` takes a live book's raw frames end to end (scan,
+validate, chain check, apply, top-N record JSON) in one call. This module is its Python side: the
+engine contract (producer/engine.py) over a native book, for everything the compiled path hands
+back.
 
 Why the split: per-frame, per-level work in CPython costs ~30-40 µs per real 31-level frame
 (docs/benchmarks.md); in Rust it is ~2 µs. The rare paths (waiting for a snapshot, buffering,
 a gap, the first event after a snapshot, any frame the native scanner does not accept) stay in
-Python and run the reference code (`parse_diff`, the procedure below mirrors `BookSync`), so
-the DLQ reasons and the procedure are the reference's own. tests/producer/test_producer_native_*
-check native == Python record for record and verdict for verdict.
+Python and run the reference code (`parse_diff` and the contract's procedure), so the DLQ reasons
+and the procedure are the reference's own. tests/producer/test_producer_native_* check native ==
+Python record for record and verdict for verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from producer.exchanges.spec import BookSnapshot, Continuity, DepthEvent
-from producer.sync import Outcome, apply_buffered
+from producer.engine import BookEngine, FramePath, Outcome
+from producer.exchanges.spec import BookSnapshot, Continuity, DepthEvent, ExchangeSpec
+from schemas import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from producer.publisher import RecordPublisher
 
 try:
     import obm_book_native as native
@@ -51,41 +56,34 @@ def record_prefix(exchange: str, market: str, symbol: str, schema_version: int) 
     return head[:-1]
 
 
-class NativeBookSync:
-    """BookSync over a native book: same outcomes, counters and record fields."""
+class NativeBookSync(BookEngine):
+    """One symbol's book in Rust: same outcomes, counters and record bytes as BookSync."""
 
-    __slots__ = (
-        "symbol",
-        "core",
-        "book",
-        "_buffer",
-        "_max_buffer",
-        "gaps",
-        "resyncs",
-        "syncs",
-        "stale_snapshots",
-        "buffer_overflows",
-    )
+    __slots__ = ("core", "book")
 
     def __init__(self, core: Any, max_buffer: int = 100_000) -> None:
-        self.symbol: str = core.symbol
+        super().__init__(core.symbol, max_buffer)
         self.core = core
         self.book = core  # top/levels/best_bid/best_ask/is_crossed/side_len/size_at like OrderBook
-        self._buffer: list[DepthEvent] = []
-        self._max_buffer = max_buffer
-        self.gaps = 0
-        self.resyncs = 0
-        self.syncs = 0
-        self.stale_snapshots = 0
-        self.buffer_overflows = 0
 
     @classmethod
-    def create(
-        cls, exchange: str, market: str, symbol: str, continuity: Continuity, depth: int, schema_version: int
-    ) -> NativeBookSync:
-        spot = continuity is Continuity.FIRST_ID
-        prefix = record_prefix(exchange, market, symbol, schema_version)
+    def create(cls, spec: ExchangeSpec, symbol: str, depth: int) -> NativeBookSync:
+        spot = spec.continuity is Continuity.FIRST_ID
+        prefix = record_prefix(spec.id, spec.market, symbol, SCHEMA_VERSION)
         return cls(NativeBook(symbol, spot, depth, prefix))
+
+    @classmethod
+    def frame_path(
+        cls,
+        spec: ExchangeSpec,
+        streams: Sequence[str],
+        books: Sequence[BookEngine],
+        lag_bounds: Sequence[int],
+    ) -> FramePath:
+        cores = [book.core for book in books if isinstance(book, NativeBookSync)]
+        assert len(cores) == len(books), "the native frame path keeps native books only"
+        futures = spec.continuity is Continuity.PREV_FINAL_ID
+        return NativeFeed(list(streams), cores, futures, list(lag_bounds))  # type: ignore[no-any-return]
 
     @property
     def live(self) -> bool:
@@ -107,23 +105,9 @@ class NativeBookSync:
     def stale_events(self) -> int:
         return int(self.core.stale_events)
 
-    def on_event(self, ev: DepthEvent) -> Outcome:
-        if not self.core.live:
-            buf = self._buffer
-            if len(buf) >= self._max_buffer:
-                buf.clear()
-                self.buffer_overflows += 1
-                self.resyncs += 1
-                buf.append(ev)
-                return Outcome.NEED_SNAPSHOT
-            buf.append(ev)
-            return Outcome.BUFFERED
-        outcome = self._step(ev)
-        if outcome is Outcome.NEED_SNAPSHOT:
-            self.gaps += 1
-            self.resyncs += 1
-            self._go_waiting([ev])
-        return outcome
+    @property
+    def crossed(self) -> int:
+        return int(self.core.crossed)
 
     def _step(self, ev: DepthEvent) -> Outcome:
         bid_prices, bid_sizes = columns(ev.bids)
@@ -134,27 +118,29 @@ class NativeBookSync:
             )
         )
 
-    def on_snapshot(self, snap: BookSnapshot, emit: Callable[[DepthEvent], None]) -> Outcome:
-        """As BookSync.on_snapshot."""
+    def _load(self, snap: BookSnapshot) -> None:
         core = self.core
-        if core.live:
-            return Outcome.STALE
         core.load(*columns(snap.bids), *columns(snap.asks))
         core.local_id = snap.last_update_id
         core.live = True
         core.fresh = True
         core.last_published = None
-        self.syncs += 1
-        pending, self._buffer = self._buffer, []
-        return apply_buffered(self, pending, emit)
 
-    def _go_waiting(self, buffered: list[DepthEvent]) -> None:
+    def _clear(self) -> None:
         core = self.core
         core.live = False
         core.fresh = False
         core.clear()
-        self._buffer = buffered
 
-    def reset(self) -> None:
-        self._go_waiting([])
-        self.core.last_published = None
+    def publish(
+        self,
+        publisher: RecordPublisher,
+        key: bytes,
+        event_time: int,
+        transaction_time: int | None,
+        receive_time_ns: int,
+        seq: int,
+    ) -> bool:
+        """The native book serializes the record (and counts crossed books)."""
+        payload, _ = self.core.record(event_time, transaction_time, receive_time_ns, seq)
+        return publisher.publish_book_json(key, payload, force_check=self.record_resynced)

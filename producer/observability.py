@@ -1,7 +1,9 @@
-"""The producer's HTTP endpoint: /healthz, /readyz and Prometheus /metrics.
+"""The producer's HTTP endpoint: /healthz, /readyz, /books (every book's state as JSON, what
+`obm status` reads) and Prometheus /metrics.
 
 The hot path only bumps plain integer attributes (a prometheus_client Counter.inc takes a lock
-and costs more than parsing a level); this collector reads them when Prometheus scrapes.
+and costs more than parsing a level); this collector reads them when Prometheus scrapes, through
+the feed's `book_reports()` for everything per book.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from producer.book_states import BOOKS_PATH, BookState
 from producer.feed import LAG_BUCKETS_MS
 
 if TYPE_CHECKING:
@@ -49,30 +52,55 @@ class ProducerCollector(Collector):
             "obm_producer_kafka_queue", "records waiting in the local Kafka queue", value=pub.queue_length()
         )
 
-        per_symbol = {
-            "resyncs": ("book resyncs after a gap or buffer overflow", lambda s: s.sync.resyncs),
-            "gaps": ("sequence gaps seen while live", lambda s: s.sync.gaps),
-            "crossed_books": ("records whose book was crossed (best bid >= best ask)", lambda s: s.crossed),
-            "syncs": ("snapshots applied", lambda s: s.sync.syncs),
+        reports = feed.book_reports()
+        per_book = {
+            "resyncs": ("book resyncs after a gap or buffer overflow", lambda r: r.counters.resyncs),
+            "gaps": ("sequence gaps seen while live", lambda r: r.counters.gaps),
+            "crossed_books": (
+                "records whose book was crossed (best bid >= best ask)",
+                lambda r: r.counters.crossed,
+            ),
+            "syncs": ("snapshots applied", lambda r: r.counters.syncs),
             "stale_snapshots": (
                 "snapshots older than the stream, fetched again",
-                lambda s: s.sync.stale_snapshots,
+                lambda r: r.counters.stale_snapshots,
             ),
-            "stale_events": ("events already covered by the book", lambda s: s.sync.stale_events),
-            "symbol_records": ("records published per symbol", lambda s: s.records),
-            "symbol_dlq": ("frames of this symbol sent to the DLQ", lambda s: s.dlq),
+            "stale_events": ("events already covered by the book", lambda r: r.counters.stale_events),
+            "buffer_overflows": (
+                "buffers dropped while waiting for a snapshot",
+                lambda r: r.counters.buffer_overflows,
+            ),
+            "book_restarts": ("restarts of the book's sync task after it died", lambda r: r.status.restarts),
+            "symbol_records": ("records published per symbol", lambda r: r.records),
+            "symbol_dlq": ("frames of this symbol sent to the DLQ", lambda r: r.dlq),
         }
-        for name, (doc, get) in per_symbol.items():
+        for name, (doc, get) in per_book.items():
             fam = CounterMetricFamily(f"obm_producer_{name}", doc, labels=["exchange", "symbol"])
-            for state in feed.symbols.values():
-                fam.add_metric([ex, state.symbol], get(state))
+            for r in reports:
+                fam.add_metric([ex, r.status.symbol], get(r))
             yield fam
         live = GaugeMetricFamily(
             "obm_producer_book_live", "1 when the book is in sync", labels=["exchange", "symbol"]
         )
-        for state in feed.symbols.values():
-            live.add_metric([ex, state.symbol], 1.0 if state.sync.live else 0.0)
+        state = GaugeMetricFamily(
+            "obm_producer_book_state",
+            "1 for the book's current state (live, syncing, resyncing, failed)",
+            labels=["exchange", "symbol", "state"],
+        )
+        since = GaugeMetricFamily(
+            "obm_producer_book_state_since_seconds",
+            "Unix time the book entered its current state",
+            labels=["exchange", "symbol"],
+        )
+        for r in reports:
+            symbol, current = r.status.symbol, r.status.state
+            live.add_metric([ex, symbol], 1.0 if current is BookState.LIVE else 0.0)
+            for book_state in BookState:
+                state.add_metric([ex, symbol, book_state.value], 1.0 if book_state is current else 0.0)
+            since.add_metric([ex, symbol], r.status.since)
         yield live
+        yield state
+        yield since
 
         conn_state = GaugeMetricFamily(
             "obm_producer_connection_state",
@@ -97,6 +125,11 @@ class ProducerCollector(Collector):
         if svc.snapshots is not None:
             limiter = svc.snapshots.limiter
             yield counter("snapshot_requests", "REST depth snapshot requests", svc.snapshots.requests)
+            yield counter(
+                "snapshot_failures",
+                "snapshot requests that failed (the book's sync task is restarted)",
+                svc.snapshots.failures,
+            )
             yield counter("rest_rate_limited", "HTTP 429 answers", limiter.rate_limited)
             yield counter("rest_banned", "HTTP 418 answers", limiter.banned)
             yield GaugeMetricFamily(
@@ -127,11 +160,14 @@ def build_app(service: ProducerService) -> web.Application:
 
     async def readyz(_: web.Request) -> web.Response:
         conns = {c.name: c.state for c in service.connections}
-        books = {s.symbol: s.sync.live for s in service.feed.symbols.values()}
+        books = {r.status.symbol: r.status.state is BookState.LIVE for r in service.feed.book_reports()}
         ready = bool(conns) and all(st == "connected" for st in conns.values()) and all(books.values())
         return web.json_response(
             {"ready": ready, "connections": conns, "books": books}, status=200 if ready else 503
         )
+
+    async def books(_: web.Request) -> web.Response:
+        return web.json_response({"books": [r.as_json() for r in service.feed.book_reports()]})
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(
@@ -145,4 +181,5 @@ def build_app(service: ProducerService) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get(BOOKS_PATH, books)
     return app

@@ -1,5 +1,6 @@
-"""REST calls of the producer: depth snapshots (through the weight limiter, retried with backoff)
-and the exchangeInfo check that turns a misspelt symbol into a clear error at start-up."""
+"""REST calls of the producer: depth snapshots (through the weight limiter; the feed retries a
+failed one with backoff) and the exchangeInfo check that turns a misspelt symbol into a clear
+error at start-up."""
 
 from __future__ import annotations
 
@@ -12,13 +13,21 @@ import aiohttp
 import orjson
 
 from producer.exchanges import BadFrame, BookSnapshot, ExchangeSpec
-from producer.ratelimit import WeightLimiter, full_jitter
+from producer.ratelimit import WeightLimiter
 
 log = logging.getLogger(__name__)
 
 
 class UnknownSymbol(ValueError):
-    """A configured symbol the exchange does not list (or does not trade)."""
+    """A configured symbol the exchange does not list (or does not trade): permanent."""
+
+
+class RestError(RuntimeError):
+    """An answer of the venue's REST API that is not the data asked for (status, body)."""
+
+
+# What a snapshot request can fail with short of UnknownSymbol: worth retrying later.
+SNAPSHOT_ERRORS = (TimeoutError, aiohttp.ClientError, OSError, orjson.JSONDecodeError, BadFrame, RestError)
 
 
 class SnapshotClient:
@@ -30,8 +39,6 @@ class SnapshotClient:
         limiter: WeightLimiter,
         limit: int | None = None,
         max_in_flight: int = 4,
-        backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 30.0,
     ) -> None:
         self.spec = spec
         self.session = session
@@ -39,23 +46,22 @@ class SnapshotClient:
         self.limiter = limiter
         self.limit = limit or spec.snapshot_limit
         self._in_flight = asyncio.Semaphore(max_in_flight)
-        self.backoff_base_s = backoff_base_s
-        self.backoff_cap_s = backoff_cap_s
         self.requests = 0
         self.failures = 0
         self.statuses: dict[int, int] = {}
 
     async def fetch(self, symbol: str) -> BookSnapshot:
-        """GET the depth snapshot, retrying until it succeeds (or the task is cancelled)."""
+        """GET the depth snapshot, waiting out rate limits (on 429/418 every request waits).
+        Any other failure raises (UnknownSymbol, or one of SNAPSHOT_ERRORS): the book's sync task
+        is then restarted with backoff by the feed, which shows the failure as the book's state."""
         url = f"{self.rest_url}{self.spec.depth_path}"
         params = {"symbol": symbol, "limit": str(self.limit)}
         weight = self.spec.snapshot_weight(self.limit)
-        attempt = 0
         while True:
             await self.limiter.acquire(weight)
-            try:
-                async with self._in_flight:
-                    self.requests += 1
+            async with self._in_flight:
+                self.requests += 1
+                try:
                     async with self.session.get(url, params=params) as resp:
                         self.statuses[resp.status] = self.statuses.get(resp.status, 0) + 1
                         self.limiter.observe_used_weight(resp.headers.get("X-MBX-USED-WEIGHT-1M"))
@@ -67,37 +73,52 @@ class SnapshotClient:
                             )
                             continue
                         if resp.status == 400 and b"-1121" in body:
-                            raise UnknownSymbol(f"{self.spec.id} does not know symbol {symbol!r}")
-                        if resp.status != 200:
-                            raise aiohttp.ClientResponseError(
-                                resp.request_info, (), status=resp.status, message=body[:200].decode()
+                            raise UnknownSymbol(
+                                f"{self.spec.id} ({self.spec.market}) does not know symbol {symbol}"
                             )
-                        snap = self.spec.parse_snapshot(orjson.loads(body))
-                        snap.symbol = symbol
-                        snap.receive_time_ns = time.time_ns()
-                        return snap
-            except (TimeoutError, aiohttp.ClientError, OSError, orjson.JSONDecodeError, BadFrame) as exc:
-                self.failures += 1
-                delay = full_jitter(attempt, self.backoff_base_s, self.backoff_cap_s)
-                attempt += 1
-                log.warning("snapshot %s failed (%s), retry in %.2fs", symbol, exc, delay)
-                await asyncio.sleep(delay)
+                        if resp.status != 200:
+                            raise RestError(
+                                f"snapshot {symbol}: HTTP {resp.status}: {body[:200].decode(errors='replace')}"
+                            )
+                        data = orjson.loads(body)
+                        if type(data) is not dict:
+                            raise BadFrame(f"snapshot {symbol}: not a JSON object")
+                        snap = self.spec.parse_snapshot(data)
+                except SNAPSHOT_ERRORS:
+                    self.failures += 1
+                    raise
+            snap.symbol = symbol
+            snap.receive_time_ns = time.time_ns()
+            return snap
 
 
 async def check_symbols(
     spec: ExchangeSpec, session: aiohttp.ClientSession, rest_url: str, symbols: list[str]
 ) -> dict[str, dict[str, Any]]:
-    """Every configured symbol must be listed and TRADING; raise UnknownSymbol naming the bad ones."""
+    """Every configured symbol must be listed in the venue's exchangeInfo and trading: raise
+    UnknownSymbol naming the others and the venue, RestError when the venue cannot be asked."""
     url = f"{rest_url.rstrip('/')}{spec.exchange_info_path}"
-    async with session.get(url) as resp:
-        body = await resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"{url}: HTTP {resp.status}: {body[:200]!r}")
-    listed = {s["symbol"]: s for s in orjson.loads(body).get("symbols", [])}
+    venue = f"{spec.id} ({spec.market})"
+    try:
+        async with session.get(url) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise RestError(
+                    f"cannot check the symbols: GET {url}: HTTP {resp.status}: {body[:200].decode(errors='replace')}"
+                )
+        listed = {s["symbol"]: s for s in orjson.loads(body)["symbols"]}
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        raise RestError(f"cannot check the symbols: GET {url}: {exc or type(exc).__name__}") from exc
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise RestError(f"cannot check the symbols: GET {url}: not an exchangeInfo answer ({exc})") from exc
     unknown = [s for s in symbols if s not in listed]
     if unknown:
-        raise UnknownSymbol(f"{spec.id} ({spec.market}) does not list symbol(s) {', '.join(unknown)}")
-    halted = [s for s in symbols if listed[s].get("status") not in (None, "TRADING")]
+        raise UnknownSymbol(f"{venue} does not list symbol(s) {', '.join(unknown)}")
+    halted = [
+        f"{s} ({listed[s].get('status')})"
+        for s in symbols
+        if listed[s].get("status") not in (None, "TRADING")
+    ]
     if halted:
-        raise UnknownSymbol(f"{spec.id}: symbol(s) not trading: {', '.join(halted)}")
+        raise UnknownSymbol(f"{venue}: symbol(s) not trading: {', '.join(halted)}")
     return {s: listed[s] for s in symbols}

@@ -1,7 +1,11 @@
 """One producer process: settings -> exchange spec, symbol check, connections, feed, Kafka, HTTP.
 
 `run_producer` is what `python -m producer` and `obm produce` call; it returns when the stop
-event is set (SIGTERM/SIGINT), after closing the connections and flushing Kafka.
+event is set (SIGTERM/SIGINT) or the service fails, after closing the connections and flushing
+Kafka. The service fails, with one line saying why, when a symbol is unknown to the venue (at
+start, from its exchangeInfo, or later, from a snapshot request), when the venue cannot be asked
+at start, or when one of its tasks (a connection, the Kafka poller) dies: nothing keeps running
+while publishing nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import asyncio
 import logging
 import re
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -22,7 +26,7 @@ from producer.exchanges import ExchangeSpec, resolve
 from producer.feed import BookFeed
 from producer.publisher import RecordPublisher, topic_names
 from producer.ratelimit import WeightLimiter
-from producer.rest import SnapshotClient, UnknownSymbol, check_symbols
+from producer.rest import RestError, SnapshotClient, UnknownSymbol, check_symbols
 
 log = logging.getLogger(__name__)
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
@@ -48,6 +52,31 @@ class ProducerOptions:
     kafka_config: dict[str, Any] = field(default_factory=dict)
 
 
+def configured_venue(settings: ProducerSettings) -> tuple[ExchangeSpec, list[str]]:
+    """The exchange module and the symbols `settings` ask for. Raises UnknownExchange (a
+    ValueError) or UnknownSymbol for names that cannot be symbols."""
+    spec = resolve(settings.exchange, settings.market)
+    symbols = [s.upper() for s in settings.symbols]
+    bad = [s for s in symbols if not SYMBOL_RE.match(s)]
+    if bad or not symbols:
+        raise UnknownSymbol(f"invalid symbol name(s): {bad or 'none configured'}")
+    return spec, symbols
+
+
+def _rest_session(tuning: ConnectionTuning) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=30, sock_connect=tuning.connect_timeout_s)
+    )
+
+
+async def check_venue(settings: ProducerSettings, tuning: ConnectionTuning) -> None:
+    """Every symbol of `settings` listed and trading on its venue (exchangeInfo), asked with a
+    session of its own: `run_producer` calls it before any Kafka client exists."""
+    spec, symbols = configured_venue(settings)
+    async with _rest_session(tuning) as session:
+        await check_symbols(spec, session, settings.rest_url or spec.rest_url, symbols)
+
+
 class ProducerService:
     def __init__(
         self, settings: ProducerSettings, kafka: KafkaSettings, options: ProducerOptions | None = None
@@ -55,11 +84,7 @@ class ProducerService:
         self.settings = settings
         self.kafka = kafka
         self.options = options or ProducerOptions()
-        self.spec: ExchangeSpec = resolve(settings.exchange, settings.market)
-        self.symbols = [s.upper() for s in settings.symbols]
-        bad = [s for s in self.symbols if not SYMBOL_RE.match(s)]
-        if bad or not self.symbols:
-            raise UnknownSymbol(f"invalid symbol name(s): {bad or 'none configured'}")
+        self.spec, self.symbols = configured_venue(settings)
         self.ws_url = settings.ws_url or self.spec.ws_url
         self.rest_url = settings.rest_url or self.spec.rest_url
         raw_topic, dlq_topic = topic_names(kafka, self.options.raw_topic, self.options.dlq_topic)
@@ -82,6 +107,7 @@ class ProducerService:
             stream_kind=settings.stream_kind,
             partial_depth=self.options.partial_depth,
             engine=self.options.engine,
+            on_fatal=self._book_lost,
         )
         self.connections: list[StreamConnection] = [
             StreamConnection(
@@ -98,17 +124,43 @@ class ProducerService:
                 )
             )
         ]
-        self.failed: str | None = None
+        self.failed: str | None = None  # why the service stopped on its own (or could not flush)
+        self.exit_code = 0
         self.http_port: int | None = None
+        self._stop: asyncio.Event | None = None
+
+    def _fail(self, reason: str, exit_code: int = 1) -> None:
+        """Stop the service for `reason` (the first reason wins)."""
+        if self.failed is None:
+            self.failed, self.exit_code = reason, exit_code
+        if self._stop is not None:
+            self._stop.set()
+
+    def _book_lost(self, reason: str) -> None:
+        """A book that cannot be kept (the venue no longer knows its symbol): a configuration error."""
+        self._fail(reason, exit_code=2)
+
+    def _watch(self, task: asyncio.Task[None], what: str) -> None:
+        """A task of the service that ends by an exception stops the service with the reason."""
+
+        def done(t: asyncio.Task[None]) -> None:
+            if not t.cancelled() and t.exception() is not None:
+                exc = t.exception()
+                log.error("%s died", what, exc_info=exc)
+                self._fail(f"{what} died: {type(exc).__name__}: {exc}")
+
+        task.add_done_callback(done)
 
     async def _fetch_snapshot(self, symbol: str):  # noqa: ANN202 - BookSnapshot
         assert self.snapshots is not None
         return await self.snapshots.fetch(symbol)
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        """Until `stop` is set or the service fails (`failed` says why). Raises UnknownSymbol or
+        RestError when the symbols cannot be checked at start, before anything runs."""
+        self._stop = stop
         runner: web.AppRunner | None = None
-        timeout = aiohttp.ClientTimeout(total=30, sock_connect=self.options.tuning.connect_timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with _rest_session(self.options.tuning) as session:
             if self.options.check_symbols:
                 await check_symbols(self.spec, session, self.rest_url, self.symbols)
             limiter = WeightLimiter(self.spec.weight_limit_1m, self.options.weight_safety)
@@ -124,7 +176,10 @@ class ProducerService:
                 await site.start()
                 self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             tasks = [asyncio.create_task(c.run(session)) for c in self.connections]
+            for conn, task in zip(self.connections, tasks, strict=True):
+                self._watch(task, f"connection {conn.name}")
             poller = asyncio.create_task(self._poll_kafka(stop))
+            self._watch(poller, "Kafka poller")
             if ready is not None:
                 ready.set()
             log.info(
@@ -146,7 +201,7 @@ class ProducerService:
                 poller.cancel()
                 remaining = await asyncio.get_running_loop().run_in_executor(None, self.publisher.flush, 15.0)
                 if remaining:
-                    self.failed = f"{remaining} records undelivered at shutdown"
+                    self._fail(f"{remaining} records undelivered at shutdown")
                 if runner is not None:
                     await runner.cleanup()
         log.info(
@@ -165,23 +220,31 @@ class ProducerService:
 def run_producer(
     settings: ProducerSettings, kafka: KafkaSettings, options: ProducerOptions | None = None
 ) -> int:
-    """Run until SIGTERM/SIGINT; 0 on a clean stop, 2 on a configuration error."""
+    """Run until SIGTERM/SIGINT or a failure: 0 on a clean stop, 2 on a configuration error (an
+    invalid or unknown symbol, at start or later; an unknown exchange), 1 on any other failure.
+    The reason of a non-zero exit is the last line logged. The symbols are checked first, before
+    any Kafka client exists: a refused start has nothing to publish and nothing else to say."""
+    options = options or ProducerOptions()
     try:
+        if options.check_symbols:
+            asyncio.run(check_venue(settings, options.tuning))
+            options = replace(options, check_symbols=False)
         service = ProducerService(settings, kafka, options)
     except (UnknownSymbol, ValueError) as exc:
         log.error("%s", exc)
         return 2
+    except RestError as exc:
+        log.error("%s", exc)
+        return 1
 
     async def main() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        try:
-            await service.run(stop)
-        except UnknownSymbol as exc:
-            log.error("%s", exc)
-            return 2
-        return 1 if service.failed else 0
+        await service.run(stop)
+        if service.failed:
+            log.error("producer stopped: %s", service.failed)
+        return service.exit_code
 
     return asyncio.run(main())

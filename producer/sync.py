@@ -1,132 +1,85 @@
-"""Keeps one symbol's local book in sync with the exchange by Binance's published procedure.
-
-Pure logic (no I/O): events and snapshots go in, the caller is told what to do (publish, fetch a
-snapshot). That keeps the procedure testable on its own and the same for live feeds, replays
-and the simulator's own checks.
-
-States: WAITING (events are buffered until a REST snapshot arrives) and LIVE (events are applied
-when they chain onto the local update id). A broken chain is a gap: the book is dropped, the
-symbol alone goes back to WAITING and the caller fetches a new snapshot.
+"""The Python book engine, the reference: an exact `OrderBook`, Binance's chain check in Python,
+the record built as a dict. The procedure around it (buffering, snapshots, gaps, counters, state)
+is the engine contract's (producer/engine.py). It also keeps the books of partial-depth streams
+(`on_partial`), which need no procedure, and is what the compiled engine is checked against
+(tests/producer/test_producer_native_differential.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from enum import IntEnum
-from typing import Protocol
+import time
+from typing import TYPE_CHECKING
 
 from producer.book import OrderBook
-from producer.exchanges.spec import BookSnapshot, Continuity, DepthEvent
+from producer.engine import BookEngine, Outcome
+from producer.exchanges.spec import BookSnapshot, Continuity, DepthEvent, ExchangeSpec
+from schemas import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from producer.publisher import RecordPublisher
+
+__all__ = ["BookSync", "Outcome"]
 
 
-class Outcome(IntEnum):
-    APPLIED = 0  # the book changed: publish it
-    BUFFERED = 1  # waiting for a snapshot
-    STALE = 2  # already covered by the book (u <= local id): ignored
-    NEED_SNAPSHOT = 3  # a gap (or the snapshot was too old): fetch a snapshot for this symbol
-
-
-class _BufferedSync(Protocol):
-    """What `apply_buffered` needs of a book synchroniser (BookSync, native_sync.NativeBookSync)."""
-
-    gaps: int
-    resyncs: int
-    stale_snapshots: int
-    syncs: int
-
-    def _step(self, ev: DepthEvent) -> Outcome: ...
-    def _go_waiting(self, buffered: list[DepthEvent]) -> None: ...
-
-
-def apply_buffered(
-    sync: _BufferedSync, pending: list[DepthEvent], emit: Callable[[DepthEvent], None]
-) -> Outcome:
-    """Apply the events buffered while a snapshot was fetched, right after loading it. A gap after
-    some event applied is a gap (resync); a gap before any is a snapshot older than the stream (not
-    counted as a sync). Shared by the Python and the native synchroniser so the two cannot drift."""
-    applied_any = False
-    for i, ev in enumerate(pending):
-        outcome = sync._step(ev)
-        if outcome is Outcome.APPLIED:
-            applied_any = True
-            emit(ev)
-        elif outcome is Outcome.NEED_SNAPSHOT:
-            if applied_any:
-                sync.gaps += 1
-                sync.resyncs += 1
-            else:
-                sync.stale_snapshots += 1
-                sync.syncs -= 1
-            sync._go_waiting(pending[i:])
-            return Outcome.NEED_SNAPSHOT
-    return Outcome.APPLIED if applied_any else Outcome.BUFFERED
-
-
-class BookSync:
-    """The diff-depth procedure for one symbol."""
+class BookSync(BookEngine):
+    """One symbol's book kept in Python."""
 
     __slots__ = (
-        "symbol",
         "book",
         "live",
         "local_id",
-        "_fresh",
-        "_spot",
-        "_buffer",
-        "_max_buffer",
         "record_prev_id",
         "record_resynced",
-        "_last_published",
-        "gaps",
-        "resyncs",
-        "syncs",
-        "stale_snapshots",
         "stale_events",
-        "buffer_overflows",
+        "crossed",
+        "_fresh",
+        "_spot",
+        "_last_published",
+        "_exchange",
+        "_market",
+        "_depth",
     )
+    # Plain attributes here (the contract's read-only properties): the hot path reads them.
+    live: bool
+    local_id: int
+    record_prev_id: int | None
+    record_resynced: bool
+    stale_events: int
+    crossed: int
 
-    def __init__(self, symbol: str, continuity: Continuity, max_buffer: int = 100_000) -> None:
-        self.symbol = symbol
+    def __init__(
+        self,
+        symbol: str,
+        continuity: Continuity,
+        max_buffer: int = 100_000,
+        *,
+        exchange: str | None = None,
+        market: str | None = None,
+        depth: int = 20,
+    ) -> None:
+        """`exchange`/`market` are only needed to publish (`create` sets them); a book kept for
+        its own sake (the simulator's replay, tests) does without."""
+        super().__init__(symbol, max_buffer)
         self.book = OrderBook()
         self.live = False
         self.local_id = 0
+        # Filled on every APPLIED outcome: what the record of this book state carries.
+        self.record_prev_id = None
+        self.record_resynced = False
+        self.stale_events = 0
+        self.crossed = 0
         self._fresh = False  # no event applied since the last snapshot
         self._spot = continuity is Continuity.FIRST_ID
-        self._buffer: list[DepthEvent] = []
-        self._max_buffer = max_buffer
-        # Filled on every APPLIED outcome: what the record of this book state carries.
-        self.record_prev_id: int | None = None
-        self.record_resynced = False
         self._last_published: int | None = None
-        # Integrity counters (exported as metrics).
-        self.gaps = 0  # broken chains seen while live
-        self.resyncs = 0  # snapshots fetched again after a gap or a buffer overflow
-        self.syncs = 0  # snapshots successfully applied (the first one included)
-        self.stale_snapshots = 0  # snapshots older than the buffered stream, fetched again
-        self.stale_events = 0  # events already covered by the book
-        self.buffer_overflows = 0
+        self._exchange = exchange
+        self._market = market
+        self._depth = depth
 
-    def on_event(self, ev: DepthEvent) -> Outcome:
-        if not self.live:
-            buf = self._buffer
-            if len(buf) >= self._max_buffer:
-                # The snapshot is taking too long: start over rather than grow without bound.
-                buf.clear()
-                self.buffer_overflows += 1
-                self.resyncs += 1
-                buf.append(ev)
-                return Outcome.NEED_SNAPSHOT
-            buf.append(ev)
-            return Outcome.BUFFERED
-        outcome = self._step(ev)
-        if outcome is Outcome.NEED_SNAPSHOT:
-            self.gaps += 1
-            self.resyncs += 1
-            self._go_waiting([ev])
-        return outcome
+    @classmethod
+    def create(cls, spec: ExchangeSpec, symbol: str, depth: int) -> BookSync:
+        return cls(symbol, spec.continuity, exchange=spec.id, market=spec.market, depth=depth)
 
     def _step(self, ev: DepthEvent) -> Outcome:
-        """Apply ev if it chains onto the book. Does not change state on a gap."""
         local = self.local_id
         if self._spot:
             if ev.final_id <= local:
@@ -154,63 +107,20 @@ class BookSync:
         self._fresh = False
         return Outcome.APPLIED
 
-    def on_snapshot(self, snap: BookSnapshot, emit: Callable[[DepthEvent], None]) -> Outcome:
-        """Load a REST snapshot and apply the buffered events that follow it; `emit` is called
-        after each applied event (the book is in that event's state). Returns APPLIED when live,
-        NEED_SNAPSHOT when the snapshot is older than the buffered stream or a gap was found in
-        the buffer, BUFFERED when no buffered event reaches past the snapshot yet."""
-        if self.live:
-            return Outcome.STALE  # a late answer to a request made before we got live again
+    def _load(self, snap: BookSnapshot) -> None:
         self.book.load(snap.bids, snap.asks)
         self.local_id = snap.last_update_id
         self.live = True
         self._fresh = True
         self._last_published = None
-        self.syncs += 1
-        pending, self._buffer = self._buffer, []
-        return apply_buffered(self, pending, emit)
 
-    def _go_waiting(self, buffered: list[DepthEvent]) -> None:
+    def _clear(self) -> None:
         self.live = False
         self._fresh = False
         self.book.clear()
-        self._buffer = buffered
-
-    def reset(self) -> None:
-        """Forget everything (e.g. the symbol was unsubscribed)."""
-        self._go_waiting([])
-        self._last_published = None
-
-
-class PartialSync:
-    """Partial-depth streams send the whole top N every 100 ms: no procedure, only ordering."""
-
-    __slots__ = (
-        "symbol",
-        "book",
-        "live",
-        "local_id",
-        "record_prev_id",
-        "record_resynced",
-        "stale_events",
-        "gaps",
-        "resyncs",
-        "syncs",
-        "stale_snapshots",
-        "buffer_overflows",
-    )
-
-    def __init__(self, symbol: str) -> None:
-        self.symbol = symbol
-        self.book = OrderBook()
-        self.live = False
-        self.local_id = 0
-        self.record_prev_id: int | None = None
-        self.record_resynced = False
-        self.stale_events = 0
-        self.gaps = self.resyncs = self.syncs = self.stale_snapshots = self.buffer_overflows = 0
 
     def on_partial(self, snap: BookSnapshot) -> Outcome:
+        """A partial-depth frame is the whole top N: no procedure, only ordering by update id."""
         if self.live and snap.last_update_id <= self.local_id:
             self.stale_events += 1
             return Outcome.STALE
@@ -219,6 +129,42 @@ class PartialSync:
         self.record_resynced = not self.live
         if not self.live:
             self.syncs += 1
+            self.state_since = time.time()
         self.live = True
         self.local_id = snap.last_update_id
         return Outcome.APPLIED
+
+    def publish(
+        self,
+        publisher: RecordPublisher,
+        key: bytes,
+        event_time: int,
+        transaction_time: int | None,
+        receive_time_ns: int,
+        seq: int,
+    ) -> bool:
+        """The top N as floats in a dict, serialized (and sampled for the schema) by the publisher."""
+        if self._exchange is None:
+            raise TypeError(f"{self.symbol}: a BookSync made without exchange and market cannot publish")
+        bid_prices, bid_sizes, ask_prices, ask_sizes = self.book.top(self._depth)
+        crossed = bool(bid_prices) and bool(ask_prices) and bid_prices[0] >= ask_prices[0]
+        if crossed:
+            self.crossed += 1
+        record = {
+            "schema_version": SCHEMA_VERSION,
+            "exchange": self._exchange,
+            "market": self._market,
+            "symbol": self.symbol,
+            "event_time": event_time,
+            "transaction_time": transaction_time,
+            "receive_time_ns": receive_time_ns,
+            "sequence_id": seq,
+            "prev_sequence_id": self.record_prev_id,
+            "bid_prices": bid_prices,
+            "bid_sizes": bid_sizes,
+            "ask_prices": ask_prices,
+            "ask_sizes": ask_sizes,
+            "resynced": self.record_resynced,
+            "crossed": crossed,
+        }
+        return publisher.publish_book(key, record, force_check=self.record_resynced)

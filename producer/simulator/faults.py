@@ -1,6 +1,8 @@
 """Faults the simulator injects on demand, so tests can prove the producer survives them:
 dropped depth frames (sequence gaps), malformed frames of several kinds, disconnects, stalls (an
-open but silent connection), REST errors (429 with Retry-After, 418) and `serverShutdown`."""
+open but silent connection), REST errors on depth snapshots (429 with Retry-After, 418, or any
+status, for every symbol or one), a delisted symbol (its REST answers turn to "Invalid symbol")
+and `serverShutdown`; `clear` ends every fault still pending."""
 
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ FAULT_KINDS = (
     "unknown_stream",
     "not_an_object",
     "http_error",
+    "delist",
     "stall",
     "disconnect",
     "server_shutdown",
+    "clear",
 )
 
 
@@ -62,7 +66,8 @@ class Faults:
     def __init__(self) -> None:
         self._drops: dict[str, int] = {}
         self._malformed: dict[str, list[str]] = {}
-        self._http: list[tuple[int, float]] = []
+        self._http: list[tuple[str | None, int, float]] = []  # (symbol or any, status, Retry-After)
+        self.delisted: set[str] = set()
         self._stall_until = 0.0
         self.dropped = 0
         self.malformed_sent = 0
@@ -70,6 +75,14 @@ class Faults:
         # step): a stall is a silent connection, its frames are lost like on a dead link, and
         # tests can tell a stall's gap from any other.
         self.withheld = 0
+
+    def clear(self) -> None:
+        """End every pending fault (drops, malformed frames, REST errors, a stall, delistings)."""
+        self._drops.clear()
+        self._malformed.clear()
+        self._http.clear()
+        self._stall_until = 0.0
+        self.delisted.clear()
 
     def add_drop(self, symbol: str, count: int) -> None:
         self._drops[symbol] = self._drops.get(symbol, 0) + count
@@ -93,11 +106,18 @@ class Faults:
         self.malformed_sent += len(kinds)
         return [malformed_frame(kind, symbol or "") for kind in kinds]
 
-    def add_http_errors(self, status: int, count: int, retry_after_s: float) -> None:
-        self._http.extend([(status, retry_after_s)] * count)
+    def add_http_errors(
+        self, status: int, count: int, retry_after_s: float, symbol: str | None = None
+    ) -> None:
+        """The next `count` depth requests (of `symbol`, or of any symbol) answer `status`."""
+        self._http.extend([(symbol, status, retry_after_s)] * count)
 
-    def take_http_error(self) -> tuple[int, float] | None:
-        return self._http.pop(0) if self._http else None
+    def take_http_error(self, symbol: str) -> tuple[int, float] | None:
+        for i, (target, status, retry_after_s) in enumerate(self._http):
+            if target is None or target == symbol:
+                del self._http[i]
+                return status, retry_after_s
+        return None
 
     def stall(self, seconds: float) -> None:
         self._stall_until = time.monotonic() + seconds

@@ -3,7 +3,8 @@
 WebSocket: `/ws/<stream>[/<stream>...]` (raw payloads), `/stream?streams=a/b` (combined frames
 `{"stream": ..., "data": ...}`), and SUBSCRIBE/UNSUBSCRIBE/LIST_SUBSCRIPTIONS messages on either.
 REST: `/api/v3/depth`, `/api/v3/exchangeInfo`, `/api/v3/ping`, `/api/v3/time`, with the
-`X-MBX-USED-WEIGHT-1M` header. Control: `POST /sim/faults` injects faults (see faults.py),
+`X-MBX-USED-WEIGHT-1M` header; and USD-M's `/fapi/v1/exchangeInfo` (the same symbols as
+perpetuals), so a USD-M producer's start-up check can be tried here (the streams stay spot's). Control: `POST /sim/faults` injects faults (see faults.py),
 `GET /sim/stats` reports what was sent.
 """
 
@@ -20,8 +21,8 @@ from aiohttp import WSMsgType, web
 
 from config import SimulatorSettings
 from producer.exchanges.binance_spot import snapshot_weight
+from producer.simulator.exchange_info import spot_exchange_info, usdm_exchange_info
 from producer.simulator.faults import FAULT_KINDS, Faults
-from producer.simulator.market_model import symbol_info
 from producer.simulator.model_source import ModelSource
 from producer.simulator.replay import ReplayOptions, ReplaySource
 
@@ -117,6 +118,7 @@ class Simulator:
         app.router.add_get("/ws/{streams:.*}", self._ws_raw)
         app.router.add_get("/api/v3/depth", self._depth)
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
+        app.router.add_get("/fapi/v1/exchangeInfo", self._futures_exchange_info)
         app.router.add_get("/api/v3/ping", self._ping)
         app.router.add_get("/api/v3/time", self._time)
         app.router.add_post("/sim/faults", self._inject)
@@ -169,7 +171,11 @@ class Simulator:
         ):
             self.faults.add_malformed(symbol, kind, count)
         elif kind == "http_error":
-            self.faults.add_http_errors(status, count, seconds)
+            self.faults.add_http_errors(status, count, seconds, explicit)
+        elif kind == "delist":
+            self.faults.delisted.add(symbol)
+        elif kind == "clear":
+            self.faults.clear()
         elif kind == "stall":
             self.faults.stall(seconds)
         elif kind == "disconnect":
@@ -304,14 +310,14 @@ class Simulator:
             )
         used = self._use_weight(snapshot_weight(limit))
         headers = {"X-MBX-USED-WEIGHT-1M": str(used)}
-        error = self.faults.take_http_error()
+        error = self.faults.take_http_error(symbol)
         if error is not None:
             status, retry_after = error
             headers["Retry-After"] = str(retry_after)
             return web.json_response(
                 {"code": -1003, "msg": "Too many requests (injected)."}, status=status, headers=headers
             )
-        if symbol not in self.symbols:
+        if symbol not in self.listed:
             return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400, headers=headers)
         if self.model is not None:
             body = orjson.dumps(self.model.snapshot(symbol, limit))
@@ -320,47 +326,20 @@ class Simulator:
             body = self.replay.snapshot(symbol, limit)
         return web.Response(body=body, content_type="application/json", headers=headers)
 
+    @property
+    def listed(self) -> list[str]:
+        """The symbols the REST API knows (all but the delisted ones)."""
+        return [s for s in self.symbols if s not in self.faults.delisted]
+
     async def _exchange_info(self, request: web.Request) -> web.Response:
-        wanted = self.symbols
+        wanted = self.listed
         if "symbols" in request.query:
             wanted = [s.upper() for s in orjson.loads(request.query["symbols"])]
         elif "symbol" in request.query:
             wanted = [request.query["symbol"].upper()]
-        unknown = [s for s in wanted if s not in self.symbols]
-        if unknown:
+        if any(s not in self.listed for s in wanted):
             return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
-        symbols = []
-        for s in wanted:
-            info = symbol_info(s)
-            symbols.append(
-                {
-                    "symbol": s,
-                    "status": "TRADING",
-                    "baseAsset": info.base_asset,
-                    "quoteAsset": info.quote_asset,
-                    "filters": [
-                        {
-                            "filterType": "PRICE_FILTER",
-                            "minPrice": "0.00000001",
-                            "maxPrice": "1000000.00000000",
-                            "tickSize": f"{info.tick / 1e8:.8f}",
-                        },
-                        {
-                            "filterType": "LOT_SIZE",
-                            "minQty": "0.00010000",
-                            "maxQty": "9000.00000000",
-                            "stepSize": f"{info.lot / 1e8:.8f}",
-                        },
-                    ],
-                }
-            )
-        return web.json_response(
-            {
-                "timezone": "UTC",
-                "serverTime": time.time_ns() // 10**6,
-                "rateLimits": [
-                    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}
-                ],
-                "symbols": symbols,
-            }
-        )
+        return web.json_response(spot_exchange_info(wanted))
+
+    async def _futures_exchange_info(self, _: web.Request) -> web.Response:
+        return web.json_response(usdm_exchange_info(self.listed))

@@ -46,13 +46,14 @@ class BytesPublisher:
 
 
 def _state(feed: BookFeed) -> list[tuple]:
+    """What observability reads (state, reason, counters, records, DLQ) and the book's update id;
+    `since` is the wall clock of each feed's own transitions, so it is left out."""
     return [
-        (
-            s.symbol, s.records, s.crossed, s.dlq, s.sync.live, s.sync.local_id, s.sync.gaps, s.sync.resyncs,
-            s.sync.syncs, s.sync.stale_snapshots, s.sync.stale_events, s.sync.buffer_overflows,
-        )
-        for s in feed.symbols.values()
-    ] + [(feed.frames_in, feed.dlq, feed.lag_buckets, feed.lag_sum_ms, feed.lag_count)]  # fmt: skip
+        (r.status.symbol, r.status.state, r.status.reason, r.counters, r.records, r.dlq)
+        for r in feed.book_reports()
+    ] + [(s.sync.local_id,) for s in feed.symbols.values()] + [
+        (feed.frames_in, feed.dlq, feed.lag_buckets, feed.lag_sum_ms, feed.lag_count)
+    ]  # fmt: skip
 
 
 async def _run_both(spec: ExchangeSpec, symbols: list[str], frames, snapshot) -> tuple[BookFeed, BookFeed]:  # noqa: ANN001
@@ -93,7 +94,7 @@ def test_capture_gives_identical_records_and_dlq_through_both_engines() -> None:
     frames = [(raw, t) for t, raw in lines if raw.startswith(b'{"stream"')][:12_000]
     py, nat = asyncio.run(_run_both(binance_spot.EXCHANGE, ["ETHUSDT"], frames, lambda s: snap))
     depth = sum(1 for raw, _ in frames if b"@depth@100ms" in raw)
-    assert py.symbols["ETHUSDT"].records > 1000 and py.symbols["ETHUSDT"].sync.gaps == 0
+    assert py.symbols["ETHUSDT"].records > 1000 and py.symbols["ETHUSDT"].sync.counters().gaps == 0
     # the native path took nearly every depth frame (those before the snapshot go to Python)
     assert nat.native_deferred - (len(frames) - depth) < 20
 
@@ -182,5 +183,5 @@ def test_random_streams_with_bad_frames_give_identical_results(futures: bool) ->
 
     py, nat = asyncio.run(_run_both(spec, symbols, frames(), lambda s: models[s].snapshot(1000)))
     assert sum(s.records for s in py.symbols.values()) > 1000
-    assert sum(s.sync.gaps for s in py.symbols.values()) > 5 and py.dlq > 50
+    assert sum(r.counters.gaps for r in py.book_reports()) > 5 and py.dlq > 50
     assert nat.native_deferred < nat.frames_in / 2

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from producer.book import MAX_FIXED, SCALE, BadLevel, OrderBook, parse_fixed
-from producer.exchanges import Continuity
+from producer.exchanges import binance_usdm
 from producer.native_sync import NativeBookSync
 
 pytestmark = pytest.mark.unit
@@ -118,7 +118,7 @@ def test_native_record_is_orjsons_bytes_of_the_python_record(depth: int) -> None
         ]
         py = OrderBook()
         py.load(*levels)
-        sync = NativeBookSync.create("binance_usdm", "usdm", "BTCUSDT", Continuity.PREV_FINAL_ID, depth, 1)
+        sync = NativeBookSync.create(binance_usdm.EXCHANGE, "BTCUSDT", depth)
         core = sync.core
         core.load(*[list(c) for lv in levels for c in (zip(*lv, strict=True) if lv else ((), ()))])
         # one event through step(): sets prev_sequence_id / resynced like BookSync does

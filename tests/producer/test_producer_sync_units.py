@@ -1,4 +1,5 @@
-"""Binance's local-book procedure, spot (U/u chain) and USD-M futures (pu chain)."""
+"""Binance's local-book procedure, spot (U/u chain) and USD-M futures (pu chain); the states a book
+shows (with the reason and since when); the feed's supervision of each book's sync task."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import orjson
 import pytest
 
 from producer.book import SCALE
+from producer.book_states import BookState
 from producer.exchanges import BookSnapshot, Continuity, DepthEvent, binance_spot
 from producer.feed import BookFeed
+from producer.rest import UnknownSymbol
 from producer.simulator.market_model import SymbolModel, depth_update
-from producer.sync import BookSync, Outcome, PartialSync
+from producer.sync import BookSync, Outcome
 
 pytestmark = pytest.mark.unit
 
@@ -130,7 +133,7 @@ def test_buffer_is_bounded() -> None:
 
 
 def test_partial_depth_keeps_order_and_flags_first() -> None:
-    sync = PartialSync("ETHUSDT")
+    sync = BookSync("ETHUSDT", Continuity.FIRST_ID)
     assert (
         sync.on_partial(snap(10)) is Outcome.APPLIED and sync.record_resynced and sync.record_prev_id is None
     )
@@ -138,6 +141,23 @@ def test_partial_depth_keeps_order_and_flags_first() -> None:
     assert sync.on_partial(snap(12, bids=((99, 1),))) is Outcome.APPLIED
     assert sync.record_prev_id == 10 and not sync.record_resynced
     assert sync.book.levels("bids") == [(99 * SCALE, SCALE)]
+
+
+def test_state_and_reason_follow_the_procedure() -> None:
+    sync = BookSync("ETHUSDT", Continuity.FIRST_ID)
+    assert sync.state is BookState.SYNCING and sync.wait_reason == ""
+    sync.on_event(ev(9, 12))
+    assert sync.state is BookState.SYNCING and sync.buffered == 1
+    before = sync.state_since
+    sync.on_snapshot(snap(10), lambda e: None)
+    assert sync.state is BookState.LIVE and sync.state_since >= before and sync.buffered == 0
+    assert sync.on_event(ev(14, 15)) is Outcome.NEED_SNAPSHOT
+    assert sync.state is BookState.RESYNCING and sync.wait_reason == "sequence gap at U=14 after 12"
+    sync.on_event(ev(16, 20))
+    assert sync.on_snapshot(snap(8), lambda e: None) is Outcome.NEED_SNAPSHOT
+    assert sync.state is BookState.RESYNCING and sync.wait_reason == "snapshot 8 older than the stream"
+    counters = sync.counters()
+    assert (counters.gaps, counters.resyncs, counters.syncs, counters.stale_snapshots) == (1, 1, 1, 1)
 
 
 class RecordingPublisher:
@@ -209,3 +229,78 @@ def test_feed_asks_for_the_first_snapshot_only_once_the_stream_has_delivered_an_
         records[-1]["bid_prices"][0] == best_bid[0] / SCALE
         and records[-1]["ask_prices"][0] == best_ask[0] / SCALE
     )
+
+
+def _feed_with_fetch(fetch, on_fatal=None) -> BookFeed:  # noqa: ANN001
+    return BookFeed(
+        binance_spot.EXCHANGE,
+        ["ETHUSDT"],
+        RecordingPublisher(),  # type: ignore[arg-type]
+        fetch,
+        engine="python",
+        on_fatal=on_fatal,
+        restart_backoff_s=(0.01, 0.02),
+    )
+
+
+def _frame(first: int, final: int) -> bytes:
+    data = depth_update("ETHUSDT", 1, first, final, {100 * SCALE: SCALE}, {101 * SCALE: SCALE})
+    return orjson.dumps({"stream": "ethusdt@depth@100ms", "data": data})
+
+
+def test_a_book_task_that_dies_is_shown_failed_and_restarted_until_live() -> None:
+    """Pure supervision logic (the real simulator's REST errors: test_producer_faults.py)."""
+    calls: list[str] = []
+    seen: list[tuple[BookState, str | None, int]] = []
+
+    async def scenario() -> BookFeed:
+        async def fetch(symbol: str) -> BookSnapshot:
+            calls.append(symbol)
+            if len(calls) <= 3:
+                status = feed.book_reports()[0].status
+                seen.append((status.state, status.reason, status.restarts))
+                raise RuntimeError(f"boom {len(calls)}")
+            return snap(10)
+
+        feed = _feed_with_fetch(fetch)
+        feed.on_frame(_frame(9, 12), 0)
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if feed.is_live():
+                break
+        return feed
+
+    feed = asyncio.run(scenario())
+    state = feed.symbols["ETHUSDT"]
+    assert feed.is_live() and len(calls) == 4 and state.restarts == 3 and state.failure is None
+    # before each restart the book shows the previous death; the first fetch saw a book syncing
+    assert seen[0][:1] == (BookState.SYNCING,)
+    assert seen[1:] == [
+        (BookState.FAILED, "RuntimeError: boom 1", 1),
+        (BookState.FAILED, "RuntimeError: boom 2", 2),
+    ]
+    report = feed.book_reports()[0]
+    assert (
+        report.status.state is BookState.LIVE and report.status.reason is None and report.counters.syncs == 1
+    )
+
+
+def test_a_permanent_error_stops_with_the_reason_and_is_not_retried() -> None:
+    fatal: list[str] = []
+    calls: list[str] = []
+
+    async def scenario() -> BookFeed:
+        async def fetch(symbol: str) -> BookSnapshot:
+            calls.append(symbol)
+            raise UnknownSymbol(f"binance (spot) does not know symbol {symbol}")
+
+        feed = _feed_with_fetch(fetch, fatal.append)
+        feed.on_frame(_frame(9, 12), 0)
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        return feed
+
+    feed = asyncio.run(scenario())
+    assert fatal == ["ETHUSDT: binance (spot) does not know symbol ETHUSDT"] and calls == ["ETHUSDT"]
+    status = feed.book_reports()[0].status
+    assert status.state is BookState.FAILED and status.reason == "binance (spot) does not know symbol ETHUSDT"

@@ -1,0 +1,253 @@
+"""The contract of a book engine: one symbol's order book kept by the exchange's diff-depth
+procedure (Binance's "How to manage a local order book correctly").
+
+Two engines implement it: the Python reference (`producer.sync.BookSync`) and the compiled one
+(`producer.native_sync.NativeBookSync`, Rust). Everything around the book itself is written here
+once, so the two cannot drift: events are buffered until a REST snapshot arrives, the snapshot is
+loaded and the buffered events that follow it are applied, a broken chain is a gap (the book is
+dropped and this symbol alone waits for a new snapshot), and the counters and the state (with the
+reason and since when) are kept. An engine supplies the book: load a snapshot, clear it, step one
+event onto it (chain check and apply), count stale events and crossed books, and publish the
+current top N. An engine may also offer a compiled path that takes whole raw frames of live books
+(`frame_path`); frames it does not take go through the Python code, which decides.
+
+Pure logic, no I/O: events and snapshots go in, the caller is told what to do (publish, fetch a
+snapshot), which keeps the procedure testable on its own.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from producer.book_states import BookState
+from producer.exchanges.spec import BookSnapshot, DepthEvent, ExchangeSpec
+
+if TYPE_CHECKING:
+    from producer.publisher import RecordPublisher
+
+
+class Outcome(IntEnum):
+    APPLIED = 0  # the book changed: publish it
+    BUFFERED = 1  # waiting for a snapshot
+    STALE = 2  # already covered by the book (u <= local id): ignored
+    NEED_SNAPSHOT = 3  # a gap (or the snapshot was too old): fetch a snapshot for this symbol
+
+
+@dataclass(frozen=True, slots=True)
+class BookCounters:
+    """A book's integrity counters (exported as metrics; compared engine against engine)."""
+
+    gaps: int  # broken chains seen while live
+    resyncs: int  # snapshots fetched again after a gap or a buffer overflow
+    syncs: int  # snapshots successfully applied (the first one included)
+    stale_snapshots: int  # snapshots older than the buffered stream, fetched again
+    stale_events: int  # events already covered by the book
+    buffer_overflows: int  # buffers dropped because the snapshot took too long
+    crossed: int  # records whose book was crossed (best bid >= best ask)
+
+
+class FramePath(Protocol):
+    """A compiled path over whole raw frames (the native engine's `NativeFeed`)."""
+
+    deferred: int  # frames handed back to the Python code
+    lag_buckets: list[int]
+    lag_sum_ms: int
+    lag_count: int
+
+    def on_frame(self, raw: str | bytes, receive_time_ns: int) -> Any:
+        """(book index, record bytes) when it updated a book, False for a stale event, None when
+        the frame is for the Python code (nothing was changed)."""
+
+
+class BookEngine(ABC):
+    """One symbol's book under the diff-depth procedure. Subclasses provide the book."""
+
+    __slots__ = (
+        "symbol",
+        "_buffer",
+        "_max_buffer",
+        "gaps",
+        "resyncs",
+        "syncs",
+        "stale_snapshots",
+        "buffer_overflows",
+        "state_since",
+        "wait_reason",
+    )
+    # The exact book (an OrderBook or a NativeBook): levels(side, n), top(n), best_bid(), best_ask().
+    book: Any
+
+    def __init__(self, symbol: str, max_buffer: int = 100_000) -> None:
+        self.symbol = symbol
+        self._buffer: list[DepthEvent] = []
+        self._max_buffer = max_buffer
+        self.gaps = 0
+        self.resyncs = 0
+        self.syncs = 0
+        self.stale_snapshots = 0
+        self.buffer_overflows = 0
+        self.state_since = time.time()  # when the book last went live or stopped being live
+        self.wait_reason = ""  # why it is not live, after a break (empty before the first sync)
+
+    # -- what an engine provides ---------------------------------------------------------------
+
+    @classmethod
+    @abstractmethod
+    def create(cls, spec: ExchangeSpec, symbol: str, depth: int) -> BookEngine:
+        """The engine's book of `symbol` on `spec`'s venue, publishing the top `depth` levels."""
+
+    @classmethod
+    def frame_path(
+        cls,
+        spec: ExchangeSpec,
+        streams: Sequence[str],
+        books: Sequence[BookEngine],
+        lag_bounds: Sequence[int],
+    ) -> FramePath | None:
+        """A compiled path taking raw frames of `streams[i]` for `books[i]` (None: none)."""
+        return None
+
+    @property
+    @abstractmethod
+    def live(self) -> bool: ...
+
+    @property
+    @abstractmethod
+    def local_id(self) -> int:
+        """The update id the book is at."""
+
+    @property
+    @abstractmethod
+    def record_prev_id(self) -> int | None:
+        """The previous record's sequence id, for the record of the last applied event."""
+
+    @property
+    @abstractmethod
+    def record_resynced(self) -> bool:
+        """True when the last applied event was the first after a snapshot."""
+
+    @property
+    @abstractmethod
+    def stale_events(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def crossed(self) -> int: ...
+
+    @abstractmethod
+    def _step(self, ev: DepthEvent) -> Outcome:
+        """Apply ev if it chains onto the book (APPLIED), else STALE or NEED_SNAPSHOT without
+        changing anything."""
+
+    @abstractmethod
+    def _load(self, snap: BookSnapshot) -> None:
+        """Replace the book by the snapshot: live, fresh (no event applied since), at its id."""
+
+    @abstractmethod
+    def _clear(self) -> None:
+        """Drop the book: not live, not fresh, no levels."""
+
+    @abstractmethod
+    def publish(
+        self,
+        publisher: RecordPublisher,
+        key: bytes,
+        event_time: int,
+        transaction_time: int | None,
+        receive_time_ns: int,
+        seq: int,
+    ) -> bool:
+        """Hand the record of the current book to the publisher; False when it went to the DLQ."""
+
+    # -- the procedure, shared -----------------------------------------------------------------
+
+    def on_event(self, ev: DepthEvent) -> Outcome:
+        """Apply a diff event (live), or buffer it until the snapshot (not live)."""
+        if not self.live:
+            buf = self._buffer
+            if len(buf) >= self._max_buffer:
+                # The snapshot is taking too long: start over rather than grow without bound.
+                buf.clear()
+                self.buffer_overflows += 1
+                self.resyncs += 1
+                buf.append(ev)
+                self.wait_reason = f"buffer of {self._max_buffer} events overflowed before the snapshot"
+                return Outcome.NEED_SNAPSHOT
+            buf.append(ev)
+            return Outcome.BUFFERED
+        outcome = self._step(ev)
+        if outcome is Outcome.NEED_SNAPSHOT:
+            self.gaps += 1
+            self.resyncs += 1
+            self._go_waiting([ev], f"sequence gap at U={ev.first_id} after {self.local_id}")
+        return outcome
+
+    def on_snapshot(self, snap: BookSnapshot, emit: Callable[[DepthEvent], None]) -> Outcome:
+        """Resync: load a REST snapshot and apply the buffered events that follow it; `emit` is
+        called after each applied event (the book is in that event's state). Returns APPLIED when
+        live, NEED_SNAPSHOT when the snapshot is older than the buffered stream or a gap was found
+        in the buffer, BUFFERED when no buffered event reaches past the snapshot yet."""
+        if self.live:
+            return Outcome.STALE  # a late answer to a request made before we got live again
+        self._load(snap)
+        self.syncs += 1
+        self.state_since = time.time()
+        self.wait_reason = ""
+        pending, self._buffer = self._buffer, []
+        applied_any = False
+        for i, ev in enumerate(pending):
+            outcome = self._step(ev)
+            if outcome is Outcome.APPLIED:
+                applied_any = True
+                emit(ev)
+            elif outcome is Outcome.NEED_SNAPSHOT:
+                # A gap after some event applied is a gap; before any, the snapshot is older than
+                # the stream (fetched again, not counted as a sync).
+                if applied_any:
+                    self.gaps += 1
+                    self.resyncs += 1
+                    reason = f"sequence gap at U={ev.first_id} in the buffered events"
+                else:
+                    self.stale_snapshots += 1
+                    self.syncs -= 1
+                    reason = f"snapshot {snap.last_update_id} older than the stream"
+                self._go_waiting(pending[i:], reason)
+                return Outcome.NEED_SNAPSHOT
+        return Outcome.APPLIED if applied_any else Outcome.BUFFERED
+
+    def _go_waiting(self, buffered: list[DepthEvent], reason: str) -> None:
+        self._clear()
+        self._buffer = buffered
+        self.state_since = time.time()
+        self.wait_reason = reason
+
+    # -- what observability reads --------------------------------------------------------------
+
+    @property
+    def buffered(self) -> int:
+        """Events waiting for the snapshot."""
+        return len(self._buffer)
+
+    @property
+    def state(self) -> BookState:
+        """LIVE, or SYNCING before the first snapshot, RESYNCING after a break (FAILED is the
+        supervisor's: the engine does not know about its task)."""
+        if self.live:
+            return BookState.LIVE
+        return BookState.RESYNCING if self.syncs or self.resyncs else BookState.SYNCING
+
+    def counters(self) -> BookCounters:
+        return BookCounters(
+            gaps=self.gaps,
+            resyncs=self.resyncs,
+            syncs=self.syncs,
+            stale_snapshots=self.stale_snapshots,
+            stale_events=self.stale_events,
+            buffer_overflows=self.buffer_overflows,
+            crossed=self.crossed,
+        )
