@@ -16,6 +16,7 @@ import orjson
 import redis
 
 from config import RedisSettings
+from config.clients import redis_client
 from schemas import split_record_key
 from schemas.redis_layout import ALERTS_STREAM_FIELD, RedisLayout
 
@@ -47,15 +48,7 @@ class LiveStore:
 
     def __init__(self, settings: RedisSettings, client: redis.Redis | None = None, timeout_s: float = 1.0):
         self.keys = RedisLayout.from_settings(settings)
-        self.client = client or redis.Redis(
-            host=settings.host,
-            port=settings.port,
-            db=settings.db,
-            password=settings.password.get_secret_value() if settings.password else None,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry_on_timeout=False,
-        )
+        self.client = client or redis_client(settings, timeout_s, retry_on_timeout=False)
 
     def _call(self, fn: Any, *args: Any) -> Any:
         try:

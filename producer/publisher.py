@@ -19,6 +19,7 @@ import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
 from config import KafkaSettings
+from config.clients import client_config, producer_config
 from schemas import Topic, ValidationFailed, dlq_record, topic_name, validator_for
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class RecordPublisher:
         extra_config: dict[str, Any] | None = None,
     ) -> None:
         config: dict[str, Any] = {
-            "bootstrap.servers": kafka.bootstrap_servers,
+            **producer_config(kafka),
             "client.id": client_id,
             "enable.idempotence": True,  # implies acks=all, no duplicates on retry, order kept
             "compression.type": "lz4",
@@ -163,7 +164,7 @@ def create_topics_if_absent(kafka: KafkaSettings, names: list[str], partitions: 
     policy table; this is for per-run names, where one partition keeps a single total order)."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+    admin = AdminClient(client_config(kafka))
     existing = set(admin.list_topics(timeout=10).topics)
     todo = [
         NewTopic(n, num_partitions=partitions, replication_factor=kafka.replication_factor)

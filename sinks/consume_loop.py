@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from config import KafkaSettings
+from config.clients import consumer_config
 from schemas.topics import Topic
 from sinks.batching import BatchingSink, SinkBatch, TopicNames, WriteResult
 from sinks.offset_commit import CommitFailed, OffsetCommitter
@@ -87,8 +88,7 @@ class ConsumeLoop:
         self._inflight: _InFlight | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._consumer_config: dict[str, object] = {
-            "bootstrap.servers": kafka.bootstrap_servers,
-            "group.id": group_id,
+            **consumer_config(kafka, group_id),
             "client.id": f"obm-sink-{sink.name}",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,

@@ -19,6 +19,7 @@ from typing import Protocol, cast
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
 from config import KafkaSettings
+from config.clients import consumer_config
 from schemas.redis_layout import BARS_KEEP_MS
 from schemas.topics import Topic
 from sinks.batching import SinkRecord, TopicNames, WriteResult, record_from_message
@@ -49,8 +50,7 @@ class RedisRefill:
     def __call__(self, sink: _Writer) -> None:
         started = time.monotonic()
         consumer = Consumer({
-            "bootstrap.servers": self.kafka.bootstrap_servers,
-            "group.id": f"obm-redis-refill-{uuid.uuid4().hex[:8]}",
+            **consumer_config(self.kafka, f"obm-redis-refill-{uuid.uuid4().hex[:8]}"),
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
             "enable.partition.eof": False,

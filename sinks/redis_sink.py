@@ -32,6 +32,7 @@ from typing import Any
 import redis
 
 from config import RedisSettings
+from config.clients import redis_client
 from schemas.redis_layout import (
     ALERTS_SEEN_KEEP_MS,
     ALERTS_STREAM_FIELD,
@@ -107,9 +108,7 @@ class RedisSink:
         self.settings = settings
         self.keys = RedisLayout.from_settings(settings)
         self.refill = refill
-        pw = settings.password.get_secret_value() if settings.password else None
-        self.client = redis.Redis(host=settings.host, port=settings.port, db=settings.db, password=pw,
-                                  socket_timeout=10, socket_connect_timeout=5)  # fmt: skip
+        self.client = redis_client(settings, timeout_s=10, connect_timeout_s=5)
         self._alert_script = self.client.register_script(_ALERT_SCRIPT)
         self._bars_script = self.client.register_script(_BARS_SCRIPT)
         self.commands_sent = 0  # commands queued in pipelines (a script call counts once)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from config import KafkaSettings
+from config.clients import client_config
 from obm.operator.positions import Position, offset_for
 
 METADATA_TIMEOUT_S = 10.0
@@ -22,10 +23,6 @@ METADATA_TIMEOUT_S = 10.0
 
 class TopicNotFound(LookupError):
     pass
-
-
-def client_config(settings: KafkaSettings) -> dict[str, str | int | float | bool]:
-    return {"bootstrap.servers": settings.bootstrap_servers}
 
 
 def slice_consumer(settings: KafkaSettings) -> Consumer:

@@ -13,6 +13,7 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from config import KafkaSettings, StackSettings
+from config.clients import client_config
 from obm.stack.health import StartupFailed, port_open, wait_until
 from obm.stack.process import ManagedProcess
 from schemas.topics import ALL_TOPICS, topic_name
@@ -141,7 +142,7 @@ class KafkaBroker:
     def healthy(self) -> bool:
         if not port_open(self.settings.host, self.settings.port):
             return False
-        admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers})
+        admin = AdminClient(client_config(self.settings))
         md = admin.list_topics(timeout=2)
         return bool(md.brokers)
 

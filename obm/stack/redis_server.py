@@ -9,6 +9,7 @@ from pathlib import Path
 import redis
 
 from config import RedisSettings, StackSettings
+from config.clients import redis_client
 from obm.stack.health import StartupFailed, wait_until
 from obm.stack.process import ManagedProcess
 
@@ -49,9 +50,7 @@ class RedisServer:
         return ManagedProcess(name="redis", argv=argv, run_dir=self.stack.state_dir)
 
     def client(self) -> redis.Redis:
-        s = self.settings
-        pw = s.password.get_secret_value() if s.password else None
-        return redis.Redis(host=s.host, port=s.port, db=s.db, password=pw, socket_timeout=2)
+        return redis_client(self.settings, timeout_s=2)
 
     def healthy(self) -> bool:
         try:

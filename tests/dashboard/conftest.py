@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from bench import dashboard_seed as seed
-from config import PostgresSettings, RedisSettings
+from config import PostgresSettings, RedisSettings, clients
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def redis_prefix(redis_settings: RedisSettings) -> RedisSettings:
 
 @pytest.fixture
 def redis_client(redis_settings: RedisSettings) -> Iterator[redis.Redis]:
-    client = redis.Redis(host=redis_settings.host, port=redis_settings.port, db=redis_settings.db)
+    client = clients.redis_client(redis_settings, timeout_s=10)
     yield client
     client.close()
 
