@@ -5,11 +5,14 @@ connector, only Tables."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from config import FlinkSettings, KafkaSettings, MetricsJobSettings
+from config import ContractSettings, FlinkSettings, KafkaSettings, MetricsJobSettings
 from schemas import Topic, load_schema
+from schemas.conformance import contract_rules
+from schemas.dlq import MAX_PAYLOAD_CHARS
 from schemas.topics import topic_name as contract_topic_name
 
 # The event-time attribute every source table gets, computed from `event_time` (ms).
@@ -17,10 +20,28 @@ ROWTIME = "rt"
 # The Kafka message key column of every sink (`exchange:symbol`), not part of the JSON value.
 KEY_COLUMN = "record_key"
 # The project's JSON format (jvm/flink-functions/.../format/ObmJsonFormatFactory.java): the rows of
-# Flink's `json` with `json.ignore-parse-errors` (a malformed record gives no row; the producer has
-# already routed those to the DLQ), at a fraction of the CPU (fast double parsing and writing, no
-# boxed arrays, no per-record JSON tree). Option-less.
+# Flink's `json` with `json.ignore-parse-errors` at a fraction of the CPU (fast double parsing and
+# writing, no boxed arrays, no per-record JSON tree). Every Kafka source gives it the topic's
+# contract (`format_contract`): a message that breaks it (not JSON, wrong types, nulls, missing or
+# extra fields, non-finite or out-of-range numbers, unequal or empty book sides, event time out of
+# bounds) is not an error and not dropped: it is a row whose schema columns are all NULL and whose
+# REJECT_COLUMNS say why and hold the original bytes, which the jobs route to orderbook.dlq
+# (pipelines.py). The file source and the sinks use it without a contract.
 JSON_FORMAT = "obm-json"
+# The columns a source with a contract adds for nonconforming messages (NULL on conforming rows):
+# the reason (`<kind>: <detail>`), the original bytes as text and how they are encoded in it
+# ('utf-8', or 'base64' for bytes that are not UTF-8): the DLQ schema's reason/payload fields.
+REJECT_REASON = "obm_reject_reason"
+REJECT_PAYLOAD = "obm_payload"
+REJECT_PAYLOAD_ENCODING = "obm_payload_encoding"
+REJECT_COLUMNS = (REJECT_REASON, REJECT_PAYLOAD, REJECT_PAYLOAD_ENCODING)
+# Where a Kafka source's record came from (connector metadata), for the DLQ record.
+SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET = "obm_topic", "obm_partition", "obm_offset"
+# The JSON Schema keywords format_contract translates for the Java format. A schema that uses any
+# other keyword fails when the DDL is built, instead of a rule the Flink jobs would not check.
+_VALUE_KEYWORDS = {"type", "const", "enum", "minimum", "exclusiveMinimum", "minLength", "pattern"}
+_ARRAY_KEYWORDS = {"minItems", "maxItems", "items"}
+_IGNORED_KEYWORDS = {"description"}
 
 
 def topic_name(kafka: KafkaSettings, topic: Topic) -> str:
@@ -53,14 +74,100 @@ def _column_list(topic: Topic) -> str:
     return ",\n  ".join(f"`{name}` {sql_type}" for name, sql_type in schema_columns(topic))
 
 
+def _value_rule(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """One property (or array items) of a JSON Schema as the format's rule: a kind, whether null
+    is allowed, and the bounds the schema states."""
+    unknown = set(spec) - _VALUE_KEYWORDS - _ARRAY_KEYWORDS - _IGNORED_KEYWORDS
+    if unknown:
+        raise ValueError(f"{name}: JSON Schema keywords {sorted(unknown)} have no obm-json rule")
+    values = spec["enum"] if "enum" in spec else [spec["const"]] if "const" in spec else None
+    if "type" in spec:
+        kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    elif values is not None:
+        kinds = sorted({"integer" if isinstance(v, int) else "string" for v in values})
+    else:
+        raise ValueError(f"{name}: a property needs a type, const or enum")
+    nullable = "null" in kinds or (values is not None and None in values)
+    kinds = [k for k in kinds if k != "null"]
+    if len(kinds) != 1:
+        raise ValueError(f"{name}: obm-json checks properties of one type (and null), not {kinds}")
+    rule: dict[str, Any] = {"type": kinds[0], "nullable": nullable}
+    if values is not None:
+        rule["enum"] = [v for v in values if v is not None]
+    for key in ("minimum", "exclusiveMinimum", "minLength", "pattern", "minItems", "maxItems"):
+        if key in spec:
+            rule[key] = spec[key]
+    if kinds[0] == "array":
+        rule["items"] = _value_rule(f"{name}[]", spec["items"])
+    return rule
+
+
+def format_contract(topic: Topic) -> dict[str, Any]:
+    """The topic's contract as the obm-json format checks it (its `contract` option): every
+    property's rule in schema order, which are required, whether other fields are allowed, and the
+    x- rules (schemas/conformance.py, the Python definition of the same contract)."""
+    schema = load_schema(topic)
+    unknown = set(schema) - {
+        "$schema", "$id", "title", "description", "type", "required", "additionalProperties",
+        "properties", "examples", "x-equal-length", "x-event-time",
+    }  # fmt: skip
+    if unknown:
+        raise ValueError(f"{topic.value}: schema keywords {sorted(unknown)} have no obm-json rule")
+    required = set(schema.get("required", []))
+    rules = contract_rules(topic)
+    return {
+        "topic": topic.value,
+        "additionalProperties": schema.get("additionalProperties", True) is not False,
+        "fields": [
+            {"name": name, "required": name in required, **_value_rule(name, spec)}
+            for name, spec in schema["properties"].items()
+        ],
+        "equalLength": [list(pair) for pair in rules.equal_length],
+        "eventTime": rules.event_time_field,
+    }
+
+
+def max_age_ms(topic: Topic, contract: ContractSettings) -> int:
+    """The oldest event time a consumer accepts, as an age: the setting, or the topic's retention."""
+    if contract.max_age_ms:
+        return contract.max_age_ms
+    from obm.operator.topic_policy import TOPIC_POLICIES
+
+    return TOPIC_POLICIES[topic].retention_ms
+
+
+def contract_format_options(topic: Topic, contract: ContractSettings, prefix: str) -> dict[str, str]:
+    """The obm-json options that make a source check `topic`'s contract (`prefix` is the format's
+    option prefix: `obm-json.`, or `value.obm-json.` on a Kafka table with a key format)."""
+    options = {
+        "contract": json.dumps(format_contract(topic), separators=(",", ":")),
+        "reason-column": REJECT_REASON,
+        "payload-column": REJECT_PAYLOAD,
+        "payload-encoding-column": REJECT_PAYLOAD_ENCODING,
+        "max-payload-chars": str(MAX_PAYLOAD_CHARS),
+        "max-future-ms": str(contract.max_future_ms),
+        "max-age-ms": str(max_age_ms(topic, contract)),
+    }
+    return {f"{prefix}{key}": value for key, value in options.items()}
+
+
 def _with(options: dict[str, str]) -> str:
-    return ",\n  ".join(f"'{k}' = '{v}'" for k, v in options.items())
+    """The WITH clause; values are SQL string literals (a quote doubled, nothing else escaped)."""
+    return ",\n  ".join(f"'{k}' = '{_quoted(v)}'" for k, v in options.items())
 
 
-def _source_ddl(table: str, topic: Topic, options: dict[str, str], flink: FlinkSettings) -> str:
+def _quoted(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _source_ddl(
+    table: str, topic: Topic, options: dict[str, str], flink: FlinkSettings, extra_columns: str = ""
+) -> str:
+    """The rowtime is NULL on a rejected row (its `event_time` is NULL), and a NULL rowtime never
+    moves the watermark: a record dated far ahead that breaks the contract cannot close windows."""
     lateness = flink.watermark_out_of_orderness_ms
     return (
-        f"CREATE TEMPORARY TABLE `{table}` (\n  {_column_list(topic)},\n"
+        f"CREATE TEMPORARY TABLE `{table}` (\n  {_column_list(topic)},\n{extra_columns}"
         f"  `{ROWTIME}` AS TO_TIMESTAMP_LTZ(`event_time`, 3),\n"
         f"  WATERMARK FOR `{ROWTIME}` AS `{ROWTIME}` - INTERVAL '{lateness / 1000:.3f}' SECOND\n"
         f") WITH (\n  {_with(options)}\n)"

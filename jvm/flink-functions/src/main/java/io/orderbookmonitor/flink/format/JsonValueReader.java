@@ -75,7 +75,7 @@ final class JsonValueReader {
      * to the nearest double, which a long's conversion gives too, except "-0": -0.0); anything else
      * through {@code Double.parseDouble} of its trimmed text, as Flink does ("1.5", " 2 ", "NaN").
      */
-    private static double readDouble(JsonParser jp) throws IOException {
+    static double readDouble(JsonParser jp) throws IOException {
         JsonToken token = jp.currentToken();
         if (token == JsonToken.VALUE_NUMBER_FLOAT) {
             return jp.getDoubleValue();
