@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.book_frames import DepthCurves, LiquidityGrid
+from dashboard.book_depth import DepthCurves, LiquidityGrid
 from dashboard.formatting import (
     ASK_COLOUR,
     BID_COLOUR,

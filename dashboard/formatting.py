@@ -11,7 +11,6 @@ import math
 from typing import Any
 
 SEVERITY_COLOURS: dict[str, str] = {"low": "#5b8def", "medium": "#f0a202", "high": "#e5383b"}
-SEVERITY_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2}
 BID_COLOUR = "#2a9d8f"
 ASK_COLOUR = "#e76f51"
 MID_COLOUR = "#8d99ae"

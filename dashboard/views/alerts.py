@@ -14,11 +14,11 @@ import streamlit as st
 
 from dashboard import cached_queries
 from dashboard.formatting import plural, severity_css
-from dashboard.frames import alert_feed_table, alerts_frame, filter_alerts, page_count, paginate
 from dashboard.history_store import HistoryUnavailable
 from dashboard.layout import ViewContext
 from dashboard.live_store import LiveUnavailable
 from dashboard.resources import live_store
+from dashboard.tables import alert_feed_table, alerts_frame, filter_alerts, page_count, paginate
 from dashboard.time_window import now_ms
 
 SEVERITIES = ["high", "medium", "low"]

@@ -8,11 +8,11 @@ import streamlit as st
 
 from dashboard import cached_queries
 from dashboard.formatting import age_css, imbalance_css, signed_css, spread_css
-from dashboard.frames import overview_frame
 from dashboard.history_store import HistoryUnavailable
 from dashboard.layout import ViewContext
 from dashboard.live_store import LiveUnavailable
 from dashboard.resources import live_store
+from dashboard.tables import overview_frame
 from dashboard.time_window import now_ms
 from schemas import record_key
 

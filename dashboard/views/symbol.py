@@ -15,13 +15,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cached_queries, figures
-from dashboard.book_frames import depth_curves, liquidity_grid, microprice
+from dashboard.book_depth import depth_curves, liquidity_grid, microprice
 from dashboard.formatting import plural
-from dashboard.frames import alerts_frame, bars_frame, filter_alerts, metric_cards, resample_bars
 from dashboard.history_store import HistoryUnavailable
 from dashboard.layout import ViewContext
 from dashboard.live_store import LiveStore, LiveUnavailable
 from dashboard.resources import live_store
+from dashboard.tables import alerts_frame, bars_frame, filter_alerts, metric_cards, resample_bars
 from dashboard.time_window import TimeWindow, bucket_seconds, now_ms
 from schemas import split_record_key
 

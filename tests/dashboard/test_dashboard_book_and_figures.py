@@ -8,9 +8,9 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboard import figures
-from dashboard.book_frames import depth_curves, liquidity_grid, microprice, snapshots_frame
+from dashboard.book_depth import depth_curves, liquidity_grid, microprice, snapshots_frame
 from dashboard.formatting import SEVERITY_COLOURS
-from dashboard.frames import alerts_frame, bars_frame
+from dashboard.tables import alerts_frame, bars_frame
 
 pytestmark = pytest.mark.unit
 

@@ -12,9 +12,9 @@ import pytest
 
 from bench import dashboard_seed as seed
 from config import PostgresSettings
-from dashboard.frames import bars_frame, resample_bars
 from dashboard.health import Status, check_postgres
 from dashboard.history_store import HistoryStore, HistoryUnavailable
+from dashboard.tables import bars_frame, resample_bars
 from dashboard.time_window import TimeWindow
 from obm.stack.health import free_port
 
@@ -167,6 +167,7 @@ class RecordingStore(HistoryStore):
 
 
 def _seq_scans(plan) -> list[str]:
+    print("NODE", plan.get("Node Type"), plan.get("Relation Name"), plan.get("Index Name"))
     found = []
     if plan.get("Node Type") == "Seq Scan" and str(plan.get("Relation Name", "")).startswith("orderbook_"):
         found.append(plan["Relation Name"])

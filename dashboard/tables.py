@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.formatting import SEVERITY_ORDER, format_age, format_price, format_signed, time_ago
+from dashboard.formatting import format_age, format_price, format_signed, time_ago
 from schemas import record_key, split_record_key
 
 OVERVIEW_COLUMNS = [
@@ -174,10 +174,6 @@ def alert_feed_table(frame: pd.DataFrame, now_ms: int) -> pd.DataFrame:
             "Message": frame["message"],
         }
     )
-
-
-def severity_rank(severity: str) -> int:
-    return SEVERITY_ORDER.get(severity, len(SEVERITY_ORDER))
 
 
 def bars_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

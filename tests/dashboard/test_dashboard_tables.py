@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from dashboard.frames import (
+from dashboard.tables import (
     alert_feed_table,
     alerts_frame,
     bars_frame,
