@@ -167,7 +167,6 @@ class RecordingStore(HistoryStore):
 
 
 def _seq_scans(plan) -> list[str]:
-    print("NODE", plan.get("Node Type"), plan.get("Relation Name"), plan.get("Index Name"))
     found = []
     if plan.get("Node Type") == "Seq Scan" and str(plan.get("Relation Name", "")).startswith("orderbook_"):
         found.append(plan["Relation Name"])
