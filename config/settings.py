@@ -104,6 +104,9 @@ class FlinkSettings(BaseSettings):
     buffer_timeout_ms: int = 10
     watermark_out_of_orderness_ms: int = 2_000
     idle_timeout_ms: int = 5_000
+    # `obm status` calls a job STALLED when its input grew but its output (metrics job) or its
+    # watermark (bars, alerts) did not move since a status check at least this long ago.
+    stall_after_s: float = 60.0
 
     @property
     def rest_port(self) -> int:

@@ -1,5 +1,6 @@
-"""`obm jobs`: the Flink job lifecycle from the command line (submit, list, stop, redeploy),
-against the embedded session cluster or any JobManager given with --jobmanager host:port."""
+"""`obm jobs`: the Flink job lifecycle from the command line (submit, list, stop, cancel,
+redeploy), against the embedded session cluster or any JobManager given with --jobmanager
+host:port. Every command calls flink_jobs.lifecycle; a failure prints one line with Flink's cause."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import click
 
 from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings, StackSettings
 from flink_jobs.lifecycle import (
-    JOB_NAMES,
+    JobLifecycleError,
+    cancel_job,
     find_active_job,
     list_jobs,
     redeploy_job,
     stop_job,
     submit_job,
 )
+from flink_jobs.registry import JOB_NAMES
 
 
 def _flink(jobmanager: str | None) -> FlinkSettings:
@@ -47,9 +50,31 @@ jobmanager_option = click.option(
 job_argument = click.argument("job", type=click.Choice(JOB_NAMES))
 
 
-@click.group("jobs")
+class JobsGroup(click.Group):
+    """Turns a lifecycle failure into a one-line error instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except JobLifecycleError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"no Flink JobManager answers: {exc}") from None
+
+
+@click.group("jobs", cls=JobsGroup)
 def jobs() -> None:
-    """Submit, list, stop and redeploy the Flink jobs."""
+    """Submit, list, stop, cancel and redeploy the Flink jobs."""
+
+
+def _job_id(flink: FlinkSettings, job_or_id: str) -> str:
+    """A job name of the registry resolves to its active job's id; anything else is an id."""
+    if job_or_id not in JOB_NAMES:
+        return job_or_id
+    running = find_active_job(flink, job_or_id)
+    if running is None:
+        raise click.ClickException(f"{job_or_id} is not running on {flink.jobmanager}")
+    return running.job_id
 
 
 @jobs.command("submit")
@@ -112,13 +137,19 @@ def list_command(jobmanager, show_all) -> None:
 def stop(job_or_id, jobmanager, savepoint_dir) -> None:
     """Stop JOB_OR_ID (a job name or a Flink job id) with a savepoint; prints its location."""
     flink = _flink(jobmanager)
-    job_id = job_or_id
-    if job_or_id in JOB_NAMES:
-        running = find_active_job(flink, job_or_id)
-        if running is None:
-            raise click.ClickException(f"{job_or_id} is not running on {flink.jobmanager}")
-        job_id = running.job_id
-    click.echo(stop_job(flink, job_id, savepoint_dir or _default_savepoint_dir()))
+    click.echo(stop_job(flink, _job_id(flink, job_or_id), savepoint_dir or _default_savepoint_dir()))
+
+
+@jobs.command("cancel")
+@click.argument("job_or_id")
+@jobmanager_option
+def cancel(job_or_id, jobmanager) -> None:
+    """Cancel JOB_OR_ID without a savepoint (a job that cannot take one: it never ran, or it is in
+    a restart loop). Its state is lost; its source resumes from the committed offsets."""
+    flink = _flink(jobmanager)
+    job_id = _job_id(flink, job_or_id)
+    cancel_job(flink, job_id)
+    click.echo(f"cancelled {job_id}")
 
 
 @jobs.command("redeploy")
@@ -138,5 +169,6 @@ def redeploy(job, jobmanager, savepoint_dir, parallelism, metric_pairs, alert_pa
         parallelism=parallelism,
         metrics=MetricsJobSettings(**_settings_overrides(metric_pairs)),  # type: ignore[arg-type]
         alerts=AlertSettings(**_settings_overrides(alert_pairs)),  # type: ignore[arg-type]
+        say=lambda line: click.echo(line, err=True),
     )
     click.echo(f"{new_id} (from {savepoint})")

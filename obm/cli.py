@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from config import StackSettings
+from obm.stack.failures import one_line, record_failure
 from obm.stack.supervisor import StackConfig, start_all, status, stop_all
 
 LAZY_COMMANDS = {
@@ -88,8 +89,11 @@ def up(live: bool, symbols: str | None, foreground: bool) -> None:
         stop_all(cfg, click.echo)
         sys.exit(130)
     except Exception as exc:
-        click.secho(f"start-up failed: {exc}", fg="red", err=True)
-        click.echo("stopping what was started (logs stay in the state folder)")
+        log = record_failure(cfg.stack.state_dir, "obm up: start-up failed", exc)
+        click.secho(f"start-up failed: {one_line(exc)}", fg="red", err=True)
+        click.echo(
+            f"full trace in {log}; stopping what was started (logs stay in the state folder)", err=True
+        )
         stop_all(cfg, click.echo)
         sys.exit(1)
     click.secho(
@@ -111,7 +115,8 @@ def up(live: bool, symbols: str | None, foreground: bool) -> None:
                     try:
                         comp.start()
                     except Exception as exc:  # noqa: BLE001
-                        click.secho(f"{comp.name} restart failed: {exc}", fg="red")
+                        record_failure(cfg.stack.state_dir, f"restarting {comp.name}", exc)
+                        click.secho(f"{comp.name} restart failed: {one_line(exc)}", fg="red")
     except KeyboardInterrupt:
         click.echo("\nstopping the stack ...")
         stop_all(cfg, click.echo)
@@ -137,11 +142,13 @@ def status_cmd(compose: bool) -> None:
         rows = status(StackConfig(live=True), endpoints_only=True)
     else:
         rows = status(StackConfig.load_or_default(StackSettings()))
-    width = max(len(r[0]) for r in rows)
-    for name, ok, detail in rows:
-        mark = click.style("healthy  ", fg="green") if ok else click.style("DOWN     ", fg="red")
-        click.echo(f"{name:<{width}}  {mark}{detail}")
-    sys.exit(0 if all(ok for _, ok, _ in rows) else 1)
+    width = max(len(r.name) for r in rows)
+    for row in rows:
+        mark = click.style("healthy  ", fg="green") if row.ok else click.style("DOWN     ", fg="red")
+        click.echo(f"{row.name:<{width}}  {mark}{row.detail}")
+        for note in row.notes:
+            click.echo(f"{'':<{width}}    {note}")
+    sys.exit(0 if all(row.ok for row in rows) else 1)
 
 
 if __name__ == "__main__":

@@ -83,3 +83,30 @@ def test_redeploy_of_changed_code_resubmits_with_what_maps(monkeypatch):
     )
     assert (new_id, savepoint) == ("1" * 32, "file:/sp/savepoint-9")
     assert [c.get("allow_non_restored_state", False) for c in calls] == [False, True]
+
+
+def test_down_cancels_a_job_that_cannot_take_a_savepoint_and_says_so(tmp_path, monkeypatch):
+    """A job that never ran keeps the savepoint it was started from; one that ran but cannot take
+    a savepoint (a restart loop) loses its stale one: the next `up` resumes from committed offsets."""
+    jobs, _, savepoint = make_jobs(tmp_path, monkeypatch, None)
+    saved = json.loads(jobs.savepoints_file.read_text()) | {"alerts": "file:/old/alerts"}
+    jobs.savepoints_file.write_text(json.dumps(saved))
+    ids = {"metrics": "m" * 32, "bars": "b" * 32, "alerts": "a" * 32}
+    monkeypatch.setattr(FlinkJobs, "running_jobs", lambda self: ids)
+    results = {
+        ids["metrics"]: lifecycle.StopResult(
+            None, "CheckpointException: not all tasks running", ever_ran=False
+        ),
+        ids["bars"]: lifecycle.StopResult("file:/sp/bars-1"),
+        ids["alerts"]: lifecycle.StopResult(
+            None, "CheckpointException: not all tasks running", ever_ran=True
+        ),
+    }
+    monkeypatch.setattr(lifecycle, "stop_or_cancel", lambda flink, job_id, d: results[job_id])
+    jobs.stop()
+    assert json.loads(jobs.savepoints_file.read_text()) == {"metrics": savepoint, "bars": "file:/sp/bars-1"}
+    assert jobs.stop_notes == [
+        "obm-metrics: cancelled, it could not take a savepoint (CheckpointException: not all tasks running)",
+        "obm-bars: stopped with a savepoint (file:/sp/bars-1)",
+        "obm-alerts: cancelled, it could not take a savepoint (CheckpointException: not all tasks running)",
+    ]

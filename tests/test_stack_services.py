@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from obm.stack.flink_cluster import rest_get
+from flink_jobs.flink_rest import FlinkRest
 from obm.stack.health import free_port
 
 pytestmark = pytest.mark.integration
@@ -71,7 +71,7 @@ def test_redis_answers(redis_server):
 
 
 def test_flink_session_cluster_has_a_taskmanager_with_slots(flink_settings):
-    overview = rest_get(flink_settings, "/overview")
+    overview = FlinkRest.of(flink_settings).get("/overview")
     assert overview["taskmanagers"] == 1
     assert overview["slots-total"] >= 3
     assert overview["flink-version"] == "2.2.1"
@@ -93,7 +93,7 @@ def test_status_by_endpoints_sees_services_it_did_not_start(
         live=True,
     )
     cfg.producer = cfg.producer.model_copy(update={"metrics_port": free_port()})
-    rows = {name: ok for name, ok, _ in status(cfg, endpoints_only=True)}
+    rows = {row.name: row.ok for row in status(cfg, endpoints_only=True)}
     assert rows["kafka"] and rows["postgres"] and rows["redis"]
     assert not rows["producer"]
     assert "simulator" not in rows

@@ -2,15 +2,15 @@
 
 Run once per `docker compose up`, it decides for each job:
 
-    not running                         -> `obm jobs submit JOB`
+    not running                         -> submit it
     running, same code and settings     -> leave it alone
-    running, code or settings changed   -> `obm jobs redeploy JOB` (stop with a savepoint, resubmit)
+    running, code or settings changed   -> redeploy it (stop with a savepoint, resubmit from it)
 
 "Code and settings" is a fingerprint of flink_jobs/ (*.py, *.sql) plus the OBM_FLINK_*,
 OBM_METRICS_*, OBM_ALERT_* and OBM_KAFKA_* environment, recorded per job on the savepoints volume
 after each submit, so a rebuilt image (or a changed threshold) redeploys from a savepoint and a
-plain restart of the stack does not. The work itself is done by the `obm jobs` commands
-(flink_jobs.cli), invoked in-process; this module only decides.
+plain restart of the stack does not. The work itself is done by the job lifecycle API
+(flink_jobs.lifecycle), the same calls `obm jobs` and `obm up` make; this module only decides.
 
     python -m obm.operator.job_rollout --jobmanager flink-jobmanager:8081 metrics bars alerts
 """
@@ -21,17 +21,17 @@ import hashlib
 import json
 import os
 import time
-import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 import click
 
+from flink_jobs.flink_rest import ACTIVE_STATES, FlinkRest, JobLifecycleError
+
 JOB_CODE_DIR = Path(__file__).resolve().parents[2] / "flink_jobs"
 FINGERPRINT_ENV_PREFIXES = ("OBM_FLINK_", "OBM_METRICS_", "OBM_ALERT_", "OBM_KAFKA_")
-ACTIVE_STATES = {"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING"}
 
 
 class Action(StrEnum):
@@ -47,6 +47,15 @@ class RolloutRecord:
     fingerprint: str
     job_id: str | None
     deployed_at: float
+
+
+@dataclass(frozen=True)
+class JobActions:
+    """What the rollout does to a job, each returning the new Flink job id: the lifecycle API in
+    production (`lifecycle_actions`), anything with the same shape in a test."""
+
+    submit: Callable[[str], str]
+    redeploy: Callable[[str], str]
 
 
 def fingerprint(code_dir: Path, env: Mapping[str, str]) -> str:
@@ -67,11 +76,11 @@ def decide(running: bool, record: RolloutRecord | None, current: str) -> Action:
     return Action.KEEP
 
 
-def active_jobs(jobmanager: str, timeout_s: float = 5.0) -> dict[str, str]:
+def active_jobs(jobmanager: str) -> dict[str, str]:
     """job id -> name of the jobs the JobManager runs (or is starting)."""
-    with urllib.request.urlopen(f"http://{jobmanager}/jobs/overview", timeout=timeout_s) as resp:
-        jobs = json.loads(resp.read())["jobs"]
-    return {j["jid"]: j["name"] for j in jobs if j["state"] in ACTIVE_STATES}
+    return {
+        j["jid"]: j["name"] for j in FlinkRest(jobmanager, 5.0).jobs_overview() if j["state"] in ACTIVE_STATES
+    }
 
 
 def read_record(record_dir: Path, job: str) -> RolloutRecord | None:
@@ -89,62 +98,50 @@ def write_record(record_dir: Path, job: str, record: RolloutRecord) -> None:
     tmp.replace(record_dir / f"{job}.json")
 
 
-def jobs_command_args(group: click.Group, action: Action, job: str, jobmanager: str) -> list[str]:
-    """Arguments for `obm jobs <action> JOB`, with --jobmanager where the jobs CLI declares it
-    (on the group or on the subcommand)."""
-    sub = group.commands.get(action.value)
-    if sub is None:
-        raise click.ClickException(f"`obm jobs` has no `{action.value}` command")
-
-    def takes_jobmanager(cmd: click.Command) -> bool:
-        return any(isinstance(p, click.Option) and "--jobmanager" in p.opts for p in cmd.params)
-
-    if takes_jobmanager(group):
-        return ["--jobmanager", jobmanager, action.value, job]
-    if takes_jobmanager(sub):
-        return [action.value, job, "--jobmanager", jobmanager]
-    raise click.ClickException(f"`obm jobs {action.value}` takes no --jobmanager option")
-
-
-def run_jobs_command(group: click.Group, args: Sequence[str]) -> None:
-    group.main(args=list(args), prog_name="obm jobs", standalone_mode=False)
-
-
 def rollout(
-    group: click.Group,
+    actions: JobActions,
     jobs: Sequence[str],
     jobmanager: str,
     record_dir: Path,
     code_dir: Path = JOB_CODE_DIR,
     env: Mapping[str, str] | None = None,
-    appear_timeout_s: float = 60.0,
 ) -> dict[str, Action]:
     current = fingerprint(code_dir, os.environ if env is None else env)
     done: dict[str, Action] = {}
     for job in jobs:
         record = read_record(record_dir, job)
-        before = active_jobs(jobmanager)
-        running = record is not None and record.job_id in before
+        running = record is not None and record.job_id in active_jobs(jobmanager)
         action = decide(running, record, current)
         click.echo(
             f"{job}: {action.value} (code {current}, deployed {record.fingerprint if record else '-'})"
         )
         if action is not Action.KEEP:
-            run_jobs_command(group, jobs_command_args(group, action, job, jobmanager))
-            job_id = _wait_for_new_job(jobmanager, set(before), appear_timeout_s)
+            job_id = actions.submit(job) if action is Action.SUBMIT else actions.redeploy(job)
             write_record(record_dir, job, RolloutRecord(current, job_id, time.time()))
         done[job] = action
     return done
 
 
-def _wait_for_new_job(jobmanager: str, before: set[str], timeout_s: float) -> str | None:
-    """The id of the job the submit started (the one that was not there before), once it shows."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        new = [jid for jid in active_jobs(jobmanager) if jid not in before]
-        if new or time.monotonic() >= deadline:
-            return new[0] if new else None
-        time.sleep(1.0)
+def lifecycle_actions(jobmanager: str, savepoint_dir: str) -> JobActions:
+    """Submit and redeploy through flink_jobs.lifecycle, with the settings of the environment."""
+    from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings
+    from flink_jobs.lifecycle import redeploy_job, submit_job
+
+    flink, kafka = FlinkSettings(jobmanager=jobmanager), KafkaSettings()
+    metrics, alerts = MetricsJobSettings(), AlertSettings()
+
+    def submit(job: str) -> str:
+        return submit_job(job, flink=flink, kafka=kafka, metrics=metrics, alerts=alerts)
+
+    def redeploy(job: str) -> str:
+        new_id, savepoint = redeploy_job(
+            job, flink=flink, kafka=kafka, metrics=metrics, alerts=alerts, savepoint_dir=savepoint_dir,
+            say=click.echo,
+        )  # fmt: skip
+        click.echo(f"{job}: redeployed from {savepoint}")
+        return new_id
+
+    return JobActions(submit=submit, redeploy=redeploy)
 
 
 @click.command("rollout")
@@ -153,15 +150,22 @@ def _wait_for_new_job(jobmanager: str, before: set[str], timeout_s: float) -> st
 @click.option(
     "--record-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("/flink-data/rollout"),
+    default=Path("/flink-data/savepoints/rollout"),
     show_default=True,
     help="Where the fingerprint of each deployed job is kept (a volume that outlives containers).",
 )
-def main(jobs: tuple[str, ...], jobmanager: str, record_dir: Path) -> None:
+@click.option(
+    "--savepoint-dir",
+    default="file:///flink-data/savepoints",
+    show_default=True,
+    help="Where a redeploy's savepoint goes: a path the JobManager and TaskManagers share.",
+)
+def main(jobs: tuple[str, ...], jobmanager: str, record_dir: Path, savepoint_dir: str) -> None:
     """Submit absent jobs; redeploy from a savepoint those whose code or settings changed."""
-    from flink_jobs.cli import jobs as jobs_group  # imported here: it pulls in PyFlink
-
-    rollout(jobs_group, jobs, jobmanager, record_dir)
+    try:
+        rollout(lifecycle_actions(jobmanager, savepoint_dir), jobs, jobmanager, record_dir)
+    except JobLifecycleError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -4,11 +4,9 @@ to the Compose stack's JobManager."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,8 @@ from typing import Any
 import yaml
 
 from config import FlinkSettings, StackSettings
-from obm.stack.health import StartupFailed, wait_until
+from flink_jobs.flink_rest import FlinkRest
+from obm.stack.health import wait_until
 from obm.stack.process import ManagedProcess
 
 
@@ -24,11 +23,6 @@ def flink_home() -> Path:
     import pyflink
 
     return Path(pyflink.__file__).resolve().parent
-
-
-def rest_get(flink: FlinkSettings, path: str, timeout_s: float = 3.0) -> Any:
-    with urllib.request.urlopen(f"http://{flink.jobmanager}{path}", timeout=timeout_s) as resp:
-        return json.loads(resp.read())
 
 
 @dataclass
@@ -116,7 +110,7 @@ class FlinkCluster:
         ]
 
     def overview(self) -> dict[str, Any]:
-        result: dict[str, Any] = rest_get(self.settings, "/overview")
+        result: dict[str, Any] = FlinkRest.of(self.settings, timeout_s=3.0).get("/overview")
         return result
 
     def healthy(self) -> bool:
@@ -145,14 +139,3 @@ class FlinkCluster:
     def stop(self) -> None:
         for proc in reversed(self.processes()):
             proc.stop(timeout_s=30)
-
-    @property
-    def web_ui(self) -> str:
-        return f"http://{self.settings.jobmanager}"
-
-
-def require_running(flink: FlinkSettings) -> None:
-    try:
-        rest_get(flink, "/overview")
-    except OSError as exc:
-        raise StartupFailed(f"no Flink JobManager at {flink.jobmanager}: {exc}") from exc

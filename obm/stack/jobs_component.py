@@ -1,16 +1,20 @@
 """The Flink jobs as one component of the stack: `up` submits each job that is not running
 (resuming from the savepoint taken by the last `down`, so rolling state survives a restart of the
-stack), `down` stops each with a savepoint and remembers where it went."""
+stack), `down` stops each with a savepoint and remembers where it went (a job that cannot take one
+is cancelled, and says so), and `obm status` gets one line per job (flink_jobs.job_health)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings, StackSettings
-from obm.stack.flink_cluster import rest_get
+from flink_jobs.flink_rest import ACTIVE_STATES, FlinkRest
+from flink_jobs.job_health import JobHealth, ProgressHistory, check_job
+from flink_jobs.registry import job_definition
 
 
 @dataclass
@@ -21,6 +25,8 @@ class FlinkJobs:
     metrics: MetricsJobSettings
     alerts: AlertSettings
     name: str = "flink-jobs"
+    # What the last stop did, one line per job (printed by `obm down`).
+    stop_notes: list[str] = field(default_factory=list)
 
     @property
     def jobs(self) -> tuple[str, ...]:
@@ -34,6 +40,10 @@ class FlinkJobs:
     def savepoint_dir(self) -> Path:
         return self.stack.state_dir / "flink" / "savepoints"
 
+    @property
+    def progress_file(self) -> Path:
+        return self.stack.state_dir / "flink" / "job-progress.json"
+
     def _savepoints(self) -> dict[str, str]:
         try:
             data: dict[str, str] = json.loads(self.savepoints_file.read_text())
@@ -42,19 +52,13 @@ class FlinkJobs:
             return {}
 
     def running_jobs(self) -> dict[str, str]:
-        """job name -> job id, for the jobs of this stack in state RUNNING (or about to be)."""
-        from flink_jobs.lifecycle import list_jobs
-
+        """job name -> Flink job id, for the jobs of this stack that run (or are about to)."""
+        names = {job_definition(j).display_name: j for j in self.jobs}
         return {
-            j.name: j.job_id
-            for j in list_jobs(self.flink)
-            if j.state in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING") and j.name in self.job_names()
+            names[j["name"]]: j["jid"]
+            for j in FlinkRest.of(self.flink, timeout_s=5.0).jobs_overview()
+            if j["state"] in ACTIVE_STATES and j["name"] in names
         }
-
-    def job_names(self) -> dict[str, str]:
-        from flink_jobs.lifecycle import job_display_name
-
-        return {job_display_name(j): j for j in self.jobs}
 
     def start(self) -> None:
         """Submit the jobs that are not running: the metrics job first and alone (the live values
@@ -62,7 +66,7 @@ class FlinkJobs:
         the jobs that read its output, side by side."""
         from concurrent.futures import ThreadPoolExecutor
 
-        from flink_jobs.lifecycle import JobLifecycleError, job_display_name, submit_job
+        from flink_jobs.lifecycle import resume_job
 
         running = self.running_jobs()
         savepoints = self._savepoints()
@@ -71,29 +75,12 @@ class FlinkJobs:
             savepoint = savepoints.get(job)
             if savepoint and not Path(savepoint.removeprefix("file:")).exists():
                 savepoint = None
-            try:
-                return submit_job(
-                    job, flink=self.flink, kafka=self.kafka, savepoint=savepoint, metrics=self.metrics,
-                    alerts=self.alerts,
-                )  # fmt: skip
-            except JobLifecycleError as exc:
-                if not (savepoint and exc.savepoint_incompatible):
-                    raise
-            # The savepoint is from an older version of the job whose operators changed: keep what
-            # still maps (e.g. the Kafka source's offsets; otherwise the source resumes from its
-            # consumer group's committed offsets) and start the rest of the state empty.
-            print(
-                f"flink-jobs: the savepoint of {job} does not fit the new job (its SQL changed); "
-                f"resuming with what maps, the rest of its state starts empty ({savepoint})",
-                file=sys.stderr,
-                flush=True,
-            )
-            return submit_job(
-                job, flink=self.flink, kafka=self.kafka, savepoint=savepoint, metrics=self.metrics,
-                alerts=self.alerts, allow_non_restored_state=True,
+            return resume_job(
+                job, savepoint=savepoint, say=lambda line: print(f"flink-jobs: {line}", file=sys.stderr, flush=True),
+                flink=self.flink, kafka=self.kafka, metrics=self.metrics, alerts=self.alerts,
             )  # fmt: skip
 
-        todo = [job for job in self.jobs if job_display_name(job) not in running]
+        todo = [job for job in self.jobs if job not in running]
         if "metrics" in todo:
             submit("metrics")
             todo.remove("metrics")
@@ -101,26 +88,59 @@ class FlinkJobs:
             for future in [pool.submit(submit, job) for job in todo]:
                 future.result()
 
+    def health(self) -> list[JobHealth]:
+        """One JobHealth per job of the stack; records this check's progress for the next one."""
+        rest = FlinkRest.of(self.flink, timeout_s=5.0)
+        overview = rest.jobs_overview()
+        history = ProgressHistory(self.progress_file)
+        now_ms = time.time_ns() // 1_000_000
+        found, samples = [], {}
+        for job in self.jobs:
+            definition = job_definition(job)
+            health, progress = check_job(
+                rest, definition.display_name, overview, definition.progress, history,
+                self.flink.stall_after_s, now_ms,
+            )  # fmt: skip
+            found.append(health)
+            if progress is not None and health.job_id is not None:
+                samples[health.job_id] = progress
+        history.record(samples)
+        return found
+
+    def status_report(self) -> tuple[bool, list[str]]:
+        """(healthy, one line per job) for `obm status`."""
+        try:
+            found = self.health()
+        except OSError as exc:
+            return False, [f"no Flink JobManager answers at {self.flink.jobmanager}: {exc}"]
+        return all(h.healthy for h in found), [h.line() for h in found]
+
     def healthy(self) -> bool:
         try:
-            return len(self.running_jobs()) == len(self.jobs) and all(
-                rest_get(self.flink, f"/jobs/{jid}")["state"] == "RUNNING"
-                for jid in self.running_jobs().values()
-            )
+            return all(h.healthy for h in self.health())
         except OSError:
             return False
 
     def stop(self) -> None:
-        from flink_jobs.lifecycle import stop_job
+        """Stop every job with a savepoint, remembered for the next `up`. A job that cannot take
+        one is cancelled: if it never ran, the savepoint it was started from stays the one to
+        resume from; if it ran, that savepoint is stale and the next start resumes from the
+        consumer group's committed offsets instead."""
+        from flink_jobs.lifecycle import stop_or_cancel
 
+        self.stop_notes = []
         try:
             running = self.running_jobs()
         except OSError:
             return
-        names = self.job_names()
         saved = self._savepoints()
-        for display, job_id in running.items():
-            saved[names[display]] = stop_job(self.flink, job_id, str(self.savepoint_dir))
+        for job, job_id in running.items():
+            result = stop_or_cancel(self.flink, job_id, str(self.savepoint_dir))
+            self.stop_notes.append(result.describe(job_definition(job).display_name))
+            if result.savepoint is not None:
+                saved[job] = result.savepoint
+            elif result.ever_ran:
+                saved.pop(job, None)
         self.savepoints_file.parent.mkdir(parents=True, exist_ok=True)
         self.savepoints_file.write_text(json.dumps(saved, indent=2))
 

@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple
 
 from config import (
     AlertSettings,
@@ -23,6 +23,7 @@ from config import (
     SinkSettings,
     StackSettings,
 )
+from obm.stack.failures import one_line, record_failure
 from obm.stack.flink_cluster import FlinkCluster
 from obm.stack.jobs_component import FlinkJobs
 from obm.stack.kafka_broker import KafkaBroker
@@ -31,14 +32,6 @@ from obm.stack.process import pid_alive, stop_pid
 from obm.stack.redis_server import RedisServer
 from obm.stack.services import PythonService, http_probe, port_probe
 from obm.stack.settings_env import settings_env
-
-
-class Component(Protocol):
-    name: str
-
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def healthy(self) -> bool: ...
 
 
 @dataclass
@@ -251,8 +244,11 @@ def stop_all(cfg: StackConfig, say: Callable[[str], None] = print) -> None:
         try:
             comp.stop()
             say(f"stopped {comp.name}")
+            for note in getattr(comp, "stop_notes", ()):
+                say(f"  {note}")
         except Exception as exc:  # noqa: BLE001 - keep stopping the rest
-            say(f"stopping {comp.name} failed: {exc}")
+            log = record_failure(cfg.stack.state_dir, f"stopping {comp.name}", exc)
+            say(f"stopping {comp.name} failed: {one_line(exc)} (full trace in {log})")
     # Anything left with a pid file (a component renamed or disabled since `up`) goes too.
     for pid_file in sorted((cfg.stack.state_dir / "pids").glob("*.pid")):
         try:
@@ -265,17 +261,31 @@ def stop_all(cfg: StackConfig, say: Callable[[str], None] = print) -> None:
         pid_file.unlink(missing_ok=True)
 
 
-def status(cfg: StackConfig, *, endpoints_only: bool = False) -> list[tuple[str, bool, str]]:
+class StatusRow(NamedTuple):
+    """One component in `obm status`: its health, where it is, and lines under it (e.g. one per
+    Flink job). A component adds lines by having `status_report() -> (healthy, lines)`; others are
+    judged by `healthy()` alone."""
+
+    name: str
+    ok: bool
+    detail: str
+    notes: tuple[str, ...] = ()
+
+
+def status(cfg: StackConfig, *, endpoints_only: bool = False) -> list[StatusRow]:
     """Health of every component. `endpoints_only` probes the addresses alone, without looking for
     local processes: that is how the Compose stack (whose processes are containers) is checked."""
     rows = []
     for comp in build_components(cfg):
+        notes: list[str] = []
         try:
             if endpoints_only and isinstance(comp, PythonService):
                 ok = comp.probe()
+            elif hasattr(comp, "status_report"):
+                ok, notes = comp.status_report()
             else:
                 ok = comp.healthy()
-        except Exception:  # noqa: BLE001
-            ok = False
-        rows.append((comp.name, ok, getattr(comp, "detail", "")))
+        except Exception as exc:  # noqa: BLE001
+            ok, notes = False, [one_line(exc)]
+        rows.append(StatusRow(comp.name, ok, getattr(comp, "detail", ""), tuple(notes)))
     return rows

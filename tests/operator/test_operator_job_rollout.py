@@ -1,5 +1,6 @@
 """The job-submit service's decisions, against a real HTTP server standing in for the Flink REST
-API's /jobs/overview and a real click group standing in for `obm jobs`."""
+API's /jobs/overview, with submit/redeploy actions that change what it lists (the real actions are
+flink_jobs.lifecycle's, tested against a real cluster in tests/flink)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,15 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import click
 import pytest
 
 from obm.operator.job_rollout import (
     Action,
+    JobActions,
     RolloutRecord,
     active_jobs,
     decide,
     fingerprint,
-    jobs_command_args,
     read_record,
     rollout,
     write_record,
@@ -85,112 +85,55 @@ def jobmanager() -> Iterator[FakeJobManager]:
     jm.server.shutdown()
 
 
-def _jobs_group(jm: FakeJobManager, calls: list[list[str]], option_on_group: bool) -> click.Group:
-    """A click group shaped like `obm jobs`, whose commands change what the JobManager lists."""
+def _actions(jm: FakeJobManager, calls: list[list[str]]) -> JobActions:
+    """Submit and redeploy as the JobManager sees them: the job's earlier run ends, a new one runs."""
 
-    def start(job: str) -> None:
+    def start(action: str, job: str) -> str:
+        calls.append([action, job])
         for j in jm.jobs:
             if j["name"] == job:
                 j["state"] = "CANCELED"
         jm.jobs.append({"jid": f"id{len(jm.jobs)}", "name": job, "state": "RUNNING"})
+        return jm.jobs[-1]["jid"]
 
-    if option_on_group:
-
-        @click.group()
-        @click.option("--jobmanager")
-        def group(jobmanager: str) -> None:
-            calls.append(["group", jobmanager])
-
-        @group.command()
-        @click.argument("job")
-        def submit(job: str) -> None:
-            calls.append(["submit", job])
-            start(job)
-
-        @group.command()
-        @click.argument("job")
-        def redeploy(job: str) -> None:
-            calls.append(["redeploy", job])
-            start(job)
-
-        return group
-
-    @click.group()
-    def plain() -> None:
-        pass
-
-    @plain.command("submit")
-    @click.argument("job")
-    @click.option("--jobmanager")
-    def submit2(job: str, jobmanager: str) -> None:
-        calls.append(["submit", job, jobmanager])
-        start(job)
-
-    @plain.command("redeploy")
-    @click.argument("job")
-    @click.option("--jobmanager")
-    def redeploy2(job: str, jobmanager: str) -> None:
-        calls.append(["redeploy", job, jobmanager])
-        start(job)
-
-    return plain
+    return JobActions(submit=lambda job: start("submit", job), redeploy=lambda job: start("redeploy", job))
 
 
-def test_jobs_command_args_put_jobmanager_where_declared(jobmanager: FakeJobManager) -> None:
-    on_group = _jobs_group(jobmanager, [], option_on_group=True)
-    on_sub = _jobs_group(jobmanager, [], option_on_group=False)
-    assert jobs_command_args(on_group, Action.SUBMIT, "bars", "jm:8081") == [
-        "--jobmanager",
-        "jm:8081",
-        "submit",
-        "bars",
-    ]
-    assert jobs_command_args(on_sub, Action.REDEPLOY, "bars", "jm:8081") == [
-        "redeploy",
-        "bars",
-        "--jobmanager",
-        "jm:8081",
-    ]
-
-
-@pytest.mark.parametrize("option_on_group", [True, False])
-def test_rollout_submits_keeps_and_redeploys(
-    tmp_path: Path, jobmanager: FakeJobManager, option_on_group: bool
-) -> None:
+def test_rollout_submits_keeps_and_redeploys(tmp_path: Path, jobmanager: FakeJobManager) -> None:
     code = tmp_path / "code"
     code.mkdir()
     (code / "job.py").write_text("v = 1\n")
     records = tmp_path / "records"
     calls: list[list[str]] = []
-    group = _jobs_group(jobmanager, calls, option_on_group)
+    actions = _actions(jobmanager, calls)
 
-    first = rollout(group, ["metrics", "bars"], jobmanager.address, records, code, env={}, appear_timeout_s=5)
+    first = rollout(actions, ["metrics", "bars"], jobmanager.address, records, code, env={})
     assert first == {"metrics": Action.SUBMIT, "bars": Action.SUBMIT}
     assert set(active_jobs(jobmanager.address).values()) == {"metrics", "bars"}
     assert read_record(records, "metrics").job_id == "id0"
 
     calls.clear()
-    again = rollout(group, ["metrics", "bars"], jobmanager.address, records, code, env={}, appear_timeout_s=5)
+    again = rollout(actions, ["metrics", "bars"], jobmanager.address, records, code, env={})
     assert again == {"metrics": Action.KEEP, "bars": Action.KEEP} and not calls
 
     (code / "job.py").write_text("v = 2\n")
-    changed = rollout(group, ["metrics"], jobmanager.address, records, code, env={}, appear_timeout_s=5)
+    changed = rollout(actions, ["metrics"], jobmanager.address, records, code, env={})
     assert changed == {"metrics": Action.REDEPLOY}
-    assert [c for c in calls if c[0] != "group"][0][:2] == ["redeploy", "metrics"]
+    assert calls == [["redeploy", "metrics"]]
     assert read_record(records, "metrics").job_id == "id2"
 
     # the job died (e.g. the JobManager restarted without HA): submitted again
     for j in jobmanager.jobs:
         j["state"] = "FAILED"
-    assert rollout(group, ["metrics"], jobmanager.address, records, code, env={}, appear_timeout_s=5) == {
+    assert rollout(actions, ["metrics"], jobmanager.address, records, code, env={}) == {
         "metrics": Action.SUBMIT
     }
 
 
-def test_missing_jobs_command_is_reported() -> None:
-    @click.group()
-    def bare() -> None:
-        pass
-
-    with pytest.raises(click.ClickException, match="no `redeploy` command"):
-        jobs_command_args(bare, Action.REDEPLOY, "bars", "jm:8081")
+def test_a_job_in_a_restart_loop_counts_as_running(jobmanager: FakeJobManager) -> None:
+    """Submitting beside a RESTARTING job would run it twice once it recovers."""
+    jobmanager.jobs += [
+        {"jid": "a", "name": "metrics", "state": "RESTARTING"},
+        {"jid": "b", "name": "bars", "state": "FAILED"},
+    ]
+    assert active_jobs(jobmanager.address) == {"a": "metrics"}

@@ -1,0 +1,84 @@
+"""The Flink jobs of the monitor, one entry each: the topic a job reads, the topic it writes, its
+logic (input Table -> output Table), whether it needs the DataStream flavour of the environment,
+and what must keep advancing while its input flows (how `obm status` tells a stalled job).
+
+Everything that handles jobs by name (the `obm jobs` commands, `obm up`, the Compose rollout, the
+pipeline builder) looks them up here, so adding a job is one entry. Importing this module does not
+import PyFlink: the logic functions import their modules when called, inside the job process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from schemas import Topic
+
+if TYPE_CHECKING:
+    from pyflink.table import Table
+
+    from flink_jobs.pipelines import JobSpec
+
+# What advances while a healthy job's input flows: "output" for a job that writes a record per
+# input record, "watermark" for an event-time job whose output waits for windows or patterns.
+ProgressSignal = Literal["output", "watermark"]
+
+JOB_NAME_PREFIX = "obm-"
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    name: str
+    input_topic: Topic
+    output_topic: Topic
+    logic: Callable[[Table, JobSpec], Table]
+    progress: ProgressSignal
+    # The alerts job's cooldown is a DataStream operator: it needs a StreamTableEnvironment.
+    stream_env: bool = False
+
+    @property
+    def display_name(self) -> str:
+        """The Flink job name (how `list`, `redeploy` and `obm status` find the running job)."""
+        return f"{JOB_NAME_PREFIX}{self.name}"
+
+
+def _metrics(source: Table, spec: JobSpec) -> Table:
+    from flink_jobs.metrics import metrics_table
+
+    return metrics_table(source, spec.metrics)
+
+
+def _bars(source: Table, spec: JobSpec) -> Table:
+    from flink_jobs.bars import bars_table
+
+    return bars_table(source, spec.metrics)
+
+
+def _alerts(source: Table, spec: JobSpec) -> Table:
+    from flink_jobs.alerts import alerts_table
+
+    return alerts_table(source, spec.alerts)
+
+
+JOBS: dict[str, JobDefinition] = {
+    job.name: job
+    for job in (
+        JobDefinition("metrics", Topic.RAW, Topic.PROCESSED, _metrics, progress="output"),
+        JobDefinition("bars", Topic.PROCESSED, Topic.BARS, _bars, progress="watermark"),
+        JobDefinition(
+            "alerts", Topic.PROCESSED, Topic.ALERTS, _alerts, progress="watermark", stream_env=True
+        ),
+    )
+}
+JOB_NAMES: tuple[str, ...] = tuple(JOBS)
+
+
+def job_definition(job: str) -> JobDefinition:
+    try:
+        return JOBS[job]
+    except KeyError:
+        raise ValueError(f"unknown job {job!r}; known: {', '.join(JOB_NAMES)}") from None
+
+
+def job_display_name(job: str) -> str:
+    return job_definition(job).display_name
