@@ -1,19 +1,23 @@
-"""The sink contract, after Quix Streams' BatchingSink: a sink implements `setup()` and
-`write(batch)`; the shared consume loop (sinks.consume_loop) does the batching, the retries and the
-offset commits. Keeping Kafka out of the sinks lets their logic be tested with plain records and
-keeps the one delicate part, "commit only what was stored", in one place."""
+"""The sink contract, after Quix Streams' BatchingSink (sinks/base/sink.py there): a sink is a
+subclass of `BatchingSink` that implements `write_prepared` and overrides the hooks it needs; the
+shared consume loop (sinks.consume_loop) does the batching, the retries and the offset commits.
+Keeping Kafka out of the sinks lets their logic be tested with plain records and keeps the one
+delicate part, "commit only what was stored", in one place."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, ClassVar, Generic, TypeVar
 
 from confluent_kafka import Message
 
+from schemas.dlq import dlq_record
 from schemas.topics import Topic, topic_name
+from sinks.decoding.contract import RejectedRecord, RejectKind
 
 
 @dataclass(slots=True)
@@ -60,6 +64,13 @@ class BatchPart:
         if self._records is None:
             self._records = records_from_messages(self._messages or [], self.topic)
         return self._records
+
+    def record(self, i: int) -> SinkRecord:
+        """The part's i-th record, without making the others (the snapshot sampler needs a few)."""
+        if self._records is not None:
+            return self._records[i]
+        assert self._messages is not None
+        return record_from_message(self._messages[i], self.topic)
 
     @property
     def values(self) -> list[bytes | None]:
@@ -155,38 +166,72 @@ class WriteResult:
     the loop publishes in the same Kafka transaction as the batch's offsets."""
 
     stored: dict[Topic, int] = field(default_factory=dict)
-    rejected: dict[Topic, int] = field(default_factory=dict)
+    rejected: dict[tuple[Topic, RejectKind], int] = field(default_factory=dict)
     dlq: list[dict[str, Any]] = field(default_factory=list)
 
     def count_stored(self, topic: Topic, n: int = 1) -> None:
         self.stored[topic] = self.stored.get(topic, 0) + n
 
-    def count_rejected(self, topic: Topic, n: int = 1) -> None:
-        self.rejected[topic] = self.rejected.get(topic, 0) + n
+    def count_rejected(self, topic: Topic, kind: RejectKind, n: int = 1) -> None:
+        self.rejected[(topic, kind)] = self.rejected.get((topic, kind), 0) + n
+
+    def rejected_of(self, topic: Topic) -> int:
+        """Rejects of one topic, of any kind."""
+        return sum(n for (t, _), n in self.rejected.items() if t is topic)
+
+    def reject(self, source: str, rec: SinkRecord, rejected: RejectedRecord, *, to_dlq: bool = True) -> None:
+        """Counts a reject and, unless told otherwise, adds its orderbook.dlq record: `source` (the
+        sink) rejected the record at topic[partition]@offset for `rejected.reason`; the record's
+        key and original bytes go with it, so it can be replayed once the cause is fixed."""
+        self.count_rejected(rec.topic, rejected.kind)
+        if to_dlq:
+            self.dlq.append(dlq_record(source=source, reason=rejected.reason, payload=rec.value or b"",
+                                       key=rec.key_text, topic=rec.topic_name, partition=rec.partition,
+                                       offset=rec.offset))  # fmt: skip
 
 
-class BatchingSink(Protocol):
-    """What the consume loop needs from a sink.
+Prepared = TypeVar("Prepared")
 
-    `write` must be idempotent (a batch may be written again after a crash or a failed commit) and
-    must either store the whole batch durably or raise. Exceptions listed in `transient_errors`
-    make the loop retry the same batch with backoff; anything else stops the sink without
-    committing, so the batch is read again on restart.
 
-    Optionally a sink also offers `prepare(batch)` (the CPU work, touching no connection) and
-    `write_prepared(prepared)` (the store round trips), with `write(b) == write_prepared(prepare(b))`;
-    the loop then prepares the next batch while the current one is written (sinks.consume_loop).
+class BatchingSink(ABC, Generic[Prepared]):
+    """What the consume loop needs from a sink: every hook it calls, with its default.
+
+    `write_prepared(prepare(batch))` must be idempotent (a batch may be written again after a crash
+    or a failed commit) and must either store the whole batch durably or raise. Exceptions listed
+    in `transient_errors` make the loop retry the same batch with backoff; anything else stops the
+    sink without committing, so the batch is read again on restart.
+
+    The split into `prepare` (the CPU work, touching no connection) and `write_prepared` (the store
+    round trips) lets the loop prepare the next batch while the current one is written
+    (sinks.consume_loop); a sink that has nothing to prepare keeps the default, which hands the
+    batch itself to `write_prepared`.
     """
 
-    name: str
-    topics: tuple[Topic, ...]
-    transient_errors: tuple[type[BaseException], ...]
+    name: ClassVar[str]
+    topics: ClassVar[tuple[Topic, ...]]
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = ()
 
-    def setup(self) -> None: ...
+    def setup(self) -> None:
+        """Connects to the store before the first batch (retried while it raises a transient error)."""
 
-    def write(self, batch: SinkBatch) -> WriteResult: ...
+    def prepare(self, batch: SinkBatch) -> Prepared:
+        """Decodes and judges a batch; runs in the loop's main thread while the previous batch is
+        being written, so it must not touch the store's connection."""
+        return batch  # type: ignore[return-value]
 
-    def close(self) -> None: ...
+    @abstractmethod
+    def write_prepared(self, prepared: Prepared) -> WriteResult:
+        """Stores a prepared batch (in the loop's writer thread)."""
+
+    def write(self, batch: SinkBatch) -> WriteResult:
+        """Prepare and store in one call (tests, benches, tools)."""
+        return self.write_prepared(self.prepare(batch))
+
+    def idle(self) -> None:
+        """Called about once a second while no records arrive (the Redis sink: refill, heartbeat)."""
+
+    def close(self) -> None:
+        """Releases the store's connection when the loop stops."""
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ the same batch with capped exponential backoff. Meanwhile it pauses its partitio
 polling, so the consumer stays in its group (no rebalance storm during a long outage) and its
 position does not move.
 
-Pipelining: a sink may split `write` into `prepare(batch)` (decoding, validation, payloads: CPU
-work that touches no connection) and `write_prepared(prepared)` (the store round trips). The loop
+Pipelining: a sink splits its write into `prepare(batch)` (decoding, judging, payloads: CPU work
+that touches no connection) and `write_prepared(prepared)` (the store round trips). The loop
 then writes batch N in a writer thread while the main thread reads and prepares batch N+1, so the
 decoding overlaps the store's work (the database or Redis server process, and socket waits that
 release the GIL). Order is unchanged: batch N's offsets are committed (by the main thread) only
@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -57,7 +58,7 @@ class _InFlight:
 class ConsumeLoop:
     def __init__(
         self,
-        sink: BatchingSink,
+        sink: BatchingSink[Any],
         kafka: KafkaSettings,
         group_id: str,
         metrics: SinkMetrics,
@@ -132,7 +133,7 @@ class ConsumeLoop:
                 messages = self._collect()
                 if messages:
                     batch = SinkBatch(messages=messages, kind=self._kind)
-                    prepared = self._prepare(batch)  # overlaps the write of the batch before
+                    prepared = self.sink.prepare(batch)  # overlaps the write of the batch before
                     written = self._await_write()
                     self._start_write(batch, prepared)
                     if written is not None:  # its commit overlaps the write just started
@@ -157,15 +158,14 @@ class ConsumeLoop:
             log.info("sink %s stopped", self.sink.name)
 
     def _idle(self) -> None:
-        """Gives a sink with an `idle()` method (the Redis sink: refill check, heartbeat) a turn, at
-        most once a second, while no records arrive."""
-        idle = getattr(self.sink, "idle", None)
+        """Gives the sink's `idle` hook (the Redis sink: refill check, heartbeat) a turn, at most
+        once a second, while no records arrive."""
         now = time.monotonic()
-        if idle is None or now - self._last_idle < 1.0:
+        if now - self._last_idle < 1.0:
             return
         self._last_idle = now
         try:
-            idle()
+            self.sink.idle()
         except self.sink.transient_errors as exc:
             log.warning("sink %s idle check failed: %s", self.sink.name, exc)
 
@@ -245,17 +245,10 @@ class ConsumeLoop:
                 self._check_grace(what)
                 time.sleep(delay)
 
-    def _prepare(self, batch: SinkBatch) -> object:
-        prepare = getattr(self.sink, "prepare", None)
-        return prepare(batch) if prepare is not None else batch
-
     def _write_prepared(self, prepared: object) -> WriteResult:
         """One write attempt (in the writer thread, or in the main thread when retrying)."""
         started = time.perf_counter()
-        write_prepared = getattr(self.sink, "write_prepared", None)
-        result: WriteResult = (
-            write_prepared(prepared) if write_prepared is not None else self.sink.write(prepared)  # type: ignore[arg-type]
-        )
+        result = self.sink.write_prepared(prepared)
         self.metrics.batch_seconds.labels(self.sink.name).observe(time.perf_counter() - started)
         return result
 
@@ -365,8 +358,8 @@ class ConsumeLoop:
             m.records_consumed.labels(name, topic.value).inc(count)
         for topic, n in result.stored.items():
             m.records_stored.labels(name, topic.value).inc(n)
-        for topic, n in result.rejected.items():
-            m.records_rejected.labels(name, topic.value).inc(n)
+        for (topic, kind), n in result.rejected.items():
+            m.records_rejected.labels(name, topic.value, kind.value).inc(n)
         for tp in offsets:
             try:
                 _, high = self.consumer.get_watermark_offsets(tp, cached=True)

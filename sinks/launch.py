@@ -7,31 +7,36 @@ import gc
 import logging
 import signal
 from types import FrameType
+from typing import Any
 
-from config import KafkaSettings, PostgresSettings, RedisSettings, SinkSettings
+from config import ContractSettings, KafkaSettings, PostgresSettings, RedisSettings, SinkSettings
 from sinks.batching import BatchingSink
 from sinks.consume_loop import ConsumeLoop
+from sinks.decoding.contract import SinkContract
 from sinks.sink_metrics import SinkMetrics
 
 SINK_KINDS = ("postgres", "redis")
 
 
 def build_loop(kind: str, kafka: KafkaSettings | None = None, sink_settings: SinkSettings | None = None,
-               pg: PostgresSettings | None = None, redis_settings: RedisSettings | None = None) -> ConsumeLoop:  # fmt: skip
+               pg: PostgresSettings | None = None, redis_settings: RedisSettings | None = None,
+               contract: ContractSettings | None = None) -> ConsumeLoop:  # fmt: skip
     """The consume loop of one sink kind, from explicit settings or the environment."""
     kafka = kafka or KafkaSettings()
     ss = sink_settings or SinkSettings()
-    sink: BatchingSink
+    judge = SinkContract.from_settings(contract)
+    sink: BatchingSink[Any]
     if kind == "postgres":
         from sinks.postgres_sink import PostgresSink
 
-        sink, group = PostgresSink(pg or PostgresSettings()), ss.postgres_group
+        sink, group = PostgresSink(pg or PostgresSettings(), contract=judge), ss.postgres_group
     elif kind == "redis":
         from sinks.redis_refill import RedisRefill
         from sinks.redis_sink import RedisSink
 
         rs = redis_settings or RedisSettings()
-        sink, group = RedisSink(rs, refill=RedisRefill(kafka, rs.latest_ttl_s)), ss.redis_group
+        sink = RedisSink(rs, refill=RedisRefill(kafka, rs.latest_ttl_s), contract=judge)
+        group = ss.redis_group
     else:
         raise ValueError(f"unknown sink {kind!r}; one of {SINK_KINDS}")
     return ConsumeLoop(sink, kafka, group, SinkMetrics(kind),

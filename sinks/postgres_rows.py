@@ -2,8 +2,8 @@
 
 Column lists come from the topic schemas themselves (every field except schema_version), so a field
 added to a schema and to init-db.sql flows through without touching this file, and a test checks the
-two agree. Conversions that can fail on a valid-looking record (a millisecond timestamp beyond the
-year 9999) raise RejectedRecord, which the sink turns into a DLQ record.
+two agree. Conversions that can fail on a conforming record (a millisecond timestamp beyond the
+year 9999) raise RejectedRecord (kind database_refused), which the sink turns into a DLQ record.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from schemas.registry import load_schema
 from schemas.topics import Topic
 from sinks.batching import SinkRecord
-from sinks.record_decoding import RejectedRecord
+from sinks.decoding.contract import RejectedRecord, RejectKind
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -75,6 +75,8 @@ SNAPSHOTS = TableSpec(
     ("ts", "exchange", "symbol", "sequence_id", "bid_prices", "bid_sizes", "ask_prices", "ask_sizes"),
 )
 ALL_TABLES = (METRICS, BARS, ALERTS, DLQ, SNAPSHOTS)
+# The raw record's fields a snapshot row is made of (event_time gives `ts`, the second).
+_SNAPSHOT_FIELDS = ("event_time", *SNAPSHOTS.columns[1:])
 
 
 # The datetimes of the row path cover years 1..9999; the column path takes the same range, so the
@@ -116,7 +118,9 @@ def ms_to_datetime(ms: int, field: str = "time") -> datetime:
     try:
         return EPOCH + timedelta(milliseconds=ms)
     except (OverflowError, TypeError) as exc:
-        raise RejectedRecord(f"bad value: {field}={ms!r} is not a representable timestamp ({exc})") from None
+        raise RejectedRecord(
+            RejectKind.DATABASE_REFUSED, f"{field}={ms!r} is not a representable timestamp ({exc})"
+        ) from None
 
 
 def metrics_row(d: dict[str, Any]) -> tuple[Any, ...]:
@@ -137,16 +141,18 @@ def alerts_row(d: dict[str, Any]) -> tuple[Any, ...]:
     return (row["event_time"], *map(row.get, ALERT_FIELDS))
 
 
-def snapshot_second(d: dict[str, Any]) -> int:
+def snapshot_second(event_time_ms: int) -> int:
     """The second a raw record belongs to (its event_time floored); the snapshot table keeps the
     first record of each second per symbol."""
-    return int(d["event_time"]) // 1000
+    return event_time_ms // 1000
 
 
-def snapshots_row(d: dict[str, Any]) -> tuple[Any, ...]:
-    ts = ms_to_datetime(snapshot_second(d) * 1000, "event_time")
-    return (ts, d["exchange"], d["symbol"], d["sequence_id"],
-            d["bid_prices"], d["bid_sizes"], d["ask_prices"], d["ask_sizes"])  # fmt: skip
+def snapshots_row(d: Any) -> tuple[Any, ...]:
+    """The snapshot row of a conforming raw record, a dict or a Struct (sinks.decoding.structs)."""
+    if not isinstance(d, dict):
+        d = {name: getattr(d, name) for name in _SNAPSHOT_FIELDS}
+    ts = ms_to_datetime(snapshot_second(d["event_time"]) * 1000, "event_time")
+    return (ts, *map(d.__getitem__, _SNAPSHOT_FIELDS[1:]))
 
 
 def dlq_row(d: dict[str, Any], rec: SinkRecord) -> tuple[Any, ...]:

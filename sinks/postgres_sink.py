@@ -8,18 +8,20 @@ unique keys: that COPY fails as a whole in its savepoint and the rows go the ide
 into a temp staging table and INSERT ... SELECT ... ON CONFLICT DO NOTHING. So a replay changes
 nothing, whichever path stored the rows first.
 
-The hot tables (metrics, bars, alerts) are decoded, validated and turned into COPY rows in C by
-Structs generated from their schemas (sinks.struct_decoding); a batch with a record those refuse is
-decoded and validated column-wise (sinks.batch_decoding), its COPY rows assembled from the columns
-(postgres_rows.rows_from_columns), and its rejects get the full validator's reason. Both happen in
+Every record read is judged against its topic's contract at the batch's instant of the sink's clock
+(sinks.decoding.contract: JSON Schema, equal lengths, finite numbers, event time within bounds).
+The hot tables (metrics, bars, alerts) are decoded, judged and turned into COPY rows in C by
+Structs generated from their schemas (sinks.decoding.structs); a batch with a record those refuse
+is decoded and judged column-wise (sinks.decoding.columns), its COPY rows assembled from the columns
+(postgres_rows.rows_from_columns), and its rejects get `nonconformity`'s reason. Both happen in
 `prepare`, which the consume loop runs for the next batch while this batch's transaction is in
-flight. psycopg's C row formatter then writes
-the binary COPY.
+flight. psycopg's C row formatter then writes the binary COPY.
 
-Rejects: a record that fails its schema or a conversion goes to orderbook.dlq. A value PostgreSQL
-refuses (bigint overflow, NUL in text, ...) fails the whole COPY; the sink then bisects that table's
-rows inside savepoints until the refused rows are isolated, stores the rest, and sends the refused
-ones to the DLQ. Connection errors are transient: the loop retries the batch with backoff.
+Rejects: a record that breaks its contract or a conversion goes to orderbook.dlq with its kind and
+reason, its topic, partition, offset, key and bytes. A value PostgreSQL refuses (bigint overflow,
+NUL in text, ...) fails the whole COPY; the sink then bisects that table's rows inside savepoints
+until the refused rows are isolated, stores the rest, and sends the refused ones to the DLQ.
+Connection errors are transient: the loop retries the batch with backoff.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ import psycopg
 from psycopg import sql
 
 from config import PostgresSettings
-from schemas.dlq import dlq_record
 from schemas.topics import Topic
-from sinks.batch_decoding import decode_columns
-from sinks.batching import BatchPart, SinkBatch, SinkRecord, WriteResult
+from sinks.batching import BatchingSink, BatchPart, SinkBatch, SinkRecord, WriteResult
+from sinks.decoding.columns import decode_columns
+from sinks.decoding.contract import RejectedRecord, RejectKind, SinkContract, TopicContract
+from sinks.decoding.records import decode_record
+from sinks.decoding.structs import copy_types, decode_structs, struct_rows
 from sinks.postgres_rows import (
     ALERTS,
     ALL_TABLES,
@@ -54,8 +58,6 @@ from sinks.postgres_rows import (
     snapshot_second,
     snapshots_row,
 )
-from sinks.record_decoding import RejectedRecord, decode_record, parse_record, validate_record
-from sinks.struct_decoding import copy_types, struct_rows
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ _COLUMN_TYPES = """
 _REFUSED = (psycopg.DataError, psycopg.IntegrityError, OverflowError, ValueError, TypeError)
 
 Row = tuple[Any, ...]
-Rejects = list[tuple[SinkRecord, str]]
+Rejects = list[tuple[SinkRecord, RejectedRecord]]
 
 
 @dataclass
@@ -84,6 +86,7 @@ class TableLoad:
 
     spec: TableSpec
     topic: Topic
+    contract: TopicContract  # the instant the batch is judged at, also when decoded again below
     records: list[SinkRecord] = field(default_factory=list)
     part: BatchPart | None = None  # the struct path's records, made only if the row path runs
     fast: tuple[list[str], list[Row]] | None = None  # (the COPY's column types, rows)
@@ -110,16 +113,16 @@ class TableLoad:
                 self.dicts, valid = [], []
                 for rec in self.records_of_rows():
                     try:
-                        self.dicts.append(decode_record(rec))
+                        self.dicts.append(decode_record(rec, self.contract))
                         valid.append(rec)
                     except RejectedRecord as exc:
-                        rejects.append((rec, exc.reason))
+                        rejects.append((rec, exc))
                 self.records = valid
             for d, rec in zip(self.dicts, self.records, strict=True):
                 try:
                     self.items.append((self.convert(d), rec))
                 except RejectedRecord as exc:
-                    rejects.append((rec, exc.reason))
+                    rejects.append((rec, exc))
         return self.items
 
 
@@ -132,18 +135,20 @@ class PreparedWrite:
     sampled: dict[tuple[str, str], int]
 
 
-class PostgresSink:
+class PostgresSink(BatchingSink[PreparedWrite]):
     name = "postgres"
-    topics: tuple[Topic, ...] = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.DLQ, Topic.RAW)
+    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.DLQ, Topic.RAW)
     # Connection-level failures: the server is down, restarting or unreachable.
-    transient_errors: tuple[type[BaseException], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
+    transient_errors = (psycopg.OperationalError, psycopg.InterfaceError)
 
-    def __init__(self, settings: PostgresSettings, connect_timeout_s: int = 5) -> None:
+    def __init__(self, settings: PostgresSettings, connect_timeout_s: int = 5,
+                 contract: SinkContract | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.connect_timeout_s = connect_timeout_s
+        self.contract = contract or SinkContract.from_settings()
         self._conn: psycopg.Connection[Any] | None = None
-        # Last snapshot second stored per (exchange, symbol): skips re-validating a second's later
-        # records. Only updated after a commit, so it never hides a row that is not in the table.
+        # Last snapshot second stored per (exchange, symbol): skips a second's later records. Only
+        # updated after a commit, so it never hides a row that is not in the table.
         self._snapshot_seconds: dict[tuple[str, str], int] = {}
         # Column types per table, for binary COPY (3x faster than text COPY here).
         self._types: dict[str, list[str]] = {}
@@ -190,34 +195,36 @@ class PostgresSink:
         self._drop_connection()
 
     # -- write ----------------------------------------------------------------------------------
-    def write(self, batch: SinkBatch) -> WriteResult:
-        return self.write_prepared(self.prepare(batch))
-
     def prepare(self, batch: SinkBatch) -> PreparedWrite:
-        """Decoding, validation and COPY rows: pure CPU work that touches no connection, so the
-        consume loop can run it for the next batch while `write_prepared` waits on the database."""
+        """Decoding, judging and COPY rows: pure CPU work that touches no connection, so the
+        consume loop can run it for the next batch while `write_prepared` waits on the database.
+        The whole batch is judged at one reading of the sink's clock."""
+        now_ms = self.contract.clock()
         loads: dict[TableSpec, TableLoad] = {}
         rejects: Rejects = []
         sampled: dict[tuple[str, str], int] = {}
         for topic, part in batch.parts().items():
+            contract = self.contract.at(topic, now_ms)
             if topic is Topic.RAW:
-                snapshots = loads.setdefault(SNAPSHOTS, TableLoad(SNAPSHOTS, topic, items=[]))
-                self._sample_snapshots(part.records, snapshots.row_items(rejects), rejects, sampled)
+                snapshots = loads.setdefault(SNAPSHOTS, TableLoad(SNAPSHOTS, topic, contract, items=[]))
+                self._sample_snapshots(part, contract, snapshots.row_items(rejects), rejects, sampled)
             elif topic is Topic.DLQ:
-                dlq = loads.setdefault(DLQ, TableLoad(DLQ, topic, items=[]))
-                self._dlq_rows(part.records, dlq.row_items(rejects))
+                dlq = loads.setdefault(DLQ, TableLoad(DLQ, topic, contract, items=[]))
+                self._dlq_rows(part.records, contract, dlq.row_items(rejects))
             else:
                 spec, convert = _CONVERTERS[topic]
                 pg_types = self._types.get(spec.table)
                 structs = struct_rows(topic, spec, tuple(pg_types)) if pg_types is not None else None
-                rows = structs.rows(part.values) if structs is not None else None
+                rows = structs.rows(part.values, contract) if structs is not None else None
                 if rows is not None and pg_types is not None:
                     fast = (copy_types(pg_types), rows)
-                    loads[spec] = TableLoad(spec, topic, part=part, fast=fast, dicts=None, convert=convert)
+                    loads[spec] = TableLoad(spec, topic, contract, part=part, fast=fast, dicts=None,
+                                            convert=convert)  # fmt: skip
                     continue
-                decoded = decode_columns(topic, part.records)
+                decoded = decode_columns(contract, part.records)
                 rejects += decoded.rejects
-                load = TableLoad(spec, topic, records=decoded.records, dicts=decoded.dicts, convert=convert)
+                load = TableLoad(spec, topic, contract, records=decoded.records, dicts=decoded.dicts,
+                                 convert=convert)  # fmt: skip
                 if pg_types is not None and decoded.records:
                     load.fast = rows_from_columns(spec, decoded.columns, decoded.types, pg_types)
                 loads[spec] = load
@@ -245,20 +252,10 @@ class PostgresSink:
             for rec in recs:
                 if id(rec) not in rejected_recs:
                     result.count_stored(rec.topic)
-        for rec, reason in rejects:
-            result.count_rejected(rec.topic)
+        for rec, rejected in rejects:
             if rec.topic is Topic.DLQ:  # never back into the topic it came from
-                log.error("orderbook.dlq record %s refused by PostgreSQL: %s", rec.origin, reason)
-                continue
-            result.dlq.append(
-                dlq_record(
-                    source=SOURCE,
-                    reason=reason,
-                    payload=rec.value or b"",
-                    origin=rec.origin,
-                    key=rec.key_text,
-                )
-            )
+                log.error("orderbook.dlq record %s refused by PostgreSQL: %s", rec.origin, rejected.reason)
+            result.reject(SOURCE, rec, rejected, to_dlq=rec.topic is not Topic.DLQ)
         return result
 
     def _store_load(self, conn: psycopg.Connection[Any], load: TableLoad, rejects: Rejects) -> None:
@@ -283,48 +280,44 @@ class PostgresSink:
         if items:
             self._store(conn, load.spec, items, rejects)
 
-    def _sample_snapshots(
-        self,
-        recs: list[SinkRecord],
-        out: list[tuple[Row, SinkRecord]],
-        rejects: Rejects,
-        sampled: dict[tuple[str, str], int],
-    ) -> None:
-        """The first valid record of each second per symbol becomes a snapshot row. Only those
-        candidates are fully validated (a raw record is large; most are not stored here)."""
-        chosen: set[tuple[str, str, int]] = set()
-        for rec in recs:
-            try:
-                data = parse_record(rec)
-                symbol_key = (data["exchange"], data["symbol"])
-                second = snapshot_second(data)
-            except RejectedRecord as exc:
-                rejects.append((rec, exc.reason))
-                continue
-            except (KeyError, TypeError, ValueError):
+    def _sample_snapshots(self, part: BatchPart, contract: TopicContract, out: list[tuple[Row, SinkRecord]],
+                          rejects: Rejects, sampled: dict[tuple[str, str], int]) -> None:  # fmt: skip
+        """Judges every raw record (Structs in C for a conforming batch, else one by one); the first
+        conforming record of each second per symbol becomes a snapshot row."""
+        structs = decode_structs(contract, part.values)
+        judged: list[tuple[int, Any]]
+        if structs is not None:
+            judged = list(enumerate(structs))
+        else:
+            judged = []
+            for i, rec in enumerate(part.records):
                 try:
-                    validate_record(Topic.RAW, data)
-                    reason = "raw record without a usable exchange, symbol or event_time"
+                    judged.append((i, decode_record(rec, contract)))
                 except RejectedRecord as exc:
-                    reason = exc.reason
-                rejects.append((rec, reason))
-                continue
+                    rejects.append((rec, exc))
+        chosen: set[tuple[str, str, int]] = set()
+        for i, raw in judged:
+            if type(raw) is dict:
+                symbol_key, second = (raw["exchange"], raw["symbol"]), snapshot_second(raw["event_time"])
+            else:
+                symbol_key, second = (raw.exchange, raw.symbol), snapshot_second(raw.event_time)
             if (*symbol_key, second) in chosen or self._snapshot_seconds.get(symbol_key) == second:
                 continue
+            rec = part.record(i)
             try:
-                row = snapshots_row(validate_record(Topic.RAW, data))
+                row = snapshots_row(raw)
             except RejectedRecord as exc:
-                rejects.append((rec, exc.reason))
+                rejects.append((rec, exc))
                 continue
             chosen.add((*symbol_key, second))
             sampled[symbol_key] = second
             out.append((row, rec))
 
     @staticmethod
-    def _dlq_rows(recs: list[SinkRecord], out: list[tuple[Row, SinkRecord]]) -> None:
+    def _dlq_rows(recs: list[SinkRecord], contract: TopicContract, out: list[tuple[Row, SinkRecord]]) -> None:
         for rec in recs:
             try:
-                out.append((dlq_row(decode_record(rec), rec), rec))
+                out.append((dlq_row(decode_record(rec, contract), rec), rec))
             except RejectedRecord as exc:
                 out.append((invalid_dlq_row(rec, exc.reason, SOURCE), rec))
 
@@ -337,7 +330,10 @@ class PostgresSink:
         except _REFUSED as exc:
             if len(items) == 1:
                 diag = (exc.diag.message_primary if isinstance(exc, psycopg.Error) else None) or str(exc)
-                rejects.append((items[0][1], f"rejected by PostgreSQL ({spec.table}): {diag}"))
+                refused = RejectedRecord(
+                    RejectKind.DATABASE_REFUSED, f"rejected by PostgreSQL ({spec.table}): {diag}"
+                )
+                rejects.append((items[0][1], refused))
                 return
             mid = len(items) // 2
             self._store(conn, spec, items[:mid], rejects)

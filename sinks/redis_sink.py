@@ -1,13 +1,13 @@
 """The Redis sink: the live view of the dashboard (layout: schemas.redis_layout, docs/storage.md).
 
 Per batch, one pipeline (no MULTI; every command is idempotent on its own):
-- orderbook.processed / .raw: only the newest valid record per symbol matters, so the batch is read
-  backwards and each symbol's latest record is SET once (with the TTL), plus SADD to the symbols set;
+- orderbook.processed / .raw: only the newest conforming record per symbol matters, so each
+  symbol's latest record of the batch is SET once (with the TTL), plus SADD to the symbols set;
 - orderbook.bars: one Lua script call per bars key and batch: the batch's bars are ZADDed at score
   window_start after removing any other member at their scores (one member per window, so a
   replayed bar replaces itself; finding those is one read of the batch's score range), then the
   key is trimmed to the last hour of its newest bar in the batch and its expiry renewed. The bars
-  are validated column-wise (sinks.batch_decoding): per-record validation and two pipelined
+  are judged column-wise (sinks.decoding.columns): per-record validation and two pipelined
   commands per bar kept the sink at a third of its target;
 - orderbook.alerts: a Lua script appends to the capped stream, sets the symbol's last alert and
   publishes, only if the alert id is new (a ZSET of seen ids), so replays do not double alerts;
@@ -16,10 +16,18 @@ Per batch, one pipeline (no MULTI; every command is idempotent on its own):
 `prepare` does the decoding and builds the command list without touching the connection, so the
 consume loop runs it for the next batch while this batch's pipeline is in flight.
 
+Every record read is judged against its topic's contract at the batch's instant of the sink's clock
+(sinks.decoding.contract), also the records a newer one of the same symbol supersedes: a reject
+goes to orderbook.dlq as this sink's own (source sink-redis), published with the batch's offsets in
+one Kafka transaction by the consume loop, so exactly once per record read (docs/storage.md: each
+sink reports what it rejected). Processed and raw batches are judged by msgspec Structs in C
+(sinks.decoding.structs), falling back to record-by-record judging for a batch with a reject.
+
 Refill: the sink keeps a marker key in Redis. When it is missing (first start, or a Redis that came
 back empty), the sink first re-reads the last hour of bars and alerts and the last TTL of metrics and
-books from the topics (sinks.redis_refill), then sets the marker. Invalid records are skipped and
-counted here: the database sink already sends them to the DLQ, once.
+books from the topics (sinks.redis_refill), then sets the marker. The refill writes through the
+same judging, but publishes no DLQ record: the records it reads are the consume loop's to judge and
+report, once, when the loop reads them.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import redis
@@ -40,11 +49,15 @@ from schemas.redis_layout import (
     RedisLayout,
 )
 from schemas.topics import Topic, record_key
-from sinks.batch_decoding import decode_columns
-from sinks.batching import SinkBatch, SinkRecord, WriteResult
-from sinks.record_decoding import RejectedRecord, decode_record
+from sinks.batching import BatchingSink, SinkBatch, SinkRecord, WriteResult
+from sinks.decoding.columns import decode_columns
+from sinks.decoding.contract import RejectedRecord, SinkContract, TopicContract
+from sinks.decoding.records import decode_record
+from sinks.decoding.structs import decode_structs
 
 log = logging.getLogger(__name__)
+
+SOURCE = "sink-redis"
 
 # KEYS: seen-ids zset, alerts stream, last-alert key. ARGV: alert_id, event_time, json, maxlen,
 # channel, seen cutoff. Returns 1 when the alert was new.
@@ -97,15 +110,19 @@ class PreparedCommands:
     result: WriteResult = field(default_factory=WriteResult)
 
 
-class RedisSink:
+class RedisSink(BatchingSink[PreparedCommands]):
     name = "redis"
-    topics: tuple[Topic, ...] = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.RAW)
-    transient_errors: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError)
+    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.RAW)
+    transient_errors = (redis.ConnectionError, redis.TimeoutError)
 
-    def __init__(self, settings: RedisSettings, refill: Any = None) -> None:
+    def __init__(
+        self, settings: RedisSettings, refill: Any = None, contract: SinkContract | None = None
+    ) -> None:
         """`refill` is a callable(sink) that replays recent topic data into Redis (RedisRefill);
-        None disables refilling (unit use)."""
+        None disables refilling (unit use). `contract`: the event-time bounds and clock records are
+        judged by (default: ContractSettings from the environment, the wall clock)."""
         self.settings = settings
+        self.contract = contract or SinkContract.from_settings()
         self.keys = RedisLayout.from_settings(settings)
         self.refill = refill
         self.client = redis_client(settings, timeout_s=10, connect_timeout_s=5)
@@ -133,9 +150,6 @@ class RedisSink:
         self._ensure_filled()
         self.client.set(self.keys.heartbeat(), str(int(time.time() * 1000)))
 
-    def write(self, batch: SinkBatch) -> WriteResult:
-        return self.write_prepared(self.prepare(batch))
-
     def prepare(self, batch: SinkBatch) -> PreparedCommands:
         return self.prepare_records(batch.records)
 
@@ -148,19 +162,21 @@ class RedisSink:
         return self._execute(self.prepare_records(records))
 
     def prepare_records(self, records: list[SinkRecord]) -> PreparedCommands:
-        """Decodes records into the commands of one pipeline; touches no connection."""
+        """Judges and decodes records into the commands of one pipeline; touches no connection."""
+        now_ms = self.contract.clock()
         out = PreparedCommands()
         by_topic: dict[Topic, list[SinkRecord]] = {}
         for rec in records:
             by_topic.setdefault(rec.topic, []).append(rec)
         symbols: set[str] = set()
         for topic, recs in by_topic.items():
+            contract = self.contract.at(topic, now_ms)
             if topic in (Topic.PROCESSED, Topic.RAW):
-                self._latest(out, topic, recs, symbols)
+                self._latest(out, contract, recs, symbols)
             elif topic is Topic.BARS:
-                self._bars(out, recs)
+                self._bars(out, contract, recs)
             elif topic is Topic.ALERTS:
-                self._alerts(out, recs)
+                self._alerts(out, contract, recs)
         if symbols:
             out.commands.append(("sadd", (self.keys.symbols(), *symbols), {}))
         return out
@@ -179,43 +195,43 @@ class RedisSink:
         self.commands_sent += len(prepared.commands) + 1
         return prepared.result
 
-    def _decode(self, rec: SinkRecord, result: WriteResult) -> dict[str, Any] | None:
-        try:
-            return decode_record(rec)
-        except RejectedRecord as exc:
-            result.count_rejected(rec.topic)
-            log.debug("skipping %s: %s", rec.origin, exc.reason)
-            return None
+    @staticmethod
+    def _judged(contract: TopicContract, recs: list[SinkRecord], result: WriteResult,
+                fields: tuple[str, ...]) -> list[tuple[SinkRecord, tuple[Any, ...]]]:  # fmt: skip
+        """Every record judged; the conforming ones in order with the values of `fields`, the
+        rejects counted and added to the result's DLQ records."""
+        structs = decode_structs(contract, [rec.value for rec in recs])
+        if structs is not None:
+            return list(zip(recs, map(attrgetter(*fields), structs), strict=True))
+        judged, values = [], itemgetter(*fields)
+        for rec in recs:
+            try:
+                judged.append((rec, values(decode_record(rec, contract))))
+            except RejectedRecord as exc:
+                result.reject(SOURCE, rec, exc)
+        return judged
 
-    def _latest(self, out: PreparedCommands, topic: Topic, recs: list[SinkRecord], symbols: set[str]) -> None:
-        key_of = self.keys.latest if topic is Topic.PROCESSED else self.keys.book
-        result = out.result
-        done: set[bytes | str] = set()
-        for rec in reversed(recs):
-            if rec.key is not None and rec.key in done:
-                continue
-            data = self._decode(rec, result)
-            if data is None:
-                continue
-            member = record_key(data["exchange"], data["symbol"])
+    def _latest(self, out: PreparedCommands, contract: TopicContract, recs: list[SinkRecord],
+                symbols: set[str]) -> None:  # fmt: skip
+        key_of = self.keys.latest if contract.topic is Topic.PROCESSED else self.keys.book
+        judged = self._judged(contract, recs, out.result, ("exchange", "symbol"))
+        done: set[str] = set()
+        for rec, (exchange, symbol) in reversed(judged):
+            member = record_key(exchange, symbol)
             if member in done:
                 continue
-            done.update((member, rec.key or member))
+            done.add(member)
             out.commands.append(
-                (
-                    "set",
-                    (key_of(data["exchange"], data["symbol"]), rec.value),
-                    {"ex": self.settings.latest_ttl_s},
-                )
+                ("set", (key_of(exchange, symbol), rec.value), {"ex": self.settings.latest_ttl_s})
             )
             symbols.add(member)
-        result.count_stored(topic, len(recs) - result.rejected.get(topic, 0))
+        if judged:
+            out.result.count_stored(contract.topic, len(judged))
 
-    def _bars(self, out: PreparedCommands, recs: list[SinkRecord]) -> None:
-        decoded = decode_columns(Topic.BARS, recs)
-        for rec, reason in decoded.rejects:
-            out.result.count_rejected(Topic.BARS)
-            log.debug("skipping %s: %s", rec.origin, reason)
+    def _bars(self, out: PreparedCommands, contract: TopicContract, recs: list[SinkRecord]) -> None:
+        decoded = decode_columns(contract, recs)
+        for rec, rejected in decoded.rejects:
+            out.result.reject(SOURCE, rec, rejected)
         cols = decoded.columns
         # Per key, the last bar of each window in the batch (an earlier one would be replaced anyway).
         latest: dict[tuple[str, str, str], dict[int, bytes | None]] = {}
@@ -233,14 +249,12 @@ class RedisSink:
         if decoded.records:
             out.result.count_stored(Topic.BARS, len(decoded.records))
 
-    def _alerts(self, out: PreparedCommands, recs: list[SinkRecord]) -> None:
+    def _alerts(self, out: PreparedCommands, contract: TopicContract, recs: list[SinkRecord]) -> None:
         k = self.keys
-        for rec in recs:
-            data = self._decode(rec, out.result)
-            if data is None:
-                continue
-            keys = [k.alerts_seen(), k.alerts_stream(), k.alerts_last(data["exchange"], data["symbol"])]
-            args = [data["alert_id"], data["event_time"], rec.value or b"", self.settings.alerts_stream_maxlen,
-                    k.alerts_channel(), data["event_time"] - ALERTS_SEEN_KEEP_MS]  # fmt: skip
+        fields = ("alert_id", "event_time", "exchange", "symbol")
+        for rec, (alert_id, event_time, exchange, symbol) in self._judged(contract, recs, out.result, fields):
+            keys = [k.alerts_seen(), k.alerts_stream(), k.alerts_last(exchange, symbol)]
+            args = [alert_id, event_time, rec.value or b"", self.settings.alerts_stream_maxlen, k.alerts_channel(),
+                    event_time - ALERTS_SEEN_KEEP_MS]  # fmt: skip
             out.commands.append(("alert", (keys, args), {}))
             out.result.count_stored(Topic.ALERTS)

@@ -1,5 +1,5 @@
-"""Prometheus metrics of a sink: throughput (records stored per topic), rejects, batch latency,
-retries and consumer lag. Each sink owns its registry, so several sinks can live in one process
+"""Prometheus metrics of a sink: throughput (records stored per topic), rejects per topic and reason
+kind, batch latency, retries and consumer lag. Each sink owns its registry, so several sinks can live in one process
 (tests) without clashing on the global one."""
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ class SinkMetrics:
             ["sink", "topic"],
             registry=r,
         )
+        # reason: a sinks.decoding.contract.RejectKind value (a small fixed set, not free text).
         self.records_rejected = Counter(
-            "obm_sink_records_rejected", "Records that could not be stored (sent to the DLQ)", ["sink", "topic"],
-            registry=r,
+            "obm_sink_records_rejected", "Records not stored, by reason kind (each sent to the DLQ once)",
+            ["sink", "topic", "reason"], registry=r,
         )  # fmt: skip
         self.records_consumed = Counter(
             "obm_sink_records_consumed", "Records read from Kafka", ["sink", "topic"], registry=r

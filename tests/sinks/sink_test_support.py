@@ -29,6 +29,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 class SinkTestEnv:
     kafka: KafkaSettings
     exchange: str  # unique per test: every record of the test carries it
+    # The factories' default event times start here: three hours before the test, well within every
+    # topic's retention (the oldest event time the sinks accept) and behind the sinks' clock.
+    base_ms: int = field(default_factory=lambda: int(time.time() * 1000) - 3 * 3_600_000)
     _producer: Producer | None = field(default=None, repr=False)
 
     def topic(self, t: Topic) -> str:
@@ -78,7 +81,7 @@ class SinkTestEnv:
 
     # -- record factories (valid per schema) ---------------------------------------------------
     def processed(self, seq: int, symbol: str = "BTCUSDT", event_time: int | None = None) -> dict[str, Any]:
-        et = event_time if event_time is not None else 1_723_161_240_000 + seq
+        et = event_time if event_time is not None else self.base_ms + seq
         mid = 60_000.0 + (seq % 100) * 0.5
         return {
             "schema_version": 1, "exchange": self.exchange, "market": "spot", "symbol": symbol,
@@ -98,7 +101,7 @@ class SinkTestEnv:
         }  # fmt: skip
 
     def alert(self, n: int, symbol: str = "BTCUSDT", event_time: int | None = None) -> dict[str, Any]:
-        et = event_time if event_time is not None else 1_723_161_240_000 + n * 1000
+        et = event_time if event_time is not None else self.base_ms + n * 1000
         return {
             "schema_version": 1, "alert_id": f"imbalance_extreme:{self.exchange}:{symbol}:{et}:high",
             "alert_type": "imbalance_extreme", "severity": "high", "exchange": self.exchange, "market": "spot",

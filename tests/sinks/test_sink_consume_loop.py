@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from sink_test_support import SinkTestEnv, wait_for
 
 from schemas.topics import Topic
-from sinks.batching import SinkBatch, SinkRecord, WriteResult
+from sinks.batching import BatchingSink, SinkBatch, SinkRecord, WriteResult
 from sinks.consume_loop import ConsumeLoop
 from sinks.offset_commit import CommitFailed
 from sinks.sink_metrics import SinkMetrics
@@ -29,23 +29,19 @@ class StoreDown(ConnectionError):
 
 
 @dataclass
-class RecordingSink:
+class RecordingSink(BatchingSink[list[SinkRecord]]):
     """Stores offsets in memory; checks in every write that Kafka has no commit beyond the batch."""
 
     committed_of: object  # callable: () -> {(topic, partition): committed offset}
     fail_on_batch: dict[int, type[BaseException]] = field(default_factory=dict)
-    name: str = "recording"
-    topics: tuple[Topic, ...] = (Topic.PROCESSED,)
-    transient_errors: tuple[type[BaseException], ...] = (StoreDown,)
+    name = "recording"
+    topics = (Topic.PROCESSED,)
+    transient_errors = (StoreDown,)
     stored: list[tuple[str, int, int]] = field(default_factory=list)
     writes: int = 0
     writing: bool = False
     prepared_while_writing: int = 0
     ahead_of_write: list[str] = field(default_factory=list)
-
-    def setup(self) -> None: ...
-
-    def close(self) -> None: ...
 
     def prepare(self, batch: SinkBatch) -> list[SinkRecord]:
         if self.writing:
@@ -72,9 +68,6 @@ class RecordingSink:
             return result
         finally:
             self.writing = False
-
-    def write(self, batch: SinkBatch) -> WriteResult:
-        return self.write_prepared(self.prepare(batch))
 
 
 @pytest.fixture

@@ -157,8 +157,8 @@ def test_poison_records_reach_the_dlq_topic_and_table_and_good_ones_are_stored(s
     e.produce(Topic.PROCESSED, b'{"schema_version": 1, "exchange": ', key=f"{e.exchange}:BTCUSDT")
     e.produce(Topic.PROCESSED, {**e.processed(3), "sequence_id": 2**63})  # valid JSON Schema, beyond bigint
     e.produce(Topic.PROCESSED, e.processed(4))
-    e.produce(Topic.BARS, {**e.bar(1_723_161_240_000), "interval": "5m"})  # not an allowed interval
-    e.produce(Topic.BARS, e.bar(1_723_161_241_000))
+    e.produce(Topic.BARS, {**e.bar(e.base_ms), "interval": "5m"})  # not an allowed interval
+    e.produce(Topic.BARS, e.bar(e.base_ms + 1000))
     e.produce(Topic.ALERTS, e.alert(1))
     e.produce(Topic.DLQ, b"not even json", key="whatever")  # an invalid DLQ record is still kept
     e.flush()
@@ -199,7 +199,7 @@ def test_poison_records_reach_the_dlq_topic_and_table_and_good_ones_are_stored(s
 
 def test_snapshots_keep_the_first_record_of_each_second(sink_env, pg_settings, run_sink_thread):
     e = sink_env
-    base = 1_723_161_240_000
+    base = e.base_ms - e.base_ms % 1000
     # three seconds, four records each; the first of each second must win
     for sec in range(3):
         for j in range(4):

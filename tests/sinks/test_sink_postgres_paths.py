@@ -5,15 +5,18 @@ refuses inside the direct COPY still isolates just that record."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import orjson
 import psycopg
 import pytest
 
+from schemas.dlq import original_bytes
 from schemas.registry import load_schema
 from schemas.topics import Topic
 from sinks.batching import SinkBatch, SinkRecord
+from sinks.decoding.contract import RejectKind
 from sinks.postgres_rows import ALERTS, BARS, METRICS, alerts_row, bars_row, metrics_row
 from sinks.postgres_sink import PostgresSink
 
@@ -39,9 +42,13 @@ def _records(topic: Topic, dicts: list[dict], start: int = 0) -> list[SinkRecord
     ]
 
 
+# Records dated a minute before the test runs: within the contract's event-time bounds.
+_BASE_MS = int(time.time() * 1000) - 60_000
+
+
 def _metric(exchange: str, seq: int, full: bool = True) -> dict:
     rec = dict(load_schema(Topic.PROCESSED)["examples"][0], exchange=exchange, sequence_id=seq,
-               event_time=1_723_161_240_000 + seq, symbol=("BTCUSDT", "ETHUSDT")[seq % 2])  # fmt: skip
+               event_time=_BASE_MS + seq, symbol=("BTCUSDT", "ETHUSDT")[seq % 2])  # fmt: skip
     if full:
         for name, spec in load_schema(Topic.PROCESSED)["properties"].items():
             if name not in rec:
@@ -65,9 +72,10 @@ def test_rows_from_columns_equal_the_row_converters(sink, pg_settings, exchange)
         _metric(exchange, 300 + i, full=False) for i in range(5)
     ]
     bar = dict(load_schema(Topic.BARS)["examples"][0], exchange=exchange)
-    bars = [{**bar, "window_start": bar["window_start"] + i * 1000, "window_end": bar["window_end"] + i * 1000,
+    bars = [{**bar, "window_start": _BASE_MS + i * 1000, "window_end": _BASE_MS + (i + 1) * 1000,
              "ofi_sum": None if i % 2 else 1.25} for i in range(50)]  # fmt: skip
-    alert = dict(load_schema(Topic.ALERTS)["examples"][0], exchange=exchange)
+    alert = dict(load_schema(Topic.ALERTS)["examples"][0], exchange=exchange, window_start=_BASE_MS - 1100,
+                 window_end=_BASE_MS, event_time=_BASE_MS)  # fmt: skip
     alerts = [{**alert, "alert_id": f"{alert['alert_id']}-{i}", "message": f"é {i}"} for i in range(20)]
     full_batch = (
         _records(Topic.PROCESSED, metrics[:300]) + _records(Topic.BARS, bars) + _records(Topic.ALERTS, alerts)
@@ -111,8 +119,14 @@ def test_a_value_refused_inside_the_direct_copy_rejects_only_its_record(sink, pg
     batch = SinkBatch(_records(Topic.PROCESSED, metrics))
     assert sink.prepare(batch).loads[0].fast is not None  # the refusal comes from the server
     result = sink.write(batch)
-    assert result.stored == {Topic.PROCESSED: 99} and result.rejected == {Topic.PROCESSED: 1}
-    assert len(result.dlq) == 1 and "rejected by PostgreSQL" in result.dlq[0]["reason"]
-    assert result.dlq[0]["origin"] == "orderbook.processed[0]@37"
+    assert result.stored == {Topic.PROCESSED: 99}
+    assert result.rejected == {(Topic.PROCESSED, RejectKind.DATABASE_REFUSED): 1}
+    assert len(result.dlq) == 1 and result.dlq[0]["reason"].startswith(
+        "database_refused: rejected by PostgreSQL"
+    )
+    dlq = result.dlq[0]
+    assert dlq["origin"] == "orderbook.processed[0]@37" and dlq["source"] == "sink-postgres"
+    assert (dlq["topic"], dlq["partition"], dlq["offset"], dlq["key"]) == ("orderbook.processed", 0, 37, "k")
+    assert original_bytes(dlq) == orjson.dumps(metrics[37])
     seqs = [r[0] for r in _select(pg_settings, "orderbook_metrics", ("sequence_id",), exchange)]
     assert sorted(seqs) == [i for i in range(100) if i != 37]

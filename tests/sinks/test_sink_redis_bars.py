@@ -7,6 +7,7 @@ cost one ZADD, a replaced window one ZREM more, with no no-op writes."""
 from __future__ import annotations
 
 import random
+import time
 import uuid
 
 import orjson
@@ -19,6 +20,10 @@ from sinks.batching import SinkRecord
 from sinks.redis_sink import RedisSink
 
 pytestmark = pytest.mark.integration
+
+# Windows from three hours before the test: within the contract's event-time bounds (the windows
+# below spread over at most ~1.7 hours after it).
+_BASE_MS = (int(time.time()) - 3 * 3600) * 1000
 
 
 def _bar(symbol: str, window_start: int, close: float) -> dict:
@@ -54,7 +59,7 @@ def test_bars_script_leaves_the_state_of_the_plain_commands(redis_settings):
     client = redis.Redis(host=redis_settings.host, port=redis_settings.port, db=redis_settings.db)
     rng = random.Random(4)
     symbols = ["AAUSDT", "BBUSDT", "CCUSDT"]
-    base = 1_723_161_240_000
+    base = _BASE_MS
     offset = 0
     for round_ in range(12):
         batch = []
@@ -82,7 +87,7 @@ def test_a_new_bar_costs_one_write_and_a_replaced_window_two(redis_settings):
     sink = RedisSink(redis_settings.model_copy(update={"key_prefix": f"t{tag}"}))
     client = redis.Redis(host=redis_settings.host, port=redis_settings.port, db=redis_settings.db)
     key = sink.keys.bars("1s", "bx", "AAUSDT")
-    ws = 1_723_161_240_000
+    ws = _BASE_MS
 
     def write(bar: dict) -> None:
         sink.write_records([SinkRecord(Topic.BARS, "orderbook.bars", 0, 0, b"k", orjson.dumps(bar), 1)])
@@ -106,7 +111,7 @@ def test_large_batches_replacing_many_windows_match_the_plain_commands(redis_set
     sink = RedisSink(redis_settings.model_copy(update={"key_prefix": f"t{tag}a"}))
     ref_keys = RedisLayout(f"t{tag}b")
     client = redis.Redis(host=redis_settings.host, port=redis_settings.port, db=redis_settings.db)
-    base = 1_723_161_240_000
+    base = _BASE_MS
     for close in (1.0, 2.0, 2.0):  # new windows, then all of them replaced, then an exact replay
         batch = [_bar("AAUSDT", base + i * 1000, close) for i in range(2500)]
         _reference(client, ref_keys, batch)

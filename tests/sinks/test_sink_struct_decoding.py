@@ -1,7 +1,8 @@
-"""The struct path (sinks.struct_decoding) must never accept a record the full JSON Schema validator
-rejects, must build exactly the rows the column path builds, and must really be taken for
-well-formed batches (else the database sink silently falls back to the slower paths). The column
-types come from the real tables (init-db.sql applied to the session's PostgreSQL)."""
+"""The struct path (sinks.decoding.structs) must never accept a record the contract rejects (orjson,
+then `nonconformity` at the batch's instant), must build exactly the rows the column path builds,
+and must really be taken for well-formed batches (else the database sink silently falls back to
+the slower paths). The column types come from the real tables (init-db.sql applied to the
+session's PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from typing import Any
 
 import orjson
 import pytest
-from test_sink_batch_decoding import _full_example, _mutated, _rec, _valid
+from contract_cases import conforms, contract_at, full_example, poisoned, record
 
 from schemas.topics import Topic
-from sinks.batch_decoding import decode_columns
+from sinks.decoding.columns import decode_columns
+from sinks.decoding.structs import StructRows, struct_rows
 from sinks.postgres_rows import ALERTS, BARS, METRICS, TIMESTAMPTZ, TableSpec, rows_from_columns
 from sinks.postgres_sink import PostgresSink
-from sinks.struct_decoding import StructRows, struct_rows
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ def _struct_rows(topic: Topic, spec: TableSpec, table_types) -> StructRows:
 
 
 def _column_rows(topic: Topic, spec: TableSpec, values: list[bytes], table_types) -> list[tuple[Any, ...]]:
-    decoded = decode_columns(topic, [_rec(topic, v, i) for i, v in enumerate(values)])
+    decoded = decode_columns(contract_at(topic), [record(topic, v, i) for i, v in enumerate(values)])
     assert not decoded.rejects
     built = rows_from_columns(spec, decoded.columns, decoded.types, list(table_types[spec.table]))
     assert built is not None
@@ -62,27 +63,26 @@ def _same_rows(struct_row: tuple, column_row: tuple, pg_types: tuple[str, ...]) 
 @pytest.mark.parametrize(("topic", "spec"), _TABLES)
 def test_well_formed_batches_take_the_struct_path_and_build_the_column_paths_rows(topic, spec, table_types):
     structs = _struct_rows(topic, spec, table_types)
-    values = [orjson.dumps({**_full_example(topic), "sequence_id": i}) if topic is Topic.PROCESSED
-              else orjson.dumps(_full_example(topic)) for i in range(50)]  # fmt: skip
-    rows = structs.rows(values)
+    values = [orjson.dumps({**full_example(topic), "sequence_id": i}) if topic is Topic.PROCESSED
+              else orjson.dumps(full_example(topic)) for i in range(50)]  # fmt: skip
+    rows = structs.rows(values, contract_at(topic))
     assert rows is not None and len(rows) == 50
     expected = _column_rows(topic, spec, values, table_types)
     assert all(_same_rows(a, b, table_types[spec.table]) for a, b in zip(rows, expected, strict=True))
 
 
 @pytest.mark.parametrize(("topic", "spec"), _TABLES)
-def test_mutated_records_are_taken_only_when_the_full_validator_accepts(topic, spec, table_types):
+def test_mutated_records_are_taken_only_when_the_contract_accepts(topic, spec, table_types):
     structs = _struct_rows(topic, spec, table_types)
     rng = random.Random(23)
     taken = refused = 0
-    for _ in range(2000):
-        data = _mutated(topic, rng)
-        value = json.dumps(data).encode()  # big ints stay ints, as on the wire
-        rows = structs.rows([value])
+    for _ in range(2500):
+        value = poisoned(topic, rng)
+        rows = structs.rows([value], contract_at(topic))
         if rows is None:
             refused += 1
             continue
-        assert _valid(topic, orjson.loads(value)), data
+        assert conforms(topic, value), value
         assert _same_rows(
             rows[0], _column_rows(topic, spec, [value], table_types)[0], table_types[spec.table]
         )
@@ -104,6 +104,8 @@ _EDGE_CASES: list[tuple[str, Any]] = [
     ("event_time", 2**70),
     ("event_time", 1.0),
     ("event_time", True),
+    ("event_time", 1_723_161_300_000 + 300_001),  # ahead of the clock beyond the bound
+    ("event_time", 1_723_161_300_000 - 7 * 86_400_000 - 1),  # older than the retention
     ("sequence_id", "1"),
     ("mid", True),
     ("mid", "1.5"),
@@ -113,17 +115,17 @@ _EDGE_CASES: list[tuple[str, Any]] = [
 
 
 @pytest.mark.parametrize(("field", "value"), _EDGE_CASES)
-def test_edge_values_are_refused_or_agree_with_the_full_validator(field, value, table_types):
+def test_edge_values_are_refused_or_agree_with_the_contract(field, value, table_types):
     structs = _struct_rows(Topic.PROCESSED, METRICS, table_types)
-    data = {**_full_example(Topic.PROCESSED), field: value}
-    rows = structs.rows([json.dumps(data).encode()])
-    assert rows is None or _valid(Topic.PROCESSED, data)
-    assert rows is None  # every case above is invalid under the schema, or not taken by this path
+    encoded = json.dumps({**full_example(Topic.PROCESSED), field: value}).encode()
+    rows = structs.rows([encoded], contract_at(Topic.PROCESSED))
+    assert rows is None or conforms(Topic.PROCESSED, encoded)
+    assert rows is None  # every case above breaks the contract, or is not taken by this path
 
 
 def test_malformed_missing_extra_and_empty_values_are_refused(table_types):
     structs = _struct_rows(Topic.PROCESSED, METRICS, table_types)
-    good = _full_example(Topic.PROCESSED)
+    good = full_example(Topic.PROCESSED)
     no_symbol = {k: v for k, v in good.items() if k != "symbol"}
     for value in [
         b'{"schema_version": 1, ',
@@ -135,15 +137,15 @@ def test_malformed_missing_extra_and_empty_values_are_refused(table_types):
         orjson.dumps([good]),
         None,
     ]:
-        assert structs.rows([orjson.dumps(good), value]) is None, value  # type: ignore[list-item]
+        assert structs.rows([orjson.dumps(good), value], contract_at(Topic.PROCESSED)) is None, value  # type: ignore[list-item]
     # optional fields left out read as NULL, like the row converters' d.get
     without = {k: v for k, v in good.items() if k != "microprice"}
-    rows = structs.rows([orjson.dumps(without)])
+    rows = structs.rows([orjson.dumps(without)], contract_at(Topic.PROCESSED))
     assert rows is not None and rows[0][METRICS.columns.index("microprice")] is None
 
 
 def test_duplicate_keys_keep_the_last_value_like_orjson(table_types):
     structs = _struct_rows(Topic.PROCESSED, METRICS, table_types)
-    value = orjson.dumps(_full_example(Topic.PROCESSED))[:-1] + b',"mid":7.25}'
-    rows = structs.rows([value])
+    value = orjson.dumps(full_example(Topic.PROCESSED))[:-1] + b',"mid":7.25}'
+    rows = structs.rows([value], contract_at(Topic.PROCESSED))
     assert rows is not None and rows[0][METRICS.columns.index("mid")] == orjson.loads(value)["mid"] == 7.25

@@ -1,67 +1,45 @@
-"""A fast "certainly valid" check generated from a topic's JSON Schema, in front of the full validator.
+"""A fast "certainly valid" check generated from a topic's JSON Schema, in front of `nonconformity`.
 
 The full validator (schemas.validator_for, fastjsonschema) costs ~11 us for a 40-field
 orderbook.processed record and ~35 us for a 20-level book, which alone would keep the sinks below
 their throughput targets. This check is generated as one flat Python function per schema and accepts
 a record only when every constraint of the schema is certainly met (exact Python types as orjson
-produces them, plus the schema's bounds, patterns and enums). Anything else, including anything it
-does not understand, goes to the full validator, which has the final word and gives the reason for
-the DLQ. So the fast path can only be faster, never more permissive: a schema keyword this module
-does not know disables the fast path for that topic.
+produces them, plus the schema's bounds, patterns and enums). It judges the JSON Schema part of
+the contract only: sinks.decoding.records applies the rules beyond it (TopicContract) to what it
+accepts. Anything it does not accept, including anything it does not understand, goes to
+`nonconformity`, which has the final word and gives the reason for the DLQ. So the fast path can
+only be faster, never more permissive: a schema keyword this module does not know disables the
+fast path for that topic.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
+from sinks.decoding.vocabulary import (
+    ANNOTATIONS,
+    JSON_TYPES,
+    NUMBERS,
+    Unsupported,
+    check_object_schema,
+    ecma_pattern,
+    python_types,
+)
+
 Check = Callable[[Any], bool]
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "number": (int, float),
-    "integer": (int,),
-    "null": (type(None),),
-    "boolean": (bool,),
-    "string": (str,),
-    "array": (list,),
-    "object": (dict,),
-}
-_IGNORED = {"description", "title", "examples", "$comment"}
-_VALUE_KEYWORDS = {
-    "type",
-    "const",
-    "enum",
-    "minimum",
-    "exclusiveMinimum",
-    "minLength",
-    "pattern",
-    "maxItems",
-    "minItems",
-    "items",
-}
-_NUMS = frozenset((int, float))
-
-
-class _Unsupported(Exception):
-    pass
-
-
-def ecma_pattern(pattern: str) -> re.Pattern[str] | None:
-    """A Python regex that matches exactly what the JSON Schema (ECMA-262) `pattern` matches, for the
-    simple patterns of the contract; None for anything it cannot translate with certainty."""
-    # ECMA-262 "$" without the multiline flag means end of input, which is Python's \Z.
-    if "$" in pattern[:-1] or "\\" in pattern:
-        return None
-    return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
+# The property keywords this check translates (on top of the annotations).
+_VALUE_KEYWORDS = {"type", "const", "enum", "minimum", "exclusiveMinimum", "minLength", "pattern", "maxItems",
+                   "minItems", "items"}  # fmt: skip
 
 
 class _Generator:
     """Builds the source of one check function; constants go into its namespace by name."""
 
     def __init__(self) -> None:
-        self.ns: dict[str, Any] = {"NUMS": _NUMS, "MISSING": object()}
+        self.ns: dict[str, Any] = {"NUMS": NUMBERS, "MISSING": object()}
 
     def const(self, value: Any) -> str:
         name = f"C{len(self.ns)}"
@@ -71,26 +49,24 @@ class _Generator:
     def pattern(self, pattern: str) -> str:
         rx = ecma_pattern(pattern)
         if rx is None:
-            raise _Unsupported(pattern)
+            raise Unsupported(pattern)
         return self.const(rx)
 
     def value_expr(self, v: str, spec: dict[str, Any]) -> str:
         """A boolean expression over the variable `v` that is True only if `spec` accepts it."""
-        unknown = set(spec) - _IGNORED - _VALUE_KEYWORDS
+        unknown = set(spec) - ANNOTATIONS - _VALUE_KEYWORDS
         if unknown:
-            raise _Unsupported(unknown)
+            raise Unsupported(unknown)
         conds: list[str] = []
         if "type" in spec:
-            names = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
-            types = frozenset(t for n in names for t in _TYPES[n])
-            conds.append(f"type({v}) in {self.const(types)}")
+            conds.append(f"type({v}) in {self.const(python_types(spec))}")
         if "const" in spec:
             if type(spec["const"]) is not int:
-                raise _Unsupported("const")
+                raise Unsupported("const")
             conds.append(f"(type({v}) is int and {v} == {spec['const']!r})")
         if "enum" in spec:
             if not all(type(o) is str for o in spec["enum"]):
-                raise _Unsupported("enum")
+                raise Unsupported("enum")
             conds.append(f"(type({v}) is str and {v} in {self.const(frozenset(spec['enum']))})")
         if "minimum" in spec:
             conds.append(f"(type({v}) not in NUMS or {v} >= {self.const(spec['minimum'])})")
@@ -107,14 +83,14 @@ class _Generator:
         if "items" in spec:
             conds.append(f"(type({v}) is not list or {self.items_expr(v, spec['items'])})")
         if not conds:
-            raise _Unsupported("unconstrained value")
+            raise Unsupported("unconstrained value")
         return " and ".join(conds)
 
     def items_expr(self, v: str, item: dict[str, Any]) -> str:
-        keys = set(item) - _IGNORED
+        keys = set(item) - ANNOTATIONS
         if item.get("type") in ("number", "integer") and keys <= {"type", "minimum", "exclusiveMinimum"}:
             # Whole-list checks in C: element types, then the smallest element against the bound.
-            allowed = self.const(frozenset(_TYPES[item["type"]]))
+            allowed = self.const(frozenset(JSON_TYPES[item["type"]]))
             parts = [f"set(map(type, {v})) <= {allowed}"]
             if "minimum" in item:
                 parts.append(f"(not {v} or min({v}) >= {self.const(item['minimum'])})")
@@ -131,15 +107,7 @@ def compile_fast_check(schema: dict[str, Any]) -> Check | None:
     schema uses something this module does not judge (then always use the full validator)."""
     gen = _Generator()
     try:
-        unknown = (
-            set(schema)
-            - _IGNORED
-            - {"$schema", "$id", "type", "required", "additionalProperties", "properties"}
-            # the contract's rules beyond JSON Schema (schemas/conformance.py) are checked there
-            - {k for k in schema if k.startswith("x-")}
-        )
-        if unknown or schema.get("type") != "object" or schema.get("additionalProperties") is not False:
-            raise _Unsupported(unknown)
+        check_object_schema(schema)
         lines = [
             "def check(d):",
             "    if type(d) is not dict:",
@@ -155,9 +123,8 @@ def compile_fast_check(schema: dict[str, Any]) -> Check | None:
         by_types: dict[frozenset[type], list[str]] = {}
         rest: dict[str, dict[str, Any]] = {}
         for name, spec in schema["properties"].items():
-            if set(spec) - _IGNORED == {"type"}:
-                names = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
-                by_types.setdefault(frozenset(t for n in names for t in _TYPES[n]), []).append(name)
+            if set(spec) - ANNOTATIONS == {"type"}:
+                by_types.setdefault(python_types(spec), []).append(name)
             else:
                 rest[name] = spec
         for types, names in by_types.items():
@@ -176,7 +143,7 @@ def compile_fast_check(schema: dict[str, Any]) -> Check | None:
             lines.append(f"    if v is not MISSING and not ({gen.value_expr('v', spec)}):")
             lines.append("        return False")
         lines.append("    return True")
-    except (_Unsupported, KeyError):
+    except (Unsupported, KeyError):
         return None
     exec("\n".join(lines), gen.ns)  # noqa: S102 - source generated above from the schema
     check: Check = gen.ns["check"]

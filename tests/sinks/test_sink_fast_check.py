@@ -1,19 +1,24 @@
-"""The generated fast check may only ever accept what the full JSON Schema validator accepts: checked
-on the schema examples and on thousands of mutated records of every topic."""
+"""The generated fast check may only ever accept what the full JSON Schema validator accepts, and
+with the contract's rules beyond the schema (TopicContract.record_conforms) only what
+`nonconformity` accepts: checked on the schema examples and on thousands of mutated records of
+every topic."""
 
+import json
 import random
 
+import orjson
 import pytest
+from contract_cases import NOW_MS, contract_at, mutated
 
-from schemas import ValidationFailed, load_schema, validator_for
+from schemas import ValidationFailed, load_schema, nonconformity, validator_for
 from schemas.topics import Topic
-from sinks.fast_validation import compile_fast_check
+from sinks.decoding.contract import RejectedRecord
+from sinks.decoding.fast_check import compile_fast_check
 from sinks.postgres_rows import (
     ALERTS,
     BARS,
     METRICS,
     TIMESTAMPTZ,
-    RejectedRecord,
     TableSpec,
     bars_row,
     metrics_row,
@@ -23,7 +28,7 @@ from sinks.postgres_rows import (
 
 pytestmark = pytest.mark.unit
 
-_ODD_VALUES = [None, True, False, 0, -1, 1, 1.0, -0.5, 2**63, "", "x", "BTCUSDT", "btc usdt", "spot", [], [1.0],
+ODD_VALUES = [None, True, False, 0, -1, 1, 1.0, -0.5, 2**63, "", "x", "BTCUSDT", "btc usdt", "spot", [], [1.0],
                [0.0], [-1.0], [1, "a"], {}, 1e308]  # fmt: skip
 
 
@@ -54,11 +59,29 @@ def test_fast_check_never_accepts_what_the_schema_rejects(topic):
             elif action < 0.2:
                 rec["unexpected"] = 1
             else:
-                rec[rng.choice(props)] = rng.choice(_ODD_VALUES)
+                rec[rng.choice(props)] = rng.choice(ODD_VALUES)
         if check(rec):
             accepted += 1
             assert _valid(topic, rec), rec
     assert accepted > 0  # mutations that stay valid are still taken by the fast path
+
+
+@pytest.mark.parametrize("topic", list(Topic))
+def test_fast_check_and_the_rules_beyond_the_schema_accept_only_what_nonconformity_accepts(topic):
+    check = compile_fast_check(load_schema(topic))
+    assert check is not None
+    contract = contract_at(topic)
+    rng = random.Random(17)
+    taken = declined = 0
+    for _ in range(3000):
+        rec = orjson.loads(json.dumps(mutated(topic, rng)))  # as the sinks decode it
+        fast = check(rec) and contract.record_conforms(rec)
+        reason = nonconformity(topic, rec, now_ms=NOW_MS, max_future_ms=contract.max_future_ms,
+                               max_age_ms=contract.max_age_ms)  # fmt: skip
+        assert not fast or reason is None, (rec, reason)
+        taken += fast
+        declined += reason is not None
+    assert taken and declined
 
 
 def test_rows_follow_the_schema_fields_and_convert_times_exactly():
