@@ -3,10 +3,12 @@
 -- Applied on every start (psql -v ON_ERROR_STOP=1 -f init-db.sql), so every statement is
 -- re-runnable: IF NOT EXISTS, CREATE OR REPLACE, ON CONFLICT DO NOTHING.
 --
--- Works on plain PostgreSQL >= 14 (as on this machine) and with TimescaleDB (as in Compose). The
--- TimescaleDB parts live in DO blocks that run only when the extension can be loaded; without it,
--- BRIN indexes on the time columns, plain rollup views and orderbook_apply_retention() give the same
--- interface with plainer machinery.
+-- Works on plain PostgreSQL >= 14 and with TimescaleDB (Compose, and the embedded stack where
+-- scripts/bootstrap.sh built it). The TimescaleDB parts live in DO blocks that run only when the
+-- server preloads the extension; without it, BRIN indexes on the time columns, plain rollup views
+-- and orderbook_apply_retention() give the same interface with plainer machinery. Nothing here needs
+-- a superuser: the file runs as the application role, which owns the database (TimescaleDB is a
+-- trusted extension, so the owner may create it).
 --
 -- Idempotency: every table has a unique key derived from the record itself (never a serial), and
 -- the sinks write with INSERT ... ON CONFLICT DO NOTHING, so a replayed or redelivered Kafka record
@@ -15,11 +17,13 @@
 
 SET client_min_messages = warning;
 
--- TimescaleDB when the server can load it (it must be in shared_preload_libraries).
+-- TimescaleDB when the server preloads it. Creating it without the preload kills the session
+-- (FATAL), and shared_preload_libraries is readable by superusers only; the loader's own setting
+-- timescaledb.max_background_workers exists exactly when the library is preloaded, for any role.
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
-       AND current_setting('shared_preload_libraries', true) LIKE '%timescaledb%' THEN
+       AND current_setting('timescaledb.max_background_workers', true) IS NOT NULL THEN
         CREATE EXTENSION IF NOT EXISTS timescaledb;
     END IF;
 END
@@ -185,7 +189,10 @@ DECLARE
     has_tsdb boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb');
 BEGIN
     FOR r IN SELECT * FROM (VALUES
-            ('orderbook_metrics',   'ts',           interval '1 day',  'exchange, symbol', 'ts DESC'),
+            -- Each unique key's columns are in segmentby or orderby: TimescaleDB checks a key
+            -- against compressed chunks through them (ON CONFLICT into an old chunk).
+            ('orderbook_metrics',   'ts',           interval '1 day',  'exchange, symbol',
+                                                                       'ts DESC, sequence_id'),
             ('orderbook_snapshots', 'ts',           interval '1 day',  'exchange, symbol', 'ts DESC'),
             ('orderbook_bars',      'window_start', interval '7 days', 'exchange, symbol, "interval"',
                                                                        'window_start DESC'),
@@ -246,9 +253,11 @@ $$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Candles of mid, rolled up from the 1 s bars: orderbook_bars_1m and orderbook_bars_1h.
--- TimescaleDB: continuous aggregates refreshed by policy. Plain PostgreSQL: views with the same
--- columns (filter them by exchange, symbol and bucket; for index-friendly ranges over long
--- histories use orderbook_candles() below).
+-- TimescaleDB: continuous aggregates refreshed by policy, real-time (materialized_only = false:
+-- buckets the policy has not materialized yet are computed from orderbook_bars at query time, so
+-- they show the same rows as the views). Plain PostgreSQL: views with the same columns (filter them
+-- by exchange, symbol and bucket; for index-friendly ranges over long histories use
+-- orderbook_candles() below).
 DO $$
 DECLARE
     v record;
@@ -264,7 +273,8 @@ BEGIN
             IF NOT is_cagg THEN
                 EXECUTE format('DROP VIEW IF EXISTS %I', v.name);
                 EXECUTE format($q$
-                    CREATE MATERIALIZED VIEW %I WITH (timescaledb.continuous) AS
+                    CREATE MATERIALIZED VIEW %I
+                        WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
                     SELECT exchange, symbol, time_bucket(%L::interval, window_start) AS bucket,
                            first(mid_open, window_start) AS open, max(mid_high) AS high,
                            min(mid_low) AS low, last(mid_close, window_start) AS close,
@@ -280,6 +290,10 @@ BEGIN
                 PERFORM add_continuous_aggregate_policy(v.name::regclass,
                     start_offset => v.width * 3 + interval '1 hour', end_offset => v.width,
                     schedule_interval => least(v.width, interval '5 minutes'), if_not_exists => true);
+            ELSE
+                -- Made before real-time was set here (TimescaleDB >= 2.13 defaults to off).
+                EXECUTE format('ALTER MATERIALIZED VIEW %I SET (timescaledb.materialized_only = false)',
+                               v.name);
             END IF;
         ELSE
             EXECUTE format($q$

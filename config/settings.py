@@ -29,6 +29,13 @@ class StackSettings(BaseSettings):
     jars_dir: Path = REPO_ROOT / ".cache" / "jars"
     # How long `obm up` waits for one component to become healthy.
     start_timeout_s: float = 120.0
+    # Sources scripts/bootstrap.sh builds when their package is missing (TimescaleDB:
+    # timescaledb-<version>.tar.gz); beside the repository, like the shared data.
+    vendor_dir: Path = REPO_ROOT / ".." / "shared" / "vendor"
+    # Where the test session's Kafka, PostgreSQL and Redis run: local processes, as `obm up` runs
+    # them (local); containers of Redpanda, TimescaleDB and Redis (containers: needs a Docker engine
+    # and the testcontainers package); or containers when a Docker engine answers, else local (auto).
+    test_services: Literal["local", "containers", "auto"] = "local"
 
 
 class KafkaSettings(BaseSettings):
@@ -63,6 +70,9 @@ class PostgresSettings(BaseSettings):
     user: str = "obm"
     password: SecretStr = SecretStr("obm-local-only")
     database: str = "orderbook"
+    # Embedded server only: TimescaleDB preloaded when it is installed (auto), required (on), or plain
+    # PostgreSQL (off). scripts/bootstrap.sh builds it from the source in OBM_VENDOR_DIR when missing.
+    timescaledb: Literal["auto", "on", "off"] = "auto"
 
     def conninfo(self) -> str:
         """A libpq connection string (psycopg 3)."""
@@ -185,6 +195,10 @@ class ProducerSettings(BaseSettings):
     rest_url: str = ""
     metrics_port: int = 9108
     queue_max_messages: int = 100_000
+    # The diff-depth hot path: native (compiled, producer/native: scripts/bootstrap.sh builds it
+    # where cargo is installed), python (the reference), or auto: native when it is built, else
+    # python (the producer says so once at start, and `obm status` shows it).
+    engine: Literal["auto", "native", "python"] = "auto"
 
 
 class SimulatorSettings(BaseSettings):

@@ -1,6 +1,10 @@
 """Session fixtures that start the real services of the embedded stack on free ports, through the
 same code as `obm up` (obm/stack/). Each service starts only when a test asks for it, once per
-session, and is stopped at the end of the session."""
+session, and is stopped at the end of the session.
+
+PostgreSQL comes in two kinds: plain (the default of every test) and TimescaleDB (what Compose runs,
+and the embedded stack where it is installed); the tests named in pg_kinds.TIMESCALEDB_LEG run on
+both."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg_kinds import PLAIN, TIMESCALEDB, on_timescaledb_leg, require_timescaledb
 
 from config import FlinkSettings, KafkaSettings, PostgresSettings, RedisSettings, StackSettings
 from obm.stack.flink_cluster import FlinkCluster
@@ -50,12 +55,41 @@ def kafka_settings(kafka_broker: KafkaBroker) -> KafkaSettings:
     return kafka_broker.settings
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "pg_server" in metafunc.fixturenames and on_timescaledb_leg(metafunc.definition.nodeid):
+        metafunc.parametrize("pg_server", [PLAIN, TIMESCALEDB], indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def pg_server(stack_settings: StackSettings) -> Iterator[PostgresServer]:
-    server = PostgresServer(PostgresSettings(port=free_port()), stack_settings, durable=False)
+def plain_pg_server(stack_settings: StackSettings) -> Iterator[PostgresServer]:
+    server = PostgresServer(
+        PostgresSettings(port=free_port(), timescaledb="off"), stack_settings, durable=False
+    )
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def timescaledb_server(stack_settings: StackSettings) -> Iterator[PostgresServer]:
+    """TimescaleDB (required: the server refuses to start without it), its policies run by the
+    tests themselves (CALL run_job) rather than by background jobs at moments of their own."""
+    stack = stack_settings.model_copy(update={"state_dir": stack_settings.state_dir / TIMESCALEDB})
+    settings = PostgresSettings(port=free_port(), timescaledb="on")
+    server = PostgresServer(settings, stack, durable=False, background_jobs=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server(request: pytest.FixtureRequest) -> PostgresServer:
+    """Plain PostgreSQL; for the tests of TIMESCALEDB_LEG, each of the two kinds in turn."""
+    if getattr(request, "param", PLAIN) == TIMESCALEDB:
+        server: PostgresServer = request.getfixturevalue("timescaledb_server")
+        require_timescaledb(server.settings)
+        return server
+    return request.getfixturevalue("plain_pg_server")
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,18 @@
 """A PostgreSQL cluster created with initdb under the state folder, with init-db.sql applied on
 every start (the file is re-runnable). PostgreSQL refuses to run as root, so when `obm` runs as
-root the server runs as the `postgres` system user that Debian's package creates."""
+root the server runs as the `postgres` system user that Debian's package creates.
+
+TimescaleDB, as Compose runs it, when it is installed in this PostgreSQL (scripts/bootstrap.sh
+builds it from the vendored source; PostgresSettings.timescaledb chooses): the server preloads it
+and init-db.sql, run as the application role, creates it and the hypertables. A database made with
+TimescaleDB is refused on a server that does not preload it: its rows live in chunks that plain
+PostgreSQL would not see (the tables would read as empty)."""
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -29,6 +36,20 @@ def postgres_bindir() -> Path:
     if initdb:
         return Path(os.path.realpath(initdb)).parent
     raise StartupFailed("PostgreSQL server binaries not found: run scripts/bootstrap.sh")
+
+
+def timescaledb_version(bindir: Path | None = None) -> str | None:
+    """The TimescaleDB version installed in this PostgreSQL (its control file in the server's
+    extension directory), or None."""
+    pg_config = (bindir or postgres_bindir()) / "pg_config"
+    if not pg_config.exists():
+        return None
+    share = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True, check=True)
+    control = Path(share.stdout.strip()) / "extension" / "timescaledb.control"
+    if not control.exists():
+        return None
+    found = re.search(r"default_version\s*=\s*'([^']+)'", control.read_text())
+    return found.group(1) if found else "unknown version"
 
 
 def _run_as() -> str | None:
@@ -56,12 +77,29 @@ class PostgresServer:
     stack: StackSettings
     # Tests trade durability for speed; the real stack never does.
     durable: bool = True
+    # TimescaleDB's policies (compression, retention, aggregate refresh) run in the background.
+    # Tests run them by hand (CALL run_job): a retention job must not drop a test's rows, dated
+    # in 2024, at a moment of its own choosing.
+    background_jobs: bool = True
 
     name = "postgres"
 
+    def timescaledb(self) -> tuple[bool, str]:
+        """(preload TimescaleDB, what the database is in words)."""
+        if self.settings.timescaledb == "off":
+            return False, "plain PostgreSQL (OBM_PG_TIMESCALEDB=off)"
+        version = timescaledb_version()
+        if version is None:
+            required = " but OBM_PG_TIMESCALEDB=on" if self.settings.timescaledb == "on" else ""
+            return (
+                False,
+                f"plain PostgreSQL (TimescaleDB is not installed{required}: see scripts/bootstrap.sh)",
+            )
+        return True, f"TimescaleDB {version}"
+
     @property
     def detail(self) -> str:
-        return f"{self.settings.host}:{self.settings.port}/{self.settings.database}"
+        return f"{self.settings.host}:{self.settings.port}/{self.settings.database}, {self.timescaledb()[1]}"
 
     @property
     def home(self) -> Path:
@@ -89,6 +127,10 @@ class PostgresServer:
         ]  # fmt: skip
         if not self.durable:
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        if self.timescaledb()[0]:
+            argv += ["-c", "shared_preload_libraries=timescaledb", "-c", "timescaledb.telemetry_level=off"]
+            if not self.background_jobs:
+                argv += ["-c", "timescaledb.max_background_workers=0"]
         # SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
         import signal
 
@@ -141,7 +183,9 @@ class PostgresServer:
             conn.execute("select 1")
         return True
 
-    def _provision(self) -> None:
+    def provision(self) -> None:
+        """The role and the database of the settings (made when missing), then init-db.sql; refuses a
+        TimescaleDB database on a server without TimescaleDB, and the reverse when TimescaleDB is on."""
         s = self.settings
         pw = s.password.get_secret_value()
         with psycopg.connect(self._admin_conninfo(), autocommit=True) as conn:
@@ -158,7 +202,29 @@ class PostgresServer:
                         psycopg.sql.Identifier(s.database), psycopg.sql.Identifier(s.user)
                     )
                 )
+        preloaded, flavour = self.timescaledb()
+        if not preloaded and self.settings.timescaledb == "on":
+            raise StartupFailed(f"OBM_PG_TIMESCALEDB=on, but this is {flavour}")
+        if not preloaded and self._has_timescaledb():
+            raise StartupFailed(
+                f"the database in {self.data_dir} was made with TimescaleDB, and this server is {flavour}: "
+                "install TimescaleDB (scripts/bootstrap.sh) and set OBM_PG_TIMESCALEDB=auto, or start "
+                "from a new state folder"
+            )
         self.apply_init_sql()
+        if preloaded and not self._has_timescaledb():
+            raise StartupFailed(f"{flavour} is preloaded, yet init-db.sql did not create the extension")
+
+    def _has_timescaledb(self) -> bool:
+        """Whether the application database has the extension (asked as the superuser, in a way that
+        does not load it)."""
+        s = self.settings
+        info = f"host={self.socket_dir} port={s.port} user=postgres dbname={s.database}"
+        with psycopg.connect(info) as conn:
+            return (
+                conn.execute("select 1 from pg_extension where extname = 'timescaledb'").fetchone()
+                is not None
+            )
 
     def apply_init_sql(self, path: Path = INIT_DB_SQL) -> None:
         """Apply init-db.sql as the application role; ON_ERROR_STOP makes a broken file fail loudly."""
@@ -205,7 +271,7 @@ class PostgresServer:
             alive=proc.running,
             log_tail=proc.log_tail,
         )
-        self._provision()
+        self.provision()
 
     def healthy(self) -> bool:
         try:

@@ -166,9 +166,15 @@ class RecordingStore(HistoryStore):
         return super()._query(sql, params)
 
 
+# The tables, and under TimescaleDB their chunks (compressed ones too): a leg on each is run.
+STORED_RELATIONS = ("orderbook_", "_hyper_", "compress_hyper_")
+
+
 def _seq_scans(plan) -> list[str]:
     found = []
-    if plan.get("Node Type") == "Seq Scan" and str(plan.get("Relation Name", "")).startswith("orderbook_"):
+    if plan.get("Node Type") == "Seq Scan" and str(plan.get("Relation Name", "")).startswith(
+        STORED_RELATIONS
+    ):
         found.append(plan["Relation Name"])
     for child in plan.get("Plans", []):
         found += _seq_scans(child)
