@@ -19,6 +19,7 @@ import orjson
 from config import PostgresSettings, RedisSettings
 from schemas import Topic
 from sinks.batching import SinkBatch, SinkRecord, WriteResult
+from sinks.decoding.contract import SinkContract
 from sinks.postgres_sink import PostgresSink
 from sinks.redis_sink import RedisSink
 
@@ -26,6 +27,9 @@ EXCHANGE = "binance"
 MARKET = "spot"
 
 _OFFSETS = itertools.count()
+# The sinks reject records older than their topic's retention; seeded history (dated 2024, or days
+# back) is written as the live sinks stored it then: without the age bound, with the future bound.
+_SEEDING = SinkContract(max_future_ms=SinkContract.from_settings().max_future_ms, max_age_ms={})
 
 
 @dataclass
@@ -232,7 +236,7 @@ def store_postgres(
 ) -> int:
     """Writes through the PostgreSQL sink (the production write path: COPY + ON CONFLICT; raw
     books become one snapshot per second). Returns the rows stored."""
-    sink = PostgresSink(settings)
+    sink = PostgresSink(settings, contract=_SEEDING)
     sink.setup()
     stored = 0
     try:
@@ -256,7 +260,7 @@ def store_redis(
 ) -> None:
     """Writes through the Redis sink (latest values with the TTL of `settings`, bars of the last
     hour, the alert stream, last alert per symbol, heartbeat)."""
-    sink = RedisSink(settings, refill=None)
+    sink = RedisSink(settings, refill=None, contract=_SEEDING)
     try:
         for topic, records in ((Topic.PROCESSED, metrics), (Topic.RAW, books), (Topic.BARS, bars),
                                (Topic.ALERTS, alerts)):  # fmt: skip
