@@ -65,9 +65,12 @@ def imbalance_gauge(
     return fig
 
 
-def imbalance_mid_series(bars: pd.DataFrame, alerts: pd.DataFrame, revision: str = "") -> go.Figure:
+def imbalance_mid_series(
+    bars: pd.DataFrame, alerts: pd.DataFrame, revision: str = "", level: int | None = None
+) -> go.Figure:
     """Imbalance (left axis, with its min-max band) and mid (right axis) over time; alerts as
-    markers on the imbalance line, coloured by severity, with the message on hover."""
+    markers on the imbalance line, coloured by severity, with the message on hover. `level` is the
+    top-N the bars' imbalance summarises, named on the axis."""
     traces: list[Any] = []
     if not bars.empty:
         x = bars.index
@@ -146,7 +149,11 @@ def imbalance_mid_series(bars: pd.DataFrame, alerts: pd.DataFrame, revision: str
                 "rangeslider": {"visible": True, "thickness": 0.08},
                 "type": "date",
             },
-            yaxis={"title": "imbalance", "range": [-1.05, 1.05], "zeroline": True},
+            yaxis={
+                "title": f"imbalance top-{level}" if level else "imbalance",
+                "range": [-1.05, 1.05],
+                "zeroline": True,
+            },
             yaxis2={"title": "mid", "overlaying": "y", "side": "right", "showgrid": False},
         ),
     )

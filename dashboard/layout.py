@@ -9,12 +9,19 @@ from typing import Literal
 
 import streamlit as st
 
-from config import AlertSettings
+from config import AlertSettings, MetricsJobSettings
 from dashboard import cached_queries
 from dashboard.health import SourceStatus, Status, check_postgres, check_redis
 from dashboard.history_store import HistoryUnavailable
 from dashboard.live_store import LiveUnavailable
-from dashboard.resources import alert_settings, dashboard_settings, history_store, live_store
+from dashboard.metric_columns import MetricColumns
+from dashboard.resources import (
+    alert_settings,
+    dashboard_settings,
+    history_store,
+    live_store,
+    metrics_settings,
+)
 from dashboard.time_window import RANGE_PRESETS, TimeWindow, now_ms, window_ending_at
 
 REFRESH_CHOICES: dict[str, float | None] = {"off": None, "1 s": 1.0, "2 s": 2.0, "5 s": 5.0, "10 s": 10.0}
@@ -30,13 +37,15 @@ class ViewContext:
     alerts: AlertSettings
     symbols_source: str  # where the symbol list came from: "Redis", "PostgreSQL" or "none"
     notes: list[str] = field(default_factory=list)
+    metrics: MetricsJobSettings = field(default_factory=MetricsJobSettings)
 
     def window(self) -> TimeWindow:
         return window_ending_at(self.range_s, now_ms())
 
     @property
-    def imbalance_level(self) -> int:
-        return self.alerts.imbalance_level
+    def columns(self) -> MetricColumns:
+        """The metric columns and thresholds in force per symbol (alert overrides included)."""
+        return MetricColumns(self.alerts, self.metrics)
 
 
 def discover_symbols() -> tuple[list[str], str]:
@@ -64,6 +73,13 @@ def _refresh_default() -> str:
 
 
 def render_sidebar() -> ViewContext:
+    """The sidebar's choices as a ViewContext; stops the run with the reason when the settings name
+    a metric column that nobody publishes (no page could show it)."""
+    try:
+        MetricColumns(alert_settings(), metrics_settings()).check()
+    except ValueError as exc:
+        st.error(f"Settings error: {exc}")
+        st.stop()
     all_keys, source = discover_symbols()
     with st.sidebar:
         st.markdown("### Order book monitor")
@@ -92,6 +108,7 @@ def render_sidebar() -> ViewContext:
         refresh_s=REFRESH_CHOICES[str(refresh_label or "off")],
         alerts=alert_settings(),
         symbols_source=source,
+        metrics=metrics_settings(),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from config import AlertSettings, DashboardSettings, PostgresSettings, RedisSettings
+from config import AlertSettings, DashboardSettings, MetricsJobSettings, PostgresSettings, RedisSettings
 from dashboard.history_store import HistoryStore
 from dashboard.live_store import LiveStore
 
@@ -23,6 +23,12 @@ def dashboard_settings() -> DashboardSettings:
 @st.cache_resource
 def alert_settings() -> AlertSettings:
     return AlertSettings()
+
+
+@st.cache_resource
+def metrics_settings() -> MetricsJobSettings:
+    """The metrics job's settings: which imbalance and OFI columns it publishes."""
+    return MetricsJobSettings()
 
 
 @st.cache_resource

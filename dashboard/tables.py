@@ -15,7 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from config import AlertSettings
 from dashboard.formatting import format_age, format_price, format_signed, time_ago
+from dashboard.metric_columns import MetricColumns
 from schemas import record_key, split_record_key
 
 OVERVIEW_COLUMNS = [
@@ -23,6 +25,7 @@ OVERVIEW_COLUMNS = [
     "Exchange",
     "Mid",
     "Imbalance",
+    "Levels",
     "Spread bps",
     "OFI",
     "Lean bps",
@@ -68,10 +71,11 @@ def overview_frame(
     latest: Mapping[str, Mapping[str, Any] | None],
     last_alerts: Mapping[str, Mapping[str, Any] | None],
     now_ms: int,
-    imbalance_level: int,
+    columns: MetricColumns,
 ) -> pd.DataFrame:
     """One row per `exchange:symbol`. A symbol whose latest record expired (TTL) keeps its row
-    with empty values and no data age, so a dead feed is visible instead of silently missing."""
+    with empty values and no data age, so a dead feed is visible instead of silently missing.
+    Imbalance is the top-N its alerts watch (per-symbol overrides included; N in `Levels`)."""
     rows = []
     for key in sorted(latest):
         exchange, symbol = split_record_key(key)
@@ -84,9 +88,10 @@ def overview_frame(
                 "Symbol": symbol,
                 "Exchange": exchange,
                 "Mid": record.get("mid"),
-                "Imbalance": _first_present(record, f"imbalance_{imbalance_level}", "imbalance_5"),
+                "Imbalance": record.get(columns.imbalance(symbol)),
+                "Levels": columns.imbalance_level(symbol),
                 "Spread bps": record.get("spread_bps"),
-                "OFI": _first_present(record, "ofi_5", "ofi_1"),
+                "OFI": record.get(columns.ofi),
                 "Lean bps": record.get("microprice_lean_bps"),
                 "Last alert": f"{alert['severity']} {alert['alert_type']}" if alert else "",
                 "Alert age": time_ago(alert_ms, now_ms) if alert_ms is not None else "",
@@ -97,6 +102,27 @@ def overview_frame(
     numeric = ["Mid", "Imbalance", "Spread bps", "OFI", "Lean bps", "Data age s"]
     frame[numeric] = frame[numeric].astype("float64")
     return frame
+
+
+def imbalance_bands(symbols: Iterable[str], columns: MetricColumns) -> pd.DataFrame:
+    """Per symbol (in order): the |imbalance| of a medium and of a high alert in force for it, so
+    a cell is coloured, and counted as strong, exactly where that symbol's alert would fire."""
+    rows = [columns.thresholds(symbol) for symbol in symbols]
+    return pd.DataFrame(
+        {"medium": [r["imbalance_medium"] for r in rows], "high": [r["imbalance_high"] for r in rows]},
+        dtype="float64",
+    )
+
+
+def threshold_note(alerts: AlertSettings, name: str) -> str:
+    """A threshold as a reader should see it: `0.7`, or `0.7 by default, 0.8 for BTCUSDT` when
+    symbols override it (the values `for_symbol` gives, i.e. those in force)."""
+    default = alerts.for_symbol("")[name]
+    in_force = {symbol: alerts.for_symbol(symbol)[name] for symbol in sorted(alerts.overrides)}
+    overridden = {symbol: value for symbol, value in in_force.items() if value != default}
+    if not overridden:
+        return f"{default:g}"
+    return f"{default:g} by default, " + ", ".join(f"{v:g} for {s}" for s, v in overridden.items())
 
 
 def alerts_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -235,15 +261,21 @@ def metric_cards(
     latest: Mapping[str, Any] | None,
     bars: pd.DataFrame,
     now_ms: int,
-    imbalance_level: int,
+    columns: MetricColumns,
+    symbol: str,
     lookback_s: int = 60,
 ) -> list[Card]:
-    """The cards above the charts, each with its change over `lookback_s` (from the 1 s bars)."""
+    """The cards above the charts, each with its change over `lookback_s` (from the 1 s bars).
+    The imbalance is the top-N the symbol's alerts watch; its change is given only when the bars
+    summarise that same N (the bars job's level), never against another level's mean."""
     record = latest or {}
     then = _lookback_row(bars, now_ms, lookback_s)
     get = (lambda name: then.get(name)) if then is not None else (lambda name: None)
     mid = record.get("mid")
-    imbalance = _first_present(record, f"imbalance_{imbalance_level}", "imbalance_5")
+    imbalance_level = columns.imbalance_level(symbol)
+    imbalance = record.get(columns.imbalance(symbol))
+    same_level = imbalance_level == columns.bars_imbalance_level
+    then_imbalance = get("imbalance_mean") if same_level else None
     lean = record.get("microprice_lean_bps")
     then_mid, then_micro = get("mid_close"), get("microprice_last")
     then_lean = None
@@ -260,8 +292,13 @@ def metric_cards(
         Card(
             f"Imbalance top-{imbalance_level}",
             format_signed(imbalance),
-            _delta(imbalance, get("imbalance_mean"), "+.3f"),
-            f"(bid - ask) / (bid + ask) volume of the top {imbalance_level} levels; {ago} (1 s mean)",
+            _delta(imbalance, then_imbalance, "+.3f"),
+            f"(bid - ask) / (bid + ask) volume of the top {imbalance_level} levels; "
+            + (
+                f"{ago} (1 s mean)"
+                if same_level
+                else f"no change shown: the bars hold top-{columns.bars_imbalance_level}"
+            ),
         ),
         Card(
             "Spread bps",

@@ -3,6 +3,8 @@ stored rows in PostgreSQL when Redis is down. Selecting a row opens its symbol v
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -12,7 +14,7 @@ from dashboard.history_store import HistoryUnavailable
 from dashboard.layout import ViewContext
 from dashboard.live_store import LiveUnavailable
 from dashboard.resources import live_store
-from dashboard.tables import overview_frame
+from dashboard.tables import imbalance_bands, overview_frame, threshold_note
 from dashboard.time_window import now_ms
 from schemas import record_key
 
@@ -25,21 +27,25 @@ def load_rows(ctx: ViewContext) -> tuple[pd.DataFrame, str]:
     try:
         latest = live_store().latest_many(keys)
         last_alerts = live_store().last_alerts_many(keys)
-        return overview_frame(latest, last_alerts, now_ms(), ctx.imbalance_level), "Redis"
+        return overview_frame(latest, last_alerts, now_ms(), ctx.columns), "Redis"
     except LiveUnavailable:
         pass
     since = now_ms() // 10_000 * 10_000 - FALLBACK_LOOKBACK_MS
     stored = cached_queries.latest_metrics(keys, since)
     stored_alerts = cached_queries.last_alerts(keys, since)
     latest = {k: stored.get(k) for k in keys}
-    return overview_frame(latest, stored_alerts, now_ms(), ctx.imbalance_level), "PostgreSQL"
+    return overview_frame(latest, stored_alerts, now_ms(), ctx.columns), "PostgreSQL"
 
 
-def styled(frame: pd.DataFrame, ctx: ViewContext) -> pd.io.formats.style.Styler:
-    medium, high = ctx.alerts.imbalance_medium, ctx.alerts.imbalance_high
+def styled(frame: pd.DataFrame, bands: pd.DataFrame) -> pd.io.formats.style.Styler:
+    """Imbalance cells coloured by the thresholds of their own symbol (`imbalance_bands`)."""
     typical_spread = float(frame["Spread bps"].median()) if frame["Spread bps"].notna().any() else 0.0
+    imbalance_colours = [
+        imbalance_css(v, medium, high)
+        for v, medium, high in zip(frame["Imbalance"], bands["medium"], bands["high"], strict=True)
+    ]
     return (
-        frame.style.map(lambda v: imbalance_css(v, medium, high), subset=["Imbalance"])
+        frame.style.apply(lambda _: imbalance_colours, subset=["Imbalance"])
         .map(signed_css, subset=["OFI", "Lean bps"])
         .map(lambda v: spread_css(v, typical_spread), subset=["Spread bps"])
         .map(age_css, subset=["Data age s"])
@@ -47,16 +53,24 @@ def styled(frame: pd.DataFrame, ctx: ViewContext) -> pd.io.formats.style.Styler:
     )
 
 
-COLUMN_CONFIG = {
-    "Mid": st.column_config.NumberColumn(format="%.6g"),
-    "Imbalance": st.column_config.NumberColumn(format="%+.3f", help="top-N (bid - ask) / (bid + ask)"),
-    "Spread bps": st.column_config.NumberColumn(format="%.2f"),
-    "OFI": st.column_config.NumberColumn(format="%+.2f", help="order flow imbalance, top 5 levels"),
-    "Lean bps": st.column_config.NumberColumn(format="%+.2f", help="(microprice - mid) / mid"),
-    "Data age s": st.column_config.NumberColumn(
-        format="%.1f", help="now - exchange event time; empty = expired"
-    ),
-}
+def column_config(ctx: ViewContext) -> dict[str, Any]:
+    return {
+        "Mid": st.column_config.NumberColumn(format="%.6g"),
+        "Imbalance": st.column_config.NumberColumn(
+            format="%+.3f", help="top-N (bid - ask) / (bid + ask) volume, N = Levels"
+        ),
+        "Levels": st.column_config.NumberColumn(
+            format="%d", help="levels per side in the imbalance: the ones this symbol's alerts watch"
+        ),
+        "Spread bps": st.column_config.NumberColumn(format="%.2f"),
+        "OFI": st.column_config.NumberColumn(
+            format="%+.2f", help=f"order flow imbalance, top {ctx.columns.metrics.ofi_levels} levels"
+        ),
+        "Lean bps": st.column_config.NumberColumn(format="%+.2f", help="(microprice - mid) / mid"),
+        "Data age s": st.column_config.NumberColumn(
+            format="%.1f", help="now - exchange event time; empty = expired"
+        ),
+    }
 
 
 def render(ctx: ViewContext) -> None:
@@ -73,21 +87,23 @@ def render(ctx: ViewContext) -> None:
             st.error("No values to show: Redis and PostgreSQL are both unreachable.")
             return
         live = int(frame["Data age s"].notna().sum())
+        bands = imbalance_bands(frame["Symbol"], ctx.columns)
+        medium, high = (threshold_note(ctx.alerts, f"imbalance_{s}") for s in ("medium", "high"))
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("Symbols", len(frame))
         c2.metric("Live", live, help="with a latest value that has not expired")
         c3.metric(
             "Strong imbalance",
-            int((frame["Imbalance"].abs() >= ctx.alerts.imbalance_high).sum()),
-            help=f"|imbalance| >= {ctx.alerts.imbalance_high}",
+            int((frame["Imbalance"].abs() >= bands["high"]).sum()),
+            help=f"|imbalance| >= the high alert threshold of its symbol ({high})",
         )
         c4.metric("Values from", source)
         if source != "Redis":
             st.caption("Redis is down: these are the newest rows stored in PostgreSQL (last hour).")
         event = st.dataframe(
-            styled(frame, ctx),
+            styled(frame, bands),
             hide_index=True,
-            column_config=COLUMN_CONFIG,
+            column_config=column_config(ctx),
             on_select="rerun",
             selection_mode="single-row",
             key="overview_table",
@@ -99,7 +115,7 @@ def render(ctx: ViewContext) -> None:
             st.switch_page(st.session_state["_pages"]["symbol"])
         st.caption(
             "Click a row to open its symbol view. Colours: green = bid-heavy, red = ask-heavy; "
-            f"strong at the alert thresholds ({ctx.alerts.imbalance_medium} / {ctx.alerts.imbalance_high})."
+            f"strong at the alert thresholds of each symbol ({medium} / {high})."
         )
 
     table()

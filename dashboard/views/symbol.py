@@ -109,17 +109,20 @@ def candles_of(series: pd.DataFrame, window: TimeWindow, series_bucket_s: int) -
 
 def build_figures(data: SymbolData, ctx: ViewContext) -> dict[str, Any]:
     """All figures of the view from loaded data (also what the benchmark measures)."""
-    thresholds = ctx.alerts.for_symbol(split_record_key(data.key)[1])
-    level = int(thresholds["imbalance_level"])
+    symbol = split_record_key(data.key)[1]
+    thresholds = ctx.columns.thresholds(symbol)
+    level = ctx.columns.imbalance_level(symbol)
     latest = data.latest or {}
-    imbalance = latest.get(f"imbalance_{level}", latest.get("imbalance_5"))
+    imbalance = latest.get(ctx.columns.imbalance(symbol))
     revision = data.key
     ohlc, candle_bucket = candles_of(data.series, data.window, data.series_bucket_s)
     figs: dict[str, Any] = {
         "gauge": figures.imbalance_gauge(
             imbalance, thresholds["imbalance_medium"], thresholds["imbalance_high"], level, revision
         ),
-        "series": figures.imbalance_mid_series(data.series, data.alerts, revision),
+        "series": figures.imbalance_mid_series(
+            data.series, data.alerts, revision, level=ctx.columns.bars_imbalance_level
+        ),
         "candles": figures.candles(ohlc, candle_bucket, revision),
         "depth": figures.depth_chart(
             depth_curves(data.book),
@@ -163,12 +166,13 @@ def render(ctx: ViewContext) -> None:
         for problem in data.problems:
             st.warning(problem)
         figs = build_figures(data, ctx)
-        level = ctx.alerts.for_symbol(split_record_key(key)[1])["imbalance_level"]
         gauge_col, cards_col = st.columns([1, 2], vertical_alignment="center")
         with gauge_col:
             st.plotly_chart(figs["gauge"], key="gauge", config={"displayModeBar": False})
         with cards_col:
-            cards = metric_cards(data.latest, data.recent_bars, now, int(level), CARD_LOOKBACK_S)
+            cards = metric_cards(
+                data.latest, data.recent_bars, now, ctx.columns, split_record_key(key)[1], CARD_LOOKBACK_S
+            )
             for row_start in range(0, len(cards), CARDS_PER_ROW):
                 row = cards[row_start : row_start + CARDS_PER_ROW]
                 for col, card in zip(st.columns(CARDS_PER_ROW), row, strict=False):

@@ -73,6 +73,39 @@ def test_overview_shows_live_values_and_the_last_alert(monkeypatch, pg_settings,
     assert not at.warning and not at.error
 
 
+def test_overview_honours_per_symbol_alert_overrides(monkeypatch, pg_settings, redis_prefix, market):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    first, second = market["tapes"]
+    high = abs(market["metrics"][0]["imbalance_10"]) / 2  # the override makes the first one strong
+    monkeypatch.setenv(
+        "OBM_ALERT_OVERRIDES", f'{{"{first.symbol}": {{"imbalance_level": 10, "imbalance_high": {high}}}}}'
+    )
+    monkeypatch.setenv("OBM_ALERT_IMBALANCE_HIGH", "1.0")  # nobody else is strong
+    monkeypatch.setenv("OBM_ALERT_IMBALANCE_MEDIUM", "0.9")
+    monkeypatch.setenv("OBM_ALERT_IMBALANCE_HIGH_CLEAR", "0.95")
+    st.cache_resource.clear()
+    at = _run_app()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("Symbol")
+    assert table.loc[first.symbol, "Imbalance"] == pytest.approx(market["metrics"][0]["imbalance_10"])
+    assert table.loc[second.symbol, "Imbalance"] == pytest.approx(market["metrics"][1]["imbalance_5"])
+    assert (table.loc[first.symbol, "Levels"], table.loc[second.symbol, "Levels"]) == (10, 5)
+    assert {m.label: m.value for m in at.metric}["Strong imbalance"] == "1"
+    assert f"for {first.symbol}" in _texts(at.caption)
+
+
+def test_a_setting_that_names_an_unpublished_column_stops_the_app_with_the_reason(
+    monkeypatch, pg_settings, redis_prefix
+):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    monkeypatch.setenv("OBM_ALERT_IMBALANCE_LEVEL", "3")
+    st.cache_resource.clear()
+    at = _run_app()
+    assert not at.exception
+    assert "imbalance_level 3 names a column the metrics job does not publish" in _texts(at.error)
+    assert not at.dataframe
+
+
 def test_overview_falls_back_to_postgres_when_redis_is_down(monkeypatch, pg_settings, redis_prefix, market):
     _point_at(monkeypatch, pg_settings, redis_prefix.model_copy(update={"port": free_port()}))
     at = _run_app()

@@ -7,22 +7,30 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from config import AlertSettings, MetricsJobSettings
+from dashboard.metric_columns import MetricColumns
 from dashboard.tables import (
     alert_feed_table,
     alerts_frame,
     bars_frame,
     filter_alerts,
+    imbalance_bands,
     metric_cards,
     overview_frame,
     page_count,
     paginate,
     resample_bars,
+    threshold_note,
     to_epoch_ms,
 )
 
 pytestmark = pytest.mark.unit
 
 NOW = 1_723_161_300_000
+
+
+def _columns(**alerts) -> MetricColumns:
+    return MetricColumns(AlertSettings(**alerts), MetricsJobSettings())
 
 
 def _latest(symbol: str, **values):
@@ -52,7 +60,7 @@ def test_epoch_ms_from_every_time_shape():
     assert to_epoch_ms(None) is None
 
 
-def test_overview_uses_the_configured_imbalance_level_and_keeps_expired_symbols():
+def test_overview_uses_the_configured_columns_and_keeps_expired_symbols():
     latest = {
         "binance:ETHUSDT": _latest(
             "ETHUSDT",
@@ -67,11 +75,12 @@ def test_overview_uses_the_configured_imbalance_level_and_keeps_expired_symbols(
         "binance:BTCUSDT": None,  # expired in Redis
     }
     alerts = {"binance:ETHUSDT": _alert("ETHUSDT", NOW - 65_000, severity="medium")}
-    frame = overview_frame(latest, alerts, NOW, imbalance_level=10)
+    frame = overview_frame(latest, alerts, NOW, _columns(imbalance_level=10))
     assert list(frame["Symbol"]) == ["BTCUSDT", "ETHUSDT"]
     eth = frame.set_index("Symbol").loc["ETHUSDT"]
     assert eth["Imbalance"] == pytest.approx(0.42)
-    assert eth["OFI"] == pytest.approx(3.2)  # top-5 OFI preferred over top-1
+    assert eth["Levels"] == 10
+    assert eth["OFI"] == pytest.approx(3.2)  # ofi_{OBM_METRICS_OFI_LEVELS}, not top-1
     assert eth["Data age s"] == pytest.approx(2.5)
     assert eth["Last alert"] == "medium imbalance_extreme"
     assert eth["Alert age"] == "1 min ago"
@@ -80,9 +89,33 @@ def test_overview_uses_the_configured_imbalance_level_and_keeps_expired_symbols(
     assert frame["Imbalance"].dtype == "float64"  # sortable as numbers, not objects
 
 
-def test_overview_falls_back_to_top5_when_the_level_is_missing():
-    frame = overview_frame({"binance:X1": _latest("X1", imbalance_5=-0.3)}, {}, NOW, imbalance_level=20)
-    assert frame.loc[0, "Imbalance"] == pytest.approx(-0.3)
+def test_overview_shows_no_other_level_when_the_record_lacks_the_configured_one():
+    frame = overview_frame(
+        {"binance:X1": _latest("X1", imbalance_5=-0.3, ofi_1=2.0)}, {}, NOW, _columns(imbalance_level=20)
+    )
+    assert pd.isna(frame.loc[0, "Imbalance"]) and pd.isna(frame.loc[0, "OFI"])
+
+
+def test_overview_honours_per_symbol_alert_overrides():
+    columns = _columns(overrides={"BTCUSDT": {"imbalance_level": 10, "imbalance_high": 0.9}})
+    latest = {
+        "binance:BTCUSDT": _latest("BTCUSDT", imbalance_5=0.8, imbalance_10=0.85),
+        "binance:ETHUSDT": _latest("ETHUSDT", imbalance_5=0.8, imbalance_10=0.1),
+    }
+    frame = overview_frame(latest, {}, NOW, columns).set_index("Symbol")
+    assert frame.loc["BTCUSDT", "Imbalance"] == pytest.approx(0.85)  # its override's top-10
+    assert frame.loc["ETHUSDT", "Imbalance"] == pytest.approx(0.8)  # the default top-5
+    assert list(frame["Levels"]) == [10, 5]
+    bands = imbalance_bands(frame.index, columns)
+    assert list(bands["high"]) == [0.9, 0.7] and list(bands["medium"]) == [0.5, 0.5]
+    strong = frame["Imbalance"].abs().to_numpy() >= bands["high"].to_numpy()
+    assert list(strong) == [False, True]  # 0.85 is below BTCUSDT's own 0.9
+
+
+def test_threshold_note_names_the_overrides():
+    assert threshold_note(AlertSettings(), "imbalance_high") == "0.7"
+    alerts = AlertSettings(overrides={"ETHUSDT": {"imbalance_high": 0.8}, "BTCUSDT": {"cooldown_ms": 1}})
+    assert threshold_note(alerts, "imbalance_high") == "0.7 by default, 0.8 for ETHUSDT"
 
 
 def test_alerts_frame_accepts_redis_and_database_shapes_newest_first():
@@ -183,7 +216,7 @@ def test_metric_cards_compare_with_the_bar_a_minute_ago():
         "microprice_lean_bps": 0.3,
         "event_time": NOW - 1_000,
     }
-    cards = {c.label: c for c in metric_cards(latest, bars, NOW, imbalance_level=5, lookback_s=60)}
+    cards = {c.label: c for c in metric_cards(latest, bars, NOW, _columns(), "ETHUSDT", lookback_s=60)}
     # The bar 60 s ago is i = 60: mid_close 161, imbalance_mean 0.60.
     assert cards["Mid"].delta == "+89"
     assert cards["Imbalance top-5"].value == "+0.900"
@@ -194,6 +227,16 @@ def test_metric_cards_compare_with_the_bar_a_minute_ago():
 
 
 def test_metric_cards_without_data_show_dashes_and_no_deltas():
-    cards = metric_cards(None, bars_frame([]), NOW, imbalance_level=5)
+    cards = metric_cards(None, bars_frame([]), NOW, _columns(), "ETHUSDT")
     assert all(c.delta is None for c in cards)
     assert {c.value for c in cards} <= {"—", "expired"}
+
+
+def test_the_imbalance_card_of_an_overridden_level_has_no_change_against_other_level_bars():
+    bars = bars_frame(_bars(120))  # imbalance_mean is the bars job's top-5
+    latest = {"mid": 250.0, "imbalance_5": 0.9, "imbalance_20": -0.2, "event_time": NOW - 1_000}
+    columns = _columns(overrides={"ETHUSDT": {"imbalance_level": 20}})
+    cards = {c.label: c for c in metric_cards(latest, bars, NOW, columns, "ETHUSDT")}
+    assert cards["Imbalance top-20"].value == "-0.200"
+    assert cards["Imbalance top-20"].delta is None
+    assert "the bars hold top-5" in cards["Imbalance top-20"].help
