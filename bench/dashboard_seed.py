@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 
 from config import PostgresSettings, RedisSettings
-from schemas import Topic
+from schemas import Topic, record_key
 from sinks.batching import SinkBatch, SinkRecord, WriteResult
 from sinks.decoding.contract import SinkContract
 from sinks.postgres_sink import PostgresSink
@@ -44,7 +44,7 @@ class SymbolTape:
 
     @property
     def key(self) -> str:
-        return f"{EXCHANGE}:{self.symbol}"
+        return record_key(EXCHANGE, self.symbol)
 
     def end_ms(self) -> int:
         return self.start_ms + 1000 * len(self.mids)
@@ -201,7 +201,7 @@ def sink_records(topic: Topic, records: Iterable[dict[str, Any]]) -> list[SinkRe
             topic_name=topic.value,
             partition=0,
             offset=next(_OFFSETS),
-            key=f"{r['exchange']}:{r['symbol']}".encode(),
+            key=record_key(r["exchange"], r["symbol"]).encode(),
             value=orjson.dumps(r),
         )
         for r in records

@@ -33,6 +33,7 @@ from config import PostgresSettings, RedisSettings, StackSettings
 from obm.stack.health import free_port
 from obm.stack.postgres_server import PostgresServer
 from obm.stack.redis_server import RedisServer
+from schemas import record_key
 
 SYMBOLS = [
     "BTCUSDT",
@@ -96,7 +97,7 @@ def measure_render_path(pg: PostgresSettings, redis: RedisSettings, runs: int) -
     from dashboard.time_window import now_ms, window_ending_at
     from dashboard.views.symbol import build_figures, load
 
-    key = f"{seed.EXCHANGE}:{SYMBOLS[MEASURED]}"
+    key = record_key(seed.EXCHANGE, SYMBOLS[MEASURED])
     results: dict[str, dict[str, float]] = {}
     for label, range_s in (("1 hour", 3_600), ("24 hours", DAY_S)):
         ctx = ViewContext([key], [key], label, range_s, None, alert_settings(), "Redis")
