@@ -14,7 +14,7 @@ from operator_records import example_record, json_lines, make_topic, produce
 from config import KafkaSettings
 from obm.operator import replay, tail
 from obm.operator.replay_command import ORIGIN_HEADER
-from schemas import Topic, record_key
+from schemas import Topic, record_key, topic_name
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ BTC, ETH = record_key("binance", "BTCUSDT"), record_key("binance", "ETHUSDT")
 def processed_topic(isolated_kafka: KafkaSettings) -> str:
     """orderbook.processed of this test, one partition, ten valid records one second apart,
     alternating BTC (even offsets) and ETH (odd offsets)."""
-    name = f"{isolated_kafka.topic_prefix}{Topic.PROCESSED.value}"
+    name = topic_name(Topic.PROCESSED, isolated_kafka.topic_prefix)
     make_topic(isolated_kafka, name, partitions=1)
     records = [
         (BTC if i % 2 == 0 else ETH, example_record(Topic.PROCESSED, sequence_id=i), T0 + i * 1_000)
@@ -141,7 +141,7 @@ def _committed(settings: KafkaSettings, group: str) -> dict[tuple[str, int], int
 def test_rewind_group_to_a_time_and_refuse_an_active_group(
     run_obm: Callable[..., Result], isolated_kafka: KafkaSettings
 ) -> None:
-    topic = f"{isolated_kafka.topic_prefix}{Topic.BARS.value}"
+    topic = topic_name(Topic.BARS, isolated_kafka.topic_prefix)
     make_topic(isolated_kafka, topic, partitions=2)
     for part in (0, 1):
         produce(

@@ -10,7 +10,7 @@ from operator_records import example_record, json_lines, make_topic, produce
 
 from config import KafkaSettings
 from obm.operator import tail
-from schemas import Topic, record_key
+from schemas import Topic, record_key, topic_name
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ BTC, ETH = record_key("binance", "BTCUSDT"), record_key("binance", "ETHUSDT")
 def raw_topic(isolated_kafka: KafkaSettings) -> str:
     """orderbook.raw of this test, one partition (a total order), holding six records:
     offsets 0-3 valid (BTC, ETH, BTC, ETH), 4 breaks the schema, 5 is not JSON."""
-    name = f"{isolated_kafka.topic_prefix}{Topic.RAW.value}"
+    name = topic_name(Topic.RAW, isolated_kafka.topic_prefix)
     make_topic(isolated_kafka, name, partitions=1)
     broken = example_record(Topic.RAW, symbol="ETHUSDT")
     del broken["bid_prices"]
@@ -87,7 +87,7 @@ def test_tail_key_filter(run_obm: Callable[..., Result], raw_topic: str) -> None
 def test_tail_follows_a_multi_partition_topic_until_n(
     run_obm: Callable[..., Result], isolated_kafka: KafkaSettings
 ) -> None:
-    name = f"{isolated_kafka.topic_prefix}{Topic.ALERTS.value}"
+    name = topic_name(Topic.ALERTS, isolated_kafka.topic_prefix)
     make_topic(isolated_kafka, name, partitions=3)
     for part in range(3):
         produce(isolated_kafka, name, [(ETH, example_record(Topic.ALERTS), T0)], partition=part)

@@ -12,7 +12,7 @@ from operator_records import example_record, produce
 from config import KafkaSettings
 from obm.operator import topics
 from obm.operator.topic_policy import TOPIC_POLICIES
-from schemas import Topic, record_key
+from schemas import Topic, record_key, topic_name
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def test_create_applies_each_topic_policy_and_is_idempotent(
     assert listed.exit_code == 0, listed.output
     rows = {r["topic"]: r for r in orjson.loads(listed.stdout)}
     for topic, policy in TOPIC_POLICIES.items():
-        row = rows[f"{isolated_kafka.topic_prefix}{topic.value}"]
+        row = rows[topic_name(topic, isolated_kafka.topic_prefix)]
         assert row["partitions"] == policy.partition_count(isolated_kafka)
         assert row["retention.ms"] == str(policy.retention_ms)
         assert row["cleanup.policy"] == policy.cleanup_policy

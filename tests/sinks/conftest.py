@@ -13,7 +13,7 @@ from sink_test_support import SinkTestEnv, ThreadedSink
 
 from config import KafkaSettings, SinkSettings
 from producer.publisher import create_topics_if_absent
-from schemas.topics import ALL_TOPICS
+from schemas.topics import ALL_TOPICS, topic_name
 from sinks.launch import build_loop
 
 
@@ -21,7 +21,7 @@ from sinks.launch import build_loop
 def sink_env(kafka_settings: KafkaSettings) -> SinkTestEnv:
     tag = uuid.uuid4().hex[:10]
     kafka = kafka_settings.model_copy(update={"topic_prefix": f"t{tag}."})
-    create_topics_if_absent(kafka, [f"{kafka.topic_prefix}{t.value}" for t in ALL_TOPICS], partitions=3)
+    create_topics_if_absent(kafka, [topic_name(t, kafka.topic_prefix) for t in ALL_TOPICS], partitions=3)
     return SinkTestEnv(kafka=kafka, exchange=f"x{tag}")
 
 

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from config import KafkaSettings, PostgresSettings, RedisSettings
 from obm.stack.health import free_port
-from schemas.topics import Topic
+from schemas.topics import Topic, topic_name
 from sinks.consume_loop import ConsumeLoop
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,7 +35,7 @@ class SinkTestEnv:
     _producer: Producer | None = field(default=None, repr=False)
 
     def topic(self, t: Topic) -> str:
-        return f"{self.kafka.topic_prefix}{t.value}"
+        return topic_name(t, self.kafka.topic_prefix)
 
     @property
     def producer(self) -> Producer:
