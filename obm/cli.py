@@ -26,6 +26,7 @@ LAZY_COMMANDS = {
     "topics": "obm.operator:topics",
     "tail": "obm.operator:tail",
     "replay": "obm.operator:replay",
+    "dlq": "obm.operator:dlq",
 }
 
 

@@ -16,7 +16,7 @@ import orjson
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
 from obm.operator.topic_reader import message_position
-from schemas import Topic, ValidationFailed, validator_for
+from schemas import Topic, ValidationFailed, original_bytes, validator_for
 
 
 @dataclass
@@ -91,6 +91,22 @@ def key_matches(key: str | None, wanted: str) -> bool:
     return ":" not in wanted and key.rsplit(":", 1)[-1].upper() == wanted.upper()
 
 
+DLQ_PAYLOAD_PREVIEW_CHARS = 160
+
+
+def dlq_line(record: dict[str, Any]) -> str:
+    """A DLQ record as a reader wants it: who rejected what from where, why, and the start of the
+    original payload (base64 payloads are shown decoded where they are text after all)."""
+    origin = record.get("origin") or "-"
+    if record.get("topic") is not None:
+        origin = f"{record['topic']}[{record.get('partition')}]@{record.get('offset')}"
+    payload = original_bytes(record).decode("utf-8", errors="backslashreplace")
+    if len(payload) > DLQ_PAYLOAD_PREVIEW_CHARS:
+        payload = payload[:DLQ_PAYLOAD_PREVIEW_CHARS] + f"... ({len(payload)} chars)"
+    key = record.get("key") or "-"
+    return f"[{record.get('source')}] {origin} key {key}: {record.get('reason')} | payload: {payload}"
+
+
 def format_line(rec: DecodedRecord, color: bool = True) -> str:
     """One human line: time, partition@offset, key, then the record or what is wrong with it."""
     when = (
@@ -100,6 +116,8 @@ def format_line(rec: DecodedRecord, color: bool = True) -> str:
     )
     head = f"{when} p{rec.partition}@{rec.offset} {rec.key or '-'}"
     body = rec.value if isinstance(rec.value, str) else orjson.dumps(rec.value).decode()
+    if rec.valid and rec.schema == Topic.DLQ.value:
+        return f"{head} {dlq_line(rec.value)}"
     if rec.valid:
         return f"{head} {body}"
     mark = f"INVALID ({rec.error})"

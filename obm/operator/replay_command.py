@@ -1,10 +1,14 @@
-"""`obm replay`: copy a slice of a topic to another topic, or rewind a sink's consumer group.
+"""`obm replay`: copy a slice of a topic to another topic, put rejected records back from the DLQ,
+or rewind a sink's consumer group.
 
 Copying (`obm replay orderbook.raw debug.orderbook.raw --from 2026-11-21T10:00Z --until 10m`)
 reproduces an incident on a side topic without touching the live one: keys, values and headers are
 kept, original timestamps too (so event-time jobs see the same windows), and each copy carries an
 `obm-replay-origin` header naming topic/partition@offset of its source. Rewinding
 (`obm replay --rewind-group obm-sink-postgres --to 1h`) makes a stopped sink reprocess from a time.
+From the DLQ (`obm replay --from-dlq orderbook.raw --source flink-metrics --from 2h`): records that
+were rejected while a producer or a consumer was wrong go back, once fixed, to the topic, partition
+and key they came from, byte for byte.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import click
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaError, KafkaException, Message, Producer
 
 from config import KafkaSettings
+from obm.operator.dlq_records import DlqFilter, plan_dlq_slice, read_dlq
 from obm.operator.group_rewind import GroupBusy, apply_rewind, plan_rewind
 from obm.operator.positions import POSITION, Position
 from obm.operator.record_decoding import key_matches
@@ -33,6 +38,7 @@ from obm.operator.topic_reader import (
     slice_consumer,
 )
 from obm.operator.topics_command import create_topics
+from schemas import original_bytes
 
 ORIGIN_HEADER = "obm-replay-origin"
 
@@ -77,6 +83,18 @@ def _copy_record(
             producer.poll(0.1)  # the local queue is full: let deliveries drain
 
 
+def _producer(settings: KafkaSettings) -> Producer:
+    return Producer(
+        {
+            **client_config(settings),
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "compression.type": "lz4",
+        }
+    )
+
+
 def copy_slice(
     settings: KafkaSettings,
     piece: TopicSlice,
@@ -86,15 +104,7 @@ def copy_slice(
     progress: bool,
 ) -> ReplayResult:
     """Copy the slice to `dest`; every record is acknowledged (acks=all) before this returns."""
-    producer = Producer(
-        {
-            **client_config(settings),
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 20,
-            "compression.type": "lz4",
-        }
-    )
+    producer = _producer(settings)
     consumer = slice_consumer(settings)
     result, errors = ReplayResult(), list[str]()
     label = f"replay {piece.topic} -> {dest}"
@@ -156,6 +166,71 @@ def _replay_copy(
     click.echo(f"copied {result.copied} of {result.scanned} record(s) from {src} to {dst}")
 
 
+@dataclass
+class DlqReplayResult:
+    replayed: int = 0
+    other_topic: int = 0  # rejected records of another topic (not asked for)
+    not_replayable: int = 0  # input that never was a Kafka record, or whose bytes were cut
+
+
+def replay_from_dlq(
+    settings: KafkaSettings, topic: str, piece: TopicSlice, wanted: DlqFilter, dry_run: bool
+) -> DlqReplayResult:
+    """Put the DLQ records of `topic` that match back on it: the original bytes (schemas.dlq.
+    original_bytes), key and partition (so a key's records stay in order), a new timestamp, and
+    an `obm-replay-origin` header naming the DLQ record. Every write is acknowledged first."""
+    producer = _producer(settings)
+    result, errors = DlqReplayResult(), list[str]()
+
+    def delivered(err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            errors.append(str(err))
+
+    for entry in read_dlq(settings, piece, wanted):
+        rec = entry.record
+        if rec.get("topic") != topic:
+            result.other_topic += rec.get("topic") is not None
+            result.not_replayable += rec.get("topic") is None
+            continue
+        if "payload truncated" in entry.reason:
+            result.not_replayable += 1
+            continue
+        result.replayed += 1
+        if dry_run:
+            continue
+        key = rec.get("key")
+        extra = {"partition": rec["partition"]} if isinstance(rec.get("partition"), int) else {}
+        origin = f"{piece.topic}/{entry.dlq_partition}@{entry.dlq_offset}".encode()
+        headers: list[tuple[str, str | bytes | None]] = [(ORIGIN_HEADER, origin)]
+        while True:
+            try:
+                producer.produce(
+                    topic, value=original_bytes(rec), key=None if key is None else str(key).encode(),
+                    headers=headers, on_delivery=delivered, **extra,
+                )  # fmt: skip
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    remaining = producer.flush(60)
+    if errors or remaining:
+        raise DeliveryFailed(f"{len(errors)} record(s) failed, {remaining} undelivered: {errors[:3]}")
+    return result
+
+
+def _replay_dlq(
+    settings: KafkaSettings, topic: str, start: Position, until: Position, wanted: DlqFilter, dry_run: bool
+) -> None:
+    dest = full_topic_name(topic, settings)
+    piece = plan_dlq_slice(settings, start, until)
+    result = replay_from_dlq(settings, dest, piece, wanted, dry_run)
+    verb = "would put back" if dry_run else "put back"
+    click.echo(
+        f"{verb} {result.replayed} record(s) from {piece.topic} on {dest}; skipped {result.other_topic} "
+        f"of other topics, {result.not_replayable} not replayable (never a Kafka record, or cut)"
+    )
+
+
 def _replay_rewind(
     settings: KafkaSettings, group: str, target: Position, topics: tuple[str, ...], dry_run: bool
 ) -> None:
@@ -199,6 +274,17 @@ def _replay_rewind(
 @click.option(
     "--topic", "topics", multiple=True, help="With --rewind-group: only these topics (default: all its)."
 )
+@click.option(
+    "--from-dlq",
+    is_flag=True,
+    help="Put rejected records of SOURCE back on it from orderbook.dlq (--from/--until select the DLQ range).",
+)
+@click.option(
+    "--source", "rejected_by", default=None, help="With --from-dlq: only those this consumer rejected."
+)
+@click.option(
+    "--reason-contains", default=None, help="With --from-dlq: only those whose reason contains this."
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be copied or moved, change nothing.")
 @click.pass_context
 def replay(
@@ -214,9 +300,13 @@ def replay(
     group: str | None,
     target: Position | None,
     topics: tuple[str, ...],
+    from_dlq: bool,
+    rejected_by: str | None,
+    reason_contains: str | None,
     dry_run: bool,
 ) -> None:
-    """Copy a slice of SOURCE to DEST, or rewind a consumer group (--rewind-group G --to TIME).
+    """Copy a slice of SOURCE to DEST, put SOURCE's rejected records back from the DLQ
+    (--from-dlq SOURCE), or rewind a consumer group (--rewind-group G --to TIME).
 
     Positions (--from, --until, --to): earliest | latest | OFFSET (or -N from the end) | ISO time |
     duration ago (15m, 2h). A key filter keeps one symbol's records.
@@ -230,6 +320,13 @@ def replay(
                 raise click.UsageError("--rewind-group needs --to (a time, earliest, latest or an offset)")
             _replay_rewind(settings, group, target, topics, dry_run)
             return
+        if from_dlq:
+            if not source or dest:
+                raise click.UsageError("--from-dlq takes one topic: the one its records go back to")
+            _replay_dlq(settings, source, start, until, DlqFilter(rejected_by, reason_contains), dry_run)
+            return
+        if rejected_by or reason_contains:
+            raise click.UsageError("--source and --reason-contains only go with --from-dlq")
         if not source or not dest:
             raise click.UsageError("give SOURCE and DEST topics, or --rewind-group GROUP --to TIME")
         if target is not None or topics:
