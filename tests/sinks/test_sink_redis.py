@@ -7,9 +7,9 @@ import time
 
 import orjson
 import pytest
-import redis
 from sink_test_support import wait_for
 
+from config.clients import redis_client
 from schemas.redis_layout import ALERTS_STREAM_FIELD, BARS_KEEP_MS, RedisLayout
 from schemas.topics import Topic
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 def test_redis(redis_settings, sink_env):
     """Settings with a key prefix of this test's own, and a client."""
     rs = redis_settings.model_copy(update={"key_prefix": f"t{sink_env.exchange}"})
-    client = redis.Redis(host=rs.host, port=rs.port, db=rs.db)
+    client = redis_client(rs, timeout_s=10)
     return rs, client, RedisLayout.from_settings(rs)
 
 

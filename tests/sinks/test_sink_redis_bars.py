@@ -14,6 +14,7 @@ import orjson
 import pytest
 import redis
 
+from config.clients import redis_client
 from schemas.redis_layout import BARS_KEEP_MS, RedisLayout
 from schemas.topics import Topic
 from sinks.batching import SinkRecord
@@ -56,7 +57,7 @@ def test_bars_script_leaves_the_state_of_the_plain_commands(redis_settings):
     ours = redis_settings.model_copy(update={"key_prefix": f"t{tag}a"})
     ref_keys = RedisLayout(f"t{tag}b")
     sink = RedisSink(ours)
-    client = redis.Redis(host=redis_settings.host, port=redis_settings.port, db=redis_settings.db)
+    client = redis_client(redis_settings, timeout_s=10)
     rng = random.Random(4)
     symbols = ["AAUSDT", "BBUSDT", "CCUSDT"]
     base = _BASE_MS
@@ -85,7 +86,7 @@ def test_bars_script_leaves_the_state_of_the_plain_commands(redis_settings):
 def test_a_new_bar_costs_one_write_and_a_replaced_window_two(redis_settings):
     tag = uuid.uuid4().hex[:8]
     sink = RedisSink(redis_settings.model_copy(update={"key_prefix": f"t{tag}"}))
-    client = redis.Redis(host=redis_settings.host, port=redis_settings.port, db=redis_settings.db)
+    client = redis_client(redis_settings, timeout_s=10)
     key = sink.keys.bars("1s", "bx", "AAUSDT")
     ws = _BASE_MS
 
@@ -110,7 +111,7 @@ def test_large_batches_replacing_many_windows_match_the_plain_commands(redis_set
     tag = uuid.uuid4().hex[:8]
     sink = RedisSink(redis_settings.model_copy(update={"key_prefix": f"t{tag}a"}))
     ref_keys = RedisLayout(f"t{tag}b")
-    client = redis.Redis(host=redis_settings.host, port=redis_settings.port, db=redis_settings.db)
+    client = redis_client(redis_settings, timeout_s=10)
     base = _BASE_MS
     for close in (1.0, 2.0, 2.0):  # new windows, then all of them replaced, then an exact replay
         batch = [_bar("AAUSDT", base + i * 1000, close) for i in range(2500)]
