@@ -36,6 +36,7 @@ import orjson
 
 from producer.book_states import BookState, BookStatus
 from producer.engine import BookCounters, BookEngine, FramePath, Outcome
+from producer.engine_choice import resolve_engine
 from producer.exchanges import BadFrame, BookSnapshot, DepthEvent, ExchangeSpec
 from producer.publisher import RecordPublisher
 from producer.ratelimit import full_jitter
@@ -48,15 +49,18 @@ log = logging.getLogger(__name__)
 # End-to-end lag buckets (receive time - exchange event time), ms.
 LAG_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 SERVER_SHUTDOWN = "serverShutdown"
-ENGINES = ("native", "python")
+ENGINES = ("native", "python", "auto")
 
 
 def choose_engine(engine: str, stream_kind: str) -> type[BookEngine]:
-    """The book engine class for `engine` ("native" or "python") on a `stream_kind` stream: the one
-    place the engine is chosen. Partial-depth frames replace the whole book every 100 ms: no hot
-    path worth compiling, so they always use the Python engine."""
+    """The book engine class for `engine` ("native", "python", or "auto": native when it is built)
+    on a `stream_kind` stream: the one place the engine is chosen. Partial-depth frames replace the
+    whole book every 100 ms: no hot path worth compiling, so they always use the Python engine."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    engine, why = resolve_engine(engine)
+    if why and stream_kind == "diff":
+        log.warning("engine: python (%s); scripts/bootstrap.sh builds the compiled one where cargo is", why)
     if engine == "python" or stream_kind == "partial":
         return BookSync
     from producer.native_sync import NativeBookSync  # fails with how to build it when missing

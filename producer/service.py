@@ -46,7 +46,9 @@ class ProducerOptions:
     weight_safety: float = 0.8
     tuning: ConnectionTuning = field(default_factory=ConnectionTuning)
     http: bool = True  # serve /healthz, /readyz, /metrics on ProducerSettings.metrics_port
-    engine: str = "native"  # diff-depth hot path: native (compiled, producer/native) or python (reference)
+    # diff-depth hot path: native (compiled, producer/native), python (reference), auto (native when
+    # built); None: ProducerSettings.engine
+    engine: str | None = None
     # librdkafka settings over the publisher's own (benchmarks: e.g. {"linger.ms": 20} trades
     # latency for ~40% less producer CPU per record, docs/benchmarks.md)
     kafka_config: dict[str, Any] = field(default_factory=dict)
@@ -106,7 +108,7 @@ class ProducerService:
             depth=settings.depth,
             stream_kind=settings.stream_kind,
             partial_depth=self.options.partial_depth,
-            engine=self.options.engine,
+            engine=self.options.engine or settings.engine,
             on_fatal=self._book_lost,
         )
         self.connections: list[StreamConnection] = [

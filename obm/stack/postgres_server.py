@@ -129,6 +129,9 @@ class PostgresServer:
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         if self.timescaledb()[0]:
             argv += ["-c", "shared_preload_libraries=timescaledb", "-c", "timescaledb.telemetry_level=off"]
+            # Its launcher, a scheduler per database and up to 16 policy jobs at once, besides
+            # PostgreSQL's own parallel workers (the default of 8 made jobs wait for a worker).
+            argv += ["-c", "max_worker_processes=32"]
             if not self.background_jobs:
                 argv += ["-c", "timescaledb.max_background_workers=0"]
         # SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.

@@ -32,6 +32,7 @@ from obm.stack.process import pid_alive, stop_pid
 from obm.stack.redis_server import RedisServer
 from obm.stack.services import PythonService, http_probe, port_probe
 from obm.stack.settings_env import settings_env
+from producer.engine_choice import describe_engine
 
 
 @dataclass
@@ -141,7 +142,7 @@ def build_components(cfg: StackConfig) -> list[Any]:
         PythonService(
             "producer", ["producer"], st, env,
             http_probe(f"http://127.0.0.1:{cfg.producer.metrics_port}/healthz"),
-            detail=f"http://127.0.0.1:{cfg.producer.metrics_port}/metrics",
+            detail=f"http://127.0.0.1:{cfg.producer.metrics_port}/metrics, engine: {describe_engine(cfg.producer.engine)}",
         )
     )  # fmt: skip
     comps += [

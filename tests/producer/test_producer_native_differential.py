@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import native_engine_required  # noqa: F401 - first: skips or fails this module without the engine
 import orjson
 import pytest
 

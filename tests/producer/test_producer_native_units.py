@@ -10,6 +10,7 @@ import random
 import struct
 import sys
 
+import native_engine_required  # noqa: F401 - first: skips or fails this module without the engine
 import obm_book_native as native
 import orjson
 import pytest
