@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyflink.table import Table, TableEnvironment, TableResult
+from pyflink.table import TableEnvironment, TableResult
 
 from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings
 from flink_jobs.connectors import kafka_sink_ddl, kafka_source_ddl, sink_select_list
 from flink_jobs.environment import stream_table_environment, table_environment
-from flink_jobs.metrics import metrics_table
+from flink_jobs.registry import job_definition, job_display_name
 from flink_jobs.sql_building import query
-from schemas import Topic
-
-JOB_NAMES = ("metrics", "bars", "alerts")
 
 
 @dataclass(frozen=True)
@@ -61,36 +58,12 @@ class JobSpec:
         )
 
 
-def job_display_name(job: str) -> str:
-    """The Flink job name of one of this project's jobs (how `list` and `redeploy` find it)."""
-    return f"obm-{job}"
-
-
-def job_logic(job: str, source: Table, spec: JobSpec) -> tuple[Topic, Table]:
-    """(input topic, output table) of a job, given its source table."""
-    if job == "metrics":
-        return Topic.PROCESSED, metrics_table(source, spec.metrics)
-    if job == "bars":
-        from flink_jobs.bars import bars_table
-
-        return Topic.BARS, bars_table(source, spec.metrics)
-    if job == "alerts":
-        from flink_jobs.alerts import alerts_table
-
-        return Topic.ALERTS, alerts_table(source, spec.alerts)
-    raise ValueError(f"unknown job {job!r}; known: {', '.join(JOB_NAMES)}")
-
-
-def source_topic(job: str) -> Topic:
-    return Topic.RAW if job == "metrics" else Topic.PROCESSED
-
-
 def build_pipeline(spec: JobSpec) -> tuple[TableEnvironment, str]:
     """The environment with source and sink registered, and the INSERT statement of the job."""
-    # The alerts job's cooldown is a DataStream operator: it needs the stream flavour.
-    create = stream_table_environment if spec.job == "alerts" else table_environment
+    job = job_definition(spec.job)
+    create = stream_table_environment if job.stream_env else table_environment
     t_env = create(spec.flink, name=job_display_name(spec.job), parallelism=spec.parallelism)
-    in_topic = source_topic(spec.job)
+    in_topic = job.input_topic
     t_env.execute_sql(
         kafka_source_ddl(
             "source",
@@ -101,7 +74,7 @@ def build_pipeline(spec: JobSpec) -> tuple[TableEnvironment, str]:
             from_timestamp_ms=spec.from_timestamp_ms,
         )
     )
-    out_topic, output = job_logic(spec.job, t_env.from_path("source"), spec)
+    out_topic, output = job.output_topic, job.logic(t_env.from_path("source"), spec)
     t_env.execute_sql(kafka_sink_ddl("sink", out_topic, kafka=spec.kafka, producer=spec.metrics))
     selected = query(output, f"SELECT {sink_select_list(out_topic)} FROM {{src}}")
     t_env.create_temporary_view("job_output", selected)
