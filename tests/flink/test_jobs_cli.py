@@ -31,3 +31,10 @@ def test_list_against_a_running_cluster(flink_settings):
     assert result.exit_code == 0, result.output
     stop = CliRunner().invoke(jobs, ["stop", "bars", "--jobmanager", flink_settings.jobmanager])
     assert stop.exit_code == 1 and "not running" in stop.output
+
+
+@pytest.mark.unit
+def test_a_missing_jobmanager_is_one_line() -> None:
+    result = CliRunner().invoke(jobs, ["cancel", "0" * 32, "--jobmanager", "127.0.0.1:1"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: no Flink JobManager answers:") and result.output.count("\n") == 1

@@ -129,3 +129,35 @@ def test_format_line_marks_invalid_records() -> None:
     assert line.endswith('{"schema_version":1}')
     good = format_line(decode_record(_msg(orjson.dumps(example_record(Topic.RAW))), Topic.RAW), color=False)
     assert "INVALID" not in good and '"symbol":"ETHUSDT"' in good
+
+
+def test_terminal_errors_are_one_line_and_the_trace_goes_to_the_state_folder(tmp_path) -> None:
+    """`obm up --live` without network: the producer exits at start; its log tail ends in the DNS
+    error. The terminal gets one line naming it; the log in the state folder gets everything."""
+    from flink_jobs.flink_rest import JobLifecycleError
+    from obm.stack.failures import one_line, record_failure
+    from obm.stack.health import StartupFailed
+
+    tail = "\n".join(
+        [
+            "INFO producer starting, 3 symbols",
+            "Traceback (most recent call last):",
+            '  File "/x/producer/rest.py", line 40, in snapshot',
+            "socket.gaierror: [Errno -3] Temporary failure in name resolution",
+            "INFO producer stopped",
+        ]
+    )
+    exc = StartupFailed(f"producer: process exited during start-up\n{tail}")
+    assert one_line(exc) == (
+        "producer: process exited during start-up (socket.gaierror: [Errno -3] Temporary failure in name resolution)"
+    )
+    flink = JobLifecycleError(
+        "stop with savepoint of j failed: CheckpointException: not running", "x" * 40_000
+    )
+    assert one_line(flink) == "stop with savepoint of j failed: CheckpointException: not running"
+    try:
+        raise flink
+    except JobLifecycleError as raised:
+        log = record_failure(tmp_path, "obm down", raised)
+    text = log.read_text()
+    assert log == tmp_path / "logs" / "obm.log" and "x" * 40_000 in text and "Traceback" in text
