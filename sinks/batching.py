@@ -134,9 +134,6 @@ class SinkBatch:
                     self._parts = {kind(n): BatchPart(kind(n), messages=m) for n, m in by_name.items()}
         return self._parts
 
-    def by_topic(self) -> dict[Topic, list[SinkRecord]]:
-        return {topic: part.records for topic, part in self.parts().items()}
-
     def topic_counts(self) -> dict[Topic, int]:
         return {topic: len(part) for topic, part in self.parts().items()}
 
@@ -174,10 +171,6 @@ class WriteResult:
 
     def count_rejected(self, topic: Topic, kind: RejectKind, n: int = 1) -> None:
         self.rejected[(topic, kind)] = self.rejected.get((topic, kind), 0) + n
-
-    def rejected_of(self, topic: Topic) -> int:
-        """Rejects of one topic, of any kind."""
-        return sum(n for (t, _), n in self.rejected.items() if t is topic)
 
     def reject(self, source: str, rec: SinkRecord, rejected: RejectedRecord, *, to_dlq: bool = True) -> None:
         """Counts a reject and, unless told otherwise, adds its orderbook.dlq record: `source` (the

@@ -6,7 +6,9 @@ window, reads up to the high watermark seen at the start, and pushes the records
 normal write path. Windows: bars and alerts one hour (what Redis keeps of them), metrics and books
 the latest-values TTL (older latest values would have expired anyway). A per-partition cap bounds
 the work at very high rates (a symbol missing from the capped range comes back with its next record).
-All writes are idempotent, so overlapping with the main consumer is harmless.
+All writes are idempotent, so overlapping with the main consumer is harmless. The records are
+judged like any others, and rejects are not written; their DLQ records are dropped here: every
+record is the main consume loop's to report, once, in the transaction with its offsets.
 """
 
 from __future__ import annotations

@@ -128,7 +128,6 @@ class RedisSink(BatchingSink[PreparedCommands]):
         self.client = redis_client(settings, timeout_s=10, connect_timeout_s=5)
         self._alert_script = self.client.register_script(_ALERT_SCRIPT)
         self._bars_script = self.client.register_script(_BARS_SCRIPT)
-        self.commands_sent = 0  # commands queued in pipelines (a script call counts once)
 
     def setup(self) -> None:
         self.client.ping()
@@ -192,7 +191,6 @@ class RedisSink(BatchingSink[PreparedCommands]):
                 getattr(pipe, name)(*args, **options)
         pipe.set(self.keys.heartbeat(), str(int(time.time() * 1000)))
         pipe.execute()
-        self.commands_sent += len(prepared.commands) + 1
         return prepared.result
 
     @staticmethod

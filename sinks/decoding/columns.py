@@ -149,12 +149,6 @@ def _column_schema(topic: Topic) -> _ColumnSchema:
     return _ColumnSchema(props, getter, checks)
 
 
-def has_column_path(topic: Topic) -> bool:
-    """Whether the topic's schema is checked column-wise (else every record goes through
-    sinks.decoding.records one by one)."""
-    return _column_schema(topic).checks is not None
-
-
 def _whole_batch(cs: _ColumnSchema, recs: list[SinkRecord], contract: TopicContract) -> DecodedColumns | None:
     """The batch decoded when every record passes the column checks and the rules beyond the
     schema hold over the columns, else None."""
