@@ -15,9 +15,12 @@ Figures:
   1. write path: bars in memory through RedisSink.write_records in batches of 5,000, one thread;
      with the CPU of the sink and of the Redis server per bar;
   2. end to end: the bars pre-produced to Kafka (3 partitions, lz4), consumed by the sink's loop
-     (pipelined) from an empty group; from the loop's start, and steady state (first to last commit).
+     (pipelined) from an empty group; from the loop's start, and steady state (first to last commit);
+  3. the latest-values path: full orderbook.processed records (10 symbols) in memory through
+     RedisSink.write_records in batches, one thread: every record is judged against the contract,
+     one SET per symbol and batch; records per second and per CPU-second of the sink.
 
-Run: .venv/bin/python -m bench.sink_redis [--bars 200000] [--profile]
+Run: .venv/bin/python -m bench.sink_redis [--bars 200000] [--processed 200000] [--profile]
 Older sinks: put their `sinks` package first on the path (see bench.sink_postgres).
 """
 
@@ -30,7 +33,16 @@ from typing import Any, cast
 
 import redis
 
-from bench._sink_harness import as_records, bar_values, kafka, produce, profiled, run_end_to_end, stack_dir
+from bench._sink_harness import (
+    as_records,
+    bar_values,
+    kafka,
+    processed_values,
+    produce,
+    profiled,
+    run_end_to_end,
+    stack_dir,
+)
 from config import RedisSettings
 from obm.stack.health import free_port
 from obm.stack.redis_server import RedisServer
@@ -84,6 +96,9 @@ def _flags(client: redis.Redis, command: str) -> set[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bars", type=int, default=200_000)
+    ap.add_argument(
+        "--processed", type=int, default=200_000, help="records of the latest-values path (0: skip)"
+    )
     ap.add_argument("--batch", type=int, default=5_000)
     ap.add_argument("--profile", action="store_true", help="cProfile the write path (slows it down)")
     args = ap.parse_args()
@@ -127,6 +142,14 @@ def main() -> None:
                   f"CPU-second; {per_bar:.2f} writes per bar)")  # fmt: skip
             met = min(writes / elapsed, e2e.steady * per_bar) >= 100_000
             print(f"target 100,000 writes/s: {'met' if met else 'NOT met'}")
+            if args.processed:
+                latest = as_records(Topic.PROCESSED, processed_values(args.processed))
+                started, cpu = time.perf_counter(), time.process_time()
+                for i in range(0, len(latest), args.batch):
+                    sink.write_records(latest[i : i + args.batch])
+                elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+                print(f"latest values (processed): {len(latest) / elapsed:,.0f} records/s; "
+                      f"{len(latest) / cpu:,.0f} records per CPU-second of the sink")  # fmt: skip
         finally:
             server.stop()
 

@@ -91,7 +91,7 @@ TIMESTAMPTZ = "timestamp with time zone"
 
 def rows_from_columns(spec: TableSpec, columns: dict[str, tuple[Any, ...]], types: dict[str, frozenset[type]],
                       pg_types: list[str]) -> tuple[list[str], list[tuple[Any, ...]]] | None:  # fmt: skip
-    """The table's COPY rows straight from a batch's validated columns (sinks.batch_decoding), with
+    """The table's COPY rows straight from a batch's judged columns (sinks.decoding.columns), with
     the types to give psycopg's binary COPY; None when the row path must be taken instead.
 
     The rows hold the records' own values, as the row converters would, except that a time column

@@ -21,7 +21,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -64,13 +64,14 @@ class TopicContract:
     now_ms: int
     max_future_ms: int
     max_age_ms: int | None
-    event_time_field: str | None = field(init=False)
-    equal_length: tuple[tuple[str, str], ...] = field(init=False)
 
-    def __post_init__(self) -> None:
-        rules = contract_rules(self.topic)
-        object.__setattr__(self, "event_time_field", rules.event_time_field)
-        object.__setattr__(self, "equal_length", rules.equal_length)
+    @property
+    def event_time_field(self) -> str | None:
+        return contract_rules(self.topic).event_time_field
+
+    @property
+    def equal_length(self) -> tuple[tuple[str, str], ...]:
+        return contract_rules(self.topic).equal_length
 
     @property
     def latest_ms(self) -> int:

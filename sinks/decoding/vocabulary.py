@@ -3,8 +3,8 @@ keywords for the fast check (fast_check.py), the column path (columns.py) and th
 (structs.py).
 
 Each of them translates only what it is certain of and refuses the rest (`Unsupported`), which
-turns its path off for that topic: a decoder may be slower than the full validator's judgment,
-never more permissive. What they share is here: which JSON types are which Python types (as orjson
+turns its path off for that topic: a decoder may decline what `nonconformity` accepts, never
+accept what it rejects. What they share is here: which JSON types are which Python types (as orjson
 decodes them: a JSON integer is an int, a fraction a float, never bool for a number), which
 keywords are annotations without meaning for validation, the object-level keywords, the translation
 of ECMA-262 patterns, and the object-level conditions every path relies on.
