@@ -182,9 +182,15 @@ def kafka_source_ddl(
     flink: FlinkSettings,
     group_id: str,
     from_timestamp_ms: int | None = None,
+    contract: ContractSettings | None = None,
 ) -> str:
     """A Kafka source with event time from `event_time`, bounded out-of-orderness and an idle
-    timeout (so a quiet partition does not hold the watermark back).
+    timeout (so a quiet partition does not hold the watermark back), that checks every record
+    against the topic's contract (`contract`: the event-time bounds, default ContractSettings()).
+
+    Besides the schema's columns it has the message key (KEY_COLUMN), the REJECT_COLUMNS (set
+    only on a record that breaks the contract, whose schema columns are then all NULL) and where
+    the record is (SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET): what a DLQ record needs.
 
     The partitions are read without split watermark alignment. Alignment would read them in step,
     which keeps a catch-up from filling the bars' windows and the alerts' patterns with rows of a
@@ -205,14 +211,25 @@ def kafka_source_ddl(
         "properties.fetch.max.wait.ms": "20",
         "scan.watermark.idle-timeout": f"{flink.idle_timeout_ms} ms",
         "scan.topic-partition-discovery.interval": "60 s",
-        "format": JSON_FORMAT,
+        "key.format": "raw",
+        "key.fields": KEY_COLUMN,
+        "value.format": JSON_FORMAT,
+        "value.fields-include": "EXCEPT_KEY",
+        **contract_format_options(topic, contract or ContractSettings(), f"value.{JSON_FORMAT}."),
     }
     if from_timestamp_ms is not None:
         options["scan.startup.mode"] = "timestamp"
         options["scan.startup.timestamp-millis"] = str(int(from_timestamp_ms))
     else:
         options["scan.startup.mode"] = "group-offsets"
-    return _source_ddl(table, topic, options, flink)
+    extra = (
+        f"  `{KEY_COLUMN}` STRING,\n"
+        + "".join(f"  `{c}` STRING,\n" for c in REJECT_COLUMNS)
+        + f"  `{SOURCE_TOPIC}` STRING METADATA FROM 'topic' VIRTUAL,\n"
+        f"  `{SOURCE_PARTITION}` INT METADATA FROM 'partition' VIRTUAL,\n"
+        f"  `{SOURCE_OFFSET}` BIGINT METADATA FROM 'offset' VIRTUAL,\n"
+    )
+    return _source_ddl(table, topic, options, flink, extra)
 
 
 def file_source_ddl(

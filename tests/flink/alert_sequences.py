@@ -25,6 +25,7 @@ def processed(symbol: str, t: int, seq: int, exchange: str = "binance", **fields
     rec = {
         "schema_version": 1, "exchange": exchange, "market": "usdm" if exchange.endswith("usdm") else "spot",
         "symbol": symbol, "event_time": T0 + t, "receive_time_ns": (T0 + t) * 1_000_000, "sequence_id": seq,
+        "mid": None, "spread": None, "imbalance_1": None, "imbalance_20": None,  # required, may be null
         "imbalance_5": None, "imbalance_10": None, "imbalance_velocity": None,
         "spread_bps": None, "spread_bps_mean": None,
     }  # fmt: skip

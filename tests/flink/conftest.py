@@ -1,11 +1,16 @@
 """One local PyFlink TableEnvironment for the whole Flink test session (a local environment
-takes ~10 s to start), and a helper that runs a job's logic on a bounded JSON-lines input."""
+takes ~10 s to start), and a helper that runs a job's logic on a bounded JSON-lines input.
+
+The jobs reject records older than their topic's retention (ContractSettings.max_age_ms), and
+most of these tests replay data of 2024 (the capture, and sequences dated like it): the session
+sets an age bound that covers it (HISTORICAL_MAX_AGE_MS). Tests of the bound itself set theirs."""
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,24 @@ from config import FlinkSettings
 from flink_jobs.connectors import ROWTIME, file_source_ddl
 from flink_jobs.environment import stream_table_environment, table_environment
 from schemas import Topic
+
+# The age bound of this session's jobs: 20 years, so records dated 2024 are not "too old".
+HISTORICAL_MAX_AGE_MS = 20 * 365 * 86_400_000
+CONTRACT_MAX_AGE_ENV = "OBM_CONTRACT_MAX_AGE_MS"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def historical_event_times() -> Iterator[None]:
+    """Jobs submitted in this session accept event times of 2024 (JobSpec reads the
+    ContractSettings of the environment when it is made)."""
+    before = os.environ.get(CONTRACT_MAX_AGE_ENV)
+    os.environ[CONTRACT_MAX_AGE_ENV] = str(HISTORICAL_MAX_AGE_MS)
+    yield
+    if before is None:
+        os.environ.pop(CONTRACT_MAX_AGE_ENV, None)
+    else:
+        os.environ[CONTRACT_MAX_AGE_ENV] = before
+
 
 # Bounded runs: no checkpoints (the collect sink would hold results back until one completes).
 BOUNDED_FLINK = FlinkSettings(checkpoint_interval_ms=0, watermark_out_of_orderness_ms=2_000)

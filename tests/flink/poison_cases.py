@@ -94,3 +94,17 @@ def processed_example(now_ms: int | None = None) -> dict[str, Any]:
 
     example: dict[str, Any] = load_schema(Topic.PROCESSED)["examples"][0]
     return retimed([example], now_ms)[0]
+
+
+def conforming(topic: Topic, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of `topic` that conform to its contract today (schemas/conformance.py, the
+    jobs' default bounds): what a job reads from Kafka. random_walk_books, for one, has books
+    with an empty side, which orderbook.raw's contract does not allow (minItems 1)."""
+    from config import ContractSettings
+    from flink_jobs.connectors import max_age_ms
+    from schemas.conformance import nonconformity
+
+    contract = ContractSettings()
+    now = int(time.time() * 1000)
+    bounds = {"max_future_ms": contract.max_future_ms, "max_age_ms": max_age_ms(topic, contract)}
+    return [r for r in records if nonconformity(topic, r, now_ms=now, **bounds) is None]

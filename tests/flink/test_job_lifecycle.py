@@ -30,6 +30,7 @@ from schemas import Topic, load_schema, validator_for
 from tests.flink.book_sequences import random_walk_books
 from tests.flink.comparing import mismatches
 from tests.flink.kafka_io import consume_until, isolated_kafka, produce
+from tests.flink.poison_cases import conforming
 from tests.flink.reference_metrics import reference_metrics
 
 
@@ -49,7 +50,8 @@ def _with_flush(records: list[dict]) -> list[dict]:
 def test_metrics_job_submit_stop_with_savepoint_and_resume(kafka_settings, flink_settings, tmp_path):
     kafka = isolated_kafka(kafka_settings, (Topic.RAW, Topic.PROCESSED))
     settings = MetricsJobSettings()
-    everything = random_walk_books(400, seed=3)
+    # books with an empty side break orderbook.raw's contract: the job sends them to the DLQ
+    everything = conforming(Topic.RAW, random_walk_books(400, seed=3))
     first = _with_flush(everything[:200])
     split = max(r["event_time"] for r in first)
     second = _with_flush(

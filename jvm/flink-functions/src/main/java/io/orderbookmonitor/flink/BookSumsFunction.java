@@ -53,21 +53,22 @@ public class BookSumsFunction extends ScalarFunction {
             @DataTypeHint(value = ARRAY, bridgedTo = ArrayData.class) ArrayData highFactors) {
         final Double bestBid = element(bidPrices, 0);
         final Double bestAsk = element(askPrices, 0);
-        if (bestBid == null || bestAsk == null) {
+        if (bestBid == null || bestAsk == null || levels == null || levels < 0 || lambda == null) {
             // a row of NULLs, not a NULL row: Flink's generated field access on a NULL row of a
             // function result does not give NULL (seen: -1.0, -0.0)
             return new GenericRowData(7);
         }
         final double mid = (bestBid + bestAsk) / 2;
-        final int bands = lowFactors.size();
+        // no band without both bounds (a NULL factor array has none; a NULL factor is NaN)
+        final int bands = lowFactors == null || highFactors == null ? 0 : Math.min(lowFactors.size(), highFactors.size());
         final double[] depthBid = new double[bands];
         final double[] depthAsk = new double[bands];
         final boolean[] complete = new boolean[bands];
         final double[] low = new double[bands];
         final double[] high = new double[bands];
         for (int k = 0; k < bands; k++) {
-            low[k] = mid * lowFactors.getDouble(k);
-            high[k] = mid * highFactors.getDouble(k);
+            low[k] = mid * orNaN(element(lowFactors, k));
+            high[k] = mid * orNaN(element(highFactors, k));
         }
         final double[] cumBid = new double[levels];
         final double[] cumAsk = new double[levels];
@@ -123,8 +124,14 @@ public class BookSumsFunction extends ScalarFunction {
         return mid > 0 ? weighted : null;
     }
 
+    /** The i-th element, or null: past either end, a NULL element or a NULL array (a side may
+     * be NULL; the function never throws on the rows it can be given). */
     private static Double element(ArrayData array, int i) {
-        return i < 0 || i >= array.size() || array.isNullAt(i) ? null : array.getDouble(i);
+        return array == null || i < 0 || i >= array.size() || array.isNullAt(i) ? null : array.getDouble(i);
+    }
+
+    private static double orNaN(Double value) {
+        return value == null ? Double.NaN : value;
     }
 
     @Override
