@@ -14,6 +14,10 @@ from typing import Any
 import click
 
 from config import KafkaSettings, ProducerSettings, SimulatorSettings
+from producer.exchanges import EXCHANGES
+
+# Every market some registered exchange module serves.
+MARKETS = sorted({spec.market for spec in EXCHANGES.values()})
 
 
 def _symbols(value: str | None) -> list[str] | None:
@@ -29,8 +33,8 @@ def _logging(level: str) -> None:
 
 
 @click.command("produce")
-@click.option("--exchange", help="exchange id (binance)")
-@click.option("--market", type=click.Choice(["spot", "usdm"]))
+@click.option("--exchange", help="exchange id (binance, binance_coinm, ...)")
+@click.option("--market", type=click.Choice(MARKETS))
 @click.option("--symbols", help="comma-separated, e.g. BTCUSDT,ETHUSDT")
 @click.option("--depth", type=int, help="levels per side on orderbook.raw")
 @click.option("--stream-kind", type=click.Choice(["diff", "partial"]))

@@ -25,7 +25,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from producer.book_states import BookState
-from producer.exchanges.spec import BookSnapshot, DepthEvent, ExchangeSpec
+from producer.exchanges.spec import BookSnapshot, DepthEvent, ExchangeSpec, Instrument
 
 if TYPE_CHECKING:
     from producer.publisher import RecordPublisher
@@ -111,6 +111,10 @@ class BookEngine(ABC):
     ) -> FramePath | None:
         """A compiled path taking raw frames of `streams[i]` for `books[i]` (None: none)."""
         return None
+
+    def use_instrument(self, instrument: Instrument) -> None:  # noqa: B027 - optional hook
+        """The venue's listing of the symbol, given before the first frame. Engines whose records
+        need it (sizes in contracts converted to base units) keep it; the others ignore it."""
 
     @property
     @abstractmethod

@@ -157,7 +157,8 @@ class BookFeed:
         `restart_backoff_s` = (base, cap) of a failed sync task's restart delay."""
         if stream_kind not in ("diff", "partial"):
             raise ValueError(f"stream_kind must be diff or partial, not {stream_kind!r}")
-        engine_class = choose_engine(engine, stream_kind)
+        # A venue that needs its own engine (sizes in contracts, a book in the stream) names it.
+        engine_class = spec.book_engine() if spec.book_engine else choose_engine(engine, stream_kind)
         self.spec = spec
         self.depth = depth
         self.diff = stream_kind == "diff"

@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 import aiohttp
 import orjson
 
 from producer.exchanges import BadFrame, BookSnapshot, ExchangeSpec
+from producer.exchanges.spec import Instrument
 from producer.ratelimit import WeightLimiter
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,10 @@ class SnapshotClient:
 
 async def check_symbols(
     spec: ExchangeSpec, session: aiohttp.ClientSession, rest_url: str, symbols: list[str]
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Instrument]:
     """Every configured symbol must be listed in the venue's exchangeInfo and trading: raise
-    UnknownSymbol naming the others and the venue, RestError when the venue cannot be asked."""
+    UnknownSymbol naming the others and the venue, RestError when the venue cannot be asked.
+    Returns their instruments (`spec.parse_instruments`: contract sizes, normalized names)."""
     url = f"{rest_url.rstrip('/')}{spec.exchange_info_path}"
     venue = f"{spec.id} ({spec.market})"
     try:
@@ -106,19 +107,15 @@ async def check_symbols(
                 raise RestError(
                     f"cannot check the symbols: GET {url}: HTTP {resp.status}: {body[:200].decode(errors='replace')}"
                 )
-        listed = {s["symbol"]: s for s in orjson.loads(body)["symbols"]}
+        listed = spec.parse_instruments(orjson.loads(body))
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise RestError(f"cannot check the symbols: GET {url}: {exc or type(exc).__name__}") from exc
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+    except (orjson.JSONDecodeError, KeyError, TypeError, BadFrame) as exc:
         raise RestError(f"cannot check the symbols: GET {url}: not an exchangeInfo answer ({exc})") from exc
     unknown = [s for s in symbols if s not in listed]
     if unknown:
         raise UnknownSymbol(f"{venue} does not list symbol(s) {', '.join(unknown)}")
-    halted = [
-        f"{s} ({listed[s].get('status')})"
-        for s in symbols
-        if listed[s].get("status") not in (None, "TRADING")
-    ]
+    halted = [f"{s} ({listed[s].status})" for s in symbols if not listed[s].trading]
     if halted:
         raise UnknownSymbol(f"{venue}: symbol(s) not trading: {', '.join(halted)}")
     return {s: listed[s] for s in symbols}

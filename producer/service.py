@@ -27,9 +27,11 @@ from producer.feed import BookFeed
 from producer.publisher import RecordPublisher, topic_names
 from producer.ratelimit import WeightLimiter
 from producer.rest import RestError, SnapshotClient, UnknownSymbol, check_symbols
+from schemas import Topic, load_schema
 
 log = logging.getLogger(__name__)
-SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
+# The record's own rule (orderbook.raw's `symbol` pattern): a symbol it refuses is refused at start.
+SYMBOL_RE = re.compile(load_schema(Topic.RAW)["properties"]["symbol"]["pattern"])
 
 
 @dataclass
@@ -163,8 +165,11 @@ class ProducerService:
         self._stop = stop
         runner: web.AppRunner | None = None
         async with _rest_session(self.options.tuning) as session:
-            if self.options.check_symbols:
-                await check_symbols(self.spec, session, self.rest_url, self.symbols)
+            if self.options.check_symbols or self.spec.sizes_in_contracts:
+                # Books in contracts need their contract sizes before the first record.
+                instruments = await check_symbols(self.spec, session, self.rest_url, self.symbols)
+                for symbol, state in self.feed.symbols.items():
+                    state.sync.use_instrument(instruments[symbol])
             limiter = WeightLimiter(self.spec.weight_limit_1m, self.options.weight_safety)
             self.snapshots = SnapshotClient(
                 self.spec, session, self.rest_url, limiter, limit=self.options.snapshot_limit

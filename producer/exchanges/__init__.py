@@ -4,11 +4,11 @@ registered, so a new exchange cannot be half added."""
 
 from __future__ import annotations
 
-from producer.exchanges import binance_spot, binance_usdm
+from producer.exchanges import binance_coinm, binance_spot, binance_usdm
 from producer.exchanges.spec import BadFrame, BookSnapshot, Continuity, DepthEvent, ExchangeSpec
 
 EXCHANGES: dict[str, ExchangeSpec] = {
-    spec.id: spec for spec in (binance_spot.EXCHANGE, binance_usdm.EXCHANGE)
+    spec.id: spec for spec in (binance_spot.EXCHANGE, binance_usdm.EXCHANGE, binance_coinm.EXCHANGE)
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
@@ -57,6 +58,62 @@ class BookSnapshot:
     receive_time_ns: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """One instrument as its venue lists it (exchangeInfo, instruments): whether it trades, the
+    normalized instrument (base, quote, kind) and, where sizes are counted in contracts, what one
+    contract is worth, so that published sizes can be base units on every venue."""
+
+    symbol: str  # the venue's own id, e.g. BTCUSDT, BTCUSD_PERP, BTC-USDT-SWAP
+    status: str  # the venue's word for it (TRADING, live, ...)
+    trading: bool
+    base: str
+    quote: str
+    kind: str  # spot | perp | future
+    # Value of one contract: base units when linear, quote units when inverse. None: the book's
+    # sizes are base units already.
+    contract_size: Decimal | None = None
+    inverse: bool = False  # size_base = contracts * contract_size / price
+
+    def base_size_ratio(self) -> tuple[int, int] | None:
+        """(numerator, denominator) of the contract size as exact integers, None for base units."""
+        if self.contract_size is None:
+            return None
+        num, den = self.contract_size.as_integer_ratio()
+        return num, den
+
+
+def decimal_field(data: dict[str, Any], key: str) -> Decimal:
+    """A positive decimal given as a string or an integer (never a float: not exact)."""
+    value = require_field(data, key)
+    if type(value) is int or type(value) is str:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            number = Decimal(0)
+        if number.is_finite() and number > 0:
+            return number
+    raise BadFrame(f"field {key!r} is not a positive decimal: {value!r}")
+
+
+def binance_instruments(body: Any) -> dict[str, Instrument]:
+    """Binance spot and USD-M `exchangeInfo`: `symbols[]` with symbol, status, base and quote
+    assets; futures name their `contractType` (PERPETUAL, or a delivery month)."""
+    out = {}
+    for item in body["symbols"]:
+        contract = item.get("contractType")
+        status = item.get("status") or "TRADING"
+        out[item["symbol"]] = Instrument(
+            symbol=item["symbol"],
+            status=status,
+            trading=status == "TRADING",
+            base=str(item.get("baseAsset", "")),
+            quote=str(item.get("quoteAsset", "")),
+            kind="spot" if contract is None else "perp" if contract == "PERPETUAL" else "future",
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class ExchangeSpec:
     """Everything the generic connector needs to know about one exchange market."""
@@ -80,6 +137,15 @@ class ExchangeSpec:
     parse_diff: Callable[[dict[str, Any], int], DepthEvent]
     parse_partial: Callable[[dict[str, Any], int, str], BookSnapshot]
     parse_snapshot: Callable[[dict[str, Any]], BookSnapshot]
+    # The listing at `exchange_info_path` -> instruments by symbol (start-up check, contract sizes).
+    parse_instruments: Callable[[Any], dict[str, Instrument]] = binance_instruments
+    # Sizes on the wire are contracts: the books need their instruments (contract sizes) before
+    # the first record, and publish base units.
+    sizes_in_contracts: bool = False
+    # The book engine class this venue needs whatever the configured engine (None: the configured
+    # one, producer.feed.choose_engine), as a function returning it: engines import this module,
+    # so an exchange module can name its engine only once the engines are importable.
+    book_engine: Callable[[], Any] | None = None
 
     def stream_url(self, base: str, streams: list[str]) -> str:
         return f"{base.rstrip('/')}/stream?streams={'/'.join(streams)}"

@@ -73,3 +73,30 @@ def usdm_exchange_info(symbols: list[str]) -> dict[str, Any]:
             }
         )
     return _answer(2400, listed, futuresType="U_MARGINED")
+
+
+def coinm_contract_size(symbol: str) -> int:
+    """USD per contract, as Binance COIN-M lists them: 100 for BTC, 10 for the others."""
+    return 100 if symbol.startswith("BTC") else 10
+
+
+def coinm_exchange_info(symbols: list[str]) -> dict[str, Any]:
+    """COIN-M's `/dapi/v1/exchangeInfo`: symbols like BTCUSD_PERP (pair BTCUSD), contractStatus,
+    contractSize in USD."""
+    listed = []
+    for s in symbols:
+        pair, _, delivery = s.partition("_")
+        listed.append(
+            {
+                "symbol": s,
+                "pair": pair,
+                "contractType": "PERPETUAL" if delivery in ("", "PERP") else "CURRENT_QUARTER",
+                "contractStatus": "TRADING",
+                "contractSize": coinm_contract_size(s),
+                "baseAsset": pair[:-3],
+                "quoteAsset": pair[-3:],
+                "marginAsset": pair[:-3],
+                "filters": _filters(s),
+            }
+        )
+    return _answer(2400, listed)

@@ -7,7 +7,9 @@ first one if no session has reached any yet). A snapshot newer than a client's s
 is fine by Binance's procedure (the client drops older events). After an injected drop, though,
 the capture holds no snapshot that could heal the gap, so the replay rebuilds the book from the
 capture (snapshot + diffs, by the same procedure the producer uses) up to the furthest position
-and serves that: the exchange's book at that update id.
+and serves that: the exchange's book at that update id. With `snapshots_in_order` (crafted
+captures) a session is not sent past a snapshot line until the earlier snapshots have been served,
+so a client gets the snapshots in the capture's order whatever the machine's speed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ class ReplayOptions:
     path: str
     speed: float = 1.0  # 1 = as recorded, N = N times faster, 0 = as fast as possible
     close_at_end: bool = False
+    # Crafted captures (golden tests): do not send past a symbol's snapshot line until every
+    # earlier snapshot of that symbol has been served, so which snapshot a client gets depends on
+    # the order of the capture, not on how fast the machine is.
+    snapshots_in_order: bool = False
 
 
 class ReplaySource:
@@ -40,6 +46,7 @@ class ReplaySource:
         self._snapshots = {s: self.capture.snapshot_indices(s) for s in self.symbols}
         self._data_only: dict[int, bytes] = {}  # frame index -> "data" part, for /ws sessions
         self.max_cursor = 0
+        self._served: dict[int, asyncio.Event] = {}  # snapshot line index -> served once
         self.dirty: set[str] = set()  # symbols with an injected drop since the last rebuilt snapshot
         self.sent = 0
 
@@ -59,6 +66,10 @@ class ReplaySource:
         for index, frame in enumerate(frames):
             if session.closed or is_stopping():
                 return
+            if frame.stream is None and self.options.snapshots_in_order:
+                for earlier in self._snapshots.get(frame.symbol or "", []):
+                    if earlier < index:
+                        await self._served_event(earlier).wait()
             if index > self.max_cursor:
                 self.max_cursor = index
             if frame.stream is None or frame.stream not in session.streams:
@@ -89,10 +100,14 @@ class ReplaySource:
             raise KeyError(symbol)
         at_or_before = [i for i in indices if i <= self.max_cursor]
         chosen = at_or_before[-1] if at_or_before else indices[0]
+        self._served_event(chosen).set()
         if symbol not in self.dirty:
             return self._strip(self.frames[chosen].raw, limit)
         self.dirty.discard(symbol)
         return self._rebuild(symbol, chosen, limit)
+
+    def _served_event(self, index: int) -> asyncio.Event:
+        return self._served.setdefault(index, asyncio.Event())
 
     @staticmethod
     def _strip(raw: bytes, limit: int) -> bytes:

@@ -4,7 +4,9 @@ WebSocket: `/ws/<stream>[/<stream>...]` (raw payloads), `/stream?streams=a/b` (c
 `{"stream": ..., "data": ...}`), and SUBSCRIBE/UNSUBSCRIBE/LIST_SUBSCRIPTIONS messages on either.
 REST: `/api/v3/depth`, `/api/v3/exchangeInfo`, `/api/v3/ping`, `/api/v3/time`, with the
 `X-MBX-USED-WEIGHT-1M` header; and USD-M's `/fapi/v1/exchangeInfo` (the same symbols as
-perpetuals), so a USD-M producer's start-up check can be tried here (the streams stay spot's). Control: `POST /sim/faults` injects faults (see faults.py),
+perpetuals), so a USD-M producer's start-up check can be tried here (the streams stay spot's);
+COIN-M's `/dapi/v1/exchangeInfo` (contract sizes) and `/dapi/v1/depth` (served like spot's, which
+is how a replay of a COIN-M capture feeds a COIN-M producer). Control: `POST /sim/faults` injects faults (see faults.py),
 `GET /sim/stats` reports what was sent.
 """
 
@@ -21,7 +23,7 @@ from aiohttp import WSMsgType, web
 
 from config import SimulatorSettings
 from producer.exchanges.binance_spot import snapshot_weight
-from producer.simulator.exchange_info import spot_exchange_info, usdm_exchange_info
+from producer.simulator.exchange_info import coinm_exchange_info, spot_exchange_info, usdm_exchange_info
 from producer.simulator.faults import FAULT_KINDS, Faults
 from producer.simulator.model_source import ModelSource
 from producer.simulator.replay import ReplayOptions, ReplaySource
@@ -119,6 +121,8 @@ class Simulator:
         app.router.add_get("/api/v3/depth", self._depth)
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
         app.router.add_get("/fapi/v1/exchangeInfo", self._futures_exchange_info)
+        app.router.add_get("/dapi/v1/depth", self._depth)  # COIN-M: the same book, from a replay
+        app.router.add_get("/dapi/v1/exchangeInfo", self._coinm_exchange_info)
         app.router.add_get("/api/v3/ping", self._ping)
         app.router.add_get("/api/v3/time", self._time)
         app.router.add_post("/sim/faults", self._inject)
@@ -343,3 +347,6 @@ class Simulator:
 
     async def _futures_exchange_info(self, _: web.Request) -> web.Response:
         return web.json_response(usdm_exchange_info(self.listed))
+
+    async def _coinm_exchange_info(self, _: web.Request) -> web.Response:
+        return web.json_response(coinm_exchange_info(self.listed))

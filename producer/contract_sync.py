@@ -1,0 +1,90 @@
+"""The book engine of venues that count sizes in contracts (Binance COIN-M, OKX swaps, ...).
+
+`orderbook.raw` carries sizes in base units for every venue, so that the same instrument can be
+compared across venues. The book itself stays exact in the venue's own units (contracts, as the
+frames give them: chains, checksums and snapshots are in those units); only the published top N
+is converted, per level:
+
+- linear contracts (the contract is worth `contract_size` base units, e.g. OKX BTC-USDT-SWAP,
+  0.01 BTC): `size_base = contracts * contract_size`;
+- inverse contracts (the contract is worth `contract_size` quote units, e.g. Binance COIN-M
+  BTCUSD_PERP, 100 USD): `size_base = contracts * contract_size / price`.
+
+Both are one `int / int` true division of exact integers (fixed-point size and price, the contract
+size as a ratio of integers), so the published float is the nearest double to the exact value,
+like every other number of the record. The contract size comes from the venue's listing
+(`ExchangeSpec.parse_instruments`), which the service reads before any connection opens
+(`BookEngine.use_instrument`); a book asked to publish without one is a bug and says so.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from producer.book import SCALE, OrderBook
+from producer.exchanges.spec import ExchangeSpec, Instrument
+from producer.sync import BookSync
+
+if TYPE_CHECKING:
+    from producer.exchanges.spec import Continuity
+
+
+class ContractBook(OrderBook):
+    """An exact book in contracts whose `top` publishes base units."""
+
+    __slots__ = ("symbol", "_num", "_den", "_inverse")
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__()
+        self.symbol = symbol
+        self._num = 0  # contract size = _num / _den; 0 until the instrument is known
+        self._den = 1
+        self._inverse = False
+
+    def use_instrument(self, instrument: Instrument) -> None:
+        ratio = instrument.base_size_ratio()
+        if ratio is None:
+            raise ValueError(f"{self.symbol}: the venue lists no contract size")
+        self._num, self._den = ratio
+        self._inverse = instrument.inverse
+
+    def top(self, n: int) -> tuple[list[float], list[float], list[float], list[float]]:
+        if not self._num:
+            raise RuntimeError(f"{self.symbol}: contract size unknown: use_instrument was not called")
+        bids = self.levels("bids", n)
+        asks = self.levels("asks", n)
+        num, den = self._num, self._den
+        if self._inverse:
+            bid_sizes = [s * num / (den * p) for p, s in bids]
+            ask_sizes = [s * num / (den * p) for p, s in asks]
+        else:
+            scale = den * SCALE
+            bid_sizes = [s * num / scale for _, s in bids]
+            ask_sizes = [s * num / scale for _, s in asks]
+        return [p / SCALE for p, _ in bids], bid_sizes, [p / SCALE for p, _ in asks], ask_sizes
+
+
+class ContractBookSync(BookSync):
+    """The Python engine over a ContractBook: same procedure, base-unit sizes in the record."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        symbol: str,
+        continuity: Continuity,
+        max_buffer: int = 100_000,
+        *,
+        exchange: str | None = None,
+        market: str | None = None,
+        depth: int = 20,
+    ) -> None:
+        super().__init__(symbol, continuity, max_buffer, exchange=exchange, market=market, depth=depth)
+        self.book = ContractBook(symbol)
+
+    @classmethod
+    def create(cls, spec: ExchangeSpec, symbol: str, depth: int) -> ContractBookSync:
+        return cls(symbol, spec.continuity, exchange=spec.id, market=spec.market, depth=depth)
+
+    def use_instrument(self, instrument: Instrument) -> None:
+        self.book.use_instrument(instrument)
