@@ -70,12 +70,14 @@ def fetch_books(base_url: str, timeout_s: float = 2.0) -> list[BookStatus]:
     return [BookStatus.from_json(item) for item in body["books"]]
 
 
-def not_live_lines(base_url: str) -> list[str]:
-    """What `obm status` prints under the producer: one line per book that is not live, or the
-    reason the producer could not be asked."""
+def not_live_report(base_url: str) -> tuple[bool, list[str]]:
+    """What `obm status` shows under the producer: (False when a book failed or the producer could
+    not be asked, else True; one line per book that is not live, or why it could not be asked).
+    A book syncing or resyncing is listed without making the producer unhealthy: it is on its way."""
     try:
         books = fetch_books(base_url)
     except (OSError, ValueError, KeyError) as exc:
-        return [f"books unknown: {base_url}{BOOKS_PATH}: {exc}"]
+        return False, [f"books unknown: {base_url}{BOOKS_PATH}: {exc}"]
     now = time.time()
-    return [b.describe(now) for b in books if b.state is not BookState.LIVE]
+    not_live = [b for b in books if b.state is not BookState.LIVE]
+    return all(b.state is not BookState.FAILED for b in not_live), [b.describe(now) for b in not_live]

@@ -32,6 +32,7 @@ from obm.stack.process import pid_alive, stop_pid
 from obm.stack.redis_server import RedisServer
 from obm.stack.services import PythonService, http_probe, port_probe
 from obm.stack.settings_env import settings_env
+from producer.book_states import not_live_report
 from producer.engine_choice import describe_engine
 
 
@@ -286,6 +287,8 @@ def status(cfg: StackConfig, *, endpoints_only: bool = False) -> list[StatusRow]
                 ok, notes = comp.status_report()
             else:
                 ok = comp.healthy()
+            if comp.name == "producer" and ok:  # one line per book that is not live
+                ok, notes = not_live_report(f"http://127.0.0.1:{cfg.producer.metrics_port}")
         except Exception as exc:  # noqa: BLE001
             ok, notes = False, [one_line(exc)]
         rows.append(StatusRow(comp.name, ok, getattr(comp, "detail", ""), tuple(notes)))

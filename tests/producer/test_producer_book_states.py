@@ -19,9 +19,11 @@ import pytest
 from producer_harness import TruthClient, compare_with_truth, isolated_kafka, read_topic, running, wait_until
 
 from config import KafkaSettings, StackSettings
+from obm.stack.failures import one_line
 from obm.stack.health import StartupFailed, free_port
 from obm.stack.services import PythonService, http_probe
-from producer.book_states import BookState, fetch_books, not_live_lines
+from obm.stack.supervisor import StackConfig, status
+from producer.book_states import BookState, fetch_books, not_live_report
 from producer.publisher import topic_names
 from producer.simulator import Simulator
 
@@ -42,7 +44,9 @@ def _metric(metrics: str, name: str, **labels: str) -> float:
     return float(found.group(1))
 
 
-def test_a_book_whose_snapshots_fail_is_shown_failed_restarted_and_then_live(kafka_settings) -> None:
+def test_a_book_whose_snapshots_fail_is_shown_failed_restarted_and_then_live(
+    kafka_settings, tmp_path
+) -> None:
     kafka = isolated_kafka(kafka_settings)
 
     async def failing_snapshots(sim: Simulator) -> None:
@@ -58,24 +62,31 @@ def test_a_book_whose_snapshots_fail_is_shown_failed_restarted_and_then_live(kaf
             await wait_until(lambda: eth.restarts >= 2 and btc.records > 10, 60, "ETHUSDT restarted twice")
             base = f"http://127.0.0.1:{svc.http_port}"
             books = {b.symbol: b for b in await asyncio.to_thread(fetch_books, base)}
-            status_lines = await asyncio.to_thread(not_live_lines, base)
+            status_ok, status_lines = await asyncio.to_thread(not_live_report, base)
             _, metrics = await _get_text(f"{base}/metrics")
             ready, _ = await _get_text(f"{base}/readyz")
-            failing = (books, status_lines, metrics, ready, eth.records)
+            # `obm status` (by endpoints, as for Compose: this producer runs in the test's process)
+            cfg = StackConfig(stack=StackSettings(state_dir=tmp_path), kafka=kafka, live=True)
+            cfg.producer = cfg.producer.model_copy(update={"metrics_port": svc.http_port})
+            rows = await asyncio.to_thread(status, cfg, endpoints_only=True)
+            producer_row = next(row for row in rows if row.name == "producer")
+            failing = (books, status_ok, status_lines, metrics, ready, eth.records, producer_row)
             await sim.inject("clear")
             await wait_until(lambda: eth.sync.live and eth.records > 20, 60, "ETHUSDT live after the fault")
             _, metrics_after = await _get_text(f"{base}/metrics")
-            lines_after = await asyncio.to_thread(not_live_lines, base)
-            return failing, metrics_after, lines_after, eth.restarts, truth, svc.snapshots
+            report_after = await asyncio.to_thread(not_live_report, base)
+            return failing, metrics_after, report_after, eth.restarts, truth, svc.snapshots
 
-    failing, metrics_after, lines_after, restarts, truth, snapshots = asyncio.run(scenario())
-    books, status_lines, metrics, ready, eth_records_while_failing = failing
+    failing, metrics_after, report_after, restarts, truth, snapshots = asyncio.run(scenario())
+    books, status_ok, status_lines, metrics, ready, eth_records_while_failing, producer_row = failing
     eth = books["ETHUSDT"]
     assert eth.state is BookState.FAILED and eth.restarts >= 2 and eth_records_while_failing == 0
     assert eth.reason is not None and "HTTP 500" in eth.reason
     assert books["BTCUSDT"].state is BookState.LIVE and books["BTCUSDT"].reason is None
-    assert len(status_lines) == 1 and status_lines[0].startswith("ETHUSDT failed for ")
+    assert not status_ok and len(status_lines) == 1 and status_lines[0].startswith("ETHUSDT failed for ")
     assert "HTTP 500" in status_lines[0] and "restarts" in status_lines[0]
+    assert not producer_row.ok and len(producer_row.notes) == 1
+    assert producer_row.notes[0].startswith("ETHUSDT failed for ") and "HTTP 500" in producer_row.notes[0]
     assert (
         _metric(metrics, "obm_producer_book_state", exchange="binance", symbol="ETHUSDT", state="failed") == 1
     )
@@ -88,7 +99,7 @@ def test_a_book_whose_snapshots_fail_is_shown_failed_restarted_and_then_live(kaf
     assert _metric(metrics, "obm_producer_book_restarts_total", exchange="binance", symbol="ETHUSDT") >= 2
     assert ready == 503
     # after the fault: live, no line for `obm status`, the restarts counted, the book right
-    assert lines_after == []
+    assert report_after == (True, [])
     assert (
         _metric(metrics_after, "obm_producer_book_state", exchange="binance", symbol="ETHUSDT", state="live")
         == 1
@@ -175,7 +186,7 @@ def test_the_stack_start_up_of_the_producer_fails_fast_on_the_one_line(
 ) -> None:
     """What `obm up` does with the producer component: start it and wait until healthy. With a
     symbol the venue does not list, the process exits during start-up (not a start-up timeout)
-    and the last line of its log, which `obm up` reports, is the reason."""
+    and the last line of its log, the one `obm up` shows, is the reason."""
     sim, ws_url, rest_url = _simulator(["ETHUSDT"])
     port = free_port()
     env = {
@@ -199,3 +210,7 @@ def test_the_stack_start_up_of_the_producer_fails_fast_on_the_one_line(
     head, *tail = str(failed.value).splitlines()
     assert head == "producer: process exited during start-up"
     assert tail[-1].endswith(" ERROR producer.service: binance (spot) does not list symbol(s) NOSUCHCOIN")
+    # what `obm up` prints: one line, with the reason
+    shown = one_line(failed.value)
+    assert "\n" not in shown and shown.startswith("producer: process exited during start-up")
+    assert shown.endswith("binance (spot) does not list symbol(s) NOSUCHCOIN)")
