@@ -1,6 +1,8 @@
 """Session fixtures that start the real services of the embedded stack on free ports, through the
 same code as `obm up` (obm/stack/). Each service starts only when a test asks for it, once per
-session, and is stopped at the end of the session.
+session, and is stopped at the end of the session. With OBM_TEST_SERVICES=containers (or auto,
+where a Docker engine answers) Kafka, PostgreSQL and Redis run as containers instead
+(tests/container_services.py); Flink always runs locally.
 
 PostgreSQL comes in two kinds: plain (the default of every test) and TimescaleDB (what Compose runs,
 and the embedded stack where it is installed); the tests named in pg_kinds.TIMESCALEDB_LEG run on
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from container_services import ContainerKafka, ContainerPostgres, ContainerRedis, choose_test_services
 from pg_kinds import PLAIN, TIMESCALEDB, on_timescaledb_leg, require_timescaledb
 
 from config import FlinkSettings, KafkaSettings, PostgresSettings, RedisSettings, StackSettings
@@ -39,11 +42,19 @@ def stack_settings() -> Iterator[StackSettings]:
 
 
 @pytest.fixture(scope="session")
-def kafka_broker(stack_settings: StackSettings) -> Iterator[KafkaBroker]:
+def in_containers(stack_settings: StackSettings) -> bool:
+    """Whether Kafka, PostgreSQL and Redis run as containers (StackSettings.test_services)."""
+    return choose_test_services(stack_settings.test_services) == "containers"
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(
+    stack_settings: StackSettings, in_containers: bool
+) -> Iterator[KafkaBroker | ContainerKafka]:
     settings = KafkaSettings(
         bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3
     )
-    broker = KafkaBroker(settings, stack_settings)
+    broker = ContainerKafka(settings) if in_containers else KafkaBroker(settings, stack_settings)
     broker.start()
     broker.ensure_topics()
     yield broker
@@ -60,26 +71,38 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("pg_server", [PLAIN, TIMESCALEDB], indirect=True, scope="session")
 
 
-@pytest.fixture(scope="session")
-def plain_pg_server(stack_settings: StackSettings) -> Iterator[PostgresServer]:
-    server = PostgresServer(
-        PostgresSettings(port=free_port(), timescaledb="off"), stack_settings, durable=False
-    )
+def _pg_server(server: PostgresServer | ContainerPostgres) -> Iterator[PostgresServer | ContainerPostgres]:
     server.start()
     yield server
     server.stop()
+    if isinstance(server, ContainerPostgres):
+        server.remove()
 
 
 @pytest.fixture(scope="session")
-def timescaledb_server(stack_settings: StackSettings) -> Iterator[PostgresServer]:
+def plain_pg_server(
+    stack_settings: StackSettings, in_containers: bool
+) -> Iterator[PostgresServer | ContainerPostgres]:
+    settings = PostgresSettings(port=free_port(), timescaledb="off")
+    yield from _pg_server(
+        ContainerPostgres(settings)
+        if in_containers
+        else PostgresServer(settings, stack_settings, durable=False)
+    )
+
+
+@pytest.fixture(scope="session")
+def timescaledb_server(
+    stack_settings: StackSettings, in_containers: bool
+) -> Iterator[PostgresServer | ContainerPostgres]:
     """TimescaleDB (required: the server refuses to start without it), its policies run by the
     tests themselves (CALL run_job) rather than by background jobs at moments of their own."""
-    stack = stack_settings.model_copy(update={"state_dir": stack_settings.state_dir / TIMESCALEDB})
     settings = PostgresSettings(port=free_port(), timescaledb="on")
-    server = PostgresServer(settings, stack, durable=False, background_jobs=False)
-    server.start()
-    yield server
-    server.stop()
+    if in_containers:
+        yield from _pg_server(ContainerPostgres(settings, background_jobs=False))
+        return
+    stack = stack_settings.model_copy(update={"state_dir": stack_settings.state_dir / TIMESCALEDB})
+    yield from _pg_server(PostgresServer(settings, stack, durable=False, background_jobs=False))
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +121,13 @@ def pg_settings(pg_server: PostgresServer) -> PostgresSettings:
 
 
 @pytest.fixture(scope="session")
-def redis_server(stack_settings: StackSettings) -> Iterator[RedisServer]:
-    server = RedisServer(RedisSettings(port=free_port()), stack_settings, persistent=False)
+def redis_server(
+    stack_settings: StackSettings, in_containers: bool
+) -> Iterator[RedisServer | ContainerRedis]:
+    settings = RedisSettings(port=free_port())
+    server = (
+        ContainerRedis(settings) if in_containers else RedisServer(settings, stack_settings, persistent=False)
+    )
     server.start()
     yield server
     server.stop()
