@@ -7,22 +7,9 @@ from __future__ import annotations
 import pandas as pd
 
 from config import AlertSettings
+from dashboard.metric_help import THRESHOLDS
 
 OVERRIDE_CSS = "background-color: rgba(240,162,2,0.35); font-weight: 600"
-
-MEANINGS = {
-    "imbalance_level": "levels per side in the imbalance the alerts watch",
-    "imbalance_medium": "|imbalance| for a medium imbalance_extreme alert",
-    "imbalance_high": "|imbalance| for a high imbalance_extreme alert",
-    "imbalance_clear": "|imbalance| below which an extreme condition ends",
-    "imbalance_min_duration_ms": "how long the imbalance must hold",
-    "flip_threshold": "|imbalance| on both sides for an imbalance_flip",
-    "flip_window_ms": "window in which the flip must happen",
-    "spread_widening_k": "spread above mean + k std for spread_widening",
-    "spread_min_duration_ms": "how long the spread must stay wide",
-    "velocity_threshold": "|imbalance change per second| for velocity_spike",
-    "cooldown_ms": "minimum time between two alerts of one kind and symbol",
-}
 
 
 def thresholds_frame(settings: AlertSettings, symbols: list[str]) -> pd.DataFrame:
@@ -31,7 +18,7 @@ def thresholds_frame(settings: AlertSettings, symbols: list[str]) -> pd.DataFram
     frame = pd.DataFrame(
         {
             "threshold": list(defaults),
-            "meaning": [MEANINGS.get(name, "") for name in defaults],
+            "meaning": [THRESHOLDS.get(name, "") for name in defaults],
             "default": list(defaults.values()),
         }
     )

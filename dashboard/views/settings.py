@@ -1,11 +1,13 @@
-"""Settings: the alert thresholds in force, per symbol (defaults plus OBM_ALERT_OVERRIDES), and
-where the dashboard reads from. Read-only: thresholds belong to the alert job's configuration."""
+"""Settings: the alert thresholds in force, per symbol (defaults plus OBM_ALERT_OVERRIDES), what
+each metric means, and where the dashboard reads from. Read-only: thresholds belong to the alert
+job's configuration."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from dashboard.layout import ViewContext
+from dashboard.metric_help import glossary
 from dashboard.resources import dashboard_settings, redis_settings
 from dashboard.thresholds import overridden_cells, thresholds_frame
 from schemas import split_record_key
@@ -24,6 +26,15 @@ def render(ctx: ViewContext) -> None:
         frame.style.apply(lambda _: marks, axis=None).format("{:g}", subset=list(frame.columns[2:])),
         hide_index=True,
         height=(len(frame) + 1) * 35 + 3,
+    )
+    st.markdown("**What the metrics mean** (docs/metrics.md; parameters as the metrics job runs)")
+    st.dataframe(
+        {
+            "metric": [m.label for m in glossary(ctx.metrics)],
+            "meaning": [m.help for m in glossary(ctx.metrics)],
+        },
+        hide_index=True,
+        key="metric_glossary",
     )
     st.markdown("**Dashboard**")
     redis = redis_settings()
