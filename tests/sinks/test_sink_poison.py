@@ -10,6 +10,7 @@ orderbook_dlq, and the rejects are counted by reason kind."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ import orjson
 import psycopg
 import pytest
 import redis
-from sink_test_support import SinkTestEnv, wait_for
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from sink_test_support import SinkTestEnv, sink_process_env, start_sink_process, wait_for
 
 from obm.operator.topic_policy import TOPIC_POLICIES
 from schemas.dlq import original_bytes
@@ -238,8 +240,6 @@ def test_poison_of_every_kind_goes_to_the_dlq_once_per_sink_and_the_sinks_keep_s
 
 def _committed(e: SinkTestEnv, group: str, topic: Topic) -> int:
     """The group's committed offsets on the topic, summed over its partitions (0 before any)."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
-
     c = Consumer({"bootstrap.servers": e.kafka.bootstrap_servers, "group.id": group})
     try:
         name = e.topic(topic)
@@ -263,35 +263,31 @@ def test_each_reject_is_published_exactly_once_across_a_sigkill(kind, sink_env, 
     """The DLQ records of a batch and its offsets are one Kafka transaction (sinks/offset_commit.py):
     a sink killed mid-stream and restarted reads the uncommitted batches again and publishes their
     rejects then, so each reject is in the DLQ once."""
-    import signal
-
-    from sink_test_support import sink_process_env, start_sink_process
-
     e = sink_env
     now_ms = int(time.time() * 1000)
     stream = Stream(e)
     n = 20_000
-    kinds = [RejectKind.NOT_JSON, RejectKind.EVENT_TIME_AHEAD, RejectKind.SCHEMA]
     for i in range(n):
+        if i % 2000 == 0:
+            e.producer.poll(0)  # serve delivery reports
         symbol = ("BTCUSDT", "ETHUSDT", "SOLUSDT")[i % 3]
         good = e.processed(i, symbol=symbol, event_time=now_ms - 600_000 + i)
         key = f"{e.exchange}:{symbol}"
-        if i % 500 == 250:
-            value, rk = {RejectKind.NOT_JSON: (b"{not json", RejectKind.NOT_JSON),
-                         RejectKind.EVENT_TIME_AHEAD: (orjson.dumps({**good, "event_time": now_ms + 86_400_000}),
-                                                       RejectKind.EVENT_TIME_AHEAD),
-                         RejectKind.SCHEMA: (orjson.dumps({**good, "symbol": 1}), RejectKind.SCHEMA)}[kinds[i % 3]]  # fmt: skip
-            stream.add(Topic.PROCESSED, value, key, rk)
-        else:
+        if i % 500 != 250:
             stream.add(Topic.PROCESSED, good, key)
-        if i % 2000 == 0:
-            e.producer.poll(0)
+            continue
+        bad = {
+            RejectKind.NOT_JSON: b"{not json",
+            RejectKind.EVENT_TIME_AHEAD: orjson.dumps({**good, "event_time": now_ms + 86_400_000}),
+            RejectKind.SCHEMA: orjson.dumps({**good, "symbol": 1}),
+        }
+        reject_kind = list(bad)[(i // 500) % 3]
+        stream.add(Topic.PROCESSED, bad[reject_kind], key, reject_kind)
     e.flush()
     poisons = stream.poisons(Topic.PROCESSED)
     rs = redis_settings.model_copy(update={"key_prefix": f"t{e.exchange}"})
-    env = sink_process_env(
-        e, pg=pg_settings, rs=rs, batch_max_records=200
-    )  # many commits: a kill between them
+    # small batches: many commits, so the kill lands between two of them
+    env = sink_process_env(e, pg=pg_settings, rs=rs, batch_max_records=200)
     group = env["OBM_SINK_POSTGRES_GROUP"] if kind == "postgres" else env["OBM_SINK_REDIS_GROUP"]
     log = str(tmp_path / "sink.log")
     proc = start_sink_process(kind, env, log)
