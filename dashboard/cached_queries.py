@@ -27,6 +27,21 @@ def bars(key: str, start_ms: int, end_ms: int, bucket_s: int, interval: str = "1
     return history_store().bars(key, TimeWindow(start_ms, end_ms), bucket_s, interval)
 
 
+@st.cache_data(ttl=HISTORY_TTL_S, show_spinner=False, max_entries=128)
+def metric_series(
+    key: str,
+    start_ms: int,
+    end_ms: int,
+    bucket_s: int,
+    means: tuple[str, ...] = (),
+    ranges: tuple[str, ...] = (),
+    all_true: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    return history_store().metric_series(
+        key, TimeWindow(start_ms, end_ms), bucket_s, means=means, ranges=ranges, all_true=all_true
+    )
+
+
 @st.cache_data(ttl=HISTORY_TTL_S, show_spinner=False, max_entries=64)
 def snapshots(key: str, start_ms: int, end_ms: int, bucket_s: int) -> pd.DataFrame:
     return history_store().snapshots(key, TimeWindow(start_ms, end_ms), bucket_s)

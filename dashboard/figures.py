@@ -36,9 +36,16 @@ RANGE_BUTTONS = [
 
 
 def imbalance_gauge(
-    value: float | None, medium: float, high: float, level: int, revision: str = ""
+    value: float | None,
+    medium: float,
+    high: float,
+    level: int,
+    revision: str = "",
+    alert_level: int | None = None,
 ) -> go.Figure:
-    """A -1..+1 dial with the alert bands: medium (amber) and high (red) on both sides."""
+    """A -1..+1 dial with the alert bands: medium (amber) and high (red) on both sides. When the
+    dial shows another level than the alerts watch (`alert_level`), the title says so: the bands
+    are the thresholds of that other level."""
     shown = 0.0 if is_missing(value) else float(value)  # type: ignore[arg-type]
     bands = [
         {"range": [-1, -high], "color": "rgba(229,56,59,0.45)"},
@@ -52,7 +59,14 @@ def imbalance_gauge(
             mode="gauge+number",
             value=shown,
             number={"valueformat": "+.3f", "suffix": "" if not is_missing(value) else " (no data)"},
-            title={"text": f"Imbalance top-{level}"},
+            title={
+                "text": f"Imbalance top-{level}"
+                + (
+                    f"<br><sub>alert bands apply to top-{alert_level}</sub>"
+                    if alert_level not in (None, level)
+                    else ""
+                )
+            },
             gauge={
                 "axis": {"range": [-1, 1], "tickvals": [-1, -high, -medium, 0, medium, high, 1]},
                 "bar": {"color": BID_COLOUR if shown >= 0 else ASK_COLOUR, "thickness": 0.3},

@@ -3,6 +3,9 @@ time range, through the tables' keys, so no query reads a whole table:
 
 - bars: the key (exchange, symbol, interval, window_start), aggregated in SQL into at most a few
   hundred buckets, so a day of 1 s bars crosses the wire as 720 rows, not 86 400;
+- metrics: the book-shape metrics of orderbook_metrics (one row per update) aggregated in SQL into
+  the same buckets (mean per bucket, min/max where the chart draws a range, depth completeness as
+  "complete in every update of the bucket");
 - snapshots: one index probe per heatmap column (generate_series + LATERAL ... LIMIT 1);
 - latest metrics and symbols: a probe per symbol on the keys (a "loose index scan"), never
   SELECT DISTINCT or max() over the table.
@@ -22,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 import psycopg
+from psycopg import sql as pgsql
 
 from config import PostgresSettings
 from dashboard.time_window import TimeWindow
@@ -61,6 +65,14 @@ FROM orderbook_bars
 WHERE exchange = %(exchange)s AND symbol = %(symbol)s AND "interval" = %(interval)s
   AND window_start >= %(start)s AND window_start < %(end)s
 ORDER BY window_start
+"""
+
+METRIC_SERIES_SQL = """
+SELECT date_bin(make_interval(secs => {bucket}), ts, timestamptz '2000-01-01') AS time, {aggregates}
+FROM orderbook_metrics
+WHERE exchange = {exchange} AND symbol = {symbol} AND ts >= {start} AND ts < {end}
+GROUP BY 1
+ORDER BY 1
 """
 
 SAMPLED_SNAPSHOTS_SQL = """
@@ -189,7 +201,7 @@ class HistoryStore:
         return self._conn
 
     def _query(
-        self, sql: str, params: dict[str, Any] | None = None
+        self, sql: str | pgsql.Composable, params: dict[str, Any] | None = None
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self._lock:
             try:
@@ -208,7 +220,7 @@ class HistoryStore:
                     self._conn = None
                 raise HistoryUnavailable(self._last_error) from exc
 
-    def _frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def _frame(self, sql: str | pgsql.Composable, params: dict[str, Any] | None = None) -> pd.DataFrame:
         columns, rows = self._query(sql, params)
         return pd.DataFrame.from_records(rows, columns=columns)
 
@@ -233,6 +245,56 @@ class HistoryStore:
         frame = self._frame(RAW_BARS_SQL if bucket_s <= 1 else BUCKETED_BARS_SQL, params)
         frame["time"] = pd.to_datetime(frame["time"], utc=True)
         return frame.set_index("time").astype("float64")
+
+    def metric_series(
+        self,
+        key: str,
+        window: TimeWindow,
+        bucket_s: int,
+        means: Sequence[str] = (),
+        ranges: Sequence[str] = (),
+        all_true: Sequence[str] = (),
+    ) -> pd.DataFrame:
+        """Stored metrics of one symbol in the window, one row per `bucket_s` (indexed by bucket
+        start, UTC, oldest first): the mean of each column of `means`; `<c>_mean`, `<c>_min`,
+        `<c>_max` of each of `ranges`; for each boolean column of `all_true`, whether it held in
+        every update of the bucket (NULLs ignored). Column names come from MetricColumns, which
+        holds them against the schema; they are quoted as identifiers."""
+        exchange, symbol = split_record_key(key)
+        parts: list[pgsql.Composable] = []
+        for column in means:
+            parts.append(pgsql.SQL("avg({c}) AS {c}").format(c=pgsql.Identifier(column)))
+        for column in ranges:
+            for how in ("avg", "min", "max"):
+                name = f"{column}_{'mean' if how == 'avg' else how}"
+                parts.append(
+                    pgsql.SQL(how + "({c}) AS {n}").format(
+                        c=pgsql.Identifier(column), n=pgsql.Identifier(name)
+                    )
+                )
+        for column in all_true:
+            parts.append(pgsql.SQL("bool_and({c}) AS {c}").format(c=pgsql.Identifier(column)))
+        query = pgsql.SQL(METRIC_SERIES_SQL).format(
+            bucket=pgsql.Placeholder("bucket"),
+            aggregates=pgsql.SQL(", ").join(parts),
+            exchange=pgsql.Placeholder("exchange"),
+            symbol=pgsql.Placeholder("symbol"),
+            start=pgsql.Placeholder("start"),
+            end=pgsql.Placeholder("end"),
+        )
+        params = {
+            "exchange": exchange,
+            "symbol": symbol,
+            "start": window.start,
+            "end": window.end,
+            "bucket": max(1, bucket_s),
+        }
+        frame = self._frame(query, params)
+        frame["time"] = pd.to_datetime(frame["time"], utc=True)
+        frame = frame.set_index("time")
+        numeric = [c for c in frame.columns if c not in set(all_true)]
+        frame[numeric] = frame[numeric].astype("float64")
+        return frame
 
     def snapshots(self, key: str, window: TimeWindow, bucket_s: int) -> pd.DataFrame:
         """The first book snapshot of every `bucket_s` of the window (heatmap columns)."""

@@ -17,7 +17,8 @@ import pandas as pd
 
 from config import AlertSettings
 from dashboard.formatting import format_age, format_price, format_signed, time_ago
-from dashboard.metric_columns import MetricColumns
+from dashboard.metric_columns import MetricColumns, imbalance_column
+from dashboard.metric_help import metric_help
 from schemas import record_key, split_record_key
 
 OVERVIEW_COLUMNS = [
@@ -264,16 +265,18 @@ def metric_cards(
     columns: MetricColumns,
     symbol: str,
     lookback_s: int = 60,
+    level: int | None = None,
 ) -> list[Card]:
     """The cards above the charts, each with its change over `lookback_s` (from the 1 s bars).
     The imbalance is the top-N the symbol's alerts watch; its change is given only when the bars
-    summarise that same N (the bars job's level), never against another level's mean."""
+    summarise that same N (the bars job's level), never against another level's mean. `level`
+    picks another top-N than the alerts' one."""
     record = latest or {}
     then = _lookback_row(bars, now_ms, lookback_s)
     get = (lambda name: then.get(name)) if then is not None else (lambda name: None)
     mid = record.get("mid")
-    imbalance_level = columns.imbalance_level(symbol)
-    imbalance = record.get(columns.imbalance(symbol))
+    imbalance_level = level or columns.imbalance_level(symbol)
+    imbalance = record.get(imbalance_column(imbalance_level))
     same_level = imbalance_level == columns.bars_imbalance_level
     then_imbalance = get("imbalance_mean") if same_level else None
     lean = record.get("microprice_lean_bps")
@@ -287,13 +290,17 @@ def metric_cards(
         recent_ofi = float(bars.loc[bars.index > cutoff, "ofi_sum"].fillna(0).sum())
     event_ms = record.get("event_time")
     ago = f"vs {lookback_s} s ago"
+    helps = {
+        name: metric_help(name, columns.metrics, level=imbalance_level).help
+        for name in ("mid", "imbalance", "spread_bps", "microprice_lean_bps")
+    }
     return [
-        Card("Mid", format_price(mid), _delta(mid, then_mid, "+,.4g"), f"(best bid + best ask) / 2; {ago}"),
+        Card("Mid", format_price(mid), _delta(mid, then_mid, "+,.4g"), f"{helps['mid']}; {ago}"),
         Card(
             f"Imbalance top-{imbalance_level}",
             format_signed(imbalance),
             _delta(imbalance, then_imbalance, "+.3f"),
-            f"(bid - ask) / (bid + ask) volume of the top {imbalance_level} levels; "
+            f"{helps['imbalance']}; "
             + (
                 f"{ago} (1 s mean)"
                 if same_level
@@ -304,19 +311,20 @@ def metric_cards(
             "Spread bps",
             format_signed(record.get("spread_bps"), 2).lstrip("+"),
             _delta(record.get("spread_bps"), get("spread_bps_mean"), "+.2f"),
-            f"(ask - bid) / mid in basis points; {ago} (1 s mean)",
+            f"{helps['spread_bps']}; {ago} (1 s mean)",
         ),
         Card(
             "Microprice lean bps",
             format_signed(lean, 2),
             _delta(lean, then_lean, "+.2f"),
-            f"(microprice - mid) / mid: where the next trade leans; {ago}",
+            f"{helps['microprice_lean_bps']}; {ago}",
         ),
         Card(
             f"OFI last {lookback_s} s",
             format_signed(recent_ofi, 2),
             None,
-            "order flow imbalance summed over the 1 s bars of the last minute",
+            "order flow imbalance at the best levels (ofi_1: + = buying pressure), summed over the "
+            f"1 s bars of the last {lookback_s} s",
         ),
         Card(
             "Data age",

@@ -13,6 +13,7 @@ import redis
 
 from bench import dashboard_seed as seed
 from config import PostgresSettings, RedisSettings, clients
+from tests.dashboard.processed_records import full_processed, processed_history
 
 
 @pytest.fixture
@@ -47,8 +48,8 @@ def pg_conn(pg_settings: PostgresSettings) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture
 def market(pg_settings, redis_prefix, new_symbol):
-    """Two symbols with 20 minutes of history in PostgreSQL and live values in Redis; the first
-    has a high alert 30 s ago."""
+    """Two symbols with 20 minutes of history in PostgreSQL (bars every second, book snapshots and
+    full metrics records every 5 s) and live values in Redis; the first has a high alert 30 s ago."""
     now = int(time.time()) * 1000
     seconds = 1_200
     tapes = [
@@ -58,8 +59,12 @@ def market(pg_settings, redis_prefix, new_symbol):
     books = [seed.book_at(t, seconds - 1) for t in tapes]
     alerts = [seed.alert(tapes[0], seconds - 30, "high"), seed.alert(tapes[1], seconds - 600, "low")]
     bars = [b for t in tapes for b in seed.bars_of(t)]
-    metrics = [seed.processed_of(b) for b in books]
-    seed.store_postgres(pg_settings, bars=bars, alerts=alerts, metrics=metrics,
+    metrics = [
+        full_processed(b, full_processed(seed.book_at(t, seconds - 2)))
+        for b, t in zip(books, tapes, strict=True)
+    ]
+    history = [r for t in tapes for r in processed_history(t, seconds - 1, 5)]
+    seed.store_postgres(pg_settings, bars=bars, alerts=alerts, metrics=[*history, *metrics],
                         books=[seed.book_at(t, i) for t in tapes for i in range(0, seconds, 5)])  # fmt: skip
     seed.store_redis(redis_prefix, metrics=metrics, books=books, bars=bars, alerts=alerts)
-    return {"tapes": tapes, "metrics": metrics, "alerts": alerts}
+    return {"tapes": tapes, "metrics": metrics, "alerts": alerts, "history": history}

@@ -17,6 +17,7 @@ from dashboard.history_store import HistoryStore, HistoryUnavailable
 from dashboard.tables import bars_frame, resample_bars
 from dashboard.time_window import TimeWindow
 from obm.stack.health import free_port
+from tests.dashboard.processed_records import processed_history
 
 pytestmark = pytest.mark.integration
 
@@ -207,3 +208,37 @@ def test_every_query_has_an_index_path(pg_settings, pg_conn, new_symbol):
             plan = cur.fetchone()[0][0]["Plan"]
             assert _seq_scans(plan) == [], sql
     pg_conn.rollback()
+
+
+def test_metric_series_buckets_the_stored_metrics(pg_settings, store, new_symbol):
+    """Means per bucket, min/max of the ranged columns, depth completeness as 'complete in every
+    update of the bucket', from orderbook_metrics as the sink stored it."""
+    tape = seed.make_tape(new_symbol(), START_MS, 600, 61_000.0, seed=5)
+    history = processed_history(tape, 600, 1)
+    seed.store_postgres(pg_settings, metrics=history)
+    window = TimeWindow(START_MS, START_MS + 600_000)
+    frame = store.metric_series(
+        tape.key,
+        window,
+        60,
+        means=("weighted_imbalance", "depth_bid_50bps"),
+        ranges=("imbalance_velocity", "imbalance_20"),
+        all_true=("depth_complete_10bps", "depth_complete_50bps"),
+    )
+    expected = pd.DataFrame(history)
+    expected.index = pd.to_datetime(expected["event_time"], unit="ms", utc=True)
+    buckets = expected.resample("60s")
+    assert list(frame.index) == list(buckets.size().index)
+    np.testing.assert_allclose(frame["weighted_imbalance"], buckets["weighted_imbalance"].mean(), rtol=1e-12)
+    np.testing.assert_allclose(frame["depth_bid_50bps"], buckets["depth_bid_50bps"].mean(), rtol=1e-12)
+    np.testing.assert_allclose(frame["imbalance_20_min"], buckets["imbalance_20"].min(), rtol=1e-12)
+    np.testing.assert_allclose(frame["imbalance_20_max"], buckets["imbalance_20"].max(), rtol=1e-12)
+    # velocity is NULL on the first update: the mean skips it, as pandas does.
+    np.testing.assert_allclose(
+        frame["imbalance_velocity_mean"], buckets["imbalance_velocity"].mean(), rtol=1e-9
+    )
+    assert frame["depth_complete_10bps"].tolist() == buckets["depth_complete_10bps"].all().tolist()
+    assert frame["depth_complete_50bps"].tolist() == [False] * len(frame)  # 20 levels never reach 50 bps
+    assert store.metric_series(
+        tape.key, TimeWindow(START_MS - 60_000, START_MS), 60, means=("vtob_ratio",)
+    ).empty

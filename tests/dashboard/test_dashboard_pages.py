@@ -3,8 +3,11 @@ PostgreSQL (seeded through the sinks), including what they show when one source 
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -53,6 +56,13 @@ def _page(view: str):
     return AppTest.from_function(script, kwargs={"view_name": view}, default_timeout=60)
 
 
+def _array(values) -> np.ndarray:
+    """A trace's values from the figure JSON: a list, or plotly's typed array (dtype + base64)."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).astype(float)
+    return np.asarray([np.nan if v is None else v for v in values], dtype=float)
+
+
 def _texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
@@ -71,6 +81,25 @@ def test_overview_shows_live_values_and_the_last_alert(monkeypatch, pg_settings,
     assert {m.label: m.value for m in at.metric}["Values from"] == "Redis"
     assert "sink wrote" in _texts(at.caption)
     assert not at.warning and not at.error
+
+
+def test_overview_columns_chosen_by_the_user(monkeypatch, pg_settings, redis_prefix, market):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    at = _run_app()
+    assert not at.exception
+    first = market["tapes"][0]
+    latest = market["metrics"][0]
+    table = at.dataframe[0].value.set_index("Symbol")
+    assert table.loc[first.symbol, "Weighted imbalance"] == pytest.approx(latest["weighted_imbalance"])
+    assert table.loc[first.symbol, "VTOB ratio"] == pytest.approx(latest["vtob_ratio"])
+    assert table.loc[first.symbol, "Imbalance velocity /s"] == pytest.approx(latest["imbalance_velocity"])
+    at.multiselect(key="overview_extras").set_value(["Imbalance top-20", "Ask depth ±50 bps"]).run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("Symbol")
+    assert "Weighted imbalance" not in table.columns
+    assert table.loc[first.symbol, "Imbalance top-20"] == pytest.approx(latest["imbalance_20"])
+    assert table.loc[first.symbol, "Ask depth ±50 bps"] == pytest.approx(latest["depth_ask_50bps"])
+    assert "only a lower bound" in _texts(at.caption)
 
 
 def test_overview_honours_per_symbol_alert_overrides(monkeypatch, pg_settings, redis_prefix, market):
@@ -138,9 +167,65 @@ def test_symbol_view_shows_cards_charts_and_the_alert(monkeypatch, pg_settings, 
     assert cards["Imbalance top-5"] == f"{latest['imbalance_5']:+.3f}"
     assert cards["Spread bps"] == f"{latest['spread_bps']:.2f}"
     charts = at.get("plotly_chart")
-    assert len(charts) == 5  # gauge, series, depth, candles, heatmap
+    # gauge, series, weighted/VTOB, depth bands, velocity, depth, candles, heatmap
+    assert len(charts) == 8
     assert "1 alert in the last 1 hour" in _texts(at.caption)
     assert not at.warning
+
+
+def test_symbol_view_shows_the_book_shape_metrics_and_the_picked_level(
+    monkeypatch, pg_settings, redis_prefix, market
+):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    monkeypatch.setenv("OBM_ALERT_VELOCITY_THRESHOLD", "0.07")
+    st.cache_resource.clear()
+    first = market["tapes"][0]
+    latest = market["metrics"][0]
+    at = _page("symbol")
+    at.session_state["symbol_key"] = first.key
+    at.run()
+    assert not at.exception
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["Weighted imbalance"] == f"{latest['weighted_imbalance']:+.3f}"
+    assert cards["VTOB ratio"] == f"{latest['vtob_ratio']:.3f}"
+    assert cards["Imbalance velocity /s (alert ±0.07)"].startswith(f"{latest['imbalance_velocity']:+.3f}")
+    assert latest["depth_complete_50bps"] is False  # 20 levels of the seed end inside 50 bps
+    assert (
+        cards["Depth ±50 bps"] == f"≥ {latest['depth_bid_50bps']:,.4g} / ≥ {latest['depth_ask_50bps']:,.4g}"
+    )
+    ten = f"{latest['depth_bid_10bps']:,.4g} / {latest['depth_ask_10bps']:,.4g}"
+    assert cards["Depth ±10 bps"] == (
+        ten if latest["depth_complete_10bps"] else f"≥ {ten.replace(' / ', ' / ≥ ')}"
+    )
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    titles = [spec["layout"].get("title", {}).get("text", "") for spec in specs]
+    assert any("velocity_spike alert at |v| ≥ 0.07" in t for t in titles), titles
+    depth = next(
+        spec for spec, t in zip(specs, titles, strict=True) if t.startswith("Depth within 10/50/100")
+    )
+    marks = [tr for tr in depth["data"] if tr.get("name") == "lower bound (levels end inside the band)"]
+    assert (
+        marks and len(_array(marks[0]["y"])) >= 2 * 20
+    )  # 50 and 100 bps never complete: every bucket marked
+    assert "Imbalance top-5" in cards and "Imbalance top-20" not in cards
+
+    at.button_group(key="imbalance_level").set_value(20).run()
+    assert not at.exception
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["Imbalance top-20"] == f"{latest['imbalance_20']:+.3f}"
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    series = next(s for s in specs if s["layout"].get("title", {}).get("text") == "Imbalance and mid")
+    assert series["layout"]["yaxis"]["title"]["text"] == "imbalance top-20"
+    line = next(tr for tr in series["data"] if tr.get("name") == "imbalance")
+    stored = [r["imbalance_20"] for r in market["history"] if r["symbol"] == first.symbol]
+    shown = _array(line["y"])
+    shown = shown[~np.isnan(shown)]
+    assert len(shown) > 100 and min(stored) - 1e-9 <= shown.min() and shown.max() <= max(stored) + 1e-9
+    gauge = next(s for s in specs if s["data"][0].get("type") == "indicator")
+    assert (
+        "top-20" in gauge["data"][0]["title"]["text"]
+        and "alert bands apply to top-5" in gauge["data"][0]["title"]["text"]
+    )
 
 
 def test_symbol_view_without_the_database_draws_from_redis(monkeypatch, pg_settings, redis_prefix, market):
@@ -151,7 +236,9 @@ def test_symbol_view_without_the_database_draws_from_redis(monkeypatch, pg_setti
     at.run()
     assert not at.exception
     assert "PostgreSQL is down" in _texts(at.warning)
-    assert len(at.get("plotly_chart")) == 4  # no heatmap without the snapshots table
+    # no heatmap and no metric history without the database; the live cards stay
+    assert len(at.get("plotly_chart")) == 4
+    assert {m.label: m.value for m in at.metric}["VTOB ratio"] == f"{market['metrics'][0]['vtob_ratio']:.3f}"
     assert "1 alert in the last 1 hour" in _texts(at.caption)  # from the Redis stream
 
 
