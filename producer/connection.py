@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -47,11 +47,17 @@ class StreamConnection:
         url: str,
         on_frame: Callable[[str | bytes, int], str | None],
         tuning: ConnectionTuning,
+        on_open: Sequence[str] = (),
+        ping: tuple[str, float, str] | None = None,
     ) -> None:
+        """`on_open`: text messages sent after every connect (venues that subscribe by message);
+        `ping`: (text, interval s, answer) for venues with an application-level keep-alive."""
         self.name = name
         self.url = url
         self._on_frame = on_frame
         self.tuning = tuning
+        self._on_open = list(on_open)
+        self._ping = ping
         self.state = "idle"  # idle | connecting | connected | backoff | closed
         self.frames = 0
         self.connects = 0
@@ -65,6 +71,15 @@ class StreamConnection:
     def stop(self) -> None:
         self._stopping = True
         self._request_close("stopped")
+
+    async def send(self, messages: Sequence[str]) -> None:
+        """Send text messages on the current socket (ConnectionError when there is none: the
+        next connect subscribes everything anyway)."""
+        ws = self._ws
+        if ws is None or ws.closed:
+            raise ConnectionError(f"{self.name}: not connected")
+        for text in messages:
+            await ws.send_str(text)
 
     def _request_close(self, reason: str) -> None:
         """Close the current socket; `run` then reconnects (unless stopping)."""
@@ -101,6 +116,11 @@ class StreamConnection:
             self._ws = ws
             self._close_reason = None
             frames_before = self.frames
+            try:
+                for text in self._on_open:
+                    await ws.send_str(text)
+            except (ConnectionError, RuntimeError) as exc:  # closed under us: _read sees why
+                log.warning("%s: subscribing failed (%s)", self.name, exc)
             reason = await self._read(ws)
             self._ws = None
             self.reconnect_reasons[reason] = self.reconnect_reasons.get(reason, 0) + 1
@@ -120,6 +140,7 @@ class StreamConnection:
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> str:
         watchdog = asyncio.get_running_loop().create_task(self._watch(ws, time.monotonic()))
+        pinger = asyncio.get_running_loop().create_task(self._keep_alive(ws)) if self._ping else None
         on_frame = self._on_frame
         time_ns = time.time_ns
         text = aiohttp.WSMsgType.TEXT
@@ -145,9 +166,22 @@ class StreamConnection:
                     break
         finally:
             watchdog.cancel()
+            if pinger is not None:
+                pinger.cancel()
             if not ws.closed:
                 await ws.close()
         return self._close_reason or reason
+
+    async def _keep_alive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """The venue's own ping (e.g. OKX's text "ping", answered "pong"), every interval."""
+        assert self._ping is not None
+        text, interval, _ = self._ping
+        while not ws.closed:
+            await asyncio.sleep(interval)
+            try:
+                await ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                return
 
     async def _watch(self, ws: aiohttp.ClientWebSocketResponse, opened: float) -> None:
         """Idle watchdog and the 24-hour cut, on the monotonic clock (a wall-clock step must not

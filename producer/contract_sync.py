@@ -30,31 +30,36 @@ if TYPE_CHECKING:
 
 
 class ContractBook(OrderBook):
-    """An exact book in contracts whose `top` publishes base units."""
+    """An exact book in the venue's units whose `top` publishes base units: contracts converted
+    by the instrument's contract size, or unchanged for an instrument listed without one (OKX
+    spot, on the same engine as its swaps)."""
 
-    __slots__ = ("symbol", "_num", "_den", "_inverse")
+    __slots__ = ("symbol", "_num", "_den", "_mode")
 
     def __init__(self, symbol: str) -> None:
         super().__init__()
         self.symbol = symbol
-        self._num = 0  # contract size = _num / _den; 0 until the instrument is known
+        self._num = 0  # contract size = _num / _den
         self._den = 1
-        self._inverse = False
+        self._mode = ""  # base | linear | inverse; empty until the instrument is known
 
     def use_instrument(self, instrument: Instrument) -> None:
         ratio = instrument.base_size_ratio()
         if ratio is None:
-            raise ValueError(f"{self.symbol}: the venue lists no contract size")
+            self._mode = "base"
+            return
         self._num, self._den = ratio
-        self._inverse = instrument.inverse
+        self._mode = "inverse" if instrument.inverse else "linear"
 
     def top(self, n: int) -> tuple[list[float], list[float], list[float], list[float]]:
-        if not self._num:
-            raise RuntimeError(f"{self.symbol}: contract size unknown: use_instrument was not called")
+        if self._mode == "base":
+            return super().top(n)
+        if not self._mode:
+            raise RuntimeError(f"{self.symbol}: instrument unknown: use_instrument was not called")
         bids = self.levels("bids", n)
         asks = self.levels("asks", n)
         num, den = self._num, self._den
-        if self._inverse:
+        if self._mode == "inverse":
             bid_sizes = [s * num / (den * p) for p, s in bids]
             ask_sizes = [s * num / (den * p) for p, s in asks]
         else:

@@ -49,6 +49,7 @@ class BookCounters:
     stale_events: int  # events already covered by the book
     buffer_overflows: int  # buffers dropped because the snapshot took too long
     crossed: int  # records whose book was crossed (best bid >= best ask)
+    checksum_mismatches: int = 0  # books whose checksum differed from the venue's (then resynced)
 
 
 class FramePath(Protocol):
@@ -76,6 +77,7 @@ class BookEngine(ABC):
         "syncs",
         "stale_snapshots",
         "buffer_overflows",
+        "checksum_mismatches",
         "state_since",
         "wait_reason",
     )
@@ -91,6 +93,7 @@ class BookEngine(ABC):
         self.syncs = 0
         self.stale_snapshots = 0
         self.buffer_overflows = 0
+        self.checksum_mismatches = 0
         self.state_since = time.time()  # when the book last went live or stopped being live
         self.wait_reason = ""  # why it is not live, after a break (empty before the first sync)
 
@@ -254,4 +257,5 @@ class BookEngine(ABC):
             stale_events=self.stale_events,
             buffer_overflows=self.buffer_overflows,
             crossed=self.crossed,
+            checksum_mismatches=self.checksum_mismatches,
         )

@@ -70,6 +70,10 @@ class ProducerCollector(Collector):
                 "buffers dropped while waiting for a snapshot",
                 lambda r: r.counters.buffer_overflows,
             ),
+            "checksum_mismatches": (
+                "books whose checksum differed from the venue's (resynced)",
+                lambda r: r.counters.checksum_mismatches,
+            ),
             "book_restarts": ("restarts of the book's sync task after it died", lambda r: r.status.restarts),
             "symbol_records": ("records published per symbol", lambda r: r.records),
             "symbol_dlq": ("frames of this symbol sent to the DLQ", lambda r: r.dlq),

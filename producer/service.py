@@ -27,6 +27,7 @@ from producer.feed import BookFeed
 from producer.publisher import RecordPublisher, topic_names
 from producer.ratelimit import WeightLimiter
 from producer.rest import RestError, SnapshotClient, UnknownSymbol, check_symbols
+from producer.stream_feed import StreamBookFeed
 from schemas import Topic, load_schema
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ class ProducerService:
             extra_config=self.options.kafka_config,
         )
         self.snapshots: SnapshotClient | None = None
-        self.feed = BookFeed(
+        feed_class = StreamBookFeed if self.spec.snapshot_in_stream else BookFeed
+        self.feed = feed_class(
             self.spec,
             self.symbols,
             self.publisher,
@@ -113,21 +115,24 @@ class ProducerService:
             engine=self.options.engine or settings.engine,
             on_fatal=self._book_lost,
         )
+        shards = shard_streams(
+            self.feed.streams, self.options.streams_per_connection, self.spec.max_streams_per_connection
+        )
+        subscribe = self.spec.subscribe
         self.connections: list[StreamConnection] = [
             StreamConnection(
                 f"{self.spec.id}-{i}",
                 self.spec.stream_url(self.ws_url, shard),
                 self.feed.on_frame,
                 self.options.tuning,
+                on_open=subscribe(shard) if subscribe is not None else (),
+                ping=self.spec.ping,
             )
-            for i, shard in enumerate(
-                shard_streams(
-                    self.feed.streams,
-                    self.options.streams_per_connection,
-                    self.spec.max_streams_per_connection,
-                )
-            )
+            for i, shard in enumerate(shards)
         ]
+        self._connection_of = {s: c for c, shard in zip(self.connections, shards, strict=True) for s in shard}
+        if isinstance(self.feed, StreamBookFeed):
+            self.feed.resubscribe = self._resubscribe
         self.failed: str | None = None  # why the service stopped on its own (or could not flush)
         self.exit_code = 0
         self.http_port: int | None = None
@@ -155,6 +160,11 @@ class ProducerService:
 
         task.add_done_callback(done)
 
+    async def _resubscribe(self, stream: str) -> None:
+        """Make the venue send `stream`'s book again (venues with the book in the stream)."""
+        assert self.spec.resubscribe is not None
+        await self._connection_of[stream].send(self.spec.resubscribe(stream))
+
     async def _fetch_snapshot(self, symbol: str):  # noqa: ANN202 - BookSnapshot
         assert self.snapshots is not None
         return await self.snapshots.fetch(symbol)
@@ -165,7 +175,7 @@ class ProducerService:
         self._stop = stop
         runner: web.AppRunner | None = None
         async with _rest_session(self.options.tuning) as session:
-            if self.options.check_symbols or self.spec.sizes_in_contracts:
+            if self.options.check_symbols or self.spec.needs_instruments:
                 # Books in contracts need their contract sizes before the first record.
                 instruments = await check_symbols(self.spec, session, self.rest_url, self.symbols)
                 for symbol, state in self.feed.symbols.items():

@@ -4,11 +4,18 @@ registered, so a new exchange cannot be half added."""
 
 from __future__ import annotations
 
-from producer.exchanges import binance_coinm, binance_spot, binance_usdm
+from producer.exchanges import binance_coinm, binance_spot, binance_usdm, okx_spot, okx_swap
 from producer.exchanges.spec import BadFrame, BookSnapshot, Continuity, DepthEvent, ExchangeSpec
 
 EXCHANGES: dict[str, ExchangeSpec] = {
-    spec.id: spec for spec in (binance_spot.EXCHANGE, binance_usdm.EXCHANGE, binance_coinm.EXCHANGE)
+    spec.id: spec
+    for spec in (
+        binance_spot.EXCHANGE,
+        binance_usdm.EXCHANGE,
+        binance_coinm.EXCHANGE,
+        okx_spot.EXCHANGE,
+        okx_swap.EXCHANGE,
+    )
 }
 
 

@@ -67,6 +67,6 @@ EXCHANGE = ExchangeSpec(
     parse_partial=binance_usdm.parse_partial,
     parse_snapshot=binance_usdm.parse_snapshot,
     parse_instruments=parse_instruments,
-    sizes_in_contracts=True,
+    needs_instruments=True,
     book_engine=book_engine,
 )

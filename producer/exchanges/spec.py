@@ -43,6 +43,10 @@ class DepthEvent:
     bids: Levels | Columns
     asks: Levels | Columns
     receive_time_ns: int = 0
+    # Venues with a book checksum: the value sent and the levels as the venue wrote them
+    # ((bids, asks) lists of [price, size, ...] strings), since the checksum is over those strings.
+    checksum: int | None = None
+    texts: tuple[Any, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -56,6 +60,8 @@ class BookSnapshot:
     transaction_time: int | None = None
     symbol: str | None = None
     receive_time_ns: int = 0
+    checksum: int | None = None  # as DepthEvent's
+    texts: tuple[Any, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +145,37 @@ class ExchangeSpec:
     parse_snapshot: Callable[[dict[str, Any]], BookSnapshot]
     # The listing at `exchange_info_path` -> instruments by symbol (start-up check, contract sizes).
     parse_instruments: Callable[[Any], dict[str, Instrument]] = binance_instruments
-    # Sizes on the wire are contracts: the books need their instruments (contract sizes) before
-    # the first record, and publish base units.
-    sizes_in_contracts: bool = False
+    # The books need their instruments before the first record (sizes in contracts, published
+    # as base units): the listing is read at start even when the symbol check is off.
+    needs_instruments: bool = False
     # The book engine class this venue needs whatever the configured engine (None: the configured
     # one, producer.feed.choose_engine), as a function returning it: engines import this module,
     # so an exchange module can name its engine only once the engines are importable.
     book_engine: Callable[[], Any] | None = None
+    # -- venues whose book comes in the stream (snapshot message, then updates), subscribed by
+    # messages sent after connect (OKX, Bybit). None everywhere: Binance's combined streams.
+    # The book arrives in the stream: the service runs producer.stream_feed.StreamBookFeed.
+    snapshot_in_stream: bool = False
+    # The connection's URL for its streams (None: Binance's /stream?streams=a/b).
+    url_for: Callable[[str, list[str]], str] | None = None
+    # Text messages to send after connect to subscribe these streams.
+    subscribe: Callable[[list[str]], list[str]] | None = None
+    # Text messages that make the venue send one stream's book again (resync of that book only).
+    resubscribe: Callable[[str], list[str]] | None = None
+    # The venue's keep-alive: (text we send, interval s, the answer to ignore); None: WebSocket pings.
+    ping: tuple[str, float, str] | None = None
+    # A frame -> (stream, book message) or None for the venue's control messages (acks, pongs);
+    # BadFrame for anything unusable. The book message is a DepthEvent, or a BookSnapshot when the
+    # venue sends the whole book (after a subscription).
+    parse_message: Callable[[Any, int], tuple[str, DepthEvent | BookSnapshot] | None] | None = None
+    # CRC of the top levels over the venue's exact strings: (bids, asks) [[price, size], ...]
+    # best first -> the value the venue sends; and how many levels per side it covers.
+    checksum: Callable[[list[tuple[str, str]], list[tuple[str, str]]], int] | None = None
+    checksum_depth: int = 0
 
     def stream_url(self, base: str, streams: list[str]) -> str:
+        if self.url_for is not None:
+            return self.url_for(base, streams)
         return f"{base.rstrip('/')}/stream?streams={'/'.join(streams)}"
 
 

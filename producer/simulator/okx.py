@@ -1,0 +1,294 @@
+"""OKX's public WebSocket and instruments REST, simulated: `/ws/v5/public` and
+`/api/v5/public/instruments`, for the simulator's instruments named like OKX's (`BTC-USDT`,
+`BTC-USDT-SWAP`, `BTC-USD-SWAP`).
+
+WebSocket: the text "ping" is answered "pong"; `{"op": "subscribe"|"unsubscribe", "args":
+[{"channel": "books", "instId": ...}]}` is acknowledged with an `event` message, and a
+subscription gets the instrument's whole book (`action: "snapshot"`, `prevSeqId: -1`), then every
+change as an `update` with `seqId`/`prevSeqId` and the CRC32 `checksum` of the top 25 levels over
+the exact strings sent. Levels are [price, size, "0", orders]. Unknown channels or instruments get
+an `error` event.
+
+Where the changes come from: each subscribed instrument's market model (the same one as Binance's
+streams, stepped `updates_per_second` times a second; its sizes are read as contracts on swaps),
+or, with `auto` off, only `push` (tests craft the changes, so the books are known). `push` can
+also lose an update (`drop`: the clients see a broken chain) or send a wrong checksum.
+
+The checksum here is written independently of the producer's (okx_spot.checksum): a client that
+computed it differently would fail against this simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+import zlib
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from producer.book import SCALE
+from producer.simulator.market_model import SymbolModel
+
+BOOK_LEVELS = 400
+CHECKSUM_LEVELS = 25
+
+
+def okx_text(value: int) -> str:
+    """Fixed point -> the shortest decimal string, as OKX writes numbers ("60000.1", "3")."""
+    whole, frac = divmod(value, SCALE)
+    return f"{whole}.{frac:08d}".rstrip("0").rstrip(".")
+
+
+def instrument(inst_id: str) -> dict[str, str] | None:
+    """The instruments entry of an OKX-named symbol (None for other names)."""
+    parts = inst_id.split("-")
+    if len(parts) == 2:
+        base, quote = parts
+        return {
+            "instType": "SPOT",
+            "instId": inst_id,
+            "baseCcy": base,
+            "quoteCcy": quote,
+            "tickSz": "0.01",
+            "lotSz": "0.0001",
+            "state": "live",
+        }
+    if len(parts) == 3 and parts[2] == "SWAP":
+        base, quote = parts[0], parts[1]
+        linear = quote != "USD"
+        if linear:
+            ct_val = "0.01" if base == "BTC" else "0.1"
+        else:
+            ct_val = "100" if base == "BTC" else "10"
+        return {
+            "instType": "SWAP",
+            "instId": inst_id,
+            "instFamily": f"{base}-{quote}",
+            "uly": f"{base}-{quote}",
+            "ctVal": ct_val,
+            "ctValCcy": base if linear else "USD",
+            "ctType": "linear" if linear else "inverse",
+            "settleCcy": quote if linear else base,
+            "tickSz": "0.1",
+            "lotSz": "1",
+            "state": "live",
+        }
+    return None
+
+
+class OkxBook:
+    """One instrument's book as OKX would send it: {price string: size string} per side and the
+    sequence id."""
+
+    def __init__(self, inst_id: str, model: SymbolModel) -> None:
+        self.inst_id = inst_id
+        self.model = model
+        self.bids = {okx_text(p): okx_text(s) for p, s in model.book.levels("bids")}
+        self.asks = {okx_text(p): okx_text(s) for p, s in model.book.levels("asks")}
+        self.seq = 1000 + model.rng.randrange(10**6)
+
+    def apply(self, bids: list[list[str]], asks: list[list[str]]) -> None:
+        for side, levels in ((self.bids, bids), (self.asks, asks)):
+            for price, size in levels:
+                if Decimal(size) == 0:
+                    side.pop(price, None)
+                else:
+                    side[price] = size
+
+    def top(self, side: str, n: int) -> list[list[str]]:
+        book = self.bids if side == "bids" else self.asks
+        pick = heapq.nlargest if side == "bids" else heapq.nsmallest
+        return [[p, book[p]] for p in pick(n, book, key=Decimal)]
+
+    def checksum(self) -> int:
+        bids, asks = self.top("bids", CHECKSUM_LEVELS), self.top("asks", CHECKSUM_LEVELS)
+        fields: list[str] = []
+        for i in range(CHECKSUM_LEVELS):
+            for side in (bids, asks):
+                if i < len(side):
+                    fields.extend(side[i])
+        value = zlib.crc32(":".join(fields).encode()) & 0xFFFFFFFF
+        return value - 2**32 if value >= 2**31 else value
+
+    def message(
+        self, action: str, bids: list[list[str]], asks: list[list[str]], prev: int, checksum: int
+    ) -> bytes:
+        return orjson.dumps(
+            {
+                "arg": {"channel": "books", "instId": self.inst_id},
+                "action": action,
+                "data": [
+                    {
+                        "asks": [[p, s, "0", "1"] for p, s in asks],
+                        "bids": [[p, s, "0", "1"] for p, s in bids],
+                        "ts": str(time.time_ns() // 10**6),
+                        "checksum": checksum,
+                        "prevSeqId": prev,
+                        "seqId": self.seq,
+                    }
+                ],
+            }
+        )
+
+
+class OkxSession:
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.books: set[str] = set()
+        self.lock = asyncio.Lock()  # one message at a time: a snapshot is never overtaken
+        self.sent = 0
+
+    async def send(self, payload: bytes | str) -> None:
+        async with self.lock:
+            if self.ws.closed:
+                return
+            try:
+                await self.ws.send_str(payload.decode() if isinstance(payload, bytes) else payload)
+                self.sent += 1
+            except (ConnectionError, RuntimeError):
+                pass  # the client went away; its handler cleans up
+
+
+class OkxVenue:
+    def __init__(self, symbols: list[str], seed: int, updates_per_second: float) -> None:
+        # The model of BTC-USDT-SWAP is BTCUSDT's (its known price level), seeded like it.
+        self.books = {
+            s: OkxBook(s, SymbolModel("".join(s.split("-")[:2]), seed))
+            for s in symbols
+            if instrument(s) is not None
+        }
+        self.rate = updates_per_second
+        self.auto = True  # step the market models; off: only `push` changes the books
+        self.sessions: set[OkxSession] = set()
+        self.subscribes = 0
+        self.pings = 0
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/ws/v5/public", self._ws)
+        app.router.add_get("/api/v5/public/instruments", self._instruments)
+
+    async def close(self) -> None:
+        for session in list(self.sessions):
+            await session.ws.close()
+
+    async def disconnect(self) -> None:
+        """Close every OKX connection (clients reconnect and subscribe again)."""
+        await self.close()
+
+    def _subscribers(self, inst_id: str) -> list[OkxSession]:
+        return [s for s in self.sessions if inst_id in s.books]
+
+    # -- changes -------------------------------------------------------------------------------
+
+    async def push(
+        self,
+        inst_id: str,
+        bids: list[list[str]],
+        asks: list[list[str]],
+        *,
+        drop: bool = False,
+        bad_checksum: bool = False,
+    ) -> int:
+        """Apply one change to the book and send it as an update; returns its sequence id.
+        `drop`: nobody gets it (a lost message); `bad_checksum`: its checksum is off by one."""
+        book = self.books[inst_id]
+        book.apply(bids, asks)
+        prev, book.seq = book.seq, book.seq + 1 + book.model.rng.randrange(3)
+        checksum = book.checksum() + (1 if bad_checksum else 0)
+        if bad_checksum and checksum >= 2**31:
+            checksum -= 2
+        payload = book.message("update", bids, asks, prev, checksum)
+        if not drop:
+            for session in self._subscribers(inst_id):  # who is subscribed now, before any await
+                await session.send(payload)
+        return book.seq
+
+    async def send_raw(self, inst_id: str, payload: bytes | str) -> None:
+        """Send anything to the instrument's subscribers (tests: malformed pushes)."""
+        for session in self._subscribers(inst_id):
+            await session.send(payload)
+
+    async def run(self, is_stopping: Callable[[], bool]) -> None:
+        interval = 1.0 / self.rate if self.rate > 0 else 0.0
+        while not is_stopping():
+            await asyncio.sleep(interval or 0.01)
+            if not self.auto:
+                continue
+            for inst_id, book in self.books.items():
+                if not self._subscribers(inst_id):
+                    continue
+                _, _, bid_changes, ask_changes = book.model.step()
+                await self.push(
+                    inst_id,
+                    [[okx_text(p), okx_text(s)] for p, s in bid_changes.items()],
+                    [[okx_text(p), okx_text(s)] for p, s in ask_changes.items()],
+                )
+
+    # -- WebSocket -----------------------------------------------------------------------------
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        session = OkxSession(ws)
+        self.sessions.add(session)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._on_message(session, msg.data)
+        finally:
+            self.sessions.discard(session)
+        return ws
+
+    async def _on_message(self, session: OkxSession, text: str) -> None:
+        if text == "ping":
+            self.pings += 1
+            await session.send("pong")
+            return
+        try:
+            req = orjson.loads(text)
+            op, args = req["op"], req["args"]
+            assert op in ("subscribe", "unsubscribe") and isinstance(args, list)
+        except (orjson.JSONDecodeError, KeyError, TypeError, AssertionError):
+            await session.send(
+                orjson.dumps({"event": "error", "code": "60012", "msg": f"Invalid request: {text}"})
+            )
+            return
+        for arg in args:
+            inst_id = arg.get("instId") if isinstance(arg, dict) else None
+            if not isinstance(arg, dict) or arg.get("channel") != "books" or inst_id not in self.books:
+                await session.send(
+                    orjson.dumps({"event": "error", "code": "60018", "msg": f"Wrong URL or channel: {arg}"})
+                )
+                continue
+            await session.send(orjson.dumps({"event": op, "arg": arg, "connId": f"{id(session):x}"}))
+            if op == "unsubscribe":
+                session.books.discard(inst_id)
+                continue
+            self.subscribes += 1
+            book = self.books[inst_id]
+            session.books.add(inst_id)  # from here on it gets every update after this snapshot
+            snapshot = book.message(
+                "snapshot", book.top("bids", BOOK_LEVELS), book.top("asks", BOOK_LEVELS), -1, book.checksum()
+            )
+            await session.send(snapshot)
+
+    # -- REST ----------------------------------------------------------------------------------
+
+    async def _instruments(self, request: web.Request) -> web.Response:
+        inst_type = request.query.get("instType", "")
+        if inst_type not in ("SPOT", "SWAP", "FUTURES", "OPTION", "MARGIN"):
+            return web.json_response(
+                {"code": "51000", "msg": "Parameter instType error", "data": []}, status=400
+            )
+        wanted = request.query.get("instId")
+        data: list[dict[str, Any]] = []
+        for inst_id in self.books:
+            entry = instrument(inst_id)
+            if entry and entry["instType"] == inst_type and (wanted is None or wanted == inst_id):
+                data.append(entry)
+        return web.json_response({"code": "0", "msg": "", "data": data})
