@@ -94,7 +94,7 @@ fi
 # Debian has no TimescaleDB package. Built in a temporary folder, installed into PostgreSQL's own
 # directories; skipped when installed (its control file is there). The build headers are pinned to
 # the installed server's version, so nothing that runs is upgraded underneath.
-pgbin=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_config | sort -t/ -k4 -n | tail -1)")
+pgbin=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_config | sort -t/ -k5 -n | tail -1)")
 pgmajor=$(basename "$(dirname "$pgbin")")
 if [ "$pg_timescaledb" != off ] && [ ! -f "$("$pgbin/pg_config" --sharedir)/extension/timescaledb.control" ]; then
   tsdb_src=$(ls "$vendor_dir"/timescaledb-*.tar.gz 2>/dev/null | sort -V | tail -1 || true)
