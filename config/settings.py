@@ -285,6 +285,10 @@ class GatewaySettings(BaseSettings):
     conflate_above: int = Field(default=100, ge=0)
     # A send to one client blocked this long (its socket full) disconnects it as too slow.
     send_timeout_s: float = Field(default=10.0, gt=0)
+    # Kernel send buffer per client socket (SO_SNDBUF; 0 = the kernel's autotuning, up to
+    # net.ipv4.tcp_wmem's maximum, 4 MB on Linux): bounds memory per client and how much a stalled
+    # client hides in its socket before its queue fills.
+    client_send_buffer_bytes: int = Field(default=262_144, ge=0)
     # Prefix of the consumer group id; each gateway instance adds a unique suffix and commits nothing.
     group_prefix: str = "obm-gateway"
     # Redis reads of the snapshots at subscription.

@@ -10,18 +10,26 @@ and judging happen off the event loop."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
 from config import KafkaSettings
 from config.clients import consumer_config
 from gateway.protocol import CHANNEL_TOPICS, TOPIC_CHANNELS, Channel
 from schemas.topics import record_key, topic_name
 from sinks.decoding.contract import RejectKind, SinkContract
+
+# Errors of a partition without a leader yet (librdkafka does not call them retriable here).
+_MOVING = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,19 @@ class KafkaFanIn:
     def assign_at_end(self, timeout_s: float = 30.0) -> None:
         """Assign every partition at its current end offset, resolved now: every record written
         after this returns is relayed (what `ready` in /healthz means)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.consumer.assign(self._end_offsets(timeout_s))
+                return
+            except KafkaException as exc:
+                # A topic just created, or a partition whose leader moves: its offsets are a moment away.
+                err = exc.args[0]
+                if not (err.retriable() or err.code() in _MOVING) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def _end_offsets(self, timeout_s: float) -> list[TopicPartition]:
         parts: list[TopicPartition] = []
         for channel in Channel:
             name = topic_name(CHANNEL_TOPICS[channel], self.kafka.topic_prefix)
@@ -70,7 +91,7 @@ class KafkaFanIn:
             for p in sorted(meta.partitions):
                 _low, high = self.consumer.get_watermark_offsets(TopicPartition(name, p), timeout=timeout_s)
                 parts.append(TopicPartition(name, p, high if high >= 0 else OFFSET_END))
-        self.consumer.assign(parts)
+        return parts
 
     def poll(self, max_records: int = 500, timeout_s: float = 0.2) -> PollResult:
         result = PollResult([], [])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from typing import Any
 
@@ -29,6 +30,8 @@ from gateway.snapshots import RedisSnapshots
 
 log = logging.getLogger(__name__)
 
+# No permessage-deflate: an update is encoded once and the same bytes go to every subscriber, while
+# compression would cost a deflate per message and client (the fan-out's CPU, times the clients).
 # Largest message a client may send (a subscribe with many keys fits many times over).
 MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
 
@@ -60,7 +63,7 @@ class Gateway:
             self._fanin_task = asyncio.create_task(self._relay(fanin), name="gateway-fanin")
             async with serve(
                 self._handle, self.settings.host, self.settings.port, process_request=self._http,
-                max_size=MAX_CLIENT_MESSAGE_BYTES, close_timeout=2,
+                max_size=MAX_CLIENT_MESSAGE_BYTES, close_timeout=2, compression=None,
             ) as server:  # fmt: skip
                 self.port = _bound_port(server)
                 log.info("gateway on ws://%s:%d (consumer %s); auth: %s", self.settings.host, self.port,
@@ -120,6 +123,9 @@ class Gateway:
             await self._refuse(ws, refusal)
             return
         s = self.settings
+        sock = ws.transport.get_extra_info("socket")
+        if s.client_send_buffer_bytes and sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, s.client_send_buffer_bytes)
         client = Client(
             identity, ConflatingQueue(s.client_queue_max, min(s.conflate_above, s.client_queue_max))
         )
