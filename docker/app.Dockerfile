@@ -34,6 +34,7 @@ COPY producer/ producer/
 COPY flink_jobs/ flink_jobs/
 COPY sinks/ sinks/
 COPY dashboard/ dashboard/
+COPY gateway/ gateway/
 RUN pip install .
 COPY --from=native /wheels/ /tmp/wheels/
 RUN pip install /tmp/wheels/obm_book_native-*.whl && rm -rf /tmp/wheels

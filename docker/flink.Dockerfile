@@ -39,6 +39,7 @@ COPY producer/ producer/
 COPY flink_jobs/ flink_jobs/
 COPY sinks/ sinks/
 COPY dashboard/ dashboard/
+COPY gateway/ gateway/
 RUN uv pip install --python /opt/venv/bin/python .
 
 COPY --from=connector-jars /build/jars/flink/ /opt/flink/lib/

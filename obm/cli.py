@@ -27,6 +27,7 @@ LAZY_COMMANDS = {
     "tail": "obm.operator:tail",
     "replay": "obm.operator:replay",
     "dlq": "obm.operator:dlq",
+    "serve": "gateway.cli:serve",
 }
 
 
@@ -64,7 +65,7 @@ def main() -> None:
 @click.option("--symbols", help="Comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default from settings).")
 @click.option("--foreground/--detach", default=False, help="Stay attached; Ctrl-C stops the whole stack.")
 def up(live: bool, symbols: str | None, foreground: bool) -> None:
-    """Start the embedded stack: Kafka, PostgreSQL, Redis, Flink, simulator, producer, jobs, sinks, dashboard."""
+    """Start the embedded stack: Kafka, PostgreSQL, Redis, Flink, simulator, producer, jobs, sinks, dashboard, gateway."""
     cfg = StackConfig(live=live)
     if symbols:
         chosen = [s.strip().upper() for s in symbols.split(",") if s.strip()]

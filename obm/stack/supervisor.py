@@ -14,6 +14,7 @@ from config import (
     AlertSettings,
     DashboardSettings,
     FlinkSettings,
+    GatewaySettings,
     KafkaSettings,
     MetricsJobSettings,
     PostgresSettings,
@@ -49,6 +50,7 @@ class StackConfig:
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     metrics: MetricsJobSettings = field(default_factory=MetricsJobSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
     live: bool = False
 
     def env(self) -> dict[str, str]:
@@ -63,7 +65,7 @@ class StackConfig:
             )
         return settings_env(
             self.stack, self.kafka, self.postgres, self.redis, self.flink, producer,
-            self.simulator, self.sinks, self.dashboard, self.metrics, self.alerts,
+            self.simulator, self.sinks, self.dashboard, self.metrics, self.alerts, self.gateway,
         )  # fmt: skip
 
     def save(self) -> None:
@@ -91,7 +93,7 @@ class StackConfig:
             stack=stack, kafka=build(KafkaSettings), postgres=build(PostgresSettings), redis=build(RedisSettings),
             flink=build(FlinkSettings), producer=build(ProducerSettings), simulator=build(SimulatorSettings),
             sinks=build(SinkSettings), dashboard=build(DashboardSettings), metrics=build(MetricsJobSettings),
-            alerts=build(AlertSettings), live=bool(saved.get("live")),
+            alerts=build(AlertSettings), gateway=build(GatewaySettings), live=bool(saved.get("live")),
         )  # fmt: skip
 
 
@@ -132,6 +134,7 @@ def build_components(cfg: StackConfig) -> list[Any]:
     flink = FlinkCluster(cfg.flink, st)
     comps: list[Any] = [KafkaWithTopics(KafkaBroker(cfg.kafka, st)), pg, redis, flink]
     sim = cfg.simulator
+    gateway_host = "127.0.0.1" if cfg.gateway.host in ("0.0.0.0", "") else cfg.gateway.host
     if not cfg.live:
         comps.append(
             PythonService(
@@ -168,6 +171,10 @@ def build_components(cfg: StackConfig) -> list[Any]:
             http_probe(f"http://{cfg.dashboard.host}:{cfg.dashboard.port}/_stcore/health"),
             detail=f"http://{cfg.dashboard.host}:{cfg.dashboard.port}",
         ),
+        PythonService(
+            "gateway", ["gateway"], st, env, http_probe(f"http://{gateway_host}:{cfg.gateway.port}/healthz"),
+            detail=f"ws://{gateway_host}:{cfg.gateway.port} (WebSocket, /healthz, /metrics)",
+        ),
     ]  # fmt: skip
     # Jobs last: submitting PyFlink jobs is the slowest step, and nothing else waits for it.
     comps.append(FlinkJobs(cfg.flink, cfg.kafka, st, cfg.metrics, cfg.alerts))
@@ -182,6 +189,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "sink-postgres": ("kafka", "postgres"),
     "sink-redis": ("kafka", "redis"),
     "dashboard": ("postgres", "redis"),
+    "gateway": ("kafka", "redis"),
     "flink-jobs": ("kafka", "flink"),
 }
 
