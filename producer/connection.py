@@ -48,7 +48,7 @@ class StreamConnection:
         on_frame: Callable[[str | bytes, int], str | None],
         tuning: ConnectionTuning,
         on_open: Sequence[str] = (),
-        ping: tuple[str, float, str] | None = None,
+        ping: tuple[str, float, str | None] | None = None,
     ) -> None:
         """`on_open`: text messages sent after every connect (venues that subscribe by message);
         `ping`: (text, interval s, answer) for venues with an application-level keep-alive."""

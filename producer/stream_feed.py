@@ -33,7 +33,7 @@ class StreamBookFeed(BookFeed):
         self.resubscribe_wait_s = 10.0  # then subscribe again
         self._stream_of = {state.symbol: stream for stream, state in self.routes.items()}
         ping = self.spec.ping
-        self._pong: tuple[str, bytes] | None = (ping[2], ping[2].encode()) if ping else None
+        self._pong: tuple[str, bytes] | None = (ping[2], ping[2].encode()) if ping and ping[2] else None
 
     def _on_frame_python(self, raw: str | bytes, receive_time_ns: int) -> str | None:
         if self._pong is not None and raw in self._pong:

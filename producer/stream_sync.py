@@ -7,7 +7,9 @@ the stream instead of REST):
 
 - a snapshot message replaces the book and is published (`resynced`, no previous id), unless the
   book is live at that sequence id or later: a venue resending the book (a reconnect that missed
-  nothing) yields no repeated or out-of-order record;
+  nothing, Bybit repeating a snapshot) yields no repeated or out-of-order record; a snapshot
+  that says the venue restarted its sequence (`reset`: Bybit's u == 1) replaces a book at a
+  higher id;
 - an update applies when its previous id is the book's id; an update already covered (its id at
   or below the book's) is a resend and ignored; any other is a broken chain;
 - after applying, the checksum (when the venue sends one, non-zero) is computed over the venue's
@@ -93,7 +95,10 @@ class StreamBookSync(ContractBookSync):
     def on_stream_snapshot(self, snap: BookSnapshot) -> Outcome:
         """The venue's whole book: APPLIED (publish it), STALE (a book we already have), or
         NEED_SNAPSHOT (its checksum does not match: subscribe again)."""
-        if self.live and snap.last_update_id <= self.local_id:
+        local = self.local_id
+        if self.live and (
+            snap.last_update_id == local or (snap.last_update_id < local and not snap.reset)
+        ):
             self.stale_events += 1
             return Outcome.STALE
         self._load(snap)

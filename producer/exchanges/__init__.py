@@ -4,7 +4,16 @@ registered, so a new exchange cannot be half added."""
 
 from __future__ import annotations
 
-from producer.exchanges import binance_coinm, binance_spot, binance_usdm, okx_spot, okx_swap
+from producer.exchanges import (
+    binance_coinm,
+    binance_spot,
+    binance_usdm,
+    bybit_inverse,
+    bybit_linear,
+    bybit_spot,
+    okx_spot,
+    okx_swap,
+)
 from producer.exchanges.spec import BadFrame, BookSnapshot, Continuity, DepthEvent, ExchangeSpec
 
 EXCHANGES: dict[str, ExchangeSpec] = {
@@ -15,6 +24,9 @@ EXCHANGES: dict[str, ExchangeSpec] = {
         binance_coinm.EXCHANGE,
         okx_spot.EXCHANGE,
         okx_swap.EXCHANGE,
+        bybit_spot.EXCHANGE,
+        bybit_linear.EXCHANGE,
+        bybit_inverse.EXCHANGE,
     )
 }
 

@@ -62,6 +62,8 @@ class BookSnapshot:
     receive_time_ns: int = 0
     checksum: int | None = None  # as DepthEvent's
     texts: tuple[Any, Any] | None = None
+    # The venue restarted its sequence (Bybit's u == 1): replaces a book at a higher id.
+    reset: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +164,9 @@ class ExchangeSpec:
     subscribe: Callable[[list[str]], list[str]] | None = None
     # Text messages that make the venue send one stream's book again (resync of that book only).
     resubscribe: Callable[[str], list[str]] | None = None
-    # The venue's keep-alive: (text we send, interval s, the answer to ignore); None: WebSocket pings.
-    ping: tuple[str, float, str] | None = None
+    # The venue's keep-alive: (text we send, interval s, the answer to ignore when it is not JSON);
+    # None: WebSocket pings.
+    ping: tuple[str, float, str | None] | None = None
     # A frame -> (stream, book message) or None for the venue's control messages (acks, pongs);
     # BadFrame for anything unusable. The book message is a DepthEvent, or a BookSnapshot when the
     # venue sends the whole book (after a subscription).

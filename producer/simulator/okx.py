@@ -136,7 +136,9 @@ class OkxBook:
         )
 
 
-class OkxSession:
+class TextSession:
+    """A client of a venue speaking text frames, and the books it is subscribed to."""
+
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
         self.books: set[str] = set()
@@ -164,7 +166,7 @@ class OkxVenue:
         }
         self.rate = updates_per_second
         self.auto = True  # step the market models; off: only `push` changes the books
-        self.sessions: set[OkxSession] = set()
+        self.sessions: set[TextSession] = set()
         self.subscribes = 0
         self.pings = 0
 
@@ -180,7 +182,7 @@ class OkxVenue:
         """Close every OKX connection (clients reconnect and subscribe again)."""
         await self.close()
 
-    def _subscribers(self, inst_id: str) -> list[OkxSession]:
+    def _subscribers(self, inst_id: str) -> list[TextSession]:
         return [s for s in self.sessions if inst_id in s.books]
 
     # -- changes -------------------------------------------------------------------------------
@@ -234,7 +236,7 @@ class OkxVenue:
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20)
         await ws.prepare(request)
-        session = OkxSession(ws)
+        session = TextSession(ws)
         self.sessions.add(session)
         try:
             async for msg in ws:
@@ -244,7 +246,7 @@ class OkxVenue:
             self.sessions.discard(session)
         return ws
 
-    async def _on_message(self, session: OkxSession, text: str) -> None:
+    async def _on_message(self, session: TextSession, text: str) -> None:
         if text == "ping":
             self.pings += 1
             await session.send("pong")

@@ -7,7 +7,8 @@ REST: `/api/v3/depth`, `/api/v3/exchangeInfo`, `/api/v3/ping`, `/api/v3/time`, w
 perpetuals), so a USD-M producer's start-up check can be tried here (the streams stay spot's);
 COIN-M's `/dapi/v1/exchangeInfo` (contract sizes) and `/dapi/v1/depth` (served like spot's, which
 is how a replay of a COIN-M capture feeds a COIN-M producer). OKX's `/ws/v5/public` and
-`/api/v5/public/instruments` for symbols named like OKX instruments (okx.py). Control: `POST /sim/faults` injects faults (see faults.py),
+`/api/v5/public/instruments` for symbols named like OKX instruments (okx.py); Bybit v5's
+`/v5/public/{spot,linear,inverse}` and `/v5/market/instruments-info` (bybit.py). Control: `POST /sim/faults` injects faults (see faults.py),
 `GET /sim/stats` reports what was sent.
 """
 
@@ -24,6 +25,7 @@ from aiohttp import WSMsgType, web
 
 from config import SimulatorSettings
 from producer.exchanges.binance_spot import snapshot_weight
+from producer.simulator.bybit import BybitVenue
 from producer.simulator.exchange_info import coinm_exchange_info, spot_exchange_info, usdm_exchange_info
 from producer.simulator.faults import FAULT_KINDS, Faults
 from producer.simulator.model_source import ModelSource
@@ -101,6 +103,8 @@ class Simulator:
         self.symbols = self.replay.symbols if self.replay else [s.upper() for s in settings.symbols]
         # OKX's protocol for the symbols named like OKX instruments (producer/simulator/okx.py)
         self.okx = OkxVenue(self.symbols, settings.seed, settings.updates_per_second)
+        # Bybit's protocol for the symbols named like Bybit's (producer/simulator/bybit.py)
+        self.bybit = BybitVenue(self.symbols, settings.seed, settings.updates_per_second)
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -130,6 +134,7 @@ class Simulator:
         app.router.add_get("/api/v3/ping", self._ping)
         app.router.add_get("/api/v3/time", self._time)
         self.okx.add_routes(app)
+        self.bybit.add_routes(app)
         app.router.add_post("/sim/faults", self._inject)
         app.router.add_get("/sim/stats", self._stats)
         return app
@@ -144,6 +149,8 @@ class Simulator:
             self._tasks.append(asyncio.create_task(self.model.run(lambda: self._stopping)))
         if self.okx.books:
             self._tasks.append(asyncio.create_task(self.okx.run(lambda: self._stopping)))
+        if self.bybit.books:
+            self._tasks.append(asyncio.create_task(self.bybit.run(lambda: self._stopping)))
         log.info(
             "simulator on %s (%s) for %s",
             self.ws_url,
@@ -156,6 +163,7 @@ class Simulator:
         for session in list(self.sessions):
             await session.close()
         await self.okx.close()
+        await self.bybit.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,224 @@
+"""Bybit v5's public WebSocket and instruments REST, simulated: `/v5/public/{spot,linear,inverse}`
+and `/v5/market/instruments-info`, for the simulator's symbols (spot: all of them; linear: those
+quoted in USDT or USDC; inverse: those quoted in USD).
+
+WebSocket: `{"op": "ping"}` is answered with a pong message; `{"op": "subscribe"|"unsubscribe",
+"args": ["orderbook.50.BTCUSDT", ...]}` with one answer per request (`success` false for an
+unknown topic), and a subscription gets the book (`type: "snapshot"`), then every change as a
+`delta` with `u` one more than the previous and a growing `seq`. Simplifications: the snapshot
+carries the whole simulated book, not only its top 50, and deltas are not cut to the top 50.
+
+Changes come from the market model (its sizes read as contracts of 1 USD on inverse books), or,
+with `auto` off, only from `push` (tests). Tests can also lose a delta (`drop`), restart the
+sequence (`restart`: a snapshot with u == 1, as after a restart of Bybit's service) and repeat
+the current snapshot (`resend_snapshot`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from producer.simulator.market_model import SymbolModel
+from producer.simulator.okx import TextSession, okx_text
+
+CATEGORIES = ("spot", "linear", "inverse")
+
+
+def categories_of(symbol: str) -> list[str]:
+    if "-" in symbol or "_" in symbol:
+        return []
+    if symbol.endswith(("USDT", "USDC")):
+        return ["spot", "linear"]
+    if symbol.endswith("USD"):
+        return ["spot", "inverse"]
+    return ["spot"]
+
+
+class BybitBook:
+    def __init__(self, category: str, symbol: str, model: SymbolModel) -> None:
+        self.category, self.symbol, self.model = category, symbol, model
+        self.topic = f"orderbook.50.{symbol}"
+        self.bids = {okx_text(p): okx_text(s) for p, s in model.book.levels("bids")}
+        self.asks = {okx_text(p): okx_text(s) for p, s in model.book.levels("asks")}
+        self.u = 1000 + model.rng.randrange(10**6)
+        self.seq = 10**9 + model.rng.randrange(10**6)
+
+    def apply(self, bids: list[list[str]], asks: list[list[str]]) -> None:
+        for side, levels in ((self.bids, bids), (self.asks, asks)):
+            for price, size in levels:
+                if Decimal(size) == 0:
+                    side.pop(price, None)
+                else:
+                    side[price] = size
+
+    def message(self, kind: str, bids: list[list[str]], asks: list[list[str]]) -> bytes:
+        now = time.time_ns() // 10**6
+        data = {"s": self.symbol, "b": bids, "a": asks, "u": self.u, "seq": self.seq}
+        return orjson.dumps({"topic": self.topic, "type": kind, "ts": now, "data": data, "cts": now - 1})
+
+    def snapshot(self) -> bytes:
+        bids = [[p, self.bids[p]] for p in heapq.nlargest(len(self.bids), self.bids, key=Decimal)]
+        asks = [[p, self.asks[p]] for p in heapq.nsmallest(len(self.asks), self.asks, key=Decimal)]
+        return self.message("snapshot", bids, asks)
+
+
+class BybitVenue:
+    def __init__(self, symbols: list[str], seed: int, updates_per_second: float) -> None:
+        self.books: dict[tuple[str, str], BybitBook] = {}
+        for symbol in symbols:
+            for category in categories_of(symbol):
+                model_name = f"{symbol}T" if category == "inverse" else symbol  # BTCUSD moves like BTCUSDT
+                self.books[(category, symbol)] = BybitBook(category, symbol, SymbolModel(model_name, seed))
+        self.rate = updates_per_second
+        self.auto = True
+        self.sessions: dict[TextSession, str] = {}  # session -> its category
+        self.subscribes = 0
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/v5/public/{category}", self._ws)
+        app.router.add_get("/v5/market/instruments-info", self._instruments)
+
+    async def close(self) -> None:
+        for session in list(self.sessions):
+            await session.ws.close()
+
+    async def disconnect(self) -> None:
+        await self.close()
+
+    def _subscribers(self, book: BybitBook) -> list[TextSession]:
+        return [s for s, c in self.sessions.items() if c == book.category and book.topic in s.books]
+
+    # -- changes -------------------------------------------------------------------------------
+
+    async def push(
+        self, category: str, symbol: str, bids: list[list[str]], asks: list[list[str]], *, drop: bool = False
+    ) -> int:
+        """Apply one change and send it as a delta (`drop`: nobody gets it); returns its u."""
+        book = self.books[(category, symbol)]
+        book.apply(bids, asks)
+        book.u += 1
+        book.seq += 1 + book.model.rng.randrange(5)
+        payload = book.message("delta", bids, asks)
+        if not drop:
+            for session in self._subscribers(book):
+                await session.send(payload)
+        return book.u
+
+    async def restart(self, category: str, symbol: str) -> int:
+        """Bybit's service restarted: the sequence starts again at u == 1, with a snapshot."""
+        book = self.books[(category, symbol)]
+        book.u = 1
+        payload = book.snapshot()
+        for session in self._subscribers(book):
+            await session.send(payload)
+        return book.u
+
+    async def resend_snapshot(self, category: str, symbol: str) -> None:
+        book = self.books[(category, symbol)]
+        payload = book.snapshot()
+        for session in self._subscribers(book):
+            await session.send(payload)
+
+    async def send_raw(self, category: str, symbol: str, payload: bytes | str) -> None:
+        """Send anything to the book's subscribers (tests: malformed pushes)."""
+        for session in self._subscribers(self.books[(category, symbol)]):
+            await session.send(payload)
+
+    async def run(self, is_stopping: Callable[[], bool]) -> None:
+        interval = 1.0 / self.rate if self.rate > 0 else 0.01
+        while not is_stopping():
+            await asyncio.sleep(interval)
+            if not self.auto:
+                continue
+            for (category, symbol), book in self.books.items():
+                if not self._subscribers(book):
+                    continue
+                _, _, bid_changes, ask_changes = book.model.step()
+                await self.push(
+                    category,
+                    symbol,
+                    [[okx_text(p), okx_text(s)] for p, s in bid_changes.items()],
+                    [[okx_text(p), okx_text(s)] for p, s in ask_changes.items()],
+                )
+
+    # -- WebSocket -----------------------------------------------------------------------------
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        category = request.match_info["category"]
+        if category not in CATEGORIES:
+            raise web.HTTPNotFound()
+        ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        session = TextSession(ws)
+        self.sessions[session] = category
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._on_message(session, category, msg.data)
+        finally:
+            self.sessions.pop(session, None)
+        return ws
+
+    async def _on_message(self, session: TextSession, category: str, text: str) -> None:
+        conn_id = f"{id(session):x}"
+        try:
+            req = orjson.loads(text)
+            op = req["op"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            await session.send(orjson.dumps({"success": False, "ret_msg": f"invalid request: {text}"}))
+            return
+        if op == "ping":
+            await session.send(
+                orjson.dumps({"success": True, "ret_msg": "pong", "conn_id": conn_id, "op": "ping"})
+            )
+            return
+        args = req.get("args") or []
+        books = []
+        for topic in args:
+            symbol = topic.rsplit(".", 1)[-1] if isinstance(topic, str) else ""
+            book = self.books.get((category, symbol))
+            if book is None or topic != book.topic or op not in ("subscribe", "unsubscribe"):
+                answer = {"success": False, "ret_msg": f"error:handler not found,topic:{topic}", "op": op}
+                await session.send(orjson.dumps({**answer, "conn_id": conn_id}))
+                return
+            books.append(book)
+        await session.send(orjson.dumps({"success": True, "ret_msg": "", "conn_id": conn_id, "op": op}))
+        for book in books:
+            if op == "unsubscribe":
+                session.books.discard(book.topic)
+                continue
+            self.subscribes += 1
+            session.books.add(book.topic)  # from here on it gets every delta after this snapshot
+            await session.send(book.snapshot())
+
+    # -- REST ----------------------------------------------------------------------------------
+
+    async def _instruments(self, request: web.Request) -> web.Response:
+        category = request.query.get("category", "")
+        if category not in CATEGORIES:
+            return web.json_response({"retCode": 10001, "retMsg": "params error: category", "result": {}})
+        listed: list[dict[str, Any]] = []
+        for (cat, symbol), _book in self.books.items():
+            if cat != category:
+                continue
+            quote = next(q for q in ("USDT", "USDC", "USD", symbol[-3:]) if symbol.endswith(q))
+            entry = {
+                "symbol": symbol,
+                "status": "Trading",
+                "baseCoin": symbol[: -len(quote)],
+                "quoteCoin": quote,
+            }
+            if category != "spot":
+                entry["contractType"] = "InversePerpetual" if category == "inverse" else "LinearPerpetual"
+            listed.append(entry)
+        return web.json_response(
+            {"retCode": 0, "retMsg": "OK", "result": {"category": category, "list": listed}}
+        )
