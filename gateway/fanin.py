@@ -97,7 +97,7 @@ class KafkaFanIn:
         result = PollResult([], [])
         now_ms = self.contract.clock()
         judges = {c: self.contract.at(c.topic, now_ms) for c in Channel}
-        for msg in self.consumer.consume(max_records, timeout=timeout_s):
+        for msg in self._consume(max_records, timeout_s):
             if msg.error():
                 continue  # partition EOF and transient broker errors: librdkafka retries
             channel = self._channel_of[str(msg.topic())]
@@ -117,6 +117,17 @@ class KafkaFanIn:
                 Incoming(channel, record_key(data["exchange"], data["symbol"]), ts_ms, data)
             )
         return result
+
+    def _consume(self, max_records: int, timeout_s: float) -> list[Any]:
+        """What is there now, up to `max_records`; when nothing is, the first record to come within
+        `timeout_s` and what came with it. (consume(n, timeout) alone waits for n records or the
+        whole timeout: at a low rate every record would wait for the timeout.)"""
+        msgs = self.consumer.consume(max_records, timeout=0)
+        if not msgs:
+            msgs = self.consumer.consume(1, timeout=timeout_s)
+            if msgs:
+                msgs += self.consumer.consume(max_records - 1, timeout=0)
+        return msgs
 
     def close(self) -> None:
         self.consumer.close()
