@@ -24,8 +24,8 @@ LOWER_BOUND_NAME = "lower bound (levels end inside the band)"
 
 def _layout(title: str, revision: str, **extra: Any) -> go.Layout:
     return go.Layout(
-        height=300,
-        margin=_MARGIN,
+        height=320,
+        margin={**_MARGIN, "t": 55},
         title={"text": title, "x": 0.01},
         legend={"orientation": "h", "y": -0.15},
         hovermode="x unified",
@@ -110,11 +110,19 @@ def depth_series(
                 y=bound_y,
                 mode="markers",
                 name=LOWER_BOUND_NAME,
-                marker={"symbol": "circle-open", "size": 6, "color": SEVERITY_COLOURS["medium"]},
+                marker={
+                    "symbol": "circle-open",
+                    "size": 4,
+                    "color": SEVERITY_COLOURS["medium"],
+                    "opacity": 0.6,
+                },
                 hovertemplate="≥ %{y:.4g}<extra>lower bound</extra>",
             )
         )
-    title = "Depth within " + "/".join(str(b.bps) for b in bands) + " bps of mid (size per side)"
+    title = (
+        "Depth within " + "/".join(str(b.bps) for b in bands) + " bps of mid"
+        "<br><sub>size per side; ○ = lower bound</sub>"
+    )
     return go.Figure(
         data=traces, layout=_layout(title, revision, yaxis={"title": "size", "rangemode": "tozero"})
     )
@@ -158,8 +166,8 @@ def velocity_series(
         for y in (threshold, -threshold)
     ]  # fmt: skip
     title = (
-        f"Imbalance velocity (top-{metrics.baseline_imbalance_level}, per s) · "
-        f"velocity_spike alert at |v| ≥ {threshold:g}"
+        f"Imbalance velocity (top-{metrics.baseline_imbalance_level}, per s)"
+        f"<br><sub>velocity_spike alert at |v| ≥ {threshold:g} (dashed)</sub>"
     )
     layout = _layout(title, revision, shapes=shapes, yaxis={"title": velocity.label, "zeroline": True})
     return go.Figure(data=traces, layout=layout)

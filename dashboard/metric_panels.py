@@ -25,7 +25,7 @@ from dashboard.metric_columns import (
 from dashboard.metric_help import metric_help
 from dashboard.tables import Card
 
-LOWER_BOUND = "≥ "
+LOWER_BOUND = "≥ lower bound"
 
 
 def format_size(value: Any) -> str:
@@ -62,30 +62,39 @@ def flow_cards(latest: Mapping[str, Any] | None, columns: MetricColumns, symbol:
             vtob.help,
         ),
         Card(
-            f"{velocity.label} (alert ±{threshold:g})",
+            velocity.label,
             format_signed(value) + (" ⚠" if over else ""),
-            None,
+            f"alert at ±{threshold:g}",
             f"{velocity.help}. velocity_spike fires at |velocity| ≥ {threshold:g} per second"
             + (" (reached now)" if over else ""),
+            note=True,
         ),
     ]
 
 
 def depth_cards(latest: Mapping[str, Any] | None, columns: MetricColumns) -> list[Card]:
-    """One card per depth band: 'bid / ask' size within the band, '≥' on both when the published
-    levels end inside it (the flag is per band, for both sides together)."""
+    """One card per depth band: 'bid / ask' size within the band, noted '≥ lower bound' when the
+    published levels end inside it (the flag is per band, for both sides together)."""
     record = latest or {}
     cards = []
     for band in columns.depth_bands:
         text = metric_help("depth", columns.metrics, bps=band.bps)
-        bound = LOWER_BOUND if is_lower_bound(record, band) else ""
-        value = f"{bound}{format_size(record.get(band.bid))} / {bound}{format_size(record.get(band.ask))}"
+        bound = is_lower_bound(record, band)
+        value = f"{format_size(record.get(band.bid))} / {format_size(record.get(band.ask))}"
         note = (
             "Now a lower bound: the published levels end inside the band."
             if bound
             else "Complete: the published levels reach past the band on both sides."
         )
-        cards.append(Card(text.label, value, None, f"bid / ask: {text.help}. {note}"))
+        cards.append(
+            Card(
+                text.label,
+                value,
+                LOWER_BOUND if bound else None,
+                f"bid / ask: {text.help}. {note}",
+                note=True,
+            )
+        )
     return cards
 
 

@@ -238,10 +238,14 @@ def resample_bars(frame: pd.DataFrame, bucket_s: int) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Card:
+    """One st.metric. `delta` is a change (arrow, coloured by sign) unless `note` is set: then it
+    is a remark shown plainly under the value (no arrow, no colour)."""
+
     label: str
     value: str
     delta: str | None
     help: str
+    note: bool = False
 
 
 def _lookback_row(bars: pd.DataFrame, now_ms: int, lookback_s: int) -> pd.Series | None:

@@ -47,7 +47,8 @@ def load_rows(ctx: ViewContext, extras: list[str]) -> tuple[pd.DataFrame, pd.Dat
     frame = overview_frame(latest, last_alerts, now_ms(), ctx.columns)
     records = [latest.get(record_key(e, s)) for e, s in zip(frame["Exchange"], frame["Symbol"], strict=True)]
     values, bounds = overview_extras(records, extras, ctx.columns)
-    frame = pd.concat([frame, values], axis=1)
+    at = frame.columns.get_loc("Last alert")  # the chosen metrics next to the fixed ones
+    frame = pd.concat([frame.iloc[:, :at], values, frame.iloc[:, at:]], axis=1)
     bounds = bounds.reindex(columns=frame.columns, fill_value=False)
     return frame, bounds, source
 

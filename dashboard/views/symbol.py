@@ -286,7 +286,15 @@ def render(ctx: ViewContext) -> None:
             for row_start in range(0, len(cards), CARDS_PER_ROW):
                 row = cards[row_start : row_start + CARDS_PER_ROW]
                 for col, card in zip(st.columns(CARDS_PER_ROW), row, strict=False):
-                    col.metric(card.label, card.value, card.delta, help=card.help, border=True)
+                    col.metric(
+                        card.label,
+                        card.value,
+                        card.delta,
+                        help=card.help,
+                        border=True,
+                        delta_color="off" if card.note else "normal",
+                        delta_arrow="off" if card.note else "auto",
+                    )
             if data.latest:
                 age = (now - int(data.latest["event_time"])) / 1000
                 st.caption(

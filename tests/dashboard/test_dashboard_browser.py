@@ -1,7 +1,9 @@
 """The dashboard in a real browser: Debian's headless Chromium, driven by Playwright, against
 `streamlit run dashboard/app.py` pointed at the session's real Redis and PostgreSQL (seeded through
 the sinks). Checks that the overview table and the symbol view show the live values and the alert,
-that a new value written to Redis appears without a reload, and saves screenshots to
+that a new value written to Redis appears without a reload, the book-shape metrics (cards with
+a depth that is only a lower bound marked, charts over time, velocity with its threshold, the
+overview's chosen columns) and the imbalance level choice, and saves screenshots to
 test-artifacts/ for a human to judge the design."""
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pytest
 
 from bench import dashboard_seed as seed
 from bench.dashboard_server import CHROMIUM, CHROMIUM_ARGS, running_dashboard
+from tests.dashboard.processed_records import full_processed
 
 pytestmark = pytest.mark.browser
 
@@ -66,7 +69,8 @@ def test_overview_and_symbol_view_in_chromium(pg_settings, redis_prefix, market)
     ):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            # Wide enough for every column of the overview: the grid draws only visible columns.
+            page = browser.new_page(viewport={"width": 2200, "height": 1000})
             page.goto(base + "/", wait_until="domcontentloaded")
 
             # Overview: both symbols, the live imbalance and the last alert.
@@ -75,6 +79,13 @@ def test_overview_and_symbol_view_in_chromium(pg_settings, redis_prefix, market)
             assert second.symbol in cells
             assert _has_number(cells, latest["imbalance_5"])
             assert "high imbalance_extreme" in cells
+            # The overview's default extra columns: weighted imbalance, VTOB, velocity.
+            headers = page.locator("[data-testid='stDataFrame']").first.locator("[role='columnheader']")
+            header_texts = " ".join(headers.all_inner_texts())
+            for header in ("Weighted imbalance", "VTOB ratio", "Imbalance velocity /s"):
+                assert header in header_texts, header_texts
+            assert _has_number(cells, latest["weighted_imbalance"], tol=5e-4)
+            assert _has_number(cells, latest["vtob_ratio"], tol=5e-4)
             # Health header: both sources reachable (Redis may read "degraded": no sink runs here,
             # so its heartbeat ages after seeding).
             page.get_by_text("Redis (live): ").first.wait_for(timeout=10_000)
@@ -82,7 +93,7 @@ def test_overview_and_symbol_view_in_chromium(pg_settings, redis_prefix, market)
             assert page.get_by_text(": down").count() == 0
 
             # Live: a new value written through the Redis sink shows up without a reload.
-            newer = seed.processed_of(seed.book_at(first, len(first.mids) - 1))
+            newer = full_processed(seed.book_at(first, len(first.mids) - 1), latest)
             newer.update(
                 sequence_id=newer["sequence_id"] + 1, event_time=int(time.time() * 1000), imbalance_5=-0.4321
             )
@@ -108,9 +119,47 @@ def test_overview_and_symbol_view_in_chromium(pg_settings, redis_prefix, market)
             assert any("Imbalance top-5" in c and "-0.432" in c for c in cards), cards
             assert any("Spread bps" in c and f"{newer['spread_bps']:.2f}" in c for c in cards), cards
             charts = page.locator(".js-plotly-plot")
-            _wait_for(lambda: charts.count() >= 5, "five charts")
+            _wait_for(lambda: charts.count() >= 8, "eight charts")
             assert page.locator(".js-plotly-plot .legendtext", has_text="alert high").count() == 1
+            # Book-shape metrics: cards (50 bps is beyond the seed's 20 levels: a lower bound),
+            # charts over time with lower-bound markers and the velocity threshold.
+            assert any(
+                "Weighted imbalance" in c and f"{newer['weighted_imbalance']:+.3f}" in c for c in cards
+            )
+            assert any("VTOB ratio" in c and f"{newer['vtob_ratio']:.3f}" in c for c in cards), cards
+            assert any("Imbalance velocity /s" in c and "alert at ±0.05" in c for c in cards), cards
+            assert any(
+                "Depth ±50 bps" in c and f"{newer['depth_bid_50bps']:,.4g}" in c and "≥ lower bound" in c
+                for c in cards
+            ), cards
+            assert page.locator(".js-plotly-plot .legendtext", has_text="lower bound").count() == 1
+            assert (
+                page.locator(".js-plotly-plot .gtitle", has_text="velocity_spike alert at |v| ≥ 0.05").count()
+                == 1
+            )
+            assert (
+                page.locator(".js-plotly-plot .gtitle", has_text="Weighted imbalance and VTOB ratio").count()
+                == 1
+            )
             page.screenshot(path=str(ARTIFACTS / "dashboard-symbol.png"))
+
+            # The imbalance level: top-20 for the gauge, the card and the series.
+            page.get_by_text("top-20", exact=True).click()
+            _wait_for(
+                lambda: any(
+                    "Imbalance top-20" in c and f"{newer['imbalance_20']:+.3f}" in c
+                    for c in page.locator("[data-testid='stMetric']").all_inner_texts()
+                ),
+                "the top-20 imbalance card",
+            )
+            page.locator(".js-plotly-plot .ytitle", has_text="imbalance top-20").first.wait_for(
+                timeout=30_000
+            )
+            page.locator(".js-plotly-plot", has_text="alert bands apply to top-5").first.wait_for(
+                timeout=30_000
+            )
+            _settle(page)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-symbol-top20.png"))
 
             # Alerts page: the feed lists both alerts.
             page.set_viewport_size({"width": 1500, "height": 1000})

@@ -72,21 +72,25 @@ def test_flow_cards_show_velocity_against_the_threshold_of_the_symbol():
     eth = {c.label: c for c in flow_cards(RECORD, COLUMNS, "ETHUSDT")}
     assert eth["Weighted imbalance"].value == "+0.312"
     assert eth["VTOB ratio"].value == "0.123"
-    velocity = eth["Imbalance velocity /s (alert ±0.05)"]
-    assert velocity.value == "-0.080 ⚠" and "(reached now)" in velocity.help
+    velocity = eth["Imbalance velocity /s"]
+    assert (velocity.value, velocity.delta) == ("-0.080 ⚠", "alert at ±0.05") and velocity.note
+    assert "(reached now)" in velocity.help
     btc = {c.label: c for c in flow_cards(RECORD, COLUMNS, "BTCUSDT")}
-    assert btc["Imbalance velocity /s (alert ±0.2)"].value == "-0.080"
+    assert (btc["Imbalance velocity /s"].value, btc["Imbalance velocity /s"].delta) == (
+        "-0.080",
+        "alert at ±0.2",
+    )
     empty = flow_cards(None, COLUMNS, "ETHUSDT")
     assert [c.value for c in empty] == ["—", "—", "—"]
 
 
 def test_depth_cards_mark_a_lower_bound_and_only_that():
     cards = {c.label: c for c in depth_cards(RECORD, COLUMNS)}
-    assert cards["Depth ±10 bps"].value == "12.5 / 7.25"
+    assert (cards["Depth ±10 bps"].value, cards["Depth ±10 bps"].delta) == ("12.5 / 7.25", None)
     assert "Complete" in cards["Depth ±10 bps"].help
-    assert cards["Depth ±50 bps"].value == "≥ 30 / ≥ 41"
+    assert (cards["Depth ±50 bps"].value, cards["Depth ±50 bps"].delta) == ("30 / 41", "≥ lower bound")
     assert "lower bound" in cards["Depth ±50 bps"].help
-    assert cards["Depth ±100 bps"].value == "30 / 41"  # no flag: no claim either way
+    assert cards["Depth ±100 bps"].delta is None  # no flag: no claim either way
 
 
 def test_overview_extras_in_row_order_with_the_lower_bounds():

@@ -186,17 +186,15 @@ def test_symbol_view_shows_the_book_shape_metrics_and_the_picked_level(
     at.run()
     assert not at.exception
     cards = {m.label: m.value for m in at.metric}
+    deltas = {m.label: m.delta or None for m in at.metric}
     assert cards["Weighted imbalance"] == f"{latest['weighted_imbalance']:+.3f}"
     assert cards["VTOB ratio"] == f"{latest['vtob_ratio']:.3f}"
-    assert cards["Imbalance velocity /s (alert ±0.07)"].startswith(f"{latest['imbalance_velocity']:+.3f}")
+    assert cards["Imbalance velocity /s"].startswith(f"{latest['imbalance_velocity']:+.3f}")
+    assert deltas["Imbalance velocity /s"] == "alert at ±0.07"
     assert latest["depth_complete_50bps"] is False  # 20 levels of the seed end inside 50 bps
-    assert (
-        cards["Depth ±50 bps"] == f"≥ {latest['depth_bid_50bps']:,.4g} / ≥ {latest['depth_ask_50bps']:,.4g}"
-    )
-    ten = f"{latest['depth_bid_10bps']:,.4g} / {latest['depth_ask_10bps']:,.4g}"
-    assert cards["Depth ±10 bps"] == (
-        ten if latest["depth_complete_10bps"] else f"≥ {ten.replace(' / ', ' / ≥ ')}"
-    )
+    assert cards["Depth ±50 bps"] == f"{latest['depth_bid_50bps']:,.4g} / {latest['depth_ask_50bps']:,.4g}"
+    assert deltas["Depth ±50 bps"] == "≥ lower bound"
+    assert deltas["Depth ±10 bps"] == (None if latest["depth_complete_10bps"] else "≥ lower bound")
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     titles = [spec["layout"].get("title", {}).get("text", "") for spec in specs]
     assert any("velocity_spike alert at |v| ≥ 0.07" in t for t in titles), titles
