@@ -159,3 +159,13 @@ def test_the_redis_key_prefix_comes_from_settings():
     k = RedisLayout.from_settings(RedisSettings(key_prefix="test42"))
     assert k.latest("x", "Y") == "test42:latest:x:Y"
     assert k.alerts_channel() == "test42:alerts:live"
+
+
+@pytest.mark.parametrize("topic", [Topic.PROCESSED, Topic.BARS, Topic.ALERTS], ids=lambda t: t.value)
+def test_the_instrument_fields_are_one_definition_across_the_keyed_topics(topic):
+    """A book's metrics, bars and alerts name the instrument exactly as orderbook.raw does: a venue
+    or market added to raw alone would have its metrics rejected downstream."""
+    raw = load_schema(Topic.RAW)["properties"]
+    props = load_schema(topic)["properties"]
+    for field in ("exchange", "market", "symbol"):
+        assert props[field] == raw[field], field
