@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from pydantic import SecretStr
 
@@ -132,3 +133,44 @@ def test_connections_per_token() -> None:
     assert refused is not None and refused.code is CloseCode.TOO_MANY_CONNECTIONS
     access.release("t")
     assert access.acquire("t") is None
+
+
+def test_hub_conflates_books_never_alerts_and_numbers_every_update() -> None:
+    from gateway.fanin import Incoming
+    from gateway.hub import Client, Hub
+    from gateway.metrics import GatewayMetrics
+
+    overflowed: list[Client] = []
+    hub = Hub(GatewayMetrics(), overflowed.append)
+    behind = Client("t", ConflatingQueue(capacity=100, conflate_above=0))  # as far behind as can be
+    hub.add(behind)
+    for channel in ("book", "alerts"):
+        hub.subscribe(behind, parse_request(f'{{"type": "subscribe", "channel": "{channel}", "keys": ["x:*"]}}'),
+                      keys=[], from_redis={}, complete=True)  # fmt: skip
+    assert [m["type"] for m in map(orjson.loads, drain(behind.queue))] == ["subscribed", "subscribed"]
+    for n in range(1, 11):
+        hub.dispatch(Incoming(Channel.BOOK, "x:A", 1000 + n, {"n": n}))
+        hub.dispatch(Incoming(Channel.ALERTS, "x:A", 1000 + n, {"n": n}))
+        hub.dispatch(Incoming(Channel.BOOK, "y:A", 1000 + n, {"n": n}))  # not subscribed
+    got = [orjson.loads(m) for m in drain(behind.queue)]
+    assert [(m["channel"], m["seq"], m["data"]["n"]) for m in got] == [
+        ("book", 10, 10),
+        *[("alerts", n, n) for n in range(1, 11)],
+    ]
+    assert not overflowed and hub.latest[(Channel.BOOK, "y:A")].seq == 10
+
+
+def test_hub_reports_a_client_whose_events_overflow() -> None:
+    from gateway.fanin import Incoming
+    from gateway.hub import Client, Hub
+    from gateway.metrics import GatewayMetrics
+
+    overflowed: list[Client] = []
+    hub = Hub(GatewayMetrics(), overflowed.append)
+    client = Client("t", ConflatingQueue(capacity=3, conflate_above=0))
+    hub.add(client)
+    hub.subscribe(client, parse_request('{"type": "subscribe", "channel": "alerts", "keys": ["*"]}'),
+                  keys=[], from_redis={}, complete=True)  # fmt: skip
+    for n in range(3):
+        hub.dispatch(Incoming(Channel.ALERTS, "x:A", 1000 + n, {"n": n}))
+    assert overflowed == [client] and client.overflowed
