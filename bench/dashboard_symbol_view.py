@@ -8,7 +8,7 @@ measures:
    with st.cache_data cleared before every run), the figures (`build_figures`) and their JSON
    serialisation (what Streamlit sends to the browser), for a 1 h and a 24 h range;
 2. if Chromium is there: the page load in Debian's headless Chromium, from navigation until all
-   five charts are drawn and no script run is in progress (1 h range), and the rerun after
+   eight charts are drawn and no script run is in progress (1 h range), and the rerun after
    switching the range to 24 h.
 
 Also saves docs/img/dashboard-overview.png (the overview of these 10 symbols) for the README.
@@ -68,6 +68,11 @@ def seed_day(pg: PostgresSettings, redis: RedisSettings, now_ms: int) -> dict[st
     measured = tapes[MEASURED]
     seed.store_postgres(pg, books=(seed.book_at(measured, i) for i in range(DAY_S)), chunk=20_000)
     took["snapshots"] = time.perf_counter() - t0
+    t0 = time.perf_counter()  # one processed record per second: the metric charts' history
+    seed.store_postgres(
+        pg, metrics=(seed.processed_of(seed.book_at(measured, i)) for i in range(DAY_S)), chunk=20_000
+    )
+    took["metrics"] = time.perf_counter() - t0
     alerts = [seed.alert(t, i, sev) for t in tapes for i, sev in zip(range(600, DAY_S, 1_800), ["high", "medium", "low"] * 20, strict=False)]  # fmt: skip
     seed.store_postgres(pg, alerts=alerts)
     refresh_live(redis, tapes, now_ms)
@@ -111,7 +116,7 @@ def measure_render_path(pg: PostgresSettings, redis: RedisSettings, runs: int) -
             t2 = time.perf_counter()
             payload = sum(len(fig.to_json()) for fig in figs.values())
             t3 = time.perf_counter()
-            assert len(figs) == 5 and not data.problems, data.problems
+            assert len(figs) == 8 and not data.problems, data.problems
             data_t.append(t1 - t0)
             fig_t.append(t2 - t1)
             json_t.append(t3 - t2)
@@ -129,7 +134,7 @@ def measure_render_path(pg: PostgresSettings, redis: RedisSettings, runs: int) -
 
 
 def _settled(page) -> None:
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 8", timeout=60_000)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
         "document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState !== 'running'",
@@ -206,7 +211,7 @@ def main() -> None:
         now = int(time.time()) * 1000
         took = seed_day(pg, redis, now)
         print(f"seeded through the sinks: {len(SYMBOLS)} x {DAY_S} 1 s bars in {took['bars']:.1f} s, "
-              f"{DAY_S} snapshots in {took['snapshots']:.1f} s")  # fmt: skip
+              f"{DAY_S} snapshots in {took['snapshots']:.1f} s, {DAY_S} metrics rows in {took['metrics']:.1f} s")  # fmt: skip
         for label, r in measure_render_path(pg, redis, args.runs).items():
             print(f"symbol view, {label}: data {r['data_ms']:.0f} ms + figures {r['figures_ms']:.0f} ms + "
                   f"JSON {r['json_ms']:.0f} ms = {r['total_median_ms']:.0f} ms median "
