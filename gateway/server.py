@@ -55,8 +55,8 @@ class Gateway:
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, started: asyncio.Event | None = None) -> None:
-        """Serves until `stop` is set; raises when reading Kafka fails (the process exits and its
-        supervisor restarts it), never because of a record or a client."""
+        """Serves until `stop` is set; raises when reading Kafka fails (the process exits, and
+        Compose or `obm up --foreground` starts it again), never because of a record or a client."""
         fanin = KafkaFanIn(self.kafka, self.settings.group_prefix, self.settings.book_levels)
         try:
             await asyncio.to_thread(fanin.assign_at_end)
