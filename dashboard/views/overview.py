@@ -102,7 +102,11 @@ def column_config(ctx: ViewContext) -> dict[str, Any]:
 
 
 def render(ctx: ViewContext) -> None:
-    st.subheader("Overview")
+    st.subheader(
+        "Overview",
+        help="The latest update of every symbol, one row each; hover a column header for what it "
+        "measures, click it to sort. Add metrics with 'More columns'.",
+    )
     if not ctx.keys:
         st.info("No symbols yet: neither Redis nor the database knows any. Is the pipeline running?")
         return

@@ -277,3 +277,7 @@ def test_settings_show_overrides(monkeypatch, pg_settings, redis_prefix, market)
     table = at.dataframe[0].value.set_index("threshold")
     assert table.loc["imbalance_high", symbol] == 0.85
     assert table.loc["imbalance_high", "default"] == 0.7
+    assert "spread_bps ≥ k · spread_bps_mean" in table.loc["spread_widening_k", "meaning"]
+    glossary = at.dataframe[1].value.set_index("metric")
+    assert "(best bid size + best ask size)" in glossary.loc["VTOB ratio", "meaning"]
+    assert "lower bound" in glossary.loc["Depth ±X bps", "meaning"]
