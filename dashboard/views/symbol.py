@@ -25,7 +25,13 @@ from dashboard.formatting import plural
 from dashboard.history_store import HistoryUnavailable
 from dashboard.layout import ViewContext
 from dashboard.live_store import LiveStore, LiveUnavailable
-from dashboard.metric_columns import IMBALANCE_VELOCITY, VTOB_RATIO, WEIGHTED_IMBALANCE, MetricColumns
+from dashboard.metric_columns import (
+    IMBALANCE_VELOCITY,
+    VTOB_RATIO,
+    WEIGHTED_IMBALANCE,
+    MetricColumns,
+    imbalance_column,
+)
 from dashboard.metric_help import metric_help
 from dashboard.metric_panels import depth_cards, flow_cards, with_imbalance_of
 from dashboard.resources import live_store
@@ -67,7 +73,7 @@ def metric_query(columns: MetricColumns, level: int) -> dict[str, tuple[str, ...
     bands = columns.depth_bands
     ranges = [IMBALANCE_VELOCITY]
     if level != columns.bars_imbalance_level:
-        ranges.append(f"imbalance_{level}")
+        ranges.append(imbalance_column(level))
     return {
         "means": (WEIGHTED_IMBALANCE, VTOB_RATIO, *(c for b in bands for c in (b.bid, b.ask))),
         "ranges": tuple(ranges),
@@ -110,7 +116,7 @@ def load(
             key, window.start_ms, window.end_ms, series_bucket, **metric_query(columns, level)
         )
         if level != columns.bars_imbalance_level:
-            series = with_imbalance_of(series, metrics, f"imbalance_{level}")
+            series = with_imbalance_of(series, metrics, imbalance_column(level))
     except HistoryUnavailable:
         problems.append(
             "PostgreSQL is down: history limited to the last hour of bars kept in Redis; "
@@ -165,7 +171,7 @@ def build_figures(data: SymbolData, ctx: ViewContext) -> dict[str, Any]:
     level = data.level
     alert_level = ctx.columns.imbalance_level(symbol)
     latest = data.latest or {}
-    imbalance = latest.get(f"imbalance_{level}")
+    imbalance = latest.get(imbalance_column(level))
     revision = data.key
     ohlc, candle_bucket = candles_of(data.series, data.window, data.series_bucket_s)
     figs: dict[str, Any] = {
