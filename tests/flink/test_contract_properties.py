@@ -46,7 +46,13 @@ from tests.flink.test_obm_json_format import capture_raw_records, synthetic_reco
 pytestmark = pytest.mark.integration
 
 TOPICS = (Topic.RAW, Topic.PROCESSED)
-CONTRACT = ContractSettings()
+# The format's reject kinds (RejectKind.java), each a counter obm_rejected_<kind>.
+KINDS = (
+    "not_json", "not_an_object", "wrong_type", "null_value", "missing_field", "unexpected_field",
+    "duplicate_field", "not_finite", "out_of_range", "item_count", "unequal_length", "not_allowed",
+    "event_time_ahead", "event_time_too_old", "unreadable",
+)  # fmt: skip
+CONTRACT = ContractSettings(max_age_ms=0)  # as deployed, whatever the session's environment says
 LONG_MAX = 2**63 - 1
 # An event time this close to a bound may be judged either way by two clocks a moment apart.
 BOUND_MARGIN_MS = 10_000
@@ -237,16 +243,21 @@ def _beyond_64_bits(topic: Topic, record: dict[str, Any]) -> bool:
 @pytest.mark.parametrize("topic", TOPICS)
 def test_the_format_never_raises_and_rejects_exactly_what_the_contract_rejects(java, topic) -> None:
     verdicts: list[str] = []
+    rejected: list[str] = []  # every rejection's kind, as the format's counters must count them
+    schema = java.formats[topic][0]
+    counted_before = {kind: schema.rejectedCount(kind) for kind in KINDS}
 
     @PROPERTY
     @given(mutated(topic))
     def check(case: tuple[dict[str, Any] | None, bytes]) -> None:
         record, message = case
         row = java.read(topic, message)
+        reason = row[REJECT_REASON]
+        if reason is not None:
+            rejected.append(reason.split(":")[0])
         expected = _python_verdict(topic, message)
         if expected == "?":
             return
-        reason = row[REJECT_REASON]
         assert (reason is None) == (expected is None), f"Java: {reason!r}; Python: {expected!r}"
         verdicts.append("conforms" if reason is None else reason.split(":")[0])
         if reason is not None:
@@ -265,6 +276,8 @@ def test_the_format_never_raises_and_rejects_exactly_what_the_contract_rejects(j
     # the mutations reach both sides and many kinds (the comparison is not between two "no")
     kinds = set(verdicts)
     assert verdicts.count("conforms") >= 20 and len(kinds) >= 8, sorted(Counter(verdicts).items())
+    counted = {kind: schema.rejectedCount(kind) - counted_before[kind] for kind in KINDS}
+    assert {k: n for k, n in counted.items() if n} == dict(Counter(rejected))
 
 
 ARRAYS = st.one_of(st.none(), st.lists(st.one_of(st.none(), NUMBERS.map(float)), max_size=25))

@@ -165,7 +165,7 @@ final class Contract implements Serializable {
         try {
             return new Contract(json, new ObjectMapper().readTree(json), maxFutureMs, maxAgeMs);
         } catch (IOException e) {
-            throw invalid("the contract option is not JSON: " + ContractReader.shorten(e.getMessage()));
+            throw invalid("the contract option is not JSON: " + Rejection.shorten(e.getMessage()));
         }
     }
 

@@ -33,7 +33,6 @@ import java.util.Set;
  */
 final class ContractReader {
 
-    private static final int MAX_DETAIL = 200;
     // Accepted values of a field with a pattern, so a symbol is matched once, not per record.
     private static final int PATTERN_CACHE = 4096;
 
@@ -84,7 +83,7 @@ final class ContractReader {
             if (first != JsonToken.START_OBJECT) {
                 throw first == null
                         ? new Rejection(RejectKind.NOT_JSON, "no JSON value in the message")
-                        : new Rejection(RejectKind.NOT_AN_OBJECT, "the message is " + describe(first) + ", not an object");
+                        : new Rejection(RejectKind.NOT_AN_OBJECT, "the message is " + Rejection.describe(first) + ", not an object");
             }
             final GenericRowData row = readObject(jp);
             if (jp.nextToken() != null) {
@@ -93,7 +92,7 @@ final class ContractReader {
             checkRecord();
             return row;
         } catch (IOException e) { // syntax, end of input, Jackson's nesting and number limits
-            throw new Rejection(RejectKind.NOT_JSON, shorten(e.getMessage()));
+            throw new Rejection(RejectKind.NOT_JSON, Rejection.shorten(e.getMessage()));
         }
     }
 
@@ -111,7 +110,7 @@ final class ContractReader {
             jp.nextToken();
             if (f < 0) {
                 if (!contract.additionalProperties) {
-                    throw new Rejection(RejectKind.UNEXPECTED_FIELD, quoted(name) + " is not a field of " + contract.topic);
+                    throw new Rejection(RejectKind.UNEXPECTED_FIELD, Rejection.quoted(name) + " is not a field of " + contract.topic);
                 }
                 jp.skipChildren();
                 continue;
@@ -193,7 +192,7 @@ final class ContractReader {
         switch (rule.kind) {
             case Contract.Rule.NUMBER:
                 if (token != JsonToken.VALUE_NUMBER_FLOAT && token != JsonToken.VALUE_NUMBER_INT) {
-                    throw wrongType(rule, path, token);
+                    throw Rejection.wrongType(rule, path, token);
                 }
                 final double d = checkNumber(JsonValueReader.readDouble(jp), rule, path, jp);
                 return column == null ? null : d;
@@ -202,14 +201,14 @@ final class ContractReader {
                 return column == null ? null : box(value, column);
             case Contract.Rule.STRING:
                 if (token != JsonToken.VALUE_STRING) {
-                    throw wrongType(rule, path, token);
+                    throw Rejection.wrongType(rule, path, token);
                 }
                 final String text = jp.getText();
                 checkString(text, rule, path, f);
                 return column == null ? null : StringData.fromString(text);
             case Contract.Rule.BOOLEAN:
                 if (token != JsonToken.VALUE_TRUE && token != JsonToken.VALUE_FALSE) {
-                    throw wrongType(rule, path, token);
+                    throw Rejection.wrongType(rule, path, token);
                 }
                 return column == null ? null : token == JsonToken.VALUE_TRUE;
             default: // an array inside an array (not in any of our schemas)
@@ -223,13 +222,13 @@ final class ContractReader {
         final long value;
         if (token == JsonToken.VALUE_NUMBER_INT) {
             if (jp.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
-                throw new Rejection(RejectKind.OUT_OF_RANGE, path + " " + shorten(jp.getText()) + " does not fit 64 bits");
+                throw new Rejection(RejectKind.OUT_OF_RANGE, path + " " + Rejection.shorten(jp.getText()) + " does not fit 64 bits");
             }
             value = jp.getLongValue();
         } else if (token == JsonToken.VALUE_NUMBER_FLOAT) { // JSON Schema: 2.0 is an integer
             final double d = jp.getDoubleValue();
             if (!Double.isFinite(d)) {
-                throw new Rejection(RejectKind.NOT_FINITE, path + " " + shorten(jp.getText()) + " is not a finite number");
+                throw new Rejection(RejectKind.NOT_FINITE, path + " " + Rejection.shorten(jp.getText()) + " is not a finite number");
             }
             if (d != Math.rint(d)) {
                 throw new Rejection(RejectKind.WRONG_TYPE, path + ": expected an integer, got " + jp.getText());
@@ -239,7 +238,7 @@ final class ContractReader {
             }
             value = (long) d;
         } else {
-            throw wrongType(rule, path, token);
+            throw Rejection.wrongType(rule, path, token);
         }
         if (column != null && column.kind == ColumnType.INT && (int) value != value) {
             throw new Rejection(RejectKind.OUT_OF_RANGE, path + " " + value + " does not fit 32 bits");
@@ -254,7 +253,7 @@ final class ContractReader {
     private static double checkNumber(double value, Contract.Rule rule, String path, JsonParser jp)
             throws IOException, Rejection {
         if (!Double.isFinite(value)) {
-            throw new Rejection(RejectKind.NOT_FINITE, path + " " + shorten(jp.getText()) + " is not a finite number");
+            throw new Rejection(RejectKind.NOT_FINITE, path + " " + Rejection.shorten(jp.getText()) + " is not a finite number");
         }
         checkBounds(value, rule, path, jp.getText());
         return value;
@@ -262,11 +261,11 @@ final class ContractReader {
 
     private static void checkBounds(double value, Contract.Rule rule, String path, String text) throws Rejection {
         if (value < rule.minimum) { // false for a NaN bound: no minimum
-            throw new Rejection(RejectKind.OUT_OF_RANGE, path + " is " + shorten(text) + ", below the minimum " + rule.minimum);
+            throw new Rejection(RejectKind.OUT_OF_RANGE, path + " is " + Rejection.shorten(text) + ", below the minimum " + rule.minimum);
         }
         if (!Double.isNaN(rule.exclusiveMinimum) && !(value > rule.exclusiveMinimum)) {
             throw new Rejection(
-                    RejectKind.OUT_OF_RANGE, path + " is " + shorten(text) + ", not above " + rule.exclusiveMinimum);
+                    RejectKind.OUT_OF_RANGE, path + " is " + Rejection.shorten(text) + ", not above " + rule.exclusiveMinimum);
         }
     }
 
@@ -278,7 +277,7 @@ final class ContractReader {
         }
         if (rule.stringEnum != null && !contains(rule.stringEnum, text)) {
             throw new Rejection(
-                    RejectKind.NOT_ALLOWED, path + " is " + quoted(text) + ", not one of " + Arrays.toString(rule.stringEnum));
+                    RejectKind.NOT_ALLOWED, path + " is " + Rejection.quoted(text) + ", not one of " + Arrays.toString(rule.stringEnum));
         }
         if (rule.pattern != null) {
             final Set<String> known = f >= 0 ? accepted.get(f) : null;
@@ -287,7 +286,7 @@ final class ContractReader {
             }
             if (!rule.pattern.matcher(text).find()) {
                 throw new Rejection(
-                        RejectKind.NOT_ALLOWED, path + " is " + quoted(text) + ", which does not match " + rule.patternText);
+                        RejectKind.NOT_ALLOWED, path + " is " + Rejection.quoted(text) + ", which does not match " + rule.patternText);
             }
             if (known != null) {
                 if (known.size() >= PATTERN_CACHE) {
@@ -306,7 +305,7 @@ final class ContractReader {
     private Object readArray(JsonParser jp, Contract.Rule rule, ColumnType column, int f)
             throws IOException, Rejection {
         if (jp.currentToken() != JsonToken.START_ARRAY) {
-            throw wrongType(rule, rule.name, jp.currentToken());
+            throw Rejection.wrongType(rule, rule.name, jp.currentToken());
         }
         final Contract.Rule item = rule.items;
         final ColumnType element = column == null ? null : column.element;
@@ -328,7 +327,7 @@ final class ContractReader {
                 }
             } else if (item.kind == Contract.Rule.NUMBER && (primitive || objects == null)) {
                 if (token != JsonToken.VALUE_NUMBER_FLOAT && token != JsonToken.VALUE_NUMBER_INT) {
-                    throw wrongType(item, itemPath(rule, n), token);
+                    throw Rejection.wrongType(item, itemPath(rule, n), token);
                 }
                 final double d = JsonValueReader.readDouble(jp);
                 if (!Double.isFinite(d) || d < item.minimum || !(Double.isNaN(item.exclusiveMinimum) || d > item.exclusiveMinimum)) {
@@ -368,34 +367,6 @@ final class ContractReader {
         return column.kind == ColumnType.INT ? (Object) (int) value : (Object) value;
     }
 
-    private static Rejection wrongType(Contract.Rule rule, String path, JsonToken token) {
-        return new Rejection(RejectKind.WRONG_TYPE, path + ": expected " + rule.kindName() + ", got " + describe(token));
-    }
-
-    private static String describe(JsonToken token) {
-        if (token == null) {
-            return "nothing";
-        }
-        switch (token) {
-            case START_OBJECT:
-                return "an object";
-            case START_ARRAY:
-                return "an array";
-            case VALUE_STRING:
-                return "a string";
-            case VALUE_NUMBER_INT:
-            case VALUE_NUMBER_FLOAT:
-                return "a number";
-            case VALUE_TRUE:
-            case VALUE_FALSE:
-                return "a boolean";
-            case VALUE_NULL:
-                return "null";
-            default:
-                return token.toString();
-        }
-    }
-
     private static boolean contains(long[] values, long value) {
         for (long v : values) {
             if (v == value) {
@@ -414,17 +385,4 @@ final class ContractReader {
         return false;
     }
 
-    private static String quoted(String text) {
-        return "\"" + shorten(text) + "\"";
-    }
-
-    /** At most MAX_DETAIL characters of a message or value, on one line. */
-    static String shorten(String text) {
-        if (text == null) {
-            return "";
-        }
-        final int eol = text.indexOf('\n');
-        final String line = eol >= 0 ? text.substring(0, eol) : text;
-        return line.length() <= MAX_DETAIL ? line : line.substring(0, MAX_DETAIL) + "...";
-    }
 }
