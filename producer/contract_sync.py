@@ -14,7 +14,9 @@ Both are one `int / int` true division of exact integers (fixed-point size and p
 size as a ratio of integers), so the published float is the nearest double to the exact value,
 like every other number of the record. The contract size comes from the venue's listing
 (`ExchangeSpec.parse_instruments`), which the service reads before any connection opens
-(`BookEngine.use_instrument`); a book asked to publish without one is a bug and says so.
+(`BookEngine.use_instrument`); a book asked to publish without one is a bug and says so. The
+records of these books also carry the normalized instrument (`base`, `quote`, `kind`,
+`contract_size`: optional fields of orderbook.raw), so one instrument can be compared across venues.
 """
 
 from __future__ import annotations
@@ -93,3 +95,8 @@ class ContractBookSync(BookSync):
 
     def use_instrument(self, instrument: Instrument) -> None:
         self.book.use_instrument(instrument)
+        size = instrument.contract_size
+        fields: dict[str, object] = {"base": instrument.base, "quote": instrument.quote}
+        self.instrument_fields = {k: v for k, v in fields.items() if v}  # a venue that omits them
+        self.instrument_fields["kind"] = instrument.kind
+        self.instrument_fields["contract_size"] = float(size) if size is not None else None

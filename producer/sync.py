@@ -38,6 +38,7 @@ class BookSync(BookEngine):
         "_exchange",
         "_market",
         "_depth",
+        "instrument_fields",
     )
     # Plain attributes here (the contract's read-only properties): the hot path reads them.
     live: bool
@@ -74,6 +75,9 @@ class BookSync(BookEngine):
         self._exchange = exchange
         self._market = market
         self._depth = depth
+        # The normalized instrument (base, quote, kind, contract_size) where the venue's listing
+        # is read (use_instrument of the engines that need it), else nothing: optional fields.
+        self.instrument_fields: dict[str, object] = {}
 
     @classmethod
     def create(cls, spec: ExchangeSpec, symbol: str, depth: int) -> BookSync:
@@ -167,4 +171,6 @@ class BookSync(BookEngine):
             "resynced": self.record_resynced,
             "crossed": crossed,
         }
+        if self.instrument_fields:
+            record.update(self.instrument_fields)
         return publisher.publish_book(key, record, force_check=self.record_resynced)

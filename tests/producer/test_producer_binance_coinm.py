@@ -89,6 +89,10 @@ def craft(path) -> list[dict]:  # noqa: ANN001
                 **book.expected(DEPTH, base_size),
                 "resynced": resynced,
                 "crossed": False,
+                "base": "BTC",
+                "quote": "USD",
+                "kind": "perp",
+                "contract_size": 100.0,
             }
         )
         prev_published = u

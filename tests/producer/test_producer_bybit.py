@@ -26,7 +26,9 @@ DEPTH = 10
 FIELDS = ("sequence_id", "prev_sequence_id", "resynced", "bid_prices", "bid_sizes", "ask_prices", "ask_sizes")
 
 
-def run_golden(kafka_settings, symbol: str, category: str, exchange_id: str, size_of) -> None:  # noqa: ANN001
+def run_golden(
+    kafka_settings, symbol: str, category: str, exchange_id: str, size_of, instrument: dict
+) -> None:  # noqa: ANN001
     kafka = isolated_kafka(kafka_settings)
     true = TrueBook(seed=9, mid=Decimal("60000.0"), tick=Decimal("0.5"))
     expected: list[dict] = []
@@ -113,6 +115,7 @@ def run_golden(kafka_settings, symbol: str, category: str, exchange_id: str, siz
             False,
         )
         assert rec["transaction_time"] == rec["event_time"] - 1  # cts, the matching engine's time
+        assert {k: rec[k] for k in instrument} == instrument  # the normalized instrument
     got = [{k: rec[k] for k in FIELDS} for _, rec in records]
     assert len(got) == len(expected)
     for i, (rec, want) in enumerate(zip(got, expected, strict=True)):
@@ -121,9 +124,13 @@ def run_golden(kafka_settings, symbol: str, category: str, exchange_id: str, siz
 
 def test_bybit_linear_golden(kafka_settings) -> None:
     """BTCUSDT linear: quantities in BTC, published as they are."""
-    run_golden(kafka_settings, "BTCUSDT", "linear", "bybit_linear", None)
+    instrument = {"base": "BTC", "quote": "USDT", "kind": "perp", "contract_size": None}
+    run_golden(kafka_settings, "BTCUSDT", "linear", "bybit_linear", None, instrument)
 
 
 def test_bybit_inverse_golden(kafka_settings) -> None:
     """BTCUSD inverse: contracts of 1 USD, published as contracts / price BTC."""
-    run_golden(kafka_settings, "BTCUSD", "inverse", "bybit_inverse", lambda price, size: size / price)
+    instrument = {"base": "BTC", "quote": "USD", "kind": "perp", "contract_size": 1.0}
+    run_golden(
+        kafka_settings, "BTCUSD", "inverse", "bybit_inverse", lambda price, size: size / price, instrument
+    )

@@ -27,7 +27,7 @@ DEPTH = 10
 FIELDS = ("sequence_id", "prev_sequence_id", "resynced", "bid_prices", "bid_sizes", "ask_prices", "ask_sizes")
 
 
-def run_golden(kafka_settings, inst: str, exchange_id: str, market: str, size_of):  # noqa: ANN001, ANN201
+def run_golden(kafka_settings, inst: str, exchange_id: str, market: str, size_of, instrument: dict):  # noqa: ANN001, ANN201
     kafka = isolated_kafka(kafka_settings)
     true = TrueBook(seed=5, mid=Decimal("60000.0"), tick=Decimal("0.1"))
     expected: list[dict] = []
@@ -124,6 +124,7 @@ def run_golden(kafka_settings, inst: str, exchange_id: str, market: str, size_of
             False,
         )
         assert rec["transaction_time"] is None and rec["event_time"] > 0
+        assert {k: rec[k] for k in instrument} == instrument  # the normalized instrument
     got = [{k: rec[k] for k in FIELDS} for _, rec in records]
     assert len(got) == len(expected)
     for i, (rec, want) in enumerate(zip(got, expected, strict=True)):
@@ -132,11 +133,12 @@ def run_golden(kafka_settings, inst: str, exchange_id: str, market: str, size_of
 
 def test_okx_swap_golden(kafka_settings) -> None:
     """BTC-USDT-SWAP: linear contracts of 0.01 BTC (the simulator's instruments list ctVal 0.01)."""
-    run_golden(
-        kafka_settings, "BTC-USDT-SWAP", "okx_swap", "swap", lambda price, size: size * Fraction(1, 100)
-    )
+    instrument = {"base": "BTC", "quote": "USDT", "kind": "perp", "contract_size": 0.01}
+    to_base = lambda price, size: size * Fraction(1, 100)  # noqa: E731
+    run_golden(kafka_settings, "BTC-USDT-SWAP", "okx_swap", "swap", to_base, instrument)
 
 
 def test_okx_spot_golden(kafka_settings) -> None:
     """BTC-USDT: sizes are base units already."""
-    run_golden(kafka_settings, "BTC-USDT", "okx", "spot", None)
+    instrument = {"base": "BTC", "quote": "USDT", "kind": "spot", "contract_size": None}
+    run_golden(kafka_settings, "BTC-USDT", "okx", "spot", None, instrument)
