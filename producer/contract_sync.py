@@ -53,6 +53,14 @@ class ContractBook(OrderBook):
         self._num, self._den = ratio
         self._mode = "inverse" if instrument.inverse else "linear"
 
+    def top_prices(self, n: int) -> tuple[list[int], list[int]]:
+        """The best n bid prices (descending) and ask prices (ascending), exact."""
+        if (len(self._bid_win) < n and len(self._bids) > len(self._bid_win)) or (
+            len(self._ask_win) < n and len(self._asks) > len(self._ask_win)
+        ):
+            self._widen(n)
+        return self._bid_win[: -n - 1 : -1], self._ask_win[:n]
+
     def top(self, n: int) -> tuple[list[float], list[float], list[float], list[float]]:
         if self._mode == "base":
             return super().top(n)

@@ -152,7 +152,7 @@ class StreamBookSync(ContractBookSync):
         or it equals ours."""
         if not sent or self._checksum is None:
             return True
-        n = self._checksum_depth
-        bids = [self._bid_texts[p] for p, _ in self.book.levels("bids", n)]
-        asks = [self._ask_texts[p] for p, _ in self.book.levels("asks", n)]
+        bid_prices, ask_prices = self.book.top_prices(self._checksum_depth)
+        bids = list(map(self._bid_texts.__getitem__, bid_prices))
+        asks = list(map(self._ask_texts.__getitem__, ask_prices))
         return self._checksum(bids, asks) == sent

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import zlib
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -68,12 +69,10 @@ def resubscribe(stream: str) -> list[str]:
 
 def checksum(bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> int:
     """OKX's book checksum over (price, size) strings, best first, at most 25 per side."""
-    parts: list[str] = []
-    for i in range(max(len(bids), len(asks))):
-        if i < len(bids):
-            parts += bids[i]
-        if i < len(asks):
-            parts += asks[i]
+    n = min(len(bids), len(asks))
+    # bid 1, ask 1, bid 2, ask 2, ... then what is left of the longer side (flattened in C)
+    parts = list(chain.from_iterable(chain.from_iterable(zip(bids, asks, strict=False))))
+    parts += chain.from_iterable(bids[n:] if len(bids) > n else asks[n:])
     crc = zlib.crc32(":".join(parts).encode())
     return crc - (1 << 32) if crc & 0x80000000 else crc
 
