@@ -21,6 +21,10 @@ from schemas import Topic
 # The Java process table function of the stateful metrics (jvm/flink-functions).
 FLOW_FUNCTION = "obm_book_flow"
 FLOW_CLASS = "io.orderbookmonitor.flink.BookFlowFunction"
+# The flow function's state name in savepoints. Changed with the layout of its state (2: moments
+# as shifted double-double sums instead of Σx, Σx²), so that an old savepoint does not restore into
+# the new layout: the job resumes with --allowNonRestoredState and the windows refill (60 s).
+FLOW_UID = "obm-book-flow-2"
 SUMS_FUNCTION = "obm_book_sums"
 SUMS_CLASS = "io.orderbookmonitor.flink.BookSumsFunction"
 
@@ -117,13 +121,19 @@ def _per_book_stage(book: Table, settings: MetricsJobSettings) -> Table:
     microprice = (
         f"(CASE WHEN mid IS NOT NULL THEN {safe_ratio('a_p1 * b_q1 + b_p1 * a_q1', 'b_q1 + a_q1')} END)"
     )
+    # microprice - mid = spread * (Qb - Qa) / (2 (Qb + Qa)): the same value without subtracting
+    # two prices that agree to 6-7 digits (docs/metrics.md)
+    microprice_lean = (
+        "(CASE WHEN mid IS NOT NULL THEN "
+        f"{safe_ratio('(a_p1 - b_p1) * (b_q1 - a_q1)', '2 * (b_q1 + a_q1) * mid')} END)"
+    )
     vtob_total = f"{summed('cum_bid', settings.vtob_levels)} + {summed('cum_ask', settings.vtob_levels)}"
     cols = [
         "b_p1 AS best_bid, a_p1 AS best_ask, b_q1 AS best_bid_size, a_q1 AS best_ask_size",
         "CASE WHEN mid IS NOT NULL THEN a_p1 - b_p1 END AS spread",
         f"{safe_ratio('a_p1 - b_p1', 'mid')} * 10000 AS spread_bps",
         f"{microprice} AS microprice",
-        f"{safe_ratio(f'{microprice} - mid', 'mid')} * 10000 AS microprice_lean_bps",
+        f"{microprice_lean} * 10000 AS microprice_lean_bps",
         f"{imbalance('book.wsum_bid', 'book.wsum_ask')} AS weighted_imbalance",
         f"{safe_ratio('b_q1 + a_q1', vtob_total)} AS vtob_ratio",
         *(f"flow_{c}" for c in _ofi_columns(settings)),
@@ -162,7 +172,7 @@ def _flow_stage(per_book: Table, settings: MetricsJobSettings) -> Table:
           imbalance_level => {settings.baseline_imbalance_level},
           velocity_window_ms => CAST({settings.velocity_window_ms} AS BIGINT),
           baseline_window_ms => CAST({settings.baseline_window_ms} AS BIGINT),
-          uid => 'obm-book-flow'
+          uid => '{FLOW_UID}'
         )
         """,
     )

@@ -148,7 +148,7 @@ fstamp=".cache/jars/.functions-$fsum"
 if [ ! -f "$fstamp" ] || [ ! -f .cache/jars/flink/obm-flink-functions.jar ]; then
   log "building the Java Flink functions (jvm/flink-functions)"
   rm -f .cache/jars/.functions-*
-  mvn -f jvm/flink-functions/pom.xml -q -B package
+  mvn -f jvm/flink-functions/pom.xml -q -B package -DskipTests
   touch "$fstamp"
 fi
 log "ready"

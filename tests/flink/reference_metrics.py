@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -54,7 +55,7 @@ def book_metrics(rec: dict[str, Any], s: MetricsJobSettings) -> dict[str, Any]:
     out["weighted_imbalance"] = _ratio(wb - wa, wb + wa)
     micro = _ratio(ap[0] * bq[0] + bp[0] * aq[0], bq[0] + aq[0])
     out["microprice"] = micro
-    out["microprice_lean_bps"] = None if micro is None else (micro - mid) / mid * 1e4
+    out["microprice_lean_bps"] = None if micro is None else _lean_bps(bp[0], bq[0], ap[0], aq[0])
     v = s.vtob_levels
     out["vtob_ratio"] = _ratio(bq[0] + aq[0], bq[:v].sum() + aq[:v].sum())
     for pct in s.depth_pcts:
@@ -64,6 +65,15 @@ def book_metrics(rec: dict[str, Any], s: MetricsJobSettings) -> dict[str, Any]:
         out[f"depth_ask_{sfx}"] = float(aq[ap <= hi].sum())
         out[f"depth_complete_{sfx}"] = bool(bp[-1] <= lo and ap[-1] >= hi)
     return out
+
+
+def _lean_bps(bid: float, bid_size: float, ask: float, ask_size: float) -> float:
+    """(microprice - mid) / mid * 10^4 exactly (rationals over the doubles), rounded once: the
+    difference of two prices that agree to 6-7 digits, taken as written."""
+    b, qb, a, qa = (Fraction(float(v)) for v in (bid, bid_size, ask, ask_size))
+    micro = (a * qb + b * qa) / (qb + qa)
+    mid = (b + a) / 2
+    return float((micro - mid) / mid * 10_000)
 
 
 def _ofi(cur: dict[str, Any], prev: dict[str, Any], levels: int) -> float:
@@ -83,11 +93,23 @@ def _ofi(cur: dict[str, Any], prev: dict[str, Any], levels: int) -> float:
     return total
 
 
-def _window_stats(values: np.ndarray) -> tuple[float | None, float | None]:
+def _window_stats(values: np.ndarray, x: float) -> tuple[float | None, float | None, float | None]:
+    """Mean, population std and z of x over the window, two-pass: numpy's mean m, then the
+    deviations d = v - m (exact for values near m). The mean as a double is off by up to half an
+    ulp of |mean|, which z = (x - mean)/std would divide by a std that may be 1e-6 of the mean, so
+    the deviations' own mean (what m missed) is carried: mean = m + mean(d), std over d - mean(d),
+    z = ((x - m) - mean(d)) / std. z is None by the floor rule of docs/metrics.md."""
     vals = values[~np.isnan(values)]
     if not len(vals):
-        return None, None
-    return float(vals.mean()), float(vals.std())
+        return None, None, None
+    m = vals.mean()
+    d = vals - m
+    dm = d.mean()
+    mean, std = float(m + dm), float(np.sqrt(np.mean((d - dm) ** 2)))
+    z = None
+    if std > 1e-7 * abs(mean) + 1e-12 and not math.isnan(x):
+        z = float(((x - m) - dm) / std)
+    return mean, std, z
 
 
 def reference_metrics(
@@ -122,10 +144,7 @@ def reference_metrics(
                 out["imbalance_velocity"] = (imb[j] - imb[first]) / ((t - times[first]) / 1000)
             win = seen & (times >= t - s.baseline_window_ms)
             for name, series in (("spread_bps", spread), ("imbalance", imb)):
-                mean, std = _window_stats(series[win])
-                out[f"{name}_mean"], out[f"{name}_std"] = mean, std
-                x = series[j]
-                ok = mean is not None and std is not None and std > 1e-7 * abs(mean) + 1e-12
-                out[f"{name}_z"] = (x - mean) / std if ok and not math.isnan(x) else None
+                stats = _window_stats(series[win], series[j])
+                out[f"{name}_mean"], out[f"{name}_std"], out[f"{name}_z"] = stats
             expected[(key[0], key[1], rec["sequence_id"])] = out
     return expected

@@ -26,8 +26,9 @@ import java.util.Optional;
 
 /**
  * The stateful part of the metrics job, per `exchange:symbol`, in one keyed operator: order flow
- * imbalance against the previous update, imbalance velocity over a short window and the running
- * count, sum and sum of squares of spread (bps) and imbalance over the baseline window.
+ * imbalance against the previous update, imbalance velocity over a short window and the moments
+ * (count, mean, standard deviation: {@link SlidingMoments}) of spread (bps) and imbalance over the
+ * baseline window.
  *
  * <p>Why a function and not SQL OVER windows: Flink's event-time RANGE OVER operator scans every
  * timestamp it holds for the key on each update (about 600 for a 60 s baseline at 10 updates/s),
@@ -66,8 +67,8 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         "imbalance_std",
         "imbalance_z"
     };
-    // Below this a standard deviation is rounding noise of Σx² − (Σx)²/n, not dispersion, and a
-    // z-score over it would be meaningless: z is NULL instead.
+    // Below this a standard deviation is no dispersion worth a z-score (a window whose values
+    // agree to 7 digits): z is NULL instead (docs/metrics.md).
     static final double STD_FLOOR_REL = 1e-7;
     static final double STD_FLOOR_ABS = 1e-12;
 
@@ -92,12 +93,9 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         public long velocityTime;
         public double velocityImbalance;
 
-        public long spreadCount;
-        public double spreadSum;
-        public double spreadSumSq;
-        public long imbalanceCount;
-        public double imbalanceSum;
-        public double imbalanceSumSq;
+        /** The baseline window's spread bps and followed imbalance (NULLs left out). */
+        public SlidingMoments spread = new SlidingMoments();
+        public SlidingMoments imbalance = new SlidingMoments();
         /** Top levels of the previous update (b_p, b_q, a_p, a_q per level; NaN = no level). */
         public double[] previous;
     }
@@ -136,6 +134,8 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
     private transient int imbalanceCol;
     private transient int[] levelCols;
     private transient int[] passedCols;
+    // The window's values when its moments are recomputed (rare: SlidingMoments.needsRecompute).
+    private transient double[] recomputeBuffer;
 
     public void eval(
             Context ctx,
@@ -193,14 +193,10 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         }
         state.next++;
         if (!Double.isNaN(spread)) {
-            state.spreadCount++;
-            state.spreadSum += spread;
-            state.spreadSumSq += spread * spread;
+            state.spread.add(spread);
         }
         if (!Double.isNaN(imbalance)) {
-            state.imbalanceCount++;
-            state.imbalanceSum += imbalance;
-            state.imbalanceSumSq += imbalance * imbalance;
+            state.imbalance.add(imbalance);
         }
         final long baselineStart = now - baselineWindowMs;
         while (state.head < state.next && state.headTime < baselineStart) {
@@ -222,6 +218,12 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
                 state.velocityImbalance = candidate.imbalance;
             }
         }
+        if (state.spread.needsRecompute()) {
+            recompute(log, state, current, state.spread, true);
+        }
+        if (state.imbalance.needsRecompute()) {
+            recompute(log, state, current, state.imbalance, false);
+        }
         final long keep = Math.min(state.head, state.velocityHead);
         while (state.tail < keep) {
             log.remove(state.tail);
@@ -241,8 +243,8 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         out.setField(pos++, ofi1);
         out.setField(pos++, ofiM);
         out.setField(pos++, velocity);
-        pos = setStats(out, pos, state.spreadCount, state.spreadSum, state.spreadSumSq, spread);
-        setStats(out, pos, state.imbalanceCount, state.imbalanceSum, state.imbalanceSumSq, imbalance);
+        pos = setStats(out, pos, state.spread, spread);
+        setStats(out, pos, state.imbalance, imbalance);
         collect(out);
     }
 
@@ -268,24 +270,43 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
     }
 
     /**
-     * Mean, population standard deviation and z-score of the current value over the window:
-     * mean = Σx/n, std = sqrt(max(0, (Σx² − (Σx)²/n)/n)); z is NULL when std is within rounding
-     * noise of 0 (std ≤ 1e-7·|mean| + 1e-12), or when there is no current value.
+     * Mean, population standard deviation and z-score of the current value over the window; z is
+     * NULL when std ≤ 1e-7·|mean| + 1e-12 (no dispersion worth a z-score), or when there is no
+     * current value.
      */
-    private static int setStats(GenericRowData out, int pos, long n, double sum, double sumSq, double x) {
-        if (n == 0) {
+    private static int setStats(GenericRowData out, int pos, SlidingMoments moments, double x) {
+        if (moments.count == 0) {
             out.setField(pos, null);
             out.setField(pos + 1, null);
             out.setField(pos + 2, null);
             return pos + 3;
         }
-        final double mean = sum / n;
-        final double std = Math.sqrt(Math.max((sumSq - sum * sum / n) / n, 0));
+        final double mean = moments.mean();
+        final double std = moments.std();
         final boolean dispersed = std > STD_FLOOR_REL * Math.abs(mean) + STD_FLOOR_ABS;
         out.setField(pos, mean);
         out.setField(pos + 1, std);
-        out.setField(pos + 2, dispersed && !Double.isNaN(x) ? (x - mean) / std : null);
+        out.setField(pos + 2, dispersed && !Double.isNaN(x) ? moments.deviation(x) / std : null);
         return pos + 3;
+    }
+
+    /** The moments of one series from the baseline window's entries in the log (head..next-1). */
+    private void recompute(
+            MapView<Long, byte[]> log, FlowState state, Entry current, SlidingMoments moments, boolean spread)
+            throws Exception {
+        final int size = (int) (state.next - state.head);
+        if (recomputeBuffer == null || recomputeBuffer.length < size) {
+            recomputeBuffer = new double[size];
+        }
+        int n = 0;
+        for (long index = state.head; index < state.next; index++) {
+            final Entry entry = entryAt(log, state, index, current);
+            final double value = spread ? entry.spreadBps : entry.imbalance;
+            if (!Double.isNaN(value)) {
+                recomputeBuffer[n++] = value;
+            }
+        }
+        moments.recompute(recomputeBuffer, n);
     }
 
     private static void cacheHead(FlowState state, Entry entry) {
@@ -302,22 +323,10 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
 
     private static void retract(FlowState state, double spreadBps, double imbalance) {
         if (!Double.isNaN(spreadBps)) {
-            state.spreadCount--;
-            state.spreadSum -= spreadBps;
-            state.spreadSumSq -= spreadBps * spreadBps;
-            if (state.spreadCount == 0) { // no rounding residue carried into the next window
-                state.spreadSum = 0;
-                state.spreadSumSq = 0;
-            }
+            state.spread.remove(spreadBps);
         }
         if (!Double.isNaN(imbalance)) {
-            state.imbalanceCount--;
-            state.imbalanceSum -= imbalance;
-            state.imbalanceSumSq -= imbalance * imbalance;
-            if (state.imbalanceCount == 0) {
-                state.imbalanceSum = 0;
-                state.imbalanceSumSq = 0;
-            }
+            state.imbalance.remove(imbalance);
         }
     }
 
