@@ -13,8 +13,15 @@ run: ## start the embedded stack with the market simulator and the dashboard (Ct
 	@scripts/bootstrap.sh run
 	@$(VENV)/obm up --foreground
 
-test: ## run the whole test suite against real Kafka, Flink, PostgreSQL and Redis
+# `mvn -q` prints only errors; this logger brings back Surefire's "Tests run: ..." lines.
+SUREFIRE_SUMMARY := -Dorg.slf4j.simpleLogger.log.org.apache.maven.plugin.surefire=info
+
+test: ## the Java and Rust unit tests, then the whole suite against real Kafka, Flink, PostgreSQL and Redis
 	@scripts/bootstrap.sh test
+	@mvn -q -B -f jvm/flink-functions/pom.xml $(SUREFIRE_SUMMARY) test
+	@cargo=$$(command -v cargo || { [ -x "$$HOME/.cargo/bin/cargo" ] && echo "$$HOME/.cargo/bin/cargo"; }); \
+	if [ -n "$$cargo" ]; then PYO3_PYTHON=$(CURDIR)/$(VENV)/python "$$cargo" test -q --manifest-path producer/native/Cargo.toml; \
+	else echo "make test: no cargo, so the Rust unit tests of producer/native do not run"; fi
 	@$(VENV)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: ## only the unit tests (no services)

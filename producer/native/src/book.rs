@@ -340,3 +340,84 @@ pub fn float_json(value: f64) -> String {
 pub fn parse_fixed_text(text: &str) -> Option<u128> {
     crate::decimal::parse_fixed(text.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PREFIX: &[u8] = br#"{"schema_version":1,"exchange":"binance","market":"spot","symbol":"ETHUSDT""#;
+
+    fn fx(units: f64) -> u128 {
+        (units * 1e8).round() as u128
+    }
+
+    fn live_book(spot: bool, depth: usize) -> NativeBook {
+        let mut book = NativeBook::new("ETHUSDT".into(), spot, depth, PREFIX.to_vec());
+        book.load(vec![fx(100.0), fx(99.0)], vec![fx(1.0), fx(2.0)], vec![fx(101.0), fx(102.0)], vec![fx(3.0), fx(4.0)])
+            .unwrap();
+        book.local_id = 10;
+        book.live = true;
+        book
+    }
+
+    #[test]
+    fn applying_levels_inserts_replaces_and_removes() {
+        let mut book = live_book(true, 20);
+        assert_eq!(book.step_fields(11, 12, None), APPLIED);
+        // bid 100 removed (size 0), bid 99.5 added, ask 101 replaced
+        book.apply_columns(&[fx(100.0), fx(99.5)], &[0, fx(5.0)], &[fx(101.0)], &[fx(7.0)], 12);
+        assert_eq!(book.levels("bids", None), vec![(fx(99.5), fx(5.0)), (fx(99.0), fx(2.0))]);
+        assert_eq!(book.levels("asks", Some(1)), vec![(fx(101.0), fx(7.0))]);
+        assert_eq!(book.local_id, 12);
+        assert_eq!(book.last_published, Some(12));
+        // removing a level that is not there changes nothing
+        book.apply_columns(&[fx(50.0)], &[0], &[], &[], 13);
+        assert_eq!(book.side_len("bids"), 2);
+    }
+
+    #[test]
+    fn the_continuity_rules_of_spot_and_usdm() {
+        let mut spot = live_book(true, 20);
+        assert_eq!(spot.step_fields(5, 10, None), STALE);
+        assert_eq!(spot.stale_events, 1);
+        assert_eq!(spot.step_fields(12, 15, None), NEED_SNAPSHOT); // a gap: 11 is missing
+        assert_eq!(spot.step_fields(8, 15, None), APPLIED); // overlaps the local id
+        let mut usdm = live_book(false, 20);
+        assert_eq!(usdm.step_fields(11, 12, Some(10)), APPLIED);
+        assert_eq!(usdm.step_fields(11, 12, Some(9)), NEED_SNAPSHOT); // pu must be the local id
+        assert_eq!(usdm.step_fields(3, 10, Some(2)), STALE);
+        // the first event after a snapshot: it must straddle the snapshot's id
+        usdm.fresh = true;
+        assert_eq!(usdm.step_fields(11, 12, Some(10)), NEED_SNAPSHOT);
+        assert_eq!(usdm.step_fields(9, 12, Some(8)), APPLIED);
+    }
+
+    #[test]
+    fn the_record_is_the_json_of_the_top_levels() {
+        let mut book = live_book(true, 1);
+        book.apply_columns(&[], &[], &[], &[], 11);
+        let mut out = Vec::new();
+        let crossed = book.record_json(&mut out, 1_723_161_240_000, None, 42, 7);
+        assert!(!crossed);
+        let expected = concat!(
+            r#"{"schema_version":1,"exchange":"binance","market":"spot","symbol":"ETHUSDT","#,
+            r#""event_time":1723161240000,"transaction_time":null,"receive_time_ns":42,"sequence_id":7,"#,
+            r#""prev_sequence_id":null,"bid_prices":[100.0],"bid_sizes":[1.0],"ask_prices":[101.0],"#,
+            r#""ask_sizes":[3.0],"resynced":false,"crossed":false}"#
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_crossed_book_is_counted() {
+        let mut book = live_book(true, 5);
+        book.apply_columns(&[fx(101.5)], &[fx(1.0)], &[], &[], 11);
+        let mut out = Vec::new();
+        assert!(book.record_json(&mut out, 1, Some(2), 3, 4));
+        assert!(book.is_crossed());
+        assert_eq!(book.crossed, 1);
+        let (bp, _, ap, _) = book.top(5);
+        assert_eq!(bp, vec![101.5, 100.0, 99.0]);
+        assert_eq!(ap, vec![101.0, 102.0]);
+    }
+}

@@ -188,3 +188,99 @@ pub fn write_i64(out: &mut Vec<u8>, value: i64) {
     }
     write_u64(out, value.unsigned_abs());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_of(value: u128) -> String {
+        let mut out = Vec::new();
+        write_fixed_as_float(&mut out, value, &mut ryu::Buffer::new());
+        String::from_utf8(out).unwrap()
+    }
+
+    fn float_text(value: f64) -> String {
+        let mut out = Vec::new();
+        write_f64(&mut out, value, &mut ryu::Buffer::new());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn decimal_strings_become_exact_fixed_point() {
+        assert_eq!(parse_fixed(b"0"), Some(0));
+        assert_eq!(parse_fixed(b"1"), Some(100_000_000));
+        assert_eq!(parse_fixed(b"2500.01"), Some(250_001_000_000));
+        assert_eq!(parse_fixed(b"0.00000001"), Some(1));
+        assert_eq!(parse_fixed(b".5"), Some(50_000_000));
+        assert_eq!(parse_fixed(b"7."), Some(700_000_000));
+        // Binance pads to 8 decimals and more; zeros past the 8th are fine, digits are not
+        assert_eq!(parse_fixed(b"0.1000000000"), Some(10_000_000));
+        assert_eq!(parse_fixed(b"0.000000001"), None);
+    }
+
+    #[test]
+    fn what_python_rejects_is_refused() {
+        for bad in [&b""[..], b".", b"-1", b"+1", b"1e5", b"1.2.3", b" 1", b"1,5", b"NaN", b"inf", b"0x10"] {
+            assert_eq!(parse_fixed(bad), None, "{:?}", std::str::from_utf8(bad));
+        }
+        // longer than 64 characters
+        assert_eq!(parse_fixed("1".repeat(65).as_bytes()), None);
+    }
+
+    #[test]
+    fn the_short_and_long_paths_agree() {
+        // 19 characters go the u64 way, 20 and more the checked u128 way
+        let cases = ["1234567890.12345678", "01234567890.12345678", "000000000000000000001.5", "99999999999.0000000000"];
+        for text in cases {
+            let padded = format!("{text}0");
+            assert_eq!(parse_fixed(text.as_bytes()), parse_fixed(padded.as_bytes()), "{text}");
+        }
+        assert_eq!(parse_fixed(b"1234567890.12345678"), Some(123_456_789_012_345_678));
+    }
+
+    #[test]
+    fn values_from_2_to_the_127_are_refused() {
+        // MAX_FIXED / 10^8 = 1701411834604692317316873037158.84105728
+        assert_eq!(parse_fixed(b"1701411834604692317316873037158.84105727"), Some(MAX_FIXED - 1));
+        assert_eq!(parse_fixed(b"1701411834604692317316873037158.84105728"), None);
+        assert_eq!(parse_fixed(b"99999999999999999999999999999999999999999"), None); // overflows u128
+    }
+
+    #[test]
+    fn fixed_point_converts_to_the_nearest_double() {
+        for (value, text) in [
+            (1u128, "0.00000001"),
+            (250_001_000_000, "2500.01"),
+            (123_456_789_012_345_678, "1234567890.12345678"),
+            ((1u128 << 53) + 1, "90071992.54740993"),
+            (MAX_FIXED - 1, "1701411834604692317316873037158.84105727"),
+        ] {
+            assert_eq!(to_f64(value), text.parse::<f64>().unwrap(), "{text}");
+        }
+    }
+
+    #[test]
+    fn floats_are_written_as_orjson_writes_them() {
+        assert_eq!(float_text(100.0), "100.0");
+        assert_eq!(float_text(2500.01), "2500.01");
+        assert_eq!(float_text(1e16), "1e+16");
+        assert_eq!(float_text(1e-8), "1e-8");
+        assert_eq!(float_text(0.00001), "0.00001");
+        assert_eq!(float_text(0.0), "0.0");
+    }
+
+    #[test]
+    fn fixed_point_text_is_the_shortest_text_of_its_float() {
+        // the digits written straight from the integer equal ryu's for the nearest double
+        let mut value: u128 = 1;
+        let mut step: u128 = 1;
+        while value < 1u128 << 70 {
+            assert_eq!(text_of(value), float_text(to_f64(value)), "{value}");
+            value += step;
+            step = step * 3 + 7;
+        }
+        for value in [1_000u128, 999, 1_000_000_000_000_000, 999_999_999_999_999, 100_000_000, 12_345_000] {
+            assert_eq!(text_of(value), float_text(to_f64(value)), "{value}");
+        }
+    }
+}
