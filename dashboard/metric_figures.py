@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -82,8 +83,8 @@ def depth_series(
     which the band was not complete in every update gets an open marker on both sides: there the
     line is a lower bound."""
     traces: list[Any] = []
-    bound_x: list[Any] = []
-    bound_y: list[Any] = []
+    bound_x: list[np.ndarray] = []
+    bound_y: list[np.ndarray] = []
     if not frame.empty:
         for band, dash in zip(bands, _DASHES, strict=False):
             label = metric_help("depth", metrics, bps=band.bps).label
@@ -101,13 +102,13 @@ def depth_series(
                 )
                 if band.complete in frame:
                     incomplete = frame[band.complete].eq(False).to_numpy()
-                    bound_x.extend(frame.index[incomplete])
-                    bound_y.extend(frame.loc[incomplete, column])
-    if bound_x:
+                    bound_x.append(frame.index.to_numpy()[incomplete])
+                    bound_y.append(frame[column].to_numpy(dtype="float64")[incomplete])
+    if bound_x and sum(len(x) for x in bound_x):
         traces.append(
             go.Scatter(
-                x=bound_x,
-                y=bound_y,
+                x=np.concatenate(bound_x),
+                y=np.concatenate(bound_y),
                 mode="markers",
                 name=LOWER_BOUND_NAME,
                 marker={

@@ -42,6 +42,8 @@ from schemas import split_record_key
 SERIES_MAX_POINTS = 1_000
 CANDLES_MAX = 120
 HEATMAP_MAX_COLUMNS = 240
+# The metric charts are a third of the page wide: fewer points than the series keep their JSON small.
+METRIC_CHART_MAX_POINTS = 300
 ALERT_MARKERS_MAX = 500
 CARD_LOOKBACK_S = 60
 CARDS_PER_ROW = 3
@@ -63,20 +65,16 @@ class SymbolData:
     heatmap_bucket_s: int
     problems: list[str]
     level: int  # the top-N imbalance of the gauge, card and series
-    metrics: pd.DataFrame | None = None  # book-shape metrics per series bucket; None: no database
+    metrics: pd.DataFrame | None = None  # book-shape metrics per chart bucket; None: no database
 
 
-def metric_query(columns: MetricColumns, level: int) -> dict[str, tuple[str, ...]]:
-    """What `metric_series` aggregates for the view: means of weighted imbalance, VTOB and the
-    depths, ranges of velocity (and of the picked imbalance when the bars hold another level),
-    depth completeness per bucket."""
+def metric_query(columns: MetricColumns) -> dict[str, tuple[str, ...]]:
+    """What `metric_series` aggregates for the metric charts: means of weighted imbalance, VTOB
+    and the depths, the range of velocity, depth completeness per bucket."""
     bands = columns.depth_bands
-    ranges = [IMBALANCE_VELOCITY]
-    if level != columns.bars_imbalance_level:
-        ranges.append(imbalance_column(level))
     return {
         "means": (WEIGHTED_IMBALANCE, VTOB_RATIO, *(c for b in bands for c in (b.bid, b.ask))),
-        "ranges": tuple(ranges),
+        "ranges": (IMBALANCE_VELOCITY,),
         "all_true": tuple(b.complete for b in bands),
     }
 
@@ -113,10 +111,18 @@ def load(
         alerts = alerts_frame(rows)
         snapshots = cached_queries.snapshots(key, window.start_ms, window.end_ms, heat_bucket)
         metrics = cached_queries.metric_series(
-            key, window.start_ms, window.end_ms, series_bucket, **metric_query(columns, level)
+            key,
+            window.start_ms,
+            window.end_ms,
+            bucket_seconds(window.seconds, METRIC_CHART_MAX_POINTS),
+            **metric_query(columns),
         )
-        if level != columns.bars_imbalance_level:
-            series = with_imbalance_of(series, metrics, imbalance_column(level))
+        if level != columns.bars_imbalance_level:  # the picked level in the series' buckets
+            column = imbalance_column(level)
+            picked = cached_queries.metric_series(
+                key, window.start_ms, window.end_ms, series_bucket, ranges=(column,)
+            )
+            series = with_imbalance_of(series, picked, column)
     except HistoryUnavailable:
         problems.append(
             "PostgreSQL is down: history limited to the last hour of bars kept in Redis; "
