@@ -3,7 +3,7 @@ takes ~10 s to start), and a helper that runs a job's logic on a bounded JSON-li
 
 The jobs reject records older than their topic's retention (ContractSettings.max_age_ms), and
 most of these tests replay data of 2024 (the capture, and sequences dated like it): the session
-sets an age bound that covers it (HISTORICAL_MAX_AGE_MS). Tests of the bound itself set theirs."""
+sets an age bound that covers it (HISTORICAL_MAX_AGE_MS), module by module. Tests of the bound itself set theirs."""
 
 from __future__ import annotations
 
@@ -27,10 +27,11 @@ HISTORICAL_MAX_AGE_MS = 20 * 365 * 86_400_000
 CONTRACT_MAX_AGE_ENV = "OBM_CONTRACT_MAX_AGE_MS"
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def historical_event_times() -> Iterator[None]:
-    """Jobs submitted in this session accept event times of 2024 (JobSpec reads the
-    ContractSettings of the environment when it is made)."""
+    """Jobs submitted by these tests accept event times of 2024 (JobSpec reads the
+    ContractSettings of the environment when it is made). Module scope: the variable is restored
+    after each module, so tests outside tests/flink keep the default bound."""
     before = os.environ.get(CONTRACT_MAX_AGE_ENV)
     os.environ[CONTRACT_MAX_AGE_ENV] = str(HISTORICAL_MAX_AGE_MS)
     yield
