@@ -13,6 +13,7 @@ from config import ContractSettings, FlinkSettings, KafkaSettings, MetricsJobSet
 from schemas import Topic, load_schema
 from schemas.conformance import contract_rules
 from schemas.dlq import MAX_PAYLOAD_CHARS
+from schemas.topic_policy import age_bound_ms
 from schemas.topics import topic_name as contract_topic_name
 
 # The event-time attribute every source table gets, computed from `event_time` (ms).
@@ -129,11 +130,7 @@ def format_contract(topic: Topic) -> dict[str, Any]:
 
 def max_age_ms(topic: Topic, contract: ContractSettings) -> int:
     """The oldest event time a consumer accepts, as an age: the setting, or the topic's retention."""
-    if contract.max_age_ms:
-        return contract.max_age_ms
-    from obm.operator.topic_policy import TOPIC_POLICIES
-
-    return TOPIC_POLICIES[topic].retention_ms
+    return age_bound_ms(topic, contract.max_age_ms)
 
 
 def contract_format_options(topic: Topic, contract: ContractSettings, prefix: str) -> dict[str, str]:

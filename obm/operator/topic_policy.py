@@ -1,54 +1,22 @@
-"""How each topic of the contract is created, and how an operator's topic name maps to a schema.
-
-One table drives both `obm topics create` and the Compose `topic-init` service (a test checks that
-the `rpk topic create` lines in docker-compose.yml say the same), so the embedded stack and Compose
-keep the same partitions, retention and cleanup policy.
-"""
+"""How an operator's topic name maps to a contract topic and its policy. The policies themselves
+(partitions, retention, cleanup) are part of the contract: schemas/topic_policy.py, re-exported here
+for `obm topics` and the stack's broker."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from config import KafkaSettings
+from schemas.topic_policy import DAY_MS, HOUR_MS, TOPIC_POLICIES, TopicPolicy
 from schemas.topics import Topic, topic_name
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-
-
-@dataclass(frozen=True)
-class TopicPolicy:
-    """Creation parameters of one topic. partitions=None means KafkaSettings.partitions."""
-
-    retention_ms: int
-    cleanup_policy: str = "delete"
-    partitions: int | None = None
-    why: str = ""
-
-    def configs(self) -> dict[str, str]:
-        return {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy}
-
-    def partition_count(self, settings: KafkaSettings) -> int:
-        return self.partitions if self.partitions is not None else settings.partitions
-
-
-TOPIC_POLICIES: dict[Topic, TopicPolicy] = {
-    Topic.RAW: TopicPolicy(
-        retention_ms=DAY_MS,
-        why="the largest topic (one record per book update); a day is enough to replay an incident",
-    ),
-    Topic.PROCESSED: TopicPolicy(
-        retention_ms=7 * DAY_MS,
-        why="metrics are also stored in the database; a week allows re-sinking after an outage",
-    ),
-    Topic.BARS: TopicPolicy(retention_ms=30 * DAY_MS, why="small; kept as long as the alerts"),
-    Topic.ALERTS: TopicPolicy(retention_ms=30 * DAY_MS, why="small and worth auditing for a month"),
-    Topic.DLQ: TopicPolicy(
-        retention_ms=14 * DAY_MS,
-        partitions=1,
-        why="low volume; one partition keeps rejects in arrival order for reading",
-    ),
-}
+__all__ = [
+    "DAY_MS",
+    "HOUR_MS",
+    "TOPIC_POLICIES",
+    "TopicPolicy",
+    "contract_topic_of",
+    "full_topic_name",
+    "policy_for",
+]
 
 
 def full_topic_name(name: str, settings: KafkaSettings) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 from config import ContractSettings
 from schemas.conformance import contract_rules, nonconformity
 from schemas.registry import ValidationFailed, validator_for
+from schemas.topic_policy import age_bound_ms
 from schemas.topics import Topic
 
 
@@ -128,12 +129,8 @@ class TopicContract:
 
 def topic_max_age_ms(topic: Topic, settings: ContractSettings) -> int:
     """The age beyond which a record of `topic` is rejected: the setting, or when it is 0 the
-    topic's retention (obm/operator/topic_policy.py)."""
-    if settings.max_age_ms:
-        return settings.max_age_ms
-    from obm.operator.topic_policy import TOPIC_POLICIES
-
-    return TOPIC_POLICIES[topic].retention_ms
+    topic's retention (schemas/topic_policy.py)."""
+    return age_bound_ms(topic, settings.max_age_ms)
 
 
 @dataclass(frozen=True)
