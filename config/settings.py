@@ -185,8 +185,8 @@ class ProducerSettings(BaseSettings):
 
     model_config = _cfg("OBM_PRODUCER_")
 
-    exchange: str = "binance"
-    market: str = "spot"  # spot | usdm
+    exchange: str = "binance"  # binance | okx | bybit (docs/producer.md, Venues)
+    market: str = "spot"  # spot | usdm | coinm (binance) | swap (okx) | linear | inverse (bybit)
     symbols: list[str] = Field(default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
     depth: int = 20  # levels per side published on orderbook.raw
     stream_kind: str = "diff"  # diff (full local book) | partial (depth5/10/20 snapshots)
