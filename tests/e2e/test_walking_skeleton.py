@@ -145,6 +145,111 @@ def test_dashboard_serves_the_app(stack):
         assert resp.read().strip() == b"ok"
 
 
+def _poisons(good_raw: dict, good_processed: dict) -> list[tuple[str, str, bytes]]:
+    """(topic, kind, value) of one record of every kind of poison, built from real records."""
+    day = 86_400_000
+
+    def raw(**changes) -> bytes:
+        return orjson.dumps({**good_raw, **changes})
+
+    no_seq = {k: v for k, v in good_raw.items() if k != "sequence_id"}
+    ahead = {**good_processed, "event_time": good_processed["event_time"] + day}
+    return [
+        ("orderbook.raw", "not_json", b'{"schema_version": 1, "exchange": "bin'),
+        ("orderbook.raw", "wrong_types", raw(bid_prices="x", ask_sizes=[None])),
+        ("orderbook.raw", "missing_field", orjson.dumps(no_seq)),
+        ("orderbook.raw", "extra_field", raw(surprise=1)),
+        ("orderbook.raw", "negative", raw(bid_sizes=[-1.0] + good_raw["bid_sizes"][1:])),
+        (
+            "orderbook.raw",
+            "infinite",
+            raw(ask_prices=["__INF__"] + good_raw["ask_prices"][1:]).replace(b'"__INF__"', b"1e999"),
+        ),
+        ("orderbook.raw", "unequal_lengths", raw(bid_sizes=good_raw["bid_sizes"][:-1])),
+        ("orderbook.raw", "empty_sides", raw(bid_prices=[], bid_sizes=[], ask_prices=[], ask_sizes=[])),
+        ("orderbook.raw", "event_time_ahead", raw(event_time=good_raw["event_time"] + day)),
+        ("orderbook.raw", "event_time_behind", raw(event_time=good_raw["event_time"] - 2 * day)),
+        ("orderbook.processed", "event_time_ahead", orjson.dumps(ahead)),
+        ("orderbook.processed", "wrong_types", orjson.dumps({**good_processed, "imbalance_5": "high"})),
+    ]
+
+
+def test_poison_records_in_the_running_pipeline_go_to_the_dlq_and_stop_nothing(stack):
+    """Issue 20 end to end: one record of every kind of poison under a live key, written into the
+    running pipeline: every job stays RUNNING with no restart, the poisoned symbol's live value
+    keeps updating, each poison is in the DLQ once per consumer that read it, with its reason and
+    position, and nothing dated in the future is stored."""
+    from confluent_kafka import Producer
+
+    from flink_jobs.flink_rest import FlinkRest
+
+    sym, key = "SOLUSDT", "binance:SOLUSDT"
+    good_raw = next(r for r in reversed(read_topic(stack, "orderbook.raw")) if r["symbol"] == sym)
+    good_processed = next(r for r in reversed(read_topic(stack, "orderbook.processed")) if r["symbol"] == sym)
+    r = redis.Redis(port=stack.redis.port)
+    before = json.loads(r.get(f"obm:latest:binance:{sym}"))["event_time"]
+
+    positions: dict[tuple[str, int, int], tuple[str, str]] = {}
+    producer = Producer({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    for topic, kind, value in _poisons(good_raw, good_processed):
+
+        def delivered(err, msg, topic=topic, kind=kind):
+            assert err is None, err
+            positions[(msg.topic(), msg.partition(), msg.offset())] = (topic, kind)
+
+        producer.produce(topic, value=value, key=key, on_delivery=delivered)
+    assert producer.flush(30) == 0
+
+    # The poisoned symbol keeps updating: a live value newer than every poison's good neighbour.
+    deadline = time.monotonic() + 90
+    latest = before
+    while time.monotonic() < deadline and latest <= good_raw["event_time"] + 2_000:
+        latest = json.loads(r.get(f"obm:latest:binance:{sym}"))["event_time"]
+        time.sleep(1)
+    assert latest > good_raw["event_time"] + 2_000, "the poisoned symbol's live value stopped updating"
+
+    # Each poison in the DLQ once per consumer that reads its topic, naming its position.
+    readers = {"orderbook.raw": {"flink-metrics"}, "orderbook.processed": {"flink-bars", "flink-alerts"}}
+    found: dict[tuple[str, int, int], list[str]] = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = {}
+        for d in read_topic(stack, "orderbook.dlq"):
+            where = (d.get("topic"), d.get("partition"), d.get("offset"))
+            if where in positions:
+                found.setdefault(where, []).append(d["source"])
+                assert d["key"] == key and d["reason"], d
+        if all(readers[positions[w][0]] <= set(found.get(w, [])) for w in positions):
+            break
+        time.sleep(2)
+    for where, (topic, kind) in positions.items():
+        sources = found.get(where, [])
+        assert readers[topic] <= set(sources), f"{topic} {kind}: DLQ sources {sources}"
+        assert len(sources) == len(set(sources)), f"{topic} {kind}: twice in the DLQ: {sources}"
+
+    flink = FlinkRest(stack.env["OBM_FLINK_JOBMANAGER"])
+    jobs = [j for j in flink.get("/jobs/overview")["jobs"] if j["state"] not in ("CANCELED", "FINISHED")]
+    assert {j["name"] for j in jobs} >= {"obm-metrics", "obm-bars", "obm-alerts"}
+    for job in jobs:
+        assert job["state"] == "RUNNING", job
+        history = flink.get(f"/jobs/{job['jid']}/exceptions")["exceptionHistory"]["entries"]
+        assert history == [], (job["name"], history[:1])
+        restarts: list[dict] = []
+        deadline = time.monotonic() + 60  # the JobManager registers a job's metrics a while after it starts
+        while not restarts and time.monotonic() < deadline:
+            restarts = flink.get(f"/jobs/{job['jid']}/metrics?get=numRestarts")
+            time.sleep(0 if restarts else 2)
+        assert restarts and restarts[0]["value"] == "0", (job["name"], restarts)
+
+    with psycopg.connect(stack.postgres.conninfo(), autocommit=True) as conn:
+        for table, column in (("orderbook_metrics", "ts"), ("orderbook_bars", "window_start"),
+                              ("orderbook_alerts", "ts"), ("orderbook_snapshots", "ts")):  # fmt: skip
+            (future,) = conn.execute(
+                f"select count(*) from {table} where {column} > now() + interval '5 minutes'"
+            ).fetchone()
+            assert future == 0, f"{table} stores {future} rows dated in the future"
+
+
 def test_obm_down_leaves_no_process_behind(stack):
     pids = stack.pids()
     assert {"kafka", "postgres", "redis", "flink-jobmanager", "flink-taskmanager", "producer"} <= set(pids)
