@@ -96,9 +96,7 @@ class StreamBookSync(ContractBookSync):
         """The venue's whole book: APPLIED (publish it), STALE (a book we already have), or
         NEED_SNAPSHOT (its checksum does not match: subscribe again)."""
         local = self.local_id
-        if self.live and (
-            snap.last_update_id == local or (snap.last_update_id < local and not snap.reset)
-        ):
+        if self.live and (snap.last_update_id == local or (snap.last_update_id < local and not snap.reset)):
             self.stale_events += 1
             return Outcome.STALE
         self._load(snap)
