@@ -193,9 +193,9 @@ def kafka_source_ddl(
     which keeps a catch-up from filling the bars' windows and the alerts' patterns with rows of a
     partition read far ahead (measured 6x slower on 3 partitions), but in Flink 2.2.1 it can stop
     a split for good: a split paused by alignment that turns idle before its idleness clock is
-    paused is never resumed (FLINK-40093, fixed in 2.2.2, which PyPI does not have). The likely
-    cause of an alerts job in a CI run that emitted nothing for 180 s with all its input in Kafka
-    (2026-12-03; not reproduced in reruns). A stalled job is worse than a slower catch-up.
+    paused is never resumed (FLINK-40093, fixed in 2.2.2, which PyPI does not have). A stalled job
+    is worse than a slower catch-up. (The alerts job that once emitted nothing for 180 s, first
+    put down to this, stalled for another reason: environment.PYTHON_BUNDLE_SIZE.)
 
     Without a start timestamp the job resumes from its consumer group's committed offsets (or the
     earliest offset for a new group); a savepoint's offsets take precedence over both."""

@@ -18,9 +18,15 @@ FUNCTIONS_JAR = "obm-flink-functions.jar"
 # How often sources emit watermarks. Flink's 200 ms default would be the floor of the latency of
 # every event-time operator (the bars' windows and the alerts' patterns wait for the watermark).
 WATERMARK_INTERVAL_MS = 20
-# Python operators (the alerts job's cooldown) hand records back in bundles; a watermark also
-# finishes a bundle, so this only bounds how long records wait between watermarks.
-PYTHON_BUNDLE_TIME_MS = 50
+# Python operators (the alerts job's key_by and cooldown) send each record to the Python worker
+# and take its results back before the next one: bundles of one. In a bigger bundle, PyFlink holds
+# a watermark that arrives while the bundle is open until the bundle ends, but passes an idle
+# status on at once, and Flink's outputs drop watermarks while idle: a watermark closely followed
+# by idleness (the input stops; on a loaded machine both wait in the input of a Python operator
+# that starts late) was lost for good, the cooldown's timers never fired and the alerts job
+# emitted nothing (issue 13). These operators see candidates only (one per episode), so a round
+# trip each costs little (docs/benchmarks.md, alerts job).
+PYTHON_BUNDLE_SIZE = 1
 
 
 def kafka_connector_jar(stack: StackSettings | None = None) -> Path | None:
@@ -45,7 +51,7 @@ def job_configuration(
         "pipeline.auto-watermark-interval": f"{WATERMARK_INTERVAL_MS} ms",
         "table.exec.source.idle-timeout": f"{flink.idle_timeout_ms} ms",
         "table.local-time-zone": "UTC",
-        "python.fn-execution.bundle.time": str(PYTHON_BUNDLE_TIME_MS),
+        "python.fn-execution.bundle.size": str(PYTHON_BUNDLE_SIZE),
         # Chained operators hand rows on without a defensive copy (the SQL operators copy what
         # they keep): -10% CPU on the metrics job, outputs identical (docs/benchmarks.md).
         "pipeline.object-reuse": "true",
