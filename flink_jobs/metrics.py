@@ -21,10 +21,11 @@ from schemas import Topic
 # The Java process table function of the stateful metrics (jvm/flink-functions).
 FLOW_FUNCTION = "obm_book_flow"
 FLOW_CLASS = "io.orderbookmonitor.flink.BookFlowFunction"
-# The flow function's state name in savepoints. Changed with the layout of its state (2: moments
-# as shifted double-double sums instead of Σx, Σx²), so that an old savepoint does not restore into
-# the new layout: the job resumes with --allowNonRestoredState and the windows refill (60 s).
-FLOW_UID = "obm-book-flow-2"
+# The flow function's state name in savepoints, changed with the layout of its state so that an old
+# savepoint never restores into a new layout: the job resumes with --allowNonRestoredState and the
+# windows refill (60 s). 3: the window moments as one array of shifted double-double sums (2 held
+# them as nested rows, 1 as Σx and Σx²).
+FLOW_UID = "obm-book-flow-3"
 SUMS_FUNCTION = "obm_book_sums"
 SUMS_CLASS = "io.orderbookmonitor.flink.BookSumsFunction"
 

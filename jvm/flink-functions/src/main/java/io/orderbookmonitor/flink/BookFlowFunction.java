@@ -93,9 +93,9 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         public long velocityTime;
         public double velocityImbalance;
 
-        /** The baseline window's spread bps and followed imbalance (NULLs left out). */
-        public SlidingMoments spread = new SlidingMoments();
-        public SlidingMoments imbalance = new SlidingMoments();
+        /** The baseline window's moments (NULLs left out): spread bps at 0, the followed
+         * imbalance at {@link SlidingMoments#SIZE} (two {@link SlidingMoments} views). */
+        public double[] moments = new double[2 * SlidingMoments.SIZE];
         /** Top levels of the previous update (b_p, b_q, a_p, a_q per level; NaN = no level). */
         public double[] previous;
     }
@@ -192,15 +192,22 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
             state.velocityImbalance = imbalance;
         }
         state.next++;
+        final SlidingMoments spreadMoments = new SlidingMoments(state.moments, 0);
+        final SlidingMoments imbalanceMoments = new SlidingMoments(state.moments, SlidingMoments.SIZE);
         if (!Double.isNaN(spread)) {
-            state.spread.add(spread);
+            spreadMoments.add(spread);
         }
         if (!Double.isNaN(imbalance)) {
-            state.imbalance.add(imbalance);
+            imbalanceMoments.add(imbalance);
         }
         final long baselineStart = now - baselineWindowMs;
         while (state.head < state.next && state.headTime < baselineStart) {
-            retract(state, state.headSpreadBps, state.headImbalance);
+            if (!Double.isNaN(state.headSpreadBps)) {
+                spreadMoments.remove(state.headSpreadBps);
+            }
+            if (!Double.isNaN(state.headImbalance)) {
+                imbalanceMoments.remove(state.headImbalance);
+            }
             state.head++;
             if (state.head < state.next) {
                 cacheHead(state, entryAt(log, state, state.head, current));
@@ -218,11 +225,11 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
                 state.velocityImbalance = candidate.imbalance;
             }
         }
-        if (state.spread.needsRecompute()) {
-            recompute(log, state, current, state.spread, true);
+        if (spreadMoments.needsRecompute()) {
+            recompute(log, state, current, spreadMoments, true);
         }
-        if (state.imbalance.needsRecompute()) {
-            recompute(log, state, current, state.imbalance, false);
+        if (imbalanceMoments.needsRecompute()) {
+            recompute(log, state, current, imbalanceMoments, false);
         }
         final long keep = Math.min(state.head, state.velocityHead);
         while (state.tail < keep) {
@@ -243,8 +250,8 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
         out.setField(pos++, ofi1);
         out.setField(pos++, ofiM);
         out.setField(pos++, velocity);
-        pos = setStats(out, pos, state.spread, spread);
-        setStats(out, pos, state.imbalance, imbalance);
+        pos = setStats(out, pos, spreadMoments, spread);
+        setStats(out, pos, imbalanceMoments, imbalance);
         collect(out);
     }
 
@@ -275,7 +282,7 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
      * current value.
      */
     private static int setStats(GenericRowData out, int pos, SlidingMoments moments, double x) {
-        if (moments.count == 0) {
+        if (moments.count() == 0) {
             out.setField(pos, null);
             out.setField(pos + 1, null);
             out.setField(pos + 2, null);
@@ -319,15 +326,6 @@ public class BookFlowFunction extends ProcessTableFunction<RowData> {
     private static Entry entryAt(MapView<Long, byte[]> log, FlowState state, long index, Entry current)
             throws Exception {
         return index == state.next - 1 ? current : Entry.fromBytes(log.get(index));
-    }
-
-    private static void retract(FlowState state, double spreadBps, double imbalance) {
-        if (!Double.isNaN(spreadBps)) {
-            state.spread.remove(spreadBps);
-        }
-        if (!Double.isNaN(imbalance)) {
-            state.imbalance.remove(imbalance);
-        }
     }
 
     private void resolveColumns(TableSemantics semantics, int ofiLevels, int imbalanceLevel) {

@@ -17,51 +17,63 @@ package io.orderbookmonitor.flink;
  * with a new K, the value of the window nearest its mean (then F ≤ 2). That happens when the level
  * drifts by ~100 std, e.g. once after a regime change, not per update.
  *
- * <p>Kept in keyed state as part of {@link BookFlowFunction.FlowState}: public fields and a public
- * no-argument constructor, as Flink's structured types require.
+ * <p>A view of {@link #SIZE} doubles of an array that lives in keyed state
+ * ({@link BookFlowFunction.FlowState#moments}): a primitive array crosses Flink's state conversion
+ * on every call for the cost of a reference, where structured fields are boxed and hashed one by
+ * one.
  */
-public class SlidingMoments {
+final class SlidingMoments {
 
+    /** Doubles per window: count, K, Σy (high, low), Σy² (high, low). */
+    static final int SIZE = 6;
     /** Above this Σy²/M2 a recompute re-centres the shift: the std is then exact to ~1e-12. */
     static final double MAX_CANCELLATION = 1e4;
 
+    private static final int COUNT = 0; // exact as a double up to 2^53 values
+    private static final int SHIFT = 1;
+    private static final int SUM = 2;
+    private static final int SUM_SQ = 4;
+
+    private final double[] m;
+    private final int at;
+
+    /** The window stored in {@code array[at .. at + SIZE)} (all zeros: an empty window). */
+    SlidingMoments(double[] array, int at) {
+        this.m = array;
+        this.at = at;
+    }
+
     /** Values in the window. */
-    public long count;
-    /** K: the deviations y = x − K are summed. */
-    public double shift;
-    /** Σy as a double-double: {@code sum + sumLow}. */
-    public double sum;
-    public double sumLow;
-    /** Σ fl(y²) as a double-double. */
-    public double sumSq;
-    public double sumSqLow;
+    long count() {
+        return (long) m[at + COUNT];
+    }
 
     /** A value enters the window; the first one of an empty window becomes the shift. */
-    public void add(double x) {
-        if (count == 0) {
+    void add(double x) {
+        if (m[at + COUNT] == 0) {
             clear();
-            shift = x;
+            m[at + SHIFT] = x;
         }
         accumulate(x);
     }
 
     /** A value that {@link #add} took leaves the window (the same y and y², so it cancels). */
-    public void remove(double x) {
-        count--;
-        if (count == 0) { // nothing carried into the next window
+    void remove(double x) {
+        m[at + COUNT] -= 1;
+        if (m[at + COUNT] == 0) { // nothing carried into the next window
             clear();
             return;
         }
-        final double y = x - shift;
-        addToSum(-y);
-        addToSumSq(-(y * y));
+        final double y = x - m[at + SHIFT];
+        addTo(SUM, -y);
+        addTo(SUM_SQ, -(y * y));
     }
 
     /**
      * The sums over exactly these values (the window, in any order), centred on the value nearest
      * their mean.
      */
-    public void recompute(double[] values, int n) {
+    void recompute(double[] values, int n) {
         clear();
         if (n == 0) {
             return;
@@ -77,7 +89,7 @@ public class SlidingMoments {
                 nearest = values[i];
             }
         }
-        shift = nearest;
+        m[at + SHIFT] = nearest;
         for (int i = 0; i < n; i++) {
             accumulate(values[i]);
         }
@@ -87,65 +99,62 @@ public class SlidingMoments {
      * True when the sums have lost more than ~1e-12 of the variance to cancellation because the
      * mean has moved away from the shift (or M2 came out ≤ 0 with some y ≠ 0): recompute them.
      */
-    public boolean needsRecompute() {
-        final double sq = sumSq + sumSqLow;
+    boolean needsRecompute() {
+        final double sq = total(SUM_SQ);
         return sq > 0 && m2(sq) * MAX_CANCELLATION <= sq;
+    }
+
+    /** Σx/n. Needs count > 0. */
+    double mean() {
+        return m[at + SHIFT] + meanOffset();
+    }
+
+    /** sqrt(Σ(x − mean)²/n), never negative. Needs count > 0. */
+    double std() {
+        return Math.sqrt(Math.max(m2(total(SUM_SQ)), 0) / m[at + COUNT]);
+    }
+
+    /** x − mean, from the deviations, so that the digits of the mean below K's are not lost. */
+    double deviation(double x) {
+        return (x - m[at + SHIFT]) - meanOffset();
     }
 
     /** Σ(x − mean)²: Σy² − (Σy)²/n. */
     private double m2(double sq) {
-        final double s = sum + sumLow;
-        return sq - s * (s / count);
+        final double s = total(SUM);
+        return sq - s * (s / m[at + COUNT]);
     }
 
     /** (mean − K), the mean's part that carries the digits below K's. Needs count > 0. */
     private double meanOffset() {
-        return (sum + sumLow) / count;
+        return total(SUM) / m[at + COUNT];
     }
 
-    /** Σx/n. Needs count > 0. */
-    public double mean() {
-        return shift + meanOffset();
-    }
-
-    /** sqrt(Σ(x − mean)²/n), never negative. Needs count > 0. */
-    public double std() {
-        return Math.sqrt(Math.max(m2(sumSq + sumSqLow), 0) / count);
-    }
-
-    /** x − mean, from the deviations, so that the digits of the mean below K's are not lost. */
-    public double deviation(double x) {
-        return (x - shift) - meanOffset();
+    private double total(int sum) {
+        return m[at + sum] + m[at + sum + 1];
     }
 
     private void accumulate(double x) {
-        count++;
-        final double y = x - shift;
-        addToSum(y);
-        addToSumSq(y * y);
+        m[at + COUNT] += 1;
+        final double y = x - m[at + SHIFT];
+        addTo(SUM, y);
+        addTo(SUM_SQ, y * y);
     }
 
     private void clear() {
-        count = 0;
-        shift = 0;
-        sum = 0;
-        sumLow = 0;
-        sumSq = 0;
-        sumSqLow = 0;
+        for (int i = 0; i < SIZE; i++) {
+            m[at + i] = 0;
+        }
     }
 
-    private void addToSum(double v) {
-        final double s = sum + v;
-        final double low = sumLow + twoSumError(sum, v, s);
-        sum = s + low;
-        sumLow = twoSumError(s, low, sum);
-    }
-
-    private void addToSumSq(double v) {
-        final double s = sumSq + v;
-        final double low = sumSqLow + twoSumError(sumSq, v, s);
-        sumSq = s + low;
-        sumSqLow = twoSumError(s, low, sumSq);
+    /** The double-double at {@code sum} (high, low) plus v, renormalised. */
+    private void addTo(int sum, double v) {
+        final double high = m[at + sum];
+        final double s = high + v;
+        final double low = m[at + sum + 1] + twoSumError(high, v, s);
+        final double renormalised = s + low;
+        m[at + sum] = renormalised;
+        m[at + sum + 1] = twoSumError(s, low, renormalised);
     }
 
     /** The exact rounding error of {@code s = fl(a + b)} (Knuth's TwoSum, no branch). */
