@@ -91,7 +91,13 @@ def _assert_healthy(flink: FlinkSettings, job_id: str, cases: list[Poison]) -> N
     the REST API with the metric fetcher's interval (10 s), so they are read until they agree."""
     job = _rest(flink, f"/jobs/{job_id}")
     assert job["state"] == "RUNNING", job["state"]
-    restarts = _rest(flink, f"/jobs/{job_id}/metrics?get=numRestarts")
+    # Job metrics reach the REST API with the metric fetcher's interval: an empty answer means
+    # "not fetched yet", not zero, so it is read until present.
+    restarts: list = []
+    until = time.monotonic() + 60
+    while not restarts and time.monotonic() < until:
+        restarts = _rest(flink, f"/jobs/{job_id}/metrics?get=numRestarts")
+        time.sleep(0 if restarts else 2)
     assert [int(m["value"]) for m in restarts] == [0]
     history = _rest(flink, f"/jobs/{job_id}/exceptions")
     assert not history["exceptionHistory"]["entries"], history["exceptionHistory"]["entries"][:1]
