@@ -13,7 +13,14 @@ extremes), so their arrival order is not fixed. They are buffered and decided on
 in (event time, severity descending, start) order, once the watermark has passed them: replays and
 restarts from a savepoint make the same decisions. The alert id is a function of the candidate
 alone (type, exchange, symbol, episode start, severity), so a replayed alert has the same id and
-the sinks, which dedupe by id, keep one."""
+the sinks, which dedupe by id, keep one.
+
+A candidate can reach the cooldown behind its watermark: when the input was idle (every partition
+quiet for the idle timeout) and resumes, the five detection branches in front of the cooldown
+become active again one after the other, and the watermark of their union follows the first one
+back. Its timer could fire only at a later watermark, which an input that stops again never
+brings (issue 13: alerts missing after a redeploy), so such a candidate is decided on arrival,
+with whatever of its key waits up to that watermark."""
 
 from __future__ import annotations
 
@@ -88,6 +95,20 @@ def admit(last: LastAlert | None, candidate: Candidate) -> bool:
     return candidate.event_time - last.event_time >= candidate.cooldown_ms
 
 
+def decide(
+    waiting: list[Candidate], last: LastAlert | None, up_to: int
+) -> tuple[list[Candidate], list[Candidate], LastAlert | None]:
+    """Decide the waiting candidates at or before `up_to` in decision order: (raised, still
+    waiting, last alert raised)."""
+    due = sorted((c for c in waiting if c.event_time <= up_to), key=Candidate.decision_order)
+    raised = []
+    for candidate in due:
+        if admit(last, candidate):
+            last = LastAlert(candidate.event_time, candidate.rank)
+            raised.append(candidate)
+    return raised, [c for c in waiting if c.event_time > up_to], last
+
+
 def alert_id(candidate: Candidate) -> str:
     """Readable and deterministic: one episode (type, key, start, severity) has one id."""
     c = candidate
@@ -155,25 +176,28 @@ class CooldownFunction(KeyedProcessFunction):
         )
         self.last = runtime_context.get_state(ValueStateDescriptor("last_alert", Types.PICKLED_BYTE_ARRAY()))
 
-    def process_element(self, value: Any, ctx: KeyedProcessFunction.Context):
+    def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> list[Row]:
         candidate = Candidate.from_row(value)
         self.pending.add(astuple(candidate))
+        watermark = ctx.timer_service().current_watermark()
+        if watermark is not None and candidate.event_time <= watermark:
+            return self._decide(watermark)  # behind the watermark: see the module docstring
         ctx.timer_service().register_event_time_timer(candidate.event_time)
-        return iter(())
+        return []
 
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> list[Row]:
+        return self._decide(timestamp)
+
+    def _decide(self, up_to: int) -> list[Row]:
         waiting = [Candidate(*fields) for fields in (self.pending.get() or [])]
-        due = sorted((c for c in waiting if c.event_time <= timestamp), key=Candidate.decision_order)
-        later = [astuple(c) for c in waiting if c.event_time > timestamp]
+        last_fields = self.last.value()
+        raised, later, last = decide(
+            waiting, LastAlert(*last_fields) if last_fields is not None else None, up_to
+        )
         if later:
-            self.pending.update(later)
+            self.pending.update([astuple(c) for c in later])
         else:
             self.pending.clear()
-        last_fields = self.last.value()
-        last = LastAlert(*last_fields) if last_fields is not None else None
-        for candidate in due:
-            if admit(last, candidate):
-                last = LastAlert(candidate.event_time, candidate.rank)
-                yield alert_row(candidate)
         if last is not None:
             self.last.update(astuple(last))
+        return [alert_row(c) for c in raised]

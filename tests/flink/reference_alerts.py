@@ -10,6 +10,10 @@ from typing import Any
 
 from config import AlertSettings
 
+# The fields of an alert the reference gives, in its tuples' order.
+ALERT_FIELDS = (
+    "alert_type", "severity", "exchange", "symbol", "window_start", "window_end", "metric_value", "threshold",
+)  # fmt: skip
 RANK = {"low": 1, "medium": 2, "high": 3}
 GRACE_MS = 60_000  # a confirmation must come at most min duration + 60 s after the start
 
@@ -138,3 +142,8 @@ def reference_alerts(records: list[dict[str, Any]], settings: AlertSettings) -> 
             for c in _cooldown(found, s["cooldown_ms"]):
                 out.append((c[0], c[1], exchange, symbol, c[2], c[3], c[4], c[5]))
     return sorted(out)
+
+
+def as_tuple(alert: dict[str, Any]) -> tuple:
+    """An output alert (a row or a decoded record) in the reference's form."""
+    return tuple(alert[f] for f in ALERT_FIELDS)
