@@ -24,12 +24,15 @@ def isolated_kafka(kafka: KafkaSettings, topics: tuple[Topic, ...]) -> KafkaSett
     return isolated
 
 
-def produce(kafka: KafkaSettings, topic: Topic, records: list[dict[str, Any]]) -> None:
+def produce(
+    kafka: KafkaSettings, topic: Topic, records: list[dict[str, Any]], partition: int | None = None
+) -> None:
+    """Write the records keyed like the producer does, to the key's partition or to `partition`."""
     producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "linger.ms": 5})
+    where = {} if partition is None else {"partition": partition}
     for rec in records:
-        producer.produce(
-            topic_name(kafka, topic), json.dumps(rec).encode(), key=record_key(rec["exchange"], rec["symbol"])
-        )
+        key = record_key(rec["exchange"], rec["symbol"])
+        producer.produce(topic_name(kafka, topic), json.dumps(rec).encode(), key=key, **where)
     assert producer.flush(30) == 0
 
 

@@ -6,8 +6,6 @@ reference over the whole input."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from config import AlertSettings
@@ -15,7 +13,7 @@ from flink_jobs.lifecycle import find_active_job, redeploy_job, stop_job, submit
 from schemas import Topic, validator_for
 from tests.flink.alert_sequences import T0, processed, random_processed
 from tests.flink.kafka_io import consume_until, isolated_kafka, produce, read_all
-from tests.flink.reference_alerts import reference_alerts
+from tests.flink.reference_alerts import as_tuple, reference_alerts
 
 WALK = ("RNDAUSDT", "RNDBUSDT")
 
@@ -70,9 +68,12 @@ def test_alerts_redeployed_from_a_savepoint_keep_state_and_ids(kafka_settings, f
         )
         assert new_id != job_id and savepoint.startswith("file:")
         produce(kafka, Topic.PROCESSED, second)
-        consume_until(kafka, Topic.ALERTS, lambda got: any(a["symbol"] == "ZZZUSDT" for a in got))
-        # alerts decided before the sentinel's may sit on other partitions, a little behind it
-        time.sleep(3)
+        # the sentinel's alert is decided last; the others may sit on other partitions, behind it
+        consume_until(
+            kafka,
+            Topic.ALERTS,
+            lambda got: any(a["symbol"] == "ZZZUSDT" for a in got) and len(got) >= len(expected),
+        )
         alerts = read_all(kafka, Topic.ALERTS)
     finally:
         running = find_active_job(flink_settings, "alerts")
@@ -87,19 +88,5 @@ def test_alerts_redeployed_from_a_savepoint_keep_state_and_ids(kafka_settings, f
         assert alert.pop("_key") == f"{alert['exchange']}:{alert['symbol']}"
         validate(alert)
         if alert["symbol"] != "ZZZUSDT":
-            got.append(
-                tuple(
-                    alert[f]
-                    for f in (
-                        "alert_type",
-                        "severity",
-                        "exchange",
-                        "symbol",
-                        "window_start",
-                        "window_end",
-                        "metric_value",
-                        "threshold",
-                    )
-                )
-            )
+            got.append(as_tuple(alert))
     assert sorted(got) == [a for a in expected if a[3] != "ZZZUSDT"]
