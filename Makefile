@@ -18,7 +18,7 @@ SUREFIRE_SUMMARY := -Dorg.slf4j.simpleLogger.log.org.apache.maven.plugin.surefir
 
 test: ## the Java and Rust unit tests, then the whole suite against real Kafka, Flink, PostgreSQL and Redis
 	@scripts/bootstrap.sh test
-	@mvn -q -B -f jvm/flink-functions/pom.xml $(SUREFIRE_SUMMARY) test
+	@mvn -q -B -f flink_jobs/java/pom.xml $(SUREFIRE_SUMMARY) test
 	@cargo=$$(command -v cargo || { [ -x "$$HOME/.cargo/bin/cargo" ] && echo "$$HOME/.cargo/bin/cargo"; }); \
 	if [ -n "$$cargo" ]; then PYO3_PYTHON=$(CURDIR)/$(VENV)/python "$$cargo" test -q --manifest-path producer/native/Cargo.toml; \
 	else echo "make test: no cargo, so the Rust unit tests of producer/native do not run"; fi

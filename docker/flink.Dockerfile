@@ -1,18 +1,18 @@
 # syntax=docker/dockerfile:1.7
 # The Flink image of the Compose stack: JobManager, TaskManager and the job-submit service.
 # Flink 2.2.1 matches the project's apache-flink==2.2.1 (pyproject.toml); the connector jars are the
-# ones jvm/pom.xml declares, resolved by Maven in the first stage, so the embedded stack and this
+# ones scripts/jars/pom.xml declares, resolved by Maven in the first stage, so the embedded stack and this
 # image run the same versions. Build context: the repository root.
 
-# --- stage 1: connector jars from Maven Central, per jvm/pom.xml (execution "flink-connectors"),
-#     and the project's functions jar built from jvm/flink-functions ---
+# --- stage 1: connector jars from Maven Central, per scripts/jars/pom.xml (execution "flink-connectors"),
+#     and the project's functions jar built from flink_jobs/java ---
 FROM maven:3.9.9-eclipse-temurin-17 AS connector-jars
 WORKDIR /build
-COPY jvm/pom.xml jvm/pom.xml
-RUN mvn -f jvm/pom.xml -q -B dependency:copy@flink-connectors -Djars.dir=/build/jars
+COPY scripts/jars/pom.xml scripts/jars/pom.xml
+RUN mvn -f scripts/jars/pom.xml -q -B dependency:copy@flink-connectors -Djars.dir=/build/jars
 # the project's Java Flink functions (the metrics job's keyed flow stage), into the same folder
-COPY jvm/flink-functions/ jvm/flink-functions/
-RUN mvn -f jvm/flink-functions/pom.xml -q -B package -Djars.dir=/build/jars
+COPY flink_jobs/java/ flink_jobs/java/
+RUN mvn -f flink_jobs/java/pom.xml -q -B package -Djars.dir=/build/jars
 
 # --- stage 2: uv, to install a standalone CPython 3.11 whatever the base image's distribution ---
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv

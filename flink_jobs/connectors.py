@@ -20,7 +20,7 @@ from schemas.topics import topic_name as contract_topic_name
 ROWTIME = "rt"
 # The Kafka message key column of every sink (`exchange:symbol`), not part of the JSON value.
 KEY_COLUMN = "record_key"
-# The project's JSON format (jvm/flink-functions/.../format/ObmJsonFormatFactory.java): the rows of
+# The project's JSON format (flink_jobs/java/.../format/ObmJsonFormatFactory.java): the rows of
 # Flink's `json` with `json.ignore-parse-errors` at a fraction of the CPU (fast double parsing and
 # writing, no boxed arrays, no per-record JSON tree). Every Kafka source gives it the topic's
 # contract (`format_contract`): a message that breaks it (not JSON, wrong types, nulls, missing or

@@ -13,7 +13,7 @@ from pyflink.table import EnvironmentSettings, StreamTableEnvironment, TableEnvi
 from config import FlinkSettings, StackSettings
 
 KAFKA_CONNECTOR_JAR = "flink-sql-connector-kafka-5.0.0-2.2.jar"
-# The project's Java functions (jvm/flink-functions), built by bootstrap next to the connector.
+# The project's Java functions (flink_jobs/java), built by bootstrap next to the connector.
 FUNCTIONS_JAR = "obm-flink-functions.jar"
 # How often sources emit watermarks. Flink's 200 ms default would be the floor of the latency of
 # every event-time operator (the bars' windows and the alerts' patterns wait for the watermark).

@@ -4,7 +4,7 @@ per book update (definitions and sources in docs/metrics.md).
 Everything one book determines is Flink SQL: a stateless stage that reads each level once into a
 plain column, and one that forms the per-book sums. The stateful metrics (order flow imbalance
 against the previous update, velocity, the rolling baselines) are one keyed operator, the Java
-process table function in jvm/flink-functions, called from SQL and partitioned by exchange and
+process table function in flink_jobs/java, called from SQL and partitioned by exchange and
 symbol (the `exchange:symbol` key of the topics); the ratios and z-scores are SQL again after it.
 Until 2026-11 these were three SQL OVER stages; the function replaced them for 2.5x the
 throughput (docs/benchmarks.md, Flink jobs)."""
@@ -18,7 +18,7 @@ from flink_jobs.connectors import KEY_COLUMN, schema_columns
 from flink_jobs.sql_building import query, safe_ratio, sql_double, table_env
 from schemas import Topic
 
-# The Java process table function of the stateful metrics (jvm/flink-functions).
+# The Java process table function of the stateful metrics (flink_jobs/java).
 FLOW_FUNCTION = "obm_book_flow"
 FLOW_CLASS = "io.orderbookmonitor.flink.BookFlowFunction"
 # The flow function's state name in savepoints, changed with the layout of its state so that an old
@@ -157,7 +157,7 @@ def _ofi_columns(settings: MetricsJobSettings) -> list[str]:
 def _flow_stage(per_book: Table, settings: MetricsJobSettings) -> Table:
     """Order flow imbalance, velocity and the baselines' mean, std and z-scores, per
     `exchange:symbol`, in one keyed operator: the Java process table function
-    `io.orderbookmonitor.flink.BookFlowFunction` (jvm/flink-functions), which keeps each window as
+    `io.orderbookmonitor.flink.BookFlowFunction` (flink_jobs/java), which keeps each window as
     a log in keyed state and costs O(1) per update. Flink's event-time RANGE OVER scanned every
     timestamp of the window per update (30% of the job's CPU at 60 s) and each OVER was a keyed
     exchange of its own; the function is one. It also processes a key's updates in arrival order,

@@ -6,8 +6,8 @@
 #     the producer runs its Python engine, and this says so),
 #   TimescaleDB, built from its source in OBM_VENDOR_DIR (../shared/vendor) when PostgreSQL lacks it
 #     (without the source the stack runs plain PostgreSQL, and this says so),
-#   the JVM artifacts declared in jvm/pom.xml, fetched into .cache/jars,
-#   and the project's Java Flink functions (jvm/flink-functions), built into .cache/jars/flink.
+#   the JVM artifacts declared in scripts/jars/pom.xml, fetched into .cache/jars,
+#   and the project's Java Flink functions (flink_jobs/java), built into .cache/jars/flink.
 # Each step is skipped when its result is already there, so `make run` and `make test` can
 # both call it every time.
 #
@@ -135,20 +135,20 @@ if [ "$pg_timescaledb" != off ] && [ ! -f "$("$pgbin/pg_config" --sharedir)/exte
 fi
 
 # --- JVM artifacts from Maven Central ----------------------------------------------------------
-jstamp=".cache/jars/.fetched-$(sha256sum jvm/pom.xml | cut -c1-16)"
+jstamp=".cache/jars/.fetched-$(sha256sum scripts/jars/pom.xml | cut -c1-16)"
 if [ ! -f "$jstamp" ]; then
   log "fetching JVM artifacts (Kafka broker, Flink connectors) from Maven Central"
   rm -rf .cache/jars
-  mvn -f jvm/pom.xml -q -B package
+  mvn -f scripts/jars/pom.xml -q -B package
   touch "$jstamp"
 fi
 # Rebuilt when its sources change (after the fetch above, which empties .cache/jars).
-fsum=$(find jvm/flink-functions/pom.xml jvm/flink-functions/src -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+fsum=$(find flink_jobs/java/pom.xml flink_jobs/java/src -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 fstamp=".cache/jars/.functions-$fsum"
 if [ ! -f "$fstamp" ] || [ ! -f .cache/jars/flink/obm-flink-functions.jar ]; then
-  log "building the Java Flink functions (jvm/flink-functions)"
+  log "building the Java Flink functions (flink_jobs/java)"
   rm -f .cache/jars/.functions-*
-  mvn -f jvm/flink-functions/pom.xml -q -B package -DskipTests
+  mvn -f flink_jobs/java/pom.xml -q -B package -DskipTests
   touch "$fstamp"
 fi
 log "ready"

@@ -83,11 +83,11 @@ def test_flink_image_matches_pyflink_and_the_connector_build() -> None:
         "JVM Flink must equal PyFlink's version"
     )
     assert f'"apache-flink=={version("apache-flink")}"' in (REPO / "pyproject.toml").read_text()
-    # the Maven stage runs an execution that jvm/pom.xml declares, with an output dir it can override
+    # the Maven stage runs an execution that scripts/jars/pom.xml declares, with an output dir it can override
     execution = re.search(r"dependency:copy@([\w-]+) -Djars\.dir=(\S+)", text)
     assert execution is not None
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}
-    pom = ET.parse(REPO / "jvm/pom.xml").getroot()
+    pom = ET.parse(REPO / "scripts/jars/pom.xml").getroot()
     ids = {e.text for e in pom.findall(".//m:execution/m:id", ns)}
     assert execution.group(1) in ids
     out_dirs = [e.text for e in pom.findall(".//m:execution/m:configuration/m:outputDirectory", ns)]

@@ -1,7 +1,7 @@
 """Records that break a topic's contract, one per kind of poison the issue lists (not JSON, wrong
 types, nulls, missing and extra fields, negative, NaN and infinite numbers, unequal and empty book
 sides, event time far ahead and far behind), each made from a good record of the topic, with the
-reject kind the obm-json format must give it (jvm/flink-functions/.../format/RejectKind.java)."""
+reject kind the obm-json format must give it (flink_jobs/java/.../format/RejectKind.java)."""
 
 from __future__ import annotations
 

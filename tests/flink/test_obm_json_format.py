@@ -1,4 +1,4 @@
-"""The `obm-json` format (jvm/flink-functions/.../format) against Flink's own `json` format: the
+"""The `obm-json` format (flink_jobs/java/.../format) against Flink's own `json` format: the
 same JSON lines read through `'format' = 'json'` with `json.ignore-parse-errors` (what our sources
 used before) and through `'format' = 'obm-json'` must give the same rows, value for value (-0.0,
 NaN and int-vs-float included), and the same rows written by both must parse to equal objects."""
