@@ -24,7 +24,7 @@ from config import KafkaSettings
 from obm.operator.dlq_records import DlqFilter, plan_dlq_slice, read_dlq
 from obm.operator.group_rewind import GroupBusy, apply_rewind, plan_rewind
 from obm.operator.positions import POSITION, Position
-from obm.operator.record_decoding import key_matches
+from obm.operator.record_view import key_matches
 from obm.operator.settings_lookup import kafka_settings_from
 from obm.operator.topic_policy import full_topic_name
 from obm.operator.topic_reader import (

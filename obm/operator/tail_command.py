@@ -11,7 +11,7 @@ import orjson
 from confluent_kafka import KafkaException
 
 from obm.operator.positions import POSITION, Position
-from obm.operator.record_decoding import decode_record, format_line, key_matches
+from obm.operator.record_view import decode_record, format_line, key_matches
 from obm.operator.settings_lookup import kafka_settings_from
 from obm.operator.topic_policy import contract_topic_of, full_topic_name
 from obm.operator.topic_reader import TopicNotFound, plan_slice, read_slice, slice_consumer

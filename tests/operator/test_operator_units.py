@@ -11,7 +11,7 @@ from operator_records import example_record
 
 from config import KafkaSettings
 from obm.operator.positions import POSITION, Position, offset_for, parse_position
-from obm.operator.record_decoding import decode_record, format_line, key_matches
+from obm.operator.record_view import decode_record, format_line, key_matches
 from obm.operator.topic_policy import TOPIC_POLICIES, contract_topic_of, full_topic_name, policy_for
 from schemas import Topic
 
