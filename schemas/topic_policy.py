@@ -44,6 +44,11 @@ TOPIC_POLICIES: dict[Topic, TopicPolicy] = {
     ),
     Topic.BARS: TopicPolicy(retention_ms=30 * DAY_MS, why="small; kept as long as the alerts"),
     Topic.ALERTS: TopicPolicy(retention_ms=30 * DAY_MS, why="small and worth auditing for a month"),
+    Topic.TRADES: TopicPolicy(
+        retention_ms=DAY_MS,
+        why="one record per trade, like orderbook.raw; a day is enough to replay an incident",
+    ),
+    Topic.TRADE_BARS: TopicPolicy(retention_ms=30 * DAY_MS, why="small; kept as long as the book bars"),
     Topic.DLQ: TopicPolicy(
         retention_ms=14 * DAY_MS,
         partitions=1,

@@ -13,6 +13,9 @@ class Topic(StrEnum):
     ALERTS = "orderbook.alerts"
     BARS = "orderbook.bars"
     DLQ = "orderbook.dlq"
+    # Trades of every venue, and the OHLCV bars the trade_bars job makes of them (issue 15).
+    TRADES = "trades.raw"
+    TRADE_BARS = "trades.bars"
 
 
 ALL_TOPICS: tuple[Topic, ...] = tuple(Topic)
