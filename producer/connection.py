@@ -47,7 +47,7 @@ class StreamConnection:
         url: str,
         on_frame: Callable[[str | bytes, int], str | None],
         tuning: ConnectionTuning,
-        on_open: Sequence[str] = (),
+        on_open: Sequence[str] | Callable[[], Sequence[str]] = (),
         ping: tuple[str, float, str | None] | None = None,
     ) -> None:
         """`on_open`: text messages sent after every connect (venues that subscribe by message);
@@ -56,7 +56,7 @@ class StreamConnection:
         self.url = url
         self._on_frame = on_frame
         self.tuning = tuning
-        self._on_open = list(on_open)
+        self._on_open = on_open if callable(on_open) else list(on_open)
         self._ping = ping
         self.state = "idle"  # idle | connecting | connected | backoff | closed
         self.frames = 0
@@ -117,7 +117,7 @@ class StreamConnection:
             self._close_reason = None
             frames_before = self.frames
             try:
-                for text in self._on_open:
+                for text in self._on_open() if callable(self._on_open) else self._on_open:
                     await ws.send_str(text)
             except (ConnectionError, RuntimeError) as exc:  # closed under us: _read sees why
                 log.warning("%s: subscribing failed (%s)", self.name, exc)

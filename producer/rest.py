@@ -101,7 +101,13 @@ async def check_symbols(
     url = f"{rest_url.rstrip('/')}{spec.exchange_info_path}"
     venue = f"{spec.id} ({spec.market})"
     try:
-        async with session.get(url) as resp:
+        body_json = spec.exchange_info_body
+        ask = (
+            session.get(url)
+            if body_json is None
+            else session.post(url, data=body_json, headers={"Content-Type": "application/json"})
+        )
+        async with ask as resp:
             body = await resp.read()
             if resp.status != 200:
                 raise RestError(

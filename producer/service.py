@@ -15,6 +15,7 @@ import logging
 import re
 import signal
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,7 @@ from aiohttp import web
 from config import KafkaSettings, ProducerSettings
 from producer.connection import ConnectionTuning, StreamConnection, shard_streams
 from producer.exchanges import ExchangeSpec, resolve
+from producer.exchanges.spec import Instrument
 from producer.feed import BookFeed
 from producer.publisher import RecordPublisher, topic_names
 from producer.ratelimit import WeightLimiter
@@ -125,12 +127,13 @@ class ProducerService:
                 self.spec.stream_url(self.ws_url, shard),
                 self.feed.on_frame,
                 self.options.tuning,
-                on_open=subscribe(shard) if subscribe is not None else (),
+                on_open=partial(subscribe, shard) if subscribe is not None else (),
                 ping=self.spec.ping,
             )
             for i, shard in enumerate(shards)
         ]
         self._connection_of = {s: c for c, shard in zip(self.connections, shards, strict=True) for s in shard}
+        self._shards = shards  # each connection subscribes its shard at every connect
         if isinstance(self.feed, StreamBookFeed):
             self.feed.resubscribe = self._resubscribe
         self.failed: str | None = None  # why the service stopped on its own (or could not flush)
@@ -165,6 +168,24 @@ class ProducerService:
         assert self.spec.resubscribe is not None
         await self._connection_of[stream].send(self.spec.resubscribe(stream))
 
+    def _use_venue_names(self, instruments: dict[str, Instrument]) -> None:
+        """Streams named by the venue's listing (`Instrument.venue_name`, Hyperliquid's spot
+        `@107`) replace the symbol-named ones before any connection opens."""
+        renames = {
+            self.spec.diff_channel(symbol): self.spec.diff_channel(inst.venue_name)
+            for symbol, inst in instruments.items()
+            if inst.venue_name is not None
+        }
+        renames = {old: new for old, new in renames.items() if old != new}
+        if not renames:
+            return
+        if not isinstance(self.feed, StreamBookFeed):
+            raise TypeError(f"{self.spec.id}: streams renamed by the listing need a stream-book feed")
+        self.feed.rename_streams(renames)
+        for shard in self._shards:
+            shard[:] = [renames.get(stream, stream) for stream in shard]
+        self._connection_of = {renames.get(s, s): c for s, c in self._connection_of.items()}
+
     async def _fetch_snapshot(self, symbol: str):  # noqa: ANN202 - BookSnapshot
         assert self.snapshots is not None
         return await self.snapshots.fetch(symbol)
@@ -180,6 +201,7 @@ class ProducerService:
                 instruments = await check_symbols(self.spec, session, self.rest_url, self.symbols)
                 for symbol, state in self.feed.symbols.items():
                     state.sync.use_instrument(instruments[symbol])
+                self._use_venue_names(instruments)
             limiter = WeightLimiter(self.spec.weight_limit_1m, self.options.weight_safety)
             self.snapshots = SnapshotClient(
                 self.spec, session, self.rest_url, limiter, limit=self.options.snapshot_limit

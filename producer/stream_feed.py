@@ -64,7 +64,8 @@ class StreamBookFeed(BookFeed):
             if outcome is Outcome.APPLIED:
                 event_time = item.event_time if item.event_time is not None else receive_time_ns // 10**6
                 self._publish(state, event_time, item.transaction_time, receive_time_ns, item.last_update_id)
-                log.info("%s: book synced at sequence id %d", state.symbol, item.last_update_id)
+                if sync.record_resynced:  # not every whole book of a snapshot-only venue
+                    log.info("%s: book synced at sequence id %d", state.symbol, item.last_update_id)
         else:
             if item.symbol != state.symbol:
                 self._dead_letter(raw, f"symbol {item.symbol!r} on stream {stream!r}", stream, state)
@@ -76,6 +77,11 @@ class StreamBookFeed(BookFeed):
             log.warning("%s: %s, subscribing to its book again", state.symbol, sync.wait_reason)
             self._request_snapshot(state)
         return None
+
+    def rename_streams(self, renames: dict[str, str]) -> None:
+        """Route the books by the venue's stream names (`Instrument.venue_name`), before any frame."""
+        self.routes = {renames.get(stream, stream): state for stream, state in self.routes.items()}
+        self._stream_of = {state.symbol: stream for stream, state in self.routes.items()}
 
     async def _sync_symbol(self, state: SymbolState) -> None:
         """Subscribe the book's stream again until the venue's snapshot has made it live."""

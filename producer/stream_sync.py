@@ -154,3 +154,16 @@ class StreamBookSync(ContractBookSync):
         bids = list(map(self._bid_texts.__getitem__, bid_prices))
         asks = list(map(self._ask_texts.__getitem__, ask_prices))
         return self._checksum(bids, asks) == sent
+
+
+class SnapshotStreamSync(StreamBookSync):
+    """A book of a venue that sends only whole books, never updates (Hyperliquid's l2Book), with
+    the venue's time as the sequence id: a book newer than the last one published is a record,
+    chained to it (`prev_sequence_id`, `resynced` only on the first); one at or before it (a
+    repeated snapshot, a reconnect's first book, an out-of-order message) is stale and publishes
+    nothing, so a venue that resends never yields a repeated or out-of-order record."""
+
+    __slots__ = ()
+
+    def on_stream_snapshot(self, snap: BookSnapshot) -> Outcome:
+        return self.on_partial(snap)

@@ -11,6 +11,8 @@ from producer.exchanges import (
     bybit_inverse,
     bybit_linear,
     bybit_spot,
+    hyperliquid_perp,
+    hyperliquid_spot,
     okx_spot,
     okx_swap,
 )
@@ -27,6 +29,8 @@ EXCHANGES: dict[str, ExchangeSpec] = {
         bybit_spot.EXCHANGE,
         bybit_linear.EXCHANGE,
         bybit_inverse.EXCHANGE,
+        hyperliquid_perp.EXCHANGE,
+        hyperliquid_spot.EXCHANGE,
     )
 }
 

@@ -82,6 +82,10 @@ class Instrument:
     # sizes are base units already.
     contract_size: Decimal | None = None
     inverse: bool = False  # size_base = contracts * contract_size / price
+    # The name the venue's streams use for it when that is not `symbol` (Hyperliquid's spot pairs
+    # stream as `@107`, its perps keep their case, `kPEPE`): the service renames the book's stream
+    # to `diff_channel(venue_name)` once the listing is read. None: streams named after the symbol.
+    venue_name: str | None = None
 
     def base_size_ratio(self) -> tuple[int, int] | None:
         """(numerator, denominator) of the contract size as exact integers, None for base units."""
@@ -146,6 +150,8 @@ class ExchangeSpec:
     parse_partial: Callable[[dict[str, Any], int, str], BookSnapshot]
     parse_snapshot: Callable[[dict[str, Any]], BookSnapshot]
     # The listing at `exchange_info_path` -> instruments by symbol (start-up check, contract sizes).
+    # Asked with GET, or POSTed with this JSON body where the venue wants one (Hyperliquid's /info).
+    exchange_info_body: bytes | None = None
     parse_instruments: Callable[[Any], dict[str, Instrument]] = binance_instruments
     # The books need their instruments before the first record (sizes in contracts, published
     # as base units): the listing is read at start even when the symbol check is off.

@@ -1,7 +1,7 @@
 """Faults the simulator injects on demand, so tests can prove the producer survives them:
 dropped depth frames (sequence gaps), malformed frames of several kinds, disconnects, stalls (an
 open but silent connection), REST errors on depth snapshots (429 with Retry-After, 418, or any
-status, for every symbol or one), a delisted symbol (its REST answers turn to "Invalid symbol")
+status, for every symbol or one), refused WebSocket handshakes (`ws_reject`, any status), a delisted symbol (its REST answers turn to "Invalid symbol")
 and `serverShutdown`; `clear` ends every fault still pending."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ FAULT_KINDS = (
     "unknown_stream",
     "not_an_object",
     "http_error",
+    "ws_reject",
     "delist",
     "stall",
     "disconnect",
@@ -69,6 +70,7 @@ class Faults:
         self._http: list[tuple[str | None, int, float]] = []  # (symbol or any, status, Retry-After)
         self.delisted: set[str] = set()
         self._stall_until = 0.0
+        self._ws_rejects: list[int] = []  # statuses of the next WebSocket handshakes refused
         self.dropped = 0
         self.malformed_sent = 0
         # Diff frames not sent to a session because a stall was in force (one per session and
@@ -81,6 +83,7 @@ class Faults:
         self._drops.clear()
         self._malformed.clear()
         self._http.clear()
+        self._ws_rejects.clear()
         self._stall_until = 0.0
         self.delisted.clear()
 
@@ -118,6 +121,14 @@ class Faults:
                 del self._http[i]
                 return status, retry_after_s
         return None
+
+    def add_ws_rejects(self, status: int, count: int) -> None:
+        """The next `count` WebSocket handshakes (Binance's and Hyperliquid's /ws, /stream) answer
+        `status` instead of upgrading: a venue refusing connections (5xx, 429 ban)."""
+        self._ws_rejects.extend([status] * count)
+
+    def take_ws_reject(self) -> int | None:
+        return self._ws_rejects.pop(0) if self._ws_rejects else None
 
     def stall(self, seconds: float) -> None:
         self._stall_until = time.monotonic() + seconds

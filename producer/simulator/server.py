@@ -8,7 +8,8 @@ perpetuals), so a USD-M producer's start-up check can be tried here (the streams
 COIN-M's `/dapi/v1/exchangeInfo` (contract sizes) and `/dapi/v1/depth` (served like spot's, which
 is how a replay of a COIN-M capture feeds a COIN-M producer). OKX's `/ws/v5/public` and
 `/api/v5/public/instruments` for symbols named like OKX instruments (okx.py); Bybit v5's
-`/v5/public/{spot,linear,inverse}` and `/v5/market/instruments-info` (bybit.py). Control: `POST /sim/faults` injects faults (see faults.py),
+`/v5/public/{spot,linear,inverse}` and `/v5/market/instruments-info` (bybit.py); Hyperliquid's
+requests on `/ws` and POST `/info` (hyperliquid.py). Control: `POST /sim/faults` injects faults (see faults.py),
 `GET /sim/stats` reports what was sent.
 """
 
@@ -28,6 +29,7 @@ from producer.exchanges.binance_spot import snapshot_weight
 from producer.simulator.bybit import BybitVenue
 from producer.simulator.exchange_info import coinm_exchange_info, spot_exchange_info, usdm_exchange_info
 from producer.simulator.faults import FAULT_KINDS, Faults
+from producer.simulator.hyperliquid import HyperliquidVenue
 from producer.simulator.model_source import ModelSource
 from producer.simulator.okx import OkxVenue
 from producer.simulator.replay import ReplayOptions, ReplaySource
@@ -105,6 +107,8 @@ class Simulator:
         self.okx = OkxVenue(self.symbols, settings.seed, settings.updates_per_second)
         # Bybit's protocol for the symbols named like Bybit's (producer/simulator/bybit.py)
         self.bybit = BybitVenue(self.symbols, settings.seed, settings.updates_per_second)
+        # Hyperliquid's for bare coins (perps) and BASE-USDC pairs (producer/simulator/hyperliquid.py)
+        self.hyperliquid = HyperliquidVenue(self.symbols, settings.seed, settings.updates_per_second)
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -135,6 +139,7 @@ class Simulator:
         app.router.add_get("/api/v3/time", self._time)
         self.okx.add_routes(app)
         self.bybit.add_routes(app)
+        self.hyperliquid.add_routes(app)
         app.router.add_post("/sim/faults", self._inject)
         app.router.add_get("/sim/stats", self._stats)
         return app
@@ -151,6 +156,8 @@ class Simulator:
             self._tasks.append(asyncio.create_task(self.okx.run(lambda: self._stopping)))
         if self.bybit.books:
             self._tasks.append(asyncio.create_task(self.bybit.run(lambda: self._stopping)))
+        if self.hyperliquid.books:
+            self._tasks.append(asyncio.create_task(self.hyperliquid.run(lambda: self._stopping)))
         log.info(
             "simulator on %s (%s) for %s",
             self.ws_url,
@@ -164,6 +171,7 @@ class Simulator:
             await session.close()
         await self.okx.close()
         await self.bybit.close()
+        await self.hyperliquid.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -192,6 +200,8 @@ class Simulator:
             self.faults.add_malformed(symbol, kind, count)
         elif kind == "http_error":
             self.faults.add_http_errors(status, count, seconds, explicit)
+        elif kind == "ws_reject":
+            self.faults.add_ws_rejects(status, count)
         elif kind == "delist":
             self.faults.delisted.add(symbol)
         elif kind == "clear":
@@ -242,17 +252,18 @@ class Simulator:
 
     # -- WebSocket -----------------------------------------------------------------------------
 
-    async def _ws_combined(self, request: web.Request) -> web.WebSocketResponse:
+    async def _ws_combined(self, request: web.Request) -> web.StreamResponse:
         streams = {s for s in request.query.get("streams", "").split("/") if s}
         return await self._serve_ws(request, True, streams)
 
-    async def _ws_raw(self, request: web.Request) -> web.WebSocketResponse:
+    async def _ws_raw(self, request: web.Request) -> web.StreamResponse:
         streams = {s for s in request.match_info.get("streams", "").split("/") if s}
         return await self._serve_ws(request, False, streams)
 
-    async def _serve_ws(
-        self, request: web.Request, combined: bool, streams: set[str]
-    ) -> web.WebSocketResponse:
+    async def _serve_ws(self, request: web.Request, combined: bool, streams: set[str]) -> web.StreamResponse:
+        rejected = self.faults.take_ws_reject()
+        if rejected is not None:
+            return web.json_response({"error": "handshake refused (injected)"}, status=rejected)
         ws = web.WebSocketResponse(heartbeat=20.0, compress=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         session = Session(ws, combined, streams, self.faults)
@@ -264,10 +275,15 @@ class Simulator:
             replay_task = asyncio.create_task(self._replay_when_subscribed(session))
         try:
             async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                if self.hyperliquid.speaks(msg.data):  # Hyperliquid's clients use /ws too
+                    await self.hyperliquid.on_message(ws, msg.data)
+                else:
                     await self._on_client_message(session, msg.data)
         finally:
             self.sessions.discard(session)
+            self.hyperliquid.forget(ws)
             if self.model is not None:
                 self.model.unsubscribe(session)
             if replay_task is not None:
