@@ -173,9 +173,16 @@ class AlertSettings(BaseSettings):
     velocity_threshold: float = 0.05
     cooldown_ms: int = 30_000
     overrides: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # The rule profile of the alert rules engine (flink_jobs/alert_rules.py, `obm alerts
+    # evaluate`): seed = the absolute thresholds above; adaptive = against each symbol's own rolling
+    # distribution (docs/alerts.md). The SQL alerts job applies the seed thresholds either way.
+    profile: Literal["seed", "adaptive"] = "adaptive"
+    # Per-symbol parameters of the adaptive profile ("*" for all symbols), as `obm alerts
+    # calibrate` proposes them, e.g. '{"ETHUSDT": {"imbalance_medium": 3.5}}'.
+    adaptive_overrides: dict[str, dict[str, float]] = Field(default_factory=dict)
 
     def for_symbol(self, symbol: str) -> dict[str, float]:
-        base = self.model_dump(exclude={"overrides"})
+        base = self.model_dump(exclude={"overrides", "profile", "adaptive_overrides"})
         base.update(self.overrides.get(symbol.upper(), {}))
         return base
 

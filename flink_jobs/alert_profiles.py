@@ -1,0 +1,153 @@
+"""Alert rule profiles: the thresholds of every rule as data, per symbol (alert_rules.py applies
+them; docs/alerts.md explains and measures them).
+
+Two profiles:
+- `seed`: today's absolute thresholds, exactly AlertSettings and its per-symbol overrides (what the
+  streaming alerts job applies; `|imbalance_5| >= 0.7` etc.). On real books it fires hundreds of
+  times an hour per symbol, kept for those who want the raw conditions.
+- `adaptive` (the default): the same rules on the symbol's own rolling distribution. Imbalance and
+  spread as z-scores against a time-weighted exponential baseline (alert_baseline.py), the velocity
+  in units of the symbol's own volatility of imbalance (RMS of the velocity), a warm-up before the
+  baseline is trusted, and a minimum notional depth within 10 bps of the mid so a thin top of book
+  cannot trigger. Per-symbol overrides: AlertSettings.adaptive_overrides (`obm alerts calibrate`
+  proposes them for a target rate).
+
+In the adaptive profile the thresholds named like the seed's are in z units (imbalance, flip,
+spread) or in RMS units (velocity); metric_value and threshold of its alerts are in those units
+too, the raw values are in the alert's context."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from config import AlertSettings
+
+RULES = ("imbalance_extreme", "imbalance_flip", "spread_widening", "velocity_spike")
+PROFILES = ("seed", "adaptive")
+
+
+@dataclass(frozen=True)
+class RuleProfile:
+    """Every parameter of the rules for one symbol."""
+
+    name: str
+    adaptive: bool
+    imbalance_level: int = 5
+    imbalance_medium: float = 0.5
+    imbalance_high: float = 0.7
+    imbalance_clear: float = 0.4
+    imbalance_high_clear: float = 0.6
+    imbalance_min_duration_ms: int = 1_000
+    flip_threshold: float = 0.5
+    flip_window_ms: int = 5_000
+    spread_widening_k: float = 2.0
+    spread_min_duration_ms: int = 1_000
+    velocity_threshold: float = 0.05
+    cooldown_ms: int = 30_000
+    # Rules switched on (a rule not listed raises nothing; its state is still kept).
+    rules: tuple[str, ...] = RULES
+    # Adaptive only. Time constant of the baselines (ms): a value's weight halves in tau * ln 2
+    # (not exactly: the decay is rational, see alert_baseline.py).
+    baseline_tau_ms: int = 600_000
+    # No adaptive condition holds before the key's baseline has this much time in it.
+    warmup_ms: int = 120_000
+    # (depth_bid_10bps + depth_ask_10bps) * mid at or above this (quote currency, e.g. USDT), or
+    # an imbalance condition does not hold (0: no gate; the seed has none).
+    min_depth_notional: float = 0.0
+    # Floors of the baselines' dispersion: imbalance std, spread std as a fraction of the spread's
+    # baseline mean, velocity RMS (per second).
+    imbalance_sd_floor: float = 0.02
+    spread_sd_floor_frac: float = 0.05
+    velocity_rms_floor: float = 0.005
+    # Severity of a flip (spread widening: medium, velocity spike: low); a flip, spread widening or
+    # velocity spike whose |score| reaches escalate_score is raised as high instead.
+    flip_severity: str = "high"
+    escalate_score: float = math.inf
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# The new default: measured on the Binance ETHUSDT spot capture (docs/alerts.md, `obm alerts
+# evaluate`); rates and hit rates there.
+ADAPTIVE_DEFAULTS: dict[str, Any] = {
+    "imbalance_medium": 3.0,
+    "imbalance_high": 4.0,
+    "imbalance_clear": 2.0,
+    "imbalance_high_clear": 3.0,
+    "imbalance_min_duration_ms": 1_000,
+    "flip_threshold": 2.5,
+    "flip_window_ms": 5_000,
+    "spread_widening_k": 6.0,
+    "spread_min_duration_ms": 1_000,
+    "velocity_threshold": 6.0,
+    "cooldown_ms": 60_000,
+    "min_depth_notional": 50_000.0,
+    "flip_severity": "medium",
+    "escalate_score": 8.0,
+}
+
+_NUMERIC = {f.name for f in fields(RuleProfile)} - {"name", "adaptive", "rules", "flip_severity"}
+SEVERITIES = ("low", "medium", "high")
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    """Settings values (JSON floats) to the profile's field types; unknown names are refused."""
+    unknown = set(values) - _NUMERIC - {"rules", "flip_severity"}
+    if unknown:
+        raise ValueError(f"unknown alert rule parameters: {sorted(unknown)}")
+    out: dict[str, Any] = {}
+    types = {f.name: f.type for f in fields(RuleProfile)}
+    for name, value in values.items():
+        if name == "rules":
+            out[name] = tuple(value)
+        elif name == "flip_severity":
+            out[name] = str(value)
+        elif types[name] == "int":
+            out[name] = int(value)
+        else:
+            out[name] = float(value)
+    return out
+
+
+def check_profile(p: RuleProfile) -> None:
+    """Refuse parameters that cannot describe an alert."""
+    where = f" ({p.name})"
+    if p.imbalance_level not in (1, 5, 10, 20):
+        raise ValueError(f"imbalance_level must be one of 1, 5, 10, 20{where}")
+    if not p.imbalance_clear < p.imbalance_medium <= p.imbalance_high:
+        raise ValueError(f"need imbalance_clear < imbalance_medium <= imbalance_high{where}")
+    if not p.imbalance_medium <= p.imbalance_high_clear < p.imbalance_high:
+        raise ValueError(f"need imbalance_medium <= imbalance_high_clear < imbalance_high{where}")
+    if p.flip_threshold <= 0 or p.velocity_threshold <= 0 or p.spread_widening_k <= 0:
+        raise ValueError(f"flip, velocity and spread thresholds must be positive{where}")
+    if min(p.imbalance_min_duration_ms, p.spread_min_duration_ms, p.flip_window_ms) <= 0:
+        raise ValueError(f"durations and the flip window must be positive{where}")
+    if p.cooldown_ms < 0 or p.baseline_tau_ms <= 0 or p.warmup_ms < 0 or p.min_depth_notional < 0:
+        raise ValueError(f"cooldown, tau, warm-up and depth must not be negative{where}")
+    if p.flip_severity not in SEVERITIES:
+        raise ValueError(f"flip_severity must be one of {SEVERITIES}{where}")
+    unknown = set(p.rules) - set(RULES)
+    if unknown:
+        raise ValueError(f"unknown rules {sorted(unknown)}{where}")
+
+
+def profile_for(symbol: str, settings: AlertSettings, name: str | None = None) -> RuleProfile:
+    """The parameters of `symbol` under profile `name` (default: settings.profile)."""
+    name = name or settings.profile
+    if name == "seed":
+        s = settings.for_symbol(symbol)
+        values = {k: s[k] for k in _NUMERIC if k in s}
+        p = RuleProfile(name="seed", adaptive=False, **_coerce(values))
+    elif name == "adaptive":
+        p = RuleProfile(name="adaptive", adaptive=True, **_coerce(ADAPTIVE_DEFAULTS))
+        over = settings.adaptive_overrides
+        for key in ("*", symbol.upper()):
+            if key in over:
+                p = replace(p, **_coerce(over[key]))
+    else:
+        raise ValueError(f"unknown alert profile {name!r}: one of {PROFILES}")
+    check_profile(p)
+    return p
