@@ -48,10 +48,12 @@ class StreamConnection:
         on_frame: Callable[[str | bytes, int], str | None],
         tuning: ConnectionTuning,
         on_open: Sequence[str] | Callable[[], Sequence[str]] = (),
-        ping: tuple[str, float, str | None] | None = None,
+        ping: tuple[str | Callable[[], str], float, str | None] | None = None,
     ) -> None:
-        """`on_open`: text messages sent after every connect (venues that subscribe by message);
-        `ping`: (text, interval s, answer) for venues with an application-level keep-alive."""
+        """`on_open`: text messages sent after every connect (venues that subscribe by message),
+        or a function making them at each connect; `ping`: (text or a function making it,
+        interval s, answer) for venues with an application-level keep-alive. Functions are for
+        venues whose messages carry the time they are sent (Gate.io)."""
         self.name = name
         self.url = url
         self._on_frame = on_frame
@@ -179,7 +181,7 @@ class StreamConnection:
         while not ws.closed:
             await asyncio.sleep(interval)
             try:
-                await ws.send_str(text)
+                await ws.send_str(text() if callable(text) else text)
             except (ConnectionError, RuntimeError):
                 return
 

@@ -285,17 +285,7 @@ class BookFeed:
             self._dead_letter(raw, str(exc), stream, state)
             return None
         if self.diff:
-            outcome = state.sync.on_event(ev)
-            if outcome is Outcome.APPLIED:
-                self._publish(state, ev.event_time, ev.transaction_time, receive_time_ns, ev.final_id)
-            elif outcome is Outcome.BUFFERED:
-                # Binance's order: stream open and an event buffered first, snapshot after. A
-                # snapshot taken before the stream reached us can miss the changes made between
-                # it and the stream's first event, and that reads as a gap a moment later.
-                self._request_snapshot(state)
-            elif outcome is Outcome.NEED_SNAPSHOT:
-                log.warning("%s: %s, resyncing this symbol", state.symbol, state.sync.wait_reason)
-                self._request_snapshot(state)
+            self._on_diff(state, ev, receive_time_ns)
         else:
             sync = state.sync
             assert isinstance(sync, BookSync)  # choose_engine: partial streams use the Python engine
@@ -303,6 +293,20 @@ class BookFeed:
                 event_time = snap.event_time if snap.event_time is not None else receive_time_ns // 1_000_000
                 self._publish(state, event_time, snap.transaction_time, receive_time_ns, snap.last_update_id)
         return None
+
+    def _on_diff(self, state: SymbolState, ev: DepthEvent, receive_time_ns: int) -> None:
+        """One parsed diff event of a book kept from REST snapshots."""
+        outcome = state.sync.on_event(ev)
+        if outcome is Outcome.APPLIED:
+            self._publish(state, ev.event_time, ev.transaction_time, receive_time_ns, ev.final_id)
+        elif outcome is Outcome.BUFFERED:
+            # Binance's order: stream open and an event buffered first, snapshot after. A
+            # snapshot taken before the stream reached us can miss the changes made between
+            # it and the stream's first event, and that reads as a gap a moment later.
+            self._request_snapshot(state)
+        elif outcome is Outcome.NEED_SNAPSHOT:
+            log.warning("%s: %s, resyncing this symbol", state.symbol, state.sync.wait_reason)
+            self._request_snapshot(state)
 
     def _on_unrouted(self, raw: str | bytes, msg: Any) -> str | None:
         if isinstance(msg, dict):

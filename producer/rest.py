@@ -55,7 +55,7 @@ class SnapshotClient:
         Any other failure raises (UnknownSymbol, or one of SNAPSHOT_ERRORS): the book's sync task
         is then restarted with backoff by the feed, which shows the failure as the book's state."""
         url = f"{self.rest_url}{self.spec.depth_path}"
-        params = {"symbol": symbol, "limit": str(self.limit)}
+        params = self.spec.snapshot_params(symbol, self.limit)
         weight = self.spec.snapshot_weight(self.limit)
         while True:
             await self.limiter.acquire(weight)
@@ -72,7 +72,7 @@ class SnapshotClient:
                                 "snapshot %s: HTTP %s, all REST calls wait %.1fs", symbol, resp.status, wait
                             )
                             continue
-                        if resp.status == 400 and b"-1121" in body:
+                        if resp.status == 400 and self.spec.unknown_symbol_error in body:
                             raise UnknownSymbol(
                                 f"{self.spec.id} ({self.spec.market}) does not know symbol {symbol}"
                             )

@@ -26,6 +26,7 @@ from producer.connection import ConnectionTuning, StreamConnection, shard_stream
 from producer.exchanges import ExchangeSpec, resolve
 from producer.exchanges.spec import Instrument
 from producer.feed import BookFeed
+from producer.message_feed import MessageBookFeed
 from producer.publisher import RecordPublisher, topic_names
 from producer.ratelimit import WeightLimiter
 from producer.rest import RestError, SnapshotClient, UnknownSymbol, check_symbols
@@ -105,7 +106,11 @@ class ProducerService:
             extra_config=self.options.kafka_config,
         )
         self.snapshots: SnapshotClient | None = None
-        feed_class = StreamBookFeed if self.spec.snapshot_in_stream else BookFeed
+        feed_class: type[BookFeed] = BookFeed  # Binance's combined streams
+        if self.spec.snapshot_in_stream:
+            feed_class = StreamBookFeed
+        elif self.spec.parse_message is not None:  # the venue's own frames, REST snapshots
+            feed_class = MessageBookFeed
         self.feed = feed_class(
             self.spec,
             self.symbols,

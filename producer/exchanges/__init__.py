@@ -11,6 +11,8 @@ from producer.exchanges import (
     bybit_inverse,
     bybit_linear,
     bybit_spot,
+    gateio_futures,
+    gateio_spot,
     hyperliquid_perp,
     hyperliquid_spot,
     okx_spot,
@@ -29,6 +31,8 @@ EXCHANGES: dict[str, ExchangeSpec] = {
         bybit_spot.EXCHANGE,
         bybit_linear.EXCHANGE,
         bybit_inverse.EXCHANGE,
+        gateio_spot.EXCHANGE,
+        gateio_futures.EXCHANGE,
         hyperliquid_perp.EXCHANGE,
         hyperliquid_spot.EXCHANGE,
     )

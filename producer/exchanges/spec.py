@@ -108,6 +108,11 @@ def decimal_field(data: dict[str, Any], key: str) -> Decimal:
     raise BadFrame(f"field {key!r} is not a positive decimal: {value!r}")
 
 
+def binance_snapshot_params(symbol: str, limit: int) -> dict[str, str]:
+    """Query of Binance's depth request: `?symbol=BTCUSDT&limit=1000`."""
+    return {"symbol": symbol, "limit": str(limit)}
+
+
 def binance_instruments(body: Any) -> dict[str, Instrument]:
     """Binance spot and USD-M `exchangeInfo`: `symbols[]` with symbol, status, base and quote
     assets; futures name their `contractType` (PERPETUAL, or a delivery month)."""
@@ -153,6 +158,10 @@ class ExchangeSpec:
     # Asked with GET, or POSTed with this JSON body where the venue wants one (Hyperliquid's /info).
     exchange_info_body: bytes | None = None
     parse_instruments: Callable[[Any], dict[str, Instrument]] = binance_instruments
+    # The depth request's query for (symbol, limit), and what in a 400 answer's body says the
+    # venue does not know the symbol (permanent: the producer stops with the reason).
+    snapshot_params: Callable[[str, int], dict[str, str]] = binance_snapshot_params
+    unknown_symbol_error: bytes = b"-1121"
     # The books need their instruments before the first record (sizes in contracts, published
     # as base units): the listing is read at start even when the symbol check is off.
     needs_instruments: bool = False
@@ -166,13 +175,14 @@ class ExchangeSpec:
     snapshot_in_stream: bool = False
     # The connection's URL for its streams (None: Binance's /stream?streams=a/b).
     url_for: Callable[[str, list[str]], str] | None = None
-    # Text messages to send after connect to subscribe these streams.
+    # Text messages to send after connect to subscribe these streams (made again at every
+    # connect: Gate.io refuses a request whose `time` is more than 60 s off).
     subscribe: Callable[[list[str]], list[str]] | None = None
     # Text messages that make the venue send one stream's book again (resync of that book only).
     resubscribe: Callable[[str], list[str]] | None = None
-    # The venue's keep-alive: (text we send, interval s, the answer to ignore when it is not JSON);
-    # None: WebSocket pings.
-    ping: tuple[str, float, str | None] | None = None
+    # The venue's keep-alive: (text we send, or a function making it at each ping, interval s,
+    # the answer to ignore when it is not JSON); None: WebSocket pings.
+    ping: tuple[str | Callable[[], str], float, str | None] | None = None
     # A frame -> (stream, book message) or None for the venue's control messages (acks, pongs);
     # BadFrame for anything unusable. The book message is a DepthEvent, or a BookSnapshot when the
     # venue sends the whole book (after a subscription).

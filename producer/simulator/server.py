@@ -8,7 +8,8 @@ perpetuals), so a USD-M producer's start-up check can be tried here (the streams
 COIN-M's `/dapi/v1/exchangeInfo` (contract sizes) and `/dapi/v1/depth` (served like spot's, which
 is how a replay of a COIN-M capture feeds a COIN-M producer). OKX's `/ws/v5/public` and
 `/api/v5/public/instruments` for symbols named like OKX instruments (okx.py); Bybit v5's
-`/v5/public/{spot,linear,inverse}` and `/v5/market/instruments-info` (bybit.py); Hyperliquid's
+`/v5/public/{spot,linear,inverse}` and `/v5/market/instruments-info` (bybit.py); Gate.io v4's
+`/ws/v4/`, `/v4/ws/usdt` and spot/futures `order_book`, `currency_pairs`, `contracts` (gateio.py); Hyperliquid's
 requests on `/ws` and POST `/info` (hyperliquid.py). Control: `POST /sim/faults` injects faults (see faults.py),
 `GET /sim/stats` reports what was sent.
 """
@@ -29,6 +30,7 @@ from producer.exchanges.binance_spot import snapshot_weight
 from producer.simulator.bybit import BybitVenue
 from producer.simulator.exchange_info import coinm_exchange_info, spot_exchange_info, usdm_exchange_info
 from producer.simulator.faults import FAULT_KINDS, Faults
+from producer.simulator.gateio import GateVenue
 from producer.simulator.hyperliquid import HyperliquidVenue
 from producer.simulator.model_source import ModelSource
 from producer.simulator.okx import OkxVenue
@@ -107,6 +109,8 @@ class Simulator:
         self.okx = OkxVenue(self.symbols, settings.seed, settings.updates_per_second)
         # Bybit's protocol for the symbols named like Bybit's (producer/simulator/bybit.py)
         self.bybit = BybitVenue(self.symbols, settings.seed, settings.updates_per_second)
+        # Gate.io's for pairs named BASE_QUOTE (producer/simulator/gateio.py)
+        self.gateio = GateVenue(self.symbols, settings.seed, settings.updates_per_second)
         # Hyperliquid's for bare coins (perps) and BASE-USDC pairs (producer/simulator/hyperliquid.py)
         self.hyperliquid = HyperliquidVenue(self.symbols, settings.seed, settings.updates_per_second)
         self.port: int | None = None
@@ -127,6 +131,7 @@ class Simulator:
 
     def app(self) -> web.Application:
         app = web.Application()
+        self.gateio.add_routes(app)  # first: its /ws/v4/ would match Binance's /ws/{streams}
         app.router.add_get("/stream", self._ws_combined)
         app.router.add_get("/ws", self._ws_raw)
         app.router.add_get("/ws/{streams:.*}", self._ws_raw)
@@ -156,6 +161,8 @@ class Simulator:
             self._tasks.append(asyncio.create_task(self.okx.run(lambda: self._stopping)))
         if self.bybit.books:
             self._tasks.append(asyncio.create_task(self.bybit.run(lambda: self._stopping)))
+        if self.gateio.books:
+            self._tasks.append(asyncio.create_task(self.gateio.run(lambda: self._stopping)))
         if self.hyperliquid.books:
             self._tasks.append(asyncio.create_task(self.hyperliquid.run(lambda: self._stopping)))
         log.info(
@@ -171,6 +178,7 @@ class Simulator:
             await session.close()
         await self.okx.close()
         await self.bybit.close()
+        await self.gateio.close()
         await self.hyperliquid.close()
         for task in self._tasks:
             task.cancel()
