@@ -5,16 +5,18 @@ Two profiles:
 - `seed`: today's absolute thresholds, exactly AlertSettings and its per-symbol overrides (what the
   streaming alerts job applies; `|imbalance_5| >= 0.7` etc.). On real books it fires hundreds of
   times an hour per symbol, kept for those who want the raw conditions.
-- `adaptive` (the default): the same rules on the symbol's own rolling distribution. Imbalance and
-  spread as z-scores against a time-weighted exponential baseline (alert_baseline.py), the velocity
-  in units of the symbol's own volatility of imbalance (RMS of the velocity), a warm-up before the
-  baseline is trusted, and a minimum notional depth within 10 bps of the mid so a thin top of book
-  cannot trigger. Per-symbol overrides: AlertSettings.adaptive_overrides (`obm alerts calibrate`
-  proposes them for a target rate).
+- `adaptive` (the default): the same rules against the symbol's own rolling distribution
+  (time-weighted, exponential: alert_baseline.py). The imbalance by its rarity: "1 in N", the
+  inverse of the fraction of the symbol's recent time at or beyond the value (signed: + bid side);
+  a z-score cannot work on it, since it is bounded and often bimodal. The spread by its z-score.
+  The velocity in units of the symbol's own volatility of imbalance (RMS of the velocity). A
+  warm-up before the baseline is trusted, and a minimum notional depth within 10 bps of the mid so
+  a thin top of book cannot trigger. Per-symbol overrides: AlertSettings.adaptive_overrides (`obm
+  alerts calibrate` proposes them for a target rate).
 
-In the adaptive profile the thresholds named like the seed's are in z units (imbalance, flip,
-spread) or in RMS units (velocity); metric_value and threshold of its alerts are in those units
-too, the raw values are in the alert's context."""
+In the adaptive profile the thresholds named like the seed's are in those units: imbalance_* and
+flip_threshold in N ("1 in N"), spread_widening_k in z, velocity_threshold in RMS; metric_value and
+threshold of its alerts are in those units too, the raw values are in the alert's context."""
 
 from __future__ import annotations
 
@@ -73,12 +75,12 @@ class RuleProfile:
 # The new default: measured on the Binance ETHUSDT spot capture (docs/alerts.md, `obm alerts
 # evaluate`); rates and hit rates there.
 ADAPTIVE_DEFAULTS: dict[str, Any] = {
-    "imbalance_medium": 3.0,
-    "imbalance_high": 4.0,
-    "imbalance_clear": 2.0,
-    "imbalance_high_clear": 3.0,
+    "imbalance_medium": 200.0,
+    "imbalance_high": 1_000.0,
+    "imbalance_clear": 100.0,
+    "imbalance_high_clear": 400.0,
     "imbalance_min_duration_ms": 1_000,
-    "flip_threshold": 2.5,
+    "flip_threshold": 20.0,
     "flip_window_ms": 5_000,
     "spread_widening_k": 6.0,
     "spread_min_duration_ms": 1_000,

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config import AlertSettings
-from flink_jobs.alert_baseline import Baseline, RootMeanSquare
+from flink_jobs.alert_baseline import Baseline, DecayedHistogram, RootMeanSquare
 from flink_jobs.alert_profiles import RuleProfile, profile_for
 
 GRACE_MS = 60_000  # a confirmation must come at most min duration + 60 s after the episode start
 RANK = {"low": 1, "medium": 2, "high": 3}
+IMBALANCE_BINS = 100  # of 0.02 over [-1, 1]: the imbalance's rolling distribution
 BOOK_FIELDS = (
     "mid", "best_bid", "best_ask", "best_bid_size", "best_ask_size", "spread_bps",
     "depth_bid_10bps", "depth_ask_10bps", "depth_bid_50bps", "depth_ask_50bps",
@@ -118,6 +119,7 @@ class KeyRules:
         self.spread = Episode()
         self.velocity_on = False
         self.imbalance = Baseline(p.baseline_tau_ms, sd_floor=p.imbalance_sd_floor)
+        self.imbalance_hist = DecayedHistogram(p.baseline_tau_ms, -1.0, 1.0, IMBALANCE_BINS)
         self.spread_base = Baseline(p.baseline_tau_ms, sd_floor=1e-12, sd_floor_frac=p.spread_sd_floor_frac)
         self.velocity = RootMeanSquare(p.baseline_tau_ms)
         self.pending: list[Alert] = []
@@ -160,18 +162,20 @@ class KeyRules:
             )
             ratio = spread / mean if wide else None  # type: ignore[operator]
             return {"imb": 0.0 if imb is None else imb, "spread": ratio, "spread_on": wide, "vel": vel}
-        z_imb = self.imbalance.fold(t, imb)
+        self.imbalance.fold(t, imb)
+        self.imbalance_hist.fold(t, imb)
+        rarity = None if imb is None else self.imbalance_hist.rarity(imb)
         z_spread = self.spread_base.fold(t, spread)
         self.velocity.fold(t, vel)
         mid, bid, ask = rec.get("mid"), rec.get("depth_bid_10bps"), rec.get("depth_ask_10bps")
         depth = (bid + ask) * mid if mid is not None and bid is not None and ask is not None else None
         deep = p.min_depth_notional <= 0 or (depth is not None and depth >= p.min_depth_notional)
         warm = self.imbalance.seen_ms >= p.warmup_ms
-        imb_ok = z_imb is not None and deep and warm
+        imb_ok = rarity is not None and deep and warm
         vel_ok = vel is not None and deep and self.velocity.seen_ms >= p.warmup_ms
         spread_ok = z_spread is not None and self.spread_base.seen_ms >= p.warmup_ms
         return {
-            "imb": z_imb if imb_ok else 0.0,
+            "imb": rarity if imb_ok else 0.0,
             "spread": z_spread if spread_ok else None,
             "spread_on": spread_ok and z_spread >= p.spread_widening_k,  # type: ignore[operator]
             "vel": vel / self.velocity.rms(p.velocity_rms_floor) if vel_ok else None,  # type: ignore[operator]
@@ -191,7 +195,10 @@ class KeyRules:
             ctx["value"], base = rec.get("imbalance_velocity"), None
         if p.adaptive:
             ctx["depth_notional_10bps"] = scores.get("depth")
-            if base is not None:
+            if rule != "spread_widening" and base is not None:  # score: rarity, "1 in N"
+                tails = self.imbalance_hist.tails(ctx["value"]) if ctx["value"] is not None else None
+                ctx.update(baseline_mean=base.mean, baseline_std=base.std(), percentile=tails and tails[0])
+            elif base is not None:  # score: z
                 ctx.update(
                     baseline_mean=base.mean, baseline_std=base.std(), percentile=base.percentile(score)
                 )
