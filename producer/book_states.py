@@ -18,6 +18,8 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
+from producer.circuit_breaker import BreakerReport, CircuitState
+
 BOOKS_PATH = "/books"
 
 
@@ -62,22 +64,35 @@ class BookStatus:
         return f"{self.symbol} {self.state.value} for {seconds:.0f} s{restarts}{reason}"
 
 
+def _fetch(base_url: str, timeout_s: float) -> dict[str, list[dict[str, object]]]:
+    with urllib.request.urlopen(f"{base_url.rstrip('/')}{BOOKS_PATH}", timeout=timeout_s) as resp:
+        body: dict[str, list[dict[str, object]]] = json.loads(resp.read())
+    return body
+
+
 def fetch_books(base_url: str, timeout_s: float = 2.0) -> list[BookStatus]:
     """Every book of the producer serving `base_url` (its metrics port). Raises OSError (or
     ValueError on a malformed answer) when the producer does not answer as expected."""
-    with urllib.request.urlopen(f"{base_url.rstrip('/')}{BOOKS_PATH}", timeout=timeout_s) as resp:
-        body = json.loads(resp.read())
-    return [BookStatus.from_json(item) for item in body["books"]]
+    return [BookStatus.from_json(item) for item in _fetch(base_url, timeout_s)["books"]]
 
 
 def not_live_report(base_url: str) -> tuple[bool, list[str]]:
     """What `obm status` shows under the producer: (False when a book failed or the producer could
     not be asked, else True; one line per book that is not live, or why it could not be asked).
-    A book syncing or resyncing is listed without making the producer unhealthy: it is on its way."""
+    A book syncing or resyncing is listed without making the producer unhealthy: it is on its way.
+    Then one line per circuit breaker that is not closed (producer/circuit_breaker.py); an open one
+    makes the producer unhealthy (that connection or its REST client is not trying)."""
     try:
-        books = fetch_books(base_url)
+        body = _fetch(base_url, 2.0)
+        books = [BookStatus.from_json(item) for item in body["books"]]
+        circuits = [BreakerReport.from_json(item) for item in body.get("circuits", [])]
     except (OSError, ValueError, KeyError) as exc:
         return False, [f"books unknown: {base_url}{BOOKS_PATH}: {exc}"]
     now = time.time()
     not_live = [b for b in books if b.state is not BookState.LIVE]
-    return all(b.state is not BookState.FAILED for b in not_live), [b.describe(now) for b in not_live]
+    notes = [b.describe(now) for b in not_live]
+    notes += [c.describe(now) for c in circuits if c.state is not CircuitState.CLOSED]
+    ok = all(b.state is not BookState.FAILED for b in not_live) and all(
+        c.state is not CircuitState.OPEN for c in circuits
+    )
+    return ok, notes

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from producer.circuit_breaker import CircuitBreaker, CircuitState, describe_failure
 from producer.feed import SERVER_SHUTDOWN
 from producer.ratelimit import full_jitter
 
@@ -60,7 +61,9 @@ class StreamConnection:
         self.tuning = tuning
         self._on_open = on_open if callable(on_open) else list(on_open)
         self._ping = ping
-        self.state = "idle"  # idle | connecting | connected | backoff | closed
+        # Set by the service: connect attempts wait while it is open (producer/circuit_breaker.py).
+        self.breaker: CircuitBreaker | None = None
+        self.state = "idle"  # idle | connecting | connected | backoff | circuit_open | closed
         self.frames = 0
         self.connects = 0
         self.reconnects = 0
@@ -92,6 +95,9 @@ class StreamConnection:
     async def run(self, session: aiohttp.ClientSession) -> None:
         attempt = 0
         while not self._stopping:
+            await self._wait_for_breaker()
+            if self._stopping:
+                break
             self.state = "connecting"
             try:
                 ws = await session.ws_connect(
@@ -105,6 +111,8 @@ class StreamConnection:
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 if self._stopping:
                     break
+                if self.breaker is not None:
+                    self.breaker.on_failure(f"connect failed: {describe_failure(exc)}")
                 self.state = "backoff"
                 delay = full_jitter(attempt, self.tuning.backoff_base_s, self.tuning.backoff_cap_s)
                 attempt += 1
@@ -130,6 +138,9 @@ class StreamConnection:
                 break
             if self.frames > frames_before:
                 attempt = 0  # it worked for a while: start the backoff over
+                self._breaker_success()
+            elif self.breaker is not None and reason not in ("max_age", SERVER_SHUTDOWN):
+                self.breaker.on_failure(f"connection ended before any frame ({reason})")
             if reason in ("max_age", SERVER_SHUTDOWN):
                 log.info("%s: planned reconnect (%s)", self.name, reason)
                 continue
@@ -139,6 +150,21 @@ class StreamConnection:
             log.warning("%s: connection ended (%s), reconnect in %.2fs", self.name, reason, delay)
             await asyncio.sleep(delay)
         self.state = "closed"
+
+    async def _wait_for_breaker(self) -> None:
+        """While the breaker is open, wait (state circuit_open); in half-open this connect is the
+        one probe. Checked at least every second, so stop() is honoured promptly."""
+        if self.breaker is None:
+            return
+        while (delay := self.breaker.before_call()) > 0 and not self._stopping:
+            self.state = "circuit_open"
+            await asyncio.sleep(min(delay, 1.0))
+
+    def _breaker_success(self) -> None:
+        """Frames arrived: the connection works (closes a half-open breaker, resets the count)."""
+        breaker = self.breaker
+        if breaker is not None and (breaker.failures or breaker.state is not CircuitState.CLOSED):
+            breaker.on_success()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> str:
         watchdog = asyncio.get_running_loop().create_task(self._watch(ws, time.monotonic()))
@@ -204,6 +230,7 @@ class StreamConnection:
             if self.frames != frames_seen:
                 frames_seen = self.frames
                 last_progress = now
+                self._breaker_success()
             elif now - last_progress > idle:
                 await asyncio.sleep(0.01)  # one more turn of the loop's I/O poll
                 if self.frames != frames_seen:

@@ -17,12 +17,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from producer.book_states import BOOKS_PATH, BookState
+from producer.circuit_breaker import CircuitState
 from producer.feed import LAG_BUCKETS_MS
 
 if TYPE_CHECKING:
     from producer.service import ProducerService
 
-CONNECTION_STATES = ("idle", "connecting", "connected", "backoff", "closed")
+CONNECTION_STATES = ("idle", "connecting", "connected", "backoff", "circuit_open", "closed")
 
 
 class ProducerCollector(Collector):
@@ -126,6 +127,28 @@ class ProducerCollector(Collector):
         yield reconnects
         yield conn_frames
 
+        circuit = GaugeMetricFamily(
+            "obm_producer_circuit_state",
+            "1 for the circuit breaker's current state (closed, open, half_open), per connection and REST",
+            labels=["exchange", "breaker", "state"],
+        )
+        opens = CounterMetricFamily(
+            "obm_producer_circuit_opens", "times the circuit breaker opened", labels=["exchange", "breaker"]
+        )
+        failures = GaugeMetricFamily(
+            "obm_producer_circuit_failures",
+            "consecutive failures seen by the breaker",
+            labels=["exchange", "breaker"],
+        )
+        for breaker in svc.breakers():
+            for st in CircuitState:
+                circuit.add_metric([ex, breaker.name, st.value], 1.0 if breaker.state is st else 0.0)
+            opens.add_metric([ex, breaker.name], breaker.opens)
+            failures.add_metric([ex, breaker.name], breaker.failures)
+        yield circuit
+        yield opens
+        yield failures
+
         if svc.snapshots is not None:
             limiter = svc.snapshots.limiter
             yield counter("snapshot_requests", "REST depth snapshot requests", svc.snapshots.requests)
@@ -171,7 +194,12 @@ def build_app(service: ProducerService) -> web.Application:
         )
 
     async def books(_: web.Request) -> web.Response:
-        return web.json_response({"books": [r.as_json() for r in service.feed.book_reports()]})
+        return web.json_response(
+            {
+                "books": [r.as_json() for r in service.feed.book_reports()],
+                "circuits": [b.report().as_json() for b in service.breakers()],
+            }
+        )
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(

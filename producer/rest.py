@@ -11,6 +11,7 @@ import time
 import aiohttp
 import orjson
 
+from producer.circuit_breaker import CircuitBreaker, describe_failure
 from producer.exchanges import BadFrame, BookSnapshot, ExchangeSpec
 from producer.exchanges.spec import Instrument
 from producer.ratelimit import WeightLimiter
@@ -28,6 +29,8 @@ class RestError(RuntimeError):
 
 # What a snapshot request can fail with short of UnknownSymbol: worth retrying later.
 SNAPSHOT_ERRORS = (TimeoutError, aiohttp.ClientError, OSError, orjson.JSONDecodeError, BadFrame, RestError)
+# Of those, the ones where the venue did answer (its status was judged already).
+ANSWERED = (orjson.JSONDecodeError, BadFrame, RestError)
 
 
 class SnapshotClient:
@@ -49,6 +52,8 @@ class SnapshotClient:
         self.requests = 0
         self.failures = 0
         self.statuses: dict[int, int] = {}
+        # Set by the service: requests wait while it is open (producer/circuit_breaker.py).
+        self.breaker: CircuitBreaker | None = None
 
     async def fetch(self, symbol: str) -> BookSnapshot:
         """GET the depth snapshot, waiting out rate limits (on 429/418 every request waits).
@@ -58,6 +63,8 @@ class SnapshotClient:
         params = self.spec.snapshot_params(symbol, self.limit)
         weight = self.spec.snapshot_weight(self.limit)
         while True:
+            if self.breaker is not None:
+                await self.breaker.wait_turn()
             await self.limiter.acquire(weight)
             async with self._in_flight:
                 self.requests += 1
@@ -66,6 +73,7 @@ class SnapshotClient:
                         self.statuses[resp.status] = self.statuses.get(resp.status, 0) + 1
                         self.limiter.observe_used_weight(resp.headers.get("X-MBX-USED-WEIGHT-1M"))
                         body = await resp.read()
+                        self._judge(resp.status)
                         if resp.status in (418, 429):
                             wait = self.limiter.on_rate_limited(resp.status, resp.headers.get("Retry-After"))
                             log.warning(
@@ -84,12 +92,26 @@ class SnapshotClient:
                         if type(data) is not dict:
                             raise BadFrame(f"snapshot {symbol}: not a JSON object")
                         snap = self.spec.parse_snapshot(data)
-                except SNAPSHOT_ERRORS:
+                except SNAPSHOT_ERRORS as exc:
                     self.failures += 1
+                    if self.breaker is not None and not isinstance(exc, ANSWERED):
+                        self.breaker.on_failure(describe_failure(exc))  # no answer at all
                     raise
             snap.symbol = symbol
             snap.receive_time_ns = time.time_ns()
             return snap
+
+    def _judge(self, status: int) -> None:
+        """An answer for the breaker: a ban (418/429) or a 5xx is a failure, any other a success
+        (a 400 is the venue answering about our request, not the venue failing)."""
+        if self.breaker is None:
+            return
+        if status in (418, 429):
+            self.breaker.on_failure(f"banned: HTTP {status}")
+        elif status >= 500:
+            self.breaker.on_failure(f"HTTP {status}")
+        else:
+            self.breaker.on_success()
 
 
 async def check_symbols(

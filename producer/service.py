@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from config import KafkaSettings, ProducerSettings
+from producer.circuit_breaker import CircuitBreaker
 from producer.connection import ConnectionTuning, StreamConnection, shard_streams
 from producer.exchanges import ExchangeSpec, resolve
 from producer.exchanges.spec import Instrument
@@ -139,6 +140,9 @@ class ProducerService:
         ]
         self._connection_of = {s: c for c, shard in zip(self.connections, shards, strict=True) for s in shard}
         self._shards = shards  # each connection subscribes its shard at every connect
+        for conn in self.connections:
+            conn.breaker = self._breaker(conn.name)
+        self.rest_breaker = self._breaker(f"{self.spec.id}-rest")
         if isinstance(self.feed, StreamBookFeed):
             self.feed.resubscribe = self._resubscribe
         self.failed: str | None = None  # why the service stopped on its own (or could not flush)
@@ -172,6 +176,16 @@ class ProducerService:
         """Make the venue send `stream`'s book again (venues with the book in the stream)."""
         assert self.spec.resubscribe is not None
         await self._connection_of[stream].send(self.spec.resubscribe(stream))
+
+    def _breaker(self, name: str) -> CircuitBreaker:
+        s = self.settings
+        return CircuitBreaker(
+            name, s.circuit_failures, s.circuit_open_base_s, max(s.circuit_open_max_s, s.circuit_open_base_s)
+        )
+
+    def breakers(self) -> list[CircuitBreaker]:
+        """Every circuit breaker of this producer: one per connection, one for REST."""
+        return [c.breaker for c in self.connections if c.breaker is not None] + [self.rest_breaker]
 
     def _use_venue_names(self, instruments: dict[str, Instrument]) -> None:
         """Streams named by the venue's listing (`Instrument.venue_name`, Hyperliquid's spot
@@ -211,6 +225,7 @@ class ProducerService:
             self.snapshots = SnapshotClient(
                 self.spec, session, self.rest_url, limiter, limit=self.options.snapshot_limit
             )
+            self.snapshots.breaker = self.rest_breaker
             if self.options.http:
                 from producer.observability import build_app
 

@@ -55,7 +55,8 @@ def test_a_book_whose_snapshots_fail_is_shown_failed_restarted_and_then_live(
 
     async def scenario():
         async with (
-            running(kafka, SYMBOLS, rate=40, prepare=failing_snapshots) as (sim, svc),
+            # the REST circuit breaker would open on these 500s: test_producer_circuit_breaker.py
+            running(kafka, SYMBOLS, rate=40, prepare=failing_snapshots, circuit_failures=10**6) as (sim, svc),
             TruthClient(sim.ws_url, SYMBOLS) as truth,
         ):
             eth, btc = svc.feed.symbols["ETHUSDT"], svc.feed.symbols["BTCUSDT"]
