@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -47,9 +47,23 @@ class KafkaSettings(BaseSettings):
     # Embedded broker only: the KRaft controller listener.
     controller_port: int = 9093
     partitions: int = 3
+    # Partitions of single topics by contract name, e.g. {"orderbook.raw": 24}; the others get
+    # `partitions` (orderbook.dlq: 1). A job or sink group reads with at most one task or instance
+    # per partition, so this bounds its useful parallelism (docs/scaling.md).
+    topic_partitions: dict[str, int] = Field(default_factory=dict)
     replication_factor: int = 1
     # Topic names are part of the contract (schemas/topics.py); a prefix lets tests isolate runs.
     topic_prefix: str = ""
+
+    @field_validator("topic_partitions")
+    @classmethod
+    def _known_topics(cls, value: dict[str, int]) -> dict[str, int]:
+        from schemas.topics import Topic  # schemas imports config: only here, at validation
+
+        unknown = sorted(set(value) - {t.value for t in Topic})
+        if unknown or any(n < 1 for n in value.values()):
+            raise ValueError(f"topic_partitions: unknown topics {unknown} or a count below 1: {value}")
+        return value
 
     @property
     def port(self) -> int:
@@ -107,8 +121,24 @@ class FlinkSettings(BaseSettings):
     rpc_port: int = 6123
     jobmanager_memory: str = "1024m"
     taskmanager_memory: str = "2048m"
-    parallelism: int = 1
+    # Parallelism of every job. Keys stay in order at any parallelism: each exchange:symbol is on
+    # one partition and in one key group.
+    parallelism: int = Field(default=1, ge=1)
+    # Parallelism of single jobs by name, e.g. {"metrics": 2}; the others run at `parallelism`.
+    job_parallelism: dict[str, int] = Field(default_factory=dict)
+    # The number of key groups a job's state is cut into, fixed when the job first starts: the
+    # highest parallelism it can be rescaled to from a savepoint. 128 is Flink's own default for
+    # parallelism up to 85, so savepoints taken before this setting existed still fit.
+    max_parallelism: int = Field(default=128, ge=1, le=32_768)
+    # Embedded session cluster: at least the slots of every job of `jobs` at its parallelism.
     taskmanager_slots: int = 4
+    # Where the jobs write checkpoints: a URI Flink has a file system for, e.g.
+    # s3://obm-flink/checkpoints on object storage (deploy/kubernetes). Empty: the cluster's own
+    # (the embedded cluster: its state folder).
+    checkpoint_dir: str = ""
+    # Where savepoints go (the jobs' default, and `obm jobs stop/redeploy`'s): the same kinds of URI.
+    # Empty: the cluster's own (`obm jobs`: the stack's state folder).
+    savepoint_dir: str = ""
     checkpoint_interval_ms: int = 10_000
     # Low buffer timeout: latency from raw to processed matters more than batching here.
     buffer_timeout_ms: int = 10
@@ -121,6 +151,24 @@ class FlinkSettings(BaseSettings):
     @property
     def rest_port(self) -> int:
         return int(self.jobmanager.rsplit(":", 1)[1])
+
+    @field_validator("job_parallelism")
+    @classmethod
+    def _known_jobs(cls, value: dict[str, int]) -> dict[str, int]:
+        from flink_jobs.registry import JOB_NAMES  # the registry imports config: only here
+
+        unknown = sorted(set(value) - set(JOB_NAMES))
+        if unknown or any(n < 1 for n in value.values()):
+            raise ValueError(f"job_parallelism: unknown jobs {unknown} or a parallelism below 1: {value}")
+        return value
+
+    def parallelism_of(self, job: str) -> int:
+        return self.job_parallelism.get(job, self.parallelism)
+
+    def slots_needed(self) -> int:
+        """Task slots the jobs of `jobs` take together (one slot per parallel instance: a job's
+        operators share slots). A job short of slots waits for them and never runs."""
+        return sum(self.parallelism_of(job) for job in self.jobs)
 
 
 class MetricsJobSettings(BaseSettings):
@@ -206,13 +254,6 @@ class ProducerSettings(BaseSettings):
     # where cargo is installed), python (the reference), or auto: native when it is built, else
     # python (the producer says so once at start, and `obm status` shows it).
     engine: Literal["auto", "native", "python"] = "auto"
-    # Circuit breaker of every connection and of the REST client (producer/circuit_breaker.py):
-    # opens after this many consecutive failures (connect errors, HTTP 5xx, bans 418/429), for
-    # circuit_open_base_s doubled at every opening in a row up to circuit_open_max_s, then lets
-    # one probe through (its success closes it).
-    circuit_failures: int = Field(default=5, ge=1)
-    circuit_open_base_s: float = Field(default=1.0, gt=0)
-    circuit_open_max_s: float = Field(default=300.0, gt=0)
 
 
 class SimulatorSettings(BaseSettings):
@@ -260,6 +301,17 @@ class SinkSettings(BaseSettings):
     batch_max_ms: int = 200
     postgres_metrics_port: int = 9110
     redis_metrics_port: int = 9111
+    # Instances of the database sink in one consumer group (the embedded stack starts them): the
+    # group shares the partitions out, so each exchange:symbol is written by one instance, in order.
+    postgres_instances: int = Field(default=1, ge=1)
+    # Instances of the Redis sink, the same way.
+    redis_instances: int = Field(default=1, ge=1)
+
+    def metrics_port(self, kind: str, instance: int = 0) -> int:
+        """The /metrics port of instance `instance` (0-based) of a sink: the kind's port, then
+        every second port after it, so the two kinds' instances never collide."""
+        base = self.postgres_metrics_port if kind == "postgres" else self.redis_metrics_port
+        return base + 2 * instance
 
 
 class DashboardSettings(BaseSettings):

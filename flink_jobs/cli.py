@@ -27,7 +27,7 @@ def _flink(jobmanager: str | None) -> FlinkSettings:
 
 
 def _default_savepoint_dir() -> str:
-    return str(StackSettings().state_dir / "flink" / "savepoints")
+    return FlinkSettings().savepoint_dir or str(StackSettings().state_dir / "flink" / "savepoints")
 
 
 def _settings_overrides(pairs: tuple[str, ...]) -> dict[str, object]:
@@ -156,11 +156,18 @@ def cancel(job_or_id, jobmanager) -> None:
 @job_argument
 @jobmanager_option
 @click.option("--savepoint-dir", default=None)
-@click.option("--parallelism", type=int, default=None)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(min=1),
+    default=None,
+    help="rescale to N parallel instances (default: the settings' parallelism for JOB)",
+)
 @click.option("--metric", "metric_pairs", multiple=True, help="new metrics setting key=value")
 @click.option("--alert", "alert_pairs", multiple=True, help="new alert setting key=value")
 def redeploy(job, jobmanager, savepoint_dir, parallelism, metric_pairs, alert_pairs) -> None:
-    """Stop JOB with a savepoint and resubmit it from there (new parallelism or settings)."""
+    """Stop JOB with a savepoint and resubmit it from there (new parallelism or settings). Its
+    state is shared out over the new instances by key: e.g. `obm jobs redeploy metrics
+    --parallelism 2`. Useful up to the input topic's partitions (OBM_KAFKA_TOPIC_PARTITIONS)."""
     new_id, savepoint = redeploy_job(
         job,
         flink=_flink(jobmanager),

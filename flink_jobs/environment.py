@@ -47,6 +47,9 @@ def job_configuration(
     conf = {
         "pipeline.name": name,
         "parallelism.default": str(parallelism or flink.parallelism),
+        "pipeline.max-parallelism": str(flink.max_parallelism),
+        **({"execution.checkpointing.dir": flink.checkpoint_dir} if flink.checkpoint_dir else {}),
+        **({"execution.checkpointing.savepoint-dir": flink.savepoint_dir} if flink.savepoint_dir else {}),
         "execution.buffer-timeout.interval": f"{flink.buffer_timeout_ms} ms",
         "pipeline.auto-watermark-interval": f"{WATERMARK_INTERVAL_MS} ms",
         "table.exec.source.idle-timeout": f"{flink.idle_timeout_ms} ms",

@@ -149,8 +149,10 @@ def submit_job(
     `from_timestamp_ms` starts reading the input topic at that time (replay); `savepoint`
     resumes state and offsets from a savepoint (taking precedence over the timestamp).
     `allow_non_restored_state` restores what of the savepoint maps onto the new plan and skips the
-    rest (Flink's --allowNonRestoredState): for a job whose SQL changed its operators."""
+    rest (Flink's --allowNonRestoredState): for a job whose SQL changed its operators.
+    `parallelism` defaults to the settings' for this job (FlinkSettings.parallelism_of)."""
     job_definition(job)  # an unknown name fails here, before the client JVM starts
+    parallelism = parallelism or flink.parallelism_of(job)
     from flink_jobs.pipelines import JobSpec  # imports PyFlink: only where a job is submitted
 
     spec = JobSpec(
@@ -293,8 +295,11 @@ def redeploy_job(
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> tuple[str, str]:
     """Stop the running job with a savepoint and resubmit it from there, optionally with a new
-    parallelism or new settings (thresholds); returns (new job id, savepoint). A job that cannot
-    take a savepoint is left running and this raises: nothing is lost by trying again later."""
+    parallelism (rescaling: Flink shares the savepoint's key groups out over the new instances, up
+    to FlinkSettings.max_parallelism) or new settings (thresholds); returns (new job id,
+    savepoint). Without `parallelism` the job runs at the settings' parallelism for it. A job that
+    cannot take a savepoint is left running and this raises: nothing is lost by trying again
+    later."""
     running = find_active_job(flink, job)
     if running is None:
         raise JobLifecycleError(f"no running {job_display_name(job)} job on {flink.jobmanager}")

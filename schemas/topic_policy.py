@@ -57,6 +57,13 @@ TOPIC_POLICIES: dict[Topic, TopicPolicy] = {
 }
 
 
+def partition_count(topic: Topic, settings: KafkaSettings) -> int:
+    """Partitions `topic` is created with: KafkaSettings.topic_partitions for that topic when set,
+    else its policy's (orderbook.dlq: 1), else KafkaSettings.partitions."""
+    configured = settings.topic_partitions.get(topic.value)
+    return configured if configured is not None else TOPIC_POLICIES[topic].partition_count(settings)
+
+
 def age_bound_ms(topic: Topic, configured_ms: int) -> int:
     """The age beyond which a record of `topic` is rejected: `configured_ms`
     (ContractSettings.max_age_ms), or when it is 0 the topic's retention."""

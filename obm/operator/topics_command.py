@@ -19,6 +19,7 @@ from obm.operator.settings_lookup import kafka_settings_from
 from obm.operator.topic_policy import contract_topic_of, full_topic_name, policy_for
 from obm.operator.topic_reader import METADATA_TIMEOUT_S, client_config, slice_consumer, watermarks
 from schemas import Topic
+from schemas.topic_policy import partition_count
 
 SHOWN_CONFIGS = ("retention.ms", "cleanup.policy")
 
@@ -172,7 +173,8 @@ def create_topics(
     new = []
     for name in (n for n in names if n not in existing):
         policy = policy_for(name, settings)
-        count = partitions or (policy.partition_count(settings) if policy else settings.partitions)
+        topic = contract_topic_of(name, settings)
+        count = partitions or (partition_count(topic, settings) if topic else settings.partitions)
         configs = {**(policy.configs() if policy else {}), **extra_configs}
         new.append(
             NewTopic(

@@ -77,7 +77,8 @@ class FlinkCluster:
             "taskmanager": {
                 "bind-host": host,
                 "host": host,
-                "numberOfTaskSlots": s.taskmanager_slots,
+                # Enough slots for every job at its parallelism (a job short of slots never runs).
+                "numberOfTaskSlots": max(s.taskmanager_slots, s.slots_needed()),
                 "memory": {"process": {"size": s.taskmanager_memory}},
             },
             # The TaskManager usually starts before the JobManager's resource manager answers; it

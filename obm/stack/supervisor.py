@@ -149,17 +149,8 @@ def build_components(cfg: StackConfig) -> list[Any]:
             detail=f"http://127.0.0.1:{cfg.producer.metrics_port}/metrics, engine: {describe_engine(cfg.producer.engine)}",
         )
     )  # fmt: skip
+    comps += [sink for kind in ("postgres", "redis") for sink in sink_instances(cfg, kind, env)]
     comps += [
-        PythonService(
-            "sink-postgres", ["sinks", "postgres"], st, env,
-            port_probe("127.0.0.1", cfg.sinks.postgres_metrics_port),
-            detail=f"http://127.0.0.1:{cfg.sinks.postgres_metrics_port}/metrics",
-        ),
-        PythonService(
-            "sink-redis", ["sinks", "redis"], st, env,
-            port_probe("127.0.0.1", cfg.sinks.redis_metrics_port),
-            detail=f"http://127.0.0.1:{cfg.sinks.redis_metrics_port}/metrics",
-        ),
         PythonService(
             "dashboard",
             [
@@ -179,6 +170,31 @@ def build_components(cfg: StackConfig) -> list[Any]:
     # Jobs last: submitting PyFlink jobs is the slowest step, and nothing else waits for it.
     comps.append(FlinkJobs(cfg.flink, cfg.kafka, st, cfg.metrics, cfg.alerts))
     return comps
+
+
+def sink_instances(cfg: StackConfig, kind: str, env: dict[str, str]) -> list[PythonService]:
+    """SinkSettings.<kind>_instances processes of one sink, one consumer group: `sink-<kind>`,
+    then `sink-<kind>-2`, ..., each with its own /metrics port (SinkSettings.metrics_port)."""
+    count = cfg.sinks.postgres_instances if kind == "postgres" else cfg.sinks.redis_instances
+    port_var = f"OBM_SINK_{kind.upper()}_METRICS_PORT"
+    services = []
+    for i in range(count):
+        port = cfg.sinks.metrics_port(kind, i)
+        services.append(
+            PythonService(
+                f"sink-{kind}" + (f"-{i + 1}" if i else ""), ["sinks", kind], cfg.stack, env,
+                port_probe("127.0.0.1", port), detail=f"http://127.0.0.1:{port}/metrics",
+                extra_env={port_var: str(port)},
+            )
+        )  # fmt: skip
+    return services
+
+
+def needs_of(name: str) -> tuple[str, ...]:
+    """What component `name` needs; the second and later instances of a sink (`sink-redis-2`)
+    need what the first does."""
+    base, _, instance = name.rpartition("-")
+    return NEEDS.get(name) or (NEEDS.get(base, ()) if instance.isdigit() else ())
 
 
 # What each component needs running before it starts; everything else starts at once. The
@@ -217,7 +233,7 @@ def start_all(cfg: StackConfig, say: Callable[[str], None] = print) -> list[Any]
             say(line)
 
     def run(i: int, comp: Any) -> None:
-        for need in NEEDS.get(comp.name, ()):
+        for need in needs_of(comp.name):
             if need in futures:
                 futures[need].result()  # a failed dependency fails this one too
         if cancelled.is_set():
@@ -231,7 +247,7 @@ def start_all(cfg: StackConfig, say: Callable[[str], None] = print) -> list[Any]
             f"{getattr(comp, 'detail', '')}"
         )
 
-    missing = {need for c in comps for need in NEEDS.get(c.name, ()) if need not in names}
+    missing = {need for c in comps for need in needs_of(c.name) if need not in names}
     missing.discard("simulator")  # absent with --live: the producer then needs only the broker
     if missing:
         raise ValueError(f"components needed but not configured: {sorted(missing)}")
