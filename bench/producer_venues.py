@@ -4,8 +4,10 @@ serialize the top-20 record) into a null sink, one venue at a time, in one proce
 
 Frames: the simulator's own protocol modules make them from the market model (the same order
 flow for every venue; sizes read as contracts on OKX swaps), so the shapes are the venues'
-(OKX `books` with 4-string levels and the CRC32 of the top 25, Bybit `orderbook.50` deltas) and
-the books are deep (300 levels per side). Binance spot through the Python engine on frames of
+(OKX `books` with 4-string levels and the CRC32 of the top 25, Bybit `orderbook.50` deltas,
+Gate.io `order_book_update` notifications on a book live from its REST snapshot: spot [price,
+size] strings, futures {p, s} contracts converted to base units) and the books are deep (300
+levels per side). Binance spot through the Python engine on frames of
 the same model is measured beside them for comparison (the compiled engine does not serve these
 venues yet). Medians of `--rounds`; CPU of the feed's own thread.
 
@@ -22,10 +24,16 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
+
 from bench.producer_throughput import NullPublisher, hot_path, model_capture
-from producer.exchanges import ExchangeSpec, bybit_linear, okx_swap
+from producer.exchanges import ExchangeSpec, bybit_linear, gateio_futures, gateio_spot, okx_swap
+from producer.exchanges.hyperliquid_perp import EXCHANGE as HYPERLIQUID_PERP
 from producer.exchanges.spec import Instrument
+from producer.message_feed import MessageBookFeed
 from producer.simulator.bybit import BybitBook
+from producer.simulator.gateio import GateBook
+from producer.simulator.hyperliquid import HyperliquidBook
 from producer.simulator.market_model import SymbolModel
 from producer.simulator.okx import OkxBook, okx_text
 from producer.stream_feed import StreamBookFeed
@@ -56,6 +64,63 @@ def bybit_frames(symbol: str, frames: int) -> tuple[bytes, list[bytes]]:
         book.apply(b, a)
         book.u += 1
         out.append(book.message("delta", b, a))
+    return snapshot, out
+
+
+def gateio_frames(market: str, symbol: str, frames: int) -> tuple[bytes, list[bytes]]:
+    """The REST snapshot (with id) and `frames` notifications, each one update id on."""
+    book = GateBook(market, symbol, SymbolModel("BTCUSDT", seed=1))
+    snapshot = orjson.dumps(book.snapshot(1000, with_id=True))
+    out = []
+    for _ in range(frames):
+        _, _, bids, asks = book.model.step()
+        b = [[okx_text(p), book.size_text(s)] for p, s in bids.items()]
+        a = [[okx_text(p), book.size_text(s)] for p, s in asks.items()]
+        book.apply(b, a)
+        book.id += 1
+        out.append(book.message(book.id, book.id, b, a))
+    return snapshot, out
+
+
+def rest_hot_path(
+    spec: ExchangeSpec, symbol: str, instrument: Instrument, snapshot: bytes, frames: list[bytes]
+) -> float:
+    """Frames per CPU-second of this thread through MessageBookFeed.on_frame, the book live
+    from its REST snapshot."""
+
+    async def run() -> float:
+        async def no_fetch(symbol: str):  # noqa: ANN202
+            raise AssertionError("the book is live before the first frame")
+
+        feed = MessageBookFeed(spec, [symbol], NullPublisher(), no_fetch)
+        sync = feed.symbols[symbol].sync
+        sync.use_instrument(instrument)
+        sync.on_snapshot(spec.parse_snapshot(orjson.loads(snapshot)), lambda ev: None)
+        now = time.time_ns
+        c0 = time.thread_time()
+        on_frame = feed.on_frame
+        for raw in frames:
+            on_frame(raw, now())
+        cpu = time.thread_time() - c0
+        report = feed.book_reports()[0]
+        assert feed.dlq == 0 and report.counters.gaps == 0 and report.records == len(frames), report
+        return len(frames) / cpu
+
+    return asyncio.run(run())
+
+
+def hyperliquid_frames(coin: str, frames: int) -> tuple[bytes, list[bytes]]:
+    """Whole l2Book messages (20 levels per side), one per model step, each at a later time."""
+    book = HyperliquidBook(coin, SymbolModel("BTCUSDT", seed=1))
+    snapshot = book.message()
+    out = []
+    for _ in range(frames):
+        _, _, bids, asks = book.model.step()
+        book.apply(
+            [[okx_text(p), okx_text(s)] for p, s in bids.items()],
+            [[okx_text(p), okx_text(s)] for p, s in asks.items()],
+        )
+        out.append(book.message())
     return snapshot, out
 
 
@@ -94,15 +159,37 @@ def main() -> None:
     okx_inst = Instrument("BTC-USDT-SWAP", "live", True, "BTC", "USDT", "perp", Decimal("0.01"))
     bybit = bybit_frames("BTCUSDT", args.frames)
     bybit_inst = Instrument("BTCUSDT", "Trading", True, "BTC", "USDT", "perp")
+    hyperliquid = hyperliquid_frames("BTC", args.frames)
+    hyperliquid_inst = Instrument("BTC", "listed", True, "BTC", "USDC", "perp", venue_name="BTC")
+    gate_spot = gateio_frames("spot", "BTC_USDT", args.frames)
+    gate_spot_inst = Instrument("BTC_USDT", "tradable", True, "BTC", "USDT", "spot")
+    gate_futures = gateio_frames("futures", "BTC_USDT", args.frames)
+    gate_futures_inst = Instrument("BTC_USDT", "trading", True, "BTC", "USDT", "perp", Decimal("0.0001"))
     levels = sum(f.count(b'","0","1"]') for f in okx[1]) / len(okx[1])
     with tempfile.TemporaryDirectory() as tmp:
         capture = Path(tmp) / "model.txt.gz"
         model_capture(capture, args.frames, ["BTCUSDT"])
-        figures: dict[str, list[float]] = {"okx_swap": [], "bybit_linear": [], "binance (python engine)": []}
+        figures: dict[str, list[float]] = {
+            "okx_swap": [],
+            "bybit_linear": [],
+            "hyperliquid (perp)": [],
+            "gateio (spot)": [],
+            "gateio_futures": [],
+            "binance (python engine)": [],
+        }
         for _ in range(args.rounds):  # venues alternated within each round
             figures["okx_swap"].append(stream_hot_path(okx_swap.EXCHANGE, "BTC-USDT-SWAP", okx_inst, *okx))
             figures["bybit_linear"].append(
                 stream_hot_path(bybit_linear.EXCHANGE, "BTCUSDT", bybit_inst, *bybit)
+            )
+            figures["hyperliquid (perp)"].append(
+                stream_hot_path(HYPERLIQUID_PERP, "BTC", hyperliquid_inst, *hyperliquid)
+            )
+            figures["gateio (spot)"].append(
+                rest_hot_path(gateio_spot.EXCHANGE, "BTC_USDT", gate_spot_inst, *gate_spot)
+            )
+            figures["gateio_futures"].append(
+                rest_hot_path(gateio_futures.EXCHANGE, "BTC_USDT", gate_futures_inst, *gate_futures)
             )
             figures["binance (python engine)"].append(
                 hot_path(capture, NullPublisher(), ["BTCUSDT"], "python")[1]

@@ -24,18 +24,24 @@ from producer.exchanges.spec import BadFrame, Instrument, decimal_field
 
 def futures_side(raw: Any, key: str) -> Columns:
     """[{"p": price string, "s": contracts (int or decimal string)}, ...] -> exact columns."""
-    if type(raw) is not list:
-        raise BadFrame(f"{key}: expected a list of {{p, s}} levels, got {type(raw).__name__}")
-    pairs = []
-    for level in raw:
-        if type(level) is not dict or "p" not in level or "s" not in level:
-            raise BadFrame(f"{key}: level is not {{p, s}}: {level!r}")
-        size = level["s"]
-        pairs.append([level["p"], str(size) if type(size) is int else size])
+    try:
+        pairs = [[level["p"], str(size) if type(size := level["s"]) is int else size] for level in raw]
+    except (KeyError, TypeError):
+        raise BadFrame(_not_levels(raw, key)) from None
     try:
         return parse_columns(pairs, key)
     except BadLevel as exc:
         raise BadFrame(str(exc)) from None
+
+
+def _not_levels(raw: Any, key: str) -> str:
+    """Why `raw` is not a list of {p, s} levels."""
+    if type(raw) is not list:
+        return f"{key}: expected a list of {{p, s}} levels, got {type(raw).__name__}"
+    bad = next(
+        (level for level in raw if type(level) is not dict or "p" not in level or "s" not in level), raw
+    )
+    return f"{key}: level is not {{p, s}}: {bad!r}"
 
 
 def parse_instruments(body: Any) -> dict[str, Instrument]:

@@ -113,14 +113,41 @@ def diff_parser(side: SideParser) -> Callable[[Any, int], DepthEvent]:
 
 
 def message_parser(
-    prefix: str, parse_diff: Callable[[Any, int], DepthEvent]
+    prefix: str, side: SideParser, parse_diff: Callable[[Any, int], DepthEvent]
 ) -> Callable[[Any, int], tuple[str, DepthEvent] | None]:
     channel, pong = channel_of(prefix), f"{prefix}.pong"
+    streams: dict[str, str] = {}  # symbol -> stream name, made once
 
     def parse_message(msg: Any, receive_time_ns: int) -> tuple[str, DepthEvent] | None:
-        """An `order_book_update` notification -> (stream, update); None for the answers to our
-        requests (subscribe, unsubscribe, pong); BadFrame for anything else, a venue error
-        (`error` set, e.g. a refused subscription) included."""
+        """An `order_book_update` notification -> (stream, update). The fast path checks every
+        field of an update at once; anything it does not like goes to `_checked`, which finds
+        the reason."""
+        try:
+            if msg["channel"] == channel and msg["event"] == "update" and msg.get("error") is None:
+                result = msg["result"]
+                symbol, first_id, final_id, event_time = result["s"], result["U"], result["u"], result["t"]
+                if (
+                    type(symbol) is str
+                    and type(first_id) is int
+                    and type(final_id) is int
+                    and type(event_time) is int
+                    and 0 <= first_id <= final_id
+                    and event_time >= 0
+                ):
+                    stream = streams.get(symbol) or streams.setdefault(symbol, f"{channel}:{symbol}")
+                    bids, asks = side(result["b"], "b"), side(result["a"], "a")
+                    ev = DepthEvent(
+                        symbol, first_id, final_id, None, event_time, None, bids, asks, receive_time_ns
+                    )
+                    return stream, ev
+        except (KeyError, TypeError, AttributeError):
+            pass
+        return _checked(msg, receive_time_ns)
+
+    def _checked(msg: Any, receive_time_ns: int) -> tuple[str, DepthEvent] | None:
+        """None for the answers to our requests (subscribe, unsubscribe, pong); BadFrame for
+        anything else that is not an update, a venue error (`error` set, e.g. a refused
+        subscription) included."""
         if type(msg) is not dict:
             raise BadFrame("not a JSON object")
         error = msg.get("error")
@@ -222,7 +249,7 @@ def gateio_spec(
         url_for=lambda base, streams: f"{base.rstrip('/')}{ws_path}",
         subscribe=subscriber(prefix, payload_tail),
         ping=(pinger(prefix), 20.0, None),
-        parse_message=message_parser(prefix, parse_diff),
+        parse_message=message_parser(prefix, side, parse_diff),
     )
 
 
