@@ -254,6 +254,13 @@ class ProducerSettings(BaseSettings):
     # where cargo is installed), python (the reference), or auto: native when it is built, else
     # python (the producer says so once at start, and `obm status` shows it).
     engine: Literal["auto", "native", "python"] = "auto"
+    # Circuit breaker of every connection and of the REST client (producer/circuit_breaker.py):
+    # opens after this many consecutive failures (connect errors, HTTP 5xx, bans 418/429), for
+    # circuit_open_base_s doubled at every opening in a row up to circuit_open_max_s, then lets
+    # one probe through (its success closes it).
+    circuit_failures: int = Field(default=5, ge=1)
+    circuit_open_base_s: float = Field(default=1.0, gt=0)
+    circuit_open_max_s: float = Field(default=300.0, gt=0)
 
 
 class SimulatorSettings(BaseSettings):
