@@ -27,7 +27,9 @@ LAZY_COMMANDS = {
     "tail": "obm.operator:tail",
     "replay": "obm.operator:replay",
     "dlq": "obm.operator:dlq",
+    "notify": "notify.cli:notify",
     "serve": "gateway.cli:serve",
+    "alerts": "obm.alerts.command:alerts",
 }
 
 
