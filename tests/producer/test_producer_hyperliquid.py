@@ -4,7 +4,8 @@ a real broker. The test crafts every change (the simulator's models are off), so
 time is known, and asserts the published records themselves: a repeated snapshot, an older one
 sent again (out of order), another book at the same time and a reconnect's first book publish
 nothing; every bad frame goes to the DLQ with its reason; spot pairs go through spotMeta's `@index`
-coin and are published under `BASE-QUOTE`."""
+coin and are published under `BASE-QUOTE`. Then the model-driven books end to end, each record
+against the simulator's own message at that time."""
 
 from __future__ import annotations
 
@@ -155,3 +156,41 @@ def test_hyperliquid_spot_golden(kafka_settings) -> None:
     """HYPE/USDC spot: streamed as `@1` (spotMeta's index), published as HYPE-USDC."""
     instrument = {"base": "HYPE", "quote": "USDC", "kind": "spot", "contract_size": None}
     run_golden(kafka_settings, "HYPE-USDC", "spot", "hyperliquid_spot", "@1", instrument)
+
+
+def test_hyperliquid_model_books_end_to_end(kafka_settings) -> None:
+    """The market model moving a perp and a spot pair, each kept by its own producer into one
+    topic: every record equals the book the simulator sent at that time (read from its own
+    messages, not through the producer's code), chained by time with no repeat."""
+    kafka = isolated_kafka(kafka_settings)
+    symbols = {"ETH": "hyperliquid", "HYPE-USDC": "hyperliquid_spot"}
+
+    async def scenario(symbol: str, market: str) -> dict[int, dict]:
+        async with running(kafka, [symbol], rate=50, exchange="hyperliquid", market=market, depth=DEPTH) as (
+            sim,
+            svc,
+        ):
+            state = svc.feed.symbols[symbol]
+            await wait_until(lambda: state.records >= 40, 60, f"{symbol} records")
+        book = sim.hyperliquid.books[sim.hyperliquid.coin_of[symbol]]
+        sent = {}
+        for payload in book.sent:
+            data = orjson.loads(payload)["data"]
+            sides = {}
+            for bids_or_asks, levels in zip(("bid", "ask"), data["levels"], strict=True):
+                top = levels[:DEPTH]
+                sides[f"{bids_or_asks}_prices"] = [float(Decimal(level["px"])) for level in top]
+                sides[f"{bids_or_asks}_sizes"] = [float(Decimal(level["sz"])) for level in top]
+            sent[data["time"]] = sides
+        return sent
+
+    sent = {symbol: asyncio.run(scenario(symbol, "spot" if "-" in symbol else "perp")) for symbol in symbols}
+    records = read_topic(kafka, topic_names(kafka)[0])
+    for symbol, exchange_id in symbols.items():
+        chain = [rec for _, rec in records if rec["symbol"] == symbol]
+        assert len(chain) >= 40 and all(rec["exchange"] == exchange_id for rec in chain)
+        for prev, rec in zip(chain, chain[1:], strict=False):
+            assert rec["sequence_id"] > prev["sequence_id"] and rec["prev_sequence_id"] == prev["sequence_id"]
+        for rec in chain:
+            book = sent[symbol][rec["sequence_id"]]
+            assert {k: rec[k] for k in book} == book, f"{symbol} at {rec['sequence_id']}"
