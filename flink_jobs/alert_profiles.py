@@ -64,9 +64,9 @@ class RuleProfile:
     spread_sd_floor_frac: float = 0.05
     velocity_rms_floor: float = 0.005
     # Severity of a flip (spread widening: medium, velocity spike: low); a flip, spread widening or
-    # velocity spike whose |score| reaches escalate_score is raised as high instead.
+    # velocity spike whose |score| reaches escalate_factor times its threshold is raised as high.
     flip_severity: str = "high"
-    escalate_score: float = math.inf
+    escalate_factor: float = math.inf
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,7 +88,7 @@ ADAPTIVE_DEFAULTS: dict[str, Any] = {
     "cooldown_ms": 60_000,
     "min_depth_notional": 50_000.0,
     "flip_severity": "medium",
-    "escalate_score": 8.0,
+    "escalate_factor": 5.0,
 }
 
 _NUMERIC = {f.name for f in fields(RuleProfile)} - {"name", "adaptive", "rules", "flip_severity"}
@@ -127,6 +127,8 @@ def check_profile(p: RuleProfile) -> None:
         raise ValueError(f"flip, velocity and spread thresholds must be positive{where}")
     if min(p.imbalance_min_duration_ms, p.spread_min_duration_ms, p.flip_window_ms) <= 0:
         raise ValueError(f"durations and the flip window must be positive{where}")
+    if p.escalate_factor < 1:
+        raise ValueError(f"escalate_factor must be at least 1{where}")
     if p.cooldown_ms < 0 or p.baseline_tau_ms <= 0 or p.warmup_ms < 0 or p.min_depth_notional < 0:
         raise ValueError(f"cooldown, tau, warm-up and depth must not be negative{where}")
     if p.flip_severity not in SEVERITIES:

@@ -124,7 +124,9 @@ class KeyRules:
         self.velocity = RootMeanSquare(p.baseline_tau_ms)
         self.pending: list[Alert] = []
         self.last: dict[str, tuple[int, int]] = {}  # alert type -> (event time, rank) of the last raised
-        self.conditions: dict[str, bool] = {}  # each rule's entry condition at the last update
+        # Each rule's entry condition at the last update: its direction when it holds (+1 / -1; the
+        # spread: +1), 0 when it does not (`obm alerts evaluate` measures the time in it).
+        self.conditions: dict[str, int] = {}
 
     # -- cooldown ------------------------------------------------------------------------------
 
@@ -227,8 +229,8 @@ class KeyRules:
             )  # fmt: skip
         )
 
-    def _escalated(self, severity: str, score: float) -> str:
-        return "high" if abs(score) >= self.profile.escalate_score else severity
+    def _escalated(self, severity: str, score: float, threshold: float) -> str:
+        return "high" if abs(score) >= self.profile.escalate_factor * threshold else severity
 
     def _imbalance_rules(self, rec: dict, t: int, scores: dict) -> None:
         p, x = self.profile, scores["imb"]
@@ -238,38 +240,38 @@ class KeyRules:
         ):
             ep = self.extremes[severity]
             new = 1 if x >= enter else -1 if -x >= enter else ep.state if ep.state * x >= clear else 0
-            self.conditions[f"imbalance_extreme_{severity}"] = abs(x) >= enter
+            self.conditions[f"imbalance_extreme_{severity}"] = _sign(x) if abs(x) >= enter else 0
             if new != ep.state:
                 ep.state, ep.start, ep.confirmed = new, t, False
                 continue
             if ep.confirm_due(t, p.imbalance_min_duration_ms):
                 self._candidate(rec, "imbalance_extreme", severity, ep.start, t, x, enter,
                                 float(p.imbalance_level), ep.state, scores)  # fmt: skip
-        self.conditions["imbalance_flip"] = abs(x) >= p.flip_threshold
+        self.conditions["imbalance_flip"] = _sign(x) if abs(x) >= p.flip_threshold else 0
         found = self.flip.step(t, x, p.flip_threshold, p.flip_window_ms)
         if found is not None:
-            severity = self._escalated(p.flip_severity, min(abs(x), abs(found[1])))
+            severity = self._escalated(p.flip_severity, min(abs(x), abs(found[1])), p.flip_threshold)
             self._candidate(rec, "imbalance_flip", severity, found[0], t, x, p.flip_threshold, found[1],
                             _sign(x), scores)  # fmt: skip
 
     def _spread_rule(self, rec: dict, t: int, scores: dict) -> None:
         p, x, ep = self.profile, scores["spread"], self.spread
         on = scores["spread_on"]
-        self.conditions["spread_widening"] = on
+        self.conditions["spread_widening"] = 1 if on else 0
         if on and not ep.state:
             ep.state, ep.start, ep.confirmed = 1, t, False
         elif not on:
             ep.state = 0
         elif ep.confirm_due(t, p.spread_min_duration_ms):
-            self._candidate(rec, "spread_widening", self._escalated("medium", x), ep.start, t, x,
+            self._candidate(rec, "spread_widening", self._escalated("medium", x, p.spread_widening_k), ep.start, t, x,
                             p.spread_widening_k, rec.get("spread_bps"), 0, scores)  # fmt: skip
 
     def _velocity_rule(self, rec: dict, t: int, scores: dict) -> None:
         p, x = self.profile, scores["vel"]
         on = x is not None and abs(x) >= p.velocity_threshold
-        self.conditions["velocity_spike"] = on
+        self.conditions["velocity_spike"] = _sign(x) if on else 0  # type: ignore[arg-type]
         if on and not self.velocity_on:
-            self._candidate(rec, "velocity_spike", self._escalated("low", x), t, t, x, p.velocity_threshold,
+            self._candidate(rec, "velocity_spike", self._escalated("low", x, p.velocity_threshold), t, t, x, p.velocity_threshold,
                             None, _sign(x), scores)  # fmt: skip
         self.velocity_on = on
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from config import AlertSettings
 from flink_jobs.alert_profiles import RuleProfile, profile_for
-from obm.alerts.evaluation import evaluate
+from obm.alerts.evaluation import Moves, evaluate
 
 
 def _extreme(p: RuleProfile, m: float) -> RuleProfile:
@@ -59,6 +59,7 @@ class Trial:
     alerts: int
     per_hour: float | None
     hours: float
+    moves: dict[int, Moves]
 
 
 def trials(records: list[dict[str, Any]], settings: AlertSettings) -> dict[str, dict[str, list[Trial]]]:
@@ -71,7 +72,14 @@ def trials(records: list[dict[str, Any]], settings: AlertSettings) -> dict[str, 
                 return setter(replace(p, rules=(rule,)), value)
 
             for report in evaluate(records, settings, "adaptive", adjust):
-                row = Trial(rule, value, len(report.alerts[rule]), report.per_hour(rule), report.hours)
+                row = Trial(
+                    rule,
+                    value,
+                    len(report.alerts[rule]),
+                    report.per_hour(rule),
+                    report.hours,
+                    report.rule_moves[rule],
+                )
                 out.setdefault(report.key, {}).setdefault(rule, []).append(row)
     return out
 

@@ -62,6 +62,11 @@ def _inputs(fn):  # noqa: ANN001, ANN202
     return fn
 
 
+def _hits(trial) -> str:  # noqa: ANN001
+    m5, m30 = trial.moves[5_000], trial.moves[30_000]
+    return f"[{m5.hits}/{m5.nonzero}, {m30.hits}/{m30.nonzero}]" if trial.alerts else ""
+
+
 @click.group()
 def alerts() -> None:
     """Measure and calibrate the alert rules on captures, the simulator or stored history."""
@@ -103,8 +108,8 @@ def calibrate(target_per_hour: float, **inputs: Any) -> None:
             f"## {key}: {hours * 60:.1f} min; one alert = {1 / hours:.1f} per hour" if hours else f"## {key}"
         )
         for rule, rows in per_rule.items():
-            grid = ", ".join(f"{r.value:g}: {r.alerts}" for r in rows)
-            click.echo(f"  {rule} (threshold: alerts): {grid}")
+            click.echo(f"  {rule}: threshold -> alerts [hits/nonzero moves at 5 s, 30 s]")
+            click.echo("    " + ", ".join(f"{r.value:g} -> {r.alerts} {_hits(r)}" for r in rows))
         if hours < 3:
             click.echo("  less than 3 hours of history: the proposal is a floor, not a calibration")
     click.echo("\nOBM_ALERT_ADAPTIVE_OVERRIDES=" + json.dumps(overrides, separators=(",", ":")))

@@ -13,7 +13,10 @@ Definitions (docs/alerts.md, "Measuring"):
 - baselines, over every update of the key as an event: `all` (direction +1: the drift and how
   often the mid went up), `imbalance sign` (direction = the sign of the rule's imbalance, what
   reading the book without any alert gives) and `velocity sign`. A rule without a direction
-  (spread_widening) is compared on the mean absolute move (does it announce volatility)."""
+  (spread_widening) is compared on the mean absolute move (does it announce volatility);
+- in condition: every update at which a rule's entry condition holds, as an event in the
+  condition's direction (more events than alerts, so it shows whether the condition carries
+  information where the alerts are too few to)."""
 
 from __future__ import annotations
 
@@ -84,6 +87,8 @@ class KeyReport:
     condition_ms: Counter = field(default_factory=Counter)
     rule_moves: dict[str, dict[int, Moves]] = field(default_factory=lambda: defaultdict(_moves))
     baseline_moves: dict[str, dict[int, Moves]] = field(default_factory=lambda: defaultdict(_moves))
+    # every update in a rule's condition as an event, in its direction
+    condition_moves: dict[str, dict[int, Moves]] = field(default_factory=lambda: defaultdict(_moves))
 
     @property
     def hours(self) -> float:
@@ -108,6 +113,7 @@ class KeyReport:
                 for rule in RULES
             },
             "time_in_condition": {c: self.time_in_condition(c) for c in CONDITIONS},
+            "condition_moves": {c: {h: m.as_dict() for h, m in self.condition_moves[c].items()} for c in CONDITIONS},
             "baselines": {b: {h: m.as_dict() for h, m in self.baseline_moves[b].items()} for b in BASELINES},
         }  # fmt: skip
 
@@ -155,7 +161,7 @@ def evaluate(
         report = KeyReport(f"{exchange}:{symbol}")
         rules = engine.key_rules(recs[0])
         level = rules.profile.imbalance_level
-        clock, times = recs[0]["event_time"], []
+        clock, times, directions = recs[0]["event_time"], [], []
         alerts: list[Alert] = []
         for j, rec in enumerate(recs):
             clock = max(clock, rec["event_time"])
@@ -163,8 +169,9 @@ def evaluate(
             alerts += rules.step(rec)
             if j + 1 < len(recs):
                 held = max(clock, recs[j + 1]["event_time"]) - clock
-                for c, on in rules.conditions.items():
-                    report.condition_ms[c] += held if on else 0
+                for c, direction in rules.conditions.items():
+                    report.condition_ms[c] += held if direction else 0
+            directions.append(dict(rules.conditions))
         alerts += rules.decide()
         report.first, report.last, report.updates = times[0], times[-1], len(recs)
         path = MidPath(times, [r.get("mid") for r in recs])
@@ -180,6 +187,11 @@ def evaluate(
             "velocity sign": [_sign(r.get("imbalance_velocity")) for r in recs],
         }
         for h in HORIZONS_MS:
+            for t, held_now in zip(times, directions, strict=True):
+                move = path.move_bps(t, h)
+                for c, d in held_now.items():
+                    if d and move is not None:
+                        report.condition_moves[c][h].add(d * move)
             for t, *dirs in zip(times, *signals.values(), strict=True):
                 move = path.move_bps(t, h)
                 if move is None:

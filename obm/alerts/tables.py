@@ -45,6 +45,9 @@ def report_tables(reports: list[KeyReport], profile: str) -> str:
             lines.append(
                 f"| {rule} | {len(alerts)} | {'–' if per_hour is None else f'{per_hour:.0f}'} | {sev or '–'} | {cells} |"
             )
+        for c in CONDITIONS:
+            cells = " | ".join(_cell(r.condition_moves[c][h], c != "spread_widening") for h in HORIZONS_MS)
+            lines.append(f"| in condition: {c} | | | | {cells} |")
         for b in BASELINES:
             cells = " | ".join(_cell(r.baseline_moves[b][h], True) for h in HORIZONS_MS)
             lines.append(f"| baseline: {b} | | | | {cells} |")

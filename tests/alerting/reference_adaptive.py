@@ -2,7 +2,7 @@
 update's baseline as an explicitly weighted mean, variance and tail fractions over every earlier
 held value (two-pass, not the engine's recursions), the gates, and then today's rule state machines of
 tests/flink/reference_alerts.py run on the scores (the adaptive rules are the seed's episodes
-on z / RMS units). Severity escalation is left out: compare with escalate_score = inf."""
+on z / RMS units). Severity escalation is left out: compare with escalate_factor = inf."""
 
 from __future__ import annotations
 

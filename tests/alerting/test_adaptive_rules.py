@@ -82,9 +82,16 @@ def test_percentile_of_the_z_score() -> None:
 
 
 def test_severity_rises_with_the_score() -> None:
-    """escalate_score: a flip and a velocity spike as unusual as these are raised as high."""
+    """escalate_factor: a flip (1 in 10,000 both ways, threshold 100) and a velocity spike (~43
+    RMS, threshold 6) are raised as high at 5 times their threshold, not at 200 times."""
     records = scenario("FLIPUSDT", FLIP)
-    calm = {(a.alert_type, a.severity) for a in _run(records, replace(PROFILE, flip_severity="medium"))}
+    calm = {
+        (a.alert_type, a.severity)
+        for a in _run(records, replace(PROFILE, flip_severity="medium", escalate_factor=200.0))
+    }
     assert calm == {("imbalance_flip", "medium"), ("velocity_spike", "low")}
-    loud = {(a.alert_type, a.severity) for a in _run(records, replace(PROFILE, escalate_score=10.0))}
+    loud = {
+        (a.alert_type, a.severity)
+        for a in _run(records, replace(PROFILE, flip_severity="medium", escalate_factor=5.0))
+    }
     assert loud == {("imbalance_flip", "high"), ("velocity_spike", "high")}

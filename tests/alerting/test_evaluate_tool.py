@@ -188,10 +188,17 @@ def test_evaluate_numbers_equal_a_direct_computation(tmp_path: Path) -> None:
             p["imbalance_velocity"] is not None and abs(p["imbalance_velocity"]) >= s.velocity_threshold
         ),
     }
+    direction = {
+        "spread_widening": lambda p: 1,
+        "velocity_spike": lambda p: _sign(p["imbalance_velocity"]),
+    }
     for name, holds in conditions.items():
         want = sum(w for w, p in zip(held, processed, strict=True) if holds(p)) / span
         assert math.isclose(report["time_in_condition"][name], want), name
         assert 0 < want < 1, name
+        sign = direction.get(name, lambda p: _sign(p["imbalance_5"]))
+        events = [(p["event_time"], sign(p)) for p in processed if holds(p)]
+        _assert_moves(report["condition_moves"][name], _moves(events, times, mids))
 
     baselines = {
         "all": [(t, 1) for t in times],
