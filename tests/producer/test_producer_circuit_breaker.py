@@ -113,3 +113,29 @@ def test_a_refused_connection_opens_its_breaker_alone_then_a_probe_closes_it(kaf
         )
         == 1
     )
+
+
+def test_the_rest_breaker_opens_on_5xx_and_a_probe_closes_it(kafka_settings) -> None:
+    """Depth snapshots answered 500, 500, 503 (a venue's REST failing): the REST breaker opens
+    after two, its first probe fails (open again, longer), the next one gets the snapshot and the
+    book goes live; the stream's connection is untouched."""
+    kafka = isolated_kafka(kafka_settings)
+    breaker_settings = {"circuit_failures": 2, "circuit_open_base_s": 0.2, "circuit_open_max_s": 0.4}
+
+    async def failing_rest(sim) -> None:  # noqa: ANN001
+        await sim.inject("http_error", "ETHUSDT", count=2, status=500)
+        await sim.inject("http_error", "ETHUSDT", count=1, status=503)
+
+    async def scenario():
+        async with running(kafka, ["ETHUSDT"], rate=40, prepare=failing_rest, **breaker_settings) as (
+            sim,
+            svc,
+        ):
+            await wait_until(svc.feed.is_live, 60, "the book live after the REST failures")
+            assert svc.snapshots is not None
+            return svc.rest_breaker, svc.snapshots.statuses, svc.connections[0].breaker, sim.depth_requests
+
+    rest, statuses, conn_breaker, depth_requests = asyncio.run(scenario())
+    assert (rest.state, rest.opens, rest.probes, rest.failures) == (CircuitState.CLOSED, 2, 2, 0)
+    assert rest.last_failure == "HTTP 503" and statuses == {500: 2, 503: 1, 200: 1} and depth_requests == 4
+    assert conn_breaker is not None and (conn_breaker.opens, conn_breaker.failures) == (0, 0)
