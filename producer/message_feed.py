@@ -35,7 +35,8 @@ class MessageBookFeed(BookFeed):
         try:
             parsed = self._parse(msg, receive_time_ns)
         except BadFrame as exc:
-            self._dead_letter(raw, str(exc), None, None)
+            stream = self._stream_named_in(msg)
+            self._dead_letter(raw, str(exc), stream, self.routes.get(stream) if stream else None)
             return None
         if parsed is None:
             return None
@@ -50,3 +51,10 @@ class MessageBookFeed(BookFeed):
         else:
             self._on_diff(state, ev, receive_time_ns)
         return None
+
+    def _stream_named_in(self, msg: Any) -> str | None:
+        """The stream of the book a refused update names (`result.s`), so that its DLQ record
+        carries the book's key and counts in the book's DLQ counter; None when it names none."""
+        result = msg.get("result") if type(msg) is dict else None
+        symbol = result.get("s") if type(result) is dict else None
+        return self.spec.diff_channel(symbol) if type(symbol) is str and symbol in self.symbols else None

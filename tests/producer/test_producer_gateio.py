@@ -160,18 +160,23 @@ def run_golden(
                 {s: states[s].sync.counters() for s in (A, B)},
                 svc.connections[0].reconnects,
                 venue.subscribes,
-                venue.pings,
+                states[A].dlq,
             )
 
-    counters, reconnects, subscribes, _ = asyncio.run(scenario())
+    counters, reconnects, subscribes, dlq_of_a = asyncio.run(scenario())
     assert (counters[A].gaps, counters[A].resyncs, counters[A].syncs) == (1, 1, 2)
     assert (counters[B].gaps, counters[B].resyncs, counters[B].syncs) == (0, 0, 1)
     assert counters[A].stale_snapshots == counters[B].stale_snapshots == 0
     assert reconnects == 1 and subscribes == 4
+    assert dlq_of_a == 2  # the book's own DLQ counter (/metrics symbol_dlq_total)
 
     raw_topic, dlq_topic = topic_names(kafka)
-    reasons = [rec["reason"] for _, rec in read_topic(kafka, dlq_topic)]
+    dlq = [rec for _, rec in read_topic(kafka, dlq_topic)]
+    reasons = [rec["reason"] for rec in dlq]
     assert len(reasons) == 4, reasons
+    # the refused updates of A carry A's key and stream; the others name no book
+    assert [rec["key"] for rec in dlq] == [f"{exchange_id}:{A}"] * 2 + [None, None]
+    assert [rec["origin"] for rec in dlq] == [f"{market}.order_book_update:{A}"] * 2 + [None, None]
     assert "not a decimal number" in reasons[0]
     assert "missing field 'u'" in reasons[1]
     assert reasons[2].startswith("malformed JSON")
