@@ -335,3 +335,60 @@ LANGUAGE sql STABLE AS $$
     GROUP BY 1
     ORDER BY 1
 $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Alert delivery (notify/, docs/alerts-delivery.md).
+-- alert_notifications: one row per (alert, receiver) the notifier routed, written before it
+-- commits its Kafka offset (an alert read twice is stored once: the key), then decided: sent (in
+-- the message notification_id), silenced or failed. The group's timing is the route's at intake.
+CREATE TABLE IF NOT EXISTS alert_notifications (
+    alert_id          text             NOT NULL,
+    receiver          text             NOT NULL,
+    group_key         text             NOT NULL,
+    group_window_s    double precision NOT NULL,
+    repeat_interval_s double precision NOT NULL,
+    alert             jsonb            NOT NULL,
+    received_at       timestamptz      NOT NULL,
+    status            text             NOT NULL DEFAULT 'pending'
+                                       CHECK (status IN ('pending', 'sent', 'silenced', 'failed')),
+    decided_at        timestamptz,
+    notification_id   text,
+    PRIMARY KEY (alert_id, receiver)
+);
+CREATE INDEX IF NOT EXISTS alert_notifications_pending
+    ON alert_notifications (receiver, group_key) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS alert_notifications_sent
+    ON alert_notifications (receiver, group_key, decided_at DESC) WHERE status = 'sent';
+
+-- alert_delivery_attempts: every HTTP request to a receiver, one row per alert the message carried.
+CREATE TABLE IF NOT EXISTS alert_delivery_attempts (
+    alert_id         text        NOT NULL,
+    receiver         text        NOT NULL,
+    attempt          integer     NOT NULL,
+    notification_id  text        NOT NULL,
+    status           text        NOT NULL CHECK (status IN ('delivered', 'retrying', 'failed')),
+    http_code        integer,
+    error            text,
+    attempted_at     timestamptz NOT NULL,
+    PRIMARY KEY (alert_id, receiver, attempt)
+);
+
+-- alert_silences: alerts matching all three patterns are not delivered between starts_at and
+-- ends_at (`obm alerts silence`); removing one sets removed_at.
+CREATE TABLE IF NOT EXISTS alert_silences (
+    id          text        PRIMARY KEY,
+    symbols     text        NOT NULL DEFAULT '*',
+    alert_type  text        NOT NULL DEFAULT '*',
+    severity    text        NOT NULL DEFAULT '*',
+    starts_at   timestamptz NOT NULL,
+    ends_at     timestamptz NOT NULL,
+    created_by  text        NOT NULL,
+    comment     text        NOT NULL DEFAULT '',
+    removed_at  timestamptz
+);
+
+INSERT INTO orderbook_retention (table_name, time_column, keep) VALUES
+    ('alert_notifications',     'received_at',  interval '90 days'),
+    ('alert_delivery_attempts', 'attempted_at', interval '90 days'),
+    ('alert_silences',          'ends_at',      interval '90 days')
+ON CONFLICT (table_name) DO NOTHING;

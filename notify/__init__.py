@@ -1,0 +1,1 @@
+"""Alert delivery: orderbook.alerts to webhooks, Slack and Telegram (docs/alerts-delivery.md)."""

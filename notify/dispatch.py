@@ -1,0 +1,148 @@
+"""Sending what is due. A group (receiver, group key) of pending alerts is due when its first
+pending alert has waited the group window and, if the group had a message before, the repeat
+interval has passed since that message. Then its alerts that a silence matches are recorded as
+silenced, and the rest go out as one message, retried with exponential backoff on receiver errors;
+each attempt is recorded, and the final one (delivered or failed) decides the alerts in the same
+transaction.
+
+A crash leaves undecided alerts pending, and they go out after the restart: the one window for a
+duplicate is between a receiver's 2xx and the recording of it, and the message then carries the
+same notification id (webhooks: the Idempotency-Key header)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from config.settings import NotifySettings
+from notify.messages import make_notification
+from notify.metrics import NotifyMetrics
+from notify.receivers import ReceiverClient, backoff_s
+from notify.silences import silenced_by
+from notify.store import Attempt, PendingGroup, Store
+
+log = logging.getLogger(__name__)
+
+
+def due_at(group: PendingGroup) -> datetime:
+    first = group.first_at + timedelta(seconds=group.group_window_s)
+    if group.last_sent_at is None:
+        return first
+    return max(first, group.last_sent_at + timedelta(seconds=group.repeat_interval_s))
+
+
+class Dispatcher:
+    def __init__(self, settings: NotifySettings, store: Store, clients: dict[str, ReceiverClient],
+                 metrics: NotifyMetrics, clock: Callable[[], datetime]) -> None:  # fmt: skip
+        self.settings = settings
+        self.store = store
+        self.clients = clients
+        self.metrics = metrics
+        self.clock = clock
+        self.inflight: dict[tuple[str, str], asyncio.Task[None]] = {}
+
+    async def dispatch_due(self) -> list[asyncio.Task[None]]:
+        """Starts a delivery for every due group not already being delivered; returns them."""
+        now = self.clock()
+        started = []
+        for group in await self.store.pending_groups(list(self.clients)):
+            key = (group.receiver, group.group_key)
+            if key in self.inflight or now < due_at(group):
+                continue
+            task = asyncio.create_task(self._deliver(group, now), name=f"deliver {group.group_key}")
+            self.inflight[key] = task
+            task.add_done_callback(self._forget(key))
+            started.append(task)
+        return started
+
+    def _forget(self, key: tuple[str, str]) -> Callable[[asyncio.Task[None]], None]:
+        def forget(_task: asyncio.Task[None]) -> None:
+            self.inflight.pop(key, None)
+
+        return forget
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.dispatch_due()
+                self.metrics.pending.set(await self.store.pending_count(list(self.clients)))
+            except Exception as exc:  # noqa: BLE001 - the database: the next tick tries again
+                self.metrics.store_up.set(0)
+                log.warning("looking for due alerts failed: %s", exc)
+            try:
+                await asyncio.wait_for(stop.wait(), self.settings.tick_s)
+            except TimeoutError:
+                pass
+
+    async def cancel_inflight(self) -> None:
+        """At shutdown: deliveries in a backoff stop; their alerts stay pending for the next start."""
+        tasks = list(self.inflight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _deliver(self, group: PendingGroup, now: datetime) -> None:
+        try:
+            await self._deliver_group(group, now)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - left pending; the next tick tries again
+            self.metrics.store_up.set(0)
+            log.exception("delivery to %s of %s interrupted (left pending)", group.receiver, group.group_key)
+
+    async def _deliver_group(self, group: PendingGroup, now: datetime) -> None:
+        receiver = group.receiver
+        pending = await self.store.pending_alerts(receiver, group.group_key)
+        silences = await self.store.active_silences(now)
+        muted = [p.alert_id for p in pending if silenced_by(silences, p.alert, now) is not None]
+        if muted:
+            await self.store.mark_silenced(receiver, muted, now)
+            self.metrics.silenced.labels(receiver).inc(len(muted))
+        alerts = [p.alert for p in pending if p.alert_id not in set(muted)]
+        if not alerts:
+            return
+        n = make_notification(receiver, group.group_key, alerts, repeat=group.last_sent_at is not None)
+        client = self.clients[receiver]
+        attempt = await self.store.attempts_so_far(receiver, n.alert_ids)
+        s = self.settings
+        while True:
+            attempt += 1
+            outcome = await client.send(n)
+            if outcome.delivered:
+                status = "delivered"
+            elif outcome.retryable and attempt < s.max_attempts:
+                status = "retrying"
+            else:
+                status = "failed"
+            await self.store.record_attempt(
+                Attempt(
+                    receiver,
+                    n.alert_ids,
+                    attempt,
+                    n.id,
+                    status,
+                    outcome.http_code,
+                    outcome.error,
+                    self.clock(),
+                )
+            )
+            self.metrics.store_up.set(1)
+            if status == "delivered":
+                self.metrics.delivered.labels(receiver).inc()
+                self.metrics.alerts_delivered.labels(receiver).inc(len(alerts))
+                self.metrics.grouped.labels(receiver).inc(len(alerts) - 1)
+                self.metrics.last_delivery.labels(receiver).set(time.time())
+                return
+            if status == "failed":
+                self.metrics.failed.labels(receiver).inc()
+                log.warning(
+                    "gave up on %s to %s after %d attempt(s): %s", n.id, receiver, attempt, outcome.error
+                )
+                return
+            self.metrics.retried.labels(receiver).inc()
+            await asyncio.sleep(
+                backoff_s(attempt, s.backoff_initial_s, s.backoff_max_s, outcome.retry_after_s)
+            )
