@@ -72,19 +72,20 @@ class RuleProfile:
         return asdict(self)
 
 
-# The new default: measured on the Binance ETHUSDT spot capture (docs/alerts.md, `obm alerts
-# evaluate`); rates and hit rates there.
+# The new default, from `obm alerts calibrate` on the Binance ETHUSDT spot capture (5.8 min) and an
+# hour of the simulator (docs/alerts.md): 1 alert on the capture (10.4 an hour), 4 in the simulated
+# hour. Imbalance rules in rarity ("1 in N"), spread in z, velocity in RMS units.
 ADAPTIVE_DEFAULTS: dict[str, Any] = {
-    "imbalance_medium": 200.0,
-    "imbalance_high": 1_000.0,
-    "imbalance_clear": 100.0,
-    "imbalance_high_clear": 400.0,
+    "imbalance_medium": 50.0,
+    "imbalance_high": 250.0,
+    "imbalance_clear": 25.0,
+    "imbalance_high_clear": 125.0,
     "imbalance_min_duration_ms": 1_000,
-    "flip_threshold": 20.0,
+    "flip_threshold": 1_000.0,
     "flip_window_ms": 5_000,
     "spread_widening_k": 6.0,
     "spread_min_duration_ms": 1_000,
-    "velocity_threshold": 6.0,
+    "velocity_threshold": 3.5,
     "cooldown_ms": 60_000,
     "min_depth_notional": 50_000.0,
     "flip_severity": "medium",

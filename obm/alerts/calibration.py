@@ -71,7 +71,7 @@ def trials(records: list[dict[str, Any]], settings: AlertSettings) -> dict[str, 
             def adjust(p: RuleProfile, rule: str = rule, value: float = value, setter=setter) -> RuleProfile:  # noqa: ANN001
                 return setter(replace(p, rules=(rule,)), value)
 
-            for report in evaluate(records, settings, "adaptive", adjust):
+            for report in evaluate(records, settings, "adaptive", adjust, baselines=False):
                 row = Trial(
                     rule,
                     value,

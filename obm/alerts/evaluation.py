@@ -149,8 +149,10 @@ def evaluate(
     settings: AlertSettings,
     profile: str | None = None,
     adjust: Callable[[RuleProfile], RuleProfile] | None = None,
+    baselines: bool = True,
 ) -> list[KeyReport]:
-    """Run the rules over the records (each key in event-time, then arrival order) and measure."""
+    """Run the rules over the records (each key in event-time, then arrival order) and measure;
+    without `baselines`, only the alerts' own moves (calibration's trials, many runs)."""
     engine = RuleEngine(settings, profile, adjust)
     by_key: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for i in sorted(range(len(records)), key=lambda i: (records[i]["event_time"], i)):
@@ -186,7 +188,7 @@ def evaluate(
             "imbalance sign": [_sign(r.get(f"imbalance_{level}")) for r in recs],
             "velocity sign": [_sign(r.get("imbalance_velocity")) for r in recs],
         }
-        for h in HORIZONS_MS:
+        for h in HORIZONS_MS if baselines else ():
             for t, held_now in zip(times, directions, strict=True):
                 move = path.move_bps(t, h)
                 for c, d in held_now.items():
