@@ -53,6 +53,7 @@ def stack_env(state_dir: Path) -> dict[str, str]:
         "OBM_SINK_REDIS_METRICS_PORT": str(free_port()),
         "OBM_DASHBOARD_PORT": str(free_port()),
         "OBM_GATEWAY_PORT": str(free_port()),
+        "OBM_NOTIFY_PORT": str(free_port()),
     }
 
 

@@ -35,6 +35,7 @@ COPY flink_jobs/ flink_jobs/
 COPY sinks/ sinks/
 COPY dashboard/ dashboard/
 COPY gateway/ gateway/
+COPY notify/ notify/
 RUN pip install .
 COPY --from=native /wheels/ /tmp/wheels/
 RUN pip install /tmp/wheels/obm_book_native-*.whl && rm -rf /tmp/wheels

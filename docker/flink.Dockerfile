@@ -40,6 +40,7 @@ COPY flink_jobs/ flink_jobs/
 COPY sinks/ sinks/
 COPY dashboard/ dashboard/
 COPY gateway/ gateway/
+COPY notify/ notify/
 RUN uv pip install --python /opt/venv/bin/python .
 
 COPY --from=connector-jars /build/jars/flink/ /opt/flink/lib/

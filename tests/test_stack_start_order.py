@@ -14,7 +14,7 @@ from obm.stack.supervisor import NEEDS, StackConfig, start_all
 pytestmark = pytest.mark.unit
 
 ORDER = ["kafka", "postgres", "redis", "flink", "simulator", "producer", "sink-postgres", "sink-redis",
-         "dashboard", "gateway", "flink-jobs"]  # fmt: skip
+         "dashboard", "gateway", "notify", "flink-jobs"]  # fmt: skip
 
 
 class FakeComponent:

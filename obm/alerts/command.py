@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from config import AlertSettings, PostgresSettings
+from notify.silence_cli import silence
 
 
 def _records(
@@ -113,3 +114,7 @@ def calibrate(target_per_hour: float, **inputs: Any) -> None:
         if hours < 3:
             click.echo("  less than 3 hours of history: the proposal is a floor, not a calibration")
     click.echo("\nOBM_ALERT_ADAPTIVE_OVERRIDES=" + json.dumps(overrides, separators=(",", ":")))
+
+
+# `obm alerts silence`: silences of alert delivery, beside the notifier that applies them.
+alerts.add_command(silence)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings
 
 
@@ -19,8 +19,22 @@ def _env_value(value: Any) -> str:
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, list | dict):
-        return json.dumps(value)
+        return json.dumps(_plain(value))
     return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """Nested settings (e.g. NotifySettings.receivers) as JSON-ready values, secrets revealed:
+    the child process reads them back from its environment."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return {name: _plain(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def settings_env(*settings: BaseSettings) -> dict[str, str]:

@@ -24,6 +24,7 @@ from config import (
     SinkSettings,
     StackSettings,
 )
+from config.settings import NotifySettings
 from obm.stack.failures import one_line, record_failure
 from obm.stack.flink_cluster import FlinkCluster
 from obm.stack.jobs_component import FlinkJobs
@@ -51,6 +52,7 @@ class StackConfig:
     metrics: MetricsJobSettings = field(default_factory=MetricsJobSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     live: bool = False
 
     def env(self) -> dict[str, str]:
@@ -65,7 +67,7 @@ class StackConfig:
             )
         return settings_env(
             self.stack, self.kafka, self.postgres, self.redis, self.flink, producer,
-            self.simulator, self.sinks, self.dashboard, self.metrics, self.alerts, self.gateway,
+            self.simulator, self.sinks, self.dashboard, self.metrics, self.alerts, self.gateway, self.notify,
         )  # fmt: skip
 
     def save(self) -> None:
@@ -93,7 +95,8 @@ class StackConfig:
             stack=stack, kafka=build(KafkaSettings), postgres=build(PostgresSettings), redis=build(RedisSettings),
             flink=build(FlinkSettings), producer=build(ProducerSettings), simulator=build(SimulatorSettings),
             sinks=build(SinkSettings), dashboard=build(DashboardSettings), metrics=build(MetricsJobSettings),
-            alerts=build(AlertSettings), gateway=build(GatewaySettings), live=bool(saved.get("live")),
+            alerts=build(AlertSettings), gateway=build(GatewaySettings), notify=build(NotifySettings),
+            live=bool(saved.get("live")),
         )  # fmt: skip
 
 
@@ -135,6 +138,7 @@ def build_components(cfg: StackConfig) -> list[Any]:
     comps: list[Any] = [KafkaWithTopics(KafkaBroker(cfg.kafka, st)), pg, redis, flink]
     sim = cfg.simulator
     gateway_host = "127.0.0.1" if cfg.gateway.host in ("0.0.0.0", "") else cfg.gateway.host
+    notify_host = "127.0.0.1" if cfg.notify.host in ("0.0.0.0", "") else cfg.notify.host
     if not cfg.live:
         comps.append(
             PythonService(
@@ -165,6 +169,10 @@ def build_components(cfg: StackConfig) -> list[Any]:
         PythonService(
             "gateway", ["gateway"], st, env, http_probe(f"http://{gateway_host}:{cfg.gateway.port}/healthz"),
             detail=f"ws://{gateway_host}:{cfg.gateway.port} (WebSocket, /healthz, /metrics)",
+        ),
+        PythonService(
+            "notify", ["notify"], st, env, http_probe(f"http://{notify_host}:{cfg.notify.port}/healthz"),
+            detail=f"http://{notify_host}:{cfg.notify.port}/metrics ({len(cfg.notify.receivers)} receivers)",
         ),
     ]  # fmt: skip
     # Jobs last: submitting PyFlink jobs is the slowest step, and nothing else waits for it.
@@ -206,6 +214,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "sink-redis": ("kafka", "redis"),
     "dashboard": ("postgres", "redis"),
     "gateway": ("kafka", "redis"),
+    "notify": ("kafka", "postgres"),
     "flink-jobs": ("kafka", "flink"),
 }
 

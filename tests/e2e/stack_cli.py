@@ -46,6 +46,7 @@ class StackUnderTest:
             "OBM_SINK_REDIS_METRICS_PORT": str(free_port()),
             "OBM_DASHBOARD_PORT": str(free_port()),
             "OBM_GATEWAY_PORT": str(free_port()),
+            "OBM_NOTIFY_PORT": str(free_port()),
         }
 
     def obm(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -3,6 +3,7 @@ matching, the three message formats, Retry-After and the backoff."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -150,3 +151,38 @@ def test_retry_after_and_backoff() -> None:
     assert parse_retry_after("Sat, 05 Dec 2026 11:00:00 GMT", now=T0.timestamp()) == 0.0
     assert [backoff_s(a, 1.0, 60.0, None) for a in (1, 2, 3, 7, 8)] == [1.0, 2.0, 4.0, 60.0, 60.0]
     assert backoff_s(1, 1.0, 60.0, 12.0) == 12.0 and backoff_s(1, 1.0, 60.0, 3600.0) == 60.0
+
+
+def test_the_embedded_stack_hands_receivers_and_routes_to_the_notifier_process(tmp_path) -> None:
+    from config import StackSettings
+    from obm.stack.supervisor import StackConfig
+
+    tg = NotifyReceiver(name="t", kind="telegram", url="https://api.example", token="1:S", chat_id="-1")
+    notify = NotifySettings(receivers=[tg], routes=[NotifyRoute(receiver="t", **{"continue": True})])
+    cfg = StackConfig(stack=StackSettings(state_dir=tmp_path), notify=notify)
+    env = cfg.env()
+    assert json.loads(env["OBM_NOTIFY_RECEIVERS"])[0]["token"] == "1:S"  # the child reads it back
+    cfg.save()
+    back = StackConfig.load_or_default(cfg.stack).notify
+    assert back.receivers[0].token is not None and back.receivers[0].token.get_secret_value() == "1:S"
+    assert back.routes[0].continue_matching and back.routes == notify.routes
+
+
+def test_the_routing_example_of_the_docs_routes_as_the_docs_say() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs/alerts-delivery.md").read_text()
+    found = dict(re.findall(r"^(OBM_NOTIFY_RECEIVERS|OBM_NOTIFY_ROUTES)='(.*?)'$", doc, re.M | re.S))
+    s = NotifySettings(
+        receivers=json.loads(found["OBM_NOTIFY_RECEIVERS"]), routes=json.loads(found["OBM_NOTIFY_ROUTES"])
+    )
+    router = Router(s)
+
+    def to(a: dict) -> dict[str, float]:
+        return {d.receiver: d.group_window_s for d in router.route(a)}
+
+    assert to(alert("BTCUSDT", "velocity_spike", "high")) == {"ops-hook": 30, "oncall": 10}
+    assert to(alert("ETHUSDT", "imbalance_flip", "medium")) == {"ops-hook": 30, "desk": 30}
+    assert to(alert("ETHUSDT", "velocity_spike", "high")) == {"ops-hook": 30}
+    assert to(alert("SOLUSDT", "spread_widening", "low")) == {"ops-hook": 30}
