@@ -42,6 +42,7 @@ from producer.publisher import RecordPublisher
 from producer.ratelimit import full_jitter
 from producer.rest import SNAPSHOT_ERRORS, UnknownSymbol
 from producer.sync import BookSync
+from producer.trades import TradeFeed
 from schemas import dlq_record, record_key
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,9 @@ class BookFeed:
         self._lag_buckets = [0] * (len(LAG_BUCKETS_MS) + 1)
         self._lag_sum_ms = 0
         self._lag_count = 0
+        # The trade streams riding on these connections (producer/trades.py), set by the service.
+        self.trades: TradeFeed | None = None
+        self.trade_frames = 0
 
     @property
     def streams(self) -> list[str]:
@@ -216,7 +220,8 @@ class BookFeed:
     @property
     def native_deferred(self) -> int:
         """Frames the compiled path handed to the Python one (0 in a live steady state)."""
-        return int(self._frame_path.deferred) if self._frame_path else 0
+        # A trade frame is no book frame: the compiled path hands every one on.
+        return int(self._frame_path.deferred) - self.trade_frames if self._frame_path else 0
 
     def is_live(self) -> bool:
         return all(s.sync.live for s in self.symbols.values())
@@ -269,6 +274,11 @@ class BookFeed:
             return self._on_unrouted(raw, msg)
         state = self.routes.get(stream)
         if state is None:
+            trades = self.trades
+            if trades is not None and stream in trades.routes:
+                self.trade_frames += 1
+                trades.on_data(stream, data, raw, receive_time_ns)
+                return None
             self._dead_letter(raw, f"unknown stream {stream!r}", str(stream), None)
             return None
         if type(data) is not dict:

@@ -64,6 +64,10 @@ class RecordPublisher:
         self.dlq_topic = dlq_topic
         self._validate = validator_for(Topic.RAW)
         self._validate_dlq = validator_for(Topic.DLQ)
+        # trades.raw (producer/trades.py), under the deployment's prefix like every contract topic.
+        self.trades_topic = topic_name(Topic.TRADES, kafka.topic_prefix)
+        self._validate_trade = validator_for(Topic.TRADES)
+        self.trades_produced = 0
         # Every record after a (re)sync is validated, and one in `validate_every` of the rest: the
         # schema check costs more than building the record, and records are valid by
         # construction (levels were validated on the way in), so sampling guards against
@@ -83,9 +87,10 @@ class RecordPublisher:
 
     @property
     def delivered(self) -> int:
-        """Records (raw and DLQ) the broker acknowledged: handed over, minus still queued, minus
+        """Records (raw, trades and DLQ) the broker acknowledged: handed over, minus still queued, minus
         failed. Exact once the queue is empty (after flush)."""
-        return max(0, self.produced + self.dlq_produced - len(self._producer) - self.delivery_errors)
+        handed = self.produced + self.trades_produced + self.dlq_produced
+        return max(0, handed - len(self._producer) - self.delivery_errors)
 
     def publish_book(self, key: bytes, record: dict[str, Any], force_check: bool = False) -> bool:
         """Validate (sampled) and produce one orderbook.raw record. False if it was invalid (it
@@ -126,6 +131,24 @@ class RecordPublisher:
         except BufferError:
             self._produce(self.raw_topic, key, payload)
         self.produced += 1
+        return True
+
+    def publish_trade(self, key: bytes, record: dict[str, Any]) -> bool:
+        """Validate and produce one trades.raw record; False if it was invalid (it then went to
+        the DLQ). Every trade is checked: they are built from checked text, but a trade is rarer
+        than a book update and the check is cheap next to the frame's parsing."""
+        try:
+            self._validate_trade(record)
+        except ValidationFailed as exc:
+            self.invalid_records += 1
+            self.publish_dlq(
+                dlq_record(
+                    source="producer", reason=exc.reason, payload=orjson.dumps(record), key=key.decode()
+                )
+            )
+            return False
+        self._produce(self.trades_topic, key, orjson.dumps(record))
+        self.trades_produced += 1
         return True
 
     def publish_dlq(self, record: dict[str, Any]) -> None:

@@ -32,6 +32,7 @@ from producer.publisher import RecordPublisher, topic_names
 from producer.ratelimit import WeightLimiter
 from producer.rest import RestError, SnapshotClient, UnknownSymbol, check_symbols
 from producer.stream_feed import StreamBookFeed
+from producer.trades import TradeFeed, trade_stream
 from schemas import Topic, load_schema
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,10 @@ class ProducerService:
             engine=self.options.engine or settings.engine,
             on_fatal=self._book_lost,
         )
+        self.trades = self._trade_feed(settings, feed_class)
+        streams = self.feed.streams + (self.trades.streams if self.trades is not None else [])
         shards = shard_streams(
-            self.feed.streams, self.options.streams_per_connection, self.spec.max_streams_per_connection
+            streams, self.options.streams_per_connection, self.spec.max_streams_per_connection
         )
         subscribe = self.spec.subscribe
         self.connections: list[StreamConnection] = [
@@ -149,6 +152,19 @@ class ProducerService:
         self.exit_code = 0
         self.http_port: int | None = None
         self._stop: asyncio.Event | None = None
+
+    def _trade_feed(self, settings: ProducerSettings, feed_class: type[BookFeed]) -> TradeFeed | None:
+        """The venue's trades on the book's connections when ProducerSettings.trades asks for them
+        and the venue has a trade stream (producer/trades.py); otherwise None, said once."""
+        if not settings.trades:
+            return None
+        stream = trade_stream(self.spec.id)
+        if stream is None or feed_class is not BookFeed:
+            log.warning("trades: %s has no trade stream yet (producer/trades.py); books only", self.spec.id)
+            return None
+        trades = TradeFeed(self.spec.id, self.spec.market, self.symbols, stream, self.publisher)
+        self.feed.trades = trades
+        return trades
 
     def _fail(self, reason: str, exit_code: int = 1) -> None:
         """Stop the service for `reason` (the first reason wins)."""
@@ -220,6 +236,8 @@ class ProducerService:
                 instruments = await check_symbols(self.spec, session, self.rest_url, self.symbols)
                 for symbol, state in self.feed.symbols.items():
                     state.sync.use_instrument(instruments[symbol])
+                    if self.trades is not None:
+                        self.trades.use_instrument(instruments[symbol])
                 self._use_venue_names(instruments)
             limiter = WeightLimiter(self.spec.weight_limit_1m, self.options.weight_safety)
             self.snapshots = SnapshotClient(

@@ -75,6 +75,10 @@ class SymbolModel:
         asks = [(mid + (i + 1) * tick, self._size(6.0)) for i in range(levels_per_side)]
         self.book.load(bids, asks)
         self.levels_per_side = levels_per_side
+        # The trades of the last step: (trade id, price, size, aggressor), in the order the market
+        # orders took the levels (what the step's diff shows gone from the book).
+        self.fills: list[tuple[int, int, int, str]] = []
+        self.trade_id = 10 * self.update_id  # no draw of its own: a seed gives the same books as before
 
     def _size(self, mean_lots_k: float) -> int:
         """A size in lots, heavy-tailed (most orders small, a few large)."""
@@ -95,6 +99,7 @@ class SymbolModel:
         price -> new absolute size (0 = level removed), like one Binance diff event."""
         rng = self.rng
         self.steps += 1
+        self.fills = []
         self._next_regime()
         w_bid_add, w_ask_add, w_bid_cxl, w_ask_cxl, pull = REGIMES[self.regime]
         weights = (w_bid_add, w_ask_add, w_bid_cxl, w_ask_cxl, 0.35, 0.35)
@@ -157,9 +162,12 @@ class SymbolModel:
 
     def _market(self, side: str, changes: dict[int, int]) -> None:
         qty = self._size(3.0)
+        aggressor = "buy" if side == "asks" else "sell"
         for price, size in self.book.levels(side, 5):
             take = min(qty, size)
             self._set(side, price, size - take, changes)
+            self.trade_id += 1
+            self.fills.append((self.trade_id, price, take, aggressor))
             qty -= take
             if qty <= 0:
                 return
@@ -224,3 +232,26 @@ def depth_update(
         "b": [[to_text(p), to_text(s)] for p, s in bids.items()],
         "a": [[to_text(p), to_text(s)] for p, s in asks.items()],
     }
+
+
+def trade_events(
+    symbol: str, event_time_ms: int, fills: list[tuple[int, int, int, str]]
+) -> list[dict[str, object]]:
+    """Binance spot `@trade` payloads of one step's fills (`m`: the buyer was the maker)."""
+    return [
+        {"e": "trade", "E": event_time_ms, "s": symbol, "t": trade_id, "p": to_text(price), "q": to_text(size),
+         "T": event_time_ms, "m": aggressor == "sell", "M": True}
+        for trade_id, price, size, aggressor in fills
+    ]  # fmt: skip
+
+
+def agg_trade_events(
+    symbol: str, event_time_ms: int, fills: list[tuple[int, int, int, str]]
+) -> list[dict[str, object]]:
+    """Binance futures `@aggTrade` payloads: one per fill (a market order's fill at one price),
+    its aggregate id the trade id."""
+    return [
+        {"e": "aggTrade", "E": event_time_ms, "s": symbol, "a": trade_id, "p": to_text(price), "q": to_text(size),
+         "f": trade_id, "l": trade_id, "T": event_time_ms, "m": aggressor == "sell"}
+        for trade_id, price, size, aggressor in fills
+    ]  # fmt: skip

@@ -3,7 +3,8 @@
 All symbols step together `updates_per_second` times a second (Binance's diff stream is one
 event per 100 ms per symbol); at rate 0 they step as fast as the sessions take the frames.
 Streams served per symbol: `@depth@100ms` and `@depth` (diffs), `@depth{5,10,20}@100ms`
-(partial books) and `@bookTicker` (best levels with the book's update id).
+(partial books), `@bookTicker` (best levels with the book's update id), and the trades the
+step's market orders made of the levels they took: `@trade` (spot's) and `@aggTrade` (futures').
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from producer.simulator.market_model import SymbolModel, depth_update
+from producer.simulator.market_model import SymbolModel, agg_trade_events, depth_update, trade_events
 
 if TYPE_CHECKING:
     from producer.simulator.server import Session, Simulator
@@ -87,6 +88,12 @@ class ModelSource:
         if stall:
             faults.withheld += len(diff_sessions)
             return
+        for stream, events in ((f"{low}@trade", trade_events), (f"{low}@aggTrade", agg_trade_events)):
+            trade_sessions = subs.get(stream)
+            if trade_sessions and model.fills:
+                for payload in [orjson.dumps(e) for e in events(symbol, now_ms, model.fills)]:
+                    for session in list(trade_sessions):
+                        await session.send(stream, payload)
         ticker_sessions = subs.get(f"{low}@bookTicker")
         if ticker_sessions:
             payload = orjson.dumps(model.book_ticker())

@@ -1,0 +1,125 @@
+"""The producer's trades: each venue's trade stream -> trades.raw, keyed by exchange:symbol.
+
+A venue publishes trades when its exchange module's id has an entry in TRADE_STREAMS (the hook
+for new venues: a TradeStream with the stream name of a symbol and the frame parser, as
+producer/trades_binance.py). The trade streams ride on the book's connections (the service adds
+them to the streams it subscribes); the book feed hands every frame of a trade stream to the
+TradeFeed, which parses it exactly (producer/trade_records.py), drops the trades it has already
+published (a reconnect can repeat the last ones) and sends anything unusable to orderbook.dlq
+with the reason."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from producer import trades_binance
+from producer.exchanges.spec import BadFrame, Instrument
+from producer.publisher import RecordPublisher
+from producer.trade_records import TradeStream, trade_record
+from schemas import dlq_record, record_key
+
+# exchange module id (ExchangeSpec.id) -> its trade stream. Gate.io, Hyperliquid, OKX and Bybit
+# get an entry when their trade parsers exist.
+TRADE_STREAMS: dict[str, TradeStream] = {
+    "binance": trades_binance.SPOT,
+    "binance_usdm": trades_binance.FUTURES,
+    "binance_coinm": trades_binance.FUTURES,
+}
+# Trade ids remembered per symbol to recognize a repeated trade: far more than a reconnect
+# repeats (Binance resends nothing; venues that replay do so for the last few dozen trades).
+REMEMBERED_IDS = 10_000
+
+
+def trade_stream(exchange_id: str) -> TradeStream | None:
+    return TRADE_STREAMS.get(exchange_id)
+
+
+class RecentIds:
+    """The last `size` trade ids of one symbol, for duplicate detection in O(1)."""
+
+    __slots__ = ("_ids", "_order", "_size")
+
+    def __init__(self, size: int = REMEMBERED_IDS) -> None:
+        self._ids: set[str] = set()
+        self._order: deque[str] = deque()
+        self._size = size
+
+    def add(self, trade_id: str) -> bool:
+        """Remember `trade_id`; False when it was already known (a duplicate)."""
+        if trade_id in self._ids:
+            return False
+        self._ids.add(trade_id)
+        self._order.append(trade_id)
+        if len(self._order) > self._size:
+            self._ids.discard(self._order.popleft())
+        return True
+
+
+class SymbolTrades:
+    """One symbol's trade stream: its key, instrument (contract sizes), ids seen and counts."""
+
+    __slots__ = ("symbol", "key", "key_text", "instrument", "recent", "published", "duplicates", "dlq")
+
+    def __init__(self, exchange: str, symbol: str) -> None:
+        self.symbol = symbol
+        self.key_text = record_key(exchange, symbol)
+        self.key = self.key_text.encode()
+        self.instrument: Instrument | None = None
+        self.recent = RecentIds()
+        self.published = 0
+        self.duplicates = 0
+        self.dlq = 0
+
+
+class TradeFeed:
+    """Every trade stream of one producer process."""
+
+    def __init__(
+        self, exchange: str, market: str, symbols: list[str], stream: TradeStream, publisher: RecordPublisher
+    ) -> None:
+        self.exchange = exchange
+        self.market = market
+        self.stream = stream
+        self.publisher = publisher
+        self.routes = {stream.channel(symbol): SymbolTrades(exchange, symbol) for symbol in symbols}
+        self.by_symbol = {s.symbol: s for s in self.routes.values()}
+
+    @property
+    def streams(self) -> list[str]:
+        return list(self.routes)
+
+    def use_instrument(self, instrument: Instrument) -> None:
+        """The symbol's listing: sizes in contracts are published as base units."""
+        state = self.by_symbol.get(instrument.symbol)
+        if state is not None:
+            state.instrument = instrument
+
+    def on_data(self, stream: str, data: Any, raw: str | bytes, receive_time_ns: int) -> None:
+        """One frame's data of the trade stream `stream` (a key of `routes`)."""
+        state = self.routes[stream]
+        try:
+            if type(data) is not dict:
+                raise BadFrame("data is not an object")
+            trade = self.stream.parse(data, receive_time_ns)
+            if trade.symbol != state.symbol:
+                raise BadFrame(f"symbol {trade.symbol!r} on stream {stream!r}")
+            record = trade_record(trade, self.exchange, self.market, state.instrument)
+        except BadFrame as exc:
+            state.dlq += 1
+            self.publisher.publish_dlq(
+                dlq_record(source="producer", reason=str(exc), payload=raw, origin=stream, key=state.key_text)
+            )
+            return
+        if not state.recent.add(trade.trade_id):
+            state.duplicates += 1
+            return
+        if self.publisher.publish_trade(state.key, record):
+            state.published += 1
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per symbol: trades published, duplicates dropped, frames sent to the DLQ."""
+        return {
+            s.symbol: {"published": s.published, "duplicates": s.duplicates, "dlq": s.dlq}
+            for s in self.routes.values()
+        }
