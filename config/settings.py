@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.notify_routes import NotifyReceiver, NotifyRoute
@@ -56,6 +56,9 @@ class KafkaSettings(BaseSettings):
     replication_factor: int = 1
     # Topic names are part of the contract (schemas/topics.py); a prefix lets tests isolate runs.
     topic_prefix: str = ""
+    # The broker's transaction.max.timeout.ms (the embedded broker is started with it; Kafka's and
+    # Redpanda's default): no transactional producer may ask for a longer transaction.timeout.ms.
+    transaction_max_timeout_ms: int = 900_000
 
     @field_validator("topic_partitions")
     @classmethod
@@ -142,6 +145,22 @@ class FlinkSettings(BaseSettings):
     # Empty: the cluster's own (`obm jobs`: the stack's state folder).
     savepoint_dir: str = ""
     checkpoint_interval_ms: int = 10_000
+    # Longest a checkpoint may run before Flink declines it (Flink's own default is 10 min).
+    checkpoint_timeout_ms: int = Field(default=120_000, ge=1_000)
+    # Delivery of the jobs' Kafka outputs (processed, bars, alerts and their DLQ records).
+    # exactly-once: each checkpoint's records are one Kafka transaction, committed when the checkpoint
+    # completes, so a read_committed consumer (every consumer of the project) sees each record once
+    # even after a TaskManager is lost, but only then: up to a checkpoint interval later (measured
+    # in docs/benchmarks.md, trade-off in docs/operations.md). at-least-once: visible at once, and a
+    # restart from a checkpoint writes the records since that checkpoint again. Without checkpoints
+    # (interval 0) the sinks are at-least-once, since a transaction would never commit.
+    delivery_guarantee: Literal["exactly-once", "at-least-once"] = "exactly-once"
+    # transaction.timeout.ms of those transactional producers: longer than a checkpoint interval plus
+    # a checkpoint (a transaction spans both) and at most the broker's transaction.max.timeout.ms
+    # (KafkaSettings). It is also the longest a job that dies for good, with a transaction open,
+    # holds back read_committed consumers of that partition, and the longest a job may stay down
+    # between a checkpoint and its recovery without losing that checkpoint's records.
+    kafka_transaction_timeout_ms: int = 600_000
     # Low buffer timeout: latency from raw to processed matters more than batching here.
     buffer_timeout_ms: int = 10
     watermark_out_of_orderness_ms: int = 2_000
@@ -149,6 +168,16 @@ class FlinkSettings(BaseSettings):
     # `obm status` calls a job STALLED when its input grew but its output (metrics job) or its
     # watermark (bars, alerts) did not move since a status check at least this long ago.
     stall_after_s: float = 60.0
+
+    @model_validator(mode="after")
+    def _transactions_outlast_checkpoints(self) -> FlinkSettings:
+        span = self.checkpoint_interval_ms + self.checkpoint_timeout_ms
+        if self.kafka_transaction_timeout_ms <= span:
+            raise ValueError(
+                f"kafka_transaction_timeout_ms ({self.kafka_transaction_timeout_ms}) must exceed "
+                f"checkpoint_interval_ms + checkpoint_timeout_ms ({span}): a transaction spans both"
+            )
+        return self
 
     @property
     def rest_port(self) -> int:
@@ -256,9 +285,6 @@ class ProducerSettings(BaseSettings):
     # where cargo is installed), python (the reference), or auto: native when it is built, else
     # python (the producer says so once at start, and `obm status` shows it).
     engine: Literal["auto", "native", "python"] = "auto"
-    # Also publish the venue's trades to trades.raw (producer/trades.py: Binance spot @trade, USD-M
-    # and COIN-M @aggTrade), on the book's connections. A venue without a trade stream yet says so.
-    trades: bool = False
     # Circuit breaker of every connection and of the REST client (producer/circuit_breaker.py):
     # opens after this many consecutive failures (connect errors, HTTP 5xx, bans 418/429), for
     # circuit_open_base_s doubled at every opening in a row up to circuit_open_max_s, then lets

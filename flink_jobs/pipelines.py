@@ -166,8 +166,12 @@ def build_pipeline(spec: JobSpec) -> tuple[TableEnvironment, str]:
         source = single_scan(t_env, source)
     t_env.create_temporary_view("checked_source", source)
     out_topic, output = job.output_topic, job.logic(conforming_rows(source, in_topic), spec)
-    t_env.execute_sql(kafka_sink_ddl("sink", out_topic, kafka=spec.kafka, producer=spec.metrics))
-    t_env.execute_sql(kafka_sink_ddl("dlq", Topic.DLQ, kafka=spec.kafka, producer=spec.metrics))
+    for table, topic in (("sink", out_topic), ("dlq", Topic.DLQ)):
+        t_env.execute_sql(
+            kafka_sink_ddl(
+                table, topic, kafka=spec.kafka, flink=spec.flink, producer=spec.metrics, job=spec.job
+            )
+        )
     selected = query(output, f"SELECT {sink_select_list(out_topic)} FROM {{src}}")
     t_env.create_temporary_view("job_output", selected)
     return t_env, (
