@@ -5,7 +5,7 @@ of processed records from PostgreSQL."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,8 @@ def _records(
 
         if end is None:
             raise click.UsageError("--from needs --to")
-        records += stored_records(PostgresSettings(), start, end, list(symbols) or None)
+        utc = [d if d.tzinfo else d.replace(tzinfo=UTC) for d in (start, end)]  # naive = UTC
+        records += stored_records(PostgresSettings(), utc[0], utc[1], list(symbols) or None)
     if not records:
         raise click.ClickException("no book records in the input")
     return records
