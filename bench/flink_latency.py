@@ -1,16 +1,24 @@
 """Latency of the metrics job from a record on orderbook.raw to its record on orderbook.processed
-(target: p99 < 100 ms at 5k updates/s), for several watermark out-of-orderness bounds.
+(target: p99 < 100 ms at 5k updates/s), for several watermark out-of-orderness bounds, checkpoint
+intervals and delivery guarantees of the job's sinks.
 
 The job is assembled by flink_jobs.pipelines exactly as `flink run` does (Kafka source with
 per-partition watermarks and idle timeout, the metric SQL, the Kafka sink with its linger), in a
 local mini-cluster at parallelism 1. Records are produced at a steady rate (every symbol one
 update per 100 ms, event time = now); each carries its send time in `receive_time_ns`, which the
-job passes through, and the latency is the time this process reads the processed record minus
-that. The job is first started and primed (one record per symbol, until all of them come out), so
-the measurement does not include the job's start-up backlog; then records are paced for the warm-up
-(JIT compilation) and the measured seconds. The metrics job emits each update on arrival (its keyed
-stage does not wait for the watermark), so the out-of-orderness bound should not matter; --bounds
-checks that. Run: .venv/bin/python -m bench.flink_latency [--bounds 2000,50]"""
+job passes through. Two latencies per record: `append`, the broker's append time of the processed
+record (the topic has LogAppendTime) minus the send time, so how long this process takes to read
+it does not count; and `visible`, the time this process read it at read_committed (like every
+consumer of the project) minus the send time. At exactly-once the two differ: the record is
+appended at once but only visible when the transaction of its checkpoint commits, so `visible` is
+what a consumer waits (on average about half a checkpoint interval more). The job is first started
+and primed (one record per symbol, until all of them come out), so the measurement does not
+include the job's start-up backlog; then records are paced for the warm-up (JIT compilation) and
+the measured seconds, and the run ends when every paced record has been read. The metrics job
+emits each update on arrival (its keyed stage does not wait for the watermark), so the
+out-of-orderness bound should not matter; --bounds checks that.
+Run: .venv/bin/python -m bench.flink_latency [--bounds 2000,50] [--intervals 1000,5000,10000]
+[--guarantees exactly-once,at-least-once]"""
 
 from __future__ import annotations
 
@@ -33,26 +41,27 @@ from bench.flink_harness import (
     symbols,
 )
 from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings
+from config.clients import consumer_config
 from flink_jobs.connectors import topic_name
 from flink_jobs.pipelines import JobSpec, build_pipeline
 from schemas import Topic
 
 
 def read_latencies(
-    kafka: KafkaSettings, topic: str, stop: threading.Event, out: list[tuple[int, float]]
+    kafka: KafkaSettings, topic: str, stop: threading.Event, out: list[tuple[int, float, float]]
 ) -> None:
-    """(send time ns, latency ms) of every processed record: the broker's append time of the
-    processed record (the topic has LogAppendTime) minus the time the raw record was produced, so
-    how long this process takes to read it does not count."""
+    """(send time ns, append latency ms, visible latency ms) of every processed record read at
+    read_committed (module docstring)."""
     consumer = Consumer(
-        {"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"bench-{uuid.uuid4().hex}",
-         "auto.offset.reset": "earliest", "enable.auto.commit": False, "fetch.wait.max.ms": 5,
-         "fetch.min.bytes": 1}
+        consumer_config(kafka, f"bench-{uuid.uuid4().hex}",
+                        {"auto.offset.reset": "earliest", "fetch.wait.max.ms": 5, "fetch.min.bytes": 1})
     )  # fmt: skip
     consumer.subscribe([topic])
     try:
         while not stop.is_set():
-            for msg in consumer.consume(1000, timeout=0.1):
+            batch = consumer.consume(1000, timeout=0.1)
+            read_ms = time.time_ns() / 1e6
+            for msg in batch:
                 value = msg.value()
                 if msg.error() is None and value is not None:
                     kind, appended_ms = msg.timestamp()
@@ -62,7 +71,7 @@ def read_latencies(
                         )
                     at = value.index(b'"receive_time_ns":') + 18  # no JSON parse: less CPU
                     sent = int(value[at : value.index(b",", at)])
-                    out.append((sent, appended_ms - sent / 1e6))
+                    out.append((sent, appended_ms - sent / 1e6, read_ms - sent / 1e6))
     finally:
         consumer.close()
 
@@ -121,7 +130,24 @@ def prime(
         time.sleep(0.2)
 
 
-def measure(bound_ms: int, args: argparse.Namespace) -> None:
+def wait_for_all(latencies: list, sent: int, timeout_s: float) -> None:
+    """Until every paced record has been read (distinct send times): at exactly-once the last ones
+    become visible only at the next checkpoint."""
+    deadline = time.monotonic() + timeout_s
+    while len({row[0] for row in latencies}) < sent:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"read {len({row[0] for row in latencies})} of {sent} paced records")
+        time.sleep(0.5)
+
+
+def percentiles(values: list[float]) -> str:
+    if not values:
+        return "no records"
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return f"p50 {p50:.0f}, p95 {p95:.0f}, p99 {p99:.0f}, max {max(values):.0f} ms"
+
+
+def measure(bound_ms: int, interval_ms: int, guarantee: str, args: argparse.Namespace) -> None:
     with broker() as kafka:
         raw, processed = topic_name(kafka, Topic.RAW), topic_name(kafka, Topic.PROCESSED)
         create_topics(kafka, [raw])
@@ -129,15 +155,15 @@ def measure(bound_ms: int, args: argparse.Namespace) -> None:
         flink = FlinkSettings(
             watermark_out_of_orderness_ms=bound_ms,
             buffer_timeout_ms=args.buffer_timeout_ms,
-            checkpoint_interval_ms=args.checkpoint_interval_ms,
-        )
+            checkpoint_interval_ms=interval_ms,
+        ).model_copy(update={"delivery_guarantee": guarantee})
         spec = JobSpec(
             "metrics", flink, kafka, MetricsJobSettings(kafka_linger_ms=args.linger_ms), AlertSettings()
         )
         t_env, insert = build_pipeline(spec)
         filesystem_checkpoints(t_env)
         result = t_env.execute_sql(insert)
-        latencies: list[tuple[int, float]] = []
+        latencies: list[tuple[int, float, float]] = []
         stop = threading.Event()
         reader = threading.Thread(
             target=read_latencies, args=(kafka, processed, stop, latencies), daemon=True
@@ -150,7 +176,7 @@ def measure(bound_ms: int, args: argparse.Namespace) -> None:
             latencies.clear()
             started_ns = time.time_ns()
             sent = produce_paced(kafka, raw, args.rate, paced)
-            time.sleep(3)
+            wait_for_all(latencies, sent, timeout_s=3 * interval_ms / 1000 + 60)
         finally:
             stop.set()
             reader.join(10)
@@ -158,30 +184,38 @@ def measure(bound_ms: int, args: argparse.Namespace) -> None:
             if client is not None:
                 client.cancel().result()
         warm = started_ns + int(args.warmup_s * 1e9)
-        steady = np.array([lat for sent_ns, lat in latencies if sent_ns >= warm])
-        p50, p95, p99 = np.percentile(steady, [50, 95, 99]) if len(steady) else (float("nan"),) * 3
+        steady = [row for row in latencies if row[0] >= warm]
         print(
-            f"bound {bound_ms:>5} ms: sent {sent:,} at {args.rate:,.0f}/s, processed {len(latencies):,}"
-            f" ({len({s for s, _ in latencies}):,} distinct); after "
-            f"{args.warmup_s:.0f} s of warm-up, {args.seconds:.0f} s measured: p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, max "
-            f"{steady.max() if len(steady) else float('nan'):.0f} ms; {load_average()}",
+            f"bound {bound_ms} ms, checkpoints every {interval_ms} ms, {guarantee}: sent {sent:,} at "
+            f"{args.rate:,.0f}/s, read {len(latencies):,} ({len({row[0] for row in latencies}):,} "
+            f"distinct); after {args.warmup_s:.0f} s of warm-up, {args.seconds:.0f} s measured: "
+            f"visible {percentiles([row[2] for row in steady])}; "
+            f"append {percentiles([row[1] for row in steady])}; {load_average()}",
             flush=True,
         )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bounds", default="2000,50", help="watermark out-of-orderness bounds to try (ms)")
+    parser.add_argument("--bounds", default="2000", help="watermark out-of-orderness bounds to try (ms)")
     parser.add_argument("--rate", type=float, default=5_000)
     parser.add_argument("--seconds", type=float, default=40)
     parser.add_argument("--warmup-s", type=float, default=15, help="paced seconds before measuring")
     parser.add_argument("--symbols", type=int, default=500, help="each updates rate/symbols times a second")
     parser.add_argument("--buffer-timeout-ms", type=int, default=FlinkSettings().buffer_timeout_ms)
     parser.add_argument("--linger-ms", type=int, default=MetricsJobSettings().kafka_linger_ms)
-    parser.add_argument("--checkpoint-interval-ms", type=int, default=FlinkSettings().checkpoint_interval_ms)
+    defaults = FlinkSettings()
+    parser.add_argument(
+        "--intervals", default=str(defaults.checkpoint_interval_ms), help="checkpoint intervals (ms)"
+    )
+    parser.add_argument("--guarantees", default=defaults.delivery_guarantee, help="of the job's sinks")
     args = parser.parse_args()
+    for guarantee in args.guarantees.split(","):
+        FlinkSettings(delivery_guarantee=guarantee)  # type: ignore[arg-type]  # refused here, not mid-run
     for bound in (int(b) for b in args.bounds.split(",")):
-        measure(bound, args)
+        for interval in (int(i) for i in args.intervals.split(",")):
+            for guarantee in args.guarantees.split(","):
+                measure(bound, interval, guarantee, args)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,14 @@ def run_variant(
         create_topics(kafka, [out_topic])
         # the deployed producer settings (OBM_METRICS_KAFKA_*), as flink_jobs/pipelines.py passes them
         t_env.execute_sql(
-            kafka_sink_ddl("sink", Topic.PROCESSED, kafka=sink_kafka, producer=MetricsJobSettings())
+            kafka_sink_ddl(
+                "sink",
+                Topic.PROCESSED,
+                kafka=sink_kafka,
+                flink=flink,
+                producer=MetricsJobSettings(),
+                job="metrics",
+            )
         )
         output = query(
             metrics_table(raw, MetricsJobSettings()),

@@ -18,6 +18,12 @@ from config.settings import KafkaSettings, RedisSettings
 
 KafkaConfig = dict[str, Any]
 
+# What every consumer of the project reads, the Flink jobs' sources included: committed records only.
+# The Flink jobs (exactly-once sinks) and the sinks' DLQ write in Kafka transactions; a reader at
+# read_uncommitted would also see the records of transactions that are open or were aborted (after
+# a TaskManager failure: the same records again).
+ISOLATION_LEVEL = "read_committed"
+
 
 def client_config(kafka: KafkaSettings) -> KafkaConfig:
     """What every Kafka client needs (an AdminClient needs nothing else): where the brokers are."""
@@ -29,12 +35,12 @@ def consumer_config(
 ) -> KafkaConfig:
     """A consumer in `group_id`. Every consumer of the project commits offsets itself (after the
     write they cover) or never, not on a timer that could commit records not yet written; and
-    reads only committed records, since the sinks' DLQ and the Flink jobs write in transactions."""
+    reads only committed records (ISOLATION_LEVEL)."""
     return {
         **client_config(kafka),
         "group.id": group_id,
         "enable.auto.commit": False,
-        "isolation.level": "read_committed",
+        "isolation.level": ISOLATION_LEVEL,
         **(overrides or {}),
     }
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from config import ContractSettings, FlinkSettings, KafkaSettings, MetricsJobSettings
+from config.clients import ISOLATION_LEVEL
 from schemas import Topic, load_schema
 from schemas.conformance import contract_rules
 from schemas.dlq import MAX_PAYLOAD_CHARS
@@ -206,6 +207,8 @@ def kafka_source_ddl(
         "properties.group.id": group_id,
         "properties.auto.offset.reset": "earliest",
         "properties.fetch.max.wait.ms": "20",
+        # The jobs' outputs are transactional (delivery_options): never read an open or aborted one.
+        "properties.isolation.level": ISOLATION_LEVEL,
         "scan.watermark.idle-timeout": f"{flink.idle_timeout_ms} ms",
         "scan.topic-partition-discovery.interval": "60 s",
         "key.format": "raw",
@@ -244,9 +247,45 @@ def file_source_ddl(
     return _source_ddl(table, topic, options, flink)
 
 
-def kafka_sink_ddl(table: str, topic: Topic, *, kafka: KafkaSettings, producer: MetricsJobSettings) -> str:
-    """A Kafka sink keyed by `exchange:symbol` (the raw key column is not written into the
-    value), at-least-once: alert ids and metric records are deterministic, so a replay after a
+def delivery_options(kafka: KafkaSettings, flink: FlinkSettings, job: str, topic: Topic) -> dict[str, str]:
+    """The sink options of FlinkSettings.delivery_guarantee.
+
+    Exactly-once writes the records of each checkpoint in a Kafka transaction, committed when the
+    checkpoint completes. Its transactional ids start with a prefix of this job and this sink's
+    topic (prefix included): two sinks that shared one would fence or abort each other's
+    transactions (every job has a DLQ sink on the same topic; tests run jobs on prefixed topics
+    side by side). The naming strategy stays the connector's default (a new transactional id per
+    subtask and checkpoint): POOLING, which reuses a few, lists the open transactions of the sink's
+    topic when the job starts and fails the job while that topic does not exist yet (seen with the
+    DLQ topic, which is created on its first record). Without checkpoints a transaction never
+    commits, so such a job is at-least-once."""
+    if flink.delivery_guarantee == "at-least-once" or flink.checkpoint_interval_ms <= 0:
+        return {"sink.delivery-guarantee": "at-least-once"}
+    if flink.kafka_transaction_timeout_ms > kafka.transaction_max_timeout_ms:
+        raise ValueError(
+            f"OBM_FLINK_KAFKA_TRANSACTION_TIMEOUT_MS ({flink.kafka_transaction_timeout_ms}) exceeds the "
+            f"broker's transaction.max.timeout.ms (OBM_KAFKA_TRANSACTION_MAX_TIMEOUT_MS, "
+            f"{kafka.transaction_max_timeout_ms}): the sink's producer would be refused"
+        )
+    return {
+        "sink.delivery-guarantee": "exactly-once",
+        "sink.transactional-id-prefix": f"obm-{job}-{topic_name(kafka, topic)}",
+        "properties.transaction.timeout.ms": str(flink.kafka_transaction_timeout_ms),
+    }
+
+
+def kafka_sink_ddl(
+    table: str,
+    topic: Topic,
+    *,
+    kafka: KafkaSettings,
+    flink: FlinkSettings,
+    producer: MetricsJobSettings,
+    job: str,
+) -> str:
+    """A Kafka sink of `job` keyed by `exchange:symbol` (the raw key column is not written into
+    the value), exactly-once or at-least-once (delivery_options). At least once is still safe for
+    the project's own sinks: alert ids and metric records are deterministic, so a replay after a
     failure writes the same records again rather than different ones. Its producer's linger,
     compression and batch size are settings (why the defaults: config/settings.py)."""
     options = {
@@ -260,7 +299,7 @@ def kafka_sink_ddl(table: str, topic: Topic, *, kafka: KafkaSettings, producer: 
         "key.fields": KEY_COLUMN,
         "value.format": JSON_FORMAT,
         "value.fields-include": "EXCEPT_KEY",
-        "sink.delivery-guarantee": "at-least-once",
+        **delivery_options(kafka, flink, job, topic),
     }
     return (
         f"CREATE TEMPORARY TABLE `{table}` (\n  `{KEY_COLUMN}` STRING,\n  {_column_list(topic)}\n"

@@ -61,6 +61,8 @@ def job_configuration(
     }
     if flink.checkpoint_interval_ms > 0:  # 0: no checkpoints (bounded runs, tests)
         conf["execution.checkpointing.interval"] = f"{flink.checkpoint_interval_ms} ms"
+        # Bounded so that a transaction of the exactly-once sinks outlives any checkpoint it spans.
+        conf["execution.checkpointing.timeout"] = f"{flink.checkpoint_timeout_ms} ms"
     jars = [functions_jar(), kafka_connector_jar() if with_kafka else None]
     if any(jars):
         conf["pipeline.jars"] = ";".join(j.as_uri() for j in jars if j is not None)

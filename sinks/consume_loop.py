@@ -94,7 +94,6 @@ class ConsumeLoop:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
             "enable.partition.eof": False,
             # Long store outages are handled by pausing, but leave room for a slow single write.
             "max.poll.interval.ms": 600_000,

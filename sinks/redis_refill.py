@@ -54,7 +54,6 @@ class RedisRefill:
         consumer = Consumer({
             **consumer_config(self.kafka, f"obm-redis-refill-{uuid.uuid4().hex[:8]}"),
             "enable.auto.commit": False,
-            "isolation.level": "read_committed",
             "enable.partition.eof": False,
         })  # fmt: skip
         try:

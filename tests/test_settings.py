@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from config import AlertSettings, KafkaSettings, MetricsJobSettings, PostgresSettings, ProducerSettings
+from config import (
+    AlertSettings,
+    FlinkSettings,
+    KafkaSettings,
+    MetricsJobSettings,
+    PostgresSettings,
+    ProducerSettings,
+)
 from flink_jobs.connectors import kafka_sink_ddl
 from obm.stack.settings_env import settings_env
 from obm.stack.supervisor import StackConfig
@@ -82,7 +89,10 @@ def test_job_output_producer_is_tuned_from_settings(monkeypatch):
     a deployment that needs compressed topics changes an environment variable, not code."""
     monkeypatch.setenv("OBM_METRICS_KAFKA_COMPRESSION", "zstd")
     monkeypatch.setenv("OBM_METRICS_KAFKA_BATCH_BYTES", "65536")
-    ddl = kafka_sink_ddl("sink", Topic.PROCESSED, kafka=KafkaSettings(), producer=MetricsJobSettings())
+    ddl = kafka_sink_ddl(
+        "sink", Topic.PROCESSED, kafka=KafkaSettings(), flink=FlinkSettings(),
+        producer=MetricsJobSettings(), job="metrics",
+    )  # fmt: skip
     assert "'properties.compression.type' = 'zstd'" in ddl
     assert "'properties.batch.size' = '65536'" in ddl
     assert "'properties.linger.ms' = '5'" in ddl

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from config import KafkaSettings
-from config.clients import client_config
+from config.clients import client_config as client_config  # re-exported for the operator commands
+from config.clients import consumer_config
 from obm.operator.positions import Position, offset_for
 
 METADATA_TIMEOUT_S = 10.0
@@ -26,17 +27,18 @@ class TopicNotFound(LookupError):
 
 
 def slice_consumer(settings: KafkaSettings) -> Consumer:
-    """A consumer that never commits; its group id is unique and only satisfies librdkafka."""
+    """A consumer that never commits; its group id is unique and only satisfies librdkafka. It
+    reads committed records only (config.clients.ISOLATION_LEVEL), like every consumer."""
     return Consumer(
-        {
-            **client_config(settings),
-            "group.id": f"obm-operator-{uuid.uuid4().hex[:12]}",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "enable.partition.eof": True,
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-        }
+        consumer_config(
+            settings,
+            f"obm-operator-{uuid.uuid4().hex[:12]}",
+            {
+                "enable.auto.offset.store": False,
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+            },
+        )
     )
 
 

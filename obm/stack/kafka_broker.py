@@ -94,6 +94,8 @@ class KafkaBroker:
             "offsets.topic.num.partitions": "10",
             "transaction.state.log.replication.factor": "1",
             "transaction.state.log.min.isr": "1",
+            # The Flink jobs' exactly-once sinks write in transactions (flink_jobs/connectors.py).
+            "transaction.max.timeout.ms": str(s.transaction_max_timeout_ms),
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
