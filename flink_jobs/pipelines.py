@@ -93,6 +93,23 @@ def conforming_rows(source: Table, topic: Topic) -> Table:
     return query(source, f"SELECT {columns}, `{ROWTIME}` FROM {{src}} WHERE `{REJECT_REASON}` IS NULL")
 
 
+def with_refusals(source: Table, topic: Topic, reason: str) -> Table:
+    """The source with the job's own refusals among the rejects (JobDefinition.refusal): a
+    conforming row for which `reason` (SQL, NULL when the row is accepted) is not NULL gets it as
+    its REJECT_REASON and itself, as JSON in the schema's field order, as its payload; the logic
+    then never sees it and the DLQ INSERT sends it on, as for a record that breaks the contract."""
+    record = ", ".join(f"'{name}' VALUE `{name}`" for name, _ in schema_columns(topic))
+    refused = f"(`{REJECT_REASON}` IS NULL AND ({reason}) IS NOT NULL)"
+    replaced = {
+        REJECT_REASON: f"COALESCE(`{REJECT_REASON}`, {reason})",
+        REJECT_PAYLOAD: f"CASE WHEN {refused} THEN JSON_OBJECT({record}) ELSE `{REJECT_PAYLOAD}` END",
+        REJECT_PAYLOAD_ENCODING: f"CASE WHEN {refused} THEN 'utf-8' ELSE `{REJECT_PAYLOAD_ENCODING}` END",
+    }
+    names = source.get_schema().get_field_names()
+    select = ", ".join(f"{replaced[n]} AS `{n}`" if n in replaced else f"`{n}`" for n in names)
+    return query(source, f"SELECT {select} FROM {{src}}")
+
+
 def single_scan(t_env: StreamTableEnvironment, source: Table) -> Table:
     """The source as a DataStream and back, for a job with DataStream operators (alerts).
 
@@ -164,6 +181,8 @@ def build_pipeline(spec: JobSpec) -> tuple[TableEnvironment, str]:
     source = t_env.from_path("source")
     if isinstance(t_env, StreamTableEnvironment):
         source = single_scan(t_env, source)
+    if job.refusal is not None:
+        source = with_refusals(source, in_topic, job.refusal(spec))
     t_env.create_temporary_view("checked_source", source)
     out_topic, output = job.output_topic, job.logic(conforming_rows(source, in_topic), spec)
     for table, topic in (("sink", out_topic), ("dlq", Topic.DLQ)):

@@ -35,6 +35,9 @@ class JobDefinition:
     progress: ProgressSignal
     # The alerts job's cooldown is a DataStream operator: it needs a StreamTableEnvironment.
     stream_env: bool = False
+    # SQL over the job's conforming input: why the job refuses a row, NULL when it accepts it. A
+    # refused row goes to orderbook.dlq with that reason (pipelines.with_refusals), never dropped.
+    refusal: Callable[[JobSpec], str] | None = None
 
     @property
     def display_name(self) -> str:
@@ -60,11 +63,32 @@ def _alerts(source: Table, spec: JobSpec) -> Table:
     return alerts_table(source, spec.alerts)
 
 
+def _trade_bars(source: Table, spec: JobSpec) -> Table:
+    from flink_jobs.trade_bars import ALLOWED_LATENESS_MS, bar_versions, trade_bars_table
+
+    return bar_versions(trade_bars_table(source, ALLOWED_LATENESS_MS))
+
+
+def _too_late(spec: JobSpec) -> str:
+    from flink_jobs.trade_bars import ALLOWED_LATENESS_MS, too_late_reason
+
+    return too_late_reason(ALLOWED_LATENESS_MS)
+
+
 JOBS: dict[str, JobDefinition] = {
     job.name: job
     for job in (
         JobDefinition("metrics", Topic.RAW, Topic.PROCESSED, _metrics, progress="output"),
         JobDefinition("bars", Topic.PROCESSED, Topic.BARS, _bars, progress="watermark"),
+        JobDefinition(
+            "trade_bars",
+            Topic.TRADES,
+            Topic.TRADE_BARS,
+            _trade_bars,
+            progress="watermark",
+            stream_env=True,
+            refusal=_too_late,
+        ),
         JobDefinition(
             "alerts", Topic.PROCESSED, Topic.ALERTS, _alerts, progress="watermark", stream_env=True
         ),
