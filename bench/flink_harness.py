@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from config import KafkaSettings, StackSettings
+from config.clients import client_config
 from obm.stack.health import free_port
 from obm.stack.kafka_broker import KafkaBroker
 
@@ -129,7 +130,7 @@ def broker() -> Iterator[KafkaSettings]:
 def create_topics(
     kafka: KafkaSettings, names: list[str], partitions: int = 3, config: dict[str, str] | None = None
 ) -> None:
-    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+    admin = AdminClient(client_config(kafka))
     futures = admin.create_topics(
         [NewTopic(n, num_partitions=partitions, replication_factor=1, config=config or {}) for n in names]
     )

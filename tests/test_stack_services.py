@@ -6,7 +6,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 
+from config.clients import client_config, consumer_config, producer_config
 from flink_jobs.flink_rest import FlinkRest
 from obm.stack.health import free_port
 
@@ -14,12 +16,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_kafka_has_every_topic_with_configured_partitions(kafka_broker):
-    from confluent_kafka.admin import AdminClient
-
     from obm.operator.topic_policy import TOPIC_POLICIES
     from schemas import ALL_TOPICS
 
-    md = AdminClient({"bootstrap.servers": kafka_broker.settings.bootstrap_servers}).list_topics(timeout=10)
+    md = AdminClient(client_config(kafka_broker.settings)).list_topics(timeout=10)
     for topic in ALL_TOPICS:
         assert topic.value in md.topics
         expected = TOPIC_POLICIES[topic].partition_count(kafka_broker.settings)
@@ -29,17 +29,11 @@ def test_kafka_has_every_topic_with_configured_partitions(kafka_broker):
 
 def test_kafka_round_trip_keeps_key_order(kafka_settings):
     topic = "test.roundtrip"
-    p = Producer({"bootstrap.servers": kafka_settings.bootstrap_servers, "enable.idempotence": True})
+    p = Producer(producer_config(kafka_settings))
     for i in range(50):
         p.produce(topic, key=b"binance:BTCUSDT", value=str(i).encode())
     assert p.flush(30) == 0
-    c = Consumer(
-        {
-            "bootstrap.servers": kafka_settings.bootstrap_servers,
-            "group.id": "t",
-            "auto.offset.reset": "earliest",
-        }
-    )
+    c = Consumer(consumer_config(kafka_settings, "t", {"auto.offset.reset": "earliest"}))
     c.subscribe([topic])
     got: list[int] = []
     while len(got) < 50:

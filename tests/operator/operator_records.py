@@ -11,6 +11,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from config import KafkaSettings
+from config.clients import client_config, producer_config
 from schemas import Topic, load_schema
 
 
@@ -22,7 +23,7 @@ def example_record(topic: Topic, **changes: Any) -> dict[str, Any]:
 
 
 def make_topic(settings: KafkaSettings, name: str, partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient(client_config(settings))
     admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(30)
 
 
@@ -33,7 +34,7 @@ def produce(
     partition: int | None = None,
 ) -> None:
     """Write (key, value, timestamp ms) records; dict values are JSON-encoded, bytes sent as is."""
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "acks": "all"})
+    producer = Producer(producer_config(settings))
     for key, value, ts in records:
         payload = value if isinstance(value, bytes) or value is None else orjson.dumps(value)
         extra = {} if partition is None else {"partition": partition}

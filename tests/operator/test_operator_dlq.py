@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, TopicPartition
 from operator_records import example_record, json_lines, make_topic, produce
 
 from config import KafkaSettings
+from config.clients import consumer_config
 from obm.operator import dlq, replay, tail
 from obm.operator.dlq_records import reason_kind
 from schemas import Topic, dlq_record
@@ -28,7 +29,7 @@ def read_all(
     settings: KafkaSettings, topic: str, partitions: int
 ) -> list[tuple[int, int, bytes | None, bytes]]:
     """(partition, offset, key, value) of every record, read by assignment up to the end."""
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": "unused"})
+    consumer = Consumer(consumer_config(settings, "unused"))
     out = []
     try:
         for p in range(partitions):

@@ -12,6 +12,7 @@ from confluent_kafka.admin import AdminClient
 from operator_records import example_record, json_lines, make_topic, produce
 
 from config import KafkaSettings
+from config.clients import client_config
 from obm.operator import replay, tail
 from obm.operator.replay_command import ORIGIN_HEADER
 from schemas import Topic, record_key, topic_name
@@ -117,12 +118,7 @@ def test_replay_dry_run_and_same_topic_guard(
     dest = f"{isolated_kafka.topic_prefix}never-made"
     dry = run_obm(replay, "orderbook.processed", dest, "--from", "-3", "--dry-run")
     assert dry.exit_code == 0 and "3 record(s) p0:[7,10)" in dry.output
-    assert (
-        dest
-        not in AdminClient({"bootstrap.servers": isolated_kafka.bootstrap_servers})
-        .list_topics(timeout=10)
-        .topics
-    )
+    assert dest not in AdminClient(client_config(isolated_kafka)).list_topics(timeout=10).topics
 
     same = run_obm(replay, "orderbook.processed", "orderbook.processed")
     assert same.exit_code == 2 and "--allow-same-topic" in same.output
@@ -133,7 +129,7 @@ def test_replay_dry_run_and_same_topic_guard(
 
 
 def _committed(settings: KafkaSettings, group: str) -> dict[tuple[str, int], int]:
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient(client_config(settings))
     res = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(10)
     return {(tp.topic, tp.partition): tp.offset for tp in res.topic_partitions}
 

@@ -21,6 +21,7 @@ from native_engine import require_native_engine
 from producer_harness import isolated_kafka, read_topic
 
 from config import KafkaSettings
+from config.clients import consumer_config
 from obm.stack.health import free_port
 from producer import engine_choice
 from producer.engine_choice import describe_engine, resolve_engine
@@ -107,7 +108,7 @@ def test_the_compiled_engine_tests_skip_only_without_a_toolchain(without_native:
 
 
 def _end_offset(kafka: KafkaSettings, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": "end-offset"})
+    consumer = Consumer(consumer_config(kafka, "end-offset"))
     try:
         return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
     finally:

@@ -18,6 +18,7 @@ import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from config import KafkaSettings, PostgresSettings, RedisSettings
+from config.clients import consumer_config, producer_config
 from obm.stack.health import free_port
 from schemas.topics import Topic, topic_name
 from sinks.consume_loop import ConsumeLoop
@@ -40,7 +41,7 @@ class SinkTestEnv:
     @property
     def producer(self) -> Producer:
         if self._producer is None:
-            self._producer = Producer({"bootstrap.servers": self.kafka.bootstrap_servers, "linger.ms": 5})
+            self._producer = Producer(producer_config(self.kafka, {"linger.ms": 5}))
         return self._producer
 
     def produce(self, t: Topic, value: dict[str, Any] | bytes, key: str | None = None) -> None:
@@ -61,8 +62,7 @@ class SinkTestEnv:
         self, t: Topic, timeout_s: float = 20.0, expect: int = 1
     ) -> list[tuple[bytes | None, bytes]]:
         """Every committed record of a topic (read_committed), waiting for at least `expect`."""
-        c = Consumer({"bootstrap.servers": self.kafka.bootstrap_servers, "group.id": f"reader-{uuid.uuid4().hex}",
-                      "isolation.level": "read_committed", "enable.auto.commit": False})  # fmt: skip
+        c = Consumer(consumer_config(self.kafka, f"reader-{uuid.uuid4().hex}"))
         name = self.topic(t)
         parts = c.list_topics(name, timeout=10).topics[name].partitions
         c.assign([TopicPartition(name, p, 0) for p in parts])

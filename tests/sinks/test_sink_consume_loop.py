@@ -15,6 +15,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from sink_test_support import SinkTestEnv, wait_for
 
+from config.clients import consumer_config
 from schemas.topics import Topic
 from sinks.batching import BatchingSink, SinkBatch, SinkRecord, WriteResult
 from sinks.consume_loop import ConsumeLoop
@@ -86,7 +87,7 @@ def _setup(env: SinkTestEnv, n: int, fail: dict[int, type[BaseException]],
     env.flush()
     group = f"loop-{uuid.uuid4().hex[:8]}"
     topic = env.topic(Topic.PROCESSED)
-    watcher = Consumer({"bootstrap.servers": env.kafka.bootstrap_servers, "group.id": group})
+    watcher = Consumer(consumer_config(env.kafka, group))
     watchers.append(watcher)
     lock = threading.Lock()
 

@@ -19,10 +19,10 @@ from typing import Any
 import orjson
 import psycopg
 import pytest
-import redis
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from sink_test_support import SinkTestEnv, sink_process_env, start_sink_process, wait_for
 
+from config.clients import consumer_config, redis_client
 from obm.operator.topic_policy import TOPIC_POLICIES
 from schemas.dlq import original_bytes
 from schemas.redis_layout import ALERTS_STREAM_FIELD, RedisLayout
@@ -158,7 +158,7 @@ def test_poison_of_every_kind_goes_to_the_dlq_once_per_sink_and_the_sinks_keep_s
 ):
     e = sink_env
     rs = redis_settings.model_copy(update={"key_prefix": f"t{e.exchange}"})
-    r = redis.Redis(host=rs.host, port=rs.port, db=rs.db)
+    r = redis_client(rs, timeout_s=10)
     keys = RedisLayout.from_settings(rs)
     now_ms = int(time.time() * 1000)
     stream = _write_stream(e, now_ms)
@@ -240,7 +240,7 @@ def test_poison_of_every_kind_goes_to_the_dlq_once_per_sink_and_the_sinks_keep_s
 
 def _committed(e: SinkTestEnv, group: str, topic: Topic) -> int:
     """The group's committed offsets on the topic, summed over its partitions (0 before any)."""
-    c = Consumer({"bootstrap.servers": e.kafka.bootstrap_servers, "group.id": group})
+    c = Consumer(consumer_config(e.kafka, group))
     try:
         name = e.topic(topic)
         parts = c.list_topics(name, timeout=10).topics[name].partitions
