@@ -45,8 +45,12 @@ class Notifier:
         self.dispatcher: Dispatcher | None = None
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def healthy(self) -> tuple[bool, str]:
+        ended = [t for t in self._tasks if t.done()]
+        if ended:
+            return False, f"{ended[0].get_name()} stopped"
         if self.intake is None or not self.intake.assigned():
             return False, "not assigned to orderbook.alerts yet"
         try:
@@ -85,7 +89,7 @@ class Notifier:
         )
         self.dispatcher = Dispatcher(self.settings, self.store, clients, self.metrics, self.clock)
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(self.intake.run(stop), name="intake")]
+        self._tasks = tasks = [asyncio.create_task(self.intake.run(stop), name="intake")]
         if dispatch_loop:
             tasks.append(asyncio.create_task(self.dispatcher.run(stop), name="dispatch"))
         try:
@@ -103,8 +107,15 @@ class Notifier:
             await self.store.close()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`. A part that ends by itself (the intake on a fatal Kafka error, e.g. a
+        fenced static member) ends the process with its error, for the supervisor to restart it."""
         async with self.running():
             log.info("notifier: receivers %s, reading %s as group %s, http on %s:%d",
                      [r.name for r in self.settings.receivers], self.intake.topic if self.intake else "",
                      self.settings.group, self.settings.host, self.settings.port)  # fmt: skip
-            await stop.wait()
+            stopping = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([stopping, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+            if stopping not in done:
+                stopping.cancel()
+                ended = done.pop()
+                raise RuntimeError(f"the notifier's {ended.get_name()} stopped") from ended.exception()

@@ -72,11 +72,12 @@ def silence(ctx: click.Context, symbols: str, alert_type: str, severity: str, du
         return
     if (duration is None) == (until is None):
         raise click.UsageError("give exactly one of --for and --until")
-    if symbols == alert_type == severity == "*":
-        raise click.UsageError("a silence of everything: name at least --symbol, --type or --severity")
     now = datetime.now(UTC)
     ends = now + parse_duration(duration) if duration else parse_until(until or "", now)
-    s = Silence(silences.new_id(), symbols, alert_type, severity, now, ends, getpass.getuser(), comment)
+    try:
+        s = silences.new_silence(symbols, alert_type, severity, now, ends, getpass.getuser(), comment)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     with _connect() as conn:
         silences.add(conn, s)
     click.echo(f"silenced: {_row(s)}")

@@ -46,8 +46,16 @@ def silenced_by(silences: Sequence[Silence], alert: Mapping[str, Any], now: date
     return next((s for s in silences if s.active(now) and s.matches(alert)), None)
 
 
-def new_id() -> str:
-    return secrets.token_hex(4)
+def new_silence(symbols: str, alert_type: str, severity: str, starts_at: datetime, ends_at: datetime,
+                created_by: str, comment: str = "") -> Silence:  # fmt: skip
+    """A silence to add (`obm alerts silence`, the dashboard's alert feed). Refuses one that
+    would mute everything, or ends before it starts, with the reason."""
+    if symbols.strip() in ("", "*") and alert_type == "*" and severity == "*":
+        raise ValueError("a silence of everything: name at least a symbol, a type or a severity")
+    if ends_at <= starts_at:
+        raise ValueError("a silence must end after it starts")
+    return Silence(secrets.token_hex(4), symbols.strip() or "*", alert_type, severity, starts_at, ends_at,
+                   created_by, comment)  # fmt: skip
 
 
 def add(conn: psycopg.Connection[Any], silence: Silence) -> None:

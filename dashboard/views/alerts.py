@@ -3,7 +3,7 @@
 The feed pages through PostgreSQL (filters and LIMIT/OFFSET in SQL, bounded by the time range);
 with the database down it falls back to the newest entries of the Redis stream, filtered here.
 Live updates: the feed is a fragment that re-reads at the sidebar's refresh rate, and says how
-many alerts arrived since the page was opened.
+many alerts arrived since the page was opened. Below it, the silences of alert delivery.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import cached_queries
+from dashboard import cached_queries, silence_panel
 from dashboard.formatting import plural, severity_css
 from dashboard.history_store import HistoryUnavailable
 from dashboard.layout import ViewContext
@@ -101,3 +101,4 @@ def render(ctx: ViewContext) -> None:
         st.pagination(pages, default=min(page, pages), key="alert_page")
 
     feed()
+    silence_panel.render()
