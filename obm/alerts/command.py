@@ -71,7 +71,8 @@ def _hits(trial) -> str:  # noqa: ANN001
 
 @click.group()
 def alerts() -> None:
-    """Measure and calibrate the alert rules on captures, the simulator or stored history."""
+    """The alert rules measured and calibrated on captures, the simulator or stored history;
+    silences of their delivery."""
 
 
 @alerts.command()
