@@ -60,7 +60,7 @@ def _bars(source: Table, spec: JobSpec) -> Table:
 def _alerts(source: Table, spec: JobSpec) -> Table:
     from flink_jobs.alerts import alerts_table
 
-    return alerts_table(source, spec.alerts)
+    return alerts_table(source, spec.alerts, spec.metrics)
 
 
 def _trade_bars(source: Table, spec: JobSpec) -> Table:
@@ -89,9 +89,7 @@ JOBS: dict[str, JobDefinition] = {
             stream_env=True,
             refusal=_too_late,
         ),
-        JobDefinition(
-            "alerts", Topic.PROCESSED, Topic.ALERTS, _alerts, progress="watermark", stream_env=True
-        ),
+        JobDefinition("alerts", Topic.PROCESSED, Topic.ALERTS, _alerts, progress="watermark"),
     )
 }
 JOB_NAMES: tuple[str, ...] = tuple(JOBS)

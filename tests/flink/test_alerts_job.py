@@ -6,24 +6,11 @@ them (each scenario is its own symbol)."""
 from __future__ import annotations
 
 import heapq
-from dataclasses import asdict
-from types import SimpleNamespace
 
 import pytest
 
 from config import AlertSettings
-from flink_jobs.alert_cooldown import (
-    Candidate,
-    CooldownFunction,
-    LastAlert,
-    admit,
-    alert_id,
-    alert_message,
-    alert_row,
-    decide,
-)
-from flink_jobs.alert_patterns import check_alert_settings
-from flink_jobs.alerts import alerts_table
+from flink_jobs.alerts import alerts_table, check_alert_settings
 from schemas import Topic, validator_for
 from tests.flink.alert_sequences import CRAFTED_SETTINGS, crafted, random_processed
 from tests.flink.conftest import run_bounded_in
@@ -33,7 +20,7 @@ RANDOM_SYMBOLS = ("RNDAUSDT", "RNDBUSDT", "RNDCUSDT")
 
 
 @pytest.fixture(scope="module")
-def alert_run(local_stream_table_env, tmp_path_factory):
+def alert_run(local_table_env, tmp_path_factory):
     """(input records, output alerts) of one bounded run over every crafted scenario and a random
     walk of three more symbols."""
     scenarios, _ = crafted()
@@ -42,7 +29,7 @@ def alert_run(local_stream_table_env, tmp_path_factory):
     records = list(heapq.merge(scenarios, walk, key=lambda r: r["event_time"]))
     folder = tmp_path_factory.mktemp("alerts") / "in"
     rows = run_bounded_in(
-        local_stream_table_env, folder, Topic.PROCESSED, records, lambda t: alerts_table(t, CRAFTED_SETTINGS)
+        local_table_env, folder, Topic.PROCESSED, records, lambda t: alerts_table(t, CRAFTED_SETTINGS)
     )
     return records, rows
 
@@ -101,123 +88,6 @@ def test_alert_records_follow_the_contract(alert_run):
 def test_reference_agrees_with_the_hand_written_expectations():
     records, expected = crafted()
     assert reference_alerts(records, CRAFTED_SETTINGS) == expected
-
-
-def _candidate(
-    t: int, severity: str = "medium", cooldown_ms: int = 30_000, start: int | None = None
-) -> Candidate:
-    return Candidate(
-        "imbalance_extreme",
-        severity,
-        "binance",
-        "spot",
-        "ETHUSDT",
-        0.6,
-        0.5,
-        t - 1000 if start is None else start,
-        t,
-        t,
-        cooldown_ms,
-        5.0,
-    )
-
-
-@pytest.mark.unit
-def test_cooldown_rule():
-    assert admit(None, _candidate(0))
-    assert not admit(LastAlert(0, 2), _candidate(29_999))
-    assert admit(LastAlert(0, 2), _candidate(30_000))
-    assert admit(LastAlert(0, 2), _candidate(10, "high"))
-    assert not admit(LastAlert(0, 3), _candidate(10, "high"))
-    assert not admit(LastAlert(0, 3), _candidate(10, "low"))
-    assert admit(LastAlert(0, 2), _candidate(10, cooldown_ms=0))
-
-
-@pytest.mark.unit
-def test_decide_takes_what_is_due_in_event_time_and_severity_order():
-    medium, high, later = _candidate(5_000), _candidate(5_000, "high"), _candidate(9_000)
-    raised, waiting, last = decide([later, medium, high], None, 5_000)
-    assert raised == [high] and waiting == [later] and last == LastAlert(5_000, 3)
-    raised, waiting, last = decide(waiting, last, 9_000)
-    assert raised == [] and waiting == [] and last == LastAlert(5_000, 3)  # inside the cooldown
-
-
-class _ListState:
-    def __init__(self) -> None:
-        self.items: list = []
-
-    def get(self) -> list:
-        return self.items
-
-    def add(self, item) -> None:
-        self.items.append(item)
-
-    def update(self, items: list) -> None:
-        self.items = items
-
-    def clear(self) -> None:
-        self.items = []
-
-
-class _ValueState:
-    def __init__(self) -> None:
-        self.current = None
-
-    def value(self):
-        return self.current
-
-    def update(self, value) -> None:
-        self.current = value
-
-
-class _Context:
-    """The cooldown's view of its timer service: the current watermark and registered timers."""
-
-    def __init__(self, watermark: int) -> None:
-        self.watermark, self.timers = watermark, []
-
-    def timer_service(self) -> _Context:
-        return self
-
-    def current_watermark(self) -> int:
-        return self.watermark
-
-    def register_event_time_timer(self, t: int) -> None:
-        self.timers.append(t)
-
-
-def _cooldown() -> CooldownFunction:
-    function = CooldownFunction()
-    function.pending, function.last = _ListState(), _ValueState()
-    return function
-
-
-def _row(candidate: Candidate) -> SimpleNamespace:
-    return SimpleNamespace(**asdict(candidate))
-
-
-@pytest.mark.unit
-def test_cooldown_waits_for_the_watermark_but_decides_a_late_candidate_at_once():
-    function = _cooldown()
-    on_time = _Context(watermark=1_000)
-    assert function.process_element(_row(_candidate(5_000)), on_time) == []
-    assert on_time.timers == [5_000]
-    assert function.on_timer(5_000, on_time) == [alert_row(_candidate(5_000))]
-    # behind the watermark (an idle input resumed): no timer could fire for it, so it is decided now
-    late = _Context(watermark=60_000)
-    assert function.process_element(_row(_candidate(40_000)), late) == [alert_row(_candidate(40_000))]
-    assert late.timers == []
-    assert function.process_element(_row(_candidate(50_000)), late) == []  # inside its cooldown
-    assert function.pending.get() == []
-
-
-@pytest.mark.unit
-def test_alert_id_is_a_function_of_the_episode():
-    a, b = _candidate(5_000), _candidate(5_000)
-    assert alert_id(a) == alert_id(b) == "imbalance_extreme:binance:ETHUSDT:4000:medium"
-    assert alert_id(_candidate(5_000, "high")) != alert_id(a)
-    assert alert_id(_candidate(5_000, start=3_000)) != alert_id(a)
-    assert alert_message(a) == "ETHUSDT top-5 imbalance +0.60 >= 0.50 for 1.0 s (bid-heavy)"
 
 
 @pytest.mark.unit
