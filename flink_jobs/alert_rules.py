@@ -64,6 +64,34 @@ class Alert:
             self.window_end, self.metric_value, self.threshold,
         )  # fmt: skip
 
+    def adaptive_message(self) -> str:
+        """The message of an adaptive alert: why it is unusual for this symbol, in words (the seed's
+        messages are flink_jobs/alert_cooldown.alert_message's)."""
+        c, held = self.context, (self.window_end - self.window_start) / 1000
+        value, pct = c.get("value"), c.get("percentile")
+        where = f", percentile {100 * pct:.1f}" if pct is not None else ""
+        if self.alert_type == "imbalance_extreme":
+            side = "bid" if self.direction > 0 else "ask"
+            return (
+                f"{self.symbol} top-{self.detail:.0f} imbalance {value:+.2f}, 1 in {abs(self.metric_value):.0f} for"
+                f" this symbol{where} ({side}-heavy), held {held:.1f} s"
+            )
+        if self.alert_type == "imbalance_flip":
+            start = abs(self.detail) if self.detail is not None else float("nan")
+            return (
+                f"{self.symbol} imbalance flipped to {value:+.2f} in {held:.1f} s, 1 in {start:.0f} then"
+                f" 1 in {abs(self.metric_value):.0f} the other way for this symbol"
+            )
+        if self.alert_type == "spread_widening":
+            return (
+                f"{self.symbol} spread {value:.2f} bps, {self.metric_value:.1f} sd above its usual"
+                f" {c.get('baseline_mean', float('nan')):.2f} bps{where}, for {held:.1f} s"
+            )
+        return (
+            f"{self.symbol} imbalance velocity {value:+.3f}/s, {abs(self.metric_value):.1f}x its usual"
+            f" {c.get('baseline_rms', float('nan')):.3f}/s"
+        )
+
 
 def _sign(x: float) -> int:
     return (x > 0) - (x < 0)

@@ -95,3 +95,15 @@ def test_severity_rises_with_the_score() -> None:
         for a in _run(records, replace(PROFILE, flip_severity="medium", escalate_factor=5.0))
     }
     assert loud == {("imbalance_flip", "high"), ("velocity_spike", "high")}
+
+
+def test_adaptive_messages_say_why() -> None:
+    records, _ = crafted()
+    messages = {(a.symbol, a.alert_type): a.adaptive_message() for a in _run(records)}
+    extreme = messages[("QUIETUSDT", "imbalance_extreme")]
+    assert (
+        extreme.startswith("QUIETUSDT top-5 imbalance +0.70, 1 in ") and "(bid-heavy), held 1.0 s" in extreme
+    )
+    assert "flipped to -0.50 in 1.0 s, 1 in 10000 then 1 in 10000" in messages[("FLIPUSDT", "imbalance_flip")]
+    assert messages[("WIDEUSDT", "spread_widening")].startswith("WIDEUSDT spread 3.00 bps, ")
+    assert "imbalance velocity +0.600/s" in messages[("QUIETUSDT", "velocity_spike")]
