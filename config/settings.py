@@ -38,6 +38,11 @@ class StackSettings(BaseSettings):
     # them (local); containers of Redpanda, TimescaleDB and Redis (containers: needs a Docker engine
     # and the testcontainers package); or containers when a Docker engine answers, else local (auto).
     test_services: Literal["local", "containers", "auto"] = "local"
+    # Producers side by side, one process per entry `venue[:market]` (binance, okx:swap, bybit,
+    # gateio, hyperliquid, ...; a bare venue is its default market), each with its venue's default
+    # symbols (producer/venue_defaults.py) and /metrics on ProducerSettings.metrics_port + 20 * i.
+    # Empty: the one producer of ProducerSettings (exchange, market, symbols). `obm up --exchanges`.
+    exchanges: list[str] = Field(default_factory=list)
 
 
 class KafkaSettings(BaseSettings):

@@ -65,10 +65,25 @@ def main() -> None:
 @main.command()
 @click.option("--live", is_flag=True, help="Connect the producer to Binance itself instead of the simulator.")
 @click.option("--symbols", help="Comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default from settings).")
+@click.option(
+    "--exchanges",
+    help="Producers side by side, one per venue[:market], e.g. binance,okx,bybit,gateio,hyperliquid or "
+    "okx:swap (each with its venue's default symbols; default from settings, OBM_EXCHANGES).",
+)
 @click.option("--foreground/--detach", default=False, help="Stay attached; Ctrl-C stops the whole stack.")
-def up(live: bool, symbols: str | None, foreground: bool) -> None:
+def up(live: bool, symbols: str | None, exchanges: str | None, foreground: bool) -> None:
     """Start the embedded stack: Kafka, PostgreSQL, Redis, Flink, simulator, producer, jobs, sinks, dashboard, gateway."""
     cfg = StackConfig(live=live)
+    if exchanges:
+        cfg.stack = cfg.stack.model_copy(update={"exchanges": [e for e in exchanges.split(",") if e.strip()]})
+    if symbols and cfg.stack.exchanges:
+        raise click.UsageError(
+            "--symbols names the one producer's symbols; with --exchanges each venue has its own"
+        )
+    try:
+        cfg.producers()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     if symbols:
         chosen = [s.strip().upper() for s in symbols.split(",") if s.strip()]
         cfg.producer = cfg.producer.model_copy(update={"symbols": chosen})

@@ -31,6 +31,7 @@ from obm.stack.jobs_component import FlinkJobs
 from obm.stack.kafka_broker import KafkaBroker
 from obm.stack.postgres_server import PostgresServer
 from obm.stack.process import pid_alive, stop_pid
+from obm.stack.producers import ProducerPlan, is_producer, producer_plans, simulator_symbols
 from obm.stack.redis_server import RedisServer
 from obm.stack.services import PythonService, http_probe, port_probe
 from obm.stack.settings_env import settings_env
@@ -67,8 +68,22 @@ class StackConfig:
             )
         return settings_env(
             self.stack, self.kafka, self.postgres, self.redis, self.flink, producer,
-            self.simulator, self.sinks, self.dashboard, self.metrics, self.alerts, self.gateway, self.notify,
+            self.simulated_market(), self.sinks, self.dashboard, self.metrics, self.alerts, self.gateway, self.notify,
         )  # fmt: skip
+
+    def producers(self) -> list[ProducerPlan]:
+        """The producer processes: one per StackSettings.exchanges entry, else the single one
+        (watching the simulator's symbols when not live)."""
+        producer = self.producer
+        if not self.live and not self.stack.exchanges:
+            producer = producer.model_copy(update={"symbols": self.simulator.symbols})
+        return producer_plans(self.stack, producer)
+
+    def simulated_market(self) -> SimulatorSettings:
+        """The simulator's settings: with several venues it lists every producer's symbols."""
+        if not self.stack.exchanges:
+            return self.simulator
+        return self.simulator.model_copy(update={"symbols": simulator_symbols(self.producers())})
 
     def save(self) -> None:
         self.stack.state_dir.mkdir(parents=True, exist_ok=True)
@@ -84,6 +99,8 @@ class StackConfig:
             return cls(stack=stack)
         saved: dict[str, Any] = json.loads(path.read_text())
         env: dict[str, str] = saved["env"]
+        if "OBM_EXCHANGES" in env:  # chosen by `obm up --exchanges`, not only by the environment
+            stack = stack.model_copy(update={"exchanges": _decode(env["OBM_EXCHANGES"])})
 
         def build(kind: type[Any]) -> Any:
             prefix = str(kind.model_config.get("env_prefix", "")).upper()
@@ -129,6 +146,9 @@ class KafkaWithTopics:
         return self.broker.settings.bootstrap_servers
 
 
+BINANCE_NATIVE = {("binance", "spot"), ("binance", "usdm")}
+
+
 def build_components(cfg: StackConfig) -> list[Any]:
     env = cfg.env()
     st = cfg.stack
@@ -136,7 +156,7 @@ def build_components(cfg: StackConfig) -> list[Any]:
     redis = RedisServer(cfg.redis, st)
     flink = FlinkCluster(cfg.flink, st)
     comps: list[Any] = [KafkaWithTopics(KafkaBroker(cfg.kafka, st)), pg, redis, flink]
-    sim = cfg.simulator
+    sim = cfg.simulated_market()
     gateway_host = "127.0.0.1" if cfg.gateway.host in ("0.0.0.0", "") else cfg.gateway.host
     notify_host = "127.0.0.1" if cfg.notify.host in ("0.0.0.0", "") else cfg.notify.host
     if not cfg.live:
@@ -146,13 +166,22 @@ def build_components(cfg: StackConfig) -> list[Any]:
                 http_probe(f"{sim.rest_url}/api/v3/ping"), detail=f"{sim.ws_url} ({len(sim.symbols)} symbols)",
             )
         )  # fmt: skip
-    comps.append(
-        PythonService(
-            "producer", ["producer"], st, env,
-            http_probe(f"http://127.0.0.1:{cfg.producer.metrics_port}/healthz"),
-            detail=f"http://127.0.0.1:{cfg.producer.metrics_port}/metrics, engine: {describe_engine(cfg.producer.engine)}",
+    several = bool(cfg.stack.exchanges)
+    for plan in cfg.producers():
+        venue = f"{plan.exchange} {plan.market}: {','.join(plan.symbols)}; " if several else ""
+        # Only Binance spot and USD-M books run the compiled engine (docs/producer.md).
+        engine = (
+            describe_engine(cfg.producer.engine)
+            if (plan.exchange, plan.market) in BINANCE_NATIVE
+            else "python"
         )
-    )  # fmt: skip
+        comps.append(
+            PythonService(
+                plan.name, ["producer"], st, env, http_probe(f"{plan.metrics_url}/healthz"),
+                detail=f"{plan.metrics_url}/metrics, {venue}engine: {engine}",
+                extra_env=plan.env() if several else {},
+            )
+        )  # fmt: skip
     comps += [sink for kind in ("postgres", "redis") for sink in sink_instances(cfg, kind, env)]
     comps += [
         PythonService(
@@ -201,6 +230,8 @@ def sink_instances(cfg: StackConfig, kind: str, env: dict[str, str]) -> list[Pyt
 def needs_of(name: str) -> tuple[str, ...]:
     """What component `name` needs; the second and later instances of a sink (`sink-redis-2`)
     need what the first does."""
+    if is_producer(name):  # producer-okx, producer-okx-swap: as the producer
+        return NEEDS["producer"]
     base, _, instance = name.rpartition("-")
     return NEEDS.get(name) or (NEEDS.get(base, ()) if instance.isdigit() else ())
 
@@ -310,6 +341,7 @@ class StatusRow(NamedTuple):
 def status(cfg: StackConfig, *, endpoints_only: bool = False) -> list[StatusRow]:
     """Health of every component. `endpoints_only` probes the addresses alone, without looking for
     local processes: that is how the Compose stack (whose processes are containers) is checked."""
+    producers = {plan.name: plan for plan in cfg.producers()}
     rows = []
     for comp in build_components(cfg):
         notes: list[str] = []
@@ -320,8 +352,8 @@ def status(cfg: StackConfig, *, endpoints_only: bool = False) -> list[StatusRow]
                 ok, notes = comp.status_report()
             else:
                 ok = comp.healthy()
-            if comp.name == "producer" and ok:  # one line per book that is not live
-                ok, notes = not_live_report(f"http://127.0.0.1:{cfg.producer.metrics_port}")
+            if comp.name in producers and ok:  # one line per book that is not live
+                ok, notes = not_live_report(producers[comp.name].metrics_url)
         except Exception as exc:  # noqa: BLE001
             ok, notes = False, [one_line(exc)]
         rows.append(StatusRow(comp.name, ok, getattr(comp, "detail", ""), tuple(notes)))

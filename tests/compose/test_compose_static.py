@@ -47,6 +47,7 @@ def test_expected_services_and_profiles() -> None:
         "simulator": ("simulated",),
         "producer": ("simulated",),
         "producer-live": ("live",),
+        **{f"producer-{venue}": ("venues",) for venue in ("okx", "bybit", "gateio", "hyperliquid")},
         "prometheus": ("with-grafana",),
         "grafana": ("with-grafana",),
         "pgadmin": ("with-pgadmin",),
