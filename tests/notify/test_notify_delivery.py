@@ -254,3 +254,42 @@ def test_a_message_is_given_up_after_max_attempts_and_at_once_on_a_refusal(notif
             assert m.value("obm_notify_retried_total", receiver=flaky.name) == 2
 
     asyncio.run(scenario())
+
+
+def test_alerts_wait_on_the_topic_while_the_database_is_down(notify_env: NotifyTestEnv) -> None:
+    """Nothing is committed while the alerts cannot be stored; once the database answers they are
+    stored from the batch held meanwhile (read once) and delivered."""
+    from confluent_kafka.admin import AdminClient
+
+    from config.clients import client_config
+    from obm.operator.group_rewind import committed_offsets
+    from obm.stack.health import free_port
+
+    env = notify_env
+    admin = AdminClient(client_config(env.kafka))
+
+    async def scenario() -> None:
+        async with LoopbackReceiver() as r:
+            hook = webhook(env, r)
+            s = settings(env, [hook])
+            nowhere = env.pg.model_copy(update={"port": free_port()})  # nothing listens there
+            notifier = Notifier(s, env.kafka, nowhere)
+            async with notifier.running(dispatch_loop=False, http=False):
+                m = notifier.metrics
+                alerts = [env.alert("BTCUSDT"), env.alert("ETHUSDT")]
+                env.produce(*alerts)
+                # the first batch is read and held (nothing further is read until it is stored)
+                await until("a batch read and the store down",
+                            lambda: m.value("obm_notify_alerts_in_total") >= 1
+                            and m.value("obm_notify_store_up") == 0)  # fmt: skip
+                assert committed_offsets(admin, s.group) == {}
+                notifier.store.pg = env.pg  # the database is back
+                await stored(env, [hook.name], 2)
+                await until(
+                    "the offsets committed", lambda: sum(committed_offsets(admin, s.group).values()) == 2
+                )
+                assert m.value("obm_notify_alerts_in_total") == 2 and m.value("obm_notify_store_up") == 1
+                assert await dispatch(notifier) == 2
+            assert sorted(r.accepted_alert_ids()) == sorted(a["alert_id"] for a in alerts)
+
+    asyncio.run(scenario())
