@@ -1,96 +1,208 @@
-"""Cost of the alerts job, and of its Python cooldown in particular, on bounded inputs in a local
-mini-cluster at parallelism 1: the detection alone (SQL: OVER windows and MATCH_RECOGNIZE, up to
-the candidate stream) against the whole job (plus the keyed Python cooldown and the alert
-records). Each is timed on two input sizes and the rate is the difference (records / seconds),
-which takes job start-up out. Inputs: orderbook.processed walks of many symbols, one update per
-100 ms each, crossing every threshold now and then.
+"""Throughput of the alerts job from Kafka to Kafka on one slot (issue 21's target: >= 50k
+updates/s), the job as deployed (flink_jobs/pipelines.build_pipeline: the contract-checking
+source, the job's logic, the alerts sink and the DLQ) over a preloaded orderbook.processed topic,
+in a local mini-cluster at parallelism 1, as bench/flink_metrics_throughput.py runs the metrics job.
+
+The alerts are few, so progress is not read from the output: it is the source's offsets that the
+job commits on each checkpoint (every second here), i.e. the updates every operator has
+processed. The rate is steady state (between 50% and 95% of the input, after start-up and JIT),
+with the CPU per update of each thread of the job's JVM over the same span (the busiest thread
+bounds what the slot can do, whatever else shares the machine).
+
+`--off-each` adds one run per alert type with that type switched off (AlertRules' `off`): the
+difference to the whole job is the type's cost. The job before issue 21 (SQL OVER windows,
+MATCH_RECOGNIZE and a Python cooldown) is measured by running this file in a worktree of an
+earlier commit (docs/benchmarks.md says which). Inputs: many symbols, one update per 100 ms each,
+an imbalance, velocity and spread walk that crosses every threshold now and then (processed_walk,
+which tests/flink/test_alerts_differential.py also compares with the reference).
 Run: .venv/bin/python -m bench.flink_alerts"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import random
-import shutil
-import tempfile
+import statistics
 import time
-import uuid
-from pathlib import Path
+from collections.abc import Iterator
 
-from bench.flink_harness import load_average, symbols
-from config import AlertSettings, FlinkSettings
-from flink_jobs.alert_patterns import candidates_table
-from flink_jobs.alerts import alerts_table
-from flink_jobs.connectors import ROWTIME, file_source_ddl
-from flink_jobs.environment import stream_table_environment
-from schemas import Topic
+import orjson
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
-BOUNDED = FlinkSettings(checkpoint_interval_ms=0)
+from bench.flink_harness import (
+    broker,
+    cpu_by_thread,
+    create_topics,
+    filesystem_checkpoints,
+    kafka_producer,
+    load_average,
+    steady_state,
+    symbols,
+)
+from config import AlertSettings, FlinkSettings, KafkaSettings, MetricsJobSettings
+from config.clients import client_config
+from flink_jobs.connectors import topic_name
+from schemas import Topic, record_key
+
+START_MS = 1_723_161_240_000
 
 
-def write_processed(folder: Path, count: int, n_symbols: int, seed: int = 5) -> None:
+def processed_walk(count: int, n_symbols: int, seed: int = 5, start_ms: int = START_MS) -> Iterator[dict]:
+    """`count` orderbook.processed records: every symbol updates every 100 ms, the symbols spread
+    over the interval; per symbol an AR(1) imbalance walk (crosses ±0.5 and ±0.7 now and then),
+    a velocity that is often above 0.05/s, a spread at 3x its mean once in ~300 updates."""
     rng = random.Random(seed)
     names = symbols(n_symbols)
     imb = dict.fromkeys(names, 0.0)
-    start = 1_723_161_240_000
-    folder.mkdir(parents=True)
-    with (folder / "part-0.json").open("w") as out:
-        for k in range(count):
-            s = names[k % n_symbols]
-            t = start + (k // n_symbols) * 100 + (k % n_symbols) * 100 // n_symbols
-            imb[s] = max(-1.0, min(1.0, 0.95 * imb[s] + rng.gauss(0, 0.12)))
-            spread = 2.0 * (3.0 if rng.random() < 0.003 else 1.0)
-            rec = {
-                "schema_version": 1, "exchange": "binance", "market": "spot", "symbol": s, "event_time": t,
-                "receive_time_ns": t * 1_000_000, "sequence_id": k, "imbalance_5": round(imb[s], 4),
-                "imbalance_velocity": rng.choice([None, 0.0, 0.01, 0.02, 0.08]), "spread_bps": spread,
-                "spread_bps_mean": 2.05,
-            }  # fmt: skip
-            out.write(json.dumps(rec) + "\n")
+    for k in range(count):
+        s = names[k % n_symbols]
+        t = start_ms + (k // n_symbols) * 100 + (k % n_symbols) * 100 // n_symbols
+        imb[s] = max(-1.0, min(1.0, 0.95 * imb[s] + rng.gauss(0, 0.12)))
+        spread = 2.0 * (3.0 if rng.random() < 0.003 else 1.0)
+        yield {
+            "schema_version": 1, "exchange": "binance", "market": "spot", "symbol": s, "event_time": t,
+            "receive_time_ns": t * 1_000_000, "sequence_id": k, "mid": 100.0, "spread": spread / 1e4 * 100,
+            "spread_bps": spread, "spread_bps_mean": 2.05, "imbalance_1": round(imb[s], 4),
+            "imbalance_5": round(imb[s], 4), "imbalance_10": round(imb[s], 4), "imbalance_20": round(imb[s], 4),
+            "imbalance_velocity": rng.choice([None, 0.0, 0.01, 0.02, 0.08]),
+        }  # fmt: skip
 
 
-def timed_run(logic, folder: Path) -> tuple[float, int]:
-    """Seconds to run `logic` over the folder to the end, and the rows it produced."""
-    t_env = stream_table_environment(BOUNDED, name="bench-alerts", parallelism=1, with_kafka=False)
-    name = f"src_{uuid.uuid4().hex[:8]}"
-    t_env.execute_sql(file_source_ddl(name, Topic.PROCESSED, folder, flink=BOUNDED))
-    table = logic(t_env.from_path(name))
-    names = [n for n in table.get_schema().get_field_names() if n != ROWTIME]
-    from pyflink.table.expressions import col
+def produce_processed(kafka: KafkaSettings, topic: str, records: Iterator[dict]) -> int:
+    producer = kafka_producer(kafka, 20)
+    n = 0
+    for n, rec in enumerate(records, start=1):
+        key = record_key(rec["exchange"], rec["symbol"]).encode()
+        while True:
+            try:
+                producer.produce(topic, orjson.dumps(rec), key=key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if n % 10_000 == 0:
+            producer.poll(0)
+    assert producer.flush(120) == 0
+    return n
 
-    started = time.monotonic()
-    with table.select(*[col(n) for n in names]).execute().collect() as rows:
-        produced = sum(1 for _ in rows)
-    return time.monotonic() - started, produced
+
+def _committed(consumer: Consumer, parts: list[TopicPartition]) -> int:
+    return sum(max(tp.offset, 0) for tp in consumer.committed(parts, timeout=10))
+
+
+def committed_progress(
+    kafka: KafkaSettings, group: str, topic: str, count: int, timeout_s: float, stall_s: float = 120.0
+) -> list[tuple[float, int, dict[str, float]]]:
+    """(wall time s, offsets committed by `group` on `topic`, cpu_by_thread()) every 0.25 s until
+    all `count` are committed. A job that stops short for `stall_s` fails the bench."""
+    consumer = Consumer({**client_config(kafka), "group.id": group})
+    try:
+        parts = [
+            TopicPartition(topic, p) for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ]
+        progress: list[tuple[float, int, dict[str, float]]] = []
+        deadline = time.monotonic() + timeout_s
+        last_change = time.monotonic()
+        while not progress or progress[-1][1] < count:
+            done = progress[-1][1] if progress else 0
+            now = time.monotonic()
+            if now > deadline:
+                raise TimeoutError(f"{topic}: {done} of {count} updates committed")
+            if done and now - last_change > stall_s:
+                raise RuntimeError(f"{topic}: stopped at {done} of {count} updates for {stall_s:.0f} s")
+            total = _committed(consumer, parts)
+            if total != done:
+                last_change = now
+            progress.append((time.time(), total, cpu_by_thread()))
+            time.sleep(0.25)
+        return progress
+    finally:
+        consumer.close()
+
+
+def run_job(
+    kafka: KafkaSettings, flink: FlinkSettings, count: int, off: tuple[str, ...]
+) -> tuple[float, dict[str, float]]:
+    """Steady-state updates/s and CPU µs per update by thread of one run of the alerts job."""
+    from flink_jobs import registry
+    from flink_jobs.pipelines import JobSpec, build_pipeline
+
+    spec = JobSpec(
+        job="alerts", flink=flink, kafka=kafka, metrics=MetricsJobSettings(), alerts=AlertSettings(),
+        from_timestamp_ms=0, parallelism=1,
+    )  # fmt: skip
+    deployed = registry.JOBS["alerts"]
+    if off:  # the deployed job with some alert types switched off (the SQL job had no such switch)
+        from flink_jobs.alerts import alerts_table
+
+        registry.JOBS["alerts"] = dataclasses.replace(
+            deployed, logic=lambda source, s: alerts_table(source, s.alerts, s.metrics, off=off)
+        )
+    try:
+        t_env, statement = build_pipeline(spec)
+    finally:
+        registry.JOBS["alerts"] = deployed
+    filesystem_checkpoints(t_env)
+    result = t_env.execute_sql(statement)
+    group = f"obm-flink-{spec.job}"  # the source's group id, as pipelines.build_pipeline names it
+    try:
+        progress = committed_progress(
+            kafka, group, topic_name(kafka, Topic.PROCESSED), count, timeout_s=3_600
+        )
+    finally:
+        client = result.get_job_client()
+        if client is not None:
+            client.cancel().result()
+        admin = AdminClient(client_config(kafka))
+        for attempt in range(20):  # the group is empty once the cancelled source has let go
+            try:
+                admin.delete_consumer_groups([group])[group].result()
+                break
+            except Exception:
+                time.sleep(0.5 * (attempt + 1))
+    return steady_state(progress, count)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", type=int, default=50_000)
-    parser.add_argument("--large", type=int, default=250_000)
+    parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--symbols", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--off-each", action="store_true", help="also one run per alert type switched off")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="obm-bench-alerts-"))
-    settings = AlertSettings()
-    try:
-        sizes = {"small": args.small, "large": args.large}
-        for label, count in sizes.items():
-            write_processed(work / label, count, args.symbols)
-        variants = {
-            "detection (SQL)": lambda t: candidates_table(t, settings),
-            "whole job (SQL + Python cooldown)": lambda t: alerts_table(t, settings),
-        }
-        timed_run(variants["whole job (SQL + Python cooldown)"], work / "small")  # JVM and Python warm-up
-        for variant, logic in variants.items():
-            (t_small, _), (t_large, out_large) = (timed_run(logic, work / label) for label in sizes)
-            rate = (args.large - args.small) / (t_large - t_small) if t_large > t_small else float("inf")
-            print(
-                f"{variant}: {rate:,.0f} updates/s marginal ({args.small:,} in {t_small:.1f} s, {args.large:,} in"
-                f" {t_large:.1f} s; {out_large:,} rows out of the large run); {load_average()}",
-                flush=True,
-            )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    # checkpoints every second: the progress signal (committed offsets) moves with them
+    flink = FlinkSettings(checkpoint_interval_ms=1_000)
+    variants: list[tuple[str, ...]] = [()]
+    if args.off_each:
+        from flink_jobs.alerts import ALERT_TYPES
+
+        variants += [(t,) for t in ALERT_TYPES]
+    runs: dict[str, list[float]] = {}
+    with broker() as kafka:
+        topic = topic_name(kafka, Topic.PROCESSED)
+        create_topics(kafka, [topic, topic_name(kafka, Topic.ALERTS), topic_name(kafka, Topic.DLQ)])
+        started = time.monotonic()
+        # event times an hour ago: inside the contract's age bound (the topic's retention)
+        start_ms = int(time.time() * 1000) - 3_600_000
+        n = produce_processed(kafka, topic, processed_walk(args.records, args.symbols, start_ms=start_ms))
+        print(
+            f"preloaded {n:,} processed records ({args.symbols} symbols) in {time.monotonic() - started:.1f} s; {load_average()}"
+        )
+        for _ in range(args.repeat):
+            for off in variants:
+                label = "whole job" if not off else f"without {off[0]}"
+                rate, cpu = run_job(kafka, flink, n, off)
+                runs.setdefault(label, []).append(rate)
+                busy = sorted(((us, name) for name, us in cpu.items() if us >= 0.3), reverse=True)[:6]
+                threads = "; ".join(f"{name} {us:.1f}" for us, name in busy)
+                print(
+                    f"{label:>28}: {rate:>9,.0f} updates/s ({1e6 / rate:.1f} µs each); CPU µs/update: {threads}; {load_average()}",
+                    flush=True,
+                )
+    for label, rates in runs.items():
+        print(
+            f"{label:>28}: median {statistics.median(rates):,.0f} updates/s of {', '.join(f'{r:,.0f}' for r in rates)}"
+        )
 
 
 if __name__ == "__main__":
