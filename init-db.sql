@@ -392,3 +392,94 @@ INSERT INTO orderbook_retention (table_name, time_column, keep) VALUES
     ('alert_delivery_attempts', 'attempted_at', interval '90 days'),
     ('alert_silences',          'ends_at',      interval '90 days')
 ON CONFLICT (table_name) DO NOTHING;
+
+-- ---------------------------------------------------------------------------------------------
+-- Trade bars (trades.bars, flink_jobs/trade_bars.py): one row per bar, its newest version. A bar
+-- comes again, updated, for each trade that arrives within the job's allowed lateness; the sink
+-- upserts on the key and keeps the version with the most trades (versions of a bar only ever add
+-- trades). Prices and sums are the job's exact decimals.
+CREATE TABLE IF NOT EXISTS trade_bars (
+    window_start  timestamptz      NOT NULL,
+    window_end    timestamptz      NOT NULL,
+    exchange      text             NOT NULL,
+    market        text             NOT NULL,
+    symbol        text             NOT NULL,
+    "interval"    text             NOT NULL CHECK ("interval" IN ('1s', '1m', '5m')),
+    open          numeric          NOT NULL,
+    high          numeric          NOT NULL,
+    low           numeric          NOT NULL,
+    close         numeric          NOT NULL,
+    volume        numeric          NOT NULL,
+    quote_volume  numeric          NOT NULL,
+    vwap          double precision NOT NULL,
+    trade_count   bigint           NOT NULL,
+    buy_volume    numeric          NOT NULL,
+    sell_volume   numeric          NOT NULL,
+    volume_delta  numeric          NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS trade_bars_key ON trade_bars (exchange, symbol, "interval", window_start);
+INSERT INTO orderbook_retention (table_name, time_column, keep)
+    VALUES ('trade_bars', 'window_start', interval '90 days')
+ON CONFLICT (table_name) DO NOTHING;
+
+-- Hypertable with compression and retention under TimescaleDB (as orderbook_bars), else BRIN.
+-- trade_bars_1h: hourly candles from the 1 min bars, a real-time continuous aggregate under
+-- TimescaleDB, a view with the same columns without it.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+        PERFORM create_hypertable('trade_bars'::regclass, 'window_start'::name,
+                                  chunk_time_interval => interval '7 days', if_not_exists => true,
+                                  migrate_data => true);
+        ALTER TABLE trade_bars SET (timescaledb.compress,
+            timescaledb.compress_segmentby = 'exchange, symbol, "interval"',
+            timescaledb.compress_orderby = 'window_start DESC');
+        PERFORM add_compression_policy('trade_bars'::regclass, interval '7 days', if_not_exists => true);
+        PERFORM add_retention_policy('trade_bars'::regclass,
+            (SELECT keep FROM orderbook_retention WHERE table_name = 'trade_bars'), if_not_exists => true);
+        IF NOT EXISTS (SELECT 1 FROM timescaledb_information.continuous_aggregates c
+                       WHERE c.view_name = 'trade_bars_1h') THEN
+            DROP VIEW IF EXISTS trade_bars_1h;
+            CREATE MATERIALIZED VIEW trade_bars_1h
+                WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+            SELECT exchange, market, symbol, time_bucket(interval '1 hour', window_start) AS bucket,
+                   first(open, window_start) AS open, max(high) AS high, min(low) AS low,
+                   last(close, window_start) AS close, sum(volume) AS volume,
+                   sum(quote_volume) AS quote_volume, sum(trade_count)::bigint AS trade_count,
+                   sum(buy_volume) AS buy_volume, sum(sell_volume) AS sell_volume,
+                   sum(volume_delta) AS volume_delta
+            FROM trade_bars
+            WHERE "interval" = '1m'
+            GROUP BY exchange, market, symbol, time_bucket(interval '1 hour', window_start)
+            WITH NO DATA;
+            PERFORM add_continuous_aggregate_policy('trade_bars_1h'::regclass,
+                start_offset => interval '4 hours', end_offset => interval '1 hour',
+                schedule_interval => interval '5 minutes', if_not_exists => true);
+        END IF;
+    ELSE
+        CREATE INDEX IF NOT EXISTS trade_bars_window_start_brin ON trade_bars
+            USING brin (window_start) WITH (pages_per_range = 32);
+        CREATE OR REPLACE VIEW trade_bars_1h AS
+        SELECT exchange, market, symbol,
+               date_bin(interval '1 hour', window_start, timestamptz '2000-01-01') AS bucket,
+               (array_agg(open ORDER BY window_start))[1] AS open, max(high) AS high, min(low) AS low,
+               (array_agg(close ORDER BY window_start DESC))[1] AS close, sum(volume) AS volume,
+               sum(quote_volume) AS quote_volume, sum(trade_count)::bigint AS trade_count,
+               sum(buy_volume) AS buy_volume, sum(sell_volume) AS sell_volume,
+               sum(volume_delta) AS volume_delta
+        FROM trade_bars
+        WHERE "interval" = '1m'
+        GROUP BY 1, 2, 3, 4;
+    END IF;
+END
+$$;
+
+-- Cumulative volume delta: the running sum of the bars' volume_delta over each UTC day, per
+-- symbol and interval (the stream gives each bar's delta; a running sum kept in the stream would
+-- go stale for every later bar when a late trade updates an earlier one).
+CREATE OR REPLACE VIEW trade_bars_cvd AS
+SELECT exchange, symbol, "interval", window_start, volume_delta,
+       sum(volume_delta) OVER (PARTITION BY exchange, symbol, "interval",
+                                            date_trunc('day', window_start, 'UTC')
+                               ORDER BY window_start) AS cvd
+FROM trade_bars;

@@ -1,5 +1,5 @@
-"""The database sink: orderbook.processed, .bars, .alerts, .dlq and .raw (sampled) into the tables
-of init-db.sql.
+"""The database sink: orderbook.processed, .bars, .alerts, .dlq and .raw (sampled), and
+trades.bars, into the tables of init-db.sql (trade bars by upsert: sinks/postgres_trade_bars.py).
 
 One transaction per batch, and the consume loop commits the Kafka offsets only after it committed.
 Each table's rows are COPYed straight into the table, which is the cheap path on the server (no
@@ -58,6 +58,7 @@ from sinks.postgres_rows import (
     snapshot_second,
     snapshots_row,
 )
+from sinks.postgres_trade_bars import TRADE_BARS, trade_bars_row, upsert_from_stage
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class PreparedWrite:
 
 class PostgresSink(BatchingSink[PreparedWrite]):
     name = "postgres"
-    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.DLQ, Topic.RAW)
+    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.DLQ, Topic.RAW, Topic.TRADE_BARS)
     # Connection-level failures: the server is down, restarting or unreachable.
     transient_errors = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -161,7 +162,7 @@ class PostgresSink(BatchingSink[PreparedWrite]):
         if self._conn is None or self._conn.closed:
             conn = psycopg.connect(self.settings.conninfo(), autocommit=True, connect_timeout=self.connect_timeout_s,
                                    application_name="obm-sink-postgres")  # fmt: skip
-            for spec in ALL_TABLES:
+            for spec in (*ALL_TABLES, TRADE_BARS):
                 conn.execute(
                     sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS").format(
                         sql.Identifier(spec.stage), sql.Identifier(spec.table)
@@ -211,6 +212,11 @@ class PostgresSink(BatchingSink[PreparedWrite]):
             elif topic is Topic.DLQ:
                 dlq = loads.setdefault(DLQ, TableLoad(DLQ, topic, contract, items=[]))
                 self._dlq_rows(part.records, contract, dlq.row_items(rejects))
+            elif topic is Topic.TRADE_BARS:  # upserted (sinks/postgres_trade_bars.py): row by row
+                bars = TableLoad(TRADE_BARS, topic, contract, records=part.records, dicts=None,
+                                 convert=trade_bars_row)  # fmt: skip
+                loads[TRADE_BARS] = bars
+                bars.row_items(rejects)
             else:
                 spec, convert = _CONVERTERS[topic]
                 pg_types = self._types.get(spec.table)
@@ -359,9 +365,12 @@ class PostgresSink(BatchingSink[PreparedWrite]):
             # clear them so each INSERT moves only its own rows.
             cur.execute(sql.SQL("DELETE FROM {}").format(stage))
             self._copy(conn, spec, spec.stage, rows, types)
-            cur.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
-                    table, cols, cols, stage
+            if spec is TRADE_BARS:
+                cur.execute(upsert_from_stage(spec))
+            else:
+                cur.execute(
+                    sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
+                        table, cols, cols, stage
+                    )
                 )
-            )
             return cur.rowcount

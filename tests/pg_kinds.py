@@ -21,9 +21,10 @@ TIMESCALEDB_LEG = (
     "tests/sinks/test_sink_postgres.py::test_snapshots_keep_the_first_record_of_each_second",
     "tests/sinks/test_sink_postgres_paths.py",
     "tests/dashboard/test_dashboard_history_store.py",
+    "tests/sinks/test_trade_bars_postgres.py",
 )
-HYPERTABLES = {"orderbook_metrics", "orderbook_snapshots", "orderbook_bars", "orderbook_alerts"}
-CONTINUOUS_AGGREGATES = {"orderbook_bars_1m", "orderbook_bars_1h"}
+HYPERTABLES = {"orderbook_metrics", "orderbook_snapshots", "orderbook_bars", "orderbook_alerts", "trade_bars"}
+CONTINUOUS_AGGREGATES = {"orderbook_bars_1m", "orderbook_bars_1h", "trade_bars_1h"}
 
 
 def on_timescaledb_leg(nodeid: str) -> bool:
