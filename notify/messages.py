@@ -93,7 +93,7 @@ def slack_body(n: Notification) -> dict[str, Any]:
     lines, more = _lines(n)
     listing = "\n".join(f"• {_mrkdwn(line)}" for line in lines) + (f"\n… and {more} more" if more else "")
     return {
-        "text": summary(n),
+        "text": _mrkdwn(summary(n)),  # the notification's text: mrkdwn too
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_mrkdwn(summary(n))}*"}},
             {"type": "section", "text": {"type": "mrkdwn", "text": listing}},

@@ -85,7 +85,7 @@ def test_routing_by_severity_type_and_symbol_to_three_kinds_of_receiver(notify_e
         assert set(slack_req.body) == {"text", "blocks"}
         assert (
             slack_req.body["text"]
-            == f"[HIGH] imbalance_extreme on {env.exchange}:BTCUSDT: BTCUSDT <top-5> & more"
+            == f"[HIGH] imbalance_extreme on {env.exchange}:BTCUSDT: BTCUSDT &lt;top-5&gt; &amp; more"
         )
         assert "BTCUSDT &lt;top-5&gt; &amp; more" in slack_req.body["blocks"][0]["text"]["text"]
 
