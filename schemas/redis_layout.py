@@ -58,6 +58,11 @@ class RedisLayout:
     def bars(self, interval: str, exchange: str, symbol: str) -> str:
         return self._k("bars", interval, exchange, symbol)
 
+    # ZSET: score = window_start ms, member = JSON of the bar's newest version (trades.bars: a bar
+    # updated by a late trade replaces its window's member); the last hour (BARS_KEEP_MS) of that key.
+    def trade_bars(self, interval: str, exchange: str, symbol: str) -> str:
+        return self._k("trade-bars", interval, exchange, symbol)
+
     # STREAM of alerts (MAXLEN ~ alerts_stream_maxlen), one field ALERTS_STREAM_FIELD = JSON alert.
     def alerts_stream(self) -> str:
         return self._k("alerts")

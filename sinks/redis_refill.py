@@ -40,6 +40,7 @@ class RedisRefill:
         self.names = TopicNames(kafka.topic_prefix)
         self.windows_ms = {
             Topic.BARS: BARS_KEEP_MS,
+            Topic.TRADE_BARS: BARS_KEEP_MS,
             Topic.ALERTS: BARS_KEEP_MS,
             Topic.PROCESSED: latest_ttl_s * 1000,
             Topic.RAW: latest_ttl_s * 1000,

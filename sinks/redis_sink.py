@@ -112,7 +112,7 @@ class PreparedCommands:
 
 class RedisSink(BatchingSink[PreparedCommands]):
     name = "redis"
-    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.RAW)
+    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.RAW, Topic.TRADE_BARS)
     transient_errors = (redis.ConnectionError, redis.TimeoutError)
 
     def __init__(
@@ -172,7 +172,7 @@ class RedisSink(BatchingSink[PreparedCommands]):
             contract = self.contract.at(topic, now_ms)
             if topic in (Topic.PROCESSED, Topic.RAW):
                 self._latest(out, contract, recs, symbols)
-            elif topic is Topic.BARS:
+            elif topic in (Topic.BARS, Topic.TRADE_BARS):
                 self._bars(out, contract, recs)
             elif topic is Topic.ALERTS:
                 self._alerts(out, contract, recs)
@@ -227,6 +227,8 @@ class RedisSink(BatchingSink[PreparedCommands]):
             out.result.count_stored(contract.topic, len(judged))
 
     def _bars(self, out: PreparedCommands, contract: TopicContract, recs: list[SinkRecord]) -> None:
+        # trades.bars: a bar's versions replace each other like a replayed bar (same window).
+        key_of = self.keys.trade_bars if contract.topic is Topic.TRADE_BARS else self.keys.bars
         decoded = decode_columns(contract, recs)
         for rec, rejected in decoded.rejects:
             out.result.reject(SOURCE, rec, rejected)
@@ -243,9 +245,9 @@ class RedisSink(BatchingSink[PreparedCommands]):
             low, top = min(by_score), max(by_score)
             flat = [x for pair in by_score.items() for x in pair]
             args = [f"({top - BARS_KEEP_MS}", BARS_KEEP_MS, low, top, *flat]
-            out.commands.append(("bars", ([self.keys.bars(interval, exchange, symbol)], args), {}))
+            out.commands.append(("bars", ([key_of(interval, exchange, symbol)], args), {}))
         if decoded.records:
-            out.result.count_stored(Topic.BARS, len(decoded.records))
+            out.result.count_stored(contract.topic, len(decoded.records))
 
     def _alerts(self, out: PreparedCommands, contract: TopicContract, recs: list[SinkRecord]) -> None:
         k = self.keys

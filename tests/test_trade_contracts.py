@@ -77,3 +77,9 @@ def test_the_sinks_fast_check_understands_the_trade_schemas(topic):
 def test_trade_topics_have_a_policy():
     assert TOPIC_POLICIES[Topic.TRADES].retention_ms == TOPIC_POLICIES[Topic.RAW].retention_ms
     assert Topic.TRADE_BARS in TOPIC_POLICIES
+
+
+def test_the_trade_bars_redis_key_is_the_documented_one():
+    from schemas.redis_layout import RedisLayout
+
+    assert RedisLayout().trade_bars("1m", "binance", "ETHUSDT") == "obm:trade-bars:1m:binance:ETHUSDT"
