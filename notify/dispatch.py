@@ -43,6 +43,7 @@ class Dispatcher:
         self.metrics = metrics
         self.clock = clock
         self.inflight: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self.stopping = asyncio.Event()
 
     async def dispatch_due(self) -> list[asyncio.Task[None]]:
         """Starts a delivery for every due group not already being delivered; returns them."""
@@ -77,9 +78,14 @@ class Dispatcher:
             except TimeoutError:
                 pass
 
-    async def cancel_inflight(self) -> None:
-        """At shutdown: deliveries in a backoff stop; their alerts stay pending for the next start."""
+    async def finish_inflight(self) -> None:
+        """At shutdown: a request in flight may end (within the request timeout) and be recorded,
+        so a graceful restart does not send it again; a delivery waiting to retry stops there. What
+        is not decided stays pending for the next start."""
+        self.stopping.set()
         tasks = list(self.inflight.values())
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.settings.timeout_s + 1)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -143,6 +149,9 @@ class Dispatcher:
                 )
                 return
             self.metrics.retried.labels(receiver).inc()
-            await asyncio.sleep(
-                backoff_s(attempt, s.backoff_initial_s, s.backoff_max_s, outcome.retry_after_s)
-            )
+            try:  # the backoff, cut short by a shutdown (the alerts stay pending)
+                wait = backoff_s(attempt, s.backoff_initial_s, s.backoff_max_s, outcome.retry_after_s)
+                await asyncio.wait_for(self.stopping.wait(), wait)
+                return
+            except TimeoutError:
+                pass

@@ -99,7 +99,7 @@ class Notifier:
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self.dispatcher.cancel_inflight()
+            await self.dispatcher.finish_inflight()
             await self.intake.close()
             await self._session.close()
             if self._runner is not None:
