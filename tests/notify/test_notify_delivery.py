@@ -202,7 +202,7 @@ def test_receiver_errors_are_retried_with_backoff_until_delivered(notify_env: No
         async with LoopbackReceiver() as r:
             r.script.extend([500, (429, {"Retry-After": "0"}), HOLD, 200])
             hook = webhook(env, r)
-            notifier = Notifier(settings(env, [hook], timeout_s=2.0, max_attempts=5), env.kafka, env.pg)
+            notifier = Notifier(settings(env, [hook], timeout_s=5.0, max_attempts=5), env.kafka, env.pg)
             async with notifier.running(dispatch_loop=False, http=False):
                 alert = env.alert()
                 env.produce(alert)
@@ -215,7 +215,7 @@ def test_receiver_errors_are_retried_with_backoff_until_delivered(notify_env: No
             assert [(a[1], a[2], a[3]) for a in attempts] == [
                 (1, "retrying", 500), (2, "retrying", 429), (3, "retrying", None), (4, "delivered", 200),
             ]  # fmt: skip
-            assert attempts[2][4] == "timeout after 2.0 s" and attempts[0][4].startswith("HTTP 500")
+            assert attempts[2][4] == "timeout after 5.0 s" and attempts[0][4].startswith("HTTP 500")
             m = notifier.metrics
             assert m.value("obm_notify_retried_total", receiver=hook.name) == 3
             assert m.value("obm_notify_delivered_total", receiver=hook.name) == 1
