@@ -173,10 +173,17 @@ def simulate(
 @click.option("--output", "-o", required=True, help="capture file (.gz compresses)")
 @click.option("--symbols", required=True, help="comma-separated")
 @click.option("--exchange", default="binance", show_default=True)
-@click.option("--market", type=click.Choice(["spot", "usdm"]), default="spot", show_default=True)
+@click.option(
+    "--market",
+    type=click.Choice(MARKETS),
+    default="spot",
+    show_default=True,
+    help="with --exchange: binance spot|usdm|coinm, okx spot|swap, bybit spot|linear|inverse, "
+    "gateio spot|futures, hyperliquid perp|spot",
+)
 @click.option("--ws-url", default="", help="WebSocket base (empty: the exchange)")
 @click.option("--rest-url", default="", help="REST base (empty: the exchange)")
-@click.option("--channels", default="depth,bookTicker,trade", show_default=True)
+@click.option("--channels", default="depth,bookTicker,trade", show_default=True, help="Binance only")
 @click.option("--duration", type=float, help="seconds to record (default: until Ctrl-C)")
 @click.option("--max-frames", type=int)
 @click.option("--log-level", default="INFO", show_default=True)
@@ -192,8 +199,8 @@ def record(
     max_frames: int | None,
     log_level: str,
 ) -> None:
-    """Write raw frames and REST snapshots with receive times (`<ns> <json>` lines)."""
-    from producer.recorder import Recorder, RecordOptions
+    """Write raw frames and REST snapshots with receive times (`<ns> <json>` lines), from any venue."""
+    from producer.recorder import RecordOptions, open_recorder
 
     _logging(log_level)
     options = RecordOptions(
@@ -213,7 +220,7 @@ def record(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await Recorder(options).run(stop)
+        return await open_recorder(options).run(stop)
 
     frames = asyncio.run(main())
     click.echo(f"recorded {frames} frames to {output}", err=True)

@@ -1,5 +1,6 @@
 """`obm record`: write raw frames with their receive times in the capture format, from Binance
-or from the simulator, so a capture made anywhere replays here.
+or from the simulator, so a capture made anywhere replays here (the venues subscribed by message:
+producer/venue_recorder.py, chosen by `open_recorder`).
 
 It subscribes to the diff-depth stream (plus bookTicker and trades, which make the capture
 self-checking: a bookTicker's `u` pins the best levels at that update id) and, once the first
@@ -20,6 +21,7 @@ import orjson
 
 from producer.capture import CaptureWriter
 from producer.exchanges import resolve
+from producer.venue_recorder import VenueRecorder
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +132,12 @@ class Recorder:
             self.snapshots += 1
         finally:
             self._pending.discard(symbol)
+
+
+def open_recorder(options: RecordOptions) -> Recorder | VenueRecorder:
+    """The recorder for the options' venue: Binance's combined streams (spot, USD-M, COIN-M) by
+    URL here, the venues subscribed by message (OKX, Bybit, Gate.io, Hyperliquid) by
+    producer/venue_recorder.py."""
+    if resolve(options.exchange, options.market).subscribe is None:
+        return Recorder(options)
+    return VenueRecorder(options)

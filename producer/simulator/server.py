@@ -35,6 +35,7 @@ from producer.simulator.hyperliquid import HyperliquidVenue
 from producer.simulator.model_source import ModelSource
 from producer.simulator.okx import OkxVenue
 from producer.simulator.replay import ReplayOptions, ReplaySource
+from producer.simulator.venue_replay import VenueReplay, open_replay
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,10 @@ class Simulator:
             self._ssl.load_cert_chain(*tls)
         self.faults = Faults()
         self.sessions: set[Session] = set()
-        self.replay = ReplaySource(replay) if replay else None
+        opened = open_replay(replay) if replay else None
+        self.replay = opened if isinstance(opened, ReplaySource) else None
+        # A venue capture (OKX, Bybit, Gate.io, Hyperliquid) answers as that venue (venue_replay.py).
+        self.venue_replay = opened if isinstance(opened, VenueReplay) else None
         self.model = (
             None
             if replay
@@ -104,15 +108,16 @@ class Simulator:
                 self, [s.upper() for s in settings.symbols], settings.seed, settings.updates_per_second
             )
         )
-        self.symbols = self.replay.symbols if self.replay else [s.upper() for s in settings.symbols]
+        self.symbols = opened.symbols if opened else [s.upper() for s in settings.symbols]
+        modelled = [] if self.venue_replay else self.symbols  # the venues below: none in a venue replay
         # OKX's protocol for the symbols named like OKX instruments (producer/simulator/okx.py)
-        self.okx = OkxVenue(self.symbols, settings.seed, settings.updates_per_second)
+        self.okx = OkxVenue(modelled, settings.seed, settings.updates_per_second)
         # Bybit's protocol for the symbols named like Bybit's (producer/simulator/bybit.py)
-        self.bybit = BybitVenue(self.symbols, settings.seed, settings.updates_per_second)
+        self.bybit = BybitVenue(modelled, settings.seed, settings.updates_per_second)
         # Gate.io's for pairs named BASE_QUOTE (producer/simulator/gateio.py)
-        self.gateio = GateVenue(self.symbols, settings.seed, settings.updates_per_second)
+        self.gateio = GateVenue(modelled, settings.seed, settings.updates_per_second)
         # Hyperliquid's for bare coins (perps) and BASE-USDC pairs (producer/simulator/hyperliquid.py)
-        self.hyperliquid = HyperliquidVenue(self.symbols, settings.seed, settings.updates_per_second)
+        self.hyperliquid = HyperliquidVenue(modelled, settings.seed, settings.updates_per_second)
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -130,7 +135,7 @@ class Simulator:
         return f"{'https' if self._ssl else 'http'}://{self.settings.host}:{self.port}"
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self.venue_replay.middleware] if self.venue_replay else [])
         self.gateio.add_routes(app)  # first: its /ws/v4/ would match Binance's /ws/{streams}
         app.router.add_get("/stream", self._ws_combined)
         app.router.add_get("/ws", self._ws_raw)
@@ -168,7 +173,7 @@ class Simulator:
         log.info(
             "simulator on %s (%s) for %s",
             self.ws_url,
-            "replay" if self.replay else "model",
+            "replay" if self.replay or self.venue_replay else "model",
             ",".join(self.symbols),
         )
 
@@ -180,6 +185,8 @@ class Simulator:
         await self.bybit.close()
         await self.gateio.close()
         await self.hyperliquid.close()
+        if self.venue_replay is not None:
+            await self.venue_replay.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
