@@ -84,6 +84,17 @@ class ProducerCollector(Collector):
             for r in reports:
                 fam.add_metric([ex, r.status.symbol], get(r))
             yield fam
+        if svc.trades is not None:  # ProducerSettings.trades (producer/trades.py)
+            trade_counts = svc.trades.counts()
+            for name, doc in (
+                ("published", "trades published to trades.raw"),
+                ("duplicates", "repeated trades dropped (a trade id already published)"),
+                ("dlq", "trade frames sent to orderbook.dlq"),
+            ):
+                fam = CounterMetricFamily(f"obm_producer_trades_{name}", doc, labels=["exchange", "symbol"])
+                for symbol, counts in trade_counts.items():
+                    fam.add_metric([ex, symbol], counts[name])
+                yield fam
         live = GaugeMetricFamily(
             "obm_producer_book_live", "1 when the book is in sync", labels=["exchange", "symbol"]
         )

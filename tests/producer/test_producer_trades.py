@@ -47,6 +47,15 @@ async def _scenario(kafka_settings) -> None:  # noqa: ANN001
             "trades published",
         )
         assert service.publisher.produced > 0, "the books flow beside the trades"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{service.http_port}/metrics") as response:
+                exposition = await response.text()
+        published = [
+            line
+            for line in exposition.splitlines()
+            if line.startswith("obm_producer_trades_published_total{")
+        ]
+        assert len(published) == len(SYMBOLS) and all(float(line.split()[-1]) >= 40 for line in published)
     records = read_topic(kafka, trades_topic)
     validate = validator_for(Topic.TRADES)
     for symbol in SYMBOLS:
