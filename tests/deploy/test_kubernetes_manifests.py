@@ -128,16 +128,17 @@ def test_the_config_map_reads_as_the_project_settings(configured: dict[str, str]
     assert PostgresSettings().host.endswith(".svc.cluster.local")
     assert flink.checkpoint_dir.startswith("s3://") and flink.savepoint_dir.startswith("s3://")
     # Useful parallelism is bounded by the input's partitions.
-    for job in JOB_NAMES:
+    for job in flink.jobs:
         assert flink.parallelism_of(job) <= partition_count(job_definition(job).input_topic, kafka), job
     processed = partition_count(Topic.PROCESSED, kafka)
     assert sinks.postgres_instances <= processed and sinks.redis_instances <= processed
 
 
-def test_every_job_is_a_flink_deployment_as_the_settings_say(configured: dict[str, str]) -> None:
+def test_every_job_of_the_stack_is_a_flink_deployment_as_the_settings_say(configured: dict[str, str]) -> None:
     flink = FlinkSettings()
     deployments = {d["spec"]["job"]["args"][-1]: d for d in _of_kind("FlinkDeployment")}
-    assert set(deployments) == set(JOB_NAMES)
+    # The jobs the stack runs (OBM_FLINK_JOBS), each one of the registry.
+    assert set(deployments) == set(flink.jobs) and set(flink.jobs) <= set(JOB_NAMES)
     for job, doc in deployments.items():
         spec = doc["spec"]
         assert spec["job"]["args"] == ["-py", "/opt/obm/flink_jobs/entrypoint.py", "--job", job]
