@@ -13,9 +13,10 @@ from collections.abc import Iterator
 import orjson
 import psycopg
 import pytest
-import redis
 from confluent_kafka import Consumer, TopicPartition
 
+from config.clients import consumer_config, producer_config, redis_client
+from schemas.redis_layout import RedisLayout
 from tests.e2e.reference_metrics import reference_metrics
 from tests.e2e.stack_cli import StackUnderTest
 
@@ -43,12 +44,7 @@ def read_topic(st: StackUnderTest, topic: str, *, min_records: int = 1, timeout_
     """Every record of `topic` up to its end offsets as they are now (waiting until there are at
     least `min_records`), all partitions read to the end so no symbol is left out."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": st.kafka.bootstrap_servers,
-            "group.id": f"e2e-{topic}-{time.time_ns()}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        }
+        consumer_config(st.kafka, f"e2e-{topic}-{time.time_ns()}", {"auto.offset.reset": "earliest"})
     )
     partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
     deadline = time.monotonic() + timeout_s
@@ -119,17 +115,18 @@ def test_metrics_in_the_database_equal_an_independent_computation(stack):
 
 
 def test_redis_holds_the_latest_metrics_of_every_symbol(stack):
-    r = redis.Redis(port=stack.redis.port)
+    r = redis_client(stack.redis, timeout_s=10)
+    keys = RedisLayout.from_settings(stack.redis)
     deadline = time.monotonic() + 60
     latest: dict[str, dict] = {}
     while time.monotonic() < deadline and len(latest) < len(stack.symbols):
         for sym in stack.symbols:
-            blob = r.get(f"obm:latest:binance:{sym}")
+            blob = r.get(keys.latest("binance", sym))
             if blob:
                 latest[sym] = json.loads(blob)
         time.sleep(1)
     assert set(latest) == set(stack.symbols)
-    assert r.ttl(f"obm:latest:binance:{stack.symbols[0]}") > 0
+    assert r.ttl(keys.latest("binance", stack.symbols[0])) > 0
     # Each latest value is the metrics of a raw record the producer published, exactly.
     raw = read_topic(stack, "orderbook.raw")
     by_key = {(x["symbol"], x["sequence_id"]): x for x in raw}
@@ -186,11 +183,12 @@ def test_poison_records_in_the_running_pipeline_go_to_the_dlq_and_stop_nothing(s
     sym, key = "SOLUSDT", "binance:SOLUSDT"
     good_raw = next(r for r in reversed(read_topic(stack, "orderbook.raw")) if r["symbol"] == sym)
     good_processed = next(r for r in reversed(read_topic(stack, "orderbook.processed")) if r["symbol"] == sym)
-    r = redis.Redis(port=stack.redis.port)
-    before = json.loads(r.get(f"obm:latest:binance:{sym}"))["event_time"]
+    r = redis_client(stack.redis, timeout_s=10)
+    keys = RedisLayout.from_settings(stack.redis)
+    before = json.loads(r.get(keys.latest("binance", sym)))["event_time"]
 
     positions: dict[tuple[str, int, int], tuple[str, str]] = {}
-    producer = Producer({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    producer = Producer(producer_config(stack.kafka))
     for topic, kind, value in _poisons(good_raw, good_processed):
 
         def delivered(err, msg, topic=topic, kind=kind):
@@ -204,7 +202,7 @@ def test_poison_records_in_the_running_pipeline_go_to_the_dlq_and_stop_nothing(s
     deadline = time.monotonic() + 90
     latest = before
     while time.monotonic() < deadline and latest <= good_raw["event_time"] + 2_000:
-        latest = json.loads(r.get(f"obm:latest:binance:{sym}"))["event_time"]
+        latest = json.loads(r.get(keys.latest("binance", sym)))["event_time"]
         time.sleep(1)
     assert latest > good_raw["event_time"] + 2_000, "the poisoned symbol's live value stopped updating"
 
