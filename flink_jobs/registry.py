@@ -75,6 +75,12 @@ def _too_late(spec: JobSpec) -> str:
     return too_late_reason(ALLOWED_LATENESS_MS)
 
 
+def _user_rules(source: Table, spec: JobSpec) -> Table:
+    from flink_jobs.user_rules import kafka_rules_source, user_rules_table
+
+    return user_rules_table(source, kafka_rules_source(spec.kafka))
+
+
 JOBS: dict[str, JobDefinition] = {
     job.name: job
     for job in (
@@ -90,6 +96,8 @@ JOBS: dict[str, JobDefinition] = {
             refusal=_too_late,
         ),
         JobDefinition("alerts", Topic.PROCESSED, Topic.ALERTS, _alerts, progress="watermark"),
+        # User rules, live from the rules.changes topic (flink_jobs/user_rules.py).
+        JobDefinition("rules", Topic.PROCESSED, Topic.ALERTS, _user_rules, progress="watermark"),
     )
 }
 JOB_NAMES: tuple[str, ...] = tuple(JOBS)

@@ -49,6 +49,12 @@ TOPIC_POLICIES: dict[Topic, TopicPolicy] = {
         why="one record per trade, like orderbook.raw; a day is enough to replay an incident",
     ),
     Topic.TRADE_BARS: TopicPolicy(retention_ms=30 * DAY_MS, why="small; kept as long as the book bars"),
+    Topic.RULES: TopicPolicy(
+        retention_ms=3650 * DAY_MS,
+        cleanup_policy="compact",
+        partitions=1,
+        why="the latest record of each rule is the rule: compacted, never expired; one partition, in order",
+    ),
     Topic.DLQ: TopicPolicy(
         retention_ms=14 * DAY_MS,
         partitions=1,

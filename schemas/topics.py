@@ -16,6 +16,8 @@ class Topic(StrEnum):
     # Trades of every venue, and the OHLCV bars the trade_bars job makes of them (issue 15).
     TRADES = "trades.raw"
     TRADE_BARS = "trades.bars"
+    # Pair analytics on the 1 s closes of trades.bars, keyed by the pair y/x (issue 15).
+    PAIRS = "pairs.analytics"
 
 
 ALL_TOPICS: tuple[Topic, ...] = tuple(Topic)

@@ -1,0 +1,108 @@
+"""flink_jobs/pair_analytics.py and pair_adf.py against the independent reference
+(tests/flink/reference_pairs.py: statsmodels and numpy), on bounded inputs: every field of every
+record, with the tolerances stated there; and the fast ADF against adfuller itself."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from statsmodels.tsa.stattools import adfuller
+
+from config import PairSettings
+from flink_jobs.pair_adf import adf_test
+from flink_jobs.pair_analytics import PairSpec, PairState, window_statistics
+from flink_jobs.pairs import leg_routes, pair_parameters
+from tests.flink.reference_pairs import assert_matches, cointegrated_bars, reference_records
+
+pytestmark = pytest.mark.unit
+
+PAIR = "binance:ETHUSDT/binance:BTCUSDT"
+START = 1_723_161_240_000
+
+
+def _run(y_bars: dict[int, str], x_bars: dict[int, str], settings: PairSettings) -> list[dict]:
+    """Drive a PairState as the job does when every bar is in before its second is computed."""
+    state = PairState(PairSpec.parse(PAIR), pair_parameters(settings))
+    records = []
+    last = max(max(y_bars), max(x_bars)) + settings.fill_max_age_ms
+    for t in range(min(min(y_bars), min(x_bars)), last + 1, 1000):
+        for leg, bars in (("y", y_bars), ("x", x_bars)):
+            if t in bars:
+                state.on_close(leg, t, bars[t])
+        record = state.step(t)
+        if record is not None:
+            records.append(record)
+    return records
+
+
+@pytest.mark.parametrize(
+    ("seed", "window_s", "adf_every_s", "adf_points"),
+    [(1, 60, 10, 60), (2, 120, 7, 80), (4, 300, 10, 300)],
+)
+def test_every_value_equals_the_reference(
+    seed: int, window_s: int, adf_every_s: int, adf_points: int
+) -> None:
+    settings = PairSettings(
+        pairs=[PAIR], window_s=window_s, min_points=30, fill_max_age_ms=3_000,
+        adf_every_s=adf_every_s, adf_points=adf_points,
+    )  # fmt: skip
+    y_bars, x_bars = cointegrated_bars(seed, 2 * window_s + 200, START, gap_at=100, gap_s=6)
+    got = _run(y_bars, x_bars, settings)
+    expected = reference_records(y_bars, x_bars, PAIR, settings)
+    assert len(expected) > window_s, "the input reaches a full window"
+    assert any(r["x_fill_age_ms"] > 0 for r in expected) and any(r["y_fill_age_ms"] > 0 for r in expected)
+    assert any(r["points"] == window_s for r in expected) and any(r["adf_stat"] is not None for r in expected)
+    assert any(r["half_life_s"] is not None for r in expected)
+    assert_matches(got, expected)
+
+
+def test_a_gap_longer_than_the_fill_bound_restarts_the_window() -> None:
+    settings = PairSettings(pairs=[PAIR], window_s=60, min_points=30, fill_max_age_ms=3_000, adf_points=60)
+    y_bars, x_bars = cointegrated_bars(4, 200, START, gap_at=100, gap_s=10)
+    got = _run(y_bars, x_bars, settings)
+    after = [r for r in got if r["event_time"] > START + 100_000 + settings.fill_max_age_ms]
+    assert after[0]["points"] == settings.min_points
+    assert after[0]["event_time"] >= START + (110 + settings.min_points - 1) * 1000
+
+
+def test_a_leg_that_does_not_move_gives_nulls_not_nan() -> None:
+    flat = np.full(50, np.log(60_000.0))
+    moving = np.log(2500.0) + np.cumsum(np.random.default_rng(5).normal(0, 1e-4, 50))
+    stats, spread = window_statistics(moving, flat)
+    assert spread is None and stats.beta is None and stats.zscore is None and stats.return_corr is None
+    stats, spread = window_statistics(flat, moving)
+    assert stats.beta == 0.0 and stats.r_squared is None and stats.zscore is None
+
+
+@pytest.mark.parametrize("n", [12, 40, 120, 300, 600])
+@pytest.mark.parametrize("phi", [1.0, 0.97, 0.6])
+def test_fast_adf_equals_adfuller(n: int, phi: float) -> None:
+    rng = np.random.default_rng(n)
+    series = np.zeros(n)
+    for i in range(1, n):
+        series[i] = phi * series[i - 1] + rng.normal()
+    series = 1e-3 * series + 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        stat, pvalue, lags, nobs, *_ = adfuller(series, autolag="AIC")
+    got = adf_test(series)
+    assert got is not None
+    assert (got.lags, got.nobs) == (lags, nobs)
+    assert got.statistic == pytest.approx(stat, rel=1e-9, abs=0)
+    assert got.pvalue == pytest.approx(pvalue, rel=1e-9, abs=0)
+
+
+def test_adf_of_a_constant_series_is_none() -> None:
+    assert adf_test(np.full(50, 0.25)) is None
+
+
+def test_settings_parse_pairs_and_routes() -> None:
+    settings = PairSettings(pairs=[PAIR, "okx:BTC-USDT/binance:BTCUSDT"])
+    assert leg_routes(settings)["binance:BTCUSDT"] == [(PAIR, "x"), ("okx:BTC-USDT/binance:BTCUSDT", "x")]
+    for bad in (["binance:BTCUSDT"], ["a:B/a:B"], [PAIR, PAIR], ["binance:ETHUSDT/BTCUSDT"]):
+        with pytest.raises(ValueError):
+            PairSettings(pairs=bad)
+    with pytest.raises(ValueError):
+        PairSettings(window_s=60, adf_points=120)
