@@ -18,6 +18,8 @@ class Topic(StrEnum):
     TRADE_BARS = "trades.bars"
     # Pair analytics on the 1 s closes of trades.bars, keyed by the pair y/x (issue 15).
     PAIRS = "pairs.analytics"
+    # The current version of every user alert rule, compacted, keyed by rule id (issue 15).
+    RULES = "rules.changes"
 
 
 ALL_TOPICS: tuple[Topic, ...] = tuple(Topic)
