@@ -478,5 +478,8 @@ class NotifySettings(BaseSettings):
     backoff_max_s: float = Field(default=300.0, gt=0)
     # One HTTP request to a receiver.
     timeout_s: float = Field(default=10.0, gt=0)
+    # Requests in flight to one receiver at a time; a 429's Retry-After pauses the whole receiver
+    # (chat services limit messages per second per webhook or chat).
+    max_in_flight_per_receiver: int = Field(default=1, ge=1)
     # How often due groups are looked for.
     tick_s: float = Field(default=1.0, gt=0)

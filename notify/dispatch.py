@@ -18,13 +18,43 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from config.settings import NotifySettings
-from notify.messages import make_notification
+from notify.messages import Notification, make_notification
 from notify.metrics import NotifyMetrics
-from notify.receivers import ReceiverClient, backoff_s
+from notify.receivers import Outcome, ReceiverClient, backoff_s
 from notify.silences import silenced_by
 from notify.store import Attempt, PendingGroup, Store
 
 log = logging.getLogger(__name__)
+
+
+class ReceiverGate:
+    """At most `limit` requests in flight to one receiver, and none before the time its last 429
+    asked for: a chat service that limits messages per second is paused as a whole instead of being
+    hit by every waiting message (each of which would spend an attempt on another 429)."""
+
+    def __init__(self, limit: int, max_pause_s: float) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self._max_pause_s = max_pause_s
+        self._not_before = 0.0  # time.monotonic()
+        self.waiting = 0  # deliveries waiting for a slot (tests, and the reason a message is late)
+
+    async def send(self, client: ReceiverClient, n: Notification) -> Outcome:
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            pause = self._not_before - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            outcome = await client.send(n)
+            if outcome.http_code == 429 and outcome.retry_after_s:
+                pause_s = min(outcome.retry_after_s, self._max_pause_s)
+                self._not_before = max(self._not_before, time.monotonic() + pause_s)
+            return outcome
+        finally:
+            self._slots.release()
 
 
 def due_at(group: PendingGroup) -> datetime:
@@ -44,6 +74,10 @@ class Dispatcher:
         self.clock = clock
         self.inflight: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.stopping = asyncio.Event()
+        self.gates = {
+            name: ReceiverGate(settings.max_in_flight_per_receiver, settings.backoff_max_s)
+            for name in clients
+        }
 
     async def dispatch_due(self) -> list[asyncio.Task[None]]:
         """Starts a delivery for every due group not already being delivered; returns them."""
@@ -116,7 +150,7 @@ class Dispatcher:
         s = self.settings
         while True:
             attempt += 1
-            outcome = await client.send(n)
+            outcome = await self.gates[receiver].send(client, n)
             if outcome.delivered:
                 status = "delivered"
             elif outcome.retryable and attempt < s.max_attempts:

@@ -32,6 +32,7 @@ class Request:
     headers: dict[str, str]
     body: dict[str, Any]
     status: int | None = None  # what it was answered (None while held)
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 class LoopbackReceiver:

@@ -293,3 +293,32 @@ def test_alerts_wait_on_the_topic_while_the_database_is_down(notify_env: NotifyT
             assert sorted(r.accepted_alert_ids()) == sorted(a["alert_id"] for a in alerts)
 
     asyncio.run(scenario())
+
+
+def test_a_receiver_gets_one_request_at_a_time_and_a_429_pauses_it(notify_env: NotifyTestEnv) -> None:
+    env = notify_env
+
+    async def scenario() -> None:
+        async with LoopbackReceiver() as r:
+            r.script.extend([HOLD])
+            hook = webhook(env, r)
+            s = settings(env, [hook], timeout_s=60.0, backoff_max_s=2.0)
+            notifier = Notifier(s, env.kafka, env.pg)
+            async with notifier.running(dispatch_loop=False, http=False):
+                assert notifier.dispatcher is not None
+                gate = notifier.dispatcher.gates[hook.name]
+                env.produce(env.alert("BTCUSDT"), env.alert("ETHUSDT"))
+                await stored(env, [hook.name], 2)
+                tasks = await notifier.dispatcher.dispatch_due()
+                assert len(tasks) == 2
+                await until("one request held, the other delivery waiting for the receiver",
+                            lambda: len(r.requests) == 1 and gate.waiting == 1)  # fmt: skip
+                r.script.extend([(429, {"Retry-After": "1"})])
+                r.release()  # the held one is answered 503; the next request gets the 429
+                await asyncio.gather(*tasks)
+            first, limited, *rest = r.requests
+            assert [first.status, limited.status] == [503, 429] and [q.status for q in rest] == [200, 200]
+            assert all(q.at - limited.at >= 0.99 for q in rest)  # nothing sent during the Retry-After
+            assert env.statuses([hook.name]) == {"sent": 2}
+
+    asyncio.run(scenario())
