@@ -51,15 +51,20 @@ START_MS = 1_723_161_240_000
 def processed_walk(count: int, n_symbols: int, seed: int = 5, start_ms: int = START_MS) -> Iterator[dict]:
     """`count` orderbook.processed records: every symbol updates every 100 ms, the symbols spread
     over the interval; per symbol an AR(1) imbalance walk (crosses ±0.5 and ±0.7 now and then),
-    a velocity that is often above 0.05/s, a spread at 3x its mean once in ~300 updates."""
+    a velocity that is often above 0.05/s, the spread at 3x its mean for 0.1-2 s once in ~300
+    updates (a widening confirmed when it lasts 1 s)."""
     rng = random.Random(seed)
     names = symbols(n_symbols)
     imb = dict.fromkeys(names, 0.0)
+    wide = dict.fromkeys(names, 0)  # updates left at the wide spread
     for k in range(count):
         s = names[k % n_symbols]
         t = start_ms + (k // n_symbols) * 100 + (k % n_symbols) * 100 // n_symbols
         imb[s] = max(-1.0, min(1.0, 0.95 * imb[s] + rng.gauss(0, 0.12)))
-        spread = 2.0 * (3.0 if rng.random() < 0.003 else 1.0)
+        if wide[s] == 0 and rng.random() < 0.003:
+            wide[s] = rng.randint(1, 20)
+        spread = 6.0 if wide[s] else 2.0
+        wide[s] = max(0, wide[s] - 1)
         yield {
             "schema_version": 1, "exchange": "binance", "market": "spot", "symbol": s, "event_time": t,
             "receive_time_ns": t * 1_000_000, "sequence_id": k, "mid": 100.0, "spread": spread / 1e4 * 100,
