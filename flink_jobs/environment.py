@@ -16,16 +16,16 @@ KAFKA_CONNECTOR_JAR = "flink-sql-connector-kafka-5.0.0-2.2.jar"
 # The project's Java functions (flink_jobs/java), built by bootstrap next to the connector.
 FUNCTIONS_JAR = "obm-flink-functions.jar"
 # How often sources emit watermarks. Flink's 200 ms default would be the floor of the latency of
-# every event-time operator (the bars' windows and the alerts' patterns wait for the watermark).
+# every event-time operator (the bars' windows and the alerts' operator wait for the watermark).
 WATERMARK_INTERVAL_MS = 20
-# Python operators (the alerts job's key_by and cooldown) send each record to the Python worker
-# and take its results back before the next one: bundles of one. In a bigger bundle, PyFlink holds
-# a watermark that arrives while the bundle is open until the bundle ends, but passes an idle
-# status on at once, and Flink's outputs drop watermarks while idle: a watermark closely followed
-# by idleness (the input stops; on a loaded machine both wait in the input of a Python operator
-# that starts late) was lost for good, the cooldown's timers never fired and the alerts job
-# emitted nothing (issue 13). These operators see candidates only (one per episode), so a round
-# trip each costs little (docs/benchmarks.md, alerts job).
+# Python DataStream operators send each record to the Python worker and take its results back
+# before the next one: bundles of one. In a bigger bundle, PyFlink holds a watermark that arrives
+# while the bundle is open until the bundle ends, but passes an idle status on at once, and Flink's
+# outputs drop watermarks while idle: a watermark closely followed by idleness (the input stops; on
+# a loaded machine both wait in the input of a Python operator that starts late) was lost for good
+# and a Python operator's event-time timers never fired (issue 13: the alerts job, whose cooldown
+# was such an operator until issue 21, emitted nothing). Keep Python operators off per-update
+# paths: a round trip per record is their cost.
 PYTHON_BUNDLE_SIZE = 1
 
 

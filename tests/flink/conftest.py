@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyflink.table import StreamTableEnvironment, Table, TableEnvironment
+from pyflink.table import Table, TableEnvironment
 
 from config import FlinkSettings
 from flink_jobs.connectors import ROWTIME, file_source_ddl
-from flink_jobs.environment import stream_table_environment, table_environment
+from flink_jobs.environment import table_environment
 from schemas import Topic
 
 # The age bound of this session's jobs: 20 years, so records dated 2024 are not "too old".
@@ -72,14 +72,6 @@ def run_bounded(local_table_env: TableEnvironment, tmp_path: Path) -> BoundedRun
         return run_bounded_in(local_table_env, tmp_path / f"in-{uuid.uuid4().hex[:8]}", topic, records, logic)
 
     return run
-
-
-@pytest.fixture(scope="session")
-def local_stream_table_env() -> StreamTableEnvironment:
-    """For job logic with DataStream operators (the alerts job's cooldown)."""
-    return stream_table_environment(
-        BOUNDED_FLINK, name="obm-bounded-stream-tests", parallelism=1, with_kafka=False
-    )
 
 
 def run_bounded_in(
