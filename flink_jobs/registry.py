@@ -33,7 +33,7 @@ class JobDefinition:
     output_topic: Topic
     logic: Callable[[Table, JobSpec], Table]
     progress: ProgressSignal
-    # The alerts job's cooldown is a DataStream operator: it needs a StreamTableEnvironment.
+    # A job with DataStream operators (Python ones) needs a StreamTableEnvironment.
     stream_env: bool = False
     # SQL over the job's conforming input: why the job refuses a row, NULL when it accepts it. A
     # refused row goes to orderbook.dlq with that reason (pipelines.with_refusals), never dropped.
