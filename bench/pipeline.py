@@ -5,7 +5,8 @@ The real `obm up` (simulator, producer, Kafka, the three Flink jobs, both sinks,
 the gateway and the dashboard) starts in a fresh state folder on free ports, with the simulator
 serving --symbols symbols. Then, for each rate of --rates (updates per second per symbol), the
 simulator is restarted at that rate (the producer resynchronises its books), the pipeline runs
---warmup-s, and every book update whose simulator event time falls in the next --step-s is
+--warmup-s and until orderbook.processed is live (--settle-ms, at most --settle-s), and every
+book update whose simulator event time falls in the next --step-s is
 followed to where a user sees it (bench/pipeline_probes.py):
 
 - latency from the event time to the record on orderbook.raw (the producer's part) and on
@@ -162,6 +163,7 @@ class PipelineBench:
         for probe in probes:
             if not probe.ready.wait(120):
                 raise RuntimeError(f"{type(probe).__name__} not reading after 120 s: {probe.error!r}")
+        settled_after = self._settle(kafka)
         window.open(int(now_ms()), self.args.step_s)
         cpu0, busy0 = component_cpu_s(self.state), machine_busy_s()
         while now_ms() < window.end_ms:
@@ -197,6 +199,7 @@ class PipelineBench:
                                  "postgres_rows": round(stored / seconds)},
             "latency_ms": {name: percentiles(s.latencies) for name, s in {**seen, "alerts": kafka.alerts}.items()},
             "latency_growth_ms": growth,
+            "settled_after_s": settled_after,
             "drained_after_s": drained_after,
             "cpu_cores": cpu,
             "stack_cores": round(sum(v for k, v in cpu.items() if not k.startswith("bench")), 2),
@@ -205,6 +208,17 @@ class PipelineBench:
             "kept_up": bool(kafka.raw.count) and complete and not growing and drained_after is not None,
             "bottleneck": self._bottleneck(growing, complete, cpu) if kafka.raw.count else "no update reached orderbook.raw",
         }  # fmt: skip
+
+    def _settle(self, kafka: KafkaProbe) -> float | None:
+        """Seconds until orderbook.processed is live (its newest record less than --settle-ms
+        behind its event time), so the window measures the steady state, not a backlog left by
+        the start or the restart (None: not within --settle-s; the window opens anyway)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < self.args.settle_s:
+            if kafka.current_lag_ms < self.args.settle_ms:
+                return round(time.monotonic() - t0, 1)
+            time.sleep(0.5)
+        return None
 
     def _drain(self, kafka: KafkaProbe, window: Window) -> float | None:
         """Seconds after the window until orderbook.processed holds as many of its records as
@@ -272,6 +286,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--step-s", type=float, default=300, help="measured seconds per step (default 300)")
     parser.add_argument(
         "--warmup-s", type=float, default=60, help="seconds before each step's window (default 60)"
+    )
+    parser.add_argument(
+        "--settle-s",
+        type=float,
+        default=300,
+        help="wait at most this for processed to be live before a window",
+    )
+    parser.add_argument(
+        "--settle-ms", type=float, default=2000, help="'live': newest processed record this recent"
     )
     parser.add_argument(
         "--drain-s", type=float, default=120, help="wait at most this after a window for the counts"

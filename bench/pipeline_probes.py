@@ -107,6 +107,8 @@ class KafkaProbe(Probe):
         self.processed = Seen("processed")
         self.alerts = Seen("alerts")
         self._last_seq: dict[bytes, int] = {}
+        # Latency of the newest processed record read, window or not: whether the pipeline is live.
+        self.current_lag_ms = float("inf")
 
     def setup(self) -> None:
         """Every partition assigned at its end offset now (no group join to wait for)."""
@@ -133,6 +135,8 @@ class KafkaProbe(Probe):
             topic = self.names[msg.topic() or ""]
             rec = orjson.loads(msg.value() or b"{}")
             event_time = int(rec["event_time"])
+            if topic is Topic.PROCESSED:
+                self.current_lag_ms = at - event_time
             if event_time not in self.window:
                 continue
             if topic is Topic.RAW:
