@@ -39,6 +39,7 @@ def notifier_env(env: NotifyTestEnv, receiver_url: str, port: int) -> dict[str, 
         "OBM_NOTIFY_REPEAT_INTERVAL_S": "0",
         "OBM_NOTIFY_TICK_S": "0.1",
         "OBM_NOTIFY_TIMEOUT_S": "60",
+        "OBM_NOTIFY_MAX_IN_FLIGHT_PER_RECEIVER": "3",  # three deliveries in flight at the kill
     }  # fmt: skip
 
 
