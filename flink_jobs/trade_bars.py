@@ -47,6 +47,8 @@ SIZE_TYPE = "DECIMAL(19, 9)"
 _ID_WIDTH = 40
 # event_time (ms, 13 digits until the year 2286) and trade id: the order key of open and close.
 _ORDER_KEY = f"LPAD(CAST(`event_time` AS STRING), 13, '0') || LPAD(`trade_id`, {_ID_WIDTH}, '0')"
+# The Python step's bundles (bar_versions): up to 1000 versions or 20 ms, whichever comes first.
+BAR_VERSION_BUNDLES = {"python.fn-execution.bundle.size": "1000", "python.fn-execution.bundle.time": "20"}
 # The DLQ reason's kind for a refused trade (`<kind>: <detail>` like the format's reasons).
 TOO_LATE = "too late"
 
@@ -161,6 +163,11 @@ def bar_versions(bars: Table) -> Table:
     t_env = table_env(bars)
     if not isinstance(t_env, StreamTableEnvironment):
         raise TypeError("bar_versions needs a StreamTableEnvironment")
+    # Bundles of many versions, not the environment's bundles of one (flink_jobs/environment.py:
+    # kept for operators whose output's watermarks matter): nothing after this step reads event
+    # time, and a round trip to the Python worker per version was the job's bottleneck.
+    for key, value in BAR_VERSION_BUNDLES.items():
+        t_env.get_config().set(key, value)
     kinds = {"STRING": Types.STRING(), "INT": Types.INT(), "BIGINT": Types.LONG(), "DOUBLE": Types.DOUBLE()}
     columns = [(KEY_COLUMN, "STRING"), *schema_columns(Topic.TRADE_BARS)]
     ordered = query(bars, "SELECT " + ", ".join(f"`{n}`" for n, _ in columns) + " FROM {src}")
