@@ -12,7 +12,7 @@ import pytest
 from config import AlertSettings
 from flink_jobs.alerts import alerts_table, check_alert_settings
 from schemas import Topic, validator_for
-from tests.flink.alert_sequences import CRAFTED_SETTINGS, crafted, random_processed
+from tests.flink.alert_sequences import CRAFTED_SETTINGS, T0, crafted, processed, random_processed
 from tests.flink.conftest import run_bounded_in
 from tests.flink.reference_alerts import as_tuple, reference_alerts
 
@@ -82,6 +82,34 @@ def test_alert_records_follow_the_contract(alert_run):
     assert by_symbol[("binance", "IIIUSDT", "spread_widening")]["message"] == (
         "IIIUSDT spread 5.00 bps is 2.50x its rolling mean (>= 2.00x) for 1.0 s"
     )
+
+
+@pytest.mark.integration
+def test_an_update_behind_the_watermark_is_dropped(local_table_env, tmp_path):
+    """As the SQL job's OVER windows and MATCH_RECOGNIZE did: the update at 1.1 s that would
+    confirm LATUSDT's episode arrives after a record of another symbol has moved the watermark
+    (5 s - the 2 s bound) past it, so the episode is confirmed by the next on-time update."""
+    on_time = [
+        processed("LATUSDT", t, t, imbalance_5=x)
+        for t, x in [(0, 0.1), *((t, 0.6) for t in range(100, 1001, 100))]
+    ]
+    records = on_time + [
+        processed("MOVUSDT", 5_000, 0, imbalance_5=0.0),
+        processed("LATUSDT", 1_100, 1_100, imbalance_5=0.6),  # late
+        processed("LATUSDT", 6_000, 6_000, imbalance_5=0.6),
+        processed("MOVUSDT", 9_000, 1, imbalance_5=0.0),
+    ]
+    rows = run_bounded_in(
+        local_table_env,
+        tmp_path / "in",
+        Topic.PROCESSED,
+        records,
+        lambda t: alerts_table(t, AlertSettings()),
+        watermark_each_record=True,
+    )
+    assert [as_tuple(r) for r in rows] == [
+        ("imbalance_extreme", "medium", "binance", "LATUSDT", T0 + 100, T0 + 6_000, 0.6, 0.5)
+    ]
 
 
 @pytest.mark.unit
