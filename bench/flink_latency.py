@@ -11,7 +11,9 @@ record (the topic has LogAppendTime) minus the send time, so how long this proce
 it does not count; and `visible`, the time this process read it at read_committed (like every
 consumer of the project) minus the send time. At exactly-once the two differ: the record is
 appended at once but only visible when the transaction of its checkpoint commits, so `visible` is
-what a consumer waits (on average about half a checkpoint interval more). The job is first started
+what a consumer waits (on average about half a checkpoint interval more). Their difference per
+record (`visible - append`: the wait for the commit, plus this reader's fetch) depends little on
+how loaded the machine is, unlike the two latencies, which include the job's backlog. The job is first started
 and primed (one record per symbol, until all of them come out), so the measurement does not
 include the job's start-up backlog; then records are paced for the warm-up (JIT compilation) and
 the measured seconds, and the run ends when every paced record has been read. The metrics job
@@ -190,7 +192,8 @@ def measure(bound_ms: int, interval_ms: int, guarantee: str, args: argparse.Name
             f"{args.rate:,.0f}/s, read {len(latencies):,} ({len({row[0] for row in latencies}):,} "
             f"distinct); after {args.warmup_s:.0f} s of warm-up, {args.seconds:.0f} s measured: "
             f"visible {percentiles([row[2] for row in steady])}; "
-            f"append {percentiles([row[1] for row in steady])}; {load_average()}",
+            f"append {percentiles([row[1] for row in steady])}; "
+            f"visible - append {percentiles([row[2] - row[1] for row in steady])}; {load_average()}",
             flush=True,
         )
 

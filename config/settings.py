@@ -149,7 +149,10 @@ class FlinkSettings(BaseSettings):
     # Where savepoints go (the jobs' default, and `obm jobs stop/redeploy`'s): the same kinds of URI.
     # Empty: the cluster's own (`obm jobs`: the stack's state folder).
     savepoint_dir: str = ""
-    checkpoint_interval_ms: int = 10_000
+    # Exactly-once outputs become visible when the checkpoint after them completes: at 2 s a record
+    # waits ~1.1 s more (p50; p99 2.3 s) per job it passes through, at 10 s ~5.1 s (p99 10.1 s)
+    # (docs/benchmarks.md, "Exactly-once outputs"; docs/operations.md).
+    checkpoint_interval_ms: int = 2_000
     # Longest a checkpoint may run before Flink declines it (Flink's own default is 10 min).
     checkpoint_timeout_ms: int = Field(default=120_000, ge=1_000)
     # Delivery of the jobs' Kafka outputs (processed, bars, alerts and their DLQ records).
