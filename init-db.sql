@@ -483,3 +483,56 @@ SELECT exchange, symbol, "interval", window_start, volume_delta,
                                             date_trunc('day', window_start, 'UTC')
                                ORDER BY window_start) AS cvd
 FROM trade_bars;
+
+-- ---------------------------------------------------------------------------------------------
+-- Pair analytics (pairs.analytics, flink_jobs/pairs.py, docs/metrics.md): one row per pair and
+-- aligned second. The job emits each second once, so rows are inserted and a replay changes
+-- nothing (ON CONFLICT DO NOTHING on the key). Closes are the bars' exact decimals; the statistics
+-- are NULL where undefined (a leg that did not move), adf_* until the pair's first ADF test.
+CREATE TABLE IF NOT EXISTS pair_analytics (
+    ts             timestamptz      NOT NULL,
+    pair           text             NOT NULL,
+    y              text             NOT NULL,
+    x              text             NOT NULL,
+    y_close        numeric          NOT NULL,
+    x_close        numeric          NOT NULL,
+    y_fill_age_ms  bigint           NOT NULL,
+    x_fill_age_ms  bigint           NOT NULL,
+    points         bigint           NOT NULL,
+    beta           double precision,
+    alpha          double precision,
+    r_squared      double precision,
+    spread         double precision,
+    spread_mean    double precision,
+    spread_std     double precision,
+    zscore         double precision,
+    return_corr    double precision,
+    half_life_s    double precision,
+    adf_stat       double precision,
+    adf_pvalue     double precision,
+    adf_lags       bigint,
+    adf_time       timestamptz
+);
+CREATE UNIQUE INDEX IF NOT EXISTS pair_analytics_key ON pair_analytics (pair, ts);
+INSERT INTO orderbook_retention (table_name, time_column, keep)
+    VALUES ('pair_analytics', 'ts', interval '30 days')
+ON CONFLICT (table_name) DO NOTHING;
+
+-- Hypertable with compression and retention under TimescaleDB (as trade_bars), else BRIN.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+        PERFORM create_hypertable('pair_analytics'::regclass, 'ts'::name,
+                                  chunk_time_interval => interval '1 day', if_not_exists => true,
+                                  migrate_data => true);
+        ALTER TABLE pair_analytics SET (timescaledb.compress,
+            timescaledb.compress_segmentby = 'pair', timescaledb.compress_orderby = 'ts DESC');
+        PERFORM add_compression_policy('pair_analytics'::regclass, interval '2 days', if_not_exists => true);
+        PERFORM add_retention_policy('pair_analytics'::regclass,
+            (SELECT keep FROM orderbook_retention WHERE table_name = 'pair_analytics'), if_not_exists => true);
+    ELSE
+        CREATE INDEX IF NOT EXISTS pair_analytics_ts_brin ON pair_analytics
+            USING brin (ts) WITH (pages_per_range = 32);
+    END IF;
+END
+$$;

@@ -136,14 +136,15 @@ def half_life(spread: NDArray[np.float64]) -> float | None:
 
 
 class PairState:
-    """One pair's state: each leg's last close (value, text, second), the window of aligned log
-    closes (a buffer of twice the window, slid back when full: O(1) per point), the last emitted
+    """One pair's state: each leg's close carried forward (value, text, second) and the closes
+    of seconds not computed yet, the window of aligned log closes (a buffer of twice the window, slid back when full: O(1) per point), the last emitted
     second and the latest ADF. Picklable: the Flink job keeps it in keyed state."""
 
     def __init__(self, spec: PairSpec, params: PairParameters) -> None:
         self.spec, self.params = spec, params
         self.phase = zlib.crc32(spec.pair_id.encode()) % params.adf_every_s
         self.closes: dict[str, tuple[float, str, int]] = {}  # "y"/"x" -> (close, text, second ms)
+        self.pending: dict[str, dict[int, tuple[float, str, int]]] = {}  # leg -> second -> close
         capacity = 2 * params.window_s
         self._buffer = np.empty((2, capacity))
         self._start = self._end = 0
@@ -151,22 +152,43 @@ class PairState:
         self.adf: tuple[float, float, int, int] | None = None  # statistic, p-value, lags, at ms
 
     def on_close(self, leg: str, second_ms: int, close_text: str) -> None:
-        """A 1 s bar's close of one leg. A version of an older bar than the leg's last is
-        ignored (the close carried forward is the newest one)."""
+        """A 1 s bar's close of one leg. Bars run ahead of the seconds computed (the watermark
+        trails them), so a bar of a second not computed yet waits in `pending` until its second
+        is; a later version of it replaces it there. A bar of a second already computed (a late
+        version) becomes the close carried forward only if it is the leg's newest."""
+        close = (float(close_text), close_text, second_ms)
+        if self.last_second is None or second_ms > self.last_second:
+            self.pending.setdefault(leg, {})[second_ms] = close
+            return
         known = self.closes.get(leg)
         if known is None or second_ms >= known[2]:
-            self.closes[leg] = (float(close_text), close_text, second_ms)
+            self.closes[leg] = close
+
+    def _close_at(self, leg: str, second_ms: int) -> tuple[float, str, int] | None:
+        """The leg's latest close at or before `second_ms`: a pending one, else the carried one."""
+        waiting = [s for s in self.pending.get(leg, {}) if s <= second_ms]
+        return self.pending[leg][max(waiting)] if waiting else self.closes.get(leg)
 
     def fills(self, second_ms: int) -> dict[str, tuple[float, str, int]] | None:
         """Each leg's (close, text, age ms) at `second_ms`, or None when a leg has no close yet
         or a close older than the fill bound."""
         out = {}
         for leg in ("y", "x"):
-            known = self.closes.get(leg)
-            if known is None or known[2] > second_ms or second_ms - known[2] > self.params.fill_max_age_ms:
+            known = self._close_at(leg, second_ms)
+            if known is None or second_ms - known[2] > self.params.fill_max_age_ms:
                 return None
             out[leg] = (known[0], known[1], second_ms - known[2])
         return out
+
+    def _advance(self, second_ms: int) -> None:
+        """The pending closes up to `second_ms` are now the past: the newest becomes the close
+        carried forward."""
+        for leg, waiting in self.pending.items():
+            done = [s for s in waiting if s <= second_ms]
+            if done:
+                self.closes[leg] = waiting[max(done)]
+                for s in done:
+                    del waiting[s]
 
     def _append(self, log_y: float, log_x: float) -> None:
         if self._end == self._buffer.shape[1]:
@@ -184,6 +206,7 @@ class PairState:
         if self.last_second is not None and second_ms <= self.last_second:
             return None
         fills = self.fills(second_ms)
+        self._advance(second_ms)
         if fills is None:
             self._start = self._end = 0
             return None

@@ -5,8 +5,9 @@ keyed by pair; a keyed Python operator (PairFunction) holds one PairState per pa
 (flink_jobs/pair_analytics.py: the statistics and their definitions) and emits the pair's record
 of second t on an event-time timer at t, so a second is computed once the watermark says both
 legs' bars of that second are in, with a leg that did not trade forward-filled. The timer of t
-sets the one of t + 1 s while a forward fill can still be fresh, so quiet seconds are computed
-too; a bar of a leg sets the timer of its own second (how the series starts again after a gap).
+computes the seconds after it up to the watermark and sets the timer of the next while a forward
+fill can still be fresh, so quiet seconds are computed too; a bar of a leg sets the timer of its
+own second (how the series starts again after a gap).
 
 A Python operator is acceptable here where the metrics job is SQL: it runs once per pair and
 second (~1,000 records/s for 1,000 pairs), not per book update, and the rolling OLS and the ADF
@@ -83,15 +84,25 @@ def _pair_function(settings: PairSettings) -> Any:
             return []
 
         def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> list[Row]:
+            """Computes `timestamp` and the seconds after it up to the watermark while a fill can
+            be fresh, then sets the timer of the next one. Not a timer per second: a timer set
+            behind the watermark from inside a Python timer would wait for the next watermark,
+            which after a jump (a catch-up, the end of the input) may never come."""
             pair = self._pair(ctx.get_current_key())
-            record = pair.step(timestamp)
+            watermark = ctx.timer_service().current_watermark()
+            rows, second = [], timestamp
+            while True:
+                record = pair.step(second)
+                if record is not None:
+                    rows.append(Row(pair.spec.pair_id, *[record[name] for name in names]))
+                second += 1_000
+                if pair.fills(second) is None:
+                    break  # both legs' bars will set their own timers
+                if second > watermark:
+                    ctx.timer_service().register_event_time_timer(second)
+                    break
             self.state.update(pair)
-            following = timestamp + 1_000
-            if pair.fills(following) is not None:
-                ctx.timer_service().register_event_time_timer(following)
-            if record is None:
-                return []
-            return [Row(pair.spec.pair_id, *[record[name] for name in names])]
+            return rows
 
     return PairFunction()
 

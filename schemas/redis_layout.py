@@ -63,6 +63,15 @@ class RedisLayout:
     def trade_bars(self, interval: str, exchange: str, symbol: str) -> str:
         return self._k("trade-bars", interval, exchange, symbol)
 
+    # STRING: JSON of the latest pairs.analytics record of one pair (`y/x` of exchange:symbol keys),
+    # with a TTL (latest_ttl_s).
+    def pair_latest(self, pair: str) -> str:
+        return self._k("pairs", "latest", pair)
+
+    # SET of the pair ids the sink has seen (what the dashboard lists).
+    def pairs(self) -> str:
+        return self._k("pairs")
+
     # STREAM of alerts (MAXLEN ~ alerts_stream_maxlen), one field ALERTS_STREAM_FIELD = JSON alert.
     def alerts_stream(self) -> str:
         return self._k("alerts")

@@ -41,6 +41,7 @@ from sinks.decoding.columns import decode_columns
 from sinks.decoding.contract import RejectedRecord, RejectKind, SinkContract, TopicContract
 from sinks.decoding.records import decode_record
 from sinks.decoding.structs import copy_types, decode_structs, struct_rows
+from sinks.postgres_pairs import PAIRS, pairs_row
 from sinks.postgres_rows import (
     ALERTS,
     ALL_TABLES,
@@ -138,7 +139,7 @@ class PreparedWrite:
 
 class PostgresSink(BatchingSink[PreparedWrite]):
     name = "postgres"
-    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.DLQ, Topic.RAW, Topic.TRADE_BARS)
+    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.DLQ, Topic.RAW, Topic.TRADE_BARS, Topic.PAIRS)
     # Connection-level failures: the server is down, restarting or unreachable.
     transient_errors = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -162,7 +163,7 @@ class PostgresSink(BatchingSink[PreparedWrite]):
         if self._conn is None or self._conn.closed:
             conn = psycopg.connect(self.settings.conninfo(), autocommit=True, connect_timeout=self.connect_timeout_s,
                                    application_name="obm-sink-postgres")  # fmt: skip
-            for spec in (*ALL_TABLES, TRADE_BARS):
+            for spec in (*ALL_TABLES, TRADE_BARS, PAIRS):
                 conn.execute(
                     sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS").format(
                         sql.Identifier(spec.stage), sql.Identifier(spec.table)
@@ -217,6 +218,10 @@ class PostgresSink(BatchingSink[PreparedWrite]):
                                  convert=trade_bars_row)  # fmt: skip
                 loads[TRADE_BARS] = bars
                 bars.row_items(rejects)
+            elif topic is Topic.PAIRS:  # the row path (sinks/postgres_pairs.py), inserted as the others
+                pairs = TableLoad(PAIRS, topic, contract, records=part.records, dicts=None, convert=pairs_row)
+                loads[PAIRS] = pairs
+                pairs.row_items(rejects)
             else:
                 spec, convert = _CONVERTERS[topic]
                 pg_types = self._types.get(spec.table)

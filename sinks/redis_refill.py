@@ -44,6 +44,7 @@ class RedisRefill:
             Topic.ALERTS: BARS_KEEP_MS,
             Topic.PROCESSED: latest_ttl_s * 1000,
             Topic.RAW: latest_ttl_s * 1000,
+            Topic.PAIRS: latest_ttl_s * 1000,
         }
         self.cap = max_records_per_partition
         self.chunk = chunk

@@ -112,7 +112,7 @@ class PreparedCommands:
 
 class RedisSink(BatchingSink[PreparedCommands]):
     name = "redis"
-    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.RAW, Topic.TRADE_BARS)
+    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.RAW, Topic.TRADE_BARS, Topic.PAIRS)
     transient_errors = (redis.ConnectionError, redis.TimeoutError)
 
     def __init__(
@@ -176,6 +176,8 @@ class RedisSink(BatchingSink[PreparedCommands]):
                 self._bars(out, contract, recs)
             elif topic is Topic.ALERTS:
                 self._alerts(out, contract, recs)
+            elif topic is Topic.PAIRS:
+                self._pairs(out, contract, recs)
         if symbols:
             out.commands.append(("sadd", (self.keys.symbols(), *symbols), {}))
         return out
@@ -223,6 +225,22 @@ class RedisSink(BatchingSink[PreparedCommands]):
                 ("set", (key_of(exchange, symbol), rec.value), {"ex": self.settings.latest_ttl_s})
             )
             symbols.add(member)
+        if judged:
+            out.result.count_stored(contract.topic, len(judged))
+
+    def _pairs(self, out: PreparedCommands, contract: TopicContract, recs: list[SinkRecord]) -> None:
+        """The latest record of each pair (the newest second: a pair's records come in order on
+        one partition), and the pair in the pairs SET."""
+        judged = self._judged(contract, recs, out.result, ("pair",))
+        latest: dict[str, bytes | None] = {}
+        for rec, pair in judged:
+            latest[pair] = rec.value
+        for pair, value in latest.items():
+            out.commands.append(
+                ("set", (self.keys.pair_latest(pair), value), {"ex": self.settings.latest_ttl_s})
+            )
+        if latest:
+            out.commands.append(("sadd", (self.keys.pairs(), *latest), {}))
         if judged:
             out.result.count_stored(contract.topic, len(judged))
 

@@ -22,8 +22,16 @@ TIMESCALEDB_LEG = (
     "tests/sinks/test_sink_postgres_paths.py",
     "tests/dashboard/test_dashboard_history_store.py",
     "tests/sinks/test_trade_bars_postgres.py",
+    "tests/sinks/test_pairs_storage.py::test_postgres_stores_every_field_once",
 )
-HYPERTABLES = {"orderbook_metrics", "orderbook_snapshots", "orderbook_bars", "orderbook_alerts", "trade_bars"}
+HYPERTABLES = {
+    "orderbook_metrics",
+    "orderbook_snapshots",
+    "orderbook_bars",
+    "orderbook_alerts",
+    "trade_bars",
+    "pair_analytics",
+}
 CONTINUOUS_AGGREGATES = {"orderbook_bars_1m", "orderbook_bars_1h", "trade_bars_1h"}
 
 

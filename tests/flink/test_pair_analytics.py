@@ -22,15 +22,19 @@ PAIR = "binance:ETHUSDT/binance:BTCUSDT"
 START = 1_723_161_240_000
 
 
-def _run(y_bars: dict[int, str], x_bars: dict[int, str], settings: PairSettings) -> list[dict]:
-    """Drive a PairState as the job does when every bar is in before its second is computed."""
+def _run(
+    y_bars: dict[int, str], x_bars: dict[int, str], settings: PairSettings, lead_s: int = 0
+) -> list[dict]:
+    """Drive a PairState as the job does: every bar up to `lead_s` seconds ahead is in before a
+    second is computed (the watermark trails the bars by the out-of-orderness)."""
     state = PairState(PairSpec.parse(PAIR), pair_parameters(settings))
     records = []
+    bars = sorted([(t, "y", c) for t, c in y_bars.items()] + [(t, "x", c) for t, c in x_bars.items()])
     last = max(max(y_bars), max(x_bars)) + settings.fill_max_age_ms
-    for t in range(min(min(y_bars), min(x_bars)), last + 1, 1000):
-        for leg, bars in (("y", y_bars), ("x", x_bars)):
-            if t in bars:
-                state.on_close(leg, t, bars[t])
+    for t in range(bars[0][0], last + 1, 1000):
+        while bars and bars[0][0] <= t + lead_s * 1000:
+            second, leg, close = bars.pop(0)
+            state.on_close(leg, second, close)
         record = state.step(t)
         if record is not None:
             records.append(record)
@@ -41,15 +45,16 @@ def _run(y_bars: dict[int, str], x_bars: dict[int, str], settings: PairSettings)
     ("seed", "window_s", "adf_every_s", "adf_points"),
     [(1, 60, 10, 60), (2, 120, 7, 80), (4, 300, 10, 300)],
 )
+@pytest.mark.parametrize("lead_s", [0, 3])
 def test_every_value_equals_the_reference(
-    seed: int, window_s: int, adf_every_s: int, adf_points: int
+    seed: int, window_s: int, adf_every_s: int, adf_points: int, lead_s: int
 ) -> None:
     settings = PairSettings(
         pairs=[PAIR], window_s=window_s, min_points=30, fill_max_age_ms=3_000,
         adf_every_s=adf_every_s, adf_points=adf_points,
     )  # fmt: skip
     y_bars, x_bars = cointegrated_bars(seed, 2 * window_s + 200, START, gap_at=100, gap_s=6)
-    got = _run(y_bars, x_bars, settings)
+    got = _run(y_bars, x_bars, settings, lead_s)
     expected = reference_records(y_bars, x_bars, PAIR, settings)
     assert len(expected) > window_s, "the input reaches a full window"
     assert any(r["x_fill_age_ms"] > 0 for r in expected) and any(r["y_fill_age_ms"] > 0 for r in expected)
