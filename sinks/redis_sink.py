@@ -231,9 +231,9 @@ class RedisSink(BatchingSink[PreparedCommands]):
     def _pairs(self, out: PreparedCommands, contract: TopicContract, recs: list[SinkRecord]) -> None:
         """The latest record of each pair (the newest second: a pair's records come in order on
         one partition), and the pair in the pairs SET."""
-        judged = self._judged(contract, recs, out.result, ("pair",))
+        judged = self._judged(contract, recs, out.result, ("pair", "event_time"))
         latest: dict[str, bytes | None] = {}
-        for rec, pair in judged:
+        for rec, (pair, _) in judged:
             latest[pair] = rec.value
         for pair, value in latest.items():
             out.commands.append(
