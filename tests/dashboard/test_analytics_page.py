@@ -1,0 +1,250 @@
+"""The Analytics page, run headless by Streamlit's AppTest against the session's real PostgreSQL
+and Redis: trade bars and pair analytics seeded into the tables the sinks write, and the page
+must show exactly the stored values; uploads analysed and refused with their reasons; exports
+read back equal to the stored rows."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+import uuid
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from config import PairSettings, PostgresSettings, RedisSettings
+from dashboard.analytics_store import AnalyticsStore
+from dashboard.export_files import to_bytes
+from dashboard.time_window import TimeWindow
+from dashboard.views.analytics import adf_verdict
+from tests.flink.reference_pairs import cointegrated_bars, reference_records
+
+pytestmark = pytest.mark.integration
+
+BAR_COLUMNS = ("open", "high", "low", "close", "volume", "quote_volume", "vwap", "trade_count",
+               "buy_volume", "sell_volume", "volume_delta")  # fmt: skip
+
+
+def _point_at(monkeypatch, pg: PostgresSettings, redis: RedisSettings) -> None:
+    """The app reads its settings from the environment, as it does under `obm up`."""
+    for name, value in {
+        "OBM_PG_HOST": pg.host, "OBM_PG_PORT": pg.port, "OBM_PG_USER": pg.user,
+        "OBM_PG_PASSWORD": pg.password.get_secret_value(), "OBM_PG_DATABASE": pg.database,
+        "OBM_REDIS_HOST": redis.host, "OBM_REDIS_PORT": redis.port, "OBM_REDIS_KEY_PREFIX": redis.key_prefix,
+        "OBM_DASHBOARD_REFRESH_S": 0,
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, str(value))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def _analytics_page() -> AppTest:
+    def script() -> None:
+        from dashboard import layout
+        from dashboard.views import analytics
+
+        analytics.render(layout.render_sidebar())
+
+    return AppTest.from_function(script, default_timeout=90)
+
+
+def _array(values) -> np.ndarray:
+    """A trace's values from the figure JSON: a list, or plotly's typed array (dtype + base64)."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).astype(float)
+    return np.asarray([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _table(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page with this column (the candles' and the pair's differ)."""
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    raise AssertionError(f"no table with a column {column!r}")
+
+
+def _figure(at: AppTest, title_start: str) -> dict:
+    import json
+
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        if spec["layout"]["title"]["text"].startswith(title_start):
+            return spec
+    raise AssertionError(f"no chart titled {title_start!r}")
+
+
+@pytest.fixture
+def trade_bars(pg_settings):
+    """1 s bars of the last 90 s and 1 min bars of the last 10 min of a new symbol, as the sink
+    stores them (exact decimals)."""
+    symbol = f"TB{uuid.uuid4().hex[:8].upper()}USDT"
+    now_s = int(time.time())
+    rng = np.random.default_rng(7)
+    rows = []
+    for interval, size_s, count in (("1s", 1, 90), ("1m", 60, 10)):
+        first = now_s // size_s * size_s - (count - 1) * size_s
+        for i in range(count):
+            o, c = (Decimal(f"{2500 + rng.integers(-500, 500) / 100:.2f}") for _ in range(2))
+            h, low = max(o, c) + Decimal("0.37"), min(o, c) - Decimal("0.21")
+            buy, sell = (
+                Decimal(f"{rng.integers(1, 9999) / 1000:.3f}"),
+                Decimal(f"{rng.integers(1, 999) / 1000:.3f}"),
+            )
+            volume = buy + sell
+            quote = volume * (o + c) / 2
+            start = pd.Timestamp((first + i * size_s) * 1000, unit="ms", tz="UTC")
+            rows.append((start, start + pd.Timedelta(seconds=size_s), "binance", "spot", symbol, interval,
+                         o, h, low, c, volume, quote, float(quote / volume), int(rng.integers(1, 50)),
+                         buy, sell, buy - sell))  # fmt: skip
+    with psycopg.connect(pg_settings.conninfo()) as conn:
+        conn.cursor().executemany(
+            'INSERT INTO trade_bars (window_start, window_end, exchange, market, symbol, "interval", '
+            f"{', '.join(BAR_COLUMNS)}) VALUES ({', '.join(['%s'] * 17)})",
+            rows,
+        )
+    return f"binance:{symbol}", rows
+
+
+@pytest.fixture
+def pair_rows(pg_settings):
+    """Ten minutes of a new pair's records (the independent reference's, as the job would emit
+    them) ending now, stored as the sink stores them."""
+    suffix = uuid.uuid4().hex[:6].upper()
+    y, x = f"binance:Y{suffix}USDT", f"binance:X{suffix}USDT"
+    settings = PairSettings(window_s=60, min_points=20, fill_max_age_ms=3_000, adf_every_s=7, adf_points=50)
+    start = (int(time.time()) - 600) * 1000
+    y_bars, x_bars = cointegrated_bars(seed=11, seconds=600, start_ms=start)
+    records = reference_records(y_bars, x_bars, f"{y}/{x}", settings)
+    columns = ("ts", "pair", "y", "x", "y_close", "x_close", "y_fill_age_ms", "x_fill_age_ms", "points",
+               "beta", "alpha", "r_squared", "spread", "spread_mean", "spread_std", "zscore", "return_corr",
+               "half_life_s", "adf_stat", "adf_pvalue", "adf_lags", "adf_time")  # fmt: skip
+
+    def row(r):
+        def at(ms):
+            return None if ms is None else pd.Timestamp(ms, unit="ms", tz="UTC")
+
+        values = {**r, "ts": at(r["event_time"]), "adf_time": at(r["adf_time"])}
+        values = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in values.items()}
+        return tuple(values[c] for c in columns)
+
+    with psycopg.connect(pg_settings.conninfo()) as conn:
+        conn.cursor().executemany(
+            f"INSERT INTO pair_analytics ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+            [row(r) for r in records],
+        )
+    return f"{y}/{x}", records
+
+
+def test_candles_show_the_stored_bars(monkeypatch, pg_settings, redis_prefix, trade_bars):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    key, rows = trade_bars
+    at = _analytics_page().run()
+    assert not at.exception
+    at.selectbox(key="analytics_symbol").set_value(key).run()
+    for interval in ("1s", "1m"):
+        at.segmented_control(key="analytics_interval").set_value(interval).run()
+        assert not at.exception and not at.error
+        stored = [r for r in rows if r[5] == interval]
+        last = stored[-1]
+        shown = _metrics(at)
+        assert float(shown["Close"]) == float(last[9])
+        assert float(shown["Volume"]) == float(last[10])
+        assert float(shown["VWAP"]) == pytest.approx(last[12], rel=1e-5)  # shown with 6 digits
+        assert shown["Trades"] == f"{last[13]:,}"
+        candles = _figure(at, "Trade candles")["data"]
+        assert list(_array(candles[0]["close"])) == [float(r[9]) for r in stored]
+        assert list(_array(candles[0]["high"])) == [float(r[7]) for r in stored]
+        assert list(_array(candles[1]["y"])) == [float(r[14]) for r in stored]  # buy volume
+        table = _table(at, "volume_delta")  # the newest 50, newest first
+        newest = stored[::-1][:50]
+        assert list(table["close"]) == [float(r[9]) for r in newest]
+        assert list(table["volume_delta"]) == [float(r[16]) for r in newest]
+
+
+def test_pair_shows_the_stored_analytics(monkeypatch, pg_settings, redis_prefix, pair_rows):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    pair, records = pair_rows
+    at = _analytics_page().run()
+    assert not at.exception
+    at.selectbox(key="analytics_pair").set_value(pair).run()
+    assert not at.exception
+    last = records[-1]
+    shown = _metrics(at)
+    assert float(shown["β"]) == pytest.approx(last["beta"], rel=1e-3)  # 4 significant digits
+    assert float(shown["ADF statistic"]) == pytest.approx(last["adf_stat"], rel=1e-3)
+    assert shown["ADF verdict"] == adf_verdict(last["adf_pvalue"])
+    table = _table(at, "zscore")  # the latest records, newest first, as stored
+    newest = records[::-1][: len(table)]
+    for field in ("beta", "zscore", "return_corr", "half_life_s", "adf_stat", "adf_pvalue"):
+        want = [np.nan if r[field] is None else float(r[field]) for r in newest]
+        np.testing.assert_array_equal(table[field].to_numpy(dtype=float), want, err_msg=field)
+    spread = _figure(at, "Spread")["data"]
+    assert list(_array(spread[0]["y"])) == [float(r["spread"]) for r in records]
+    upper = np.array([r["spread_mean"] + 2.0 * r["spread_std"] for r in records])
+    np.testing.assert_allclose(_array(spread[2]["y"]), upper, rtol=1e-12)
+    prices = _figure(at, "Prices")["data"]
+    y0 = float(records[0]["y_close"])
+    np.testing.assert_allclose(
+        _array(prices[0]["y"]), [float(r["y_close"]) / y0 for r in records], rtol=1e-12
+    )
+
+
+def test_upload_is_analysed_or_refused_with_reasons(monkeypatch, pg_settings, redis_prefix):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    at = _analytics_page().run()
+    bad = b"timestamp,symbol,price,size\n1723111200000,ETHUSDT,abc,1\n"
+    at.file_uploader(key="analytics_upload").set_value(("ticks.csv", bad, "text/csv")).run()
+    assert not at.exception
+    assert "price: not a positive number at line 2" in at.error[0].value
+    t0 = 1_723_111_200_000
+    y_bars, x_bars = cointegrated_bars(seed=5, seconds=120, start_ms=t0)
+    lines = [f"{s + 400},ETHUSDT,{c},0.5" for s, c in y_bars.items()]
+    lines += [f"{s + 600},BTCUSDT,{c},0.01" for s, c in x_bars.items()]
+    good = ("timestamp,symbol,price,size\n" + "\n".join(lines) + "\n").encode()
+    at.file_uploader(key="analytics_upload").set_value(("ticks.csv", good, "text/csv")).run()
+    assert not at.exception and not at.error
+    assert "2 symbol(s): upload:BTCUSDT, upload:ETHUSDT" in at.success[0].value
+    at.selectbox(key="upload_y").set_value("upload:ETHUSDT")
+    at.selectbox(key="upload_x").set_value("upload:BTCUSDT").run()
+    assert not at.exception and not at.error
+    settings = PairSettings()
+    expected = reference_records(y_bars, x_bars, "upload:ETHUSDT/upload:BTCUSDT", settings)
+    assert expected, "the default window's min_points fit in 120 s"
+    shown = _metrics(at)
+    assert float(shown["β"]) == pytest.approx(expected[-1]["beta"], rel=1e-3)
+    assert shown["ADF verdict"] == adf_verdict(expected[-1]["adf_pvalue"])
+
+
+@pytest.mark.parametrize("fmt", ["CSV", "Parquet"])
+def test_export_reads_back_the_stored_rows(pg_settings, trade_bars, pair_rows, fmt):
+    key, rows = trade_bars
+    pair, records = pair_rows
+    store = AnalyticsStore(pg_settings)
+    window = TimeWindow(int(time.time() - 3_600) * 1000, int(time.time() + 60) * 1000)
+    try:
+        bars = store.export_rows("trade bars 1m", key, window, 1_000)
+        pairs = store.export_rows("pair analytics", pair, window, 1_000)
+    finally:
+        store.close()
+    for frame, check in ((bars, "close"), (pairs, "beta")):
+        data = to_bytes(frame, fmt)
+        back = (
+            pd.read_csv(io.BytesIO(data), float_precision="round_trip")
+            if fmt == "CSV"
+            else pd.read_parquet(io.BytesIO(data))
+        )
+        assert len(back) == len(frame)
+        if check == "close":
+            assert [Decimal(str(v)) for v in back["close"]] == [r[9] for r in rows if r[5] == "1m"]
+        else:
+            np.testing.assert_array_equal(back["beta"].to_numpy(dtype=float), [r["beta"] for r in records])
