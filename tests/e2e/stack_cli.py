@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,25 @@ from obm.stack.health import free_port
 from obm.stack.process import pid_alive
 
 OBM = [sys.executable, "-m", "obm.cli"]
+
+
+def free_port_run(count: int, stride: int) -> int:
+    """A port p such that p, p + stride, ... (count ports) are all free now: the producers of a
+    stack with several venues serve /metrics on ProducerSettings.metrics_port + stride * i."""
+    for _ in range(200):
+        base = free_port()
+        if base + stride * (count - 1) < 65536 and all(port_free(base + stride * i) for i in range(1, count)):
+            return base
+    raise RuntimeError(f"no run of {count} free ports {stride} apart")
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 @dataclass
