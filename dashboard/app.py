@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import layout
-from dashboard.views import alerts, export, overview, settings, symbol
+from dashboard.views import alerts, analytics, export, overview, settings, symbol
 
 st.set_page_config(page_title="Order book monitor", page_icon=":material/monitoring:", layout="wide")
 
@@ -41,6 +41,9 @@ pages = {
     ),
     "alerts": st.Page(
         lambda: alerts.render(ctx), title="Alerts", icon=":material/notifications:", url_path="alerts"
+    ),
+    "analytics": st.Page(
+        lambda: analytics.render(ctx), title="Analytics", icon=":material/query_stats:", url_path="analytics"
     ),
     "export": st.Page(
         lambda: export.render(ctx), title="Export", icon=":material/download:", url_path="export"
