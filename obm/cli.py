@@ -30,6 +30,7 @@ LAZY_COMMANDS = {
     "notify": "notify.cli:notify",
     "serve": "gateway.cli:serve",
     "alerts": "obm.alerts.command:alerts",
+    "export": "dashboard.export_cli:export",
 }
 
 

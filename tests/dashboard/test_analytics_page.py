@@ -16,6 +16,7 @@ import pandas as pd
 import psycopg
 import pytest
 import streamlit as st
+from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
 from config import PairSettings, PostgresSettings, RedisSettings
@@ -23,6 +24,7 @@ from dashboard.analytics_store import AnalyticsStore
 from dashboard.export_files import to_bytes
 from dashboard.time_window import TimeWindow
 from dashboard.views.analytics import adf_verdict
+from obm.cli import main
 from tests.flink.reference_pairs import cointegrated_bars, reference_records
 
 pytestmark = pytest.mark.integration
@@ -248,3 +250,32 @@ def test_export_reads_back_the_stored_rows(pg_settings, trade_bars, pair_rows, f
             assert [Decimal(str(v)) for v in back["close"]] == [r[9] for r in rows if r[5] == "1m"]
         else:
             np.testing.assert_array_equal(back["beta"].to_numpy(dtype=float), [r["beta"] for r in records])
+
+
+def test_obm_export_writes_the_stored_rows(monkeypatch, tmp_path, pg_settings, trade_bars, pair_rows):
+    _point_at(monkeypatch, pg_settings, RedisSettings())
+    key, rows = trade_bars
+    pair, records = pair_rows
+    start = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(hours=1)
+    span = [
+        "--from",
+        start.strftime("%Y-%m-%dT%H:%M:%S"),
+        "--to",
+        (start + pd.Timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S"),
+    ]
+    runner = CliRunner()
+    bars_file, pairs_file = tmp_path / "bars.parquet", tmp_path / "pairs.csv"
+    result = runner.invoke(main, ["export", "--table", "trade_bars", "--key", key, "--interval", "1s", *span,
+                                  "--format", "parquet", "--output", str(bars_file)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    bars = pd.read_parquet(bars_file)
+    assert list(bars["close"]) == [r[9] for r in rows if r[5] == "1s"]  # exact decimals
+    assert list(bars["window_start"]) == [r[0] for r in rows if r[5] == "1s"]
+    result = runner.invoke(main, ["export", "--table", "pair_analytics", "--key", pair, *span,
+                                  "--output", str(pairs_file)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"{len(records):,} rows" in result.output
+    back = pd.read_csv(pairs_file, float_precision="round_trip")
+    np.testing.assert_array_equal(back["zscore"].to_numpy(dtype=float), [r["zscore"] for r in records])
+    result = runner.invoke(main, ["export", "--table", "trade_bars", "--key", "binance:NOSUCHUSDT", *span])
+    assert result.exit_code == 1 and "no trade bars 1m of binance:NOSUCHUSDT" in result.output
