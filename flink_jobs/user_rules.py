@@ -18,7 +18,7 @@ from __future__ import annotations
 from pyflink.table import Table
 
 from config import KafkaSettings
-from flink_jobs.connectors import KEY_COLUMN, ROWTIME, schema_columns
+from flink_jobs.connectors import KEY_COLUMN, schema_columns
 from flink_jobs.sql_building import query, table_env
 from schemas import Topic, topic_name
 
@@ -56,12 +56,16 @@ def user_rules_table(processed: Table, rules_source: str) -> Table:
     table_env(processed).execute_sql(
         f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {RULE_FUNCTION} AS '{RULE_CLASS}' LANGUAGE JAVA"
     )
+    # No on_time and no time attribute into the function: Flink 2.2 drops rows at or behind the
+    # watermark before a process table function with on_time sees them (FLINK-39436 lifts that
+    # later); the rules take every record in arrival order, late or not.
+    columns = ", ".join(f"`{name}`" for name, _ in schema_columns(Topic.PROCESSED))
+    inputs = query(processed, f"SELECT {columns} FROM {{src}}")
     raised = query(
-        processed,
+        inputs,
         f"""
         SELECT * FROM {RULE_FUNCTION}(
           input => TABLE {{src}} PARTITION BY (`exchange`, `market`, `symbol`),
-          on_time => DESCRIPTOR(`{ROWTIME}`),
           rules => {_string_literal(rules_source)},
           uid => '{RULE_UID}'
         )

@@ -31,6 +31,7 @@ LAZY_COMMANDS = {
     "serve": "gateway.cli:serve",
     "alerts": "obm.alerts.command:alerts",
     "export": "dashboard.export_cli:export",
+    "rules": "rules.cli:rules",
 }
 
 

@@ -56,5 +56,7 @@ def walk(n: int, *, seed: int, t0: int | None = None) -> list[dict[str, Any]]:
         st["imb"] = max(-1.0, min(1.0, 0.85 * st["imb"] + rng.gauss(0, 0.25)))
         imb = None if rng.random() < 0.03 else round(st["imb"], 3)
         ofi = None if rng.random() < 0.2 else round(rng.gauss(0, 1.2), 3)
-        out.append(processed(*book, t, k, spread_bps=round(st["spread"], 4), imbalance_5=imb, ofi_1=ofi))
+        # now and then a record 5 s behind: late for the watermark, still evaluated in arrival order
+        at = t - 5_000 if rng.random() < 0.01 else t
+        out.append(processed(*book, at, k, spread_bps=round(st["spread"], 4), imbalance_5=imb, ofi_1=ofi))
     return out
