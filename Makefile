@@ -32,7 +32,7 @@ lint: ## ruff and mypy
 	@scripts/bootstrap.sh test
 	@$(VENV)/ruff check .
 	@$(VENV)/ruff format --check .
-	@$(VENV)/mypy config schemas producer sinks obm flink_jobs dashboard gateway notify bench
+	@$(VENV)/mypy config schemas producer sinks obm flink_jobs dashboard gateway notify bench rules
 
 bench: ## run the benchmarks (results go to docs/benchmarks.md by hand, with date and machine)
 	@scripts/bootstrap.sh test
