@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Any
 
 from config import ContractSettings, KafkaSettings, PostgresSettings, RedisSettings, SinkSettings
+from config.clients import LATEST_VALUE_ISOLATION_LEVEL
 from sinks.batching import BatchingSink
 from sinks.consume_loop import ConsumeLoop
 from sinks.decoding.contract import SinkContract
@@ -26,6 +27,7 @@ def build_loop(kind: str, kafka: KafkaSettings | None = None, sink_settings: Sin
     ss = sink_settings or SinkSettings()
     judge = SinkContract.from_settings(contract)
     sink: BatchingSink[Any]
+    consumer_overrides: dict[str, object] = {}
     if kind == "postgres":
         from sinks.postgres_sink import PostgresSink
 
@@ -37,10 +39,12 @@ def build_loop(kind: str, kafka: KafkaSettings | None = None, sink_settings: Sin
         rs = redis_settings or RedisSettings()
         sink = RedisSink(rs, refill=RedisRefill(kafka, rs.latest_ttl_s), contract=judge)
         group = ss.redis_group
+        consumer_overrides["isolation.level"] = LATEST_VALUE_ISOLATION_LEVEL
     else:
         raise ValueError(f"unknown sink {kind!r}; one of {SINK_KINDS}")
     return ConsumeLoop(sink, kafka, group, SinkMetrics(kind),
-                       batch_max_records=ss.batch_max_records, batch_max_ms=ss.batch_max_ms)  # fmt: skip
+                       batch_max_records=ss.batch_max_records, batch_max_ms=ss.batch_max_ms,
+                       extra_consumer_config=consumer_overrides)  # fmt: skip
 
 
 def tune_gc() -> None:
