@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import layout
-from dashboard.views import alerts, analytics, export, overview, settings, symbol
+from dashboard.views import alerts, analytics, export, overview, rules, settings, symbol
 
 st.set_page_config(page_title="Order book monitor", page_icon=":material/monitoring:", layout="wide")
 
@@ -42,6 +42,7 @@ pages = {
     "alerts": st.Page(
         lambda: alerts.render(ctx), title="Alerts", icon=":material/notifications:", url_path="alerts"
     ),
+    "rules": st.Page(lambda: rules.render(ctx), title="Rules", icon=":material/rule:", url_path="rules"),
     "analytics": st.Page(
         lambda: analytics.render(ctx), title="Analytics", icon=":material/query_stats:", url_path="analytics"
     ),

@@ -20,9 +20,11 @@ from dashboard.live_store import LiveUnavailable
 from dashboard.resources import live_store
 from dashboard.tables import alert_feed_table, alerts_frame, filter_alerts, page_count, paginate
 from dashboard.time_window import now_ms
+from schemas import Topic, load_schema
 
 SEVERITIES = ["high", "medium", "low"]
-ALERT_TYPES = ["imbalance_extreme", "imbalance_flip", "spread_widening", "velocity_spike"]
+# Every type of the alerts schema: the built-in ones and user_rule (the user rules, docs/rules.md).
+ALERT_TYPES: list[str] = load_schema(Topic.ALERTS)["properties"]["alert_type"]["enum"]
 PAGE_SIZES = [25, 50, 100]
 REDIS_FALLBACK_COUNT = 2_000
 
