@@ -36,6 +36,7 @@ COPY sinks/ sinks/
 COPY dashboard/ dashboard/
 COPY gateway/ gateway/
 COPY notify/ notify/
+COPY rules/ rules/
 RUN pip install .
 COPY --from=native /wheels/ /tmp/wheels/
 RUN pip install /tmp/wheels/obm_book_native-*.whl && rm -rf /tmp/wheels

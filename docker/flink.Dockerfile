@@ -41,6 +41,7 @@ COPY sinks/ sinks/
 COPY dashboard/ dashboard/
 COPY gateway/ gateway/
 COPY notify/ notify/
+COPY rules/ rules/
 RUN uv pip install --python /opt/venv/bin/python .
 
 COPY --from=connector-jars /build/jars/flink/ /opt/flink/lib/
