@@ -49,7 +49,9 @@ TOPIC_POLICIES: dict[Topic, TopicPolicy] = {
         why="one record per trade, like orderbook.raw; a day is enough to replay an incident",
     ),
     Topic.TRADE_BARS: TopicPolicy(retention_ms=30 * DAY_MS, why="small; kept as long as the book bars"),
-    Topic.PAIRS: TopicPolicy(retention_ms=30 * DAY_MS, why="one record per pair and second; kept as long as the bars"),
+    Topic.PAIRS: TopicPolicy(
+        retention_ms=30 * DAY_MS, why="one record per pair and second; kept as long as the bars"
+    ),
     Topic.RULES: TopicPolicy(
         retention_ms=3650 * DAY_MS,
         cleanup_policy="compact",
