@@ -66,13 +66,14 @@ def _pairs(since_ms: int) -> list[str]:
 
 def adf_verdict(pvalue: float | None) -> str:
     """The ADF result in words: the strictest usual level at which the test rejects a unit root
-    in the spread (the spread is then mean-reverting at that level), or no evidence."""
+    in the spread (the spread is then mean-reverting at that level), or "no evidence" (of mean
+    reversion: short, so the card shows it whole; its help says it in full)."""
     if pvalue is None or math.isnan(pvalue):
         return "no ADF test yet"
     for level, label in ADF_LEVELS:
         if pvalue < level:
             return f"mean-reverting at {label}"
-    return "no evidence of mean reversion"
+    return "no evidence"
 
 
 def _number(value: float | None, digits: int = 4) -> str:
@@ -124,10 +125,15 @@ def render_pair(frame: pd.DataFrame, y: str, x: str, k: float, revision: str = "
     cols[1].metric("z-score", _number(last["zscore"], 3))
     cols[2].metric("Return correlation", _number(last["return_corr"], 3))
     cols[3].metric("Half-life (s)", _number(last["half_life_s"], 3), help="AR(1) fit of the spread")
-    cols = st.columns(4)
+    cols = st.columns([1, 1, 2, 1])  # the verdict is words: room for them
     cols[0].metric("ADF statistic", _number(last["adf_stat"]))
     cols[1].metric("ADF p-value", _number(last["adf_pvalue"], 3))
-    cols[2].metric("ADF verdict", adf_verdict(last["adf_pvalue"]))
+    cols[2].metric(
+        "ADF verdict",
+        adf_verdict(last["adf_pvalue"]),
+        help="Mean-reverting at a level: the ADF test rejects a unit root in the spread at that level. "
+        "No evidence: it does not at 10%, so the spread may wander off.",
+    )
     when = last["adf_time"]
     cols[3].metric("ADF at (UTC)", "—" if pd.isna(when) else pd.Timestamp(when).strftime("%H:%M:%S"))
     st.plotly_chart(figures.normalized_prices(frame, y, x, revision), key=f"prices_{revision}")

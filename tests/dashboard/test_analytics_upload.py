@@ -139,7 +139,7 @@ def test_pair_needs_both_symbols_in_the_file():
         (0.004, "mean-reverting at 1%"),
         (0.03, "mean-reverting at 5%"),
         (0.07, "mean-reverting at 10%"),
-        (0.4, "no evidence of mean reversion"),
+        (0.4, "no evidence"),
         (float("nan"), "no ADF test yet"),
         (None, "no ADF test yet"),
     ],
