@@ -125,17 +125,17 @@ def render_pair(frame: pd.DataFrame, y: str, x: str, k: float, revision: str = "
     cols[1].metric("z-score", _number(last["zscore"], 3))
     cols[2].metric("Return correlation", _number(last["return_corr"], 3))
     cols[3].metric("Half-life (s)", _number(last["half_life_s"], 3), help="AR(1) fit of the spread")
-    cols = st.columns([1, 1, 2, 1])  # the verdict is words: room for them
-    cols[0].metric("ADF statistic", _number(last["adf_stat"]))
-    cols[1].metric("ADF p-value", _number(last["adf_pvalue"], 3))
-    cols[2].metric(
+    adf_cols = st.columns([1, 1, 2, 1])  # the verdict is words: room for them
+    adf_cols[0].metric("ADF statistic", _number(last["adf_stat"]))
+    adf_cols[1].metric("ADF p-value", _number(last["adf_pvalue"], 3))
+    adf_cols[2].metric(
         "ADF verdict",
         adf_verdict(last["adf_pvalue"]),
         help="Mean-reverting at a level: the ADF test rejects a unit root in the spread at that level. "
         "No evidence: it does not at 10%, so the spread may wander off.",
     )
     when = last["adf_time"]
-    cols[3].metric("ADF at (UTC)", "—" if pd.isna(when) else pd.Timestamp(when).strftime("%H:%M:%S"))
+    adf_cols[3].metric("ADF at (UTC)", "—" if pd.isna(when) else pd.Timestamp(when).strftime("%H:%M:%S"))
     st.plotly_chart(figures.normalized_prices(frame, y, x, revision), key=f"prices_{revision}")
     st.plotly_chart(figures.spread_and_zscore(frame, k, revision), key=f"spread_{revision}")
     c1, c2 = st.columns(2)
