@@ -32,6 +32,9 @@ class MessageBookFeed(BookFeed):
         except orjson.JSONDecodeError as exc:
             self._dead_letter(raw, f"malformed JSON: {exc}", None, None)
             return None
+        if self.trades is not None and self.trades.take(msg, raw, receive_time_ns):
+            self.trade_frames += 1
+            return None
         try:
             parsed = self._parse(msg, receive_time_ns)
         except BadFrame as exc:

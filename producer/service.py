@@ -159,7 +159,9 @@ class ProducerService:
         if not settings.trades:
             return None
         stream = trade_stream(self.spec.id)
-        if stream is None or feed_class is not BookFeed:
+        # Binance-style combined streams hand trade frames on by stream name; the venues' own
+        # message shapes (stream/message feeds) need the trade stream to recognize its pushes.
+        if stream is None or (feed_class is BookFeed) != (stream.route is None):
             log.warning("trades: %s has no trade stream yet (producer/trades.py); books only", self.spec.id)
             return None
         trades = TradeFeed(self.spec.id, self.spec.market, self.symbols, stream, self.publisher)

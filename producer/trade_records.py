@@ -43,10 +43,14 @@ class ParsedTrade:
 @dataclass(frozen=True)
 class TradeStream:
     """What a venue's exchange module offers for trades: the stream name of a symbol, and the
-    parser of its frames' data (BadFrame with the reason for anything unusable)."""
+    parser of its frames' data into the trades they carry, in the venue's order (BadFrame with
+    the reason for anything unusable). Venues with their own message shape (OKX, Bybit) ride on
+    the stream/message feeds, which read every frame themselves: `route` names the trade stream
+    of a decoded message that is a trade push, None for anything else (books, answers)."""
 
     channel: Callable[[str], str]
-    parse: Callable[[dict[str, Any], int], ParsedTrade]
+    parse: Callable[[dict[str, Any], int], list[ParsedTrade]]
+    route: Callable[[Any], str | None] | None = None
 
 
 def exact_text(text: str, field: str, pattern: re.Pattern[str]) -> str:

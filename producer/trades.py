@@ -13,18 +13,23 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from producer import trades_binance
+from producer import trades_binance, trades_bybit, trades_okx
 from producer.exchanges.spec import BadFrame, Instrument
 from producer.publisher import RecordPublisher
 from producer.trade_records import TradeStream, trade_record
 from schemas import dlq_record, record_key
 
-# exchange module id (ExchangeSpec.id) -> its trade stream. Gate.io, Hyperliquid, OKX and Bybit
-# get an entry when their trade parsers exist.
+# exchange module id (ExchangeSpec.id) -> its trade stream. Gate.io and Hyperliquid get an entry
+# when their trade parsers exist.
 TRADE_STREAMS: dict[str, TradeStream] = {
     "binance": trades_binance.SPOT,
     "binance_usdm": trades_binance.FUTURES,
     "binance_coinm": trades_binance.FUTURES,
+    "okx": trades_okx.TRADES,
+    "okx_swap": trades_okx.TRADES,
+    "bybit": trades_bybit.TRADES,
+    "bybit_linear": trades_bybit.TRADES,
+    "bybit_inverse": trades_bybit.TRADES,
 }
 # Trade ids remembered per symbol to recognize a repeated trade: far more than a reconnect
 # repeats (Binance resends nothing; venues that replay do so for the last few dozen trades).
@@ -95,27 +100,42 @@ class TradeFeed:
         if state is not None:
             state.instrument = instrument
 
+    def take(self, msg: Any, raw: str | bytes, receive_time_ns: int) -> bool:
+        """A decoded frame of the stream/message feeds (OKX, Bybit): True when it is a push of
+        one of our trade streams, which is then handled here; False for anything else."""
+        route = self.stream.route
+        stream = route(msg) if route is not None else None
+        if stream is None or stream not in self.routes:
+            return False
+        self.on_data(stream, msg, raw, receive_time_ns)
+        return True
+
     def on_data(self, stream: str, data: Any, raw: str | bytes, receive_time_ns: int) -> None:
-        """One frame's data of the trade stream `stream` (a key of `routes`)."""
+        """One frame's data of the trade stream `stream` (a key of `routes`): its trades, in the
+        venue's order; a frame with anything unusable goes to the DLQ whole (none of its trades
+        is published, so a frame is never half in)."""
         state = self.routes[stream]
         try:
             if type(data) is not dict:
                 raise BadFrame("data is not an object")
-            trade = self.stream.parse(data, receive_time_ns)
-            if trade.symbol != state.symbol:
-                raise BadFrame(f"symbol {trade.symbol!r} on stream {stream!r}")
-            record = trade_record(trade, self.exchange, self.market, state.instrument)
+            records = []
+            for trade in self.stream.parse(data, receive_time_ns):
+                if trade.symbol != state.symbol:
+                    raise BadFrame(f"symbol {trade.symbol!r} on stream {stream!r}")
+                records.append(
+                    (trade.trade_id, trade_record(trade, self.exchange, self.market, state.instrument))
+                )
         except BadFrame as exc:
             state.dlq += 1
             self.publisher.publish_dlq(
                 dlq_record(source="producer", reason=str(exc), payload=raw, origin=stream, key=state.key_text)
             )
             return
-        if not state.recent.add(trade.trade_id):
-            state.duplicates += 1
-            return
-        if self.publisher.publish_trade(state.key, record):
-            state.published += 1
+        for trade_id, record in records:
+            if not state.recent.add(trade_id):
+                state.duplicates += 1
+            elif self.publisher.publish_trade(state.key, record):
+                state.published += 1
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per symbol: trades published, duplicates dropped, frames sent to the DLQ."""

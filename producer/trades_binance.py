@@ -39,12 +39,12 @@ def _parse(data: dict[str, Any], receive_time_ns: int, event: str, id_field: str
     )
 
 
-def parse_spot_trade(data: dict[str, Any], receive_time_ns: int) -> ParsedTrade:
-    return _parse(data, receive_time_ns, "trade", "t")
+def parse_spot_trade(data: dict[str, Any], receive_time_ns: int) -> list[ParsedTrade]:
+    return [_parse(data, receive_time_ns, "trade", "t")]
 
 
-def parse_agg_trade(data: dict[str, Any], receive_time_ns: int) -> ParsedTrade:
-    return _parse(data, receive_time_ns, "aggTrade", "a")
+def parse_agg_trade(data: dict[str, Any], receive_time_ns: int) -> list[ParsedTrade]:
+    return [_parse(data, receive_time_ns, "aggTrade", "a")]
 
 
 SPOT = TradeStream(channel=lambda symbol: f"{symbol.lower()}@trade", parse=parse_spot_trade)

@@ -5,7 +5,9 @@ quoted in USDT or USDC; inverse: those quoted in USD).
 WebSocket: `{"op": "ping"}` is answered with a pong message; `{"op": "subscribe"|"unsubscribe",
 "args": ["orderbook.50.BTCUSDT", ...]}` with one answer per request (`success` false for an
 unknown topic), and a subscription gets the book (`type: "snapshot"`), then every change as a
-`delta` with `u` one more than the previous and a growing `seq`. Simplifications: the snapshot
+`delta` with `u` one more than the previous and a growing `seq`. `publicTrade.{symbol}` gets a
+push of the fills of every step of the market model (its market orders taking levels), after
+the book's delta. Simplifications: the snapshot
 carries the whole simulated book, not only its top 50, and deltas are not cut to the top 50.
 
 Changes come from the market model (its sizes read as contracts of 1 USD on inverse books), or,
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -46,6 +49,7 @@ class BybitBook:
     def __init__(self, category: str, symbol: str, model: SymbolModel) -> None:
         self.category, self.symbol, self.model = category, symbol, model
         self.topic = f"orderbook.50.{symbol}"
+        self.trade_topic = f"publicTrade.{symbol}"
         self.bids = {okx_text(p): okx_text(s) for p, s in model.book.levels("bids")}
         self.asks = {okx_text(p): okx_text(s) for p, s in model.book.levels("asks")}
         self.u = 1000 + model.rng.randrange(10**6)
@@ -63,6 +67,18 @@ class BybitBook:
         now = time.time_ns() // 10**6
         data = {"s": self.symbol, "b": bids, "a": asks, "u": self.u, "seq": self.seq}
         return orjson.dumps({"topic": self.topic, "type": kind, "ts": now, "data": data, "cts": now - 1})
+
+    def trades(self, fills: list[tuple[int, int, int, str]]) -> bytes:
+        """The publicTrade push of one step's fills. Trade ids are digits on spot and UUIDs on
+        contracts, as Bybit's (here the model's trade number in either form)."""
+        now = time.time_ns() // 10**6
+        data = [
+            {"T": now, "s": self.symbol, "S": "Buy" if aggressor == "buy" else "Sell", "v": okx_text(size),
+             "p": okx_text(price), "L": "ZeroPlusTick",
+             "i": str(trade_id) if self.category == "spot" else str(uuid.UUID(int=trade_id)), "BT": False}
+            for trade_id, price, size, aggressor in fills
+        ]  # fmt: skip
+        return orjson.dumps({"topic": self.trade_topic, "type": "snapshot", "ts": now, "data": data})
 
     def snapshot(self) -> bytes:
         bids = [[p, self.bids[p]] for p in heapq.nlargest(len(self.bids), self.bids, key=Decimal)]
@@ -93,8 +109,10 @@ class BybitVenue:
     async def disconnect(self) -> None:
         await self.close()
 
-    def _subscribers(self, book: BybitBook) -> list[TextSession]:
-        return [s for s, c in self.sessions.items() if c == book.category and book.topic in s.books]
+    def _subscribers(self, book: BybitBook, topic: str | None = None) -> list[TextSession]:
+        """The sessions of the book's category subscribed to `topic` (default: its orderbook)."""
+        topic = topic or book.topic
+        return [s for s, c in self.sessions.items() if c == book.category and topic in s.books]
 
     # -- changes -------------------------------------------------------------------------------
 
@@ -139,7 +157,8 @@ class BybitVenue:
             if not self.auto:
                 continue
             for (category, symbol), book in self.books.items():
-                if not self._subscribers(book):
+                trade_sessions = self._subscribers(book, book.trade_topic)
+                if not self._subscribers(book) and not trade_sessions:
                     continue
                 _, _, bid_changes, ask_changes = book.model.step()
                 await self.push(
@@ -148,6 +167,10 @@ class BybitVenue:
                     [[okx_text(p), okx_text(s)] for p, s in bid_changes.items()],
                     [[okx_text(p), okx_text(s)] for p, s in ask_changes.items()],
                 )
+                if book.model.fills:
+                    payload = book.trades(book.model.fills)
+                    for session in self._subscribers(book, book.trade_topic):
+                        await session.send(payload)
 
     # -- WebSocket -----------------------------------------------------------------------------
 
@@ -185,15 +208,22 @@ class BybitVenue:
         for topic in args:
             symbol = topic.rsplit(".", 1)[-1] if isinstance(topic, str) else ""
             book = self.books.get((category, symbol))
-            if book is None or topic != book.topic or op not in ("subscribe", "unsubscribe"):
+            if (
+                book is None
+                or topic not in (book.topic, book.trade_topic)
+                or op not in ("subscribe", "unsubscribe")
+            ):
                 answer = {"success": False, "ret_msg": f"error:handler not found,topic:{topic}", "op": op}
                 await session.send(orjson.dumps({**answer, "conn_id": conn_id}))
                 return
             books.append(book)
         await session.send(orjson.dumps({"success": True, "ret_msg": "", "conn_id": conn_id, "op": op}))
-        for book in books:
+        for topic, book in zip(args, books, strict=True):
             if op == "unsubscribe":
-                session.books.discard(book.topic)
+                session.books.discard(topic)
+                continue
+            if topic == book.trade_topic:
+                session.books.add(topic)
                 continue
             self.subscribes += 1
             session.books.add(book.topic)  # from here on it gets every delta after this snapshot

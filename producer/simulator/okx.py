@@ -6,7 +6,8 @@ WebSocket: the text "ping" is answered "pong"; `{"op": "subscribe"|"unsubscribe"
 [{"channel": "books", "instId": ...}]}` is acknowledged with an `event` message, and a
 subscription gets the instrument's whole book (`action: "snapshot"`, `prevSeqId: -1`), then every
 change as an `update` with `seqId`/`prevSeqId` and the CRC32 `checksum` of the top 25 levels over
-the exact strings sent. Levels are [price, size, "0", orders]. Unknown channels or instruments get
+the exact strings sent. `{"channel": "trades", ...}` gets a `trades` push of the fills of every
+step of the market model (its market orders taking levels), sent after the book's update. Levels are [price, size, "0", orders]. Unknown channels or instruments get
 an `error` event.
 
 Where the changes come from: each subscribed instrument's market model (the same one as Binance's
@@ -142,6 +143,7 @@ class TextSession:
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
         self.books: set[str] = set()
+        self.trades: set[str] = set()  # the trade streams it is subscribed to
         self.lock = asyncio.Lock()  # one message at a time: a snapshot is never overtaken
         self.sent = 0
 
@@ -185,6 +187,28 @@ class OkxVenue:
     def _subscribers(self, inst_id: str) -> list[TextSession]:
         return [s for s in self.sessions if inst_id in s.books]
 
+    def _trade_subscribers(self, inst_id: str) -> list[TextSession]:
+        return [s for s in self.sessions if inst_id in s.trades]
+
+    async def send_trades(self, inst_id: str, fills: list[tuple[int, int, int, str]]) -> None:
+        """The `trades` push of one step's fills (the market orders that took the book's levels;
+        sizes are contracts on swaps, as the book's)."""
+        if not fills:
+            return
+        ts = str(time.time_ns() // 10**6)
+        payload = orjson.dumps(
+            {
+                "arg": {"channel": "trades", "instId": inst_id},
+                "data": [
+                    {"instId": inst_id, "tradeId": str(trade_id), "px": okx_text(price), "sz": okx_text(size),
+                     "side": aggressor, "ts": ts, "count": "1"}
+                    for trade_id, price, size, aggressor in fills
+                ],
+            }
+        )  # fmt: skip
+        for session in self._trade_subscribers(inst_id):
+            await session.send(payload)
+
     # -- changes -------------------------------------------------------------------------------
 
     async def push(
@@ -222,7 +246,7 @@ class OkxVenue:
             if not self.auto:
                 continue
             for inst_id, book in self.books.items():
-                if not self._subscribers(inst_id):
+                if not self._subscribers(inst_id) and not self._trade_subscribers(inst_id):
                     continue
                 _, _, bid_changes, ask_changes = book.model.step()
                 await self.push(
@@ -230,6 +254,7 @@ class OkxVenue:
                     [[okx_text(p), okx_text(s)] for p, s in bid_changes.items()],
                     [[okx_text(p), okx_text(s)] for p, s in ask_changes.items()],
                 )
+                await self.send_trades(inst_id, book.model.fills)
 
     # -- WebSocket -----------------------------------------------------------------------------
 
@@ -262,12 +287,16 @@ class OkxVenue:
             return
         for arg in args:
             inst_id = arg.get("instId") if isinstance(arg, dict) else None
-            if not isinstance(arg, dict) or arg.get("channel") != "books" or inst_id not in self.books:
+            channel = arg.get("channel") if isinstance(arg, dict) else None
+            if channel not in ("books", "trades") or inst_id not in self.books:
                 await session.send(
                     orjson.dumps({"event": "error", "code": "60018", "msg": f"Wrong URL or channel: {arg}"})
                 )
                 continue
             await session.send(orjson.dumps({"event": op, "arg": arg, "connId": f"{id(session):x}"}))
+            if channel == "trades":
+                (session.trades.add if op == "subscribe" else session.trades.discard)(inst_id)
+                continue
             if op == "unsubscribe":
                 session.books.discard(inst_id)
                 continue

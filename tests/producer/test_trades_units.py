@@ -25,7 +25,7 @@ AGG_FRAME = {"e": "aggTrade", "E": 1723161240125, "s": "BTCUSD_PERP", "a": 99, "
 
 
 def test_a_spot_trade_is_published_with_the_venues_exact_text():
-    record = trade_record(parse_spot_trade(SPOT_FRAME, 5), "binance", "spot")
+    record = trade_record(parse_spot_trade(SPOT_FRAME, 5)[0], "binance", "spot")
     assert record == {
         "schema_version": 1, "exchange": "binance", "market": "spot", "symbol": "ETHUSDT",
         "trade_id": "1544520386", "price": "2511.51000000", "size": "0.00230000",
@@ -37,7 +37,7 @@ def test_a_spot_trade_is_published_with_the_venues_exact_text():
 
 def test_a_coinm_aggregate_trade_in_contracts_is_published_in_base_units():
     btc = Instrument("BTCUSD_PERP", "TRADING", True, "BTC", "USD", "perp", Decimal(100), inverse=True)
-    record = trade_record(parse_agg_trade(AGG_FRAME, 5), "binance_coinm", "coinm", btc)
+    record = trade_record(parse_agg_trade(AGG_FRAME, 5)[0], "binance_coinm", "coinm", btc)
     # 7 contracts x 100 USD / 60000.5 = 0.011666569... rounded half-even to 9 decimals
     assert (record["trade_id"], record["side"], record["size"]) == ("99", "buy", "0.011666569")
     assert Decimal(record["size"]) == (Decimal(700) / Decimal("60000.5")).quantize(Decimal("1e-9"))
@@ -74,7 +74,7 @@ def test_text_with_spare_zeros_is_normalized_to_fit(price, published):
 )
 def test_unusable_spot_frames_say_why(change, needle):
     with pytest.raises(BadFrame) as info:
-        trade_record(parse_spot_trade({**SPOT_FRAME, **change}, 5), "binance", "spot")
+        trade_record(parse_spot_trade({**SPOT_FRAME, **change}, 5)[0], "binance", "spot")
     assert needle in str(info.value)
 
 
@@ -149,8 +149,8 @@ def test_simulated_trade_frames_parse_back_to_the_fills():
     while not model.fills:
         model.step()
     fills = model.fills
-    spot = [parse_spot_trade(e, 0) for e in trade_events("ETHUSDT", 1000, fills)]
-    futures = [parse_agg_trade(e, 0) for e in agg_trade_events("ETHUSDT", 1000, fills)]
+    spot = [parse_spot_trade(e, 0)[0] for e in trade_events("ETHUSDT", 1000, fills)]
+    futures = [parse_agg_trade(e, 0)[0] for e in agg_trade_events("ETHUSDT", 1000, fills)]
     for parsed in (spot, futures):
         assert [(t.trade_id, Decimal(t.price), Decimal(t.size), t.side) for t in parsed] == [
             (str(tid), Decimal(price) / 10**8, Decimal(size) / 10**8, side)
