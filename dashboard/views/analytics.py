@@ -100,7 +100,7 @@ def render(ctx: ViewContext) -> None:
 
 def _stored_pair(window: TimeWindow) -> None:
     st.markdown("#### Pair")
-    pairs = _pairs(window.start_ms)
+    pairs = _pairs(window.start_ms // 60_000 * 60_000)  # minute-aligned: one cache entry a minute
     if not pairs:
         st.info("No pair analytics stored in this window (the pairs job writes them for OBM_PAIRS_PAIRS).")
         return

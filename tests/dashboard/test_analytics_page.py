@@ -23,6 +23,7 @@ from dashboard.export_files import to_bytes
 from dashboard.time_window import TimeWindow
 from dashboard.views.analytics import adf_verdict
 from obm.cli import main
+from obm.stack.health import free_port
 from tests.dashboard.analytics_rows import seed_pair, seed_trade_bars
 from tests.flink.reference_pairs import cointegrated_bars, reference_records
 
@@ -223,3 +224,16 @@ def test_obm_export_writes_the_stored_rows(monkeypatch, tmp_path, pg_settings, t
     np.testing.assert_array_equal(back["zscore"].to_numpy(dtype=float), [r["zscore"] for r in records])
     result = runner.invoke(main, ["export", "--table", "trade_bars", "--key", "binance:NOSUCHUSDT", *span])
     assert result.exit_code == 1 and "no trade bars 1m of binance:NOSUCHUSDT" in result.output
+
+
+def test_database_down_is_said_and_uploads_still_work(monkeypatch, pg_settings, redis_prefix):
+    _point_at(monkeypatch, pg_settings.model_copy(update={"port": free_port()}), redis_prefix)
+    at = _analytics_page().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 3 and all("The database is unreachable" in e for e in errors), errors  # 2 + export
+    ticks = b"timestamp,symbol,price,size\n1723111200000,ETHUSDT,2500.5,1\n1723111201000,ETHUSDT,2501,2\n"
+    at.file_uploader(key="analytics_upload").set_value(("ticks.csv", ticks, "text/csv")).run()
+    assert not at.exception
+    assert "2 ticks of 1 symbol(s): upload:ETHUSDT" in at.success[0].value
+    assert {m.label: m.value for m in at.metric}["Close"] == "2501"
