@@ -34,6 +34,9 @@ MAX_PAIR_SECONDS = 6 * 3_600
 UPLOAD_EXCHANGE = "upload"
 _SYMBOL = re.compile(r"^(?:[a-z0-9_.-]+:)?[A-Za-z0-9_.-]{1,40}$")
 _SHOWN_LINES = 5
+# An integer timestamp before 2000-01-01 is taken for epoch seconds (or µs cut short) and refused:
+# read as milliseconds it would put every tick in January 1970 without a word.
+EARLIEST_MS = 946_684_800_000
 
 
 class TickFileError(ValueError):
@@ -96,6 +99,11 @@ def parse_ticks(data: bytes) -> pd.DataFrame:
     ts = _timestamps_ms(raw["timestamp"].str.strip())
     if ts.isna().any():
         problems.append(f"timestamp: not epoch milliseconds or ISO-8601 at {_lines(ts.isna())}")
+    too_early = ts < EARLIEST_MS
+    if too_early.any():
+        problems.append(
+            f"timestamp: before 2000 (epoch seconds? milliseconds are expected) at {_lines(too_early)}"
+        )
     symbols = raw["symbol"].str.strip()
     bad_symbol = ~symbols.str.match(_SYMBOL)
     if bad_symbol.any():

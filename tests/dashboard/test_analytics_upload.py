@@ -47,12 +47,14 @@ def test_parse_says_every_problem_with_its_lines():
             (T0, "", "2500", "1"),
             (T0, "ETHUSDT", "-3", "1"),
             (T0, "ETHUSDT", "nan", "0"),
+            (T0 // 1000, "ETHUSDT", "2500", "1"),
         ]
     )
     with pytest.raises(TickFileError) as err:
         parse_ticks(data)
     assert err.value.problems == [
         "timestamp: not epoch milliseconds or ISO-8601 at line 3",
+        "timestamp: before 2000 (epoch seconds? milliseconds are expected) at line 7",
         "symbol: empty or not SYMBOL / exchange:SYMBOL at line 4",
         "price: not a positive number at lines 5, 6",
         "size: not a positive number at line 6",
