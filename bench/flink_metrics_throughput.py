@@ -10,7 +10,8 @@ Rates are steady state: output records (counted by end offsets, not read) betwee
 the input, once the JIT has compiled the generated code and the 60 s baselines are full; with them,
 the CPU per update of each thread of the job's JVM and of the broker over the same span: the
 busiest task thread bounds what the slot can do, whatever else shares the machine;
-per-record costs are differences of 1/rate. Run: .venv/bin/python -m bench.flink_metrics_throughput"""
+per-record costs are differences of 1/rate. Run: .venv/bin/python -m bench.flink_metrics_throughput
+(--parallelism 1,2 runs each variant at both parallelisms, alternated, and prints the ratio)."""
 
 from __future__ import annotations
 
@@ -67,9 +68,14 @@ def _checksum() -> str:
 
 
 def run_variant(
-    variant: str, kafka: KafkaSettings, flink: FlinkSettings, records: int, steady_from: float = 0.5
+    variant: str,
+    kafka: KafkaSettings,
+    flink: FlinkSettings,
+    records: int,
+    steady_from: float = 0.5,
+    parallelism: int = 1,
 ) -> float:
-    t_env = table_environment(flink, name=f"bench-{variant}", parallelism=1)
+    t_env = table_environment(flink, name=f"bench-{variant}", parallelism=parallelism)
     filesystem_checkpoints(t_env)
     t_env.execute_sql(
         kafka_source_ddl(
@@ -149,7 +155,13 @@ def main() -> None:
     parser.add_argument(
         "--steady-from", type=float, default=0.5, help="fraction of the output where steady state begins"
     )
+    parser.add_argument(
+        "--parallelism",
+        default="1",
+        help="job parallelism, or several alternated in one run (e.g. 1,2: the ratio on this machine)",
+    )
     args = parser.parse_args()
+    parallelisms = [int(p) for p in args.parallelism.split(",")]
     flink = FlinkSettings(checkpoint_interval_ms=10_000)
     runs: dict[str, list[float]] = {}
     with broker() as kafka:
@@ -171,14 +183,22 @@ def main() -> None:
             f" {load_average()}"
         )
         for _ in range(args.repeat):
-            for variant in args.variants.split(","):
-                rate = run_variant(variant, kafka, flink, args.records, args.steady_from)
-                runs.setdefault(variant, []).append(rate)
-                print(
-                    f"{variant:>7}: {rate:>9,.0f} updates/s  ({1e6 / rate:.1f} µs each); {load_average()}",
-                    flush=True,
-                )
+            for parallelism in parallelisms:
+                for variant in args.variants.split(","):
+                    rate = run_variant(variant, kafka, flink, args.records, args.steady_from, parallelism)
+                    label = variant if len(parallelisms) == 1 else f"{variant}@p{parallelism}"
+                    runs.setdefault(label, []).append(rate)
+                    print(
+                        f"{label:>7}: {rate:>9,.0f} updates/s  ({1e6 / rate:.1f} µs each); {load_average()}",
+                        flush=True,
+                    )
     rates = {v: statistics.median(r) for v, r in runs.items()}
+    for variant in args.variants.split(",") if len(parallelisms) > 1 else []:
+        base = rates[f"{variant}@p{parallelisms[0]}"]
+        ratios = ", ".join(
+            f"p{p}/p{parallelisms[0]} {rates[f'{variant}@p{p}'] / base:.2f}" for p in parallelisms[1:]
+        )
+        print(f"{variant:>7}: {ratios}")
     if args.repeat > 1:
         for variant, values in runs.items():
             listed = ", ".join(f"{r:,.0f}" for r in values)
