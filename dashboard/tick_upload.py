@@ -174,7 +174,7 @@ def pair_from_ticks(ticks: pd.DataFrame, y: str, x: str, params: PairParameters)
         closes[leg] = last.to_dict()
     first = max(min(closes["y"]), min(closes["x"]))
     end = min(max(closes["y"]), max(closes["x"])) + params.fill_max_age_ms
-    if (end - first) // SECOND_MS > MAX_PAIR_SECONDS:
+    if (end - params.fill_max_age_ms - first) // SECOND_MS > MAX_PAIR_SECONDS:
         raise TickFileError(
             [f"{y} and {x} overlap for more than {MAX_PAIR_SECONDS // 3600} h: upload a shorter span"]
         )
