@@ -1,0 +1,149 @@
+"""OKX and Bybit trades end to end: the simulator's market over each venue's own protocol (OKX
+`trades` channel, Bybit `publicTrade.{symbol}`, pushes of several trades) into the producer with
+trades on, and trades.raw on the session's real broker. Every trade the simulator sent (read by a
+client of its own subscribed to the same channel) is on the topic exactly once, in the venue's
+order, keyed exchange:symbol, with the venue's exact price text and the size in base units
+(contracts x ctVal, / price when inverse, computed here independently); the books flow beside the
+trades and nothing goes to the DLQ. One producer per venue family: OKX swaps (a linear and an
+inverse swap), Bybit inverse."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from producer_harness import isolated_kafka, read_topic, running, wait_until
+
+from producer.publisher import create_topics_if_absent, topic_names
+from producer.simulator.okx import instrument
+from schemas import Topic, topic_name, validator_for
+
+pytestmark = pytest.mark.integration
+TRADES_EACH = 30
+NANO = Decimal("0.000000001")
+
+
+def base_units(contracts: str, price: str, contract_value: Decimal, inverse: bool) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = 80
+        value = Decimal(contracts) * contract_value
+        if inverse:
+            value = value / Decimal(price)
+    return value.quantize(NANO, rounding=ROUND_HALF_EVEN)
+
+
+def okx_truth(item: dict[str, Any]) -> dict[str, Any]:
+    """An OKX trade as sent, with what its record must carry."""
+    listing = instrument(item["instId"])
+    assert listing is not None
+    inverse = listing["ctValCcy"] == "USD"
+    return {
+        "symbol": item["instId"],
+        "trade_id": item["tradeId"],
+        "price": item["px"],
+        "size": base_units(item["sz"], item["px"], Decimal(listing["ctVal"]), inverse),
+        "side": item["side"],
+        "event_time": int(item["ts"]),
+    }
+
+
+def bybit_inverse_truth(item: dict[str, Any]) -> dict[str, Any]:
+    """A Bybit inverse trade as sent: contracts of 1 USD, so base units are v / p."""
+    return {
+        "symbol": item["s"],
+        "trade_id": item["i"],
+        "price": item["p"],
+        "size": base_units(item["v"], item["p"], Decimal(1), True),
+        "side": item["S"].lower(),
+        "event_time": item["T"],
+    }
+
+
+def test_okx_swap_trades_reach_trades_raw_once_each_in_base_units(kafka_settings) -> None:
+    symbols = ["BTC-USDT-SWAP", "BTC-USD-SWAP"]
+    subscribe = {"op": "subscribe", "args": [{"channel": "trades", "instId": s} for s in symbols]}
+    asyncio.run(
+        _scenario(kafka_settings, "okx", "swap", symbols, "/ws/v5/public", subscribe, okx_truth, "okx_swap")
+    )
+
+
+def test_bybit_inverse_trades_reach_trades_raw_once_each_in_base_units(kafka_settings) -> None:
+    symbols = ["BTCUSD"]
+    subscribe = {"op": "subscribe", "args": [f"publicTrade.{s}" for s in symbols]}
+    asyncio.run(
+        _scenario(
+            kafka_settings, "bybit", "inverse", symbols, "/v5/public/inverse", subscribe,
+            bybit_inverse_truth, "bybit_inverse",
+        )
+    )  # fmt: skip
+
+
+async def _scenario(  # noqa: PLR0913 - one scenario, each venue's particulars
+    kafka_settings: Any,
+    exchange: str,
+    market: str,
+    symbols: list[str],
+    path: str,
+    subscribe: dict[str, Any],
+    truth_of: Callable[[dict[str, Any]], dict[str, Any]],
+    exchange_id: str,
+) -> None:
+    kafka = isolated_kafka(kafka_settings)
+    trades_topic = topic_name(Topic.TRADES, kafka.topic_prefix)
+    create_topics_if_absent(kafka, [trades_topic], partitions=1)
+    sent: dict[str, list[dict[str, Any]]] = {s: [] for s in symbols}
+    async with running(kafka, symbols, rate=50.0, exchange=exchange, market=market, trades=True) as (
+        sim,
+        service,
+    ):
+        assert service.trades is not None, "the venue has a trade stream"
+        async with aiohttp.ClientSession() as session, session.ws_connect(sim.ws_url + path) as ws:
+            await ws.send_str(orjson.dumps(subscribe).decode())
+
+            # The truth starts once this client is subscribed; the producer may have more before.
+            async def read() -> None:
+                async for msg in ws:
+                    push = orjson.loads(msg.data)
+                    if isinstance(push, dict) and isinstance(push.get("data"), list):
+                        for item in push["data"]:
+                            truth = truth_of(item)
+                            sent[truth["symbol"]].append(truth)
+
+            reader = asyncio.create_task(read())
+            await wait_until(
+                lambda: all(len(v) >= TRADES_EACH for v in sent.values()), 60, f"{TRADES_EACH} trades each"
+            )
+            reader.cancel()
+        last_ids = {s: v[-1]["trade_id"] for s, v in sent.items()}
+        states = [service.trades.by_symbol[s] for s in symbols]
+        await wait_until(
+            lambda: all(last_ids[state.symbol] in state.recent._ids for state in states),
+            30,
+            "the last trade the client saw published",
+        )
+        assert service.publisher.produced > 0, "the books flow beside the trades"
+    records = read_topic(kafka, trades_topic)
+    validate = validator_for(Topic.TRADES)
+    for symbol in symbols:
+        mine = [(key, r) for key, r in records if r["symbol"] == symbol]
+        assert mine, f"no trade of {symbol} on the topic"
+        assert all(key == f"{exchange_id}:{symbol}" for key, _ in mine)
+        for _, rec in mine:
+            validate(rec)
+            assert (rec["exchange"], rec["market"]) == (exchange_id, market)
+        ids = [r["trade_id"] for _, r in mine]
+        assert len(ids) == len(set(ids)), "each trade once"
+        truth = sent[symbol]
+        start = ids.index(truth[0]["trade_id"])
+        published = [r for _, r in mine][start : start + len(truth)]
+        assert [r["trade_id"] for r in published] == [t["trade_id"] for t in truth], "in the venue's order"
+        for rec, want in zip(published, truth, strict=True):
+            got = {**{k: rec[k] for k in ("symbol", "trade_id", "price", "side", "event_time")}}
+            assert got == {k: want[k] for k in got}
+            assert Decimal(rec["size"]) == want["size"] and rec["size"] == format(want["size"], "f")
+    assert not [r for _, r in read_topic(kafka, topic_names(kafka)[1])], "no frame went to the DLQ"
