@@ -24,7 +24,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from config import AlertSettings
+from config import AlertSettings, MetricsJobSettings
 
 RULES = ("imbalance_extreme", "imbalance_flip", "spread_widening", "velocity_spike")
 PROFILES = ("seed", "adaptive")
@@ -118,8 +118,9 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
 def check_profile(p: RuleProfile) -> None:
     """Refuse parameters that cannot describe an alert."""
     where = f" ({p.name})"
-    if p.imbalance_level not in (1, 5, 10, 20):
-        raise ValueError(f"imbalance_level must be one of 1, 5, 10, 20{where}")
+    levels = MetricsJobSettings().imbalance_levels  # the levels the metrics job publishes
+    if p.imbalance_level not in levels:
+        raise ValueError(f"imbalance_level must be one of {', '.join(map(str, levels))}{where}")
     if not p.imbalance_clear < p.imbalance_medium <= p.imbalance_high:
         raise ValueError(f"need imbalance_clear < imbalance_medium <= imbalance_high{where}")
     if not p.imbalance_medium <= p.imbalance_high_clear < p.imbalance_high:
