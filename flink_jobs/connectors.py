@@ -158,6 +158,15 @@ def _quoted(value: str) -> str:
     return value.replace("'", "''")
 
 
+def rowtime_expression(topic: Topic) -> str:
+    """The event time of a row of `topic` as a TIMESTAMP_LTZ: its schema's x-event-time field
+    (`event_time`, or `window_start` for bars)."""
+    field = contract_rules(topic).event_time_field
+    if field is None:
+        raise ValueError(f"{topic.value} has no x-event-time: a job cannot read it in event time")
+    return f"TO_TIMESTAMP_LTZ(`{field}`, 3)"
+
+
 def _source_ddl(
     table: str, topic: Topic, options: dict[str, str], flink: FlinkSettings, extra_columns: str = ""
 ) -> str:
@@ -166,7 +175,7 @@ def _source_ddl(
     lateness = flink.watermark_out_of_orderness_ms
     return (
         f"CREATE TEMPORARY TABLE `{table}` (\n  {_column_list(topic)},\n{extra_columns}"
-        f"  `{ROWTIME}` AS TO_TIMESTAMP_LTZ(`event_time`, 3),\n"
+        f"  `{ROWTIME}` AS {rowtime_expression(topic)},\n"
         f"  WATERMARK FOR `{ROWTIME}` AS `{ROWTIME}` - INTERVAL '{lateness / 1000:.3f}' SECOND\n"
         f") WITH (\n  {_with(options)}\n)"
     )

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 
 from pyflink.table import StreamTableEnvironment, Table, TableEnvironment, TableResult
 
-from config import AlertSettings, ContractSettings, FlinkSettings, KafkaSettings, MetricsJobSettings
+from config import (
+    AlertSettings,
+    ContractSettings,
+    FlinkSettings,
+    KafkaSettings,
+    MetricsJobSettings,
+    PairSettings,
+)
 from flink_jobs.connectors import (
     KEY_COLUMN,
     REJECT_PAYLOAD,
@@ -25,6 +32,7 @@ from flink_jobs.connectors import (
     SOURCE_TOPIC,
     kafka_sink_ddl,
     kafka_source_ddl,
+    rowtime_expression,
     schema_columns,
     sink_select_list,
 )
@@ -47,6 +55,7 @@ class JobSpec:
     from_timestamp_ms: int | None = None
     parallelism: int | None = None
     contract: ContractSettings = field(default_factory=ContractSettings)
+    pairs: PairSettings = field(default_factory=PairSettings)
 
     def to_json(self) -> str:
         import json
@@ -61,6 +70,7 @@ class JobSpec:
                 "from_timestamp_ms": self.from_timestamp_ms,
                 "parallelism": self.parallelism,
                 "contract": self.contract.model_dump(mode="json"),
+                "pairs": self.pairs.model_dump(mode="json"),
             }
         )
 
@@ -78,6 +88,7 @@ class JobSpec:
             from_timestamp_ms=data.get("from_timestamp_ms"),
             parallelism=data.get("parallelism"),
             contract=ContractSettings(**data.get("contract", {})),
+            pairs=PairSettings(**data.get("pairs", {})),
         )
 
 
@@ -110,7 +121,7 @@ def with_refusals(source: Table, topic: Topic, reason: str) -> Table:
     return query(source, f"SELECT {select} FROM {{src}}")
 
 
-def single_scan(t_env: StreamTableEnvironment, source: Table) -> Table:
+def single_scan(t_env: StreamTableEnvironment, source: Table, topic: Topic) -> Table:
     """The source as a DataStream and back, for a job with DataStream operators (alerts).
 
     Why: the planner translates each Table -> DataStream conversion on its own, so the DataStream
@@ -125,7 +136,7 @@ def single_scan(t_env: StreamTableEnvironment, source: Table) -> Table:
     plain = query(source, "SELECT " + ", ".join(f"`{n}`" for n in names) + " FROM {src}")
     schema = (
         Schema.new_builder()
-        .column_by_expression(ROWTIME, "TO_TIMESTAMP_LTZ(`event_time`, 3)")
+        .column_by_expression(ROWTIME, rowtime_expression(topic))
         .watermark(ROWTIME, "SOURCE_WATERMARK()")
         .build()
     )
@@ -180,7 +191,7 @@ def build_pipeline(spec: JobSpec) -> tuple[TableEnvironment, str]:
     )
     source = t_env.from_path("source")
     if isinstance(t_env, StreamTableEnvironment):
-        source = single_scan(t_env, source)
+        source = single_scan(t_env, source, in_topic)
     if job.refusal is not None:
         source = with_refusals(source, in_topic, job.refusal(spec))
     t_env.create_temporary_view("checked_source", source)

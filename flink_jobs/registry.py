@@ -75,6 +75,12 @@ def _too_late(spec: JobSpec) -> str:
     return too_late_reason(ALLOWED_LATENESS_MS)
 
 
+def _pairs(source: Table, spec: JobSpec) -> Table:
+    from flink_jobs.pairs import pairs_table
+
+    return pairs_table(source, spec.pairs)
+
+
 def _user_rules(source: Table, spec: JobSpec) -> Table:
     from flink_jobs.user_rules import kafka_rules_source, user_rules_table
 
@@ -98,6 +104,7 @@ JOBS: dict[str, JobDefinition] = {
         JobDefinition("alerts", Topic.PROCESSED, Topic.ALERTS, _alerts, progress="watermark"),
         # User rules, live from the rules.changes topic (flink_jobs/user_rules.py).
         JobDefinition("rules", Topic.PROCESSED, Topic.ALERTS, _user_rules, progress="watermark"),
+        JobDefinition("pairs", Topic.TRADE_BARS, Topic.PAIRS, _pairs, progress="watermark", stream_env=True),
     )
 }
 JOB_NAMES: tuple[str, ...] = tuple(JOBS)
