@@ -25,6 +25,8 @@ _SIZE_RE = re.compile(_PROPS["size"]["pattern"])
 _TRADE_ID_RE = re.compile(_PROPS["trade_id"]["pattern"])
 _SIZE_QUANTUM = Decimal("0.000000001")
 _WIDE = Context(prec=60)
+# TradeStream.route's answer for a control message of a trade channel (a subscription's answer).
+CONTROL = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,8 @@ class TradeStream:
     parser of its frames' data into the trades they carry, in the venue's order (BadFrame with
     the reason for anything unusable). Venues with their own message shape (OKX, Bybit) ride on
     the stream/message feeds, which read every frame themselves: `route` names the trade stream
-    of a decoded message that is a trade push, None for anything else (books, answers)."""
+    of a decoded message that is a trade push, CONTROL for the venue's answer to a trade
+    subscription (nothing to publish), None for anything else (books, other answers, errors)."""
 
     channel: Callable[[str], str]
     parse: Callable[[dict[str, Any], int], list[ParsedTrade]]

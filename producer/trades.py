@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from producer import trades_binance, trades_bybit, trades_okx
+from producer import trades_binance, trades_bybit, trades_gateio, trades_okx
 from producer.exchanges.spec import BadFrame, Instrument
 from producer.publisher import RecordPublisher
-from producer.trade_records import TradeStream, trade_record
+from producer.trade_records import CONTROL, TradeStream, trade_record
 from schemas import dlq_record, record_key
 
-# exchange module id (ExchangeSpec.id) -> its trade stream. Gate.io and Hyperliquid get an entry
-# when their trade parsers exist.
+# exchange module id (ExchangeSpec.id) -> its trade stream. Hyperliquid gets an entry when its
+# trade parser exists.
 TRADE_STREAMS: dict[str, TradeStream] = {
     "binance": trades_binance.SPOT,
     "binance_usdm": trades_binance.FUTURES,
@@ -30,6 +30,8 @@ TRADE_STREAMS: dict[str, TradeStream] = {
     "bybit": trades_bybit.TRADES,
     "bybit_linear": trades_bybit.TRADES,
     "bybit_inverse": trades_bybit.TRADES,
+    "gateio": trades_gateio.SPOT,
+    "gateio_futures": trades_gateio.FUTURES,
 }
 # Trade ids remembered per symbol to recognize a repeated trade: far more than a reconnect
 # repeats (Binance resends nothing; venues that replay do so for the last few dozen trades).
@@ -105,6 +107,8 @@ class TradeFeed:
         one of our trade streams, which is then handled here; False for anything else."""
         route = self.stream.route
         stream = route(msg) if route is not None else None
+        if stream == CONTROL:
+            return True
         if stream is None or stream not in self.routes:
             return False
         self.on_data(stream, msg, raw, receive_time_ns)

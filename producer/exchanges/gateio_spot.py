@@ -59,21 +59,22 @@ def stream_of(prefix: str, symbol: str) -> str:
 
 
 def subscriber(prefix: str, payload_tail: list[str]) -> Callable[[list[str]], list[str]]:
-    """The subscribe requests of some streams, one per book, timed now."""
+    """The subscribe requests of some streams (`channel:pair`), one per stream, timed now; the
+    book's channel takes `payload_tail` after the pair (trade channels: the pair alone)."""
+    book = channel_of(prefix)
 
     def subscribe(streams: list[str]) -> list[str]:
         now = int(time.time())
-        return [
-            orjson.dumps(
-                {
-                    "time": now,
-                    "channel": channel_of(prefix),
-                    "event": "subscribe",
-                    "payload": [s.partition(":")[2], *payload_tail],
-                }
-            ).decode()
-            for s in streams
-        ]
+        requests = []
+        for stream in streams:
+            channel, _, pair = stream.partition(":")
+            payload = [pair, *payload_tail] if channel == book else [pair]
+            requests.append(
+                orjson.dumps(
+                    {"time": now, "channel": channel, "event": "subscribe", "payload": payload}
+                ).decode()
+            )
+        return requests
 
     return subscribe
 

@@ -5,12 +5,14 @@
 
 WebSocket: `{"time", "channel": "<market>.ping"}` is answered with `<market>.pong`; `{"time",
 "channel": "<market>.order_book_update", "event": "subscribe"|"unsubscribe", "payload": [pair,
-"100ms"]}` gets an answer with `error` null, or an error object for an unknown pair or channel, a
+"100ms"]}` (or `<market>.trades` with payload [pair]) gets an answer with `error` null, or an error object for an unknown pair or channel, a
 bad payload or a `time` more than 60 s off (Gate.io's rule). A subscribed book gets every change
 as an `update` with `U` (the previous u + 1) and `u` (a notification may stand for several of the
 venue's internal updates, so u - U is 0 to 2). No snapshot in the stream: clients fetch
 `order_book?...&with_id=true`, whose `id` is the book's update id. Spot levels are [price, size]
-strings; futures levels are {"p": price string, "s": integer contracts}.
+strings; futures levels are {"p": price string, "s": integer contracts}. A `<market>.trades`
+subscription gets the fills of every step of the market model, after the book's update: one
+notification a trade on spot, one list on futures (contracts, negative when the taker sold).
 
 Changes come from each book's market model (futures sizes converted to contracts of the
 contract's `quanto_multiplier`), or, with `auto` off, only from `push` (tests craft them, so the
@@ -109,6 +111,37 @@ class GateBook:
             }
         )
 
+    def trades(self, fills: list[tuple[int, int, int, str]]) -> list[bytes]:
+        """The `<market>.trades` notifications of one step's fills: one a trade on spot (its
+        `create_time_ms` with a fraction of a ms, as Gate.io's), one list on futures (sizes in
+        contracts as the book counts them, negative when the taker sold)."""
+        now_ns = time.time_ns()
+        now_ms = now_ns // 10**6
+        head = {
+            "time": now_ms // 1000,
+            "time_ms": now_ms,
+            "channel": f"{self.market}.trades",
+            "event": "update",
+        }
+        if self.market == "spot":
+            return [
+                orjson.dumps(
+                    {**head, "result": {
+                        "id": trade_id, "create_time": now_ms // 1000,
+                        "create_time_ms": f"{now_ms}.{now_ns // 100 % 10000:04d}", "side": aggressor,
+                        "currency_pair": self.symbol, "amount": okx_text(size), "price": okx_text(price),
+                        "range": f"{trade_id}-{trade_id}"}}
+                )
+                for trade_id, price, size, aggressor in fills
+            ]  # fmt: skip
+        result = [
+            {"size": int(self.size_text(size)) * (1 if aggressor == "buy" else -1), "id": trade_id,
+             "create_time": now_ms // 1000, "create_time_ms": now_ms, "price": okx_text(price),
+             "contract": self.symbol, "is_internal": False}
+            for trade_id, price, size, aggressor in fills
+        ]  # fmt: skip
+        return [orjson.dumps({**head, "result": result})]
+
     def snapshot(self, limit: int, with_id: bool) -> dict[str, Any]:
         now_ms = time.time_ns() // 10**6
         stamp: float | int = now_ms if self.market == "spot" else now_ms / 1000
@@ -158,6 +191,9 @@ class GateVenue:
     def _subscribers(self, book: GateBook) -> list[TextSession]:
         return [s for s, m in self.sessions.items() if m == book.market and book.symbol in s.books]
 
+    def _trade_subscribers(self, book: GateBook) -> list[TextSession]:
+        return [s for s, m in self.sessions.items() if m == book.market and book.symbol in s.trades]
+
     # -- changes -------------------------------------------------------------------------------
 
     async def push(
@@ -204,7 +240,7 @@ class GateVenue:
             if not self.auto:
                 continue
             for (market, symbol), book in self.books.items():
-                if not self._subscribers(book):
+                if not self._subscribers(book) and not self._trade_subscribers(book):
                     continue
                 _, _, bid_changes, ask_changes = book.model.step()
                 await self.push(
@@ -213,6 +249,11 @@ class GateVenue:
                     [[okx_text(p), book.size_text(s)] for p, s in bid_changes.items()],
                     [[okx_text(p), book.size_text(s)] for p, s in ask_changes.items()],
                 )
+                if book.model.fills:
+                    payloads = book.trades(book.model.fills)
+                    for session in self._trade_subscribers(book):
+                        for payload in payloads:
+                            await session.send(payload)
 
     # -- WebSocket -----------------------------------------------------------------------------
 
@@ -267,8 +308,17 @@ class GateVenue:
         payload = req.get("payload")
         pair = payload[0] if isinstance(payload, list) and payload else None
         book = self.books.get((market, pair)) if isinstance(pair, str) else None
-        if channel != f"{market}.order_book_update" or event not in ("subscribe", "unsubscribe"):
+        trades = channel == f"{market}.trades"
+        if (
+            channel != f"{market}.order_book_update"
+            and not trades
+            or event not in ("subscribe", "unsubscribe")
+        ):
             await session.send(self._answer(channel, event, (2, f"unknown channel or event: {text}")))
+            return
+        if book is not None and trades and len(payload) == 1:
+            await session.send(self._answer(channel, event, None, {"status": "success"}))
+            (session.trades.add if event == "subscribe" else session.trades.discard)(book.symbol)
             return
         if book is None or payload[1:2] != ["100ms"]:
             await session.send(self._answer(channel, event, (2, f"invalid argument: payload {payload}")))

@@ -1,15 +1,16 @@
-"""OKX and Bybit trades end to end: the simulator's market over each venue's own protocol (OKX
-`trades` channel, Bybit `publicTrade.{symbol}`, pushes of several trades) into the producer with
-trades on, and trades.raw on the session's real broker. Every trade the simulator sent (read by a
-client of its own subscribed to the same channel) is on the topic exactly once, in the venue's
-order, keyed exchange:symbol, with the venue's exact price text and the size in base units
-(contracts x ctVal, / price when inverse, computed here independently); the books flow beside the
-trades and nothing goes to the DLQ. One producer per venue family: OKX swaps (a linear and an
-inverse swap), Bybit inverse."""
+"""OKX, Bybit and Gate.io trades end to end: the simulator's market over each venue's own protocol
+(OKX `trades` channel, Bybit `publicTrade.{symbol}`, Gate.io `futures.trades`; pushes of several
+trades) into the producer with trades on, and trades.raw on the session's real broker. Every
+trade the simulator sent (read by a client of its own subscribed to the same channel) is on the
+topic exactly once, in the venue's order, keyed exchange:symbol, with the venue's exact price
+text and the size in base units (contracts x contract value, / price when inverse, computed here
+independently); the books flow beside the trades and nothing goes to the DLQ. One producer per
+venue family: OKX swaps (a linear and an inverse swap), Bybit inverse, Gate.io USDT futures."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 from producer_harness import isolated_kafka, read_topic, running, wait_until
 
 from producer.publisher import create_topics_if_absent, topic_names
+from producer.simulator.gateio import quanto_multiplier
 from producer.simulator.okx import instrument
 from schemas import Topic, topic_name, validator_for
 
@@ -37,8 +39,14 @@ def base_units(contracts: str, price: str, contract_value: Decimal, inverse: boo
     return value.quantize(NANO, rounding=ROUND_HALF_EVEN)
 
 
-def okx_truth(item: dict[str, Any]) -> dict[str, Any]:
-    """An OKX trade as sent, with what its record must carry."""
+def okx_truth(push: Any) -> list[dict[str, Any]]:
+    """The trades of an OKX push as sent, with what their records must carry."""
+    if not (isinstance(push, dict) and push.get("arg", {}).get("channel") == "trades" and "data" in push):
+        return []
+    return [_okx_trade(item) for item in push["data"]]
+
+
+def _okx_trade(item: dict[str, Any]) -> dict[str, Any]:
     listing = instrument(item["instId"])
     assert listing is not None
     inverse = listing["ctValCcy"] == "USD"
@@ -52,16 +60,43 @@ def okx_truth(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def bybit_inverse_truth(item: dict[str, Any]) -> dict[str, Any]:
-    """A Bybit inverse trade as sent: contracts of 1 USD, so base units are v / p."""
-    return {
-        "symbol": item["s"],
-        "trade_id": item["i"],
-        "price": item["p"],
-        "size": base_units(item["v"], item["p"], Decimal(1), True),
-        "side": item["S"].lower(),
-        "event_time": item["T"],
-    }
+def bybit_inverse_truth(push: Any) -> list[dict[str, Any]]:
+    """The trades of a Bybit inverse push as sent: contracts of 1 USD, so base units are v / p."""
+    if not (isinstance(push, dict) and str(push.get("topic")).startswith("publicTrade.")):
+        return []
+    return [
+        {
+            "symbol": item["s"],
+            "trade_id": item["i"],
+            "price": item["p"],
+            "size": base_units(item["v"], item["p"], Decimal(1), True),
+            "side": item["S"].lower(),
+            "event_time": item["T"],
+        }
+        for item in push["data"]
+    ]
+
+
+def gateio_futures_truth(push: Any) -> list[dict[str, Any]]:
+    """The trades of a Gate.io futures.trades update as sent: signed contracts of the contract's
+    quanto_multiplier (base units per contract)."""
+    if not (
+        isinstance(push, dict) and push.get("channel") == "futures.trades" and push.get("event") == "update"
+    ):
+        return []
+    return [
+        {
+            "symbol": item["contract"],
+            "trade_id": str(item["id"]),
+            "price": item["price"],
+            "size": base_units(
+                str(abs(item["size"])), item["price"], Decimal(quanto_multiplier(item["contract"])), False
+            ),
+            "side": "buy" if item["size"] > 0 else "sell",
+            "event_time": item["create_time_ms"],
+        }
+        for item in push["result"]
+    ]
 
 
 def test_okx_swap_trades_reach_trades_raw_once_each_in_base_units(kafka_settings) -> None:
@@ -83,6 +118,22 @@ def test_bybit_inverse_trades_reach_trades_raw_once_each_in_base_units(kafka_set
     )  # fmt: skip
 
 
+def test_gateio_futures_trades_reach_trades_raw_once_each_in_base_units(kafka_settings) -> None:
+    symbols = ["BTC_USDT"]
+    subscribe = {
+        "time": int(time.time()),
+        "channel": "futures.trades",
+        "event": "subscribe",
+        "payload": symbols,
+    }
+    asyncio.run(
+        _scenario(
+            kafka_settings, "gateio", "futures", symbols, "/v4/ws/usdt", subscribe,
+            gateio_futures_truth, "gateio_futures",
+        )
+    )  # fmt: skip
+
+
 async def _scenario(  # noqa: PLR0913 - one scenario, each venue's particulars
     kafka_settings: Any,
     exchange: str,
@@ -90,7 +141,7 @@ async def _scenario(  # noqa: PLR0913 - one scenario, each venue's particulars
     symbols: list[str],
     path: str,
     subscribe: dict[str, Any],
-    truth_of: Callable[[dict[str, Any]], dict[str, Any]],
+    truth_of: Callable[[Any], list[dict[str, Any]]],
     exchange_id: str,
 ) -> None:
     kafka = isolated_kafka(kafka_settings)
@@ -108,11 +159,8 @@ async def _scenario(  # noqa: PLR0913 - one scenario, each venue's particulars
             # The truth starts once this client is subscribed; the producer may have more before.
             async def read() -> None:
                 async for msg in ws:
-                    push = orjson.loads(msg.data)
-                    if isinstance(push, dict) and isinstance(push.get("data"), list):
-                        for item in push["data"]:
-                            truth = truth_of(item)
-                            sent[truth["symbol"]].append(truth)
+                    for truth in truth_of(orjson.loads(msg.data)):
+                        sent[truth["symbol"]].append(truth)
 
             reader = asyncio.create_task(read())
             await wait_until(
