@@ -103,8 +103,4 @@ class ContractBookSync(BookSync):
 
     def use_instrument(self, instrument: Instrument) -> None:
         self.book.use_instrument(instrument)
-        size = instrument.contract_size
-        fields: dict[str, object] = {"base": instrument.base, "quote": instrument.quote}
-        self.instrument_fields = {k: v for k, v in fields.items() if v}  # a venue that omits them
-        self.instrument_fields["kind"] = instrument.kind
-        self.instrument_fields["contract_size"] = float(size) if size is not None else None
+        super().use_instrument(instrument)

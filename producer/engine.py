@@ -31,6 +31,19 @@ if TYPE_CHECKING:
     from producer.publisher import RecordPublisher
 
 
+def instrument_fields(instrument: Instrument) -> dict[str, object]:
+    """The normalized instrument as orderbook.raw's optional fields, in the order both engines
+    write them (after `crossed`): base and quote where the venue lists them, kind, and the
+    contract size (null where the venue counts sizes in base units)."""
+    fields: dict[str, object] = {
+        k: v for k, v in (("base", instrument.base), ("quote", instrument.quote)) if v
+    }
+    fields["kind"] = instrument.kind
+    size = instrument.contract_size
+    fields["contract_size"] = float(size) if size is not None else None
+    return fields
+
+
 class Outcome(IntEnum):
     APPLIED = 0  # the book changed: publish it
     BUFFERED = 1  # waiting for a snapshot
@@ -116,8 +129,9 @@ class BookEngine(ABC):
         return None
 
     def use_instrument(self, instrument: Instrument) -> None:  # noqa: B027 - optional hook
-        """The venue's listing of the symbol, given before the first frame. Engines whose records
-        need it (sizes in contracts converted to base units) keep it; the others ignore it."""
+        """The venue's listing of the symbol, given before the first frame: the records carry its
+        normalized instrument (`instrument_fields`) from then on, and engines whose books need it
+        (sizes in contracts converted to base units) keep it."""
 
     @property
     @abstractmethod

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from producer.engine import BookEngine, FramePath, Outcome
-from producer.exchanges.spec import BookSnapshot, Continuity, DepthEvent, ExchangeSpec
+from producer.engine import BookEngine, FramePath, Outcome, instrument_fields
+from producer.exchanges.spec import BookSnapshot, Continuity, DepthEvent, ExchangeSpec, Instrument
 from schemas import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -56,6 +56,14 @@ def record_prefix(exchange: str, market: str, symbol: str, schema_version: int) 
     return head[:-1]
 
 
+def record_tail(fields: dict[str, object]) -> bytes:
+    """Extra members at the record's end exactly as orjson writes them after `crossed` in the
+    Python record (`,"base":"ETH",...`; empty for none): the Rust writer appends it as is."""
+    if not fields:
+        return b""
+    return b"," + orjson.dumps(fields)[1:-1]
+
+
 class NativeBookSync(BookEngine):
     """One symbol's book in Rust: same outcomes, counters and record bytes as BookSync."""
 
@@ -84,6 +92,10 @@ class NativeBookSync(BookEngine):
         assert len(cores) == len(books), "the native frame path keeps native books only"
         futures = spec.continuity is Continuity.PREV_FINAL_ID
         return NativeFeed(list(streams), cores, futures, list(lag_bounds))  # type: ignore[no-any-return]
+
+    def use_instrument(self, instrument: Instrument) -> None:
+        """Serialized once here; every record then ends with it at no cost per frame."""
+        self.core.set_tail(record_tail(instrument_fields(instrument)))
 
     @property
     def live(self) -> bool:

@@ -79,19 +79,27 @@ def _rest_session(tuning: ConnectionTuning) -> aiohttp.ClientSession:
     )
 
 
-async def check_venue(settings: ProducerSettings, tuning: ConnectionTuning) -> None:
+async def check_venue(settings: ProducerSettings, tuning: ConnectionTuning) -> dict[str, Instrument]:
     """Every symbol of `settings` listed and trading on its venue (exchangeInfo), asked with a
-    session of its own: `run_producer` calls it before any Kafka client exists."""
+    session of its own: `run_producer` calls it before any Kafka client exists. Returns the
+    listing of the symbols, which the service then uses without asking again."""
     spec, symbols = configured_venue(settings)
     async with _rest_session(tuning) as session:
-        await check_symbols(spec, session, settings.rest_url or spec.rest_url, symbols)
+        return await check_symbols(spec, session, settings.rest_url or spec.rest_url, symbols)
 
 
 class ProducerService:
     def __init__(
-        self, settings: ProducerSettings, kafka: KafkaSettings, options: ProducerOptions | None = None
+        self,
+        settings: ProducerSettings,
+        kafka: KafkaSettings,
+        options: ProducerOptions | None = None,
+        *,
+        instruments: dict[str, Instrument] | None = None,
     ):
+        """`instruments`: the symbols' listing already read (run_producer's check), else None."""
         self.settings = settings
+        self.instruments = instruments
         self.kafka = kafka
         self.options = options or ProducerOptions()
         self.spec, self.symbols = configured_venue(settings)
@@ -233,9 +241,12 @@ class ProducerService:
         self._stop = stop
         runner: web.AppRunner | None = None
         async with _rest_session(self.options.tuning) as session:
-            if self.options.check_symbols or self.spec.needs_instruments:
+            instruments = self.instruments
+            if instruments is None and (self.options.check_symbols or self.spec.needs_instruments):
                 # Books in contracts need their contract sizes before the first record.
                 instruments = await check_symbols(self.spec, session, self.rest_url, self.symbols)
+            if instruments is not None:
+                # Every record carries the normalized instrument from its book's first on.
                 for symbol, state in self.feed.symbols.items():
                     state.sync.use_instrument(instruments[symbol])
                     if self.trades is not None:
@@ -304,11 +315,12 @@ def run_producer(
     The reason of a non-zero exit is the last line logged. The symbols are checked first, before
     any Kafka client exists: a refused start has nothing to publish and nothing else to say."""
     options = options or ProducerOptions()
+    instruments = None
     try:
         if options.check_symbols:
-            asyncio.run(check_venue(settings, options.tuning))
+            instruments = asyncio.run(check_venue(settings, options.tuning))
             options = replace(options, check_symbols=False)
-        service = ProducerService(settings, kafka, options)
+        service = ProducerService(settings, kafka, options, instruments=instruments)
     except (UnknownSymbol, ValueError) as exc:
         log.error("%s", exc)
         return 2

@@ -11,8 +11,8 @@ import time
 from typing import TYPE_CHECKING
 
 from producer.book import OrderBook
-from producer.engine import BookEngine, Outcome
-from producer.exchanges.spec import BookSnapshot, Continuity, DepthEvent, ExchangeSpec
+from producer.engine import BookEngine, Outcome, instrument_fields
+from producer.exchanges.spec import BookSnapshot, Continuity, DepthEvent, ExchangeSpec, Instrument
 from schemas import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -75,13 +75,16 @@ class BookSync(BookEngine):
         self._exchange = exchange
         self._market = market
         self._depth = depth
-        # The normalized instrument (base, quote, kind, contract_size) where the venue's listing
-        # is read (use_instrument of the engines that need it), else nothing: optional fields.
+        # The normalized instrument (base, quote, kind, contract_size) once the venue's listing
+        # is read (use_instrument), else nothing: optional fields.
         self.instrument_fields: dict[str, object] = {}
 
     @classmethod
     def create(cls, spec: ExchangeSpec, symbol: str, depth: int) -> BookSync:
         return cls(symbol, spec.continuity, exchange=spec.id, market=spec.market, depth=depth)
+
+    def use_instrument(self, instrument: Instrument) -> None:
+        self.instrument_fields = instrument_fields(instrument)
 
     def _step(self, ev: DepthEvent) -> Outcome:
         local = self.local_id

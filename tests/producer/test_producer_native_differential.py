@@ -1,8 +1,9 @@
 """Native engine == Python engine, frame for frame: the same records byte for byte, the same DLQ
 records (reasons included), the same sync counters, on the shared Binance capture and on long
 random market-model streams (spot and USD-M) salted with malformed, unusual, stale and missing
-frames. The native hot path hands back every frame it does not take, so any disagreement here
-means it took a frame the reference would treat differently."""
+frames, with the venue's listing given to the books as the service does at start (every record
+ends with the normalized instrument). The native hot path hands back every frame it does not
+take, so any disagreement here means it took a frame the reference would treat differently."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from producer.capture import iter_lines
 from producer.exchanges import BookSnapshot, ExchangeSpec, binance_spot, binance_usdm
 from producer.feed import BookFeed
+from producer.simulator.exchange_info import spot_exchange_info, usdm_exchange_info
 from producer.simulator.market_model import SymbolModel, depth_update
 
 pytestmark = pytest.mark.unit
@@ -68,6 +70,11 @@ async def _run_both(spec: ExchangeSpec, symbols: list[str], frames, snapshot) ->
     engines = ("python", "native")
     feeds = [BookFeed(spec, symbols, p, fetch, engine=e) for p, e in zip(pubs, engines, strict=True)]  # type: ignore[arg-type]
     assert feeds[1].native and not feeds[0].native
+    # the listing as the service reads it at start: every record ends with the instrument
+    listing = spec.parse_instruments(_exchange_info(spec, symbols))
+    for feed in feeds:
+        for symbol, state in feed.symbols.items():
+            state.sync.use_instrument(listing[symbol])
     for i, (raw, t) in enumerate(frames):
         answers = [feed.on_frame(raw, t) for feed in feeds]
         assert answers[0] == answers[1], i
@@ -82,9 +89,21 @@ async def _run_both(spec: ExchangeSpec, symbols: list[str], frames, snapshot) ->
     assert pubs[0].raw == pubs[1].raw
     assert pubs[0].dlq == pubs[1].dlq
     assert _state(feeds[0]) == _state(feeds[1])
+    kind = "perp" if spec is binance_usdm.EXCHANGE else "spot"
+    for _, payload, _ in pubs[1].raw:
+        record = orjson.loads(payload)
+        base = record["symbol"].removesuffix("USDT")  # ETHUSDT, SOLUSDT
+        instrument = {k: record.get(k) for k in ("base", "quote", "kind", "contract_size")}
+        assert instrument == {"base": base, "quote": "USDT", "kind": kind, "contract_size": None}, record
     for feed in feeds:
         await feed.stop()
     return feeds[0], feeds[1]
+
+
+def _exchange_info(spec: ExchangeSpec, symbols: list[str]) -> dict[str, Any]:
+    """The simulator's exchangeInfo answer (shaped like Binance's) for `spec`'s market."""
+    answer = usdm_exchange_info if spec is binance_usdm.EXCHANGE else spot_exchange_info
+    return orjson.loads(orjson.dumps(answer(symbols)))
 
 
 @pytest.mark.usefixtures("capture_path")  # fails, never skips, when the capture is missing

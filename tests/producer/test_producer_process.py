@@ -100,6 +100,10 @@ def test_python_m_producer_runs_and_stops_cleanly_on_sigterm(kafka_settings: Kaf
     records = read_topic(kafka, topic_names(kafka)[0])
     assert len(records) >= produced
     assert {key for key, _ in records} == {"binance:ETHUSDT", "binance:BTCUSDT"}
+    # the listing of the start-up symbol check reaches every record: the normalized instrument
+    for _, rec in records:
+        instrument = (rec.get("base"), rec.get("quote"), rec.get("kind"), rec.get("contract_size", "absent"))
+        assert instrument == (rec["symbol"].removesuffix("USDT"), "USDT", "spot", None), rec
 
 
 def test_unknown_symbol_is_a_clear_error(kafka_settings: KafkaSettings) -> None:

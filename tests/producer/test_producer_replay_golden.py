@@ -60,6 +60,8 @@ def test_replayed_capture_publishes_books_that_match_every_ticker(kafka_settings
             False,
         )
         assert len(rec["bid_prices"]) == len(rec["ask_prices"]) == 20
+        # the normalized instrument from the simulator's exchangeInfo, read at start
+        assert (rec["base"], rec["quote"], rec["kind"], rec["contract_size"]) == ("ETH", "USDT", "spot", None)
     # one unbroken chain starting at the snapshot
     assert records[0][1]["resynced"] is True and records[0][1]["prev_sequence_id"] is None
     for (_, prev), (_, rec) in zip(records, records[1:], strict=False):

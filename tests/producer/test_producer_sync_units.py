@@ -11,11 +11,13 @@ import pytest
 
 from producer.book import SCALE
 from producer.book_states import BookState
-from producer.exchanges import BookSnapshot, Continuity, DepthEvent, binance_spot
+from producer.exchanges import BookSnapshot, Continuity, DepthEvent, binance_spot, binance_usdm
 from producer.feed import BookFeed
 from producer.rest import UnknownSymbol
+from producer.simulator.exchange_info import spot_exchange_info, usdm_exchange_info
 from producer.simulator.market_model import SymbolModel, depth_update
 from producer.sync import BookSync, Outcome
+from schemas import Topic, validator_for
 
 pytestmark = pytest.mark.unit
 
@@ -304,3 +306,30 @@ def test_a_permanent_error_stops_with_the_reason_and_is_not_retried() -> None:
     assert fatal == ["ETHUSDT: binance (spot) does not know symbol ETHUSDT"] and calls == ["ETHUSDT"]
     status = feed.book_reports()[0].status
     assert status.state is BookState.FAILED and status.reason == "binance (spot) does not know symbol ETHUSDT"
+
+
+@pytest.mark.parametrize(
+    ("spec", "listing", "kind"),
+    [
+        (binance_spot.EXCHANGE, spot_exchange_info(["ETHUSDT"]), "spot"),
+        (binance_usdm.EXCHANGE, usdm_exchange_info(["ETHUSDT"]), "perp"),
+    ],
+)
+def test_python_engine_records_carry_the_binance_listings_instrument(spec, listing, kind) -> None:  # noqa: ANN001
+    """Binance spot and USD-M on the Python engine (what runs without cargo): the listing read at
+    start ends every record with the normalized instrument, as orderbook.raw's schema has it."""
+    sync = BookSync.create(spec, "ETHUSDT", depth=5)
+    sync.use_instrument(spec.parse_instruments(orjson.loads(orjson.dumps(listing)))["ETHUSDT"])
+    sync.on_event(ev(9, 12, bids=[(100, 2)], pu=8))
+    sync.on_snapshot(snap(10), lambda e: None)
+    publisher = RecordingPublisher()
+    sync.publish(publisher, b"binance:ETHUSDT", 1, None, 2, 12)  # type: ignore[arg-type]
+    (record,) = publisher.records
+    validator_for(Topic.RAW)(record)
+    assert list(record)[-5:] == ["crossed", "base", "quote", "kind", "contract_size"]
+    assert (record["base"], record["quote"], record["kind"], record["contract_size"]) == (
+        "ETH",
+        "USDT",
+        kind,
+        None,
+    )

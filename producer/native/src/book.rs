@@ -26,6 +26,9 @@ pub struct NativeBook {
     #[pyo3(get)]
     pub depth: usize,
     prefix: Vec<u8>,
+    /// JSON members written after `crossed`, each with its leading comma (the normalized
+    /// instrument once the listing is read, `set_tail`); empty: none.
+    tail: Vec<u8>,
     #[pyo3(get, set)]
     pub live: bool,
     #[pyo3(get, set)]
@@ -141,6 +144,7 @@ impl NativeBook {
         out.extend_from_slice(if self.record_resynced { b"true" } else { b"false" });
         out.extend_from_slice(b",\"crossed\":");
         out.extend_from_slice(if crossed { b"true" } else { b"false" });
+        out.extend_from_slice(&self.tail);
         out.push(b'}');
         crossed
     }
@@ -199,6 +203,7 @@ impl NativeBook {
             spot,
             depth,
             prefix,
+            tail: Vec::new(),
             live: false,
             local_id: 0,
             fresh: false,
@@ -209,6 +214,12 @@ impl NativeBook {
             crossed: 0,
             float_buf: ryu::Buffer::new(),
         }
+    }
+
+    /// The members every record ends with, as `,"key":value...` (orjson's text of the Python
+    /// record's extra fields without braces, so the two engines' records stay byte-equal).
+    fn set_tail(&mut self, tail: Vec<u8>) {
+        self.tail = tail;
     }
 
     /// Replace the whole book (a REST snapshot): levels of size 0 are left out.
@@ -406,6 +417,20 @@ mod tests {
             r#""ask_sizes":[3.0],"resynced":false,"crossed":false}"#
         );
         assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_tail_ends_every_record() {
+        let mut book = live_book(true, 1);
+        book.set_tail(br#","base":"ETH","quote":"USDT","kind":"spot","contract_size":null"#.to_vec());
+        book.apply_columns(&[], &[], &[], &[], 11);
+        let mut out = Vec::new();
+        book.record_json(&mut out, 1, None, 2, 3);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with(r#""crossed":false,"base":"ETH","quote":"USDT","kind":"spot","contract_size":null}"#),
+            "{text}"
+        );
     }
 
     #[test]
