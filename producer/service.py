@@ -221,6 +221,8 @@ class ProducerService:
             for symbol, inst in instruments.items()
             if inst.venue_name is not None
         }
+        if self.trades is not None:  # trade streams renamed by TradeFeed.use_instrument
+            renames.update(self.trades.renames)
         renames = {old: new for old, new in renames.items() if old != new}
         if not renames:
             return

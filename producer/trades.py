@@ -11,16 +11,16 @@ with the reason."""
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
-from producer import trades_binance, trades_bybit, trades_gateio, trades_okx
+from producer import trades_binance, trades_bybit, trades_gateio, trades_hyperliquid, trades_okx
 from producer.exchanges.spec import BadFrame, Instrument
 from producer.publisher import RecordPublisher
 from producer.trade_records import CONTROL, TradeStream, trade_record
 from schemas import dlq_record, record_key
 
-# exchange module id (ExchangeSpec.id) -> its trade stream. Hyperliquid gets an entry when its
-# trade parser exists.
+# exchange module id (ExchangeSpec.id) -> its trade stream.
 TRADE_STREAMS: dict[str, TradeStream] = {
     "binance": trades_binance.SPOT,
     "binance_usdm": trades_binance.FUTURES,
@@ -32,6 +32,8 @@ TRADE_STREAMS: dict[str, TradeStream] = {
     "bybit_inverse": trades_bybit.TRADES,
     "gateio": trades_gateio.SPOT,
     "gateio_futures": trades_gateio.FUTURES,
+    "hyperliquid": trades_hyperliquid.TRADES,
+    "hyperliquid_spot": trades_hyperliquid.TRADES,
 }
 # Trade ids remembered per symbol to recognize a repeated trade: far more than a reconnect
 # repeats (Binance resends nothing; venues that replay do so for the last few dozen trades).
@@ -66,10 +68,13 @@ class RecentIds:
 class SymbolTrades:
     """One symbol's trade stream: its key, instrument (contract sizes), ids seen and counts."""
 
-    __slots__ = ("symbol", "key", "key_text", "instrument", "recent", "published", "duplicates", "dlq")
+    __slots__ = (
+        "symbol", "venue_name", "key", "key_text", "instrument", "recent", "published", "duplicates", "dlq"
+    )  # fmt: skip
 
     def __init__(self, exchange: str, symbol: str) -> None:
         self.symbol = symbol
+        self.venue_name = symbol  # the name the venue's trades carry (Hyperliquid: the coin)
         self.key_text = record_key(exchange, symbol)
         self.key = self.key_text.encode()
         self.instrument: Instrument | None = None
@@ -91,16 +96,26 @@ class TradeFeed:
         self.publisher = publisher
         self.routes = {stream.channel(symbol): SymbolTrades(exchange, symbol) for symbol in symbols}
         self.by_symbol = {s.symbol: s for s in self.routes.values()}
+        # Streams renamed by the listing (old -> new), for the service's subscriptions.
+        self.renames: dict[str, str] = {}
 
     @property
     def streams(self) -> list[str]:
         return list(self.routes)
 
     def use_instrument(self, instrument: Instrument) -> None:
-        """The symbol's listing: sizes in contracts are published as base units."""
+        """The symbol's listing: sizes in contracts are published as base units, and a venue
+        that names the symbol its own way (`Instrument.venue_name`) gets the stream by that name."""
         state = self.by_symbol.get(instrument.symbol)
-        if state is not None:
-            state.instrument = instrument
+        if state is None:
+            return
+        state.instrument = instrument
+        venue_name = instrument.venue_name
+        if venue_name is not None and venue_name != state.venue_name:
+            old, new = self.stream.channel(state.venue_name), self.stream.channel(venue_name)
+            self.routes[new] = self.routes.pop(old)
+            self.renames[old] = new
+            state.venue_name = venue_name
 
     def take(self, msg: Any, raw: str | bytes, receive_time_ns: int) -> bool:
         """A decoded frame of the stream/message feeds (OKX, Bybit): True when it is a push of
@@ -124,8 +139,10 @@ class TradeFeed:
                 raise BadFrame("data is not an object")
             records = []
             for trade in self.stream.parse(data, receive_time_ns):
-                if trade.symbol != state.symbol:
+                if trade.symbol != state.venue_name:
                     raise BadFrame(f"symbol {trade.symbol!r} on stream {stream!r}")
+                if state.venue_name != state.symbol:
+                    trade = replace(trade, symbol=state.symbol)
                 records.append(
                     (trade.trade_id, trade_record(trade, self.exchange, self.market, state.instrument))
                 )

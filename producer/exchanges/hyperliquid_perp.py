@@ -45,12 +45,18 @@ def stream_of(coin: str) -> str:
     return coin
 
 
-def _subscription(method: str, coin: str) -> str:
-    return orjson.dumps({"method": method, "subscription": {"type": "l2Book", "coin": coin}}).decode()
+def _subscription(method: str, coin: str, kind: str = "l2Book") -> str:
+    return orjson.dumps({"method": method, "subscription": {"type": kind, "coin": coin}}).decode()
 
 
 def subscribe(streams: list[str]) -> list[str]:
-    return [_subscription("subscribe", coin) for coin in streams]
+    """A book's stream is its coin; a trade stream is `trades:<coin>` (producer/trades_hyperliquid.py)."""
+    return [
+        _subscription("subscribe", s[len("trades:") :], "trades")
+        if s.startswith("trades:")
+        else _subscription("subscribe", s)
+        for s in streams
+    ]
 
 
 def resubscribe(stream: str) -> list[str]:

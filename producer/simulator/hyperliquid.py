@@ -8,7 +8,8 @@ requests are told apart by their lower-case `method`, Binance's are upper-case):
 `error` message for an unknown coin or type), and a subscription gets the coin's whole book at
 once, then a whole book after every change, with a `time` one ms or more after the previous.
 Levels are the top 20 per side as `{px, sz, n}`, best first. Spot coins are `@{index}` from
-`spotMeta`, except PURR/USDC.
+`spotMeta`, except PURR/USDC. A `{"type": "trades", "coin": ...}` subscription gets a `trades`
+message of the fills of every step of the market model, after the book's message.
 
 REST: POST `/info` with `{"type": "meta"}` (perps: universe of coins) or `{"type": "spotMeta"}`
 (tokens and pairs with `index` and `tokens`).
@@ -128,6 +129,24 @@ class HyperliquidVenue:
     def _subscribers(self, coin: str) -> list[TextSession]:
         return [s for s in self.sessions.values() if coin in s.books]
 
+    def _trade_subscribers(self, coin: str) -> list[TextSession]:
+        return [s for s in self.sessions.values() if coin in s.trades]
+
+    async def send_trades(self, book: HyperliquidBook, fills: list[tuple[int, int, int, str]]) -> None:
+        """The `trades` message of one step's fills (side B: the taker bought; `users` are made
+        up, buyer then seller)."""
+        if not fills:
+            return
+        data = [
+            {"coin": book.coin, "side": "B" if aggressor == "buy" else "A", "px": okx_text(price),
+             "sz": okx_text(size), "time": book.time, "hash": f"0x{trade_id:064x}", "tid": trade_id,
+             "users": [f"0x{1:040x}", f"0x{2:040x}"]}
+            for trade_id, price, size, aggressor in fills
+        ]  # fmt: skip
+        payload = orjson.dumps({"channel": "trades", "data": data})
+        for session in self._trade_subscribers(book.coin):
+            await session.send(payload)
+
     async def _send(self, coin: str, payload: bytes | str) -> None:
         for session in self._subscribers(coin):
             await session.send(payload)
@@ -161,7 +180,7 @@ class HyperliquidVenue:
             if not self.auto:
                 continue
             for book in self.books.values():
-                if not self._subscribers(book.coin):
+                if not self._subscribers(book.coin) and not self._trade_subscribers(book.coin):
                     continue
                 _, _, bid_changes, ask_changes = book.model.step()
                 book.apply(
@@ -169,6 +188,7 @@ class HyperliquidVenue:
                     [[okx_text(p), okx_text(s)] for p, s in ask_changes.items()],
                 )
                 await self._send(book.coin, book.message())
+                await self.send_trades(book, book.model.fills)
 
     # -- WebSocket (requests arrive through the simulator's /ws handler) -----------------------
 
@@ -190,13 +210,16 @@ class HyperliquidVenue:
         if (
             method not in ("subscribe", "unsubscribe")
             or not isinstance(sub, dict)
-            or sub.get("type") != "l2Book"
+            or sub.get("type") not in ("l2Book", "trades")
             or coin not in self.books
         ):
             await session.send(orjson.dumps({"channel": "error", "data": f"Invalid subscription {text}"}))
             return
         answer = {"channel": "subscriptionResponse", "data": {"method": method, "subscription": sub}}
         await session.send(orjson.dumps(answer))
+        if sub["type"] == "trades":
+            (session.trades.add if method == "subscribe" else session.trades.discard)(coin)
+            return
         if method == "unsubscribe":
             session.books.discard(coin)
             return

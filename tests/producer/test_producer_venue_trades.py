@@ -1,11 +1,13 @@
-"""OKX, Bybit and Gate.io trades end to end: the simulator's market over each venue's own protocol
-(OKX `trades` channel, Bybit `publicTrade.{symbol}`, Gate.io `futures.trades`; pushes of several
-trades) into the producer with trades on, and trades.raw on the session's real broker. Every
-trade the simulator sent (read by a client of its own subscribed to the same channel) is on the
-topic exactly once, in the venue's order, keyed exchange:symbol, with the venue's exact price
-text and the size in base units (contracts x contract value, / price when inverse, computed here
-independently); the books flow beside the trades and nothing goes to the DLQ. One producer per
-venue family: OKX swaps (a linear and an inverse swap), Bybit inverse, Gate.io USDT futures."""
+"""OKX, Bybit, Gate.io and Hyperliquid trades end to end: the simulator's market over each venue's
+own protocol (OKX `trades` channel, Bybit `publicTrade.{symbol}`, Gate.io `futures.trades`,
+Hyperliquid `trades`; pushes of several trades) into the producer with trades on, and trades.raw
+on the session's real broker. Every trade the simulator sent (read by a client of its own
+subscribed to the same channel) is on the topic exactly once, in the venue's order, keyed
+exchange:symbol, with the venue's exact price text and the size in base units (contracts x
+contract value, / price when inverse, computed here independently); the books flow beside the
+trades and nothing goes to the DLQ. One producer per venue family: OKX swaps (a linear and an
+inverse swap), Bybit inverse, Gate.io USDT futures, Hyperliquid spot (its coin `@1` renames the
+trade stream; records keep the symbol HYPE-USDC)."""
 
 from __future__ import annotations
 
@@ -134,6 +136,36 @@ def test_gateio_futures_trades_reach_trades_raw_once_each_in_base_units(kafka_se
     )  # fmt: skip
 
 
+def hyperliquid_spot_truth(push: Any) -> list[dict[str, Any]]:
+    """The trades of a Hyperliquid `trades` message as sent (base tokens), under the record's
+    symbol: the simulator's only spot pair besides PURR/USDC streams as `@1`."""
+    if not (isinstance(push, dict) and push.get("channel") == "trades"):
+        return []
+    symbol_of = {"@1": "HYPE-USDC"}
+    return [
+        {
+            "symbol": symbol_of[item["coin"]],
+            "trade_id": str(item["tid"]),
+            "price": item["px"],
+            "size": Decimal(item["sz"]),
+            "size_text": item["sz"],
+            "side": {"B": "buy", "A": "sell"}[item["side"]],
+            "event_time": item["time"],
+        }
+        for item in push["data"]
+    ]
+
+
+def test_hyperliquid_spot_trades_reach_trades_raw_once_each_under_the_symbol(kafka_settings) -> None:
+    subscribe = {"method": "subscribe", "subscription": {"type": "trades", "coin": "@1"}}
+    asyncio.run(
+        _scenario(
+            kafka_settings, "hyperliquid", "spot", ["HYPE-USDC"], "/ws", subscribe,
+            hyperliquid_spot_truth, "hyperliquid_spot",
+        )
+    )  # fmt: skip
+
+
 async def _scenario(  # noqa: PLR0913 - one scenario, each venue's particulars
     kafka_settings: Any,
     exchange: str,
@@ -193,5 +225,7 @@ async def _scenario(  # noqa: PLR0913 - one scenario, each venue's particulars
         for rec, want in zip(published, truth, strict=True):
             got = {**{k: rec[k] for k in ("symbol", "trade_id", "price", "side", "event_time")}}
             assert got == {k: want[k] for k in got}
-            assert Decimal(rec["size"]) == want["size"] and rec["size"] == format(want["size"], "f")
+            # base-unit venues publish the size as sent; contracts converted have 9 decimals
+            assert rec["size"] == want.get("size_text", format(want["size"], "f"))
+            assert Decimal(rec["size"]) == want["size"]
     assert not [r for _, r in read_topic(kafka, topic_names(kafka)[1])], "no frame went to the DLQ"
