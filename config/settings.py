@@ -329,8 +329,9 @@ class ProducerSettings(BaseSettings):
     # where cargo is installed), python (the reference), or auto: native when it is built, else
     # python (the producer says so once at start, and `obm status` shows it).
     engine: Literal["auto", "native", "python"] = "auto"
-    # Also publish the venue's trades to trades.raw (producer/trades.py: Binance spot @trade, USD-M
-    # and COIN-M @aggTrade), on the book's connections. A venue without a trade stream yet says so.
+    # Also publish the venue's trades to trades.raw (producer/trades.py: Binance @trade/@aggTrade,
+    # OKX trades, Bybit publicTrade, Gate.io spot/futures.trades, Hyperliquid trades), on the book's
+    # connections. A venue without a trade stream says so.
     trades: bool = False
     # Circuit breaker of every connection and of the REST client (producer/circuit_breaker.py):
     # opens after this many consecutive failures (connect errors, HTTP 5xx, bans 418/429), for
