@@ -22,6 +22,7 @@ leg's newest bar."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pyflink.table import StreamTableEnvironment, Table
@@ -95,22 +96,22 @@ def _pairs_function(settings: PairSettings) -> Any:
                 ctx.timer_service().register_event_time_timer(second)
             return []
 
-        def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> list[Row]:
+        def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Row]:
             """Computes every pair at `timestamp` and the seconds after it up to the watermark
             while a fill can be fresh, then sets the timer of the next second. Not a timer per
             second: a timer set behind the watermark from inside a Python timer would wait for
             the next watermark, which after a jump (a catch-up, the end of the input) may never
-            come."""
+            come. A generator: a catch-up computes many seconds in one call, and its records go
+            out as they are made, not all at its end."""
             last = self.last.value()
             second = timestamp if last is None else max(timestamp, last + 1_000)
             watermark = ctx.timer_service().current_watermark()
             pairs = [self._pair(spec) for spec in specs]
-            rows = []
             while second <= max(timestamp, watermark):
                 for pair in pairs:
                     record = pair.step(second)
                     if record is not None:
-                        rows.append(Row(pair.spec.pair_id, *[record[name] for name in names]))
+                        yield Row(pair.spec.pair_id, *[record[name] for name in names])
                 self.last.update(second)
                 second += 1_000
                 if all(pair.fills(second) is None for pair in pairs):
@@ -120,7 +121,6 @@ def _pairs_function(settings: PairSettings) -> Any:
                     break
             for pair in pairs:
                 self.pairs.put(pair.spec.pair_id, pair)
-            return rows
 
     return PairsFunction()
 
