@@ -9,7 +9,7 @@ Input: `--symbols` instruments with a 1 s bar every second for `--seconds` secon
 every second once its window has min_points. The rate is measured only over the part of the
 output where every window is full (`--window-s` points) and the ADF runs at its cadence
 (`--adf-every-s`, over `--adf-points` points): the costly steady state, not the filling.
-A bar per symbol far ahead closes the input. Run: .venv/bin/python -m bench.flink_pairs"""
+A bar per symbol 10 s after the last closes the input. Run: .venv/bin/python -m bench.flink_pairs"""
 
 from __future__ import annotations
 
@@ -55,7 +55,11 @@ def pair_list(names: list[str], count: int) -> list[str]:
 
 
 def produce_bars(kafka: KafkaSettings, topic: str, names: list[str], seconds: int, start_ms: int) -> None:
-    """A 1 s bar per symbol and second (random walks in log price), then one an hour ahead."""
+    """A 1 s bar per symbol and second (random walks in log price), then one per symbol 10 s after
+    the last: it takes the watermark past the fill tail. Not an hour ahead: the watermark would
+    jump there at once and one timer would compute every pair for all the remaining seconds in a
+    single call to the Python worker, whose output leaves only when the call ends (seen: no output
+    for 180 s)."""
     rng, producer = random.Random(15), kafka_producer(kafka, 20)
     logs = {s: math.log(100.0 * (i + 1)) for i, s in enumerate(names)}
 
@@ -81,7 +85,7 @@ def produce_bars(kafka: KafkaSettings, topic: str, names: list[str], seconds: in
             send(symbol, start_ms + k * 1000)
         producer.poll(0)
     for symbol in names:
-        send(symbol, start_ms + 3_600_000)
+        send(symbol, start_ms + (seconds + 10) * 1000)
     assert producer.flush(120) == 0
 
 
@@ -134,8 +138,8 @@ def main() -> None:
         pairs=pair_list(names, args.pairs), window_s=args.window_s, min_points=args.min_points,
         fill_max_age_ms=5_000, adf_every_s=args.adf_every_s, adf_points=args.adf_points,
     )  # fmt: skip
-    # Every pair has a record from its min_points-th second to the last; the hour-ahead bar
-    # carries each fill forward up to fill_max_age_ms more seconds (5 records per pair).
+    # Every pair has a record from its min_points-th second to the last, and the closing bars
+    # carry each fill forward up to fill_max_age_ms more seconds (5 records per pair).
     per_pair = args.seconds - args.min_points + 1 + settings.fill_max_age_ms // 1000
     records = args.pairs * per_pair
     full_from = (args.window_s - args.min_points + 1) / per_pair  # every window full from here on
