@@ -73,7 +73,8 @@ def test_init_db_makes_the_storage_of_each_kind(pg_server, fresh_db):
             for r in _rows(fresh_db, "select indexname from pg_indexes where indexdef like '%USING brin%'")
         }
         assert brin == {"orderbook_metrics_ts_brin", "orderbook_snapshots_ts_brin",
-                        "orderbook_bars_window_start_brin", "orderbook_alerts_ts_brin"}  # fmt: skip
+                        "orderbook_bars_window_start_brin", "orderbook_alerts_ts_brin",
+                        "trade_bars_window_start_brin", "pair_analytics_ts_brin"}  # fmt: skip
         views = {r[0] for r in _rows(fresh_db, "select table_name from information_schema.views")}
         assert CONTINUOUS_AGGREGATES <= views
         return
@@ -84,7 +85,7 @@ def test_init_db_makes_the_storage_of_each_kind(pg_server, fresh_db):
         )
     )
     assert hyper == {"orderbook_metrics": True, "orderbook_snapshots": True, "orderbook_bars": True,
-                     "orderbook_alerts": False}  # fmt: skip
+                     "orderbook_alerts": False, "trade_bars": True, "pair_analytics": True}  # fmt: skip
     dims = {r[0]: (r[1], r[2]) for r in _rows(fresh_db, "select hypertable_name, column_name, time_interval "
                                               "from timescaledb_information.dimensions")}  # fmt: skip
     assert {t: dims[t] for t in HYPERTABLES} == {
@@ -92,6 +93,8 @@ def test_init_db_makes_the_storage_of_each_kind(pg_server, fresh_db):
         "orderbook_snapshots": ("ts", timedelta(days=1)),
         "orderbook_bars": ("window_start", timedelta(days=7)),
         "orderbook_alerts": ("ts", timedelta(days=30)),
+        "trade_bars": ("window_start", timedelta(days=7)),
+        "pair_analytics": ("ts", timedelta(days=1)),
     }
     # Retention policies keep what orderbook_retention says (the table users edit).
     kept = dict(_rows(fresh_db, "select table_name, keep from orderbook_retention"))
@@ -108,6 +111,8 @@ def test_init_db_makes_the_storage_of_each_kind(pg_server, fresh_db):
         "orderbook_metrics": {"exchange", "symbol", "ts", "sequence_id"},
         "orderbook_snapshots": {"exchange", "symbol", "ts"},
         "orderbook_bars": {"exchange", "symbol", "interval", "window_start"},
+        "trade_bars": {"exchange", "symbol", "interval", "window_start"},
+        "pair_analytics": {"pair", "ts"},
     }
     assert {t: keys[t] <= compressed_cols.get(t, set()) for t in keys} == dict.fromkeys(keys, True)
     caggs = dict(
@@ -213,10 +218,10 @@ def test_rollups_equal_candles_of_the_bars(pg_server, fresh_db, new_tape):
         with psycopg.connect(fresh_db.conninfo(), autocommit=True) as conn:
             for view in CONTINUOUS_AGGREGATES:
                 conn.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
-        for schema, table in _rows(
+        for schema, table in _rows(  # the aggregates of the book bars seeded here (not trade_bars_1h)
             fresh_db,
-            "select materialization_hypertable_schema, "
-            "materialization_hypertable_name from timescaledb_information.continuous_aggregates",
+            "select materialization_hypertable_schema, materialization_hypertable_name "
+            "from timescaledb_information.continuous_aggregates where view_name like 'orderbook_bars_%'",
         ):
             assert _rows(fresh_db, f'select count(*) from "{schema}"."{table}"')[0][0] > 0, table
         check("orderbook_bars_1m", "1 minute")
