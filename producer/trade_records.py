@@ -56,6 +56,18 @@ class TradeStream:
     route: Callable[[Any], str | None] | None = None
 
 
+def trade_items(msg: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trades of a venue's push: its `data`, a non-empty list of objects (BadFrame otherwise,
+    for the whole push: a frame is published whole or not at all)."""
+    data = msg.get("data")
+    if type(data) is not list or not data:
+        raise BadFrame("field 'data' is not a non-empty list of trades")
+    for item in data:
+        if type(item) is not dict:
+            raise BadFrame(f"a trade is not an object: {item!r}")
+    return data
+
+
 def exact_text(text: str, field: str, pattern: re.Pattern[str]) -> str:
     """`text` as the record carries it: as is when it fits, else normalized if that fits."""
     if pattern.match(text):

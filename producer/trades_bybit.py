@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from producer.exchanges.spec import BadFrame, require_field, require_int
-from producer.trade_records import ParsedTrade, TradeStream
+from producer.exchanges.spec import BadFrame, require_int, require_text
+from producer.trade_records import ParsedTrade, TradeStream, trade_items
 
 TOPIC = "publicTrade"
 SIDES = {"Buy": "buy", "Sell": "sell"}
@@ -31,31 +31,19 @@ def route(msg: Any) -> str | None:
     return topic if type(topic) is str and topic.startswith(TOPIC + ".") else None
 
 
-def _text(item: dict[str, Any], key: str) -> str:
-    value = require_field(item, key)
-    if type(value) is not str:
-        raise BadFrame(f"field {key!r} is not a string: {value!r}")
-    return value
-
-
 def parse_trades(msg: dict[str, Any], receive_time_ns: int) -> list[ParsedTrade]:
     """Every trade of one push, in order (BadFrame for the whole push if any is unusable)."""
-    data = msg.get("data")
-    if type(data) is not list or not data:
-        raise BadFrame("field 'data' is not a non-empty list of trades")
     trades = []
-    for item in data:
-        if type(item) is not dict:
-            raise BadFrame(f"a trade is not an object: {item!r}")
-        side = SIDES.get(_text(item, "S"))
+    for item in trade_items(msg):
+        side = SIDES.get(require_text(item, "S"))
         if side is None:
             raise BadFrame(f"field 'S' is not Buy or Sell: {item['S']!r}")
         trades.append(
             ParsedTrade(
-                symbol=_text(item, "s"),
-                trade_id=_text(item, "i"),
-                price=_text(item, "p"),
-                size=_text(item, "v"),
+                symbol=require_text(item, "s"),
+                trade_id=require_text(item, "i"),
+                price=require_text(item, "p"),
+                size=require_text(item, "v"),
                 side=side,
                 event_time=require_int(item, "T"),
                 receive_time_ns=receive_time_ns,

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
-from producer.exchanges.spec import BadFrame, require_field
+from producer.exchanges.spec import BadFrame, require_field, require_text
 from producer.trade_records import CONTROL, ParsedTrade, TradeStream
 
 
@@ -39,13 +39,6 @@ def _router(channel: str, symbol_key: str) -> Callable[[Any], str | None]:
         return f"{channel}:{symbol}" if type(symbol) is str else None
 
     return route
-
-
-def _text(item: dict[str, Any], key: str) -> str:
-    value = require_field(item, key)
-    if type(value) is not str:
-        raise BadFrame(f"field {key!r} is not a string: {value!r}")
-    return value
 
 
 def _trade_id(item: dict[str, Any]) -> str:
@@ -74,15 +67,15 @@ def parse_spot(msg: dict[str, Any], receive_time_ns: int) -> list[ParsedTrade]:
     result = msg.get("result")
     if type(result) is not dict:
         raise BadFrame("field 'result' is not a trade object")
-    side = _text(result, "side")
+    side = require_text(result, "side")
     if side not in ("buy", "sell"):
         raise BadFrame(f"field 'side' is not buy or sell: {side!r}")
     return [
         ParsedTrade(
-            symbol=_text(result, "currency_pair"),
+            symbol=require_text(result, "currency_pair"),
             trade_id=_trade_id(result),
-            price=_text(result, "price"),
-            size=_text(result, "amount"),
+            price=require_text(result, "price"),
+            size=require_text(result, "amount"),
             side=side,
             event_time=_time_ms(result),
             receive_time_ns=receive_time_ns,
@@ -110,9 +103,9 @@ def parse_futures(msg: dict[str, Any], receive_time_ns: int) -> list[ParsedTrade
         size, side = _contracts(item)
         trades.append(
             ParsedTrade(
-                symbol=_text(item, "contract"),
+                symbol=require_text(item, "contract"),
                 trade_id=_trade_id(item),
-                price=_text(item, "price"),
+                price=require_text(item, "price"),
                 size=size,
                 side=side,
                 event_time=_time_ms(item),

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from producer.exchanges.spec import BadFrame, require_field, require_int
-from producer.trade_records import ParsedTrade, TradeStream
+from producer.exchanges.spec import BadFrame, require_int, require_text
+from producer.trade_records import ParsedTrade, TradeStream, trade_items
 
 CHANNEL = "trades"
 PREFIX = f"{CHANNEL}:"
@@ -36,31 +36,19 @@ def route(msg: Any) -> str | None:
     return channel(coin) if type(coin) is str else None
 
 
-def _text(item: dict[str, Any], key: str) -> str:
-    value = require_field(item, key)
-    if type(value) is not str:
-        raise BadFrame(f"field {key!r} is not a string: {value!r}")
-    return value
-
-
 def parse_trades(msg: dict[str, Any], receive_time_ns: int) -> list[ParsedTrade]:
     """Every trade of one message, in order (BadFrame for the whole message if any is unusable)."""
-    data = msg.get("data")
-    if type(data) is not list or not data:
-        raise BadFrame("field 'data' is not a non-empty list of trades")
     trades = []
-    for item in data:
-        if type(item) is not dict:
-            raise BadFrame(f"a trade is not an object: {item!r}")
-        side = SIDES.get(_text(item, "side"))
+    for item in trade_items(msg):
+        side = SIDES.get(require_text(item, "side"))
         if side is None:
             raise BadFrame(f"field 'side' is not B or A: {item['side']!r}")
         trades.append(
             ParsedTrade(
-                symbol=_text(item, "coin"),
+                symbol=require_text(item, "coin"),
                 trade_id=str(require_int(item, "tid")),
-                price=_text(item, "px"),
-                size=_text(item, "sz"),
+                price=require_text(item, "px"),
+                size=require_text(item, "sz"),
                 side=side,
                 event_time=require_int(item, "time"),
                 receive_time_ns=receive_time_ns,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from producer.exchanges.spec import BadFrame, require_field
-from producer.trade_records import ParsedTrade, TradeStream
+from producer.exchanges.spec import BadFrame, require_text
+from producer.trade_records import ParsedTrade, TradeStream, trade_items
 
 CHANNEL = "trades"
 
@@ -34,34 +34,22 @@ def route(msg: Any) -> str | None:
     return channel(arg["instId"])
 
 
-def _text(item: dict[str, Any], key: str) -> str:
-    value = require_field(item, key)
-    if type(value) is not str:
-        raise BadFrame(f"field {key!r} is not a string: {value!r}")
-    return value
-
-
 def parse_trades(msg: dict[str, Any], receive_time_ns: int) -> list[ParsedTrade]:
     """Every trade of one push, in order (BadFrame for the whole push if any is unusable)."""
-    data = msg.get("data")
-    if type(data) is not list or not data:
-        raise BadFrame("field 'data' is not a non-empty list of trades")
     trades = []
-    for item in data:
-        if type(item) is not dict:
-            raise BadFrame(f"a trade is not an object: {item!r}")
-        side = _text(item, "side")
+    for item in trade_items(msg):
+        side = require_text(item, "side")
         if side not in ("buy", "sell"):
             raise BadFrame(f"field 'side' is not buy or sell: {side!r}")
-        ts = _text(item, "ts")
+        ts = require_text(item, "ts")
         if not ts.isdigit():
             raise BadFrame(f"field 'ts' is not a time in ms: {ts!r}")
         trades.append(
             ParsedTrade(
-                symbol=_text(item, "instId"),
-                trade_id=_text(item, "tradeId"),
-                price=_text(item, "px"),
-                size=_text(item, "sz"),
+                symbol=require_text(item, "instId"),
+                trade_id=require_text(item, "tradeId"),
+                price=require_text(item, "px"),
+                size=require_text(item, "sz"),
                 side=side,
                 event_time=int(ts),
                 receive_time_ns=receive_time_ns,

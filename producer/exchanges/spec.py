@@ -213,3 +213,11 @@ def require_field(data: dict[str, Any], key: str) -> Any:
         return data[key]
     except KeyError:
         raise BadFrame(f"missing field {key!r}") from None
+
+
+def require_text(data: dict[str, Any], key: str) -> str:
+    """A field that must be a string (the venues' exact decimal texts, ids, sides)."""
+    value = require_field(data, key)
+    if type(value) is not str:
+        raise BadFrame(f"field {key!r} is not a string: {value!r}")
+    return value
