@@ -1,6 +1,9 @@
 """A TaskManager killed under load leaves no duplicate on the jobs' output (issue 13).
 
-The metrics job runs on the session cluster with its default exactly-once sinks, fed at a steady
+The metrics job runs on a Flink cluster of this test's own with its default exactly-once sinks
+(in a fresh-clone run, after this test had killed the session cluster's TaskManager, the later
+tests that read job and operator metrics through the REST API, test_jobs_poison's numRestarts and
+test_job_lifecycle's stalled report, got none for minutes), fed at a steady
 rate. Once some of its output is committed and more is written in the open transaction, the
 TaskManager is killed (SIGKILL, the whole process group) and a new one started; the job restores
 from its last checkpoint and processes the records since then again. Read as every consumer of the
@@ -14,19 +17,21 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from confluent_kafka import Producer
 
-from config import FlinkSettings, KafkaSettings
+from config import FlinkSettings, KafkaSettings, StackSettings
 from config.clients import ISOLATION_LEVEL, producer_config
 from flink_jobs.connectors import topic_name
 from flink_jobs.flink_rest import FlinkRest
 from flink_jobs.lifecycle import cancel_job, submit_job
 from obm.stack.flink_cluster import FlinkCluster
+from obm.stack.health import free_port
 from schemas import Topic, record_key
 from tests.flink.book_sequences import random_walk_books
 from tests.flink.kafka_io import consume_until, isolated_kafka, produce, read_messages
@@ -95,10 +100,24 @@ def restored_checkpoint(rest: FlinkRest, job_id: str) -> int | None:
     return restored["id"] if restored else None
 
 
+@pytest.fixture
+def own_flink_cluster(stack_settings: StackSettings, tmp_path: Path) -> Iterator[FlinkCluster]:
+    """A cluster this test may break: its own state folder, ports and processes."""
+    settings = FlinkSettings(
+        jobmanager=f"127.0.0.1:{free_port()}", rpc_port=free_port(), checkpoint_interval_ms=2_000
+    )
+    tmp_path.chmod(0o755)
+    cluster = FlinkCluster(settings, stack_settings.model_copy(update={"state_dir": tmp_path}))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.mark.integration
 def test_a_killed_taskmanager_leaves_no_duplicate_on_the_output(
-    kafka_settings: KafkaSettings, flink_cluster: FlinkCluster, flink_settings: FlinkSettings
+    kafka_settings: KafkaSettings, own_flink_cluster: FlinkCluster
 ) -> None:
+    flink_cluster, flink_settings = own_flink_cluster, own_flink_cluster.settings
     assert flink_settings.delivery_guarantee == "exactly-once", "the default this test is about"
     kafka = isolated_kafka(kafka_settings, (Topic.RAW, Topic.PROCESSED, Topic.DLQ))
     records = conforming(Topic.RAW, random_walk_books(RECORDS, seed=13))
