@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from dashboard.history_store import HistoryStore
+from dashboard.history_store import HistoryStore, known_keys_sql
 from dashboard.time_window import TimeWindow
 from schemas import split_record_key
 
@@ -69,28 +69,7 @@ ORDER BY ts DESC
 LIMIT %(limit)s
 """
 
-# Loose index scans (one probe per distinct key, then "has a row since"), as
-# history_store.KNOWN_SYMBOLS_SQL: never SELECT DISTINCT over the table.
-TRADE_SYMBOLS_SQL = """
-WITH RECURSIVE k AS (
-    (SELECT exchange, symbol FROM trade_bars ORDER BY exchange, symbol LIMIT 1)
-    UNION ALL
-    SELECT n.exchange, n.symbol
-    FROM k CROSS JOIN LATERAL (
-        SELECT b.exchange, b.symbol FROM trade_bars b
-        WHERE (b.exchange, b.symbol) > (k.exchange, k.symbol)
-        ORDER BY b.exchange, b.symbol
-        LIMIT 1
-    ) AS n
-)
-SELECT exchange || ':' || symbol AS key FROM k
-WHERE EXISTS (
-    SELECT 1 FROM trade_bars b
-    WHERE b.exchange = k.exchange AND b.symbol = k.symbol AND b."interval" = '1m'
-      AND b.window_start >= %(since)s
-)
-ORDER BY 1
-"""
+TRADE_SYMBOLS_SQL = known_keys_sql("trade_bars", "1m")
 
 PAIRS_SQL = """
 WITH RECURSIVE k AS (

@@ -131,15 +131,19 @@ CROSS JOIN LATERAL (
 ) AS a
 """
 
-# Loose index scan over the bars key: one probe per distinct (exchange, symbol), then a probe for
-# "has a bar since". Reads a handful of index pages however long the history is.
-KNOWN_SYMBOLS_SQL = """
+
+def known_keys_sql(table: str, interval: str) -> str:
+    """The exchange:symbol keys of a bars table (`table`, a constant of the code) with a bar of
+    `interval` since %(since)s, by a loose index scan over its (exchange, symbol) key: one probe
+    per distinct key, then a probe for "has a bar since". Reads a handful of index pages however
+    long the history is; never SELECT DISTINCT over the table."""
+    return f"""
 WITH RECURSIVE k AS (
-    (SELECT exchange, symbol FROM orderbook_bars ORDER BY exchange, symbol LIMIT 1)
+    (SELECT exchange, symbol FROM {table} ORDER BY exchange, symbol LIMIT 1)
     UNION ALL
     SELECT n.exchange, n.symbol
     FROM k CROSS JOIN LATERAL (
-        SELECT b.exchange, b.symbol FROM orderbook_bars b
+        SELECT b.exchange, b.symbol FROM {table} b
         WHERE (b.exchange, b.symbol) > (k.exchange, k.symbol)
         ORDER BY b.exchange, b.symbol
         LIMIT 1
@@ -147,12 +151,15 @@ WITH RECURSIVE k AS (
 )
 SELECT exchange || ':' || symbol AS key FROM k
 WHERE EXISTS (
-    SELECT 1 FROM orderbook_bars b
-    WHERE b.exchange = k.exchange AND b.symbol = k.symbol AND b."interval" = '1s'
+    SELECT 1 FROM {table} b
+    WHERE b.exchange = k.exchange AND b.symbol = k.symbol AND b."interval" = '{interval}'
       AND b.window_start >= %(since)s
 )
 ORDER BY 1
 """
+
+
+KNOWN_SYMBOLS_SQL = known_keys_sql("orderbook_bars", "1s")
 
 EXPORTS: dict[str, tuple[str, str, str]] = {
     # name -> (table, time column, extra condition)
