@@ -1,5 +1,5 @@
 """The receivers and routes of alert delivery (NotifySettings.receivers / .routes in
-config/settings.py, read as JSON lists from the environment; docs/alerts-delivery.md)."""
+config/settings/notify.py, read as JSON lists from the environment; docs/alerts-delivery.md)."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# The settings this script honours (config/settings.py; the environment and .env as everywhere).
+# The settings this script honours (config/settings/; the environment and .env as everywhere).
 read -r producer_engine pg_timescaledb vendor_dir < <(.venv/bin/python -c '
 from config import PostgresSettings, ProducerSettings, StackSettings
 print(ProducerSettings().engine, PostgresSettings().timescaledb, StackSettings().vendor_dir)')

@@ -117,7 +117,7 @@ def test_environment_names_are_settings_and_addresses_are_services() -> None:
     for name, svc in svcs.items():
         for key, value in environment(svc).items():
             if key.startswith("OBM_"):
-                assert key in SETTING_NAMES, f"{name}: {key} is not a setting of config/settings.py"
+                assert key in SETTING_NAMES, f"{name}: {key} is not a setting of config/settings/"
             if key in ("OBM_KAFKA_BOOTSTRAP_SERVERS", "OBM_FLINK_JOBMANAGER"):
                 host, port = value.rsplit(":", 1)
                 assert host in svcs and port.isdigit(), f"{name}: {key}={value}"

@@ -27,7 +27,7 @@ def test_reference_covers_every_setting_with_its_default() -> None:
         for s in cls.settings:
             assert f"`{s.env}`" in doc
             assert re.search(rf"^(# )?{s.env}[=:]", example, re.M), f"{s.env} missing from .env.example"
-    # descriptions come from the comments in settings.py
+    # descriptions come from the comments in the settings modules
     assert "Embedded broker only: the KRaft controller listener." in doc
 
 
@@ -68,3 +68,20 @@ def test_operations_runbook_covers_the_issue() -> None:
     # every Compose service named in the runbook exists
     for name in re.findall(r"docker compose (?:stop|start|restart|logs) ([a-z-]+)", text):
         assert name in services(), name
+
+
+def test_a_settings_class_left_out_of_the_registry_fails_the_reference(monkeypatch) -> None:
+    """The reference lists `config.settings.SETTINGS_CLASSES`; a class added to a settings module but
+    not registered there must stop the generator instead of missing from the docs."""
+    from pydantic_settings import BaseSettings
+
+    from config.reference import settings_classes
+    from config.settings import kafka
+
+    class StraySettings(BaseSettings):
+        pass
+
+    StraySettings.__module__ = kafka.__name__
+    monkeypatch.setattr(kafka, "StraySettings", StraySettings, raising=False)
+    with pytest.raises(LookupError, match="StraySettings"):
+        settings_classes()
