@@ -125,6 +125,9 @@ CREATE TABLE IF NOT EXISTS orderbook_alerts (
 );
 CREATE INDEX IF NOT EXISTS orderbook_alerts_symbol_ts ON orderbook_alerts (exchange, symbol, ts DESC);
 CREATE INDEX IF NOT EXISTS orderbook_alerts_ts ON orderbook_alerts (ts DESC);
+-- Why the alert fired (the record's `context`: score, value, baseline, percentile, the book at that
+-- moment; docs/alerts.md); null for alerts stored before it existed and records without one.
+ALTER TABLE orderbook_alerts ADD COLUMN IF NOT EXISTS context jsonb;
 
 -- ---------------------------------------------------------------------------------------------
 -- orderbook_dlq: the records of orderbook.dlq (rejected input of every component). The Kafka
