@@ -571,3 +571,45 @@ BEGIN
     END IF;
 END
 $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Raw trades (trades.raw, every venue's trade stream through the producer): one row per venue
+-- trade, ts = the trade's event_time. The venue's trade id is unique per exchange:symbol, and a
+-- trade keeps its event time wherever it is read again (a replay, a sink restart), so the key
+-- (exchange, symbol, trade_id, ts) stores each trade once (ON CONFLICT DO NOTHING); ts is in it
+-- because a TimescaleDB unique key must hold the partitioning column. Price and size are the
+-- venue's exact decimals; receive_time_ns when the producer received the frame.
+CREATE TABLE IF NOT EXISTS trades (
+    ts               timestamptz NOT NULL,
+    exchange         text        NOT NULL,
+    market           text        NOT NULL,
+    symbol           text        NOT NULL,
+    trade_id         text        NOT NULL,
+    price            numeric     NOT NULL,
+    size             numeric     NOT NULL,
+    side             text        NOT NULL CHECK (side IN ('buy', 'sell')),
+    receive_time_ns  bigint      NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS trades_key ON trades (exchange, symbol, trade_id, ts);
+INSERT INTO orderbook_retention (table_name, time_column, keep)
+    VALUES ('trades', 'ts', interval '30 days')
+ON CONFLICT (table_name) DO NOTHING;
+
+-- Hypertable with compression and retention under TimescaleDB (as pair_analytics), else BRIN.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+        PERFORM create_hypertable('trades'::regclass, 'ts'::name,
+                                  chunk_time_interval => interval '1 day', if_not_exists => true,
+                                  migrate_data => true);
+        ALTER TABLE trades SET (timescaledb.compress,
+            timescaledb.compress_segmentby = 'exchange, symbol',
+            timescaledb.compress_orderby = 'ts DESC, trade_id');
+        PERFORM add_compression_policy('trades'::regclass, interval '2 days', if_not_exists => true);
+        PERFORM add_retention_policy('trades'::regclass,
+            (SELECT keep FROM orderbook_retention WHERE table_name = 'trades'), if_not_exists => true);
+    ELSE
+        CREATE INDEX IF NOT EXISTS trades_ts_brin ON trades USING brin (ts) WITH (pages_per_range = 32);
+    END IF;
+END
+$$;

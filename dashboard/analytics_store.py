@@ -1,6 +1,7 @@
-"""Queries of the Analytics page: trade bars (table trade_bars) and pair analytics (table
-pair_analytics) of init-db.sql, always for one symbol or pair and a bounded time range through the
-tables' keys, with a row cap (the newest rows are kept, and the caller is told when the cap cut).
+"""Queries of the Analytics page: trade bars (table trade_bars), pair analytics (table
+pair_analytics) and, for export, raw trades (table trades) of init-db.sql, always for one symbol or
+pair and a bounded time range through the tables' keys, with a row cap (the newest rows are kept,
+and the caller is told when the cap cut).
 
 A subclass of HistoryStore for its one guarded connection and its "database down" behaviour; a
 separate store (its own connection) so a long export never holds the lock the other pages wait on.
@@ -71,6 +72,25 @@ LIMIT %(limit)s
 
 TRADE_SYMBOLS_SQL = known_keys_sql("trade_bars", "1m")
 
+# The exchange:symbol keys of the trades table with a trade since %(since)s: a loose index scan
+# over trades_key's leading (exchange, symbol), as known_keys_sql does for the bars tables.
+TRADED_SYMBOLS_SQL = """
+WITH RECURSIVE k AS (
+    (SELECT exchange, symbol FROM trades ORDER BY exchange, symbol LIMIT 1)
+    UNION ALL
+    SELECT n.exchange, n.symbol
+    FROM k CROSS JOIN LATERAL (
+        SELECT t.exchange, t.symbol FROM trades t
+        WHERE (t.exchange, t.symbol) > (k.exchange, k.symbol)
+        ORDER BY t.exchange, t.symbol
+        LIMIT 1
+    ) AS n
+)
+SELECT exchange || ':' || symbol AS key FROM k
+WHERE EXISTS (SELECT 1 FROM trades t WHERE t.exchange = k.exchange AND t.symbol = k.symbol AND t.ts >= %(since)s)
+ORDER BY 1
+"""
+
 PAIRS_SQL = """
 WITH RECURSIVE k AS (
     (SELECT pair FROM pair_analytics ORDER BY pair LIMIT 1)
@@ -86,10 +106,18 @@ ORDER BY 1
 """
 
 
-# Export name -> trade bar interval, or None for the pair analytics.
-EXPORT_KINDS: dict[str, str | None] = {f"trade bars {i}": i for i in TRADE_BAR_INTERVALS} | {
-    "pair analytics": None
-}
+EXPORT_TRADES = "trades"
+EXPORT_PAIRS = "pair analytics"
+# Export name -> trade bar interval, or None for the raw trades and the pair analytics.
+EXPORT_KINDS: dict[str, str | None] = (
+    {EXPORT_TRADES: None} | {f"trade bars {i}": i for i in TRADE_BAR_INTERVALS} | {EXPORT_PAIRS: None}
+)
+EXPORT_TRADES_SQL = """
+SELECT * FROM trades
+WHERE exchange = %(exchange)s AND symbol = %(symbol)s AND ts >= %(start)s AND ts < %(end)s
+ORDER BY ts, trade_id
+LIMIT %(limit)s
+"""
 EXPORT_TRADE_BARS_SQL = """
 SELECT * FROM trade_bars
 WHERE exchange = %(exchange)s AND symbol = %(symbol)s AND "interval" = %(interval)s
@@ -144,6 +172,11 @@ class AnalyticsStore(HistoryStore):
         _, rows = self._query(TRADE_SYMBOLS_SQL, {"since": since})
         return [row[0] for row in rows]
 
+    def traded_symbols(self, since: datetime) -> list[str]:
+        """`exchange:symbol` of every symbol with a stored trade since `since`."""
+        _, rows = self._query(TRADED_SYMBOLS_SQL, {"since": since})
+        return [row[0] for row in rows]
+
     def pairs(self, since: datetime) -> list[str]:
         """Pair ids (`y/x`) with analytics since `since`."""
         _, rows = self._query(PAIRS_SQL, {"since": since})
@@ -157,11 +190,13 @@ class AnalyticsStore(HistoryStore):
             raise ValueError(f"unknown export {kind!r}: one of {', '.join(EXPORT_KINDS)}")
         interval = EXPORT_KINDS[kind]
         params = {"start": window.start, "end": window.end, "limit": max_rows + 1}
-        if interval is None:
+        if kind == EXPORT_PAIRS:
             sql = EXPORT_PAIRS_SQL
             params["pair"] = subject
         else:
-            sql = EXPORT_TRADE_BARS_SQL
             exchange, symbol = split_record_key(subject)
-            params |= {"exchange": exchange, "symbol": symbol, "interval": interval}
+            params |= {"exchange": exchange, "symbol": symbol}
+            sql = EXPORT_TRADES_SQL if kind == EXPORT_TRADES else EXPORT_TRADE_BARS_SQL
+            if interval is not None:
+                params["interval"] = interval
         return self._frame(sql, params)

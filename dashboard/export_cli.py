@@ -1,5 +1,5 @@
-"""`obm export`: stored trade bars or pair analytics of one symbol or pair and a time range to a CSV
-or Parquet file, the same rows and file format as the Analytics page's Export tab (whole stored
+"""`obm export`: stored trades, trade bars or pair analytics of one symbol or pair and a time range
+to a CSV or Parquet file, the same rows and file format as the Analytics page's Export tab (whole stored
 rows, exact numerics; times in UTC), for scripts and for ranges too large for a browser download."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 import click
 
 from config import PostgresSettings
-from dashboard.analytics_store import TRADE_BAR_INTERVALS, AnalyticsStore
+from dashboard.analytics_store import EXPORT_PAIRS, EXPORT_TRADES, TRADE_BAR_INTERVALS, AnalyticsStore
 from dashboard.export_files import file_name, to_bytes
 from dashboard.history_store import HistoryUnavailable
 from dashboard.time_window import TimeWindow
 
-TABLES = ("trade_bars", "pair_analytics")
+TABLES = ("trades", "trade_bars", "pair_analytics")
 FORMAT_NAMES = {"csv": "CSV", "parquet": "Parquet"}
 
 
@@ -26,7 +26,9 @@ def _ms(value: datetime) -> int:
 
 @click.command("export")
 @click.option("--table", type=click.Choice(TABLES), required=True, help="What to export.")
-@click.option("--key", required=True, help="exchange:SYMBOL for trade_bars, y/x pair id for pair_analytics.")
+@click.option(
+    "--key", required=True, help="exchange:SYMBOL for trades and trade_bars, y/x pair id for pair_analytics."
+)
 @click.option("--interval", type=click.Choice(TRADE_BAR_INTERVALS), default="1m", show_default=True,
               help="Bar interval (trade_bars only).")  # fmt: skip
 @click.option("--from", "start", type=click.DateTime(), required=True, help="Start, UTC (inclusive).")
@@ -45,10 +47,12 @@ def export(
     output: Path | None,
     max_rows: int,
 ) -> None:
-    """Export stored trade bars or pair analytics for a time range as CSV or Parquet."""
+    """Export stored trades, trade bars or pair analytics for a time range as CSV or Parquet."""
     if end <= start:
         raise click.BadParameter("--to must be after --from", param_hint="--to")
-    kind = f"trade bars {interval}" if table == "trade_bars" else "pair analytics"
+    kind = {"trades": EXPORT_TRADES, "trade_bars": f"trade bars {interval}", "pair_analytics": EXPORT_PAIRS}[
+        table
+    ]
     window = TimeWindow(_ms(start), _ms(end))
     store = AnalyticsStore(PostgresSettings(), connect_timeout_s=10)
     try:

@@ -1,5 +1,6 @@
-"""The database sink: orderbook.processed, .bars, .alerts, .dlq and .raw (sampled), and
-trades.bars, into the tables of init-db.sql (trade bars by upsert: sinks/postgres_trade_bars.py).
+"""The database sink: orderbook.processed, .bars, .alerts, .dlq and .raw (sampled), trades.raw,
+trades.bars and pairs.analytics, into the tables of init-db.sql (trade bars by upsert:
+sinks/postgres_trade_bars.py).
 
 One transaction per batch, and the consume loop commits the Kafka offsets only after it committed.
 Each table's rows are COPYed straight into the table, which is the cheap path on the server (no
@@ -60,6 +61,7 @@ from sinks.postgres_rows import (
     snapshots_row,
 )
 from sinks.postgres_trade_bars import TRADE_BARS, trade_bars_row, upsert_from_stage
+from sinks.postgres_trades import TRADES, trades_row
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ _CONVERTERS = {
     Topic.BARS: (BARS, bars_row),
     Topic.ALERTS: (ALERTS, alerts_row),
 }
+# Tables stored row by row from decoded records (decimal texts stored exactly).
+_ROW_PATH = {Topic.PAIRS: (PAIRS, pairs_row), Topic.TRADES: (TRADES, trades_row)}
 
 _COLUMN_TYPES = """
     SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute
@@ -139,7 +143,9 @@ class PreparedWrite:
 
 class PostgresSink(BatchingSink[PreparedWrite]):
     name = "postgres"
-    topics = (Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.DLQ, Topic.RAW, Topic.TRADE_BARS, Topic.PAIRS)
+    topics = (
+        Topic.PROCESSED, Topic.BARS, Topic.ALERTS, Topic.DLQ, Topic.RAW, Topic.TRADES, Topic.TRADE_BARS, Topic.PAIRS
+    )  # fmt: skip
     # Connection-level failures: the server is down, restarting or unreachable.
     transient_errors = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -163,7 +169,7 @@ class PostgresSink(BatchingSink[PreparedWrite]):
         if self._conn is None or self._conn.closed:
             conn = psycopg.connect(self.settings.conninfo(), autocommit=True, connect_timeout=self.connect_timeout_s,
                                    application_name="obm-sink-postgres")  # fmt: skip
-            for spec in (*ALL_TABLES, TRADE_BARS, PAIRS):
+            for spec in (*ALL_TABLES, TRADES, TRADE_BARS, PAIRS):
                 conn.execute(
                     sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS").format(
                         sql.Identifier(spec.stage), sql.Identifier(spec.table)
@@ -218,10 +224,11 @@ class PostgresSink(BatchingSink[PreparedWrite]):
                                  convert=trade_bars_row)  # fmt: skip
                 loads[TRADE_BARS] = bars
                 bars.row_items(rejects)
-            elif topic is Topic.PAIRS:  # the row path (sinks/postgres_pairs.py), inserted as the others
-                pairs = TableLoad(PAIRS, topic, contract, records=part.records, dicts=None, convert=pairs_row)
-                loads[PAIRS] = pairs
-                pairs.row_items(rejects)
+            elif topic in _ROW_PATH:  # inserted as the others (sinks/postgres_pairs.py, postgres_trades.py)
+                spec, convert = _ROW_PATH[topic]
+                load = TableLoad(spec, topic, contract, records=part.records, dicts=None, convert=convert)
+                loads[spec] = load
+                load.row_items(rejects)
             else:
                 spec, convert = _CONVERTERS[topic]
                 pg_types = self._types.get(spec.table)

@@ -74,7 +74,7 @@ def test_init_db_makes_the_storage_of_each_kind(pg_server, fresh_db):
         }
         assert brin == {"orderbook_metrics_ts_brin", "orderbook_snapshots_ts_brin",
                         "orderbook_bars_window_start_brin", "orderbook_alerts_ts_brin",
-                        "trade_bars_window_start_brin", "pair_analytics_ts_brin"}  # fmt: skip
+                        "trade_bars_window_start_brin", "pair_analytics_ts_brin", "trades_ts_brin"}  # fmt: skip
         views = {r[0] for r in _rows(fresh_db, "select table_name from information_schema.views")}
         assert CONTINUOUS_AGGREGATES <= views
         return
@@ -85,7 +85,8 @@ def test_init_db_makes_the_storage_of_each_kind(pg_server, fresh_db):
         )
     )
     assert hyper == {"orderbook_metrics": True, "orderbook_snapshots": True, "orderbook_bars": True,
-                     "orderbook_alerts": False, "trade_bars": True, "pair_analytics": True}  # fmt: skip
+                     "orderbook_alerts": False, "trade_bars": True, "pair_analytics": True,
+                     "trades": True}  # fmt: skip
     dims = {r[0]: (r[1], r[2]) for r in _rows(fresh_db, "select hypertable_name, column_name, time_interval "
                                               "from timescaledb_information.dimensions")}  # fmt: skip
     assert {t: dims[t] for t in HYPERTABLES} == {
@@ -95,6 +96,7 @@ def test_init_db_makes_the_storage_of_each_kind(pg_server, fresh_db):
         "orderbook_alerts": ("ts", timedelta(days=30)),
         "trade_bars": ("window_start", timedelta(days=7)),
         "pair_analytics": ("ts", timedelta(days=1)),
+        "trades": ("ts", timedelta(days=1)),
     }
     # Retention policies keep what orderbook_retention says (the table users edit).
     kept = dict(_rows(fresh_db, "select table_name, keep from orderbook_retention"))
@@ -113,6 +115,7 @@ def test_init_db_makes_the_storage_of_each_kind(pg_server, fresh_db):
         "orderbook_bars": {"exchange", "symbol", "interval", "window_start"},
         "trade_bars": {"exchange", "symbol", "interval", "window_start"},
         "pair_analytics": {"pair", "ts"},
+        "trades": {"exchange", "symbol", "trade_id", "ts"},
     }
     assert {t: keys[t] <= compressed_cols.get(t, set()) for t in keys} == dict.fromkeys(keys, True)
     caggs = dict(

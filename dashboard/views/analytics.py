@@ -1,6 +1,6 @@
 """Analytics: a pair's stored analytics (prices normalized, β, spread with z-score and ±k bands,
 return correlation, the latest ADF with a verdict in words, half-life), trade candles with volume
-at 1 s / 1 min / 5 min, export of both, and the same analysis of an uploaded tick file.
+at 1 s / 1 min / 5 min, export of both and of the raw trades, and the same analysis of an uploaded tick file.
 
 Stored data comes from the tables the sinks write (through AnalyticsStore, cached a few seconds
 like the other pages); uploaded data is analysed in this process only (dashboard/tick_upload.py,
@@ -16,7 +16,13 @@ import streamlit as st
 
 from config import PairSettings, PostgresSettings
 from dashboard import analytics_figures as figures
-from dashboard.analytics_store import EXPORT_KINDS, TRADE_BAR_INTERVALS, AnalyticsStore
+from dashboard.analytics_store import (
+    EXPORT_KINDS,
+    EXPORT_PAIRS,
+    EXPORT_TRADES,
+    TRADE_BAR_INTERVALS,
+    AnalyticsStore,
+)
 from dashboard.export_files import FORMATS, file_name, to_bytes
 from dashboard.history_store import HistoryUnavailable
 from dashboard.layout import ViewContext
@@ -57,6 +63,11 @@ def _pair_analytics(pair: str, start_ms: int, end_ms: int) -> pd.DataFrame:
 @st.cache_data(ttl=30, show_spinner=False, max_entries=8)
 def _trade_symbols(since_ms: int) -> list[str]:
     return analytics_store().trade_symbols(datetime.fromtimestamp(since_ms / 1000, tz=UTC))
+
+
+@st.cache_data(ttl=30, show_spinner=False, max_entries=8)
+def _traded_symbols(since_ms: int) -> list[str]:
+    return analytics_store().traded_symbols(datetime.fromtimestamp(since_ms / 1000, tz=UTC))
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=8)
@@ -240,7 +251,13 @@ def _export() -> None:
     kind = str(c1.selectbox("Data", list(EXPORT_KINDS), key="analytics_export_kind"))
     since = now_ms() - 7 * 86_400_000
     try:
-        choices = _pairs(since) if kind == "pair analytics" else _trade_symbols(since)
+        choices = (
+            _pairs(since)
+            if kind == EXPORT_PAIRS
+            else _traded_symbols(since)
+            if kind == EXPORT_TRADES
+            else _trade_symbols(since)
+        )
     except HistoryUnavailable as exc:
         st.error(f"The database is unreachable, nothing to export: {exc}")
         return
@@ -248,7 +265,7 @@ def _export() -> None:
         st.info("Nothing of this kind stored in the last week.")
         return
     subject = str(
-        c2.selectbox("Pair" if kind == "pair analytics" else "Symbol", choices, key="analytics_export_of")
+        c2.selectbox("Pair" if kind == EXPORT_PAIRS else "Symbol", choices, key="analytics_export_of")
     )
     fmt = str(
         c3.segmented_control(

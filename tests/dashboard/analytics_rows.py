@@ -1,6 +1,7 @@
 """Rows of the Analytics page's tables for the dashboard tests, written as the PostgreSQL sink
-stores them: trade bars of a new symbol (exact decimals) and a new pair's records (the independent
-reference's, tests/flink/reference_pairs.py), both ending now. Names are unique per call, so tests
+stores them: trade bars of a new symbol (exact decimals), a new pair's records (the independent
+reference's, tests/flink/reference_pairs.py), both ending now, and raw trades of a new symbol
+(stored by the sink itself). Names are unique per call, so tests
 sharing the session's database never see each other's rows."""
 
 from __future__ import annotations
@@ -10,10 +11,15 @@ import uuid
 from decimal import Decimal
 
 import numpy as np
+import orjson
 import pandas as pd
 import psycopg
 
 from config import PairSettings, PostgresSettings
+from schemas.registry import load_schema
+from schemas.topics import Topic
+from sinks.batching import SinkBatch, SinkRecord
+from sinks.postgres_sink import PostgresSink
 from tests.flink.reference_pairs import cointegrated_bars, reference_records
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "quote_volume", "vwap", "trade_count",
@@ -78,3 +84,36 @@ def seed_pair(pg_settings: PostgresSettings) -> tuple[str, list[dict]]:
             [row(r) for r in records],
         )
     return f"{y}/{x}", records
+
+
+def seed_trades(pg_settings: PostgresSettings, count: int = 50) -> tuple[str, list[dict]]:
+    """`count` trades.raw records of a new symbol over the last minutes, stored by the PostgreSQL
+    sink; returns the symbol's key and the records in (time, trade id) order."""
+    symbol = f"TR{uuid.uuid4().hex[:8].upper()}USDT"
+    start = (int(time.time()) - 300) * 1000
+    example = load_schema(Topic.TRADES)["examples"][0]
+    trades = [
+        {
+            **example,
+            "symbol": symbol,
+            "trade_id": str(7_000 + i),
+            "event_time": start + 997 * i,
+            "price": f"2511.{i:02d}000001",
+            "size": f"0.{i + 1:03d}",
+            "side": ("buy", "sell")[i % 3 == 0],
+            "receive_time_ns": (start + 997 * i) * 1_000_000 + 5,
+        }  # fmt: skip
+        for i in range(count)
+    ]
+    records = [
+        SinkRecord(Topic.TRADES, Topic.TRADES.value, 0, i, f"binance:{symbol}".encode(), orjson.dumps(t), 1)
+        for i, t in enumerate(trades)
+    ]
+    sink = PostgresSink(pg_settings)
+    sink.setup()
+    try:
+        result = sink.write(SinkBatch(records))
+    finally:
+        sink.close()
+    assert result.stored == {Topic.TRADES: count} and not result.dlq, result.dlq
+    return f"binance:{symbol}", trades

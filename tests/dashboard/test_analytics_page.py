@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
@@ -24,7 +25,7 @@ from dashboard.time_window import TimeWindow
 from dashboard.views.analytics import adf_verdict
 from obm.cli import main
 from obm.stack.health import free_port
-from tests.dashboard.analytics_rows import seed_pair, seed_trade_bars
+from tests.dashboard.analytics_rows import seed_pair, seed_trade_bars, seed_trades
 from tests.flink.reference_pairs import cointegrated_bars, reference_records
 
 pytestmark = pytest.mark.integration
@@ -90,6 +91,11 @@ def trade_bars(pg_settings):
 @pytest.fixture
 def pair_rows(pg_settings):
     return seed_pair(pg_settings)
+
+
+@pytest.fixture
+def trades(pg_settings):
+    return seed_trades(pg_settings)
 
 
 def test_candles_show_the_stored_bars(monkeypatch, pg_settings, redis_prefix, trade_bars):
@@ -173,16 +179,26 @@ def test_upload_is_analysed_or_refused_with_reasons(monkeypatch, pg_settings, re
 
 
 @pytest.mark.parametrize("fmt", ["CSV", "Parquet"])
-def test_export_reads_back_the_stored_rows(pg_settings, trade_bars, pair_rows, fmt):
+def test_export_reads_back_the_stored_rows(pg_settings, trade_bars, pair_rows, trades, fmt):
     key, rows = trade_bars
     pair, records = pair_rows
+    traded, trade_records = trades
     store = AnalyticsStore(pg_settings)
     window = TimeWindow(int(time.time() - 3_600) * 1000, int(time.time() + 60) * 1000)
     try:
         bars = store.export_rows("trade bars 1m", key, window, 1_000)
         pairs = store.export_rows("pair analytics", pair, window, 1_000)
+        raw = store.export_rows("trades", traded, window, 1_000)
+        assert traded in store.traded_symbols(datetime.fromtimestamp(time.time() - 3_600, UTC))
+        assert store.traded_symbols(datetime.fromtimestamp(time.time() + 60, UTC)) == []
     finally:
         store.close()
+    data = to_bytes(raw, fmt)
+    back = pd.read_csv(io.BytesIO(data), dtype=str) if fmt == "CSV" else pd.read_parquet(io.BytesIO(data))
+    assert list(back["trade_id"]) == [t["trade_id"] for t in trade_records]
+    assert [Decimal(str(v)) for v in back["price"]] == [Decimal(t["price"]) for t in trade_records]
+    assert [Decimal(str(v)) for v in back["size"]] == [Decimal(t["size"]) for t in trade_records]
+    assert list(back["side"]) == [t["side"] for t in trade_records]
     for frame, check in ((bars, "close"), (pairs, "beta")):
         data = to_bytes(frame, fmt)
         back = (
@@ -197,10 +213,11 @@ def test_export_reads_back_the_stored_rows(pg_settings, trade_bars, pair_rows, f
             np.testing.assert_array_equal(back["beta"].to_numpy(dtype=float), [r["beta"] for r in records])
 
 
-def test_obm_export_writes_the_stored_rows(monkeypatch, tmp_path, pg_settings, trade_bars, pair_rows):
+def test_obm_export_writes_the_stored_rows(monkeypatch, tmp_path, pg_settings, trade_bars, pair_rows, trades):
     _point_at(monkeypatch, pg_settings, RedisSettings())
     key, rows = trade_bars
     pair, records = pair_rows
+    traded, trade_records = trades
     start = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(hours=1)
     span = [
         "--from",
@@ -222,6 +239,15 @@ def test_obm_export_writes_the_stored_rows(monkeypatch, tmp_path, pg_settings, t
     assert f"{len(records):,} rows" in result.output
     back = pd.read_csv(pairs_file, float_precision="round_trip")
     np.testing.assert_array_equal(back["zscore"].to_numpy(dtype=float), [r["zscore"] for r in records])
+    trades_file = tmp_path / "trades.csv"
+    result = runner.invoke(
+        main, ["export", "--table", "trades", "--key", traded, *span, "--output", str(trades_file)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{len(trade_records):,} rows" in result.output
+    back = pd.read_csv(trades_file, dtype=str)
+    assert [Decimal(v) for v in back["price"]] == [Decimal(t["price"]) for t in trade_records]
+    assert list(back["trade_id"]) == [t["trade_id"] for t in trade_records]
     result = runner.invoke(main, ["export", "--table", "trade_bars", "--key", "binance:NOSUCHUSDT", *span])
     assert result.exit_code == 1 and "no trade bars 1m of binance:NOSUCHUSDT" in result.output
 
