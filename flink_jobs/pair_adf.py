@@ -44,9 +44,12 @@ def _lag_design(x: NDArray[np.float64], lags: int) -> tuple[NDArray[np.float64],
     return np.column_stack(columns), dx[lags:]
 
 
-def _aic_lag(x: NDArray[np.float64], maxlag: int) -> int:
+def _aic_lag(x: NDArray[np.float64], maxlag: int) -> int | None:
     """The lag (0..maxlag) whose regression on the common sample has the smallest AIC; ties go
-    to the fewer columns, as adfuller's min over (aic, column count) does."""
+    to the fewer columns, as adfuller's min over (aic, column count) does. None when a candidate
+    fits exactly (SSR 0, a rank-deficient design: e.g. a spread that stayed flat for most of the
+    window because a leg stopped moving): its AIC is -inf, the test means nothing, and log(0)
+    would raise in the job (a restart loop)."""
     design, target = _lag_design(x, maxlag)
     nobs = target.shape[0]
     full = np.column_stack([np.ones(nobs), design, target])
@@ -59,6 +62,8 @@ def _aic_lag(x: NDArray[np.float64], maxlag: int) -> int:
     for lag in range(maxlag + 1):
         k = lag + 2  # const, level, `lag` lagged differences
         ssr = float(ssr_from[k])
+        if ssr <= 0.0:
+            return None
         aic = nobs * (_LOG_2PI + math.log(ssr / nobs) + 1.0) + 2.0 * k
         if best is None or (aic, k) < best:
             best = (aic, k)
@@ -68,12 +73,14 @@ def _aic_lag(x: NDArray[np.float64], maxlag: int) -> int:
 
 def adf_test(x: NDArray[np.float64], maxlag: int | None = None) -> AdfResult | None:
     """ADF with a constant and the lag chosen by AIC, or None when the series cannot be tested
-    (too short for one lag, constant, or a degenerate fit)."""
+    (too short for one lag, constant, or a degenerate fit: an exact one in the lag search)."""
     n = x.shape[0]
     maxlag = default_maxlag(n) if maxlag is None else maxlag
     if maxlag < 0 or float(np.max(x)) == float(np.min(x)):
         return None
     lags = _aic_lag(x, maxlag)
+    if lags is None:
+        return None
     design, target = _lag_design(x, lags)
     nobs = target.shape[0]
     # level last, so its coefficient's t-value is (Qᵀy)_last · sign(R_last,last) / σ

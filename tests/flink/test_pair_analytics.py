@@ -103,6 +103,14 @@ def test_adf_of_a_constant_series_is_none() -> None:
     assert adf_test(np.full(50, 0.25)) is None
 
 
+def test_adf_of_a_spread_that_went_flat_is_none_not_an_error() -> None:
+    """A leg that stops moving leaves a spread constant over most of the window: a lagged fit is
+    exact (SSR 0) and its log raised ValueError in the job's timer (a restart loop)."""
+    series = np.full(300, 4.7e-7)
+    series[:8] = 1e-3 * np.random.default_rng(3).normal(size=8)
+    assert adf_test(series) is None
+
+
 def test_settings_parse_pairs_and_routes() -> None:
     settings = PairSettings(pairs=[PAIR, "okx:BTC-USDT/binance:BTCUSDT"])
     assert leg_routes(settings)["binance:BTCUSDT"] == [(PAIR, "x"), ("okx:BTC-USDT/binance:BTCUSDT", "x")]
