@@ -15,11 +15,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard.hit_rate_store import measured_hit_rates
 from dashboard.resources import history_store
 from dashboard.time_window import TimeWindow
 
 HISTORY_TTL_S = 3
 SYMBOLS_TTL_S = 30
+# The rules' hit rates read a range of alerts and 1 s bars (dashboard/hit_rate_store.py): measured
+# once per window, whose end the page aligns to HIT_RATE_STEP_MS, and kept a little longer.
+HIT_RATE_STEP_MS = 300_000
+HIT_RATE_TTL_S = 600
 
 
 @st.cache_data(ttl=HISTORY_TTL_S, show_spinner=False, max_entries=256)
@@ -65,6 +70,13 @@ def alerts(
         limit=limit,
         offset=offset,
     )
+
+
+@st.cache_data(ttl=HIT_RATE_TTL_S, show_spinner="Measuring the rules' hit rates ...", max_entries=16)
+def hit_rates(
+    start_ms: int, end_ms: int, keys: tuple[str, ...], types: tuple[str, ...], rules: tuple[str, ...]
+) -> pd.DataFrame:
+    return measured_hit_rates(history_store(), TimeWindow(start_ms, end_ms), keys, types, rules)
 
 
 @st.cache_data(ttl=HISTORY_TTL_S, show_spinner=False, max_entries=32)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.alert_context import hover_text
 from dashboard.book_depth import DepthCurves, LiquidityGrid
 from dashboard.formatting import (
     ASK_COLOUR,
@@ -144,7 +145,12 @@ def imbalance_mid_series(
                         "symbol": "triangle-down",
                         "line": {"width": 1, "color": "white"},
                     },
-                    text=group["message"],
+                    text=[  # the message, then why and the book when the alert has a context
+                        hover_text(m, t, c)
+                        for m, t, c in zip(
+                            group["message"], group["alert_type"], _contexts(group), strict=True
+                        )
+                    ],
                     hovertemplate="%{text}<extra>%{x|%H:%M:%S}</extra>",
                 )
             )
@@ -172,6 +178,11 @@ def imbalance_mid_series(
         ),
     )
     return fig
+
+
+def _contexts(alerts: pd.DataFrame) -> list[Any]:
+    """The alerts' contexts (None for each when the frame has no context column)."""
+    return list(alerts["context"]) if "context" in alerts else [None] * len(alerts)
 
 
 def _imbalance_at(bars: pd.DataFrame, times: pd.Series) -> np.ndarray:

@@ -92,7 +92,7 @@ ORDER BY s.ts
 
 ALERT_COLUMNS = (
     "alert_id, alert_type, severity, exchange, market, symbol, metric_value, threshold, "
-    "window_start, window_end, event_time, message"
+    "window_start, window_end, event_time, message, context"
 )
 
 # The symbols join is only added when symbols are given; unnest keeps (exchange, symbol) pairs
@@ -226,6 +226,11 @@ class HistoryStore:
                     self._conn.close()
                     self._conn = None
                 raise HistoryUnavailable(self._last_error) from exc
+
+    def rows(self, sql: str | pgsql.Composable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of a query of another dashboard module (dashboard/hit_rate_store.py), through
+        this store's connection, lock and failure handling."""
+        return self._query(sql, params)[1]
 
     def _frame(self, sql: str | pgsql.Composable, params: dict[str, Any] | None = None) -> pd.DataFrame:
         columns, rows = self._query(sql, params)

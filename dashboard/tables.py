@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from config import AlertSettings
+from dashboard.alert_context import book_line, context_of, why_line
 from dashboard.formatting import format_age, format_price, format_signed, time_ago
 from dashboard.metric_columns import MetricColumns, imbalance_column
 from dashboard.metric_help import metric_help
@@ -46,6 +47,7 @@ ALERT_COLUMNS = [
     "threshold",
     "message",
     "alert_id",
+    "context",
 ]
 
 
@@ -188,7 +190,9 @@ def paginate(frame: pd.DataFrame, page: int, page_size: int) -> pd.DataFrame:
 
 
 def alert_feed_table(frame: pd.DataFrame, now_ms: int) -> pd.DataFrame:
-    """The columns a reader scans: when, what, how bad, where, and the message."""
+    """The columns a reader scans: when, what, how bad, where, the message, and why (the value
+    against the symbol's baseline, the book at that moment; empty for alerts without a context)."""
+    contexts = [context_of(c) for c in frame["context"]]
     return pd.DataFrame(
         {
             "When": [time_ago(ms, now_ms) for ms in frame["event_time_ms"]],
@@ -199,6 +203,8 @@ def alert_feed_table(frame: pd.DataFrame, now_ms: int) -> pd.DataFrame:
             "Value": frame["metric_value"].astype("float64"),
             "Threshold": frame["threshold"].astype("float64"),
             "Message": frame["message"],
+            "Why": [why_line(t, c) for t, c in zip(frame["alert_type"], contexts, strict=True)],
+            "Book": [book_line(c) for c in contexts],
         }
     )
 

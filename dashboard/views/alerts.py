@@ -3,7 +3,9 @@
 The feed pages through PostgreSQL (filters and LIMIT/OFFSET in SQL, bounded by the time range);
 with the database down it falls back to the newest entries of the Redis stream, filtered here.
 Live updates: the feed is a fragment that re-reads at the sidebar's refresh rate, and says how
-many alerts arrived since the page was opened. Below it, the silences of alert delivery.
+many alerts arrived since the page was opened. Each alert says why it fired (its context: the
+value against the symbol's baseline, the book at that moment). Above the feed, each rule's
+measured hit rate on the feed's symbols; below it, the silences of alert delivery.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import streamlit as st
 from dashboard import cached_queries, silence_panel
 from dashboard.formatting import plural, severity_css
 from dashboard.history_store import HistoryUnavailable
+from dashboard.hit_rates import HIT_RATE_RANGES, MIN_NONZERO_MOVES
 from dashboard.layout import ViewContext
 from dashboard.live_store import LiveUnavailable
 from dashboard.resources import live_store
@@ -97,10 +100,44 @@ def render(ctx: ViewContext) -> None:
                     "Value": st.column_config.NumberColumn(format="%+.3f"),
                     "Threshold": st.column_config.NumberColumn(format="%.3f"),
                     "Message": st.column_config.TextColumn(width="large"),
+                    "Why": st.column_config.TextColumn(
+                        width="large", help="the value against this symbol's own baseline (adaptive rules)"
+                    ),
+                    "Book": st.column_config.TextColumn(
+                        width="large",
+                        help="mid · best bid × size | best ask × size · spread · depth bid | ask",
+                    ),
                 },
             )
         pages = page_count(total, int(size))
         st.pagination(pages, default=min(page, pages), key="alert_page")
 
+    _rule_hit_rates(filters["keys"], types)
     feed()
     silence_panel.render()
+
+
+def _rule_hit_rates(keys: list[str], types: list[str]) -> None:
+    """Next to each rule, how informative its alerts have been on the feed's symbols (the
+    definitions of `obm alerts evaluate`, dashboard/hit_rates.py), measured over a range of its own."""
+    head, pick = st.columns([4, 1])
+    label = pick.selectbox("Measured over", list(HIT_RATE_RANGES), index=2, key="alert_hit_range")
+    end_ms = -(-now_ms() // cached_queries.HIT_RATE_STEP_MS) * cached_queries.HIT_RATE_STEP_MS
+    head.markdown(f"**Each rule's measured hit rate** · last {label}, the feed's symbols")
+    rules = tuple(types) or tuple(ALERT_TYPES)
+    try:
+        table = cached_queries.hit_rates(
+            end_ms - HIT_RATE_RANGES[label] * 1000, end_ms, tuple(keys), tuple(types), rules
+        )
+    except HistoryUnavailable as exc:
+        st.caption(f"No hit rates: they are measured on the stored history ({exc}).")
+        return
+    st.dataframe(table, hide_index=True)
+    st.caption(
+        "After 5 s / 30 s: the share of alerts after which the mid moved the way the alert pointed (moves "
+        "of 0 left out) and the mean move in bps signed by the alert's direction (n = nonzero / all); "
+        "spread widening and user rules point nowhere, so their mean |move|. Unconditional: the same "
+        "symbols at every second of the range (up: the share of nonzero moves that went up). With fewer "
+        f"than {MIN_NONZERO_MOVES} nonzero moves: n too small. As `obm alerts evaluate` measures "
+        "(docs/alerts.md)."
+    )
