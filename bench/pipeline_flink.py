@@ -212,10 +212,11 @@ class FlinkProbe(Probe):
             "jobs": {
                 job: {
                     "started_after_s": round((self.job_start_ms[job] - origin_ms) / 1000, 1),
-                    "records_lag_max": caught_up(samples, self.job_start_ms[job], below, "lag"),
-                    "pending": caught_up(samples, self.job_start_ms[job], below, "pending"),
+                    "records_lag_max": caught_up(mine, self.job_start_ms[job], below, "lag"),
+                    "pending": caught_up(mine, self.job_start_ms[job], below, "pending"),
                 }
                 for job in jobs
+                if (mine := [s for s in samples if s.job == job])
             },
             "timeline": [timeline[t] for t in sorted(timeline)],
         }

@@ -153,13 +153,25 @@ def test_a_job_falls_behind_when_its_backlog_grows_by_more_than_a_second_of_inpu
 
 def test_the_startup_timeline_runs_from_obm_up_to_the_first_window() -> None:
     probe = FlinkProbe(Window(), FlinkRest("127.0.0.1:1"))
-    probe.job_start_ms = {"obm-alerts": 3_000}
-    probe.samples = [_s(5_000, 2_000, 1_500), _s(10_000, 50, 0), _s(60_000, 10, 0)]
+    probe.job_start_ms = {"obm-alerts": 3_000, "obm-metrics": 2_000}
+    metrics = [
+        JobSample("obm-metrics", t, 50.0, 0.0, lag, 0.0, 500.0, 500.0) for t, lag in ((5_000, 0), (10_000, 0))
+    ]
+    probe.samples = [_s(5_000, 2_000, 1_500), _s(10_000, 50, 0), _s(60_000, 10, 0), *metrics]
     startup = probe.startup(origin_ms=1_000, until_ms=60_000, below=100)
+    assert startup["jobs"]["obm-metrics"]["records_lag_max"] == {
+        "seconds": 3.0,
+        "peak": 0,
+        "peak_after_s": 3.0,
+    }
     assert startup["jobs"]["obm-alerts"] == {
         "started_after_s": 2.0,
         "records_lag_max": {"seconds": 7.0, "peak": 2_000, "peak_after_s": 2.0},
         "pending": {"seconds": 7.0, "peak": 1_500, "peak_after_s": 2.0},
     }
     assert [row["t_s"] for row in startup["timeline"]] == [4.0, 9.0]
-    assert startup["timeline"][0]["obm-alerts"] == {"lag": 2_000, "pending": 1_500, "busy_ms": 100.0}
+    assert startup["timeline"][0] == {
+        "t_s": 4.0,
+        "obm-alerts": {"lag": 2_000, "pending": 1_500, "busy_ms": 100.0},
+        "obm-metrics": {"lag": 0, "pending": 0.0, "busy_ms": 50.0},
+    }
