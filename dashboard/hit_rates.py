@@ -38,8 +38,9 @@ HIT_HORIZONS_MS = (5_000, 30_000)
 MIN_NONZERO_MOVES = 10
 # The rules whose alerts point to a side (the rules engine's `direction`); the others do not.
 DIRECTED_RULES = frozenset({"imbalance_extreme", "imbalance_flip", "velocity_spike"})
-# Ranges the page offers for the measurement, label -> seconds.
-HIT_RATE_RANGES: dict[str, int] = {"1 hour": 3_600, "6 hours": 21_600, "24 hours": 86_400, "7 days": 604_800}
+# Ranges the page offers for the measurement, label -> seconds: at most a day, whose 86,400 bars
+# per symbol the baseline reads (a week would be 604,800 a symbol, too much for a page).
+HIT_RATE_RANGES: dict[str, int] = {"1 hour": 3_600, "6 hours": 21_600, "24 hours": 86_400}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)

@@ -1,14 +1,18 @@
 """How the alert feed and the symbol view say why an alert fired: the value against the symbol's
 baseline, its percentile, and the book at that moment, from the alert's context (a dict from Redis
-and from the jsonb column alike; alerts without one still show)."""
+and from the jsonb column alike; alerts without one still show); an export keeps it as JSON."""
 
 from __future__ import annotations
 
+import io
+
 import orjson
+import pandas as pd
 import pytest
 
 from dashboard import figures
 from dashboard.alert_context import book_line, context_of, hover_text, why_line
+from dashboard.export_files import to_bytes
 from dashboard.tables import alert_feed_table, alerts_frame, bars_frame
 
 pytestmark = pytest.mark.unit
@@ -109,3 +113,18 @@ def test_the_symbol_views_markers_hover_with_why_and_the_book():
     assert hover_text("m", "imbalance_extreme", ADAPTIVE_EXTREME) == (
         f"m<br>{why_line('imbalance_extreme', ADAPTIVE_EXTREME)}<br>{book_line(ADAPTIVE_EXTREME)}"
     )
+
+
+def test_an_exported_alert_keeps_its_context_as_json_in_csv_and_parquet():
+    frame = pd.DataFrame(
+        {"alert_id": ["a", "b", "c"], "context": [ADAPTIVE_EXTREME, None, {"profile": "seed"}]}
+    )
+    csv = pd.read_csv(io.BytesIO(to_bytes(frame, "CSV")))
+    assert [orjson.loads(v) for v in csv["context"].dropna()] == [ADAPTIVE_EXTREME, {"profile": "seed"}]
+    parquet = pd.read_parquet(io.BytesIO(to_bytes(frame, "Parquet")))
+    assert list(parquet["context"]) == [orjson.dumps(ADAPTIVE_EXTREME).decode(), None, '{"profile":"seed"}']
+    assert list(frame["context"]) == [
+        ADAPTIVE_EXTREME,
+        None,
+        {"profile": "seed"},
+    ]  # the caller's frame unchanged
