@@ -28,6 +28,7 @@ from producer.exchanges.spec import ExchangeSpec, Instrument
 from producer.sync import BookSync
 
 if TYPE_CHECKING:
+    from producer.engine import BookEngine
     from producer.exchanges.spec import Continuity
 
 
@@ -100,6 +101,11 @@ class ContractBookSync(BookSync):
     @classmethod
     def create(cls, spec: ExchangeSpec, symbol: str, depth: int) -> ContractBookSync:
         return cls(symbol, spec.continuity, exchange=spec.id, market=spec.market, depth=depth)
+
+    @classmethod
+    def compiled(cls, spec: ExchangeSpec | None) -> type[BookEngine] | None:
+        """None: the compiled Binance book publishes base units only (COIN-M, Gate.io stay here)."""
+        return None
 
     def use_instrument(self, instrument: Instrument) -> None:
         self.book.use_instrument(instrument)

@@ -77,6 +77,9 @@ class FramePath(Protocol):
         """(book index, record bytes) when it updated a book, False for a stale event, None when
         the frame is for the Python code (nothing was changed)."""
 
+    def set_streams(self, streams: list[str]) -> None:
+        """Route by these stream names from now on, in the books' order (renamed streams)."""
+
 
 class BookEngine(ABC):
     """One symbol's book under the diff-depth procedure. Subclasses provide the book."""
@@ -116,6 +119,12 @@ class BookEngine(ABC):
     @abstractmethod
     def create(cls, spec: ExchangeSpec, symbol: str, depth: int) -> BookEngine:
         """The engine's book of `symbol` on `spec`'s venue, publishing the top `depth` levels."""
+
+    @classmethod
+    def compiled(cls, spec: ExchangeSpec | None) -> type[BookEngine] | None:
+        """The compiled engine keeping this engine's books of `spec`'s venue with the same
+        records and verdicts (imported here: ImportError says how to build it); None: none."""
+        return None
 
     @classmethod
     def frame_path(

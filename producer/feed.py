@@ -53,20 +53,21 @@ SERVER_SHUTDOWN = "serverShutdown"
 ENGINES = ("native", "python", "auto")
 
 
-def choose_engine(engine: str, stream_kind: str) -> type[BookEngine]:
+def choose_engine(engine: str, stream_kind: str, spec: ExchangeSpec | None = None) -> type[BookEngine]:
     """The book engine class for `engine` ("native", "python", or "auto": native when it is built)
-    on a `stream_kind` stream: the one place the engine is chosen. Partial-depth frames replace the
-    whole book every 100 ms: no hot path worth compiling, so they always use the Python engine."""
+    on a `stream_kind` stream of `spec`'s venue: the one place the engine is chosen. The venue's
+    Python engine (`spec.book_engine`, else Binance's BookSync) is the reference; "native" runs its
+    compiled twin (`BookEngine.compiled`) where it has one. Partial-depth frames replace the whole
+    book every 100 ms: no hot path worth compiling, so they always use the Python engine."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    reference: type[BookEngine] = spec.book_engine() if spec is not None and spec.book_engine else BookSync
     engine, why = resolve_engine(engine)
     if why and stream_kind == "diff":
         log.warning("engine: python (%s); scripts/bootstrap.sh builds the compiled one where cargo is", why)
     if engine == "python" or stream_kind == "partial":
-        return BookSync
-    from producer.native_sync import NativeBookSync  # fails with how to build it when missing
-
-    return NativeBookSync
+        return reference
+    return reference.compiled(spec) or reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +160,7 @@ class BookFeed:
         if stream_kind not in ("diff", "partial"):
             raise ValueError(f"stream_kind must be diff or partial, not {stream_kind!r}")
         # A venue that needs its own engine (sizes in contracts, a book in the stream) names it.
-        engine_class = spec.book_engine() if spec.book_engine else choose_engine(engine, stream_kind)
+        engine_class = choose_engine(engine, stream_kind, spec)
         self.spec = spec
         self.depth = depth
         self.diff = stream_kind == "diff"

@@ -3,7 +3,9 @@
 venue's own message format (`ExchangeSpec.parse_message`) and a different way to get a snapshot:
 a book that needs one has its stream subscribed again on its connection (`resubscribe`, wired by
 the service), and the venue answers with the whole book; the other books of that connection
-carry on. The books are StreamBookSync engines (producer/stream_sync.py)."""
+carry on. The books are kept by the stream procedure (producer/stream_sync.py) of the Python
+engine or its compiled twin (producer/native_stream_sync.py), which takes the live books' update
+frames first (BookFeed.on_frame) and hands the rest to the Python path here."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import orjson
 from producer.engine import Outcome
 from producer.exchanges import BadFrame, BookSnapshot
 from producer.feed import BookFeed, SymbolState
-from producer.stream_sync import StreamBookSync
+from producer.stream_sync import StreamProcedure
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ class StreamBookFeed(BookFeed):
             self._dead_letter(raw, f"unknown stream {stream!r}", stream, None)
             return None
         sync = state.sync
-        assert isinstance(sync, StreamBookSync)
+        assert isinstance(sync, StreamProcedure)
         if isinstance(item, BookSnapshot):
             outcome = sync.on_stream_snapshot(item)
             if outcome is Outcome.APPLIED:
@@ -85,6 +87,8 @@ class StreamBookFeed(BookFeed):
         """Route the books by the venue's stream names (`Instrument.venue_name`), before any frame."""
         self.routes = {renames.get(stream, stream): state for stream, state in self.routes.items()}
         self._stream_of = {state.symbol: stream for stream, state in self.routes.items()}
+        if self._frame_path is not None:
+            self._frame_path.set_streams(list(self.routes))
 
     async def _sync_symbol(self, state: SymbolState) -> None:
         """Subscribe the book's stream again until the venue's snapshot has made it live."""

@@ -21,22 +21,81 @@ the stream instead of REST):
 
 Sizes: base units in the record (the ContractBook; contracts converted by the instrument's
 contract size, see producer/contract_sync.py).
+
+The procedure is written once (`StreamProcedure`) for the two engines that keep these books: the
+Python reference here, and the compiled one (producer/native_stream_sync.py), which supplies the
+same few steps over its Rust book.
 """
 
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
 from producer.contract_sync import ContractBookSync
-from producer.engine import Outcome
+from producer.engine import BookEngine, Outcome
 from producer.exchanges.spec import BookSnapshot, DepthEvent, ExchangeSpec
 
 Checksum = Callable[[list[tuple[str, str]], list[tuple[str, str]]], int]
 
 
-class StreamBookSync(ContractBookSync):
+class StreamProcedure(BookEngine):
+    """The procedure of a book snapshotted in the stream (see the module docstring), over the
+    steps an engine supplies: `_step` (chain, apply, checksum; the reason of a refusal in
+    `_break`), `_load`, `_clear`, `_checksum_ok`, `_count_stale`, `_published_snapshot`."""
+
+    __slots__ = ()
+    _break: str  # why the last step refused the event (a slot of each engine)
+
+    def on_event(self, ev: DepthEvent) -> Outcome:
+        if not self.live:
+            return Outcome.BUFFERED  # before the (re)subscription's snapshot: nothing to apply to
+        outcome = self._step(ev)
+        if outcome is Outcome.NEED_SNAPSHOT:
+            if self._break.startswith("checksum"):
+                self.checksum_mismatches += 1
+            else:
+                self.gaps += 1
+            self.resyncs += 1
+            self._go_waiting([], self._break)
+        return outcome
+
+    def on_stream_snapshot(self, snap: BookSnapshot) -> Outcome:
+        """The venue's whole book: APPLIED (publish it), STALE (a book we already have), or
+        NEED_SNAPSHOT (its checksum does not match: subscribe again)."""
+        local = self.local_id
+        if self.live and (snap.last_update_id == local or (snap.last_update_id < local and not snap.reset)):
+            self._count_stale()
+            return Outcome.STALE
+        self._load(snap)
+        if not self._checksum_ok(snap.checksum):
+            self.checksum_mismatches += 1
+            self.resyncs += 1
+            self._go_waiting([], f"checksum mismatch in the snapshot at sequence id {snap.last_update_id}")
+            return Outcome.NEED_SNAPSHOT
+        self.syncs += 1
+        self.state_since = time.time()
+        self.wait_reason = ""
+        self._published_snapshot(snap.last_update_id)
+        return Outcome.APPLIED
+
+    @abstractmethod
+    def _checksum_ok(self, sent: int | None) -> bool:
+        """True when the venue sent none (None, or 0: OKX's value since it deprecated the field)
+        or it equals the checksum of the book's top levels over the venue's strings."""
+
+    @abstractmethod
+    def _count_stale(self) -> None:
+        """One more message already covered by the book."""
+
+    @abstractmethod
+    def _published_snapshot(self, seq: int) -> None:
+        """The loaded snapshot is published: its record has no previous id and is `resynced`."""
+
+
+class StreamBookSync(StreamProcedure, ContractBookSync):
     """One book of a venue with snapshots in the stream, sequence ids and optional checksums."""
 
     __slots__ = ("_bid_texts", "_ask_texts", "_checksum", "_checksum_depth", "_break")
@@ -53,20 +112,15 @@ class StreamBookSync(ContractBookSync):
     def create(cls, spec: ExchangeSpec, symbol: str, depth: int) -> StreamBookSync:
         return cls(symbol, spec, depth)
 
-    # -- updates -------------------------------------------------------------------------------
+    @classmethod
+    def compiled(cls, spec: ExchangeSpec | None) -> type[BookEngine] | None:
+        if spec is None or spec.native_protocol is None:
+            return None
+        from producer.native_stream_sync import NativeStreamBookSync  # says how to build it when missing
 
-    def on_event(self, ev: DepthEvent) -> Outcome:
-        if not self.live:
-            return Outcome.BUFFERED  # before the (re)subscription's snapshot: nothing to apply to
-        outcome = self._step(ev)
-        if outcome is Outcome.NEED_SNAPSHOT:
-            if self._break.startswith("checksum"):
-                self.checksum_mismatches += 1
-            else:
-                self.gaps += 1
-            self.resyncs += 1
-            self._go_waiting([], self._break)
-        return outcome
+        return NativeStreamBookSync
+
+    # -- updates -------------------------------------------------------------------------------
 
     def _step(self, ev: DepthEvent) -> Outcome:
         local = self.local_id
@@ -92,27 +146,14 @@ class StreamBookSync(ContractBookSync):
 
     # -- snapshots -----------------------------------------------------------------------------
 
-    def on_stream_snapshot(self, snap: BookSnapshot) -> Outcome:
-        """The venue's whole book: APPLIED (publish it), STALE (a book we already have), or
-        NEED_SNAPSHOT (its checksum does not match: subscribe again)."""
-        local = self.local_id
-        if self.live and (snap.last_update_id == local or (snap.last_update_id < local and not snap.reset)):
-            self.stale_events += 1
-            return Outcome.STALE
-        self._load(snap)
-        if not self._checksum_ok(snap.checksum):
-            self.checksum_mismatches += 1
-            self.resyncs += 1
-            self._go_waiting([], f"checksum mismatch in the snapshot at sequence id {snap.last_update_id}")
-            return Outcome.NEED_SNAPSHOT
-        self.syncs += 1
-        self.state_since = time.time()
-        self.wait_reason = ""
+    def _count_stale(self) -> None:
+        self.stale_events += 1
+
+    def _published_snapshot(self, seq: int) -> None:
         self.record_prev_id = None
         self.record_resynced = True
-        self._last_published = snap.last_update_id
+        self._last_published = seq
         self._fresh = False
-        return Outcome.APPLIED
 
     def _load(self, snap: BookSnapshot) -> None:
         super()._load(snap)
@@ -146,8 +187,6 @@ class StreamBookSync(ContractBookSync):
                     side.pop(price, None)
 
     def _checksum_ok(self, sent: int | None) -> bool:
-        """True when the venue sent none (None, or 0: OKX's value since it deprecated the field)
-        or it equals ours."""
         if not sent or self._checksum is None:
             return True
         bid_prices, ask_prices = self.book.top_prices(self._checksum_depth)
@@ -164,6 +203,14 @@ class SnapshotStreamSync(StreamBookSync):
     nothing, so a venue that resends never yields a repeated or out-of-order record."""
 
     __slots__ = ()
+
+    @classmethod
+    def compiled(cls, spec: ExchangeSpec | None) -> type[BookEngine] | None:
+        if spec is None or spec.native_protocol is None:
+            return None
+        from producer.native_stream_sync import NativeSnapshotStreamSync
+
+        return NativeSnapshotStreamSync
 
     def on_stream_snapshot(self, snap: BookSnapshot) -> Outcome:
         return self.on_partial(snap)

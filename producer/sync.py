@@ -83,6 +83,12 @@ class BookSync(BookEngine):
     def create(cls, spec: ExchangeSpec, symbol: str, depth: int) -> BookSync:
         return cls(symbol, spec.continuity, exchange=spec.id, market=spec.market, depth=depth)
 
+    @classmethod
+    def compiled(cls, spec: ExchangeSpec | None) -> type[BookEngine] | None:
+        from producer.native_sync import NativeBookSync  # fails with how to build it when missing
+
+        return NativeBookSync
+
     def use_instrument(self, instrument: Instrument) -> None:
         self.instrument_fields = instrument_fields(instrument)
 

@@ -159,6 +159,7 @@ def bybit_spec(exchange_id: str, category: str) -> ExchangeSpec:
         resubscribe=resubscribe,
         ping=('{"op":"ping"}', 20.0, None),
         parse_message=parse_message,
+        native_protocol="bybit",
     )
 
 

@@ -175,6 +175,7 @@ def hyperliquid_spec(exchange_id: str, market: str, info_type: str, parse: Any) 
         resubscribe=resubscribe,
         ping=('{"method":"ping"}', 20.0, None),
         parse_message=parse_message,
+        native_protocol="hyperliquid",
     )
 
 

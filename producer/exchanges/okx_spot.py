@@ -196,7 +196,8 @@ def no_diff_frame(data: dict[str, Any], receive_time_ns: int) -> DepthEvent:
 
 
 def book_engine() -> type:
-    """Snapshot in the stream, seqId chain, checksum; sizes in base units."""
+    """Snapshot in the stream, seqId chain, checksum; sizes in base units (the Python engine: its
+    compiled twin, StreamBookSync.compiled, runs where it is built)."""
     from producer.stream_sync import StreamBookSync  # engines import the exchange modules
 
     return StreamBookSync
@@ -234,6 +235,7 @@ def okx_spec(exchange_id: str, market: str, inst_type: str) -> ExchangeSpec:
         parse_message=parse_message,
         checksum=checksum,
         checksum_depth=CHECKSUM_DEPTH,
+        native_protocol="okx",
     )
 
 

@@ -191,6 +191,9 @@ class ExchangeSpec:
     # best first -> the value the venue sends; and how many levels per side it covers.
     checksum: Callable[[list[tuple[str, str]], list[tuple[str, str]]], int] | None = None
     checksum_depth: int = 0
+    # The frame scanner of the compiled engine for this venue's book messages (okx, bybit,
+    # hyperliquid: producer/native/src/stream.rs); None: the venue's books are kept in Python.
+    native_protocol: str | None = None
 
     def stream_url(self, base: str, streams: list[str]) -> str:
         if self.url_for is not None:

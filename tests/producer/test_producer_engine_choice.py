@@ -25,9 +25,11 @@ from config.clients import consumer_config
 from obm.stack.health import free_port
 from producer import engine_choice
 from producer.engine_choice import describe_engine, resolve_engine
-from producer.exchanges import binance_spot
+from producer.exchanges import binance_spot, bybit_linear, hyperliquid_perp, okx_spot
 from producer.feed import BookFeed
 from producer.publisher import topic_names
+from producer.stream_feed import StreamBookFeed
+from producer.stream_sync import SnapshotStreamSync, StreamBookSync
 from producer.sync import BookSync
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,6 +41,7 @@ def without_native(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """The compiled engine's module cannot be imported; returns bootstrap's marker file (absent)."""
     monkeypatch.setitem(sys.modules, "obm_book_native", None)
     monkeypatch.delitem(sys.modules, "producer.native_sync", raising=False)
+    monkeypatch.delitem(sys.modules, "producer.native_stream_sync", raising=False)
     marker = tmp_path / "native-engine"
     monkeypatch.setattr(engine_choice, "NATIVE_MARKER", marker)
     return marker
@@ -90,6 +93,24 @@ def test_a_feed_on_auto_runs_the_python_engine_and_says_so_once(without_native: 
     assert len(said) == 1 and said[0].startswith("engine: python (no Rust toolchain)"), said
     with pytest.raises(ImportError, match="scripts/bootstrap.sh"):  # asked for by name: no fallback
         BookFeed(binance_spot.EXCHANGE, ["ETHUSDT"], _Publisher(), _no_snapshot, engine="native")
+
+
+@pytest.mark.unit
+def test_venue_feeds_on_auto_run_their_python_engine_and_say_so_once(without_native: Path, caplog) -> None:
+    """OKX, Bybit and Hyperliquid have compiled twins (producer/native_stream_sync.py); without
+    the module each feed keeps its books on the venue's Python engine and says why, once."""
+    without_native.write_text("no Rust toolchain\n")
+    cases = [(okx_spot, "BTC-USDT", StreamBookSync), (bybit_linear, "BTCUSDT", StreamBookSync),
+             (hyperliquid_perp, "BTC", SnapshotStreamSync)]  # fmt: skip
+    for module, symbol, engine in cases:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="producer.feed"):
+            feed = StreamBookFeed(module.EXCHANGE, [symbol], _Publisher(), _no_snapshot, engine="auto")
+        assert type(feed.symbols[symbol].sync) is engine and not feed.native
+        said = [r.getMessage() for r in caplog.records if "engine:" in r.getMessage()]
+        assert len(said) == 1 and said[0].startswith("engine: python (no Rust toolchain)"), said
+        with pytest.raises(ImportError, match="scripts/bootstrap.sh"):  # asked for by name: no fallback
+            StreamBookFeed(module.EXCHANGE, [symbol], _Publisher(), _no_snapshot, engine="native")
 
 
 @pytest.mark.unit

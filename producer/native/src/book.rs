@@ -5,16 +5,75 @@
 //! The waiting half of the procedure (buffering events until a snapshot) stays in Python
 //! (`producer.native_sync.NativeBookSync`): it runs once per (re)sync, not per frame.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::decimal::{to_f64, write_f64, write_fixed_as_float, write_i64, write_u64};
+use crate::checksum::Crc32;
+use crate::decimal::{ratio_to_f64, to_f64, write_f64, write_fixed_as_float, write_i64, write_u64};
 
 pub const APPLIED: u8 = 0;
 pub const STALE: u8 = 2;
 pub const NEED_SNAPSHOT: u8 = 3;
+/// A stream book's levels applied but their checksum differs from the venue's (ids not moved on).
+pub const CHECKSUM_MISMATCH: u8 = 4;
+
+/// What one size of the book is in the record (`producer.contract_sync.ContractBook.top`).
+#[derive(Clone, Copy, PartialEq)]
+enum Units {
+    /// Not known yet: a stream book publishes nothing before `use_instrument` (Python raises).
+    Unknown,
+    /// Base units as the venue sends them.
+    Base,
+    /// Contracts worth num/den base units each: size * num / den.
+    Linear(u128, u128),
+    /// Contracts worth num/den quote units each: size * num / (den * price).
+    Inverse(u128, u128),
+}
+
+/// The levels' texts as the venue wrote them, `price:size` per level, for one frame: an arena
+/// and each side's spans in it (reused from frame to frame).
+#[derive(Default)]
+pub struct Texts {
+    pub arena: Vec<u8>,
+    pub bids: Vec<(u32, u32)>,
+    pub asks: Vec<(u32, u32)>,
+}
+
+impl Texts {
+    pub fn clear(&mut self) {
+        self.arena.clear();
+        self.bids.clear();
+        self.asks.clear();
+    }
+
+    /// Append `price:size` to one side.
+    pub fn push(&mut self, bid: bool, price: &[u8], size: &[u8]) {
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(price);
+        self.arena.push(b':');
+        self.arena.extend_from_slice(size);
+        let span = (start, self.arena.len() as u32);
+        if bid { self.bids.push(span) } else { self.asks.push(span) }
+    }
+
+    fn from_py(bids: &[String], asks: &[String]) -> Self {
+        let mut texts = Texts::default();
+        for (side, list) in [(true, bids), (false, asks)] {
+            for text in list {
+                let start = texts.arena.len() as u32;
+                texts.arena.extend_from_slice(text.as_bytes());
+                let span = (start, texts.arena.len() as u32);
+                if side { texts.bids.push(span) } else { texts.asks.push(span) }
+            }
+        }
+        texts
+    }
+}
+
+/// Each side's `price:size` texts by price (venues that checksum their books over their strings).
+type TextSides = (HashMap<u128, Box<[u8]>>, HashMap<u128, Box<[u8]>>);
 
 #[pyclass(module = "obm_book_native")]
 pub struct NativeBook {
@@ -47,6 +106,10 @@ pub struct NativeBook {
     #[pyo3(get)]
     pub crossed: u64,
     float_buf: ryu::Buffer,
+    units: Units,
+    /// The venue's texts of every level, where it checksums the top `checksum_depth` of them.
+    texts: Option<Box<TextSides>>,
+    checksum_depth: usize,
 }
 
 impl NativeBook {
@@ -85,6 +148,13 @@ impl NativeBook {
     /// After APPLIED: the levels go in, then the ids move on (same order as BookSync._step).
     #[inline]
     pub fn apply_columns(&mut self, bp: &[u128], bs: &[u128], ap: &[u128], asz: &[u128], final_id: u64) {
+        self.apply_levels(bp, bs, ap, asz);
+        self.advance(final_id);
+    }
+
+    /// The levels of one event, in order (size 0 removes a level).
+    #[inline]
+    pub fn apply_levels(&mut self, bp: &[u128], bs: &[u128], ap: &[u128], asz: &[u128]) {
         for (&p, &s) in bp.iter().zip(bs) {
             if s == 0 {
                 self.bids.remove(&p);
@@ -99,11 +169,107 @@ impl NativeBook {
                 self.asks.insert(p, s);
             }
         }
+    }
+
+    /// The book is at `final_id` and its next record follows the last one published.
+    #[inline]
+    pub fn advance(&mut self, final_id: u64) {
         self.local_id = final_id;
         self.record_prev_id = self.last_published;
         self.record_resynced = self.fresh;
         self.last_published = Some(final_id);
         self.fresh = false;
+    }
+
+    /// The chain rule of books snapshotted in the stream (StreamBookSync._step): an update applies
+    /// when it follows the book's id; one at or below it is a resend (stale, counted); any other
+    /// is a break (NEED_SNAPSHOT). Changes nothing but the stale counter.
+    #[inline]
+    pub fn chain_step(&mut self, seq: u64, prev: u64) -> u8 {
+        let local = self.local_id;
+        if prev != local || seq == local {
+            if seq <= local {
+                self.stale_events += 1;
+                return STALE;
+            }
+            return NEED_SNAPSHOT;
+        }
+        APPLIED
+    }
+
+    /// After a chained update: its levels, their texts (where the venue checksums), then the
+    /// checksum. On CHECKSUM_MISMATCH the levels stay applied and the ids do not move: applying
+    /// the same absolute sizes again gives the same book, so the Python path that takes the
+    /// frame next reaches the same verdict.
+    pub fn apply_update(&mut self, levels: [&[u128]; 4], texts: &Texts, sent: Option<i64>, seq: u64) -> u8 {
+        let [bp, bs, ap, asz] = levels;
+        self.apply_levels(bp, bs, ap, asz);
+        self.apply_texts(bp, bs, ap, asz, texts);
+        if !self.checksum_ok(sent) {
+            return CHECKSUM_MISMATCH;
+        }
+        self.advance(seq);
+        APPLIED
+    }
+
+    fn apply_texts(&mut self, bp: &[u128], bs: &[u128], ap: &[u128], asz: &[u128], texts: &Texts) {
+        let Some(sides) = self.texts.as_mut() else { return };
+        for (side, prices, sizes, spans) in [(&mut sides.0, bp, bs, &texts.bids), (&mut sides.1, ap, asz, &texts.asks)] {
+            for ((&p, &s), &(a, b)) in prices.iter().zip(sizes).zip(spans.iter()) {
+                if s == 0 {
+                    side.remove(&p);
+                } else {
+                    side.insert(p, texts.arena[a as usize..b as usize].into());
+                }
+            }
+        }
+    }
+
+    /// True when the venue sent no checksum (None, or 0: OKX's since it deprecated the field),
+    /// the book keeps none, or the CRC32 of the top levels' texts, interleaved bid, ask, bid, ...
+    /// and joined by ':', taken as a signed 32-bit integer, equals the one sent.
+    pub fn checksum_ok(&self, sent: Option<i64>) -> bool {
+        let (Some(sent), Some(sides)) = (sent, self.texts.as_ref()) else { return true };
+        if sent == 0 {
+            return true;
+        }
+        let n = self.checksum_depth;
+        let bids: Vec<&u128> = self.bids.keys().rev().take(n).collect();
+        let asks: Vec<&u128> = self.asks.keys().take(n).collect();
+        let mut crc = Crc32::new();
+        let mut first = true;
+        for i in 0..bids.len().max(asks.len()) {
+            for (prices, texts) in [(&bids, &sides.0), (&asks, &sides.1)] {
+                if let Some(p) = prices.get(i) {
+                    let Some(text) = texts.get(p) else { return false };
+                    if !first {
+                        crc.update(b":");
+                    }
+                    crc.update(text);
+                    first = false;
+                }
+            }
+        }
+        crc.finish() as i32 as i64 == sent
+    }
+
+    /// Replace the book by a whole book that is newer than the one published (Hyperliquid's
+    /// l2Book, BookSync.on_partial on a live book): its record follows the last one.
+    pub fn take_whole_book(&mut self, levels: [&[u128]; 4], id: u64) {
+        let [bp, bs, ap, asz] = levels;
+        self.bids.clear();
+        self.asks.clear();
+        self.apply_levels(bp, bs, ap, asz);
+        self.record_prev_id = if self.live { Some(self.local_id) } else { None };
+        self.record_resynced = !self.live;
+        self.live = true;
+        self.local_id = id;
+    }
+
+    /// Whether records can be made: the units of the sizes are known.
+    #[inline]
+    pub fn publishable(&self) -> bool {
+        self.units != Units::Unknown
     }
 
     /// The orderbook.raw record of the current state, byte for byte what `orjson.dumps` makes of
@@ -136,8 +302,11 @@ impl NativeBook {
         }
         let n = self.depth;
         let buf = &mut self.float_buf;
-        let best_bid = write_side(out, b",\"bid_prices\":[", b"],\"bid_sizes\":[", self.bids.iter().rev().take(n), buf);
-        let best_ask = write_side(out, b"],\"ask_prices\":[", b"],\"ask_sizes\":[", self.asks.iter().take(n), buf);
+        let units = self.units;
+        let best_bid =
+            write_side(out, b",\"bid_prices\":[", b"],\"bid_sizes\":[", self.bids.iter().rev().take(n), units, buf);
+        let best_ask =
+            write_side(out, b"],\"ask_prices\":[", b"],\"ask_sizes\":[", self.asks.iter().take(n), units, buf);
         let crossed = matches!((best_bid, best_ask), (Some(b), Some(a)) if b >= a);
         self.crossed += crossed as u64;
         out.extend_from_slice(b"],\"resynced\":");
@@ -150,12 +319,15 @@ impl NativeBook {
     }
 }
 
-/// Prices list, then sizes list, of up to n levels; returns the best price as a float.
+/// Prices list, then sizes list, of up to n levels; returns the best price as a float. Sizes in
+/// contracts are published in base units, each one int / int division correctly rounded (as
+/// Python's true division of the same integers).
 fn write_side<'a>(
     out: &mut Vec<u8>,
     open: &[u8],
     middle: &[u8],
     levels: impl Iterator<Item = (&'a u128, &'a u128)> + Clone,
+    units: Units,
     buf: &mut ryu::Buffer,
 ) -> Option<f64> {
     out.extend_from_slice(open);
@@ -169,14 +341,20 @@ fn write_side<'a>(
         write_fixed_as_float(out, p, buf);
     }
     out.extend_from_slice(middle);
-    for (i, (_, &s)) in levels.enumerate() {
+    for (i, (&p, &s)) in levels.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_fixed_as_float(out, s, buf);
+        match units {
+            Units::Linear(num, den) => write_f64(out, ratio_to_f64(s, num, den, SCALE), buf),
+            Units::Inverse(num, den) => write_f64(out, ratio_to_f64(s, num, den, p), buf),
+            _ => write_fixed_as_float(out, s, buf),
+        }
     }
     best
 }
+
+const SCALE: u128 = 100_000_000;
 
 fn load_side(side: &mut BTreeMap<u128, u128>, prices: Vec<u128>, sizes: Vec<u128>) -> PyResult<()> {
     if prices.len() != sizes.len() {
@@ -191,11 +369,22 @@ fn load_side(side: &mut BTreeMap<u128, u128>, prices: Vec<u128>, sizes: Vec<u128
     Ok(())
 }
 
+fn check_texts(bp: &[u128], bt: &[String], ap: &[u128], at: &[String]) -> PyResult<()> {
+    if bp.len() != bt.len() || ap.len() != at.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err("one text per level"));
+    }
+    Ok(())
+}
+
 #[pymethods]
 impl NativeBook {
-    /// `prefix`: orjson.dumps of {schema_version, exchange, market, symbol} without its closing brace.
+    /// `prefix`: orjson.dumps of {schema_version, exchange, market, symbol} without its closing
+    /// brace. `stream`: a book of a venue that sends it in the stream (OKX, Bybit, Hyperliquid),
+    /// whose sizes may be contracts (units unknown until `set_units`); `checksum_depth` > 0: the
+    /// venue checksums that many top levels per side over its texts, which the book keeps.
     #[new]
-    fn new(symbol: String, spot: bool, depth: usize, prefix: Vec<u8>) -> Self {
+    #[pyo3(signature = (symbol, spot, depth, prefix, stream=false, checksum_depth=0))]
+    fn new(symbol: String, spot: bool, depth: usize, prefix: Vec<u8>, stream: bool, checksum_depth: usize) -> Self {
         NativeBook {
             bids: BTreeMap::new(),
             asks: BTreeMap::new(),
@@ -213,7 +402,115 @@ impl NativeBook {
             stale_events: 0,
             crossed: 0,
             float_buf: ryu::Buffer::new(),
+            units: if stream { Units::Unknown } else { Units::Base },
+            texts: (checksum_depth > 0).then(|| Box::new((HashMap::new(), HashMap::new()))),
+            checksum_depth,
         }
+    }
+
+    /// The units of the sizes (ContractBook.use_instrument): "base", or contracts of num/den base
+    /// units ("linear") or quote units ("inverse").
+    fn set_units(&mut self, mode: &str, num: u128, den: u128) -> PyResult<()> {
+        self.units = match mode {
+            "base" => Units::Base,
+            _ if num == 0 || den == 0 => {
+                return Err(pyo3::exceptions::PyValueError::new_err("contract size out of range"))
+            }
+            "linear" => Units::Linear(num, den),
+            "inverse" => Units::Inverse(num, den),
+            _ => return Err(pyo3::exceptions::PyValueError::new_err(format!("unknown units {mode:?}"))),
+        };
+        Ok(())
+    }
+
+    #[getter]
+    fn units_known(&self) -> bool {
+        self.publishable()
+    }
+
+    /// A whole book from the stream (StreamBookSync._load): its levels and their texts.
+    fn load_stream(
+        &mut self,
+        bid_prices: Vec<u128>,
+        bid_sizes: Vec<u128>,
+        ask_prices: Vec<u128>,
+        ask_sizes: Vec<u128>,
+        bid_texts: Vec<String>,
+        ask_texts: Vec<String>,
+    ) -> PyResult<()> {
+        load_side(&mut self.bids, bid_prices.clone(), bid_sizes.clone())?;
+        load_side(&mut self.asks, ask_prices.clone(), ask_sizes.clone())?;
+        if let Some(sides) = self.texts.as_mut() {
+            sides.0.clear();
+            sides.1.clear();
+        }
+        if !bid_texts.is_empty() || !ask_texts.is_empty() {
+            check_texts(&bid_prices, &bid_texts, &ask_prices, &ask_texts)?;
+            let texts = Texts::from_py(&bid_texts, &ask_texts);
+            self.apply_texts(&bid_prices, &bid_sizes, &ask_prices, &ask_sizes, &texts);
+        }
+        Ok(())
+    }
+
+    /// StreamBookSync._step for an update parsed by Python: APPLIED (0), STALE (2),
+    /// NEED_SNAPSHOT (3: a break) or CHECKSUM_MISMATCH (4). Texts are `price:size` per level
+    /// (empty lists: the venue has no checksum).
+    #[allow(clippy::too_many_arguments)]
+    fn stream_step(
+        &mut self,
+        seq: u64,
+        prev: u64,
+        bid_prices: Vec<u128>,
+        bid_sizes: Vec<u128>,
+        ask_prices: Vec<u128>,
+        ask_sizes: Vec<u128>,
+        bid_texts: Vec<String>,
+        ask_texts: Vec<String>,
+        checksum: Option<i64>,
+    ) -> PyResult<u8> {
+        if bid_prices.len() != bid_sizes.len() || ask_prices.len() != ask_sizes.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err("prices and sizes differ in length"));
+        }
+        if !bid_texts.is_empty() || !ask_texts.is_empty() {
+            check_texts(&bid_prices, &bid_texts, &ask_prices, &ask_texts)?;
+        }
+        let outcome = self.chain_step(seq, prev);
+        if outcome != APPLIED {
+            return Ok(outcome);
+        }
+        let texts = Texts::from_py(&bid_texts, &ask_texts);
+        Ok(self.apply_update([&bid_prices, &bid_sizes, &ask_prices, &ask_sizes], &texts, checksum, seq))
+    }
+
+    /// The checksum rule on the current book (see `checksum_ok`).
+    #[pyo3(name = "checksum_ok")]
+    fn py_checksum_ok(&self, sent: Option<i64>) -> bool {
+        self.checksum_ok(sent)
+    }
+
+    /// The record of a snapshot from the stream is the first after it: no previous id, resynced.
+    fn published_snapshot(&mut self, seq: u64) {
+        self.record_prev_id = None;
+        self.record_resynced = true;
+        self.last_published = Some(seq);
+        self.fresh = false;
+    }
+
+    /// BookSync.on_partial's replacement of the book by a newer whole book (the caller checked it
+    /// is newer): the previous id is the book's when it was live.
+    fn whole_book(
+        &mut self,
+        id: u64,
+        bid_prices: Vec<u128>,
+        bid_sizes: Vec<u128>,
+        ask_prices: Vec<u128>,
+        ask_sizes: Vec<u128>,
+    ) -> PyResult<()> {
+        if bid_prices.len() != bid_sizes.len() || ask_prices.len() != ask_sizes.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err("prices and sizes differ in length"));
+        }
+        self.take_whole_book([&bid_prices, &bid_sizes, &ask_prices, &ask_sizes], id);
+        Ok(())
     }
 
     /// The members every record ends with, as `,"key":value...` (orjson's text of the Python
@@ -237,6 +534,10 @@ impl NativeBook {
     fn clear(&mut self) {
         self.bids.clear();
         self.asks.clear();
+        if let Some(sides) = self.texts.as_mut() {
+            sides.0.clear();
+            sides.1.clear();
+        }
     }
 
     /// BookSync._step for an event parsed by Python: APPLIED (0), STALE (2) or NEED_SNAPSHOT (3).
@@ -363,7 +664,7 @@ mod tests {
     }
 
     fn live_book(spot: bool, depth: usize) -> NativeBook {
-        let mut book = NativeBook::new("ETHUSDT".into(), spot, depth, PREFIX.to_vec());
+        let mut book = NativeBook::new("ETHUSDT".into(), spot, depth, PREFIX.to_vec(), false, 0);
         book.load(vec![fx(100.0), fx(99.0)], vec![fx(1.0), fx(2.0)], vec![fx(101.0), fx(102.0)], vec![fx(3.0), fx(4.0)])
             .unwrap();
         book.local_id = 10;

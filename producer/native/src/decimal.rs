@@ -116,6 +116,109 @@ pub fn to_f64(value: u128) -> f64 {
     text.parse::<f64>().expect("a decimal string always parses")
 }
 
+/// a * b / (c * d) as the nearest double (round half to even), exactly as Python's true division
+/// of the same integers: contracts to base units (producer.contract_sync). Where both products are
+/// below 2^53 they are exact doubles and one IEEE division is correctly rounded; otherwise the
+/// quotient's bits are taken by long division over 256-bit products.
+pub fn ratio_to_f64(a: u128, b: u128, c: u128, d: u128) -> f64 {
+    let n = U256::mul(a, b);
+    let m = U256::mul(c, d);
+    if n.hi == 0 && m.hi == 0 && n.lo < EXACT_F64 && m.lo < EXACT_F64 {
+        return n.lo as u64 as f64 / m.lo as u64 as f64;
+    }
+    divide_rounded(n, m)
+}
+
+/// An unsigned 256-bit integer, only as wide as ratio_to_f64 needs.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct U256 {
+    hi: u128,
+    lo: u128,
+}
+
+impl U256 {
+    fn mul(a: u128, b: u128) -> U256 {
+        let (a1, a0) = (a >> 64, a & u64::MAX as u128);
+        let (b1, b0) = (b >> 64, b & u64::MAX as u128);
+        let (mid1, mid2) = (a0 * b1, a1 * b0);
+        let mut hi = a1 * b1 + (mid1 >> 64) + (mid2 >> 64);
+        let (lo, c1) = (a0 * b0).overflowing_add(mid1 << 64);
+        let (lo, c2) = lo.overflowing_add(mid2 << 64);
+        hi += c1 as u128 + c2 as u128;
+        U256 { hi, lo }
+    }
+
+    fn bits(&self) -> u32 {
+        if self.hi != 0 { 256 - self.hi.leading_zeros() } else { 128 - self.lo.leading_zeros() }
+    }
+
+    fn bit(&self, i: u32) -> u128 {
+        if i >= 128 { (self.hi >> (i - 128)) & 1 } else { (self.lo >> i) & 1 }
+    }
+
+    /// Any of bits 0..k set.
+    fn low_bits(&self, k: u32) -> bool {
+        match k {
+            0 => false,
+            1..=127 => self.lo & ((1u128 << k) - 1) != 0,
+            128 => self.lo != 0,
+            _ => self.lo != 0 || self.hi & ((1u128 << (k - 128)) - 1) != 0,
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        self.hi == 0 && self.lo == 0
+    }
+
+    fn shl1_or(&self, bit: u128) -> U256 {
+        U256 { hi: (self.hi << 1) | (self.lo >> 127), lo: (self.lo << 1) | bit }
+    }
+
+    fn sub(&self, other: &U256) -> U256 {
+        let (lo, borrow) = self.lo.overflowing_sub(other.lo);
+        U256 { hi: self.hi - other.hi - borrow as u128, lo }
+    }
+}
+
+/// n / d correctly rounded (d > 0, d < 2^255): 55 quotient bits by long division, then round
+/// half to even on the 53-bit mantissa with the remainder as the sticky bit.
+fn divide_rounded(n: U256, d: U256) -> f64 {
+    if n.is_zero() {
+        return 0.0;
+    }
+    let mut r = U256 { hi: 0, lo: 0 };
+    let (mut q, mut q_bits, mut exp, mut pos) = (0u64, 0u32, 0i32, n.bits() as i32 - 1);
+    loop {
+        let bit = if pos >= 0 { n.bit(pos as u32) } else { 0 };
+        r = r.shl1_or(bit);
+        let one = r >= d;
+        if one {
+            r = r.sub(&d);
+        }
+        if q_bits == 0 && one {
+            exp = pos;
+        }
+        if q_bits > 0 || one {
+            q = (q << 1) | one as u64;
+            q_bits += 1;
+            if q_bits == 55 {
+                break;
+            }
+        }
+        pos -= 1;
+    }
+    let sticky = !r.is_zero() || (pos > 0 && n.low_bits(pos as u32)) || q & 1 == 1;
+    let mut mantissa = q >> 2;
+    if (q >> 1) & 1 == 1 && (sticky || mantissa & 1 == 1) {
+        mantissa += 1;
+        if mantissa == 1 << 53 {
+            mantissa >>= 1;
+            exp += 1;
+        }
+    }
+    mantissa as f64 * 2f64.powi(exp - 52)
+}
+
 /// Append a float as orjson writes it: shortest round-trip digits (ryu) with an explicit '+' in
 /// positive exponents ("1e+16", "1e-8", "0.00001", "100.0").
 #[inline]
@@ -257,6 +360,24 @@ mod tests {
         ] {
             assert_eq!(to_f64(value), text.parse::<f64>().unwrap(), "{text}");
         }
+    }
+
+    #[test]
+    fn ratios_round_to_the_nearest_double() {
+        // the fast path and the long division agree wherever both apply
+        let mut x: u128 = 7;
+        for _ in 0..2000 {
+            let (a, b, c, d) = (x % 100_000_000_000, x % 97 + 1, x % 1000 + 1, (x >> 7) % 1_000_000_000 + 1);
+            let fast = ratio_to_f64(a, b, c, d);
+            assert_eq!(fast, divide_rounded(U256::mul(a, b), U256::mul(c, d)), "{a}*{b}/({c}*{d})");
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) % (1 << 100);
+        }
+        // values from Python: (10**30 * 3) / (7 * 10**8), 2**200 / 3, halfway cases to even
+        assert_eq!(ratio_to_f64(10u128.pow(30), 3, 7, 100_000_000), 4.285714285714286e21);
+        assert_eq!(ratio_to_f64(1 << 100, 1 << 100, 3, 1), 5.356460147529967e59);
+        assert_eq!(ratio_to_f64((1 << 53) + 1, 1 << 70, 1 << 70, 1), 9007199254740992.0);
+        assert_eq!(ratio_to_f64((1 << 53) + 3, 1 << 70, 1 << 70, 1), 9007199254740996.0);
+        assert_eq!(ratio_to_f64(0, 5, 1, 1), 0.0);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub struct Levels {
 }
 
 impl Levels {
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.prices.clear();
         self.sizes.clear();
     }
@@ -37,14 +37,14 @@ impl Levels {
 
 const MAX_DEPTH: u32 = 32;
 
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
+pub(crate) struct Cursor<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> Cursor<'a> {
     #[inline]
-    fn ws(&mut self) {
+    pub(crate) fn ws(&mut self) {
         while let Some(&c) = self.buf.get(self.pos) {
             if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
                 self.pos += 1;
@@ -55,13 +55,13 @@ impl<'a> Cursor<'a> {
     }
 
     #[inline]
-    fn peek(&mut self) -> Option<u8> {
+    pub(crate) fn peek(&mut self) -> Option<u8> {
         self.ws();
         self.buf.get(self.pos).copied()
     }
 
     #[inline]
-    fn eat(&mut self, c: u8) -> Option<()> {
+    pub(crate) fn eat(&mut self, c: u8) -> Option<()> {
         if self.peek()? == c {
             self.pos += 1;
             Some(())
@@ -73,7 +73,7 @@ impl<'a> Cursor<'a> {
     /// A string without escapes or control characters; returns its raw bytes (valid UTF-8
     /// because the whole input is).
     #[inline]
-    fn string(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn string(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.pos;
         let rest = &self.buf[start..];
@@ -87,7 +87,7 @@ impl<'a> Cursor<'a> {
 
     /// A plain non-negative integer that fits u64 (orjson makes an int of it; Python accepts it).
     #[inline]
-    fn uint(&mut self) -> Option<u64> {
+    pub(crate) fn uint(&mut self) -> Option<u64> {
         self.ws();
         let start = self.pos;
         let mut value: u64 = 0;
@@ -109,7 +109,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skip a value the frame does not need, accepting only simple JSON.
-    fn skip(&mut self, depth: u32) -> Option<()> {
+    pub(crate) fn skip(&mut self, depth: u32) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
@@ -160,7 +160,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
+    pub(crate) fn literal(&mut self, word: &[u8]) -> Option<()> {
         if self.buf[self.pos..].starts_with(word) {
             self.pos += word.len();
             Some(())
@@ -172,7 +172,7 @@ impl<'a> Cursor<'a> {
     /// A decimal string straight to fixed point in one pass (no separate string scan): the
     /// same verdict as `string()` then `parse_fixed`, which it falls back to for long texts.
     #[inline]
-    fn fixed(&mut self) -> Option<u128> {
+    pub(crate) fn fixed(&mut self) -> Option<u128> {
         self.eat(b'"')?;
         let start = self.pos;
         let buf = self.buf;
@@ -217,7 +217,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// `[["price","size"],...]` -> columns, each level validated (price > 0, size >= 0).
-    fn levels(&mut self, out: &mut Levels) -> Option<()> {
+    pub(crate) fn levels(&mut self, out: &mut Levels) -> Option<()> {
         out.clear();
         self.eat(b'[')?;
         if self.peek()? == b']' {

@@ -6,11 +6,15 @@
 //! top-N orderbook.raw record. It handles the steady state of a live book only; every other
 //! case (bad or unusual frame, unknown stream, book not live, first event after a snapshot, a
 //! gap) is handed back untouched and the Python reference handles it (DLQ reason, buffering,
-//! resync), so the two paths give the same verdicts by construction.
+//! resync), so the two paths give the same verdicts by construction. `NativeStreamFeed`
+//! (stream.rs) does the same for the venues that send the book in the stream (OKX, Bybit,
+//! Hyperliquid).
 
 mod book;
+mod checksum;
 mod decimal;
 mod frame;
+mod stream;
 
 use std::collections::HashMap;
 
@@ -72,6 +76,15 @@ impl NativeFeed {
         })
     }
 
+    /// Route by these stream names from now on, in the books' order.
+    fn set_streams(&mut self, streams: Vec<String>) -> PyResult<()> {
+        if streams.len() != self.books.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err("one book per stream"));
+        }
+        self.routes = streams.into_iter().enumerate().map(|(i, s)| (s.into_bytes(), i)).collect();
+        Ok(())
+    }
+
     /// One frame. Returns (book index, record bytes) when the book was updated, False when the
     /// event was already covered by the book (stale), None when the frame is for the Python path
     /// (nothing was changed). Counts the record's lag and whether it was crossed.
@@ -81,18 +94,7 @@ impl NativeFeed {
         raw: &Bound<'py, PyAny>,
         receive_time_ns: i64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let bytes: &[u8] = if let Ok(s) = raw.cast::<PyString>() {
-            match s.to_str() {
-                Ok(text) => text.as_bytes(),
-                Err(_) => return self.defer(py),
-            }
-        } else if let Ok(b) = raw.cast::<PyBytes>() {
-            let b = b.as_bytes();
-            if std::str::from_utf8(b).is_err() {
-                return self.defer(py);
-            }
-            b
-        } else {
+        let Some(bytes) = frame_bytes(raw) else {
             return self.defer(py);
         };
         let Some(fields) = scan_diff(bytes, self.futures, &mut self.bids, &mut self.asks) else {
@@ -129,16 +131,43 @@ impl NativeFeed {
             fields.final_id,
         );
         drop(book);
-        // as Python's `receive_time_ns // 1_000_000 - event_time` and bisect_left(bounds, lag)
-        let lag = receive_time_ns.div_euclid(1_000_000) as i128 - fields.event_time as i128;
-        let bucket = self.lag_bounds.partition_point(|&b| (b as i128) < lag);
-        self.lag_buckets[bucket] += 1;
-        self.lag_sum_ms += lag;
-        self.lag_count += 1;
+        count_lag(
+            &self.lag_bounds,
+            &mut self.lag_buckets,
+            &mut self.lag_sum_ms,
+            &mut self.lag_count,
+            receive_time_ns,
+            fields.event_time,
+        );
         let payload = PyBytes::new(py, &self.out);
         let result = PyTuple::new(py, [index.into_pyobject(py)?.into_any(), payload.into_any()])?;
         Ok(result.into_any())
     }
+}
+
+/// A frame's bytes when it is valid UTF-8 text (str or bytes), else None (Python decides).
+pub(crate) fn frame_bytes<'a>(raw: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
+    if let Ok(s) = raw.cast::<PyString>() {
+        return s.to_str().ok().map(str::as_bytes);
+    }
+    let b = raw.cast::<PyBytes>().ok()?.as_bytes();
+    std::str::from_utf8(b).ok().map(|_| b)
+}
+
+/// One record's lag (receive time - event time, ms) into the histogram, as Python's
+/// `receive_time_ns // 1_000_000 - event_time` and bisect_left(bounds, lag).
+pub(crate) fn count_lag(
+    bounds: &[i64],
+    buckets: &mut [u64],
+    sum: &mut i128,
+    count: &mut u64,
+    receive_time_ns: i64,
+    event_time: u64,
+) {
+    let lag = receive_time_ns.div_euclid(1_000_000) as i128 - event_time as i128;
+    buckets[bounds.partition_point(|&b| (b as i128) < lag)] += 1;
+    *sum += lag;
+    *count += 1;
 }
 
 impl NativeFeed {
@@ -159,6 +188,7 @@ fn scan_fixed_token(token: &str) -> Option<u128> {
 fn obm_book_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeBook>()?;
     m.add_class::<NativeFeed>()?;
+    m.add_class::<stream::NativeStreamFeed>()?;
     m.add_function(wrap_pyfunction!(book::fixed_to_float, m)?)?;
     m.add_function(wrap_pyfunction!(book::float_json, m)?)?;
     m.add_function(wrap_pyfunction!(book::fixed_json, m)?)?;
