@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 
 from config import KafkaSettings, RedisSettings
 from config.settings import GatewaySettings
 from gateway.server import Gateway
+from obm.runtime.signals import stop_on_signals
 
 
 async def _main() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     await Gateway(GatewaySettings(), KafkaSettings(), RedisSettings()).run(stop)
 
 

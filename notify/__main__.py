@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 
 from config import KafkaSettings, PostgresSettings
 from config.settings import NotifySettings
 from notify.service import Notifier
+from obm.runtime.signals import stop_on_signals
 
 
 async def _main() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     await Notifier(NotifySettings(), KafkaSettings(), PostgresSettings()).run(stop)
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 from typing import Any
 
 import click
 
 from config import KafkaSettings, ProducerSettings, SimulatorSettings
+from obm.runtime.signals import stop_on_signals
 from producer.exchanges import EXCHANGES
 
 # Every market some registered exchange module serves.
@@ -159,10 +159,7 @@ def simulate(
         sim = Simulator(settings, replay, tls=tls)
         await sim.start()
         click.echo(f"simulator ws={sim.ws_url} rest={sim.rest_url}", err=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await stop.wait()
         await sim.stop()
 
@@ -216,10 +213,7 @@ def record(
     )
 
     async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         return await open_recorder(options).run(stop)
 
     frames = asyncio.run(main())

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import signal
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -22,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from config import KafkaSettings, ProducerSettings
+from obm.runtime.signals import stop_on_signals
 from producer.circuit_breaker import CircuitBreaker
 from producer.connection import ConnectionTuning, StreamConnection, shard_streams
 from producer.exchanges import ExchangeSpec, resolve
@@ -331,10 +331,7 @@ def run_producer(
         return 1
 
     async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await service.run(stop)
         if service.failed:
             log.error("producer stopped: %s", service.failed)
