@@ -213,6 +213,19 @@ def test_export_reads_back_the_stored_rows(pg_settings, trade_bars, pair_rows, t
             np.testing.assert_array_equal(back["beta"].to_numpy(dtype=float), [r["beta"] for r in records])
 
 
+def test_the_export_tab_offers_the_stored_trades(monkeypatch, pg_settings, redis_prefix, trades):
+    _point_at(monkeypatch, pg_settings, redis_prefix)
+    traded, trade_records = trades
+    at = _analytics_page().run()
+    assert not at.exception
+    at.selectbox(key="analytics_export_kind").set_value("trades").run()
+    assert traded in at.selectbox(key="analytics_export_of").options
+    at.selectbox(key="analytics_export_of").set_value(traded).run()
+    at.button(key="analytics_export_go").click().run()
+    assert not at.exception and not at.error
+    assert at.success[0].value.startswith(f"{len(trade_records):,} rows")
+
+
 def test_obm_export_writes_the_stored_rows(monkeypatch, tmp_path, pg_settings, trade_bars, pair_rows, trades):
     _point_at(monkeypatch, pg_settings, RedisSettings())
     key, rows = trade_bars
