@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::checksum::Crc32;
 use crate::decimal::{ratio_to_f64, to_f64, write_f64, write_fixed_as_float, write_i64, write_u64};
+use crate::stream_book::{check_texts, TextSides, Texts, Units};
 
 pub const APPLIED: u8 = 0;
 pub const STALE: u8 = 2;
@@ -19,66 +19,10 @@ pub const NEED_SNAPSHOT: u8 = 3;
 /// A stream book's levels applied but their checksum differs from the venue's (ids not moved on).
 pub const CHECKSUM_MISMATCH: u8 = 4;
 
-/// What one size of the book is in the record (`producer.contract_sync.ContractBook.top`).
-#[derive(Clone, Copy, PartialEq)]
-enum Units {
-    /// Not known yet: a stream book publishes nothing before `use_instrument` (Python raises).
-    Unknown,
-    /// Base units as the venue sends them.
-    Base,
-    /// Contracts worth num/den base units each: size * num / den.
-    Linear(u128, u128),
-    /// Contracts worth num/den quote units each: size * num / (den * price).
-    Inverse(u128, u128),
-}
-
-/// The levels' texts as the venue wrote them, `price:size` per level, for one frame: an arena
-/// and each side's spans in it (reused from frame to frame).
-#[derive(Default)]
-pub struct Texts {
-    pub arena: Vec<u8>,
-    pub bids: Vec<(u32, u32)>,
-    pub asks: Vec<(u32, u32)>,
-}
-
-impl Texts {
-    pub fn clear(&mut self) {
-        self.arena.clear();
-        self.bids.clear();
-        self.asks.clear();
-    }
-
-    /// Append `price:size` to one side.
-    pub fn push(&mut self, bid: bool, price: &[u8], size: &[u8]) {
-        let start = self.arena.len() as u32;
-        self.arena.extend_from_slice(price);
-        self.arena.push(b':');
-        self.arena.extend_from_slice(size);
-        let span = (start, self.arena.len() as u32);
-        if bid { self.bids.push(span) } else { self.asks.push(span) }
-    }
-
-    fn from_py(bids: &[String], asks: &[String]) -> Self {
-        let mut texts = Texts::default();
-        for (side, list) in [(true, bids), (false, asks)] {
-            for text in list {
-                let start = texts.arena.len() as u32;
-                texts.arena.extend_from_slice(text.as_bytes());
-                let span = (start, texts.arena.len() as u32);
-                if side { texts.bids.push(span) } else { texts.asks.push(span) }
-            }
-        }
-        texts
-    }
-}
-
-/// Each side's `price:size` texts by price (venues that checksum their books over their strings).
-type TextSides = (HashMap<u128, Box<[u8]>>, HashMap<u128, Box<[u8]>>);
-
 #[pyclass(module = "obm_book_native")]
 pub struct NativeBook {
-    bids: BTreeMap<u128, u128>,
-    asks: BTreeMap<u128, u128>,
+    pub(crate) bids: BTreeMap<u128, u128>,
+    pub(crate) asks: BTreeMap<u128, u128>,
     #[pyo3(get)]
     pub symbol: String,
     spot: bool,
@@ -106,10 +50,10 @@ pub struct NativeBook {
     #[pyo3(get)]
     pub crossed: u64,
     float_buf: ryu::Buffer,
-    units: Units,
+    pub(crate) units: Units,
     /// The venue's texts of every level, where it checksums the top `checksum_depth` of them.
-    texts: Option<Box<TextSides>>,
-    checksum_depth: usize,
+    pub(crate) texts: Option<Box<TextSides>>,
+    pub(crate) checksum_depth: usize,
 }
 
 impl NativeBook {
@@ -179,97 +123,6 @@ impl NativeBook {
         self.record_resynced = self.fresh;
         self.last_published = Some(final_id);
         self.fresh = false;
-    }
-
-    /// The chain rule of books snapshotted in the stream (StreamBookSync._step): an update applies
-    /// when it follows the book's id; one at or below it is a resend (stale, counted); any other
-    /// is a break (NEED_SNAPSHOT). Changes nothing but the stale counter.
-    #[inline]
-    pub fn chain_step(&mut self, seq: u64, prev: u64) -> u8 {
-        let local = self.local_id;
-        if prev != local || seq == local {
-            if seq <= local {
-                self.stale_events += 1;
-                return STALE;
-            }
-            return NEED_SNAPSHOT;
-        }
-        APPLIED
-    }
-
-    /// After a chained update: its levels, their texts (where the venue checksums), then the
-    /// checksum. On CHECKSUM_MISMATCH the levels stay applied and the ids do not move: applying
-    /// the same absolute sizes again gives the same book, so the Python path that takes the
-    /// frame next reaches the same verdict.
-    pub fn apply_update(&mut self, levels: [&[u128]; 4], texts: &Texts, sent: Option<i64>, seq: u64) -> u8 {
-        let [bp, bs, ap, asz] = levels;
-        self.apply_levels(bp, bs, ap, asz);
-        self.apply_texts(bp, bs, ap, asz, texts);
-        if !self.checksum_ok(sent) {
-            return CHECKSUM_MISMATCH;
-        }
-        self.advance(seq);
-        APPLIED
-    }
-
-    fn apply_texts(&mut self, bp: &[u128], bs: &[u128], ap: &[u128], asz: &[u128], texts: &Texts) {
-        let Some(sides) = self.texts.as_mut() else { return };
-        for (side, prices, sizes, spans) in [(&mut sides.0, bp, bs, &texts.bids), (&mut sides.1, ap, asz, &texts.asks)] {
-            for ((&p, &s), &(a, b)) in prices.iter().zip(sizes).zip(spans.iter()) {
-                if s == 0 {
-                    side.remove(&p);
-                } else {
-                    side.insert(p, texts.arena[a as usize..b as usize].into());
-                }
-            }
-        }
-    }
-
-    /// True when the venue sent no checksum (None, or 0: OKX's since it deprecated the field),
-    /// the book keeps none, or the CRC32 of the top levels' texts, interleaved bid, ask, bid, ...
-    /// and joined by ':', taken as a signed 32-bit integer, equals the one sent.
-    pub fn checksum_ok(&self, sent: Option<i64>) -> bool {
-        let (Some(sent), Some(sides)) = (sent, self.texts.as_ref()) else { return true };
-        if sent == 0 {
-            return true;
-        }
-        let n = self.checksum_depth;
-        let bids: Vec<&u128> = self.bids.keys().rev().take(n).collect();
-        let asks: Vec<&u128> = self.asks.keys().take(n).collect();
-        let mut crc = Crc32::new();
-        let mut first = true;
-        for i in 0..bids.len().max(asks.len()) {
-            for (prices, texts) in [(&bids, &sides.0), (&asks, &sides.1)] {
-                if let Some(p) = prices.get(i) {
-                    let Some(text) = texts.get(p) else { return false };
-                    if !first {
-                        crc.update(b":");
-                    }
-                    crc.update(text);
-                    first = false;
-                }
-            }
-        }
-        crc.finish() as i32 as i64 == sent
-    }
-
-    /// Replace the book by a whole book that is newer than the one published (Hyperliquid's
-    /// l2Book, BookSync.on_partial on a live book): its record follows the last one.
-    pub fn take_whole_book(&mut self, levels: [&[u128]; 4], id: u64) {
-        let [bp, bs, ap, asz] = levels;
-        self.bids.clear();
-        self.asks.clear();
-        self.apply_levels(bp, bs, ap, asz);
-        self.record_prev_id = if self.live { Some(self.local_id) } else { None };
-        self.record_resynced = !self.live;
-        self.live = true;
-        self.local_id = id;
-    }
-
-    /// Whether records can be made: the units of the sizes are known.
-    #[inline]
-    pub fn publishable(&self) -> bool {
-        self.units != Units::Unknown
     }
 
     /// The orderbook.raw record of the current state, byte for byte what `orjson.dumps` makes of
@@ -369,13 +222,6 @@ fn load_side(side: &mut BTreeMap<u128, u128>, prices: Vec<u128>, sizes: Vec<u128
     Ok(())
 }
 
-fn check_texts(bp: &[u128], bt: &[String], ap: &[u128], at: &[String]) -> PyResult<()> {
-    if bp.len() != bt.len() || ap.len() != at.len() {
-        return Err(pyo3::exceptions::PyValueError::new_err("one text per level"));
-    }
-    Ok(())
-}
-
 #[pymethods]
 impl NativeBook {
     /// `prefix`: orjson.dumps of {schema_version, exchange, market, symbol} without its closing
@@ -384,7 +230,7 @@ impl NativeBook {
     /// venue checksums that many top levels per side over its texts, which the book keeps.
     #[new]
     #[pyo3(signature = (symbol, spot, depth, prefix, stream=false, checksum_depth=0))]
-    fn new(symbol: String, spot: bool, depth: usize, prefix: Vec<u8>, stream: bool, checksum_depth: usize) -> Self {
+    pub(crate) fn new(symbol: String, spot: bool, depth: usize, prefix: Vec<u8>, stream: bool, checksum_depth: usize) -> Self {
         NativeBook {
             bids: BTreeMap::new(),
             asks: BTreeMap::new(),
@@ -623,34 +469,6 @@ impl NativeBook {
     fn __len__(&self) -> usize {
         self.bids.len() + self.asks.len()
     }
-}
-
-/// Used by the feed: the float of a fixed-point value, for tests of the conversion.
-#[pyfunction]
-pub fn fixed_to_float(value: u128) -> f64 {
-    to_f64(value)
-}
-
-/// The JSON text the record holds for a fixed-point value (tests compare it with orjson's).
-#[pyfunction]
-pub fn fixed_json(value: u128) -> String {
-    let mut out = Vec::new();
-    write_fixed_as_float(&mut out, value, &mut ryu::Buffer::new());
-    String::from_utf8(out).expect("ascii")
-}
-
-/// The JSON text orjson would write for this float (tests compare the two).
-#[pyfunction]
-pub fn float_json(value: f64) -> String {
-    let mut out = Vec::new();
-    write_f64(&mut out, value, &mut ryu::Buffer::new());
-    String::from_utf8(out).expect("ascii")
-}
-
-/// parse_fixed of the fast path: the value, or None where Python would reject (or decide).
-#[pyfunction]
-pub fn parse_fixed_text(text: &str) -> Option<u128> {
-    crate::decimal::parse_fixed(text.as_bytes())
 }
 
 #[cfg(test)]

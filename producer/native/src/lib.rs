@@ -15,6 +15,8 @@ mod checksum;
 mod decimal;
 mod frame;
 mod stream;
+mod stream_book;
+mod venue_frames;
 
 use std::collections::HashMap;
 
@@ -22,6 +24,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
 use book::{NativeBook, APPLIED, STALE};
+use decimal::{to_f64, write_f64, write_fixed_as_float};
 use frame::{scan_diff, Levels};
 
 #[pyclass(module = "obm_book_native")]
@@ -177,6 +180,34 @@ impl NativeFeed {
     }
 }
 
+/// Used by the feed: the float of a fixed-point value, for tests of the conversion.
+#[pyfunction]
+pub fn fixed_to_float(value: u128) -> f64 {
+    to_f64(value)
+}
+
+/// The JSON text the record holds for a fixed-point value (tests compare it with orjson's).
+#[pyfunction]
+pub fn fixed_json(value: u128) -> String {
+    let mut out = Vec::new();
+    write_fixed_as_float(&mut out, value, &mut ryu::Buffer::new());
+    String::from_utf8(out).expect("ascii")
+}
+
+/// The JSON text orjson would write for this float (tests compare the two).
+#[pyfunction]
+pub fn float_json(value: f64) -> String {
+    let mut out = Vec::new();
+    write_f64(&mut out, value, &mut ryu::Buffer::new());
+    String::from_utf8(out).expect("ascii")
+}
+
+/// parse_fixed of the fast path: the value, or None where Python would reject (or decide).
+#[pyfunction]
+pub fn parse_fixed_text(text: &str) -> Option<u128> {
+    decimal::parse_fixed(text.as_bytes())
+}
+
 /// The frame scanner's decimal parser on a JSON string token such as `"2683.8"` (tests compare
 /// it with parse_fixed).
 #[pyfunction]
@@ -189,10 +220,10 @@ fn obm_book_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeBook>()?;
     m.add_class::<NativeFeed>()?;
     m.add_class::<stream::NativeStreamFeed>()?;
-    m.add_function(wrap_pyfunction!(book::fixed_to_float, m)?)?;
-    m.add_function(wrap_pyfunction!(book::float_json, m)?)?;
-    m.add_function(wrap_pyfunction!(book::fixed_json, m)?)?;
-    m.add_function(wrap_pyfunction!(book::parse_fixed_text, m)?)?;
+    m.add_function(wrap_pyfunction!(fixed_to_float, m)?)?;
+    m.add_function(wrap_pyfunction!(float_json, m)?)?;
+    m.add_function(wrap_pyfunction!(fixed_json, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_fixed_text, m)?)?;
     m.add_function(wrap_pyfunction!(scan_fixed_token, m)?)?;
     Ok(())
 }
