@@ -11,7 +11,8 @@ units on the wire, so both clients keep the same numbers):
     wss://; self-signed certificate trusted through SSL_CERT_FILE / REQUESTS_CA_BUNDLE): its venue
     replay answers the venue's WebSocket path (every recorded frame once a client subscribed) and
     the listing path (cryptofeed's symbol requests included, whatever their query);
-  - ours (its own process, `--role ours`): the real ProducerService of that venue, every book state
+  - ours (its own process, `--role ours`): the real ProducerService of that venue on the engine its
+    settings choose (OBM_PRODUCER_ENGINE; auto: the compiled one where it is built), every book state
     an orderbook.raw record into a real local Kafka broker, timed from the first record to the last
     acknowledged; it checks OKX's checksum on every message, cryptofeed (default
     checksum_validation=False) does not;
@@ -128,8 +129,9 @@ def run_ours(venue: str, ws_url: str, rest_url: str, bootstrap: str, prefix: str
         counters = state.sync.counters()
         stop.set()
         await task
+        engine = "native" if service.feed.native else "python"
         return {
-            "client": f"obm producer -> Kafka ({venue})",
+            "client": f"obm producer ({engine} engine) -> Kafka ({venue})",
             "updates": state.records,
             "wall_s": wall,
             "cpu_s": cpu,

@@ -1,15 +1,16 @@
-"""Producer hot path per venue: book messages per CPU-second through the feed alone (parse,
-validate, chain check, apply to the exact book, checksum where the venue has one, build and
-serialize the top-20 record) into a null sink, one venue at a time, in one process.
+"""Producer hot path per venue and engine: book messages per CPU-second through the feed alone
+(parse, validate, chain check, apply to the exact book, checksum where the venue has one, build
+and serialize the top-20 record) into a null sink, one venue at a time, in one process.
 
 Frames: the simulator's own protocol modules make them from the market model (the same order
 flow for every venue; sizes read as contracts on OKX swaps), so the shapes are the venues'
 (OKX `books` with 4-string levels and the CRC32 of the top 25, Bybit `orderbook.50` deltas,
 Gate.io `order_book_update` notifications on a book live from its REST snapshot: spot [price,
 size] strings, futures {p, s} contracts converted to base units) and the books are deep (300
-levels per side). Binance spot through the Python engine on frames of
-the same model is measured beside them for comparison (the compiled engine does not serve these
-venues yet). Medians of `--rounds`; CPU of the feed's own thread.
+levels per side). OKX, Bybit and Hyperliquid run on both engines, the compiled one
+(producer/native_stream_sync.py) and the Python reference; Gate.io has the Python engine only.
+Binance spot on frames of the same model is measured beside them on both engines for comparison.
+Medians of `--rounds`; CPU of the feed's own thread.
 
 Run: .venv/bin/python -m bench.producer_venues [--frames 10000] [--rounds 3]
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 import orjson
 
 from bench.producer_throughput import NullPublisher, hot_path, model_capture
-from producer.exchanges import ExchangeSpec, bybit_linear, gateio_futures, gateio_spot, okx_swap
+from producer.exchanges import ExchangeSpec, bybit_linear, gateio_futures, gateio_spot, okx_spot, okx_swap
 from producer.exchanges.hyperliquid_perp import EXCHANGE as HYPERLIQUID_PERP
 from producer.exchanges.spec import Instrument
 from producer.message_feed import MessageBookFeed
@@ -125,15 +126,21 @@ def hyperliquid_frames(coin: str, frames: int) -> tuple[bytes, list[bytes]]:
 
 
 def stream_hot_path(
-    spec: ExchangeSpec, symbol: str, instrument: Instrument, snapshot: bytes, frames: list[bytes]
+    spec: ExchangeSpec,
+    symbol: str,
+    instrument: Instrument,
+    snapshot: bytes,
+    frames: list[bytes],
+    engine: str,
 ) -> float:
-    """Frames per CPU-second of this thread through StreamBookFeed.on_frame."""
+    """Frames per CPU-second of this thread through StreamBookFeed.on_frame on `engine`."""
 
     async def run() -> float:
         async def no_fetch(symbol: str):  # noqa: ANN202
             raise AssertionError("the snapshot comes in the stream")
 
-        feed = StreamBookFeed(spec, [symbol], NullPublisher(), no_fetch)
+        feed = StreamBookFeed(spec, [symbol], NullPublisher(), no_fetch, engine=engine)
+        assert feed.native == (engine == "native"), (spec.id, engine)
         feed.symbols[symbol].sync.use_instrument(instrument)
         now = time.time_ns
         feed.on_frame(snapshot, now())
@@ -145,6 +152,7 @@ def stream_hot_path(
         report = feed.book_reports()[0]
         assert feed.dlq == 0 and report.counters.gaps == 0 and report.counters.checksum_mismatches == 0
         assert report.records == len(frames) + 1, report.records
+        assert feed.native_deferred <= 1, feed.native_deferred  # the snapshot only
         return len(frames) / cpu
 
     return asyncio.run(run())
@@ -157,6 +165,8 @@ def main() -> None:
     args = parser.parse_args()
     okx = okx_frames("BTC-USDT-SWAP", args.frames)
     okx_inst = Instrument("BTC-USDT-SWAP", "live", True, "BTC", "USDT", "perp", Decimal("0.01"))
+    okx_spot_frames = okx_frames("BTC-USDT", args.frames)
+    okx_spot_inst = Instrument("BTC-USDT", "live", True, "BTC", "USDT", "spot")
     bybit = bybit_frames("BTCUSDT", args.frames)
     bybit_inst = Instrument("BTCUSDT", "Trading", True, "BTC", "USDT", "perp")
     hyperliquid = hyperliquid_frames("BTC", args.frames)
@@ -169,34 +179,37 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         capture = Path(tmp) / "model.txt.gz"
         model_capture(capture, args.frames, ["BTCUSDT"])
+        stream_venues = [
+            ("okx (spot)", okx_spot.EXCHANGE, "BTC-USDT", okx_spot_inst, okx_spot_frames),
+            ("okx_swap", okx_swap.EXCHANGE, "BTC-USDT-SWAP", okx_inst, okx),
+            ("bybit_linear", bybit_linear.EXCHANGE, "BTCUSDT", bybit_inst, bybit),
+            ("hyperliquid (perp)", HYPERLIQUID_PERP, "BTC", hyperliquid_inst, hyperliquid),
+        ]
+        engines = ("native", "python")
         figures: dict[str, list[float]] = {
-            "okx_swap": [],
-            "bybit_linear": [],
-            "hyperliquid (perp)": [],
-            "gateio (spot)": [],
-            "gateio_futures": [],
-            "binance (python engine)": [],
+            f"{name} ({engine} engine)": [] for name, *_ in stream_venues for engine in engines
         }
-        for _ in range(args.rounds):  # venues alternated within each round
-            figures["okx_swap"].append(stream_hot_path(okx_swap.EXCHANGE, "BTC-USDT-SWAP", okx_inst, *okx))
-            figures["bybit_linear"].append(
-                stream_hot_path(bybit_linear.EXCHANGE, "BTCUSDT", bybit_inst, *bybit)
-            )
-            figures["hyperliquid (perp)"].append(
-                stream_hot_path(HYPERLIQUID_PERP, "BTC", hyperliquid_inst, *hyperliquid)
-            )
+        figures.update({"gateio (spot)": [], "gateio_futures": []})
+        figures.update({f"binance ({engine} engine)": [] for engine in engines})
+        for _ in range(args.rounds):  # venues and engines alternated within each round
+            for name, spec, symbol, instrument, (snapshot, frames) in stream_venues:
+                for engine in engines:
+                    figures[f"{name} ({engine} engine)"].append(
+                        stream_hot_path(spec, symbol, instrument, snapshot, frames, engine)
+                    )
             figures["gateio (spot)"].append(
                 rest_hot_path(gateio_spot.EXCHANGE, "BTC_USDT", gate_spot_inst, *gate_spot)
             )
             figures["gateio_futures"].append(
                 rest_hot_path(gateio_futures.EXCHANGE, "BTC_USDT", gate_futures_inst, *gate_futures)
             )
-            figures["binance (python engine)"].append(
-                hot_path(capture, NullPublisher(), ["BTCUSDT"], "python")[1]
-            )
+            for engine in engines:
+                figures[f"binance ({engine} engine)"].append(
+                    hot_path(capture, NullPublisher(), ["BTCUSDT"], engine)[1]
+                )
     print(f"{args.frames} frames per venue, ~{levels:.1f} changed levels per frame, medians of {args.rounds}")
     for venue, values in figures.items():
-        print(f"{venue:26s} {statistics.median(values):>9,.0f} frames per CPU-second of the feed's thread")
+        print(f"{venue:34s} {statistics.median(values):>9,.0f} frames per CPU-second of the feed's thread")
 
 
 if __name__ == "__main__":
