@@ -24,6 +24,7 @@ import pytest
 
 from producer.exchanges import ExchangeSpec, bybit_inverse, bybit_linear, bybit_spot, okx_spot, okx_swap
 from producer.exchanges.hyperliquid_perp import EXCHANGE as HYPERLIQUID_PERP
+from producer.exchanges.hyperliquid_spot import EXCHANGE as HYPERLIQUID_SPOT
 from producer.exchanges.spec import Instrument
 from producer.native_stream_sync import NativeSnapshotStreamSync, NativeStreamBookSync
 from producer.simulator.bybit import BybitBook
@@ -206,7 +207,8 @@ def _state(feed: StreamBookFeed) -> list[tuple[Any, ...]]:
 def run_both(
     spec: ExchangeSpec, symbol: str, instrument: Instrument, frames: Frames
 ) -> tuple[StreamBookFeed, ...]:
-    """Both engines' feeds through the same frames, compared after every frame."""
+    """Both engines' feeds through the same frames, compared after every frame; the book's stream
+    renamed to the venue's name first where the listing gives one, as the service does."""
 
     async def run() -> tuple[StreamBookFeed, ...]:
         async def no_fetch(symbol: str) -> Any:
@@ -220,6 +222,8 @@ def run_both(
         assert not feeds[0].native and feeds[1].native
         for feed in feeds:
             feed.symbols[symbol].sync.use_instrument(instrument)
+            if instrument.venue_name is not None:
+                feed.rename_streams({spec.diff_channel(symbol): spec.diff_channel(instrument.venue_name)})
         t = 1_700_000_000_000_000_000
         for i, raw in enumerate(frames):
             t += 1_000_000
@@ -305,6 +309,14 @@ def test_hyperliquid_native_equals_python() -> None:
     instrument = Instrument("BTC", "listed", True, "BTC", "USDC", "perp", venue_name="BTC")
     frames = list(hyperliquid_stream("BTC", 1500, random.Random(16)))
     feeds = run_both(HYPERLIQUID_PERP, "BTC", instrument, frames)
+    _check(feeds, frames, resyncs=False)
+
+
+def test_hyperliquid_spot_books_are_routed_by_the_venues_coin() -> None:
+    """A spot pair streams as `@107`: the stream renamed from the listing reaches the native path."""
+    instrument = Instrument("HYPE-USDC", "listed", True, "HYPE", "USDC", "spot", venue_name="@107")
+    frames = list(hyperliquid_stream("@107", 300, random.Random(17)))
+    feeds = run_both(HYPERLIQUID_SPOT, "HYPE-USDC", instrument, frames)
     _check(feeds, frames, resyncs=False)
 
 
