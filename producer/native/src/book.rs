@@ -5,13 +5,13 @@
 //! The waiting half of the procedure (buffering events until a snapshot) stays in Python
 //! (`producer.native_sync.NativeBookSync`): it runs once per (re)sync, not per frame.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::decimal::{ratio_to_f64, to_f64, write_f64, write_fixed_as_float, write_i64, write_u64};
-use crate::stream_book::{check_texts, TextSides, Texts, Units};
+use crate::stream_book::{check_texts, TextMap, TextSides, Texts, Units};
 
 pub const APPLIED: u8 = 0;
 pub const STALE: u8 = 2;
@@ -249,7 +249,7 @@ impl NativeBook {
             crossed: 0,
             float_buf: ryu::Buffer::new(),
             units: if stream { Units::Unknown } else { Units::Base },
-            texts: (checksum_depth > 0).then(|| Box::new((HashMap::new(), HashMap::new()))),
+            texts: (checksum_depth > 0).then(|| Box::new((TextMap::default(), TextMap::default()))),
             checksum_depth,
         }
     }

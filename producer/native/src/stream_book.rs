@@ -4,6 +4,7 @@
 //! record publishes contracts as base units, producer/contract_sync.py).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use pyo3::prelude::*;
 
@@ -64,7 +65,64 @@ impl Texts {
 }
 
 /// Each side's `price:size` texts by price (venues that checksum their books over their strings).
-pub type TextSides = (HashMap<u128, Box<[u8]>>, HashMap<u128, Box<[u8]>>);
+pub type TextSides = (TextMap, TextMap);
+pub type TextMap = HashMap<u128, Text, BuildHasherDefault<PriceHasher>>;
+
+/// A level's `price:size` text: inline up to 38 bytes (any real level's), else on the heap, so
+/// keeping the texts of a frame's levels allocates nothing.
+pub enum Text {
+    Inline(u8, [u8; 38]),
+    Heap(Box<[u8]>),
+}
+
+impl Text {
+    #[inline]
+    fn new(bytes: &[u8]) -> Self {
+        if bytes.len() <= 38 {
+            let mut inline = [0u8; 38];
+            inline[..bytes.len()].copy_from_slice(bytes);
+            Text::Inline(bytes.len() as u8, inline)
+        } else {
+            Text::Heap(bytes.into())
+        }
+    }
+
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Inline(len, bytes) => &bytes[..*len as usize],
+            Text::Heap(bytes) => bytes,
+        }
+    }
+}
+
+/// A hasher for fixed-point prices (the map's keys are ours, not an attacker's: no need for
+/// SipHash's flood resistance): one multiply-rotate per half of the u128.
+#[derive(Default)]
+pub struct PriceHasher(u64);
+
+impl Hasher for PriceHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    #[inline]
+    fn write_u128(&mut self, value: u128) {
+        self.write_u64(value as u64);
+        self.write_u64((value >> 64) as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 impl NativeBook {
     /// The chain rule of books snapshotted in the stream (StreamBookSync._step): an update applies
@@ -105,7 +163,7 @@ impl NativeBook {
                 if s == 0 {
                     side.remove(&p);
                 } else {
-                    side.insert(p, texts.arena[a as usize..b as usize].into());
+                    side.insert(p, Text::new(&texts.arena[a as usize..b as usize]));
                 }
             }
         }
@@ -120,18 +178,21 @@ impl NativeBook {
             return true;
         }
         let n = self.checksum_depth;
-        let bids: Vec<&u128> = self.bids.keys().rev().take(n).collect();
-        let asks: Vec<&u128> = self.asks.keys().take(n).collect();
+        let (mut bids, mut asks) = (self.bids.keys().rev().take(n), self.asks.keys().take(n));
         let mut crc = Crc32::new();
         let mut first = true;
-        for i in 0..bids.len().max(asks.len()) {
-            for (prices, texts) in [(&bids, &sides.0), (&asks, &sides.1)] {
-                if let Some(p) = prices.get(i) {
+        loop {
+            let (bid, ask) = (bids.next(), asks.next());
+            if bid.is_none() && ask.is_none() {
+                break;
+            }
+            for (price, texts) in [(bid, &sides.0), (ask, &sides.1)] {
+                if let Some(p) = price {
                     let Some(text) = texts.get(p) else { return false };
                     if !first {
                         crc.update(b":");
                     }
-                    crc.update(text);
+                    crc.update(text.as_bytes());
                     first = false;
                 }
             }
