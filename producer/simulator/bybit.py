@@ -18,19 +18,23 @@ the current snapshot (`resend_snapshot`).
 
 from __future__ import annotations
 
-import asyncio
-import heapq
 import time
 import uuid
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from producer.simulator.market_model import SymbolModel
-from producer.simulator.okx import TextSession, okx_text
+from producer.simulator.text_venue import (
+    TextBook,
+    TextSession,
+    close_sessions,
+    model_ticks,
+    okx_text,
+    serve_text_session,
+)
 
 CATEGORIES = ("spot", "linear", "inverse")
 
@@ -45,23 +49,14 @@ def categories_of(symbol: str) -> list[str]:
     return ["spot"]
 
 
-class BybitBook:
+class BybitBook(TextBook):
     def __init__(self, category: str, symbol: str, model: SymbolModel) -> None:
-        self.category, self.symbol, self.model = category, symbol, model
+        super().__init__(model)
+        self.category, self.symbol = category, symbol
         self.topic = f"orderbook.50.{symbol}"
         self.trade_topic = f"publicTrade.{symbol}"
-        self.bids = {okx_text(p): okx_text(s) for p, s in model.book.levels("bids")}
-        self.asks = {okx_text(p): okx_text(s) for p, s in model.book.levels("asks")}
         self.u = 1000 + model.rng.randrange(10**6)
         self.seq = 10**9 + model.rng.randrange(10**6)
-
-    def apply(self, bids: list[list[str]], asks: list[list[str]]) -> None:
-        for side, levels in ((self.bids, bids), (self.asks, asks)):
-            for price, size in levels:
-                if Decimal(size) == 0:
-                    side.pop(price, None)
-                else:
-                    side[price] = size
 
     def message(self, kind: str, bids: list[list[str]], asks: list[list[str]]) -> bytes:
         now = time.time_ns() // 10**6
@@ -81,9 +76,7 @@ class BybitBook:
         return orjson.dumps({"topic": self.trade_topic, "type": "snapshot", "ts": now, "data": data})
 
     def snapshot(self) -> bytes:
-        bids = [[p, self.bids[p]] for p in heapq.nlargest(len(self.bids), self.bids, key=Decimal)]
-        asks = [[p, self.asks[p]] for p in heapq.nsmallest(len(self.asks), self.asks, key=Decimal)]
-        return self.message("snapshot", bids, asks)
+        return self.message("snapshot", self.top("bids", len(self.bids)), self.top("asks", len(self.asks)))
 
 
 class BybitVenue:
@@ -103,8 +96,7 @@ class BybitVenue:
         app.router.add_get("/v5/market/instruments-info", self._instruments)
 
     async def close(self) -> None:
-        for session in list(self.sessions):
-            await session.ws.close()
+        await close_sessions(list(self.sessions))
 
     async def disconnect(self) -> None:
         await self.close()
@@ -151,22 +143,14 @@ class BybitVenue:
             await session.send(payload)
 
     async def run(self, is_stopping: Callable[[], bool]) -> None:
-        interval = 1.0 / self.rate if self.rate > 0 else 0.01
-        while not is_stopping():
-            await asyncio.sleep(interval)
+        async for _ in model_ticks(self.rate, is_stopping):
             if not self.auto:
                 continue
             for (category, symbol), book in self.books.items():
                 trade_sessions = self._subscribers(book, book.trade_topic)
                 if not self._subscribers(book) and not trade_sessions:
                     continue
-                _, _, bid_changes, ask_changes = book.model.step()
-                await self.push(
-                    category,
-                    symbol,
-                    [[okx_text(p), okx_text(s)] for p, s in bid_changes.items()],
-                    [[okx_text(p), okx_text(s)] for p, s in ask_changes.items()],
-                )
+                await self.push(category, symbol, *book.step())
                 if book.model.fills:
                     payload = book.trades(book.model.fills)
                     for session in self._subscribers(book, book.trade_topic):
@@ -178,17 +162,9 @@ class BybitVenue:
         category = request.match_info["category"]
         if category not in CATEGORIES:
             raise web.HTTPNotFound()
-        ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        session = TextSession(ws)
-        self.sessions[session] = category
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await self._on_message(session, category, msg.data)
-        finally:
-            self.sessions.pop(session, None)
-        return ws
+        return await serve_text_session(
+            request, self.sessions, category, lambda session, text: self._on_message(session, category, text)
+        )
 
     async def _on_message(self, session: TextSession, category: str, text: str) -> None:
         conn_id = f"{id(session):x}"

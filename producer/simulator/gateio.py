@@ -26,18 +26,24 @@ event is set, so the updates pushed meanwhile are stale against it).
 from __future__ import annotations
 
 import asyncio
-import heapq
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from producer.book import SCALE
 from producer.simulator.market_model import SymbolModel
-from producer.simulator.okx import TextSession, okx_text
+from producer.simulator.text_venue import (
+    TextBook,
+    TextSession,
+    close_sessions,
+    model_ticks,
+    okx_text,
+    serve_text_session,
+)
 
 MARKETS = ("spot", "futures")
 QUOTES = ("USDT", "USDC", "BTC", "ETH")
@@ -56,16 +62,15 @@ def quanto_multiplier(symbol: str) -> str:
     return {"BTC": "0.0001", "ETH": "0.01"}.get(symbol.partition("_")[0], "1")
 
 
-class GateBook:
+class GateBook(TextBook):
     """One book as Gate.io would send it: {price text: size text} per side (futures sizes are
     integer contract counts), its update id and its last notifications."""
 
     def __init__(self, market: str, symbol: str, model: SymbolModel) -> None:
-        self.market, self.symbol, self.model = market, symbol, model
+        self.market, self.symbol = market, symbol
         self.channel = f"{market}.order_book_update"
         self._multiplier = Decimal(quanto_multiplier(symbol))
-        self.bids = {okx_text(p): self.size_text(s) for p, s in model.book.levels("bids")}
-        self.asks = {okx_text(p): self.size_text(s) for p, s in model.book.levels("asks")}
+        super().__init__(model, self.size_text)
         self.id = 10**6 + model.rng.randrange(10**6)
         self.history: list[tuple[int, int, list[list[str]], list[list[str]]]] = []
 
@@ -75,19 +80,6 @@ class GateBook:
             return okx_text(size)
         contracts = int(Decimal(size) / SCALE / self._multiplier)
         return str(max(contracts, 1) if size else 0)
-
-    def apply(self, bids: list[list[str]], asks: list[list[str]]) -> None:
-        for side, levels in ((self.bids, bids), (self.asks, asks)):
-            for price, size in levels:
-                if Decimal(size) == 0:
-                    side.pop(price, None)
-                else:
-                    side[price] = size
-
-    def levels(self, side: str, n: int) -> list[list[str]]:
-        book = self.bids if side == "bids" else self.asks
-        pick = heapq.nlargest if side == "bids" else heapq.nsmallest
-        return [[p, book[p]] for p in pick(n, book, key=Decimal)]
 
     def _wire(self, levels: list[list[str]]) -> list[Any]:
         if self.market == "spot":
@@ -149,8 +141,8 @@ class GateBook:
         body.update(
             current=stamp,
             update=stamp,
-            asks=self._wire(self.levels("asks", limit)),
-            bids=self._wire(self.levels("bids", limit)),
+            asks=self._wire(self.top("asks", limit)),
+            bids=self._wire(self.top("bids", limit)),
         )
         return body
 
@@ -181,8 +173,7 @@ class GateVenue:
         app.router.add_get("/api/v4/futures/usdt/contracts", self._contracts)
 
     async def close(self) -> None:
-        for session in list(self.sessions):
-            await session.ws.close()
+        await close_sessions(list(self.sessions))
 
     async def disconnect(self) -> None:
         """Close every Gate.io connection (clients reconnect and subscribe again)."""
@@ -234,21 +225,13 @@ class GateVenue:
             await session.send(payload)
 
     async def run(self, is_stopping: Callable[[], bool]) -> None:
-        interval = 1.0 / self.rate if self.rate > 0 else 0.01
-        while not is_stopping():
-            await asyncio.sleep(interval)
+        async for _ in model_ticks(self.rate, is_stopping):
             if not self.auto:
                 continue
             for (market, symbol), book in self.books.items():
                 if not self._subscribers(book) and not self._trade_subscribers(book):
                     continue
-                _, _, bid_changes, ask_changes = book.model.step()
-                await self.push(
-                    market,
-                    symbol,
-                    [[okx_text(p), book.size_text(s)] for p, s in bid_changes.items()],
-                    [[okx_text(p), book.size_text(s)] for p, s in ask_changes.items()],
-                )
+                await self.push(market, symbol, *book.step())
                 if book.model.fills:
                     payloads = book.trades(book.model.fills)
                     for session in self._trade_subscribers(book):
@@ -264,17 +247,9 @@ class GateVenue:
         return await self._ws(request, "futures")
 
     async def _ws(self, request: web.Request, market: str) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        session = TextSession(ws)
-        self.sessions[session] = market
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await self._on_message(session, market, msg.data)
-        finally:
-            self.sessions.pop(session, None)
-        return ws
+        return await serve_text_session(
+            request, self.sessions, market, lambda session, text: self._on_message(session, market, text)
+        )
 
     @staticmethod
     def _answer(channel: Any, event: Any, error: tuple[int, str] | None, result: Any = None) -> bytes:

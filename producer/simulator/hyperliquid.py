@@ -21,19 +21,16 @@ tests can also send the current book again (`resend`), send any earlier message 
 
 from __future__ import annotations
 
-import asyncio
-import heapq
 import re
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from producer.simulator.market_model import SymbolModel
-from producer.simulator.okx import TextSession, okx_text
+from producer.simulator.text_venue import TextBook, TextSession, close_sessions, model_ticks, okx_text
 
 LEVELS = 20
 SPOT_QUOTE = "USDC"
@@ -52,33 +49,21 @@ def coin_kind(symbol: str) -> str | None:
     return None
 
 
-class HyperliquidBook:
+class HyperliquidBook(TextBook):
     """One coin's book as {price text: size text} per side, and the time of its last message."""
 
     def __init__(self, coin: str, model: SymbolModel) -> None:
+        super().__init__(model)
         self.coin = coin
-        self.model = model
-        self.bids = {okx_text(p): okx_text(s) for p, s in model.book.levels("bids")}
-        self.asks = {okx_text(p): okx_text(s) for p, s in model.book.levels("asks")}
         self.time = 0
         self.sent: list[bytes] = []  # every book message sent, oldest first (tests resend them)
-
-    def apply(self, bids: list[list[str]], asks: list[list[str]]) -> None:
-        for side, levels in ((self.bids, bids), (self.asks, asks)):
-            for price, size in levels:
-                if Decimal(size) == 0:
-                    side.pop(price, None)
-                else:
-                    side[price] = size
 
     def message(self) -> bytes:
         """The whole book now, at a time after the previous message's."""
         self.time = max(time.time_ns() // 10**6, self.time + 1)
-        bids = heapq.nlargest(LEVELS, self.bids, key=Decimal)
-        asks = heapq.nsmallest(LEVELS, self.asks, key=Decimal)
         levels = [
-            [{"px": p, "sz": self.bids[p], "n": 1 + len(p) % 5} for p in bids],
-            [{"px": p, "sz": self.asks[p], "n": 1 + len(p) % 5} for p in asks],
+            [{"px": p, "sz": sz, "n": 1 + len(p) % 5} for p, sz in self.top("bids", LEVELS)],
+            [{"px": p, "sz": sz, "n": 1 + len(p) % 5} for p, sz in self.top("asks", LEVELS)],
         ]
         payload = orjson.dumps(
             {"channel": "l2Book", "data": {"coin": self.coin, "time": self.time, "levels": levels}}
@@ -117,8 +102,7 @@ class HyperliquidVenue:
         return '"method"' in text and ('"subscribe"' in text or '"unsubscribe"' in text or '"ping"' in text)
 
     async def close(self) -> None:
-        for session in list(self.sessions.values()):
-            await session.ws.close()
+        await close_sessions(list(self.sessions.values()))
 
     async def disconnect(self) -> None:
         await self.close()
@@ -174,19 +158,13 @@ class HyperliquidVenue:
         await self._send(self.coin_of[symbol], payload)
 
     async def run(self, is_stopping: Callable[[], bool]) -> None:
-        interval = 1.0 / self.rate if self.rate > 0 else 0.01
-        while not is_stopping():
-            await asyncio.sleep(interval)
+        async for _ in model_ticks(self.rate, is_stopping):
             if not self.auto:
                 continue
             for book in self.books.values():
                 if not self._subscribers(book.coin) and not self._trade_subscribers(book.coin):
                     continue
-                _, _, bid_changes, ask_changes = book.model.step()
-                book.apply(
-                    [[okx_text(p), okx_text(s)] for p, s in bid_changes.items()],
-                    [[okx_text(p), okx_text(s)] for p, s in ask_changes.items()],
-                )
+                book.apply(*book.step())
                 await self._send(book.coin, book.message())
                 await self.send_trades(book, book.model.fills)
 

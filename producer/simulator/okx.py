@@ -21,28 +21,26 @@ computed it differently would fail against this simulator.
 
 from __future__ import annotations
 
-import asyncio
-import heapq
 import time
 import zlib
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from producer.book import SCALE
 from producer.simulator.market_model import SymbolModel
+from producer.simulator.text_venue import (
+    TextBook,
+    TextSession,
+    close_sessions,
+    model_ticks,
+    okx_text,
+    serve_text_session,
+)
 
 BOOK_LEVELS = 400
 CHECKSUM_LEVELS = 25
-
-
-def okx_text(value: int) -> str:
-    """Fixed point -> the shortest decimal string, as OKX writes numbers ("60000.1", "3")."""
-    whole, frac = divmod(value, SCALE)
-    return f"{whole}.{frac:08d}".rstrip("0").rstrip(".")
 
 
 def instrument(inst_id: str) -> dict[str, str] | None:
@@ -82,29 +80,14 @@ def instrument(inst_id: str) -> dict[str, str] | None:
     return None
 
 
-class OkxBook:
+class OkxBook(TextBook):
     """One instrument's book as OKX would send it: {price string: size string} per side and the
     sequence id."""
 
     def __init__(self, inst_id: str, model: SymbolModel) -> None:
+        super().__init__(model)
         self.inst_id = inst_id
-        self.model = model
-        self.bids = {okx_text(p): okx_text(s) for p, s in model.book.levels("bids")}
-        self.asks = {okx_text(p): okx_text(s) for p, s in model.book.levels("asks")}
         self.seq = 1000 + model.rng.randrange(10**6)
-
-    def apply(self, bids: list[list[str]], asks: list[list[str]]) -> None:
-        for side, levels in ((self.bids, bids), (self.asks, asks)):
-            for price, size in levels:
-                if Decimal(size) == 0:
-                    side.pop(price, None)
-                else:
-                    side[price] = size
-
-    def top(self, side: str, n: int) -> list[list[str]]:
-        book = self.bids if side == "bids" else self.asks
-        pick = heapq.nlargest if side == "bids" else heapq.nsmallest
-        return [[p, book[p]] for p in pick(n, book, key=Decimal)]
 
     def checksum(self) -> int:
         bids, asks = self.top("bids", CHECKSUM_LEVELS), self.top("asks", CHECKSUM_LEVELS)
@@ -137,27 +120,6 @@ class OkxBook:
         )
 
 
-class TextSession:
-    """A client of a venue speaking text frames, and the books it is subscribed to."""
-
-    def __init__(self, ws: web.WebSocketResponse) -> None:
-        self.ws = ws
-        self.books: set[str] = set()
-        self.trades: set[str] = set()  # the trade streams it is subscribed to
-        self.lock = asyncio.Lock()  # one message at a time: a snapshot is never overtaken
-        self.sent = 0
-
-    async def send(self, payload: bytes | str) -> None:
-        async with self.lock:
-            if self.ws.closed:
-                return
-            try:
-                await self.ws.send_str(payload.decode() if isinstance(payload, bytes) else payload)
-                self.sent += 1
-            except (ConnectionError, RuntimeError):
-                pass  # the client went away; its handler cleans up
-
-
 class OkxVenue:
     def __init__(self, symbols: list[str], seed: int, updates_per_second: float) -> None:
         # The model of BTC-USDT-SWAP is BTCUSDT's (its known price level), seeded like it.
@@ -168,7 +130,7 @@ class OkxVenue:
         }
         self.rate = updates_per_second
         self.auto = True  # step the market models; off: only `push` changes the books
-        self.sessions: set[TextSession] = set()
+        self.sessions: dict[TextSession, str] = {}  # session -> its endpoint (one: public)
         self.subscribes = 0
         self.pings = 0
 
@@ -177,8 +139,7 @@ class OkxVenue:
         app.router.add_get("/api/v5/public/instruments", self._instruments)
 
     async def close(self) -> None:
-        for session in list(self.sessions):
-            await session.ws.close()
+        await close_sessions(list(self.sessions))
 
     async def disconnect(self) -> None:
         """Close every OKX connection (clients reconnect and subscribe again)."""
@@ -240,36 +201,19 @@ class OkxVenue:
             await session.send(payload)
 
     async def run(self, is_stopping: Callable[[], bool]) -> None:
-        interval = 1.0 / self.rate if self.rate > 0 else 0.0
-        while not is_stopping():
-            await asyncio.sleep(interval or 0.01)
+        async for _ in model_ticks(self.rate, is_stopping):
             if not self.auto:
                 continue
             for inst_id, book in self.books.items():
                 if not self._subscribers(inst_id) and not self._trade_subscribers(inst_id):
                     continue
-                _, _, bid_changes, ask_changes = book.model.step()
-                await self.push(
-                    inst_id,
-                    [[okx_text(p), okx_text(s)] for p, s in bid_changes.items()],
-                    [[okx_text(p), okx_text(s)] for p, s in ask_changes.items()],
-                )
+                await self.push(inst_id, *book.step())
                 await self.send_trades(inst_id, book.model.fills)
 
     # -- WebSocket -----------------------------------------------------------------------------
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        session = TextSession(ws)
-        self.sessions.add(session)
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await self._on_message(session, msg.data)
-        finally:
-            self.sessions.discard(session)
-        return ws
+        return await serve_text_session(request, self.sessions, "public", self._on_message)
 
     async def _on_message(self, session: TextSession, text: str) -> None:
         if text == "ping":
