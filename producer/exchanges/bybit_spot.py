@@ -28,7 +28,15 @@ import orjson
 
 from producer.book import BadLevel, parse_columns
 from producer.exchanges.okx_spot import no_diff_frame, no_partial, no_rest_snapshot
-from producer.exchanges.spec import BadFrame, BookSnapshot, Continuity, DepthEvent, ExchangeSpec, Instrument
+from producer.exchanges.spec import (
+    ID_LIMIT,
+    BadFrame,
+    BookSnapshot,
+    Continuity,
+    DepthEvent,
+    ExchangeSpec,
+    Instrument,
+)
 
 DEPTH = 50
 ARGS_PER_REQUEST = 10
@@ -54,7 +62,7 @@ def resubscribe(stream: str) -> list[str]:
 
 def _int(data: dict[str, Any], key: str, minimum: int = 0) -> int:
     value = data.get(key)
-    if type(value) is not int or value < minimum:
+    if type(value) is not int or not minimum <= value < ID_LIMIT:
         raise BadFrame(f"field {key!r} is not an integer >= {minimum}: {value!r}")
     return value
 
@@ -79,7 +87,7 @@ def parse_message(msg: Any, receive_time_ns: int) -> tuple[str, DepthEvent | Boo
     update_id = _int(data, "u", 1)
     event_time = _int(msg, "ts")
     engine_time = msg.get("cts")
-    if engine_time is not None and (type(engine_time) is not int or engine_time < 0):
+    if engine_time is not None and (type(engine_time) is not int or not 0 <= engine_time < ID_LIMIT):
         raise BadFrame(f"field 'cts' is not a non-negative integer: {engine_time!r}")
     try:
         bids = parse_columns(data.get("b"), "b")

@@ -34,7 +34,15 @@ import orjson
 
 from producer.book import BadLevel, Columns, parse_columns
 from producer.exchanges.okx_spot import no_diff_frame, no_partial, no_rest_snapshot
-from producer.exchanges.spec import BadFrame, BookSnapshot, Continuity, DepthEvent, ExchangeSpec, Instrument
+from producer.exchanges.spec import (
+    ID_LIMIT,
+    BadFrame,
+    BookSnapshot,
+    Continuity,
+    DepthEvent,
+    ExchangeSpec,
+    Instrument,
+)
 
 QUOTE = "USDC"  # the perps' quote and margin
 BOOK_LEVELS = 20  # levels per side in an l2Book message
@@ -106,7 +114,7 @@ def parse_message(msg: Any, receive_time_ns: int) -> tuple[str, DepthEvent | Boo
     if type(coin) is not str or not coin:
         raise BadFrame(f"field 'coin' is not a name: {coin!r}")
     time_ms = data.get("time")
-    if type(time_ms) is not int or time_ms < 0:
+    if type(time_ms) is not int or not 0 <= time_ms < ID_LIMIT:
         raise BadFrame(f"field 'time' is not a non-negative integer: {time_ms!r}")
     levels = data.get("levels")
     if type(levels) is not list or len(levels) != 2:

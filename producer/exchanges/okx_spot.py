@@ -32,6 +32,7 @@ import orjson
 
 from producer.book import BadLevel, Columns, parse_columns
 from producer.exchanges.spec import (
+    ID_LIMIT,
     BadFrame,
     BookSnapshot,
     Continuity,
@@ -94,10 +95,11 @@ def _side(item: dict[str, Any], key: str) -> tuple[Columns, list[list[str]]]:
 
 
 def _int(item: dict[str, Any], key: str, minimum: int = 0) -> int:
+    """An integer field, or its ASCII digits as a string (OKX writes `ts` so), below ID_LIMIT."""
     value = item.get(key)
-    if type(value) is str and value.isdigit():
+    if type(value) is str and value.isascii() and value.isdigit():
         value = int(value)
-    if type(value) is not int or value < minimum:
+    if type(value) is not int or not minimum <= value < ID_LIMIT:
         raise BadFrame(f"field {key!r} is not an integer >= {minimum}: {value!r}")
     return value
 

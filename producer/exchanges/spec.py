@@ -15,6 +15,10 @@ from typing import Any
 
 from producer.book import Columns, Levels
 
+# Sequence ids and times of every venue are below this (the compiled engine keeps them as u64):
+# a larger one is no real id, and both engines refuse the frame.
+ID_LIMIT = 1 << 64
+
 
 class BadFrame(ValueError):
     """A frame that cannot be used (missing field, wrong type, bad number): it goes to the DLQ."""

@@ -69,10 +69,13 @@ def _changes(model: SymbolModel) -> tuple[list[list[str]], list[list[str]]]:
     )
 
 
+BIG = "2**64"  # stands for an integer of 2**64 (orjson writes none that large)
+
+
 def _edit(frame: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
     msg = orjson.loads(frame)
     change(msg)
-    return orjson.dumps(msg)
+    return orjson.dumps(msg).replace(b'"2**64"', str(1 << 64).encode())
 
 
 def okx_stream(inst: str, n: int, rng: random.Random) -> Iterator[bytes]:
@@ -102,6 +105,8 @@ def okx_stream(inst: str, n: int, rng: random.Random) -> Iterator[bytes]:
                     _edit(frame, lambda m: m["data"][0]["bids"].append(["-1", "1", "0", "1"])),
                     _edit(frame, lambda m: m["data"][0]["asks"].append(["1.000000001", "1", "0", "1"])),
                     _edit(frame, lambda m: m["data"][0].update(seqId=1.5)),
+                    _edit(frame, lambda m: m["data"][0].update(seqId=BIG)),
+                    _edit(frame, lambda m: m["data"][0].update(ts="\u00b2")),
                     _edit(frame, lambda m: m["data"][0]["bids"].append(["1"])),
                     frame[:-3],
                 ]
@@ -153,6 +158,8 @@ def bybit_stream(category: str, symbol: str, n: int, rng: random.Random) -> Iter
                     _edit(frame, lambda m: m["data"]["b"].append(["0", "1"])),
                     _edit(frame, lambda m: m["data"]["a"].append(["1", "1", "1"])),
                     _edit(frame, lambda m: m["data"].update(u="7")),
+                    _edit(frame, lambda m: m["data"].update(u=BIG)),
+                    _edit(frame, lambda m: m.update(cts=BIG)),
                     _edit(frame, lambda m: m.update(type="other")),
                     _edit(frame, lambda m: m.update(cts=None)),
                     _edit(frame, lambda m: m["data"].update(s="OTHER")),
@@ -184,6 +191,7 @@ def hyperliquid_stream(coin: str, n: int, rng: random.Random) -> Iterator[bytes]
                     _edit(frame, lambda m: m["data"]["levels"][0].reverse()),
                     _edit(frame, lambda m: m["data"]["levels"][1][0].update(sz="0")),
                     _edit(frame, lambda m: m["data"].update(time=-1)),
+                    _edit(frame, lambda m: m["data"].update(time=BIG)),
                     _edit(frame, lambda m: m["data"].update(coin="ETH")),
                     b'{"channel":"pong"}',
                     b'{"channel":"subscriptionResponse","data":{}}',
