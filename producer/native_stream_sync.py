@@ -32,7 +32,7 @@ if not hasattr(native, "NativeStreamFeed"):  # pragma: no cover - a build older 
         "obm_book_native was built from older sources (no NativeStreamFeed): run scripts/bootstrap.sh"
     )
 NativeStreamFeed = native.NativeStreamFeed
-CHECKSUM_MISMATCH = 4  # NativeBook.stream_step: levels applied, checksum differs (book.rs)
+CHECKSUM_MISMATCH = native.CHECKSUM_MISMATCH  # stream_step: levels applied, the checksum differs
 
 
 def _texts(texts: tuple[Any, Any] | None) -> tuple[list[str], list[str]]:

@@ -220,6 +220,8 @@ fn obm_book_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeBook>()?;
     m.add_class::<NativeFeed>()?;
     m.add_class::<stream::NativeStreamFeed>()?;
+    // NativeBook.stream_step's outcome beyond producer.engine.Outcome's (the Python side reads it)
+    m.add("CHECKSUM_MISMATCH", book::CHECKSUM_MISMATCH)?;
     m.add_function(wrap_pyfunction!(fixed_to_float, m)?)?;
     m.add_function(wrap_pyfunction!(float_json, m)?)?;
     m.add_function(wrap_pyfunction!(fixed_json, m)?)?;
