@@ -3,24 +3,18 @@ from the environment (OBM_GATEWAY_*, OBM_KAFKA_*, OBM_REDIS_*, OBM_CONTRACT_*)."
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sys
 
 from config import KafkaSettings, RedisSettings
 from config.settings import GatewaySettings
 from gateway.server import Gateway
-from obm.runtime.signals import stop_on_signals
-
-
-async def _main() -> None:
-    stop = stop_on_signals()
-    await Gateway(GatewaySettings(), KafkaSettings(), RedisSettings()).run(stop)
+from obm.runtime.logs import configure_logging
+from obm.runtime.signals import run_until_signalled
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_main())
+    configure_logging()
+    run_until_signalled(lambda stop: Gateway(GatewaySettings(), KafkaSettings(), RedisSettings()).run(stop))
     return 0
 
 

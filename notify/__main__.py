@@ -3,24 +3,20 @@ notifier with settings from the environment (OBM_NOTIFY_*, OBM_KAFKA_*, OBM_PG_*
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sys
 
 from config import KafkaSettings, PostgresSettings
 from config.settings import NotifySettings
 from notify.service import Notifier
-from obm.runtime.signals import stop_on_signals
-
-
-async def _main() -> None:
-    stop = stop_on_signals()
-    await Notifier(NotifySettings(), KafkaSettings(), PostgresSettings()).run(stop)
+from obm.runtime.logs import configure_logging
+from obm.runtime.signals import run_until_signalled
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_main())
+    configure_logging()
+    run_until_signalled(
+        lambda stop: Notifier(NotifySettings(), KafkaSettings(), PostgresSettings()).run(stop)
+    )
     return 0
 
 

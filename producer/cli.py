@@ -6,14 +6,14 @@ first two. Options mirror the settings classes; an option left out keeps the env
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from typing import Any
 
 import click
 
 from config import KafkaSettings, ProducerSettings, SimulatorSettings
-from obm.runtime.signals import stop_on_signals
+from obm.runtime.logs import configure_logging
+from obm.runtime.signals import run_until_signalled
 from producer.exchanges import EXCHANGES
 
 # Every market some registered exchange module serves.
@@ -26,10 +26,6 @@ def _symbols(value: str | None) -> list[str] | None:
 
 def _given(**kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
-
-
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @click.command("produce")
@@ -81,7 +77,7 @@ def produce(
     from producer.connection import ConnectionTuning
     from producer.service import ProducerOptions, run_producer
 
-    _logging(log_level)
+    configure_logging(log_level.upper())
     settings = ProducerSettings(
         **_given(
             exchange=exchange,
@@ -144,7 +140,7 @@ def simulate(
     """Serve Binance spot's WebSocket and REST on loopback from a market model or a capture."""
     from producer.simulator import ReplayOptions, Simulator
 
-    _logging(log_level)
+    configure_logging(log_level.upper())
     settings = SimulatorSettings(
         **_given(
             host=host, port=port, symbols=_symbols(symbols), seed=seed, updates_per_second=updates_per_second
@@ -155,15 +151,14 @@ def simulate(
         raise click.UsageError("--tls-cert and --tls-key go together")
     tls = (tls_cert, tls_key) if tls_cert and tls_key else None
 
-    async def main() -> None:
+    async def serve(stop: asyncio.Event) -> None:
         sim = Simulator(settings, replay, tls=tls)
         await sim.start()
         click.echo(f"simulator ws={sim.ws_url} rest={sim.rest_url}", err=True)
-        stop = stop_on_signals()
         await stop.wait()
         await sim.stop()
 
-    asyncio.run(main())
+    run_until_signalled(serve)
 
 
 @click.command("record")
@@ -199,7 +194,7 @@ def record(
     """Write raw frames and REST snapshots with receive times (`<ns> <json>` lines), from any venue."""
     from producer.recorder import RecordOptions, open_recorder
 
-    _logging(log_level)
+    configure_logging(log_level.upper())
     options = RecordOptions(
         output=output,
         symbols=_symbols(symbols) or [],
@@ -212,9 +207,5 @@ def record(
         max_frames=max_frames,
     )
 
-    async def main() -> int:
-        stop = stop_on_signals()
-        return await open_recorder(options).run(stop)
-
-    frames = asyncio.run(main())
+    frames = run_until_signalled(open_recorder(options).run)
     click.echo(f"recorded {frames} frames to {output}", err=True)

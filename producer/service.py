@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from config import KafkaSettings, ProducerSettings
-from obm.runtime.signals import stop_on_signals
+from obm.runtime.signals import run_until_signalled
 from producer.circuit_breaker import CircuitBreaker
 from producer.connection import ConnectionTuning, StreamConnection, shard_streams
 from producer.exchanges import ExchangeSpec, resolve
@@ -330,11 +330,10 @@ def run_producer(
         log.error("%s", exc)
         return 1
 
-    async def main() -> int:
-        stop = stop_on_signals()
+    async def serve(stop: asyncio.Event) -> int:
         await service.run(stop)
         if service.failed:
             log.error("producer stopped: %s", service.failed)
         return service.exit_code
 
-    return asyncio.run(main())
+    return run_until_signalled(serve)

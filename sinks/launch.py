@@ -11,6 +11,7 @@ from typing import Any
 
 from config import ContractSettings, KafkaSettings, PostgresSettings, RedisSettings, SinkSettings
 from config.clients import LATEST_VALUE_ISOLATION_LEVEL
+from obm.runtime.logs import configure_logging
 from sinks.batching import BatchingSink
 from sinks.consume_loop import ConsumeLoop
 from sinks.decoding.contract import SinkContract
@@ -59,7 +60,7 @@ def tune_gc() -> None:
 
 def run_sink(kind: str) -> int:
     """Run until a signal; returns the process exit code."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     tune_gc()
     ss = SinkSettings()
     loop = build_loop(kind, sink_settings=ss)

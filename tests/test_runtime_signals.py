@@ -1,6 +1,7 @@
-"""stop_on_signals on real signals: a child process waits on the event, gets SIGTERM or SIGINT
-(from its parent, or from itself), and ends by the code after the wait, exit code 0, instead of
-being killed (SIGTERM's default) or interrupted (SIGINT's KeyboardInterrupt)."""
+"""run_until_signalled and stop_on_signals on real signals: a child process runs a service that
+waits on the stop event, gets SIGTERM or SIGINT (from its parent, or from itself), and ends by the
+code after the wait with the service's result and exit code 0, instead of being killed (SIGTERM's
+default) or interrupted (SIGINT's KeyboardInterrupt)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # itself, and once more while it stops: the second signal must not kill it either.
 CHILD = """
 import asyncio, os, signal, sys
-from obm.runtime.signals import stop_on_signals
+from obm.runtime.signals import run_until_signalled
 
-async def main() -> None:
-    stop = stop_on_signals()
+async def service(stop: asyncio.Event) -> str:
     print("ready", flush=True)
     if sys.argv[1] == "self":
         os.kill(os.getpid(), int(sys.argv[2]))
@@ -31,6 +31,20 @@ async def main() -> None:
     if sys.argv[1] == "self":
         os.kill(os.getpid(), int(sys.argv[2]))
         await asyncio.sleep(0)
+    return "stopped"
+
+print(run_until_signalled(service), flush=True)
+"""
+
+# The same wait on an event for SIGUSR1 only.
+CHILD_USR1 = """
+import asyncio, signal
+from obm.runtime.signals import stop_on_signals
+
+async def main() -> None:
+    stop = stop_on_signals((signal.SIGUSR1,))
+    print("ready", flush=True)
+    await stop.wait()
     print("stopped", flush=True)
 
 asyncio.run(main())
@@ -69,22 +83,26 @@ def test_a_stop_signal_sets_the_event_and_the_process_ends_cleanly(sender: str, 
     assert (child.returncode, out) == (0, "stopped\n"), err
 
 
-def test_signals_outside_the_set_keep_their_default_action() -> None:
-    """Only the signals asked for are taken over: SIGTERM to a process that stops on SIGUSR1 still
+@pytest.mark.parametrize(
+    ("sig", "ending"),
+    [(signal.SIGUSR1, (0, "stopped\n")), (signal.SIGTERM, (-signal.SIGTERM, ""))],
+    ids=["SIGUSR1-asked-for", "SIGTERM-not-asked-for"],
+)
+def test_only_the_signals_asked_for_are_taken_over(sig: signal.Signals, ending: tuple[int, str]) -> None:
+    """A process that stops on SIGUSR1 stops cleanly on it; SIGTERM keeps its default action and
     terminates it."""
-    code = CHILD.replace("stop_on_signals()", "stop_on_signals((signal.SIGUSR1,))")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     child = subprocess.Popen(
-        [sys.executable, "-c", code, "parent", "0"], stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env
+        [sys.executable, "-c", CHILD_USR1], stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env
     )
     try:
         assert child.stdout is not None
         assert child.stdout.readline() == "ready\n"
-        os.kill(child.pid, signal.SIGTERM)
+        os.kill(child.pid, sig)
         child.wait(timeout=120)
         out = child.stdout.read()
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-    assert (child.returncode, out) == (-signal.SIGTERM, "")
+    assert (child.returncode, out) == ending

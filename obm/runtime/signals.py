@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
+
+T = TypeVar("T")
 
 
 def stop_on_signals(signals: tuple[signal.Signals, ...] = STOP_SIGNALS) -> asyncio.Event:
@@ -21,3 +25,13 @@ def stop_on_signals(signals: tuple[signal.Signals, ...] = STOP_SIGNALS) -> async
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+def run_until_signalled(service: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+    """A process's main: `service(stop)` on a new event loop, `stop` set by SIGTERM or SIGINT;
+    returns what the service returns once it has stopped."""
+
+    async def main() -> T:
+        return await service(stop_on_signals())
+
+    return asyncio.run(main())
