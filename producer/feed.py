@@ -26,24 +26,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
 
-from producer.book_states import BookState, BookStatus
-from producer.engine import BookCounters, BookEngine, FramePath, Outcome
+from producer.engine import BookEngine, FramePath, Outcome
 from producer.engine_choice import resolve_engine
 from producer.exchanges import BadFrame, BookSnapshot, DepthEvent, ExchangeSpec
 from producer.publisher import RecordPublisher
 from producer.ratelimit import full_jitter
 from producer.rest import SNAPSHOT_ERRORS, UnknownSymbol
+from producer.symbol_state import BookReport, SymbolState
 from producer.sync import BookSync
 from producer.trades import TradeFeed
-from schemas import dlq_record, record_key
+from schemas import dlq_record
 
 log = logging.getLogger(__name__)
 
@@ -68,76 +66,6 @@ def choose_engine(engine: str, stream_kind: str, spec: ExchangeSpec | None = Non
     if engine == "python" or stream_kind == "partial":
         return reference
     return reference.compiled(spec) or reference
-
-
-@dataclass(frozen=True, slots=True)
-class BookReport:
-    """What observability reads of one book: state, integrity counters, records and DLQ frames."""
-
-    status: BookStatus
-    counters: BookCounters
-    records: int
-    dlq: int
-
-    def as_json(self) -> dict[str, object]:
-        return {**self.status.as_json(), "records": self.records, "dlq": self.dlq, **asdict(self.counters)}
-
-
-class SymbolState:
-    """One symbol of the feed: its engine (`sync`), its record key, its counts and its sync task
-    with that task's failures."""
-
-    __slots__ = (
-        "symbol",
-        "sync",
-        "key",
-        "key_text",
-        "records",
-        "dlq",
-        "snapshot_task",
-        "failure",
-        "failed_since",
-        "restarts",
-    )
-
-    def __init__(self, exchange: str, symbol: str, sync: BookEngine) -> None:
-        self.symbol = symbol
-        self.sync = sync
-        self.key_text = record_key(exchange, symbol)
-        self.key = self.key_text.encode()
-        self.records = 0
-        self.dlq = 0
-        self.snapshot_task: asyncio.Task[None] | None = None
-        self.failure: str | None = None  # why the sync task last died, until the book is live again
-        self.failed_since = 0.0
-        self.restarts = 0
-
-    @property
-    def crossed(self) -> int:
-        """Records of this symbol whose book was crossed (best bid >= best ask)."""
-        return self.sync.crossed
-
-    def fail(self, reason: str) -> None:
-        if self.failure is None:
-            self.failed_since = time.time()
-        self.failure = reason
-
-    def status(self, exchange: str) -> BookStatus:
-        sync = self.sync
-        if self.failure is not None and not sync.live:
-            return BookStatus(
-                exchange, self.symbol, BookState.FAILED, self.failed_since, self.failure, self.restarts
-            )
-        state = sync.state
-        reason = None
-        if state is not BookState.LIVE:
-            waiting = (
-                f"{sync.buffered} events buffered, waiting for the snapshot"
-                if sync.buffered
-                else "no event on the stream yet"
-            )
-            reason = f"{sync.wait_reason}; {waiting}" if sync.wait_reason else waiting
-        return BookStatus(exchange, self.symbol, state, sync.state_since, reason, self.restarts)
 
 
 class BookFeed:

@@ -19,8 +19,9 @@ import orjson
 
 from producer.engine import Outcome
 from producer.exchanges import BadFrame, BookSnapshot
-from producer.feed import BookFeed, SymbolState
+from producer.feed import BookFeed
 from producer.stream_sync import StreamProcedure
+from producer.symbol_state import SymbolState
 
 log = logging.getLogger(__name__)
 
