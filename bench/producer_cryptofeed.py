@@ -37,6 +37,10 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from obm.stack.kafka_broker import KafkaBroker
 
 REPO = Path(__file__).resolve().parent.parent
 PEER_VENV = REPO / ".cache" / "cryptofeed-venv"
@@ -121,6 +125,29 @@ def start_simulator(capture: Path, cert: Path, key: Path) -> tuple[subprocess.Po
     return sim, match.group(1), match.group(2)
 
 
+def client_env(cert: Path) -> dict[str, str]:
+    """The clients' environment: the simulator's certificate trusted (aiohttp and websockets read
+    SSL_CERT_FILE, requests REQUESTS_CA_BUNDLE) and the repository importable (our side, and
+    bench/cryptofeed_peer.py for the peers)."""
+    return dict(os.environ, SSL_CERT_FILE=str(cert), REQUESTS_CA_BUNDLE=str(cert), PYTHONPATH=str(REPO))
+
+
+def start_broker(folder: Path) -> KafkaBroker:
+    """A Kafka broker of the bench's own on free ports, its state in `folder`, started."""
+    from config import KafkaSettings, StackSettings
+    from obm.stack.health import free_port
+    from obm.stack.kafka_broker import KafkaBroker
+
+    broker = KafkaBroker(
+        KafkaSettings(
+            bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3
+        ),
+        StackSettings(state_dir=folder / "state", start_timeout_s=180),
+    )
+    broker.start()
+    return broker
+
+
 # -- our side ------------------------------------------------------------------------------------
 
 
@@ -189,9 +216,6 @@ def same_levels(a: list[list[str]], b: list[list[str]]) -> bool:
 
 def compare(frames: int, rounds: int, engines: list[str]) -> None:
     from bench.producer_throughput import looped_binance_capture
-    from config import KafkaSettings, StackSettings
-    from obm.stack.health import free_port
-    from obm.stack.kafka_broker import KafkaBroker
     from producer.publisher import create_topics_if_absent, topic_names
 
     peer_python = ensure_peer_venv()
@@ -199,14 +223,8 @@ def compare(frames: int, rounds: int, engines: list[str]) -> None:
     capture = tmp / "binance-looped.txt.gz"
     n, levels = looped_binance_capture(capture, frames)
     cert, key = self_signed_cert(tmp)
-    env = dict(os.environ, SSL_CERT_FILE=str(cert), REQUESTS_CA_BUNDLE=str(cert), PYTHONPATH=str(REPO))
-    broker = KafkaBroker(
-        KafkaSettings(
-            bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3
-        ),
-        StackSettings(state_dir=tmp / "state", start_timeout_s=180),
-    )
-    broker.start()
+    env = client_env(cert)
+    broker = start_broker(tmp)
     sim, ws_url, rest_url = start_simulator(capture, cert, key)
     loads = [os.getloadavg()[0]]
     names = [f"ours-{e}" for e in engines]

@@ -151,28 +151,21 @@ def run_ours(venue: str, ws_url: str, rest_url: str, bootstrap: str, prefix: str
 
 def compare(venues: list[str], frames: int, rounds: int) -> None:
     from bench.producer_cryptofeed import (
+        client_env,
         ensure_peer_venv,
         run_client,
         same_levels,
         self_signed_cert,
+        start_broker,
         start_simulator,
     )
-    from config import KafkaSettings, StackSettings
-    from obm.stack.health import free_port
-    from obm.stack.kafka_broker import KafkaBroker
     from producer.publisher import create_topics_if_absent, topic_names
 
     peer_python = ensure_peer_venv()
     tmp = Path(tempfile.mkdtemp(prefix="obm-bench-cryptofeed-venues-"))
     cert, key = self_signed_cert(tmp)
-    env = dict(os.environ, SSL_CERT_FILE=str(cert), REQUESTS_CA_BUNDLE=str(cert), PYTHONPATH=str(REPO))
-    broker = KafkaBroker(
-        KafkaSettings(
-            bootstrap_servers=f"127.0.0.1:{free_port()}", controller_port=free_port(), partitions=3
-        ),
-        StackSettings(state_dir=tmp / "state", start_timeout_s=180),
-    )
-    broker.start()
+    env = client_env(cert)
+    broker = start_broker(tmp)
     sims = {}
     messages = {}
     try:

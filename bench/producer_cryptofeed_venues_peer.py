@@ -1,6 +1,6 @@
 """The cryptofeed side of bench/producer_cryptofeed_venues.py (OKX, Bybit). Runs under the venv
 bench/producer_cryptofeed.py creates (.cache/cryptofeed-venv, cryptofeed 2.4.1) and imports
-nothing of the project. It keeps the same book as our producer from the same replayed WebSocket,
+nothing of the project but bench/cryptofeed_peer.py (what both cryptofeed peers do alike). It keeps the same book as our producer from the same replayed WebSocket,
 counts cryptofeed's L2_BOOK callbacks and prints one JSON line with the counts, the timings and the
 final top of the book.
 
@@ -16,24 +16,16 @@ cryptofeed's OKX checksum check stays at its default (off).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import sys
-import time
+
+from bench.cryptofeed_peer import peer_arguments, run_feed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--venue", choices=["okx", "bybit"], required=True)
-    parser.add_argument("--ws-url", required=True)
-    parser.add_argument("--rest-url", required=True)
-    parser.add_argument("--updates", type=int, required=True, help="book callbacks to wait for")
-    parser.add_argument("--depth", type=int, default=20, help="levels per side to report at the end")
-    parser.add_argument("--log-file", required=True)
-    parser.add_argument("--timeout", type=float, default=600.0)
+    peer_arguments(parser)
     args = parser.parse_args()
 
-    from cryptofeed import FeedHandler
     from cryptofeed.connection import RestEndpoint, Routes, WebsocketEndpoint
     from cryptofeed.defines import FUTURES, L2_BOOK, PERPETUAL
     from cryptofeed.exchanges import OKX, Bybit
@@ -77,47 +69,12 @@ def main() -> None:
             )
         ]
 
-    state: dict = {"n": 0, "t0": 0.0, "c0": 0.0, "t1": 0.0, "c1": 0.0, "book": None}
+    def make_feed(on_book):  # noqa: ANN001, ANN202 - cryptofeed's callback and feed
+        if args.venue == "okx":
+            return LocalOKX(symbols=["BTC-USDT"], channels=[L2_BOOK], callbacks={L2_BOOK: on_book})
+        return LocalBybit(symbols=["BTC-USDT-PERP"], channels=[L2_BOOK], callbacks={L2_BOOK: on_book})
 
-    async def on_book(book, receipt_timestamp: float) -> None:  # noqa: ANN001 - cryptofeed's OrderBook
-        state["n"] += 1
-        if state["n"] == 1:
-            state["t0"], state["c0"] = time.perf_counter(), time.process_time()
-        if state["n"] >= args.updates and not state["t1"]:
-            state["t1"], state["c1"] = time.perf_counter(), time.process_time()
-            state["book"] = book.book.to_dict()
-            asyncio.get_event_loop().stop()
-
-    handler = FeedHandler(config={"uvloop": True, "log": {"filename": args.log_file, "level": "WARNING"}})
-    asyncio.set_event_loop(asyncio.new_event_loop())  # uvloop's, since FeedHandler set the policy
-    if args.venue == "okx":
-        feed = LocalOKX(symbols=["BTC-USDT"], channels=[L2_BOOK], callbacks={L2_BOOK: on_book})
-    else:
-        feed = LocalBybit(symbols=["BTC-USDT-PERP"], channels=[L2_BOOK], callbacks={L2_BOOK: on_book})
-    handler.add_feed(feed)
-    loop = asyncio.get_event_loop()
-    loop.call_later(args.timeout, loop.stop)
-    handler.run(install_signal_handlers=False)
-
-    book = state["book"] or {"bid": {}, "ask": {}}
-    bids = [[str(p), str(s)] for p, s in list(book["bid"].items())[: args.depth]]
-    asks = [[str(p), str(s)] for p, s in list(book["ask"].items())[: args.depth]]
-    elapsed = state["t1"] - state["t0"] if state["t1"] else float("nan")
-    cpu = state["c1"] - state["c0"] if state["t1"] else float("nan")
-    print(
-        json.dumps(
-            {
-                "client": f"cryptofeed 2.4.1 ({args.venue})",
-                "loop": type(loop).__module__ + "." + type(loop).__name__,
-                "updates": state["n"],
-                "wall_s": elapsed,
-                "cpu_s": cpu,
-                "bids": bids,
-                "asks": asks,
-            }
-        )
-    )
-    sys.stdout.flush()
+    run_feed(args, f"cryptofeed 2.4.1 ({args.venue})", make_feed)
 
 
 if __name__ == "__main__":
