@@ -3,8 +3,8 @@ the embedded stack keeps up with.
 
 The real `obm up` (simulator, producer, Kafka, the three Flink jobs, both sinks, PostgreSQL, Redis,
 the gateway and the dashboard) starts in a fresh state folder on free ports, with the simulator
-serving --symbols symbols. Then, for each rate of --rates (updates per second per symbol), the
-simulator is restarted at that rate (the producer resynchronises its books), the pipeline runs
+serving --symbols symbols at the first rate of --rates (updates per second per symbol); for each
+later rate the simulator is restarted at it (the producer resynchronises its books). Each step runs
 --warmup-s and until orderbook.processed is live (--settle-ms, at most --settle-s), and every
 book update whose simulator event time falls in the next --step-s is
 followed to where a user sees it (bench/pipeline_probes.py):
@@ -19,7 +19,23 @@ followed to where a user sees it (bench/pipeline_probes.py):
 - CPU of each component (process and descendants) and of the whole machine over the window;
 - whether the step kept up: nothing missing after the drain, and no stage's latency growing
   through the window (median of the last fifth within 1 s of the first fifth's). The first stage
-  whose latency grows, with the busiest process, names the bottleneck.
+  whose latency grows, with the busiest process, names the bottleneck;
+- per Flink job, from the JobManager's REST API every --flink-interval-s (bench/pipeline_flink.py):
+  its share of a core (busy time summed over its vertices), back-pressured time, its source's
+  records-lag-max and pending records, records in and out per second (p50 and max over the
+  window); and, once per run, each job's start-up: its lag every few seconds from the start of
+  `obm up` to the first window, and when its source caught up (below --caught-up-lag records).
+
+--jobs-only measures only the Flink jobs and the CPU per component (no probe reads every record:
+at thousands of updates a second their own CPU competes with the stack on a small machine), and
+opens each window once every job's source is caught up. Issue 21's live figures (the alerts job's
+share of a core and its start-up lag), 50 symbols at the simulator's default rate, then 150
+symbols at 100 updates/s each:
+
+    .venv/bin/python -m bench.pipeline --jobs-only --symbols 50 --rates 10 --step-s 300 --warmup-s 60 \
+        --out alerts-50.json
+    .venv/bin/python -m bench.pipeline --jobs-only --symbols 150 --rates 100 --step-s 300 --warmup-s 60 \
+        --out alerts-150.json
 
 The stack is stopped and its state removed at the end. Results are printed and, with --out,
 written as JSON. The numbers depend on everything else the machine runs: note the load printed
@@ -52,6 +68,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.pipeline_flink import METER_SPAN_S, FlinkProbe, falling_behind, summarize
 from bench.pipeline_probes import (
     GatewayProbe,
     KafkaProbe,
@@ -64,12 +81,14 @@ from bench.pipeline_probes import (
     now_ms,
     pg_count,
 )
+from bench.pipeline_report import STAGES, show
 from bench.stack_startup import stack_env
-from config import KafkaSettings, PostgresSettings, RedisSettings, StackSettings
+from config import FlinkSettings, KafkaSettings, PostgresSettings, RedisSettings, StackSettings
+from flink_jobs.flink_rest import FlinkRest
+from flink_jobs.registry import job_display_name
 from schemas.redis_layout import RedisLayout
 
 EXCHANGE = "binance"
-STAGES = ("raw", "processed", "redis", "postgres", "gateway")
 
 
 def symbols_of(n: int) -> list[str]:
@@ -121,6 +140,14 @@ class PipelineBench:
         self.redis = RedisSettings(port=int(with_env["OBM_REDIS_PORT"]))
         self.pg = PostgresSettings(port=int(with_env["OBM_PG_PORT"]))
         self.gateway_url = f"ws://127.0.0.1:{with_env['OBM_GATEWAY_PORT']}"
+        self.flink = FlinkProbe(
+            Window(),
+            FlinkRest.of(FlinkSettings(jobmanager=with_env["OBM_FLINK_JOBMANAGER"])),
+            args.flink_interval_s,
+        )
+        self.rate = args.rates[0]
+        self.windows: list[Window] = []
+        self.startup: dict[str, Any] = {}
 
     def obm(self, *argv: str, timeout_s: float = 900) -> None:
         proc = subprocess.run(
@@ -148,8 +175,71 @@ class PipelineBench:
         new["producer"].start()
 
     def step(self, rate: float) -> dict[str, Any]:
-        self.set_rate(rate)
+        if rate != self.rate:  # the first step runs at the rate the stack started with
+            self.set_rate(rate)
+            self.rate = rate
         time.sleep(self.args.warmup_s)  # the bench's own pacing: nothing is asserted on time here
+        return self.jobs_step(rate) if self.args.jobs_only else self.records_step(rate)
+
+    def _measure(self, window: Window) -> dict[str, Any]:
+        """Open the window now, wait it out; the CPU of each component and of the machine over it,
+        and the Flink jobs' figures (bench/pipeline_flink.py)."""
+        window.open(int(now_ms()), self.args.step_s)
+        self.windows.append(window)
+        cpu0, busy0 = component_cpu_s(self.state), machine_busy_s()
+        while now_ms() < window.end_ms:
+            time.sleep(0.2)
+        cpu1, busy1 = component_cpu_s(self.state), machine_busy_s()
+        seconds = (window.end_ms - window.start_ms) / 1000
+        cpu = {name: round((cpu1.get(name, 0) - cpu0.get(name, 0)) / seconds, 3) for name in sorted(cpu1)}
+        return {
+            "window_s": seconds,
+            "cpu_cores": cpu,
+            "stack_cores": round(sum(v for k, v in cpu.items() if not k.startswith("bench")), 2),
+            "machine_busy_cores": round((busy1[0] - busy0[0]) / seconds, 2),
+            "load_average_1m": round(os.getloadavg()[0], 1),
+            "flink_jobs": summarize(self.flink.between(window.start_ms, window.end_ms)),
+        }
+
+    def jobs_step(self, rate: float) -> dict[str, Any]:
+        """--jobs-only: the Flink jobs (REST) and the CPU of the components, without the probes
+        that read every record (their own CPU would compete with the stack on a small machine).
+        The window opens a minute after every job's source caught up (pending below
+        --caught-up-lag): Flink's per-second meters and the consumer's records-lag-max span the last
+        minute, so until then they still show the catch-up."""
+        settled_after = self._settle_jobs()
+        time.sleep(METER_SPAN_S)
+        measured = self._measure(Window())
+        jobs = measured["flink_jobs"]
+        behind = falling_behind(jobs, self.args.caught_up_lag)
+        into_flink = jobs.get(job_display_name("metrics"), {}).get("in_per_s", {}).get("p50")
+        return {
+            "rate_per_symbol": rate,
+            "offered_updates_per_s": rate * len(self.symbols),
+            "raw_into_metrics_job_per_s_p50": into_flink,
+            "settled_after_s": settled_after,
+            **measured,
+            "kept_up": bool(jobs) and not behind,
+            "falling_behind": behind,
+        }
+
+    def _settle_jobs(self) -> float | None:
+        """Seconds until every running job's source is caught up (None: not within --settle-s)."""
+        t0, since = time.monotonic(), now_ms()
+        while time.monotonic() - t0 < self.args.settle_s:
+            latest = {s.job: s for s in self.flink.between(since, float("inf"))}
+            if (
+                self.flink.job_start_ms
+                and set(latest) >= set(self.flink.job_start_ms)
+                and all(
+                    s.pending is not None and s.pending < self.args.caught_up_lag for s in latest.values()
+                )
+            ):
+                return round(time.monotonic() - t0, 1)
+            time.sleep(1)
+        return None
+
+    def records_step(self, rate: float) -> dict[str, Any]:
         window = Window()
         layout = RedisLayout.from_settings(self.redis)
         kafka = KafkaProbe(window, self.kafka)
@@ -164,17 +254,13 @@ class PipelineBench:
             if not probe.ready.wait(120):
                 raise RuntimeError(f"{type(probe).__name__} not reading after 120 s: {probe.error!r}")
         settled_after = self._settle(kafka)
-        window.open(int(now_ms()), self.args.step_s)
-        cpu0, busy0 = component_cpu_s(self.state), machine_busy_s()
-        while now_ms() < window.end_ms:
-            time.sleep(0.2)
-        cpu1, busy1 = component_cpu_s(self.state), machine_busy_s()
-        load = os.getloadavg()[0]
+        measured = self._measure(window)
+        cpu = measured["cpu_cores"]
         drained_after = self._drain(kafka, window)
         stored = pg_count(self.pg, window)
         for probe in probes:
             probe.stop()
-        seconds = (window.end_ms - window.start_ms) / 1000
+        seconds = measured["window_s"]
         seen = {
             "raw": kafka.raw,
             "processed": kafka.processed,
@@ -185,11 +271,9 @@ class PipelineBench:
         growth = {name: growth_ms(s) for name, s in seen.items()}
         complete = kafka.raw.count == kafka.processed.count == stored and kafka.processed.out_of_order == 0
         growing = [name for name in STAGES if (growth[name] or 0) > 1_000]
-        cpu = {name: round((cpu1.get(name, 0) - cpu0.get(name, 0)) / seconds, 3) for name in sorted(cpu1)}
         return {
             "rate_per_symbol": rate,
             "offered_updates_per_s": rate * len(self.symbols),
-            "window_s": seconds,
             "counts": {
                 "raw": kafka.raw.count, "processed": kafka.processed.count, "postgres_rows": stored,
                 "processed_out_of_order": kafka.processed.out_of_order, "alerts": kafka.alerts.count,
@@ -201,10 +285,7 @@ class PipelineBench:
             "latency_growth_ms": growth,
             "settled_after_s": settled_after,
             "drained_after_s": drained_after,
-            "cpu_cores": cpu,
-            "stack_cores": round(sum(v for k, v in cpu.items() if not k.startswith("bench")), 2),
-            "machine_busy_cores": round((busy1[0] - busy0[0]) / seconds, 2),
-            "load_average_1m": round(load, 1),
+            **measured,
             "kept_up": bool(kafka.raw.count) and complete and not growing and drained_after is not None,
             "bottleneck": self._bottleneck(growing, complete, cpu) if kafka.raw.count else "no update reached orderbook.raw",
         }  # fmt: skip
@@ -239,37 +320,31 @@ class PipelineBench:
         return f"latency grows from {where}; busiest process {busiest} ({cpu[busiest]:.2f} cores)"
 
     def run(self) -> list[dict[str, Any]]:
+        """The steps' results; `self.startup` holds the jobs' start-up (FlinkProbe.startup) from
+        the start of `obm up` to the first step's window."""
         results = []
+        self.flink.start()  # before `obm up`: it samples once the cluster answers
+        up_started_ms = now_ms()
         try:
             self.obm("up")
             for rate in self.args.rates:
                 result = self.step(rate)
                 results.append(result)
+                if len(results) == 1:
+                    self.startup = self.flink.startup(
+                        up_started_ms, self.windows[0].start_ms, self.args.caught_up_lag
+                    )
+                    print(json.dumps({"startup": self.startup}, indent=1), flush=True)
                 print(json.dumps(result, indent=1), flush=True)
         finally:
+            self.flink.stopping.set()
             try:
                 self.obm("down")
             finally:
                 if not self.args.keep_state:
                     shutil.rmtree(self.state, ignore_errors=True)
+        self.flink.stop()  # raises what stopped the probe, if anything did
         return results
-
-
-def show(results: list[dict[str, Any]]) -> None:
-    print(
-        "\nrate/sym  offered/s  raw/s  processed/s  pg rows/s  "
-        + "  ".join(f"{s:>22}" for s in STAGES)
-        + "  kept up"
-    )
-    for r in results:
-        lat = "  ".join(
-            f"{r['latency_ms'][s]['p50']!s:>6}/{r['latency_ms'][s]['p99']!s:>7}/{r['latency_ms'][s]['max']!s:>7}"
-            for s in STAGES
-        )
-        t = r["throughput_per_s"]
-        print(f"{r['rate_per_symbol']:>8}  {r['offered_updates_per_s']:>9.0f}  {t['raw']:>5}  {t['processed']:>11}  "
-              f"{t['postgres_rows']:>9}  {lat}  {r['kept_up']}")  # fmt: skip
-    print("(latency ms from the simulator's event time: p50/p99/max)")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -305,6 +380,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--partitions", type=int, default=0, help="partitions of raw and processed (0: settings)"
     )
+    parser.add_argument(
+        "--jobs-only", action="store_true",
+        help="measure only the Flink jobs (REST) and the CPU per component: no probe reads every record",
+    )  # fmt: skip
+    parser.add_argument("--flink-interval-s", type=float, default=5, help="seconds between Flink samples")
+    parser.add_argument(
+        "--caught-up-lag", type=float, default=100, help="a source this few records behind has caught up"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--keep-state", action="store_true", help="keep the stack's state folder (logs)")
     return parser.parse_args(argv)
@@ -313,11 +396,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(f"load average before: {os.getloadavg()}, cores: {os.cpu_count()}", flush=True)
-    results = PipelineBench(args).run()
-    show(results)
+    bench = PipelineBench(args)
+    results = bench.run()
+    show(results, bench.startup)
     if args.out:
         args.out.write_text(
-            json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "steps": results}, indent=1)
+            json.dumps(
+                {
+                    "args": {k: str(v) for k, v in vars(args).items()},
+                    "startup": bench.startup,
+                    "steps": results,
+                },
+                indent=1,
+            )
         )
     return 0
 

@@ -38,6 +38,9 @@ LAG = re.compile(r"^Source__.+\.KafkaSourceReader\.KafkaConsumer\.records-lag-ma
 PENDING = re.compile(r"^Source__[^.]+\.pendingRecords$")
 RECORDS_IN = re.compile(r"^Source__[^.]+\.numRecordsInPerSecond$")
 RECORDS_OUT = re.compile(r"^sink\[\d+\]__Writer\.numRecordsOutPerSecond$")
+# What Flink's per-second meters average over, and about the span of the Kafka consumer's
+# records-lag-max (2 samples of 30 s): a figure sampled less than this after a change still shows it.
+METER_SPAN_S = 60
 FIELDS = ("busy_ms", "backpressured_ms", "lag", "pending", "in_per_s", "out_per_s")
 
 
