@@ -30,7 +30,7 @@ from producer.simulator.market_model import SymbolModel
 from producer.simulator.text_venue import (
     TextBook,
     TextSession,
-    close_sessions,
+    TextVenue,
     model_ticks,
     okx_text,
     serve_text_session,
@@ -79,27 +79,18 @@ class BybitBook(TextBook):
         return self.message("snapshot", self.top("bids", len(self.bids)), self.top("asks", len(self.asks)))
 
 
-class BybitVenue:
+class BybitVenue(TextVenue):
     def __init__(self, symbols: list[str], seed: int, updates_per_second: float) -> None:
+        super().__init__(updates_per_second)  # sessions: session -> its category
         self.books: dict[tuple[str, str], BybitBook] = {}
         for symbol in symbols:
             for category in categories_of(symbol):
                 model_name = f"{symbol}T" if category == "inverse" else symbol  # BTCUSD moves like BTCUSDT
                 self.books[(category, symbol)] = BybitBook(category, symbol, SymbolModel(model_name, seed))
-        self.rate = updates_per_second
-        self.auto = True
-        self.sessions: dict[TextSession, str] = {}  # session -> its category
-        self.subscribes = 0
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v5/public/{category}", self._ws)
         app.router.add_get("/v5/market/instruments-info", self._instruments)
-
-    async def close(self) -> None:
-        await close_sessions(list(self.sessions))
-
-    async def disconnect(self) -> None:
-        await self.close()
 
     def _subscribers(self, book: BybitBook, topic: str | None = None) -> list[TextSession]:
         """The sessions of the book's category subscribed to `topic` (default: its orderbook)."""

@@ -39,7 +39,7 @@ from producer.simulator.market_model import SymbolModel
 from producer.simulator.text_venue import (
     TextBook,
     TextSession,
-    close_sessions,
+    TextVenue,
     model_ticks,
     okx_text,
     serve_text_session,
@@ -147,18 +147,15 @@ class GateBook(TextBook):
         return body
 
 
-class GateVenue:
+class GateVenue(TextVenue):
     def __init__(self, symbols: list[str], seed: int, updates_per_second: float) -> None:
+        super().__init__(updates_per_second)  # sessions: session -> its market
         self.books: dict[tuple[str, str], GateBook] = {}
         for symbol in symbols:
             for market in markets_of(symbol):  # BTC_USDT moves like BTCUSDT
                 self.books[(market, symbol)] = GateBook(
                     market, symbol, SymbolModel(symbol.replace("_", ""), seed)
                 )
-        self.rate = updates_per_second
-        self.auto = True
-        self.sessions: dict[TextSession, str] = {}  # session -> its market
-        self.subscribes = 0
         self.pings = 0
         self.snapshot_requests = 0
         self.resend_on_subscribe = 0
@@ -171,13 +168,6 @@ class GateVenue:
         app.router.add_get("/api/v4/spot/currency_pairs", self._currency_pairs)
         app.router.add_get("/api/v4/futures/usdt/order_book", self._order_book_futures)
         app.router.add_get("/api/v4/futures/usdt/contracts", self._contracts)
-
-    async def close(self) -> None:
-        await close_sessions(list(self.sessions))
-
-    async def disconnect(self) -> None:
-        """Close every Gate.io connection (clients reconnect and subscribe again)."""
-        await self.close()
 
     def _subscribers(self, book: GateBook) -> list[TextSession]:
         return [s for s, m in self.sessions.items() if m == book.market and book.symbol in s.books]

@@ -33,7 +33,7 @@ from producer.simulator.market_model import SymbolModel
 from producer.simulator.text_venue import (
     TextBook,
     TextSession,
-    close_sessions,
+    TextVenue,
     model_ticks,
     okx_text,
     serve_text_session,
@@ -120,30 +120,20 @@ class OkxBook(TextBook):
         )
 
 
-class OkxVenue:
+class OkxVenue(TextVenue):
     def __init__(self, symbols: list[str], seed: int, updates_per_second: float) -> None:
+        super().__init__(updates_per_second)
         # The model of BTC-USDT-SWAP is BTCUSDT's (its known price level), seeded like it.
         self.books = {
             s: OkxBook(s, SymbolModel("".join(s.split("-")[:2]), seed))
             for s in symbols
             if instrument(s) is not None
         }
-        self.rate = updates_per_second
-        self.auto = True  # step the market models; off: only `push` changes the books
-        self.sessions: dict[TextSession, str] = {}  # session -> its endpoint (one: public)
-        self.subscribes = 0
         self.pings = 0
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/ws/v5/public", self._ws)
         app.router.add_get("/api/v5/public/instruments", self._instruments)
-
-    async def close(self) -> None:
-        await close_sessions(list(self.sessions))
-
-    async def disconnect(self) -> None:
-        """Close every OKX connection (clients reconnect and subscribe again)."""
-        await self.close()
 
     def _subscribers(self, inst_id: str) -> list[TextSession]:
         return [s for s in self.sessions if inst_id in s.books]

@@ -107,6 +107,25 @@ async def close_sessions(sessions: list[TextSession]) -> None:
         await session.ws.close()
 
 
+class TextVenue:
+    """What a simulated venue with WebSocket endpoints of its own keeps (OKX, Bybit, Gate.io):
+    its models' pace, whether they move, its clients' sessions and how many subscriptions it
+    served."""
+
+    def __init__(self, updates_per_second: float) -> None:
+        self.rate = updates_per_second
+        self.auto = True  # step the market models; off: only `push` changes the books
+        self.sessions: dict[TextSession, str] = {}  # session -> the endpoint it came to
+        self.subscribes = 0
+
+    async def close(self) -> None:
+        await close_sessions(list(self.sessions))
+
+    async def disconnect(self) -> None:
+        """Close every connection to this venue (clients reconnect and subscribe again)."""
+        await self.close()
+
+
 async def model_ticks(rate: float, is_stopping: Callable[[], bool]) -> AsyncIterator[None]:
     """The market models' pace: a tick every 1/`rate` seconds (every 10 ms at rate 0) until the
     simulator stops."""
