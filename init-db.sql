@@ -128,6 +128,12 @@ CREATE INDEX IF NOT EXISTS orderbook_alerts_ts ON orderbook_alerts (ts DESC);
 -- Why the alert fired (the record's `context`: score, value, baseline, percentile, the book at that
 -- moment; docs/alerts.md); null for alerts stored before it existed and records without one.
 ALTER TABLE orderbook_alerts ADD COLUMN IF NOT EXISTS context jsonb;
+-- Which user rule fired (rules/; alert_type user_rule): its id, name and version then; null for
+-- the built-in alerts. orderbook_alerts_rule: an alert history per rule.
+ALTER TABLE orderbook_alerts ADD COLUMN IF NOT EXISTS rule_id bigint;
+ALTER TABLE orderbook_alerts ADD COLUMN IF NOT EXISTS rule_name text;
+ALTER TABLE orderbook_alerts ADD COLUMN IF NOT EXISTS rule_version bigint;
+CREATE INDEX IF NOT EXISTS orderbook_alerts_rule ON orderbook_alerts (rule_id, ts DESC) WHERE rule_id IS NOT NULL;
 
 -- ---------------------------------------------------------------------------------------------
 -- orderbook_dlq: the records of orderbook.dlq (rejected input of every component). The Kafka
@@ -418,6 +424,9 @@ CREATE TABLE IF NOT EXISTS alert_rules (
     changed_by       text             NOT NULL,
     changed_at       timestamptz      NOT NULL
 );
+-- Where a rule's metric comes from (rules/catalogue.py: orderbook.processed, orderbook.bars:<interval>,
+-- trades.bars:<interval>, pairs.analytics); rules stored before sources existed watch the books.
+ALTER TABLE alert_rules ADD COLUMN IF NOT EXISTS source text NOT NULL DEFAULT 'orderbook.processed';
 CREATE TABLE IF NOT EXISTS alert_rule_history (
     rule_id     bigint      NOT NULL,
     version     integer     NOT NULL,

@@ -92,7 +92,7 @@ ORDER BY s.ts
 
 ALERT_COLUMNS = (
     "alert_id, alert_type, severity, exchange, market, symbol, metric_value, threshold, "
-    "window_start, window_end, event_time, message, context"
+    "window_start, window_end, event_time, message, context, rule_id, rule_name, rule_version"
 )
 
 # The symbols join is only added when symbols are given; unnest keeps (exchange, symbol) pairs

@@ -17,7 +17,7 @@ import pandas as pd
 
 from config import AlertSettings
 from dashboard.alert_context import book_line, context_of, why_line
-from dashboard.formatting import format_age, format_price, format_signed, time_ago
+from dashboard.formatting import format_age, format_price, format_signed, is_missing, time_ago
 from dashboard.metric_columns import MetricColumns, imbalance_column
 from dashboard.metric_help import metric_help
 from schemas import record_key, split_record_key
@@ -48,6 +48,9 @@ ALERT_COLUMNS = [
     "message",
     "alert_id",
     "context",
+    "rule_id",
+    "rule_name",
+    "rule_version",
 ]
 
 
@@ -189,6 +192,16 @@ def paginate(frame: pd.DataFrame, page: int, page_size: int) -> pd.DataFrame:
     return frame.iloc[start : start + page_size].reset_index(drop=True)
 
 
+def rule_label(rule_id: Any, name: Any, version: Any) -> str:
+    """Which user rule raised an alert: `7 "wide ETH" v2`; empty for a built-in alert."""
+    if is_missing(rule_id):
+        return ""
+    label = f"{int(rule_id)}"
+    if not is_missing(name):
+        label += f' "{name}"'
+    return label + (f" v{int(version)}" if not is_missing(version) else "")
+
+
 def alert_feed_table(frame: pd.DataFrame, now_ms: int) -> pd.DataFrame:
     """The columns a reader scans: when, what, how bad, where, the message, and why (the value
     against the symbol's baseline, the book at that moment; empty for alerts without a context)."""
@@ -199,6 +212,10 @@ def alert_feed_table(frame: pd.DataFrame, now_ms: int) -> pd.DataFrame:
             "Time (UTC)": frame["time"].dt.strftime("%H:%M:%S"),
             "Severity": frame["severity"],
             "Type": frame["alert_type"],
+            "Rule": [
+                rule_label(*r)
+                for r in zip(frame["rule_id"], frame["rule_name"], frame["rule_version"], strict=True)
+            ],
             "Symbol": frame["symbol"],
             "Value": frame["metric_value"].astype("float64"),
             "Threshold": frame["threshold"].astype("float64"),

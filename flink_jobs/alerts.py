@@ -148,6 +148,8 @@ def alerts_table(
         "alert_id": "`alert_type` || ':' || `exchange` || ':' || `symbol` || ':'"
         " || CAST(`window_start` AS STRING) || ':' || `severity`",
         "message": "`symbol` || ' ' || `text`",
+        # which user rule fired (flink_jobs/user_rules.py): none on a built-in alert
+        **{n: f"CAST(NULL AS {t})" for n, t in schema_columns(Topic.ALERTS) if n.startswith("rule_")},
     }
     select = [f"`exchange` || ':' || `symbol` AS `{KEY_COLUMN}`"]
     for name, _ in schema_columns(Topic.ALERTS):

@@ -81,10 +81,15 @@ def _pairs(source: Table, spec: JobSpec) -> Table:
     return pairs_table(source, spec.pairs)
 
 
-def _user_rules(source: Table, spec: JobSpec) -> Table:
-    from flink_jobs.user_rules import kafka_rules_source, user_rules_table
+def _user_rules_on(topic: Topic) -> Callable[[Table, JobSpec], Table]:
+    """The user rules on one source topic (flink_jobs/user_rules.py)."""
 
-    return user_rules_table(source, kafka_rules_source(spec.kafka))
+    def logic(source: Table, spec: JobSpec) -> Table:
+        from flink_jobs.user_rules import kafka_rules_source, user_rules_table
+
+        return user_rules_table(source, kafka_rules_source(spec.kafka), topic)
+
+    return logic
 
 
 JOBS: dict[str, JobDefinition] = {
@@ -102,8 +107,24 @@ JOBS: dict[str, JobDefinition] = {
             refusal=_too_late,
         ),
         JobDefinition("alerts", Topic.PROCESSED, Topic.ALERTS, _alerts, progress="watermark"),
-        # User rules, live from the rules.changes topic (flink_jobs/user_rules.py).
-        JobDefinition("rules", Topic.PROCESSED, Topic.ALERTS, _user_rules, progress="watermark"),
+        # User rules, live from the rules.changes topic (flink_jobs/user_rules.py), one job per
+        # source: the books, the book bars, the trade bars, the pair analytics.
+        JobDefinition(
+            "rules", Topic.PROCESSED, Topic.ALERTS, _user_rules_on(Topic.PROCESSED), progress="watermark"
+        ),
+        JobDefinition(
+            "rules_bars", Topic.BARS, Topic.ALERTS, _user_rules_on(Topic.BARS), progress="watermark"
+        ),
+        JobDefinition(
+            "rules_trade_bars",
+            Topic.TRADE_BARS,
+            Topic.ALERTS,
+            _user_rules_on(Topic.TRADE_BARS),
+            progress="watermark",
+        ),
+        JobDefinition(
+            "rules_pairs", Topic.PAIRS, Topic.ALERTS, _user_rules_on(Topic.PAIRS), progress="watermark"
+        ),
         JobDefinition("pairs", Topic.TRADE_BARS, Topic.PAIRS, _pairs, progress="watermark", stream_env=True),
     )
 }

@@ -13,6 +13,7 @@ import click
 import psycopg
 
 from config import KafkaSettings, PostgresSettings
+from rules.catalogue import DEFAULT_SOURCE, RULE_SOURCES
 from rules.model import CONDITIONS, SEVERITIES, RuleInvalid
 from rules.publish import KafkaPublisher, NotPublished
 from rules.store import RuleNotFound, RulesStore, StoredRule
@@ -62,8 +63,12 @@ def rule_options(required: bool) -> Callable[[Callable[..., Any]], Callable[...,
     def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
         for decorator in reversed([
             click.option("--name", required=required),
-            click.option("--metric", required=required, help="A numeric field of orderbook.processed, e.g. spread_bps."),
-            click.option("--scope", help="all (default), exchange:symbol with * and ? (binance:ETH*), or a symbol."),
+            click.option("--source", type=click.Choice([s.name for s in RULE_SOURCES]),
+                         help=f"Where the metric comes from (default {DEFAULT_SOURCE})."),
+            click.option("--metric", required=required,
+                         help="A numeric field of the source, e.g. spread_bps, close (trades.bars:1m), zscore."),
+            click.option("--scope", help="all (default), exchange:symbol with * and ? (binance:ETH*), a symbol, "
+                         "or for pairs.analytics y/x (binance:ETHUSDT/binance:BTCUSDT)."),
             click.option("--condition", required=required, help=f"One of: {', '.join(CONDITIONS)}."),
             click.option("--threshold", required=required),
             click.option("--min-duration", "min_duration_ms", help="How long it must hold, e.g. 2s (default 0)."),
@@ -79,6 +84,16 @@ def rule_options(required: bool) -> Callable[[Callable[..., Any]], Callable[...,
 @click.group()
 def rules() -> None:
     """User alert rules, applied by the running rules job without a redeploy."""
+
+
+@rules.command()
+@click.option("--source", type=click.Choice([s.name for s in RULE_SOURCES]), help="One source only.")
+def metrics(source: str | None) -> None:
+    """The sources a rule may watch and the metrics of each (from the topic schemas)."""
+    for src in RULE_SOURCES:
+        if source in (None, src.name):
+            scope = "pair scope y/x" if src.pairs else "symbol scope"
+            click.echo(f"{src.name} ({scope}): {', '.join(src.metrics)}")
 
 
 @rules.command("list")

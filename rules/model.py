@@ -10,9 +10,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from rules.catalogue import rule_metrics
+from rules.catalogue import DEFAULT_SOURCE, RULE_SOURCES, SOURCES_BY_NAME
 from schemas import Topic, load_schema
 from schemas.topics import KEY_SEPARATOR
+
+# Separates the legs of a pair id and of a pair scope: y/x (pairs.analytics' `pair`).
+PAIR_SEPARATOR = "/"
 
 CONDITIONS = (">", "<", "crosses above", "crosses below", "abs >")
 # The alert severities, from the alerts schema.
@@ -49,6 +52,7 @@ class Rule:
     cooldown_ms: int = 60_000
     severity: str = "medium"
     enabled: bool = True
+    source: str = DEFAULT_SOURCE
     rule_id: int = 0
     version: int = 0
 
@@ -57,7 +61,8 @@ class Rule:
 
     def describe(self) -> str:
         held = f" for {self.min_duration_ms} ms" if self.min_duration_ms else ""
-        return f"{self.metric} {self.condition} {self.threshold:g}{held} on {self.scope}"
+        of = "" if self.source == DEFAULT_SOURCE else f" of {self.source}"
+        return f"{self.metric}{of} {self.condition} {self.threshold:g}{held} on {self.scope}"
 
 
 def parse_duration_ms(value: object, field: str, problems: dict[str, str]) -> int:
@@ -78,15 +83,8 @@ def parse_duration_ms(value: object, field: str, problems: dict[str, str]) -> in
     return ms
 
 
-def scope_problem(scope: str) -> str | None:
-    """Why `scope` is not a scope, or None: `all`, `exchange:symbol` with wildcards (`binance:BTC*`,
-    `*:ETHUSDT`), or a symbol pattern on every venue (`ETH*`)."""
-    if scope == ALL_SCOPE:
-        return None
-    if not scope:
-        return "say which books: all, exchange:symbol (e.g. binance:ETHUSDT, *:BTC*) or a symbol"
-    if scope.lower().startswith("pair"):
-        return "pair scopes need pair analytics metrics, which rules cannot watch yet"
+def _key_pattern_problem(scope: str) -> str | None:
+    """Why `scope` is no exchange:symbol pattern (or symbol pattern), or None."""
     parts = scope.split(KEY_SEPARATOR)
     if len(parts) > 2 or not all(parts):
         return f"{scope!r}: write exchange:symbol with one ':' and both parts, e.g. binance:ETHUSDT or *:BTC*"
@@ -94,6 +92,32 @@ def scope_problem(scope: str) -> str | None:
         if not _PATTERN.match(part):
             return f"{part!r}: only letters, digits, _ - and the wildcards * and ? are allowed"
     return None
+
+
+def scope_problem(scope: str, pairs: bool = False) -> str | None:
+    """Why `scope` is not a scope, or None. Books and bars: `all`, `exchange:symbol` with
+    wildcards (`binance:BTC*`, `*:ETHUSDT`), or a symbol pattern on every venue (`ETH*`). Pair
+    analytics (`pairs`): `all` or a pair `y/x` of two exchange:symbol patterns
+    (`binance:ETHUSDT/binance:BTCUSDT`, `*:ETH*/*`)."""
+    if scope == ALL_SCOPE:
+        return None
+    if pairs:
+        legs = scope.split(PAIR_SEPARATOR)
+        if len(legs) != 2:
+            return "a pair scope is all or y/x, e.g. binance:ETHUSDT/binance:BTCUSDT or binance:*/binance:BTCUSDT"
+        for leg in legs:
+            if leg == "*":
+                continue
+            if KEY_SEPARATOR not in leg:
+                return f"{leg!r}: each leg of a pair is exchange:symbol (wildcards allowed), or *"
+            if (why := _key_pattern_problem(leg)) is not None:
+                return why
+        return None
+    if not scope:
+        return "say which books: all, exchange:symbol (e.g. binance:ETHUSDT, *:BTC*) or a symbol"
+    if PAIR_SEPARATOR in scope or scope.lower().startswith("pair"):
+        return "a pair scope (y/x) needs a rule on pairs.analytics; pick that source"
+    return _key_pattern_problem(scope)
 
 
 def _number(value: object, field: str, problems: dict[str, str]) -> float:
@@ -114,14 +138,21 @@ def parse_rule(fields: Mapping[str, Any]) -> Rule:
     name = str(fields.get("name") or "").strip()
     if not name or len(name) > MAX_NAME:
         problems["name"] = f"give the rule a name of 1 to {MAX_NAME} characters"
+    source_name = str(fields.get("source") or DEFAULT_SOURCE).strip()
+    source = SOURCES_BY_NAME.get(source_name)
+    if source is None:
+        problems["source"] = f"{source_name!r} is not a source; one of {', '.join(SOURCES_BY_NAME)}"
     metric = str(fields.get("metric") or "").strip()
-    if metric not in rule_metrics():
-        near = [m for m in rule_metrics() if metric and (metric in m or m in metric)]
-        hint = f"; did you mean {', '.join(near[:4])}?" if near else f"; one of {', '.join(rule_metrics())}"
-        problems["metric"] = f"{metric!r} is not a numeric field of orderbook.processed{hint}"
+    if source is not None and metric not in source.metrics:
+        near = [m for m in source.metrics if metric and (metric in m or m in metric)]
+        hint = f"; did you mean {', '.join(near[:4])}?" if near else f"; one of {', '.join(source.metrics)}"
+        elsewhere = [s.name for s in RULE_SOURCES if metric in s.metrics]
+        if elsewhere:
+            hint += f" ({metric} is a field of {', '.join(elsewhere)})"
+        problems["metric"] = f"{metric!r} is not a numeric field of {source_name}{hint}"
     scope = str(fields.get("scope") or ALL_SCOPE).strip()
-    scope = ALL_SCOPE if scope.lower() == ALL_SCOPE or scope in ("*", "*:*") else scope
-    if (why := scope_problem(scope)) is not None:
+    scope = ALL_SCOPE if scope.lower() == ALL_SCOPE or scope in ("*", "*:*", "*/*") else scope
+    if (why := scope_problem(scope, pairs=source is not None and source.pairs)) is not None:
         problems["scope"] = why
     condition = " ".join(str(fields.get("condition") or "").lower().split())
     if condition not in CONDITIONS:
@@ -149,6 +180,7 @@ def parse_rule(fields: Mapping[str, Any]) -> Rule:
         cooldown_ms=cooldown,
         severity=severity,
         enabled=bool(enabled),
+        source=source_name,
         rule_id=int(fields.get("rule_id") or 0),
         version=int(fields.get("version") or 0),
     )

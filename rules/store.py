@@ -18,7 +18,7 @@ from rules.model import Rule, RuleInvalid, parse_rule
 from rules.publish import Publisher
 
 RULE_FIELDS = ("name", "metric", "scope", "condition", "threshold", "min_duration_ms", "cooldown_ms",
-               "severity", "enabled")  # fmt: skip
+               "severity", "enabled", "source")  # fmt: skip
 COLUMNS = ("rule_id", "version", *RULE_FIELDS, "deleted", "changed_by", "changed_at")
 
 
@@ -79,9 +79,8 @@ class RulesStore:
         rule = parse_rule({**fields, "rule_id": 0, "version": 1})
         with self.conn.transaction():
             row = self.conn.execute(
-                "INSERT INTO alert_rules (version, name, metric, scope, condition, threshold, min_duration_ms,"
-                " cooldown_ms, severity, enabled, deleted, changed_by, changed_at)"
-                " VALUES (1, %s, %s, %s, %s, %s, %s, %s, %s, %s, false, %s, %s) RETURNING rule_id",
+                f"INSERT INTO alert_rules (version, {', '.join(RULE_FIELDS)}, deleted, changed_by, changed_at)"
+                f" VALUES (1, {', '.join(['%s'] * len(RULE_FIELDS))}, false, %s, %s) RETURNING rule_id",
                 (*(getattr(rule, f) for f in RULE_FIELDS), by, _now()),
             ).fetchone()
             assert row is not None
@@ -124,8 +123,7 @@ class RulesStore:
     def _write(self, rule: Rule, deleted: bool, action: str, by: str) -> StoredRule:
         with self.conn.transaction():
             updated = self.conn.execute(
-                "UPDATE alert_rules SET version = version + 1, name = %s, metric = %s, scope = %s, condition = %s,"
-                " threshold = %s, min_duration_ms = %s, cooldown_ms = %s, severity = %s, enabled = %s,"
+                f"UPDATE alert_rules SET version = version + 1, {', '.join(f'{f} = %s' for f in RULE_FIELDS)},"
                 " deleted = %s, changed_by = %s, changed_at = %s WHERE rule_id = %s AND NOT deleted",
                 (*(getattr(rule, f) for f in RULE_FIELDS), deleted, by, _now(), rule.rule_id),
             )

@@ -23,6 +23,7 @@ TIMESCALEDB_LEG = (
     "tests/dashboard/test_dashboard_history_store.py",
     "tests/sinks/test_trade_bars_postgres.py",
     "tests/sinks/test_pairs_storage.py::test_postgres_stores_every_field_once",
+    "tests/sinks/test_trades_storage.py",
 )
 HYPERTABLES = {
     "orderbook_metrics",
@@ -31,6 +32,7 @@ HYPERTABLES = {
     "orderbook_alerts",
     "trade_bars",
     "pair_analytics",
+    "trades",
 }
 CONTINUOUS_AGGREGATES = {"orderbook_bars_1m", "orderbook_bars_1h", "trade_bars_1h"}
 

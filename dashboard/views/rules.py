@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import streamlit as st
 
-from rules.catalogue import rule_metrics
+from rules.catalogue import DEFAULT_SOURCE, RULE_SOURCES, rule_metrics
 from rules.model import CONDITIONS, SEVERITIES, RuleInvalid
 from rules.publish import NotPublished
 from rules.store import RuleNotFound, RulesStore, StoredRule
@@ -45,15 +45,22 @@ def _change(action: Callable[[RulesStore], StoredRule], done: str) -> bool:
 
 
 def _form(key: str, initial: dict[str, Any]) -> dict[str, Any] | None:
-    """The rule's fields as entered, or None before the form is submitted."""
-    metrics = list(rule_metrics())
+    """The rule's fields as entered, or None before the form is submitted. The source is chosen
+    outside the form, so that changing it offers that source's metrics at once."""
+    sources = [s.name for s in RULE_SOURCES]
+    source = str(st.selectbox("Source", sources, index=sources.index(initial.get("source", DEFAULT_SOURCE)),
+                              key=f"{key}_source", help="books, book or trade bars of one interval, "
+                              "or pair analytics (a pair scope y/x)"))  # fmt: skip
+    metrics = list(rule_metrics(source))
+    current = initial.get("metric", "spread_bps")
     with st.form(key):  # a refused rule keeps what was entered
         c1, c2, c3 = st.columns([3, 3, 2])
         name = c1.text_input("Name", value=initial.get("name", ""), key=f"{key}_name")
-        metric = c2.selectbox("Metric", metrics, index=metrics.index(initial.get("metric", "spread_bps")),
-                              key=f"{key}_metric")  # fmt: skip
+        metric = c2.selectbox("Metric", metrics, index=metrics.index(current) if current in metrics else 0,
+                              key=f"{key}_metric_{source}")  # fmt: skip
         scope = c3.text_input("Scope", value=initial.get("scope", "all"), key=f"{key}_scope",
-                              help="all, exchange:symbol with * and ? (binance:ETH*, *:BTCUSDT), or a symbol")  # fmt: skip
+                              help="all, exchange:symbol with * and ? (binance:ETH*, *:BTCUSDT), a symbol, "
+                              "or for pairs.analytics y/x (binance:ETHUSDT/binance:BTCUSDT)")  # fmt: skip
         c4, c5, c6, c7, c8 = st.columns([2, 2, 2, 2, 2])
         condition = c4.selectbox("Condition", CONDITIONS, index=CONDITIONS.index(initial.get("condition", ">")),
                                  key=f"{key}_condition")  # fmt: skip
@@ -70,8 +77,8 @@ def _form(key: str, initial: dict[str, Any]) -> dict[str, Any] | None:
                                 key=f"{key}_severity")  # fmt: skip
         if not st.form_submit_button("Save" if initial else "Add rule"):
             return None
-    return {"name": name, "metric": metric, "scope": scope, "condition": condition, "threshold": threshold,
-            "min_duration_ms": held, "cooldown_ms": cooldown, "severity": severity}  # fmt: skip
+    return {"name": name, "source": source, "metric": metric, "scope": scope, "condition": condition,
+            "threshold": threshold, "min_duration_ms": held, "cooldown_ms": cooldown, "severity": severity}  # fmt: skip
 
 
 def _row(stored: StoredRule) -> None:
@@ -99,7 +106,8 @@ def render(_ctx: object = None) -> None:
 
     st.subheader("Alert rules")
     st.caption(
-        "Rules are evaluated on every order book update by the rules job; a change applies within seconds. "
+        "Rules are evaluated on every record of their source (book updates, bars or pair analytics) by the "
+        "rules jobs; a change applies within seconds. "
         "Their alerts appear in the Alerts feed with type user_rule."
     )
     st.markdown("**New rule**")

@@ -164,6 +164,14 @@ def test_feed_table_shows_time_ago_and_values():
     assert table.loc[0, "When"] == "30 s ago"
     assert table.loc[0, "Severity"] == "high"
     assert table.loc[0, "Value"] == pytest.approx(0.8)
+    assert table.loc[0, "Rule"] == ""  # a built-in alert
+
+
+def test_feed_table_says_which_user_rule_fired():
+    fired = {**_alert("ETHUSDT", NOW - 1_000), "alert_type": "user_rule", "rule_id": 7, "rule_name": "wide ETH",
+             "rule_version": 3}  # fmt: skip
+    table = alert_feed_table(alerts_frame([fired, _alert("BTCUSDT", NOW - 2_000)]), NOW)
+    assert list(table["Rule"]) == ['7 "wide ETH" v3', ""]
 
 
 def _bars(n: int, start_ms: int = NOW - 120_000):

@@ -22,6 +22,19 @@ def covers(scope: str, exchange: str, symbol: str) -> bool:
     return fnmatchcase(f"{exchange}:{symbol}" if ":" in scope else symbol, scope)
 
 
+def _subject(rec: dict[str, Any]) -> tuple[str, str, str]:
+    """(key, exchange, symbol) of a record: a pair's key is the pair y/x, its exchange and symbol
+    the y leg's (as the alert names them); a book's or bar's key is exchange:symbol."""
+    if "pair" in rec:
+        exchange, symbol = rec["pair"].split("/")[0].split(":")
+        return rec["pair"], exchange, symbol
+    return f"{rec['exchange']}:{rec['symbol']}", rec["exchange"], rec["symbol"]
+
+
+def _source(rec: dict[str, Any], topic: str) -> str:
+    return f"{topic}:{rec['interval']}" if "interval" in rec else topic
+
+
 def meets(condition: str, value: float | None, threshold: float) -> bool:
     if value is None:
         return False
@@ -40,20 +53,33 @@ def may_begin(condition: str, previous: float | None, threshold: float) -> bool:
     return True
 
 
-def reference_rule_alerts(records: list[dict[str, Any]], rules: list[dict[str, Any]]) -> list[Expected]:
-    """The alerts of the live rules (enabled, not deleted) over `records`, sorted."""
+def reference_rule_alerts(
+    records: list[dict[str, Any]], rules: list[dict[str, Any]], topic: str = "orderbook.processed"
+) -> list[Expected]:
+    """The alerts of the live rules (enabled, not deleted) on `topic`'s records, sorted. A rule
+    watches the records of its source (default the books; a bar topic's source names the interval,
+    trades.bars:1m); a pair rule's scope matches the pair y/x. A record's time is its event_time,
+    a bar's its window_start; decimal texts are values."""
     live = [r for r in rules if r["enabled"] and not r.get("deleted", False)]
-    state: dict[tuple[int, str, str], dict[str, Any]] = {}
+    state: dict[tuple[int, str], dict[str, Any]] = {}
     out: list[Expected] = []
     for rec in records:
-        ex, sym, t = rec["exchange"], rec["symbol"], rec["event_time"]
+        key, ex, sym = _subject(rec)
+        t = rec["event_time"] if "event_time" in rec else rec["window_start"]
         for rule in live:
-            if not covers(rule["scope"], ex, sym):
+            if rule.get("source", "orderbook.processed") != _source(rec, topic):
+                continue
+            if "pair" in rec:
+                covered = rule["scope"] == "all" or fnmatchcase(key, rule["scope"])
+            else:
+                covered = covers(rule["scope"], ex, sym)
+            if not covered:
                 continue
             s = state.setdefault(
-                (rule["rule_id"], ex, sym), {"start": None, "fired": False, "last": None, "prev": None}
+                (rule["rule_id"], key), {"start": None, "fired": False, "last": None, "prev": None}
             )
-            value = rec.get(rule["metric"])
+            raw = rec.get(rule["metric"])
+            value = float(raw) if isinstance(raw, str) else raw
             if not meets(rule["condition"], value, rule["threshold"]):
                 s["start"], s["fired"] = None, False
             elif s["start"] is None and may_begin(rule["condition"], s["prev"], rule["threshold"]):

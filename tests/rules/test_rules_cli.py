@@ -35,6 +35,19 @@ def test_obm_rules_commands(monkeypatch, pg_settings, kafka_settings) -> None:
     assert "the rule was not stored" in refused.output
     assert all(f"  {f}:" in refused.output for f in ("metric", "condition", "min_duration_ms"))
 
+    listed = obm("metrics").splitlines()
+    assert listed[0].startswith("orderbook.processed (symbol scope): best_bid, ")
+    assert any(line.startswith("trades.bars:5m (symbol scope): open, high") for line in listed)
+    assert obm("metrics", "--source", "pairs.analytics").startswith(
+        "pairs.analytics (pair scope y/x): y_close"
+    )
+    pair = obm("add", "--name", f"pair {kafka.topic_prefix}", "--source", "pairs.analytics", "--metric", "zscore",
+               "--scope", "binance:ETHUSDT/binance:BTCUSDT", "--condition", "abs >", "--threshold", "2")  # fmt: skip
+    assert "zscore of pairs.analytics abs > 2 on binance:ETHUSDT/binance:BTCUSDT" in pair
+    wrong = cli.invoke(main, ["rules", "add", "--name", "x", "--source", "trades.bars:1m", "--metric", "zscore",
+                              "--condition", ">", "--threshold", "1"])  # fmt: skip
+    assert wrong.exit_code == 1 and "zscore is a field of pairs.analytics" in wrong.output
+
     name = f"cli {kafka.topic_prefix}"
     added = obm("add", "--name", name, "--metric", "spread_bps", "--scope", "*:ETH*", "--condition", "abs >",
                 "--threshold", "4", "--cooldown", "30s", "--by", "dee")  # fmt: skip

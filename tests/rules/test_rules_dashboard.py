@@ -34,7 +34,7 @@ def test_the_rules_page_adds_edits_disables_and_deletes(monkeypatch, pg_settings
     assert not at.exception
 
     at.text_input(key="rule_new_name").set_value(name)
-    at.selectbox(key="rule_new_metric").set_value("imbalance_5")
+    at.selectbox(key="rule_new_metric_orderbook.processed").set_value("imbalance_5")
     at.text_input(key="rule_new_scope").set_value("binance:ETH:USDT")
     at.text_input(key="rule_new_threshold").set_value("high")
     next(b for b in at.button if b.label == "Add rule").click().run()
@@ -68,6 +68,22 @@ def test_the_rules_page_adds_edits_disables_and_deletes(monkeypatch, pg_settings
         assert not any(f"`{rule_id}` **{name}**" in m.value for m in at.markdown)
 
         history = RulesStore(conn, KafkaPublisher(kafka)).history(rule_id)
+
+        # A rule on pair analytics: the source offers its metrics and takes a pair scope.
+        at.selectbox(key="rule_new_source").set_value("pairs.analytics").run()
+        assert "zscore" in at.selectbox(key="rule_new_metric_pairs.analytics").options
+        at.text_input(key="rule_new_name").set_value(f"{name} pair")
+        at.selectbox(key="rule_new_metric_pairs.analytics").set_value("zscore")
+        at.text_input(key="rule_new_scope").set_value("binance:ETHUSDT/binance:BTCUSDT")
+        at.text_input(key="rule_new_threshold").set_value("2")
+        next(b for b in at.button if b.label == "Add rule").click().run()
+        assert not at.exception and not at.error, at.error[0].value if at.error else ""
+        [pair_rule] = [
+            s.rule for s in RulesStore(conn, KafkaPublisher(kafka)).listed() if s.rule.name == f"{name} pair"
+        ]
+        assert (pair_rule.source, pair_rule.metric, pair_rule.scope) == (
+            "pairs.analytics", "zscore", "binance:ETHUSDT/binance:BTCUSDT"
+        )  # fmt: skip
     assert [(h["version"], h["action"]) for h in history] == [
         (1, "add"),
         (2, "edit"),

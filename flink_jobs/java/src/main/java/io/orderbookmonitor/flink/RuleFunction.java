@@ -15,19 +15,23 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The user rules job in one keyed operator: every live rule that covers a book, evaluated on each
- * of its records ({@link RuleEvaluator}, state: one primitive array per key), partitioned by
- * exchange, market and symbol. Called from SQL (flink_jobs/user_rules.py) with the rules source
- * ({@link RuleBook}): a change to the rules reaches the running job within a poll of the topic,
- * without a redeploy.
+ * The user rules job in one keyed operator: every live rule on this input's source that covers a
+ * key, evaluated on each of its records ({@link RuleEvaluator}, state: one primitive array per
+ * key). Called from SQL (flink_jobs/user_rules.py, one job per source topic) with the rules source
+ * ({@link RuleBook}) and the topic: a change to the rules reaches the running job within a poll of
+ * the topic, without a redeploy.
  *
- * <p>Input: the columns of orderbook.processed (a rule's metric is a column by name; a rule naming
- * a column the input lacks never fires). Output: per alert, the rule's id, version, severity,
- * metric value, threshold, episode start, the event time and its text after the symbol.
+ * <p>Input: the columns of the source topic (a rule's metric is a column by name, a number or a
+ * decimal text; a rule naming a column the input lacks never fires). What a record is keyed and
+ * timed by comes from its columns: a `pair` column keys by the pair (pairs.analytics), otherwise
+ * exchange:symbol; an `interval` column makes the record's source `topic:interval` (the bars);
+ * its time is `event_time`, or `window_start` for the bars (each topic's x-event-time). Output: per
+ * alert, the rule's id, version, name, severity, metric value, threshold, episode start, the
+ * event time and its text after the subject.
  */
 @DataTypeHint(
-        "ROW<rule_id BIGINT, rule_version BIGINT, severity STRING, metric_value DOUBLE, threshold DOUBLE,"
-                + " window_start BIGINT, window_end BIGINT, text STRING>")
+        "ROW<rule_id BIGINT, rule_version BIGINT, rule_name STRING, severity STRING, metric_value DOUBLE,"
+                + " threshold DOUBLE, window_start BIGINT, window_end BIGINT, text STRING>")
 public class RuleFunction extends ProcessTableFunction<Row> {
 
     /** A key's state: {@link RuleEvaluator}'s layout. */
@@ -35,7 +39,7 @@ public class RuleFunction extends ProcessTableFunction<Row> {
         public double[] values;
     }
 
-    /** The rules covering one book and the input column of each one's metric. */
+    /** The rules covering one key and the input column of each one's metric. */
     private static final class Bound {
         final RuleSpec[] rules;
         final int[] columns;
@@ -52,17 +56,27 @@ public class RuleFunction extends ProcessTableFunction<Row> {
     private transient RuleSet bookedSet;
     private transient Map<String, Bound> bound;
     private transient List<String> names;
-    private transient int[] keyColumns;
+    // Input columns: exchange, symbol, pair, interval, time (-1 where the input has none).
+    private transient int exchangeColumn;
+    private transient int symbolColumn;
+    private transient int pairColumn;
+    private transient int intervalColumn;
+    private transient int timeColumn;
     private transient List<RuleEvaluator.Fired> fired;
 
     public void eval(
             Context ctx,
             @StateHint(ttl = "0 ms") RuleState state,
             @ArgumentHint(value = {ArgumentTrait.SET_SEMANTIC_TABLE}, name = "input") Row input,
-            @ArgumentHint(name = "rules") String rulesSource) {
+            @ArgumentHint(name = "rules") String rulesSource,
+            @ArgumentHint(name = "source_topic") String topic) {
         if (book == null) { // transient: null after the function is deserialized on a task
             names = org.apache.flink.table.types.DataType.getFieldNames(ctx.tableSemanticsFor("input").dataType());
-            keyColumns = new int[] {column("exchange"), column("symbol"), column("event_time")};
+            pairColumn = names.indexOf("pair");
+            exchangeColumn = pairColumn >= 0 ? -1 : column("exchange");
+            symbolColumn = pairColumn >= 0 ? -1 : column("symbol");
+            intervalColumn = names.indexOf("interval");
+            timeColumn = names.contains("event_time") ? column("event_time") : column("window_start");
             bound = new HashMap<>();
             fired = new ArrayList<>();
             book = RuleBook.acquire(rulesSource);
@@ -72,24 +86,28 @@ public class RuleFunction extends ProcessTableFunction<Row> {
             bookedSet = rules;
             bound.clear();
         }
-        final String exchange = (String) input.getField(keyColumns[0]);
-        final String symbol = (String) input.getField(keyColumns[1]);
-        final Long eventTime = (Long) input.getField(keyColumns[2]);
+        final Long eventTime = (Long) input.getField(timeColumn);
         if (eventTime == null) {
             return; // never the case behind the source's contract check
         }
-        Bound b = bound.get(exchange + ':' + symbol);
+        final String source = intervalColumn < 0 ? topic : topic + ':' + input.getField(intervalColumn);
+        final String key = pairColumn >= 0
+                ? (String) input.getField(pairColumn)
+                : input.getField(exchangeColumn) + ":" + input.getField(symbolColumn);
+        Bound b = bound.get(source + '|' + key);
         if (b == null) {
-            b = bind(rules.covering(exchange, symbol));
-            bound.put(exchange + ':' + symbol, b);
+            b = bind(pairColumn >= 0
+                    ? rules.coveringPair(source, key)
+                    : rules.covering(source, (String) input.getField(exchangeColumn),
+                            (String) input.getField(symbolColumn)));
+            bound.put(source + '|' + key, b);
         }
         if (b.rules.length == 0) {
             state.values = null;
             return;
         }
         for (int i = 0; i < b.rules.length; i++) {
-            final Object v = b.columns[i] < 0 ? null : input.getField(b.columns[i]);
-            b.values[i] = v == null ? Double.NaN : ((Number) v).doubleValue();
+            b.values[i] = b.columns[i] < 0 ? Double.NaN : value(input.getField(b.columns[i]));
         }
         final double[] s = RuleEvaluator.align(state.values, b.rules);
         fired.clear();
@@ -97,9 +115,17 @@ public class RuleFunction extends ProcessTableFunction<Row> {
         state.values = s;
         for (RuleEvaluator.Fired f : fired) {
             final RuleSpec rule = b.rules[f.rule];
-            collect(Row.of(rule.id, rule.version, rule.severity, f.value, rule.threshold, f.start, eventTime,
-                    text(rule, f.value, eventTime - f.start)));
+            collect(Row.of(rule.id, rule.version, rule.name, rule.severity, f.value, rule.threshold, f.start,
+                    eventTime, text(rule, f.value, eventTime - f.start)));
         }
+    }
+
+    /** A metric's value: a number, or a decimal text (the trade bars' prices and volumes); NaN when missing. */
+    static double value(Object v) {
+        if (v == null) {
+            return Double.NaN;
+        }
+        return v instanceof Number ? ((Number) v).doubleValue() : Double.parseDouble(v.toString());
     }
 
     @Override

@@ -38,11 +38,27 @@ public final class RuleSet {
         return record.path("enabled").asBoolean(false) && !record.path("deleted").asBoolean(false);
     }
 
-    /** The rules that cover one book, in id order. */
+    /** The rules on the books that cover one book, in id order. */
     public RuleSpec[] covering(String exchange, String symbol) {
+        return covering(RuleSpec.DEFAULT_SOURCE, exchange, symbol);
+    }
+
+    /** The rules on `source` (a topic, with the interval for bars) that cover one symbol, in id order. */
+    public RuleSpec[] covering(String source, String exchange, String symbol) {
         final List<RuleSpec> out = new ArrayList<>();
         for (RuleSpec rule : rules) {
-            if (rule.covers(exchange, symbol)) {
+            if (rule.source.equals(source) && rule.covers(exchange, symbol)) {
+                out.add(rule);
+            }
+        }
+        return out.toArray(new RuleSpec[0]);
+    }
+
+    /** The rules on `source` (pairs.analytics) that cover one pair y/x, in id order. */
+    public RuleSpec[] coveringPair(String source, String pair) {
+        final List<RuleSpec> out = new ArrayList<>();
+        for (RuleSpec rule : rules) {
+            if (rule.source.equals(source) && rule.coversPair(pair)) {
                 out.add(rule);
             }
         }

@@ -10,6 +10,8 @@ import java.util.regex.Pattern;
  * (rules/model.py), so parsing only refuses what cannot be evaluated at all.
  */
 public final class RuleSpec {
+    /** The source of a rule whose record names none (written before sources existed): the books. */
+    public static final String DEFAULT_SOURCE = "orderbook.processed";
     public static final String[] CONDITIONS = {">", "<", "crosses above", "crosses below", "abs >"};
     public static final int GT = 0, LT = 1, CROSSES_ABOVE = 2, CROSSES_BELOW = 3, ABS_GT = 4;
 
@@ -23,12 +25,21 @@ public final class RuleSpec {
     public final long minDurationMs;
     public final long cooldownMs;
     public final String severity;
+    /** Where the metric comes from: a topic, with the interval for bars (rules/catalogue.py). */
+    public final String source;
     private final Pattern keyPattern; // null: every book
     private final boolean wholeKey;
 
     public RuleSpec(long id, long version, String name, String metric, String scope, String condition,
             double threshold, long minDurationMs, long cooldownMs, String severity) {
+        this(id, version, name, metric, scope, condition, threshold, minDurationMs, cooldownMs, severity,
+                DEFAULT_SOURCE);
+    }
+
+    public RuleSpec(long id, long version, String name, String metric, String scope, String condition,
+            double threshold, long minDurationMs, long cooldownMs, String severity, String source) {
         this.id = id;
+        this.source = source;
         this.version = version;
         this.name = name;
         this.metric = metric;
@@ -54,7 +65,8 @@ public final class RuleSpec {
                 node.get("threshold").asDouble(),
                 node.get("min_duration_ms").asLong(),
                 node.get("cooldown_ms").asLong(),
-                node.get("severity").asText());
+                node.get("severity").asText(),
+                node.path("source").asText(DEFAULT_SOURCE));
     }
 
     static int conditionCode(String condition) {
@@ -72,6 +84,11 @@ public final class RuleSpec {
             return true;
         }
         return keyPattern.matcher(wholeKey ? exchange + ":" + symbol : symbol).matches();
+    }
+
+    /** A pair scope (rules on pairs.analytics): all, or a glob over the pair id y/x. */
+    public boolean coversPair(String pair) {
+        return keyPattern == null || keyPattern.matcher(pair).matches();
     }
 
     /** Whether the value meets the condition's level (NaN: no value, never). */

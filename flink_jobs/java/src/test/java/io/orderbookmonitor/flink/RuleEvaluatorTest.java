@@ -84,4 +84,32 @@ class RuleEvaluatorTest {
         assertTrue(rule(1, 1, "all", ">", 0, 0, 0).covers("x", "Y"));
         assertFalse(rule(1, 1, "a.c:X", ">", 0, 0, 0).covers("abc", "X")); // '.' is not a wildcard
     }
+
+    @Test
+    void aRuleSetGivesEachSourceItsOwnRules() {
+        final RuleSpec books = rule(1, 1, "all", ">", 0, 0, 0);
+        final RuleSpec bars = new RuleSpec(2, 1, "r2", "close", "*:ETH*", ">", 0, 0, 0, "low", "trades.bars:1m");
+        final RuleSpec pairs = new RuleSpec(3, 1, "r3", "zscore", "binance:ETH*/*", "abs >", 2, 0, 0, "low",
+                "pairs.analytics");
+        final RuleSet set = RuleSet.of(List.of(books, bars, pairs));
+        assertEquals(1, set.covering("binance", "ETHUSDT").length);
+        assertSame(books, set.covering("orderbook.processed", "binance", "ETHUSDT")[0]);
+        assertSame(bars, set.covering("trades.bars:1m", "okx", "ETH-USDT")[0]);
+        assertEquals(0, set.covering("trades.bars:5m", "okx", "ETH-USDT").length); // another interval
+        assertSame(pairs, set.coveringPair("pairs.analytics", "binance:ETHUSDT/binance:BTCUSDT")[0]);
+        assertEquals(0, set.coveringPair("pairs.analytics", "okx:ETHUSDT/binance:BTCUSDT").length);
+        assertEquals(0, set.covering("pairs.analytics", "binance", "ETHUSDT").length); // a pair scope covers no book
+    }
+
+    @Test
+    void aRecordWithoutASourceWatchesTheBooksAndDecimalTextsAreValues() {
+        final RuleSpec parsed = RuleSpec.parse(new org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind
+                .ObjectMapper().createObjectNode().put("rule_id", 4).put("version", 1).put("name", "n")
+                .put("metric", "spread_bps").put("scope", "all").put("condition", ">").put("threshold", 1.0)
+                .put("min_duration_ms", 0).put("cooldown_ms", 0).put("severity", "low"));
+        assertEquals(RuleSpec.DEFAULT_SOURCE, parsed.source);
+        assertEquals(2511.51, RuleFunction.value("2511.51000000"));
+        assertEquals(-0.5, RuleFunction.value(-0.5));
+        assertTrue(Double.isNaN(RuleFunction.value(null)));
+    }
 }
