@@ -9,6 +9,8 @@ job commits on each checkpoint (every second, unaligned: see run_job), which und
 with the CPU per update of each thread of the job's JVM over the same span (the busiest thread
 bounds what the slot can do, whatever else shares the machine).
 
+`--profiles seed,adaptive` (the default) runs the job once per rule profile, in turn (the adaptive
+one keeps three rolling distributions per key and scores every update against them);
 `--off-each` adds one run per alert type with that type switched off (AlertRules' `off`): the
 difference to the whole job is the type's cost. The job before issue 21 (SQL OVER windows,
 MATCH_RECOGNIZE and a Python cooldown) is measured by running this file in a worktree of an
@@ -74,6 +76,7 @@ def processed_walk(count: int, n_symbols: int, seed: int = 5, start_ms: int = ST
             "spread_bps": spread, "spread_bps_mean": 2.05, "imbalance_1": round(imb[s], 4),
             "imbalance_5": round(imb[s], 4), "imbalance_10": round(imb[s], 4), "imbalance_20": round(imb[s], 4),
             "imbalance_velocity": rng.choice([None, 0.0, 0.01, 0.02, 0.08]),
+            "depth_bid_10bps": 400.0, "depth_ask_10bps": 400.0,  # 80,000 within 10 bps: past the adaptive depth gate
         }  # fmt: skip
 
 
@@ -152,14 +155,15 @@ def committed_progress(
 
 
 def run_job(
-    kafka: KafkaSettings, flink: FlinkSettings, count: int, off: tuple[str, ...]
+    kafka: KafkaSettings, flink: FlinkSettings, count: int, off: tuple[str, ...], profile: str = "adaptive"
 ) -> tuple[float, dict[str, float]]:
-    """Steady-state updates/s and CPU µs per update by thread of one run of the alerts job."""
+    """Steady-state updates/s and CPU µs per update by thread of one run of the alerts job with
+    the rule profile `profile` (AlertSettings.profile)."""
     from flink_jobs import registry
     from flink_jobs.pipelines import JobSpec, build_pipeline
 
     spec = JobSpec(
-        job="alerts", flink=flink, kafka=kafka, metrics=MetricsJobSettings(), alerts=AlertSettings(),
+        job="alerts", flink=flink, kafka=kafka, metrics=MetricsJobSettings(), alerts=AlertSettings.model_validate({"profile": profile}),
         from_timestamp_ms=0, parallelism=1,
     )  # fmt: skip
     deployed = registry.JOBS["alerts"]
@@ -205,6 +209,9 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--off-each", action="store_true", help="also one run per alert type switched off")
+    parser.add_argument(
+        "--profiles", default="seed,adaptive", help="rule profiles to run, in turn (OBM_ALERT_PROFILE values)"
+    )
     args = parser.parse_args()
     # checkpoints every second: the progress signal (committed offsets) moves with them
     flink = FlinkSettings(checkpoint_interval_ms=1_000)
@@ -225,9 +232,9 @@ def main() -> None:
             f"preloaded {n:,} processed records ({args.symbols} symbols) in {time.monotonic() - started:.1f} s; {load_average()}"
         )
         for _ in range(args.repeat):
-            for off in variants:
-                label = "whole job" if not off else f"without {off[0]}"
-                rate, cpu = run_job(kafka, flink, n, off)
+            for profile, off in ((p, off) for p in args.profiles.split(",") for off in variants):
+                label = f"{profile}: " + ("whole job" if not off else f"without {off[0]}")
+                rate, cpu = run_job(kafka, flink, n, off, profile)
                 runs.setdefault(label, []).append(rate)
                 busy = sorted(((us, name) for name, us in cpu.items() if us >= 0.3), reverse=True)[:6]
                 threads = "; ".join(f"{name} {us:.1f}" for us, name in busy)

@@ -143,12 +143,13 @@ def check_profile(p: RuleProfile) -> None:
 def profile_for(symbol: str, settings: AlertSettings, name: str | None = None) -> RuleProfile:
     """The parameters of `symbol` under profile `name` (default: settings.profile)."""
     name = name or settings.profile
+    enabled = tuple(r for r in RULES if r in settings.enabled_rules)  # AlertSettings.enabled_rules
     if name == "seed":
         s = settings.for_symbol(symbol)
         values = {k: s[k] for k in _NUMERIC if k in s}
-        p = RuleProfile(name="seed", adaptive=False, **_coerce(values))
+        p = RuleProfile(name="seed", adaptive=False, rules=enabled, **_coerce(values))
     elif name == "adaptive":
-        p = RuleProfile(name="adaptive", adaptive=True, **_coerce(ADAPTIVE_DEFAULTS))
+        p = RuleProfile(name="adaptive", adaptive=True, rules=enabled, **_coerce(ADAPTIVE_DEFAULTS))
         over = settings.adaptive_overrides
         for key in ("*", symbol.upper()):
             if key in over:

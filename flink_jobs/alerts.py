@@ -1,39 +1,54 @@
 """The alerts job's logic: `orderbook.processed` Table -> `orderbook.alerts` Table.
 
-Every rule (docs/metrics.md, Alerts), the episodes, the cooldown and the alert of each update are
-one keyed operator: the Java process table function AlertFunction (flink_jobs/java), called here
-with event time and the rules as data (JSON from AlertSettings, per symbol), partitioned by
-exchange, market and symbol. SQL around it picks each symbol's imbalance column before it and
-writes the alert id and message after it. Until 2026-12 the job was two OVER stages, a
+Every rule (docs/metrics.md, Alerts; docs/alerts.md), the episodes, the cooldown and the alert of
+each update are one keyed operator: the Java process table function AlertFunction
+(flink_jobs/java), called here with event time and the rules as data (JSON of each symbol's rule
+profile, flink_jobs/alert_profiles.py, from AlertSettings: the profile seed or adaptive, its
+overrides, the enabled alert types), partitioned by exchange, market and symbol. It implements
+both profiles exactly as the Python rules engine flink_jobs/alert_rules.py does (the differential
+test compares them), and writes each alert's context (the book, and for the adaptive profile the
+baselines) into the `context` field. SQL around it picks each symbol's imbalance column before it
+and writes the alert id and message after it. Until 2026-12 the job was two OVER stages, a
 MATCH_RECOGNIZE per rule and a keyed Python cooldown, about 2k updates/s per slot
 (docs/benchmarks.md, alerts job)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Iterable
 
 from pyflink.table import Table
 
 from config import AlertSettings, MetricsJobSettings
+from flink_jobs.alert_profiles import RULES, RuleProfile, profile_for
+from flink_jobs.alert_rules import BOOK_FIELDS
 from flink_jobs.connectors import KEY_COLUMN, ROWTIME, schema_columns
 from flink_jobs.sql_building import query, table_env
 from schemas import Topic
 
 ALERT_FUNCTION = "obm_alerts"
 ALERT_CLASS = "io.orderbookmonitor.flink.AlertFunction"
-# The function's state name in savepoints: a savepoint of the SQL job (OVER windows, patterns,
-# Python cooldown) has none of it, so the job resumes with --allowNonRestoredState and empty state
-# (flink_jobs/lifecycle.py); change it with the layout of AlertDetector's state.
-ALERT_UID = "obm-alerts-1"
+# The function's state name in savepoints, followed by the profile (`-seed`, `-adaptive`): a
+# savepoint of another layout or profile has none of it, so the job resumes with
+# --allowNonRestoredState and empty state (flink_jobs/lifecycle.py); change it with the layout of
+# AlertDetector's state.
+ALERT_UID = "obm-alerts-2"
 # The alert types, as AlertDetector.TYPES names them (the `off` list of the rules).
-ALERT_TYPES = ("imbalance_extreme", "imbalance_flip", "spread_widening", "velocity_spike")
-# Settings the Java rules read (AlertRules.FIELDS), each a number per symbol.
+ALERT_TYPES = RULES
+# Numbers of a profile the Java rules read (AlertRules.FIELDS), per symbol; besides them "profile",
+# "flip_severity" and "off" (the alert types switched off).
 RULE_FIELDS = (
     "imbalance_level", "imbalance_medium", "imbalance_high", "imbalance_clear", "imbalance_high_clear",
     "imbalance_min_duration_ms", "flip_threshold", "flip_window_ms", "spread_widening_k",
-    "spread_min_duration_ms", "velocity_threshold", "cooldown_ms",
+    "spread_min_duration_ms", "velocity_threshold", "cooldown_ms", "baseline_tau_ms", "warmup_ms",
+    "min_depth_notional", "imbalance_sd_floor", "spread_sd_floor_frac", "velocity_rms_floor",
+    "escalate_factor",
 )  # fmt: skip
+# The seed settings AlertSettings.overrides may change.
+SEED_FIELDS = RULE_FIELDS[:12]
+# The processed columns an alert's context shows of the book (the function's input columns too).
+BOOK_COLUMNS = BOOK_FIELDS
 
 
 def symbol_settings(settings: AlertSettings) -> dict[str, dict[str, float]]:
@@ -49,7 +64,7 @@ def check_alert_settings(settings: AlertSettings, metrics: MetricsJobSettings | 
     followed must be one the metrics job publishes (MetricsJobSettings.imbalance_levels)."""
     levels = (metrics or MetricsJobSettings()).imbalance_levels
     for symbol, over in settings.overrides.items():
-        unknown = set(over) - set(RULE_FIELDS)
+        unknown = set(over) - set(SEED_FIELDS)
         if unknown:
             raise ValueError(f"unknown alert settings in the override of {symbol}: {sorted(unknown)}")
     for symbol, s in symbol_settings(settings).items():
@@ -70,39 +85,59 @@ def check_alert_settings(settings: AlertSettings, metrics: MetricsJobSettings | 
             raise ValueError(f"durations and the flip window must be positive{where}")
         if s["cooldown_ms"] < 0:
             raise ValueError(f"cooldown_ms cannot be negative{where}")
+    for symbol in symbol_profiles(settings):  # the profile in force (check_profile refuses)
+        profile_for(symbol, settings)
+
+
+def symbol_profiles(settings: AlertSettings) -> dict[str, RuleProfile]:
+    """The rules in force (settings.profile) of every symbol with overrides of that profile
+    (upper case), and '' for all the others."""
+    if settings.profile == "seed":
+        named = list(settings.overrides)
+    else:
+        named = [s for s in settings.adaptive_overrides if s != "*"]
+    return {symbol.upper(): profile_for(symbol, settings) for symbol in ["", *named]}
 
 
 def rules_json(settings: AlertSettings, off: Iterable[str] = ()) -> str:
-    """The rules argument of AlertFunction (AlertRules): every symbol's resolved settings, and the
-    alert types switched off (`off`: the bench's per-rule cost)."""
-    off = sorted(off)
-    unknown = set(off) - set(ALERT_TYPES)
+    """The rules argument of AlertFunction (AlertRules): every symbol's profile in force, and the
+    alert types switched off (those its profile does not enable, and `off`: the bench's per-rule
+    cost)."""
+    off = set(off)
+    unknown = off - set(ALERT_TYPES)
     if unknown:
         raise ValueError(f"unknown alert types {sorted(unknown)}; known: {ALERT_TYPES}")
 
-    def rules(s: dict[str, float]) -> dict[str, object]:
-        return {**{f: s[f] for f in RULE_FIELDS}, "off": off}
+    def rules(p: RuleProfile) -> dict[str, object]:
+        values = p.as_dict()
+        out: dict[str, object] = {f: values[f] for f in RULE_FIELDS}
+        if not math.isfinite(p.escalate_factor):
+            out["escalate_factor"] = None  # never: JSON has no infinity
+        disabled = sorted(off | (set(ALERT_TYPES) - set(p.rules)))
+        return out | {"profile": p.name, "flip_severity": p.flip_severity, "off": disabled}
 
-    resolved = symbol_settings(settings)
+    resolved = symbol_profiles(settings)
     return json.dumps(
         {
             "default": rules(resolved.pop("")),
-            "symbols": {symbol: rules(s) for symbol, s in resolved.items()},
+            "symbols": {symbol: rules(p) for symbol, p in resolved.items()},
         },
         sort_keys=True,
     )
 
 
-def _per_symbol(settings: AlertSettings, field: str, render: Callable[[float], str]) -> str:
-    """The SQL value of one setting: a literal, or a CASE on the symbol when overrides differ."""
-    resolved = symbol_settings(settings)
-    default = render(resolved[""][field])
+def _imbalance_column(settings: AlertSettings) -> str:
+    """The SQL of the followed imbalance: its column, or a CASE on the symbol when the profiles'
+    imbalance_level differs between symbols."""
+    resolved = symbol_profiles(settings)
+    default = resolved[""].imbalance_level
     branches = [
-        f"WHEN '{symbol}' THEN {render(values[field])}"
-        for symbol, values in resolved.items()
-        if symbol and values[field] != resolved[""][field]
+        f"WHEN '{symbol}' THEN `imbalance_{p.imbalance_level}`"
+        for symbol, p in resolved.items()
+        if symbol and p.imbalance_level != default
     ]
-    return f"CASE `symbol` {' '.join(branches)} ELSE {default} END" if branches else default
+    column = f"`imbalance_{default}`"
+    return f"CASE `symbol` {' '.join(branches)} ELSE {column} END" if branches else column
 
 
 def _string_literal(text: str) -> str:
@@ -124,13 +159,11 @@ def alerts_table(
     table_env(processed).execute_sql(
         f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {ALERT_FUNCTION} AS '{ALERT_CLASS}' LANGUAGE JAVA"
     )
-    imbalance = _per_symbol(settings, "imbalance_level", lambda n: f"`imbalance_{int(n)}`")
+    book = ", ".join(f"`{c}`" for c in BOOK_COLUMNS)
     inputs = query(
         processed,
-        "SELECT `exchange`, `market`, `symbol`, `event_time`, `"
-        + ROWTIME
-        + f"`, COALESCE({imbalance}, CAST(0 AS DOUBLE)) AS imb, `imbalance_velocity`, `spread_bps`,"
-        " `spread_bps_mean` FROM {src}",
+        f"SELECT `exchange`, `market`, `symbol`, `event_time`, `{ROWTIME}`, {_imbalance_column(settings)}"
+        f" AS imb, `imbalance_velocity`, `spread_bps_mean`, {book} FROM {{src}}",
     )
     raised = query(
         inputs,
@@ -139,7 +172,7 @@ def alerts_table(
           input => TABLE {{src}} PARTITION BY (`exchange`, `market`, `symbol`),
           on_time => DESCRIPTOR(`{ROWTIME}`),
           rules => {_string_literal(rules_json(settings, off))},
-          uid => '{ALERT_UID}'
+          uid => '{ALERT_UID}-{settings.profile}'
         )
         """,
     )
@@ -151,7 +184,13 @@ def alerts_table(
         # which user rule fired (flink_jobs/user_rules.py): none on a built-in alert
         **{n: f"CAST(NULL AS {t})" for n, t in schema_columns(Topic.ALERTS) if n.startswith("rule_")},
     }
+    produced = set(raised.get_schema().get_field_names())
     select = [f"`exchange` || ':' || `symbol` AS `{KEY_COLUMN}`"]
-    for name, _ in schema_columns(Topic.ALERTS):
-        select.append(f"{derived[name]} AS `{name}`" if name in derived else f"`{name}`")
+    for name, sql_type in schema_columns(Topic.ALERTS):
+        if name in derived:
+            select.append(f"{derived[name]} AS `{name}`")
+        elif name in produced:
+            select.append(f"`{name}`")
+        else:  # a field of other alerts (a user rule's rule_id, ...): none on the built-in ones
+            select.append(f"CAST(NULL AS {sql_type}) AS `{name}`")
     return query(raised, "SELECT " + ", ".join(select) + " FROM {src}")

@@ -60,6 +60,9 @@ def _sql_type(name: str, spec: dict[str, Any]) -> str:
     kind = kinds[0]
     if kind == "array":
         return f"ARRAY<{_sql_type(name, spec['items'])}>"
+    if kind == "object":  # a nested object (an alert's context): a ROW of its properties, in order
+        inner = ", ".join(f"`{k}` {_sql_type(f'{name}.{k}', v)}" for k, v in spec["properties"].items())
+        return f"ROW<{inner}>"
     mapping = {"integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN", "string": "STRING"}
     if kind not in mapping:
         raise ValueError(f"no SQL type for {name}: {spec}")

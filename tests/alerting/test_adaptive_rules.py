@@ -107,3 +107,24 @@ def test_adaptive_messages_say_why() -> None:
     assert "flipped to -0.50 in 1.0 s, 1 in 10000 then 1 in 10000" in messages[("FLIPUSDT", "imbalance_flip")]
     assert messages[("WIDEUSDT", "spread_widening")].startswith("WIDEUSDT spread 3.00 bps, ")
     assert "imbalance velocity +0.600/s" in messages[("QUIETUSDT", "velocity_spike")]
+
+
+@pytest.mark.parametrize("profile", ["seed", "adaptive"])
+def test_rules_switched_off_raise_nothing_and_the_others_stay(profile: str) -> None:
+    """OBM_ALERT_ENABLED_RULES (and an adaptive override's "rules"): a type not listed raises
+    nothing, the listed ones raise exactly what they raise with every rule on."""
+    records, _ = crafted()
+    crafted_profile = {k: v for k, v in PROFILE.as_dict().items() if k not in ("name", "adaptive", "rules")}
+    every = run_rules(records, AlertSettings(adaptive_overrides={"*": crafted_profile}), profile)
+    assert {a.alert_type for a in every} >= {"imbalance_extreme", "imbalance_flip"}
+    only = AlertSettings(
+        enabled_rules=["imbalance_flip", "spread_widening"], adaptive_overrides={"*": crafted_profile}
+    )
+    kept = [a.as_tuple() for a in every if a.alert_type in only.enabled_rules]
+    assert [a.as_tuple() for a in run_rules(records, only, profile)] == kept
+    per_symbol = AlertSettings(adaptive_overrides={"*": crafted_profile | {"rules": ["imbalance_flip"]}})
+    if profile == "adaptive":
+        flips = [a.as_tuple() for a in every if a.alert_type == "imbalance_flip"]
+        assert [a.as_tuple() for a in run_rules(records, per_symbol, profile)] == flips
+    with pytest.raises(ValueError, match="unknown alert types"):
+        AlertSettings(enabled_rules=["imbalance_flop"])

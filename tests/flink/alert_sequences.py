@@ -17,7 +17,7 @@ OVERRIDES: dict[str, dict[str, float]] = {
     "MMMUSDT": {"imbalance_level": 10},
     "NNNUSDT": {"cooldown_ms": 1_000},
 }
-CRAFTED_SETTINGS = AlertSettings(overrides=OVERRIDES)
+CRAFTED_SETTINGS = AlertSettings(profile="seed", overrides=OVERRIDES)  # the seed rules, as reference_alerts
 
 
 def processed(symbol: str, t: int, seq: int, exchange: str = "binance", **fields: Any) -> dict[str, Any]:

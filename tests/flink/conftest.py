@@ -20,7 +20,9 @@ from pyflink.table import Table, TableEnvironment
 from config import FlinkSettings
 from flink_jobs.connectors import ROWTIME, file_source_ddl
 from flink_jobs.environment import table_environment
+from flink_jobs.sql_building import query
 from schemas import Topic
+from tests.flink.nested_rows import fold, leaves
 
 # The age bound of this session's jobs: 20 years, so records dated 2024 are not "too old".
 HISTORICAL_MAX_AGE_MS = 20 * 365 * 86_400_000
@@ -57,6 +59,13 @@ def collect_rows(table: Table) -> list[dict[str, Any]]:
     from pyflink.table.expressions import col
 
     names = [n for n in table.get_schema().get_field_names() if n != ROWTIME]
+    schema = table._j_table.getResolvedSchema()  # the Java type strings: "ROW<`a` DOUBLE, ...>"
+    java_types = dict(zip(schema.getColumnNames(), map(str, schema.getColumnDataTypes()), strict=True))
+    if any(java_types[n].startswith("ROW<") for n in names):  # a nested row as a dict (nested_rows.py)
+        sql_types = [java_types[n] for n in names]
+        exprs = [e for n, t in zip(names, sql_types, strict=True) for e in leaves(f"`{n}`", t)]
+        with query(table, f"SELECT {', '.join(exprs)} FROM {{src}}").execute().collect() as results:
+            return [dict(zip(names, fold(list(row), sql_types), strict=True)) for row in results]
     projected = table.select(*[col(n) for n in names])
     with projected.execute().collect() as results:
         return [dict(zip(names, row, strict=True)) for row in results]

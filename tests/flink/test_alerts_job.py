@@ -6,11 +6,12 @@ them (each scenario is its own symbol)."""
 from __future__ import annotations
 
 import heapq
+import json
 
 import pytest
 
 from config import AlertSettings
-from flink_jobs.alerts import alerts_table, check_alert_settings
+from flink_jobs.alerts import alerts_table, check_alert_settings, rules_json
 from schemas import Topic, validator_for
 from tests.flink.alert_sequences import CRAFTED_SETTINGS, T0, crafted, processed, random_processed
 from tests.flink.conftest import run_bounded_in
@@ -104,7 +105,7 @@ def test_an_update_behind_the_watermark_is_dropped(local_table_env, tmp_path):
         tmp_path / "in",
         Topic.PROCESSED,
         records,
-        lambda t: alerts_table(t, AlertSettings()),
+        lambda t: alerts_table(t, AlertSettings(profile="seed")),
         watermark_each_record=True,
     )
     assert [as_tuple(r) for r in rows] == [
@@ -129,8 +130,32 @@ def test_reference_agrees_with_the_hand_written_expectations():
         (AlertSettings(overrides={"BTCUSDT": {"imbalance_level": 7}}), "override of BTCUSDT"),
         (AlertSettings(overrides={"BTCUSDT": {"imbalance_hgih": 0.8}}), "unknown alert settings"),
         (AlertSettings(flip_window_ms=0), "durations"),
+        (AlertSettings(adaptive_overrides={"ETHUSDT": {"imbalance_clear": 60.0}}), "imbalance_clear <"),
+        (AlertSettings(adaptive_overrides={"*": {"flip_severity": "huge"}}), "flip_severity"),
+        (AlertSettings(adaptive_overrides={"*": {"imbalance_level": 7}}), "imbalance_level"),
     ],
 )
 def test_settings_that_cannot_describe_an_alert_are_refused(settings, match):
     with pytest.raises(ValueError, match=match):
         check_alert_settings(settings)
+
+
+@pytest.mark.unit
+def test_the_rules_argument_carries_each_symbols_profile_and_the_types_switched_off():
+    settings = AlertSettings(
+        enabled_rules=["imbalance_extreme", "spread_widening", "velocity_spike"],
+        adaptive_overrides={
+            "*": {"warmup_ms": 5_000},
+            "BTCUSDT": {"rules": ["spread_widening"], "imbalance_level": 10},
+        },
+    )
+    rules = json.loads(rules_json(settings, off=["velocity_spike"]))
+    default, btc = rules["default"], rules["symbols"]["BTCUSDT"]
+    assert set(rules["symbols"]) == {"BTCUSDT"}  # "*" is the default
+    assert (default["profile"], default["warmup_ms"], default["escalate_factor"]) == ("adaptive", 5_000, 5.0)
+    assert default["off"] == ["imbalance_flip", "velocity_spike"]
+    assert btc["off"] == ["imbalance_extreme", "imbalance_flip", "velocity_spike"]
+    assert btc["imbalance_level"] == 10 and btc["warmup_ms"] == 5_000
+    seed = json.loads(rules_json(AlertSettings(profile="seed", overrides={"ETHUSDT": {"cooldown_ms": 0}})))
+    assert seed["default"]["profile"] == "seed" and seed["default"]["escalate_factor"] is None  # never
+    assert seed["default"]["flip_severity"] == "high" and seed["symbols"]["ETHUSDT"]["cooldown_ms"] == 0

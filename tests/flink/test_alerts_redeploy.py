@@ -52,7 +52,7 @@ def _second_half() -> list[dict]:
 @pytest.mark.integration
 def test_alerts_redeployed_from_a_savepoint_keep_state_and_ids(kafka_settings, flink_settings, tmp_path):
     kafka = isolated_kafka(kafka_settings, (Topic.PROCESSED, Topic.ALERTS))
-    settings = AlertSettings()
+    settings = AlertSettings(profile="seed")  # the rules of reference_alerts
     first, second = _first_half(), _second_half()
     expected = reference_alerts(first + second, settings)
     assert ("imbalance_extreme", "medium", "binance", "YYYUSDT", T0 + 100, T0 + 12_000, 0.6, 0.5) in expected

@@ -221,10 +221,11 @@ def test_bars_and_alerts_jobs_send_each_poison_record_to_the_dlq_and_carry_on(
         for k, v in reference_bars(good).items()
         if k[2] == "1s" and k[3] + 1000 <= flush_time - lateness_ms
     }
-    alerts_expected = reference_alerts(good, AlertSettings())
+    seed = AlertSettings(profile="seed")  # the rules of reference_alerts
+    alerts_expected = reference_alerts(good, seed)
     assert any(a[3] == "XXXUSDT" and a[4] > live["event_time"] for a in alerts_expected)
 
-    jobs = {job: submit_job(job, flink=flink_settings, kafka=kafka) for job in ("bars", "alerts")}
+    jobs = {job: submit_job(job, flink=flink_settings, kafka=kafka, alerts=seed) for job in ("bars", "alerts")}
     try:
         bars = consume_until(
             kafka,

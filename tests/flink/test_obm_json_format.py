@@ -20,9 +20,10 @@ from producer.book import OrderBook
 from producer.capture import load_capture
 from producer.exchanges import binance_spot
 from producer.sync import BookSync, Outcome
-from schemas import Topic
+from schemas import Topic, load_schema
 from tests.conftest import CAPTURE
 from tests.flink.book_sequences import random_walk_books
+from tests.flink.nested_rows import fold, leaves
 
 pytestmark = pytest.mark.integration
 
@@ -71,12 +72,14 @@ def _read(
     name = f"src_{uuid.uuid4().hex[:8]}"
     t_env.execute_sql(_ddl(name, columns, folder, options))
     types = dict(columns)
-    exprs = [
-        f"CAST(`{c}` AS STRING)" if types[c].startswith("ARRAY") else f"`{c}`"
-        for c in (select or list(types))
-    ]
+    exprs: list[str] = []
+    for c in select or list(types):
+        if types[c].startswith("ROW<"):  # leaf by leaf (tests/flink/nested_rows.py)
+            exprs += leaves(f"`{c}`", types[c])
+        else:
+            exprs.append(f"CAST(`{c}` AS STRING)" if types[c].startswith("ARRAY") else f"`{c}`")
     with t_env.execute_sql(f"SELECT {', '.join(exprs)} FROM `{name}`").collect() as results:
-        return [tuple(row) for row in results]
+        return [fold(list(row), [types[c] for c in select or list(types)]) for row in results]
 
 
 def _assert_same_rows(
@@ -169,10 +172,32 @@ def synthetic_records(topic: Topic, n: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     strings = ["binance", "spot", "ETHUSDT", 'say "hi"\\ back\tslash', "é ü 日本 😀", "", "line\nbreak"]
     out = []
+    specs = load_schema(topic)["properties"]
+
+    def nested(spec: dict[str, Any]) -> dict[str, Any] | None:
+        """A nested object (an alert's context): every property, numbers over many magnitudes,
+        nulls where allowed."""
+        if rng.random() < 0.2:
+            return None
+        out: dict[str, Any] = {}
+        for name, inner in spec["properties"].items():
+            kind = inner["type"][0]
+            if kind == "object":
+                out[name] = nested(inner)
+            elif rng.random() < 0.2:
+                out[name] = None
+            else:
+                out[name] = (
+                    rng.choice(strings) if kind == "string" else rng.gauss(0, 1) * 10 ** rng.randint(-9, 9)
+                )
+        return out
+
     for _ in range(n):
         rec: dict[str, Any] = {}
         for col, typ in schema_columns(topic):
-            if rng.random() < 0.1 and typ in ("DOUBLE", "BOOLEAN"):
+            if typ.startswith("ROW<"):
+                rec[col] = nested(specs[col])
+            elif rng.random() < 0.1 and typ in ("DOUBLE", "BOOLEAN"):
                 rec[col] = None
             elif typ == "DOUBLE":
                 rec[col] = rng.choice(
@@ -421,7 +446,7 @@ def _assert_same_json(flink: list, obm: list) -> None:
 
 def test_rows_written_by_both_formats_parse_to_equal_objects(local_table_env, tmp_path) -> None:
     """Edge values (NaN, infinities, -0.0, subnormals, nulls in arrays, escapes, unicode, control
-    characters) and the raw and processed shapes; fields in column order, nulls written."""
+    characters) and the raw, processed and alerts shapes; fields in column order, nulls written."""
     flink, obm = _encode_both(local_table_env, tmp_path, EDGE_COLUMNS, EDGE_LINES)
     _assert_same_json(flink, obm)
     assert len(obm) > 60
@@ -442,3 +467,11 @@ def test_rows_written_by_both_formats_parse_to_equal_objects(local_table_env, tm
     )
     _assert_same_json(flink, obm)
     assert [dict(rec) for rec in obm] == processed
+
+    # nested objects (an alert's context) as Flink's json writes them: every field, nulls written
+    alerts = synthetic_records(Topic.ALERTS, 100, seed=7)
+    flink, obm = _encode_both(
+        local_table_env, tmp_path, schema_columns(Topic.ALERTS), [json.dumps(r) for r in alerts]
+    )
+    _assert_same_json(flink, obm)
+    assert any(dict(rec)["context"] is not None for rec in obm)

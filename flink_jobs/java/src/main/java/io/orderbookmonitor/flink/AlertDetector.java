@@ -11,7 +11,12 @@ import java.util.List;
  * logic over one {@code double[]} (the key's state in {@link AlertFunction}, as one primitive array
  * because Flink converts a structured state value field by field on every call):
  *
- * <pre>[rules (AlertRules.SIZE)][header][pending updates, ROW each][flip starts, 2 each]</pre>
+ * <pre>[rules (AlertRules.SIZE)][header][adaptive block: AdaptiveDetector.SIZE, adaptive profile
+ * only][pending updates, ROW each][flip starts, 2 each]</pre>
+ *
+ * <p>Two profiles (AlertRules.ADAPTIVE): the seed's absolute thresholds, below, and the adaptive
+ * conditions of {@link AdaptiveDetector} (scores against the key's own distributions), which
+ * share the flip, the episodes' grace and the cooldown written here.
  *
  * <p>Updates wait in the state until the watermark passes them ({@link #insert}), then are
  * processed in (event time, arrival) order ({@link #release}): the order in which the SQL job's
@@ -31,7 +36,8 @@ import java.util.List;
  *
  * Candidates of one release are decided in (event time, severity descending, start) order: an
  * alert is raised unless one of the same type was raised less than the cooldown before it at the
- * same or a higher severity.
+ * same or a higher severity. Every alert carries its context (the book of its update; adaptive:
+ * the baselines), as flink_jobs/alert_rules.py's Alert.context.
  */
 final class AlertDetector {
 
@@ -60,8 +66,22 @@ final class AlertDetector {
     /** The time of the key's release timer (NaN: none registered). */
     static final int TIMER = COOLDOWN + 2 * 4;
     static final int HEADER = TIMER + 1;
-    /** A pending update: event time, imbalance (0 for none), velocity, spread bps, its mean (NaN: none). */
-    static final int ROW = 5;
+    /**
+     * A pending update: event time, imbalance, velocity, spread mean, then the book (BOOK_FIELDS
+     * of AlertFunction: mid, best bid, ask, their sizes, spread bps, depth bid/ask 10 and 50 bps);
+     * NaN: none.
+     */
+    static final int IMB = 1;
+    static final int VEL = 2;
+    static final int SPREAD_MEAN = 3;
+    static final int BOOK = 4;
+    static final int BOOK_SIZE = 10;
+    /** Offsets in the book. */
+    static final int SPREAD_BPS = 5;
+    static final int DEPTH_BID_10 = 6;
+    static final int ROW = BOOK + BOOK_SIZE;
+    /** Context values of an alert before its book: value, baseline mean, std, percentile, rms, depth. */
+    static final int CONTEXT_VALUES = 6;
 
     /** One alert raised: what AlertFunction emits. */
     static final class Alert {
@@ -73,8 +93,17 @@ final class AlertDetector {
         final double threshold;
         /** The imbalance level (extreme), the first extreme (flip), the spread (widening). */
         final double detail;
+        /** Raised by the adaptive profile (else the seed's). */
+        final boolean adaptive;
+        /** CONTEXT_VALUES values then the book (NaN: none). */
+        final double[] context;
 
         Alert(int type, int rank, long start, long end, double metric, double threshold, double detail) {
+            this(type, rank, start, end, metric, threshold, detail, false, new double[CONTEXT_VALUES + BOOK_SIZE]);
+        }
+
+        Alert(int type, int rank, long start, long end, double metric, double threshold, double detail,
+                boolean adaptive, double[] context) {
             this.type = type;
             this.rank = rank;
             this.start = start;
@@ -82,6 +111,8 @@ final class AlertDetector {
             this.metric = metric;
             this.threshold = threshold;
             this.detail = detail;
+            this.adaptive = adaptive;
+            this.context = context;
         }
 
         @Override
@@ -94,12 +125,23 @@ final class AlertDetector {
             Comparator.<Alert>comparingLong(a -> a.end).thenComparingInt(a -> -a.rank).thenComparingLong(a -> a.start);
 
     private final List<Alert> candidates = new ArrayList<>();
+    private final AdaptiveDetector adaptive = new AdaptiveDetector();
     private double[] flips = new double[32];
+    /** The state being released (candidate() reads the context from it). */
+    private double[] current;
+
+    /** Where the pending updates start: after the header and, in the adaptive profile, its block. */
+    static int base(double[] state) {
+        return state[AlertRules.ADAPTIVE] == 1 ? HEADER + AdaptiveDetector.SIZE : HEADER;
+    }
 
     /** A new key's state. */
     static double[] empty(double[] rules) {
-        final double[] state = new double[HEADER];
+        final double[] state = new double[rules[AlertRules.ADAPTIVE] == 1 ? HEADER + AdaptiveDetector.SIZE : HEADER];
         System.arraycopy(rules, 0, state, 0, AlertRules.SIZE);
+        if (rules[AlertRules.ADAPTIVE] == 1) {
+            AdaptiveDetector.init(state, HEADER);
+        }
         for (int severity = 0; severity < 2; severity++) {
             state[EXTREMES + 4 * severity + 3] = Double.NaN;
         }
@@ -117,24 +159,25 @@ final class AlertDetector {
 
     /** Event time of the earliest pending update (call only when there is one). */
     static long earliest(double[] state) {
-        return (long) state[HEADER];
+        return (long) state[base(state)];
     }
 
-    /** The state with one more pending update, after those at or before its time (arrival order). */
-    static double[] insert(double[] state, long time, double imbalance, double velocity, double spread, double mean) {
+    /**
+     * The state with one more pending update, after those at or before its time (arrival order):
+     * {@code values} are the ROW − 1 values after the time (imbalance, velocity, ...).
+     */
+    static double[] insert(double[] state, long time, double[] values) {
         final int n = pending(state);
+        final int base = base(state);
         int at = n;
-        while (at > 0 && state[HEADER + (at - 1) * ROW] > time) {
+        while (at > 0 && state[base + (at - 1) * ROW] > time) {
             at--;
         }
         final double[] out = new double[state.length + ROW];
-        final int split = HEADER + at * ROW;
+        final int split = base + at * ROW;
         System.arraycopy(state, 0, out, 0, split);
         out[split] = time;
-        out[split + 1] = imbalance;
-        out[split + 2] = velocity;
-        out[split + 3] = spread;
-        out[split + 4] = mean;
+        System.arraycopy(values, 0, out, split + 1, ROW - 1);
         System.arraycopy(state, split, out, split + ROW, state.length - split);
         out[PENDING] = n + 1;
         return out;
@@ -146,60 +189,93 @@ final class AlertDetector {
      */
     double[] release(double[] state, long upTo, List<Alert> raised) {
         final int n = pending(state);
+        final int base = base(state);
         int due = 0;
-        while (due < n && state[HEADER + due * ROW] <= upTo) {
+        while (due < n && state[base + due * ROW] <= upTo) {
             due++;
         }
         if (due == 0) {
             return state;
         }
         // the flip starts into a working copy (they change length as updates are processed)
-        final int flipBase = HEADER + n * ROW;
+        final int flipBase = base + n * ROW;
         int flipCount = (int) state[FLIPS];
         if (flips.length < 2 * flipCount + 2) {
             flips = new double[2 * (flipCount + 1) * 2];
         }
         System.arraycopy(state, flipBase, flips, 0, 2 * flipCount);
         candidates.clear();
+        current = state;
         for (int k = 0; k < due; k++) {
-            final int o = HEADER + k * ROW;
-            flipCount = update(state, (long) state[o], state[o + 1], state[o + 2], state[o + 3], state[o + 4], flipCount);
+            flipCount = update(state, base + k * ROW, flipCount);
         }
+        current = null;
         decide(state, raised);
         final int left = n - due;
-        final double[] out = new double[HEADER + left * ROW + 2 * flipCount];
-        System.arraycopy(state, 0, out, 0, HEADER);
-        System.arraycopy(state, HEADER + due * ROW, out, HEADER, left * ROW);
-        System.arraycopy(flips, 0, out, HEADER + left * ROW, 2 * flipCount);
+        final double[] out = new double[base + left * ROW + 2 * flipCount];
+        System.arraycopy(state, 0, out, 0, base);
+        System.arraycopy(state, base + due * ROW, out, base, left * ROW);
+        System.arraycopy(flips, 0, out, base + left * ROW, 2 * flipCount);
         out[PENDING] = left;
         out[FLIPS] = flipCount;
         return out;
     }
 
-    /** One update through every rule; returns the number of open flip starts. */
-    private int update(double[] s, long t, double imb, double vel, double spread, double mean, int flipCount) {
+    /** One update (row {@code o}) through every rule; returns the number of open flip starts. */
+    private int update(double[] s, int o, int flipCount) {
+        final long t = (long) s[o];
+        if (s[AlertRules.ADAPTIVE] == 1) {
+            adaptive.scores(s, HEADER, o);
+            adaptive.rules(s, HEADER, o, this, candidates);
+            return flip(s, t, adaptive.imbalanceScore, flipCount, o);
+        }
+        final double imb = Double.isNaN(s[o + IMB]) ? 0.0 : s[o + IMB];
+        final double vel = s[o + VEL];
+        final double spread = s[o + BOOK + SPREAD_BPS];
+        final double mean = s[o + SPREAD_MEAN];
         final int off = (int) s[AlertRules.OFF_MASK];
         if ((off & (1 << EXTREME)) == 0) {
-            extreme(s, 0, MEDIUM_RANK, s[AlertRules.MEDIUM], s[AlertRules.CLEAR], t, imb);
-            extreme(s, 1, HIGH_RANK, s[AlertRules.HIGH], s[AlertRules.HIGH_CLEAR], t, imb);
+            extreme(s, 0, MEDIUM_RANK, s[AlertRules.MEDIUM], s[AlertRules.CLEAR], t, imb, o);
+            extreme(s, 1, HIGH_RANK, s[AlertRules.HIGH], s[AlertRules.HIGH_CLEAR], t, imb, o);
         }
         if ((off & (1 << FLIP)) == 0) {
-            flipCount = flip(s, t, imb, flipCount);
+            flipCount = flip(s, t, imb, flipCount, o);
         }
         if ((off & (1 << SPREAD)) == 0) {
-            spread(s, t, spread, mean);
+            spread(s, t, spread, mean, o);
         }
         if ((off & (1 << VELOCITY)) == 0) {
             final boolean on = !Double.isNaN(vel) && Math.abs(vel) >= s[AlertRules.VELOCITY_THRESHOLD];
             if (on && s[VELOCITY_ON] == 0) {
-                candidates.add(new Alert(VELOCITY, 1, t, t, vel, s[AlertRules.VELOCITY_THRESHOLD], Double.NaN));
+                candidate(VELOCITY, 1, t, t, vel, s[AlertRules.VELOCITY_THRESHOLD], Double.NaN, o);
             }
             s[VELOCITY_ON] = on ? 1 : 0;
         }
         return flipCount;
     }
 
-    private void extreme(double[] s, int severity, int rank, double enter, double clear, long t, double imb) {
+    /**
+     * A candidate alert of the update at row {@code o} of the state being released, with its
+     * context, unless its type is off.
+     */
+    void candidate(int type, int rank, long start, long end, double metric, double threshold, double detail, int o) {
+        final double[] s = current;
+        if (((int) s[AlertRules.OFF_MASK] & (1 << type)) != 0) {
+            return;
+        }
+        final double[] context = new double[CONTEXT_VALUES + BOOK_SIZE];
+        Arrays.fill(context, 0, CONTEXT_VALUES, Double.NaN);
+        System.arraycopy(s, o + BOOK, context, CONTEXT_VALUES, BOOK_SIZE);
+        final boolean isAdaptive = s[AlertRules.ADAPTIVE] == 1;
+        if (isAdaptive) {
+            adaptive.context(s, HEADER, o, type, metric, context);
+        } else {
+            context[0] = type == VELOCITY ? s[o + VEL] : type == SPREAD ? s[o + BOOK + SPREAD_BPS] : s[o + IMB];
+        }
+        candidates.add(new Alert(type, rank, start, end, metric, threshold, detail, isAdaptive, context));
+    }
+
+    private void extreme(double[] s, int severity, int rank, double enter, double clear, long t, double imb, int row) {
         final int o = EXTREMES + 4 * severity;
         // the code of each side: 1, 0 or none (in the band: the last code stands)
         if (imb >= enter) {
@@ -221,7 +297,7 @@ final class AlertDetector {
             if (state != previous || held > minMs + GRACE_MS) {
                 s[o + 3] = Double.NaN; // ended or too late to confirm
             } else if (held >= minMs) {
-                candidates.add(new Alert(EXTREME, rank, (long) s[o + 3], t, imb, enter, s[AlertRules.LEVEL]));
+                candidate(EXTREME, rank, (long) s[o + 3], t, imb, enter, s[AlertRules.LEVEL], row);
                 s[o + 3] = Double.NaN;
                 return;
             } else {
@@ -233,7 +309,11 @@ final class AlertDetector {
         }
     }
 
-    private int flip(double[] s, long t, double imb, int count) {
+    /**
+     * The flip on the imbalance (seed) or its rarity (adaptive): severity the profile's flip rank,
+     * high when both ends reach escalate_factor times the threshold.
+     */
+    private int flip(double[] s, long t, double imb, int count, int o) {
         final double threshold = s[AlertRules.FLIP_THRESHOLD];
         final double window = s[AlertRules.FLIP_WINDOW_MS];
         // starts more than the window before this update can end no flip any more
@@ -247,7 +327,9 @@ final class AlertDetector {
         }
         final double sign = s[FLIP_SIGN];
         if (count > 0 && sign * imb <= -threshold) {
-            candidates.add(new Alert(FLIP, HIGH_RANK, (long) flips[0], t, imb, threshold, flips[1]));
+            final int rank = AdaptiveDetector.escalated(
+                    s, (int) s[AlertRules.FLIP_RANK], Math.min(Math.abs(imb), Math.abs(flips[1])), threshold);
+            candidate(FLIP, rank, (long) flips[0], t, imb, threshold, flips[1], o);
             count = 0; // every open start ends here; this update is the next one
         }
         if (Math.abs(imb) >= threshold) {
@@ -264,7 +346,7 @@ final class AlertDetector {
         return count;
     }
 
-    private void spread(double[] s, long t, double spread, double mean) {
+    private void spread(double[] s, long t, double spread, double mean, int o) {
         final double k = s[AlertRules.SPREAD_K];
         final boolean on = mean > 0 && spread >= k * mean; // false for NaN (no value)
         final boolean previous = s[SPREAD_ON] == 1;
@@ -275,7 +357,7 @@ final class AlertDetector {
             if (!on || held > minMs + GRACE_MS) {
                 s[SPREAD_START] = Double.NaN;
             } else if (held >= minMs) {
-                candidates.add(new Alert(SPREAD, MEDIUM_RANK, (long) s[SPREAD_START], t, spread / mean, k, spread));
+                candidate(SPREAD, MEDIUM_RANK, (long) s[SPREAD_START], t, spread / mean, k, spread, o);
                 s[SPREAD_START] = Double.NaN;
                 return;
             } else {

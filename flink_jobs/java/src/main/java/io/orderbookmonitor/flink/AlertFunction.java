@@ -27,16 +27,27 @@ import java.util.List;
  * is late and dropped, as the OVER windows and MATCH_RECOGNIZE dropped it. When the input stops,
  * the last watermark fires the timers and decides every alert it passed.
  *
- * <p>Input columns: {@code event_time} (BIGINT ms), {@code imb} (the followed imbalance, 0 for
- * none), {@code imbalance_velocity}, {@code spread_bps}, {@code spread_bps_mean} (NULL: none), and
- * the partition keys, of which {@code symbol} picks the rules. Output: per alert raised, its type,
- * severity, metric value, threshold, window start and end, event time (= end) and its text after
- * the symbol ({@link AlertText}); the SQL builds the id and the message.
+ * <p>Input columns: {@code event_time} (BIGINT ms), {@code imb} (the followed imbalance),
+ * {@code imbalance_velocity}, {@code spread_bps_mean}, the book ({@link #BOOK_FIELDS}; NULL: none),
+ * and the partition keys, of which {@code symbol} picks the rules (profile seed or adaptive,
+ * {@link AlertRules}). Output: per alert raised, its type, severity, metric value, threshold,
+ * window start and end, event time (= end), its text after the symbol ({@link AlertText}) and its
+ * context (the orderbook.alerts field, schemas/__init__.py); the SQL builds the id and the message.
  */
 @DataTypeHint(
         "ROW<alert_type STRING, severity STRING, metric_value DOUBLE, threshold DOUBLE, window_start BIGINT,"
-                + " window_end BIGINT, event_time BIGINT, text STRING>")
+                + " window_end BIGINT, event_time BIGINT, text STRING, context ROW<profile STRING, score DOUBLE,"
+                + " `value` DOUBLE, baseline_mean DOUBLE, baseline_std DOUBLE, percentile DOUBLE, baseline_rms DOUBLE,"
+                + " depth_notional_10bps DOUBLE, book ROW<mid DOUBLE, best_bid DOUBLE, best_ask DOUBLE,"
+                + " best_bid_size DOUBLE, best_ask_size DOUBLE, spread_bps DOUBLE, depth_bid_10bps DOUBLE,"
+                + " depth_ask_10bps DOUBLE, depth_bid_50bps DOUBLE, depth_ask_50bps DOUBLE>>>")
 public class AlertFunction extends ProcessTableFunction<Row> {
+
+    /** The book columns of the input, in the order of the rows' book and the context's book. */
+    static final String[] BOOK_FIELDS = {
+        "mid", "best_bid", "best_ask", "best_bid_size", "best_ask_size", "spread_bps", "depth_bid_10bps",
+        "depth_ask_10bps", "depth_bid_50bps", "depth_ask_50bps"
+    };
 
     /** A key's state: {@link AlertDetector}'s layout. */
     public static class AlertState {
@@ -48,6 +59,7 @@ public class AlertFunction extends ProcessTableFunction<Row> {
     private transient AlertDetector detector;
     private transient List<AlertDetector.Alert> raised;
     private transient int[] columns;
+    private transient double[] values;
 
     public void eval(
             Context ctx,
@@ -73,16 +85,20 @@ public class AlertFunction extends ProcessTableFunction<Row> {
         if (watermark != null && eventTime <= watermark) {
             return; // late: see the class comment
         }
-        final double[] own = rules.forSymbol((String) input.getField(columns[5]));
+        final double[] own = rules.forSymbol((String) input.getField(columns[1]));
         double[] s = state.values;
-        if (s == null) {
-            s = AlertDetector.empty(own);
+        if (s == null || s[AlertRules.ADAPTIVE] != own[AlertRules.ADAPTIVE]) {
+            s = AlertDetector.empty(own); // a new key, or a redeploy with the other profile: it starts over
         } else {
             System.arraycopy(own, 0, s, 0, AlertRules.SIZE); // a redeploy with new rules applies them
         }
-        s = AlertDetector.insert(
-                s, eventTime, orNaN(input.getField(columns[1])), orNaN(input.getField(columns[2])),
-                orNaN(input.getField(columns[3])), orNaN(input.getField(columns[4])));
+        if (values == null) {
+            values = new double[AlertDetector.ROW - 1];
+        }
+        for (int k = 0; k < values.length; k++) {
+            values[k] = orNaN(input.getField(columns[2 + k]));
+        }
+        s = AlertDetector.insert(s, eventTime, values);
         schedule(time, s);
         state.values = s;
     }
@@ -115,7 +131,8 @@ public class AlertFunction extends ProcessTableFunction<Row> {
                             alert.start,
                             alert.end,
                             alert.end,
-                            AlertText.of(alert)));
+                            AlertText.of(alert),
+                            context(alert)));
         }
     }
 
@@ -128,18 +145,36 @@ public class AlertFunction extends ProcessTableFunction<Row> {
         }
     }
 
+    /** The alert's context row (NaN as NULL), as the orderbook.alerts schema has it. */
+    private static Row context(AlertDetector.Alert alert) {
+        final double[] c = alert.context;
+        final Object[] book = new Object[AlertDetector.BOOK_SIZE];
+        for (int k = 0; k < book.length; k++) {
+            book[k] = orNull(c[AlertDetector.CONTEXT_VALUES + k]);
+        }
+        return Row.of(
+                alert.adaptive ? "adaptive" : "seed", alert.metric, orNull(c[0]), orNull(c[1]), orNull(c[2]),
+                orNull(c[3]), orNull(c[4]), orNull(c[5]), Row.of(book));
+    }
+
+    private static Double orNull(double value) {
+        return Double.isNaN(value) ? null : value;
+    }
+
     private static double orNaN(Object value) {
         return value == null ? Double.NaN : (Double) value;
     }
 
     private static int[] resolveColumns(DataType type) {
         final List<String> names = DataType.getFieldNames(type);
-        final String[] wanted = {"event_time", "imb", "imbalance_velocity", "spread_bps", "spread_bps_mean", "symbol"};
-        final int[] out = new int[wanted.length];
-        for (int k = 0; k < wanted.length; k++) {
-            out[k] = names.indexOf(wanted[k]);
+        final List<String> wanted = new ArrayList<>(List.of("event_time", "symbol", "imb", "imbalance_velocity",
+                "spread_bps_mean"));
+        wanted.addAll(List.of(BOOK_FIELDS));
+        final int[] out = new int[wanted.size()];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = names.indexOf(wanted.get(k));
             if (out[k] < 0) {
-                throw new IllegalArgumentException("AlertFunction needs an input column " + wanted[k] + "; got " + names);
+                throw new IllegalArgumentException("AlertFunction needs an input column " + wanted.get(k) + "; got " + names);
             }
         }
         return out;

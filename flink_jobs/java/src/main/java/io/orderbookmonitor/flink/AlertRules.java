@@ -3,25 +3,30 @@ package io.orderbookmonitor.flink;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The alert rules of the alerts job as data: thresholds, durations, the cooldown and which alert
- * types are on, per symbol, parsed from the JSON the job passes as the {@code rules} argument of
- * {@link AlertFunction} (flink_jobs/alerts.py writes it from config.AlertSettings):
+ * The alert rules of the alerts job as data: the profile (seed or adaptive), its thresholds,
+ * durations, the cooldown, the adaptive baselines' parameters and which alert types are on, per
+ * symbol, parsed from the JSON the job passes as the {@code rules} argument of {@link
+ * AlertFunction} (flink_jobs/alerts.py writes it from the rule profiles of
+ * flink_jobs/alert_profiles.py, config.AlertSettings):
  *
- * <pre>{"default": {"imbalance_medium": 0.5, ..., "off": []}, "symbols": {"BTCUSDT": {...}}}</pre>
+ * <pre>{"default": {"profile": "adaptive", "imbalance_medium": 50, ..., "flip_severity": "medium",
+ *  "escalate_factor": 5, "off": []}, "symbols": {"BTCUSDT": {...}}}</pre>
  *
- * <p>Every object holds every field (the symbol's settings resolved in Python, overrides applied),
- * named as the settings are. One symbol's rules are a {@code double[]} of {@link #SIZE} values in
- * the slots below, so that a key's state can carry them (a timer has no call arguments).
+ * <p>Every object holds every field (the symbol's profile resolved in Python, overrides applied),
+ * named as the profile's fields are; {@code escalate_factor} null means never (the seed's). One
+ * symbol's rules are a {@code double[]} of {@link #SIZE} values in the slots below, so that a key's
+ * state can carry them (a timer has no call arguments).
  */
 final class AlertRules {
 
-    /** The settings' names, in slot order (slot i holds FIELDS[i]). */
+    /** The profile's numbers, in slot order (slot i holds FIELDS[i]). */
     static final List<String> FIELDS =
             List.of(
                     "imbalance_level",
@@ -35,7 +40,14 @@ final class AlertRules {
                     "spread_widening_k",
                     "spread_min_duration_ms",
                     "velocity_threshold",
-                    "cooldown_ms");
+                    "cooldown_ms",
+                    "baseline_tau_ms",
+                    "warmup_ms",
+                    "min_depth_notional",
+                    "imbalance_sd_floor",
+                    "spread_sd_floor_frac",
+                    "velocity_rms_floor",
+                    "escalate_factor");
 
     static final int LEVEL = 0;
     static final int MEDIUM = 1;
@@ -49,9 +61,23 @@ final class AlertRules {
     static final int SPREAD_MIN_MS = 9;
     static final int VELOCITY_THRESHOLD = 10;
     static final int COOLDOWN_MS = 11;
+    static final int TAU_MS = 12;
+    static final int WARMUP_MS = 13;
+    static final int MIN_DEPTH = 14;
+    static final int IMBALANCE_SD_FLOOR = 15;
+    static final int SPREAD_SD_FLOOR_FRAC = 16;
+    static final int VELOCITY_RMS_FLOOR = 17;
+    /** Infinity: never escalated. */
+    static final int ESCALATE = 18;
     /** Bit t set: alert type t (AlertDetector.TYPES) is off. */
-    static final int OFF_MASK = 12;
-    static final int SIZE = 13;
+    static final int OFF_MASK = 19;
+    /** 0: seed, 1: adaptive. */
+    static final int ADAPTIVE = 20;
+    /** The severity rank of a flip (AlertDetector.SEVERITY). */
+    static final int FLIP_RANK = 21;
+    static final int SIZE = 22;
+
+    static final List<String> PROFILES = List.of("seed", "adaptive");
 
     private final double[] defaults;
     private final Map<String, double[]> bySymbol;
@@ -91,10 +117,21 @@ final class AlertRules {
         final double[] out = new double[SIZE];
         for (int slot = 0; slot < FIELDS.size(); slot++) {
             final JsonNode value = node.get(FIELDS.get(slot));
-            if (value == null || !value.isNumber()) {
+            if (slot == ESCALATE && value != null && value.isNull()) {
+                out[slot] = Double.POSITIVE_INFINITY;
+            } else if (value == null || !value.isNumber()) {
                 throw new IllegalArgumentException("alert rules of " + where + ": no number " + FIELDS.get(slot));
+            } else {
+                out[slot] = value.doubleValue();
             }
-            out[slot] = value.doubleValue();
+        }
+        out[ADAPTIVE] = PROFILES.indexOf(node.path("profile").asText());
+        if (out[ADAPTIVE] < 0) {
+            throw new IllegalArgumentException("alert rules of " + where + ": profile must be one of " + PROFILES);
+        }
+        out[FLIP_RANK] = Arrays.asList(AlertDetector.SEVERITY).indexOf(node.path("flip_severity").asText());
+        if (out[FLIP_RANK] < 1) {
+            throw new IllegalArgumentException("alert rules of " + where + ": flip_severity must be low, medium or high");
         }
         int off = 0;
         for (JsonNode type : node.path("off")) {
@@ -108,7 +145,7 @@ final class AlertRules {
         final Iterator<String> names = node.fieldNames();
         while (names.hasNext()) {
             final String name = names.next();
-            if (!name.equals("off") && !FIELDS.contains(name)) {
+            if (!List.of("off", "profile", "flip_severity").contains(name) && !FIELDS.contains(name)) {
                 throw new IllegalArgumentException("alert rules of " + where + ": unknown field " + name);
             }
         }

@@ -16,6 +16,9 @@ final class AlertText {
 
     static String of(AlertDetector.Alert a) {
         final String held = fixed((double) (a.end - a.start) / 1000, 1, false);
+        if (a.adaptive) {
+            return adaptive(a, held);
+        }
         switch (a.type) {
             case AlertDetector.EXTREME: {
                 final boolean bid = a.metric > 0;
@@ -32,6 +35,32 @@ final class AlertText {
             default:
                 return "imbalance velocity " + fixed(a.metric, 3, true) + "/s, |v| >= " + fixed(a.threshold, 3, false)
                         + "/s";
+        }
+    }
+
+    /**
+     * An adaptive alert's text: why it is unusual for this symbol, in words, as
+     * flink_jobs/alert_rules.py Alert.adaptive_message writes it after the symbol.
+     */
+    private static String adaptive(AlertDetector.Alert a, String held) {
+        final double[] c = a.context;
+        final double value = c[0];
+        final String where = Double.isNaN(c[3]) ? "" : ", percentile " + fixed(100 * c[3], 1, false);
+        switch (a.type) {
+            case AlertDetector.EXTREME:
+                return "top-" + fixed(a.detail, 0, false) + " imbalance " + fixed(value, 2, true) + ", 1 in "
+                        + fixed(Math.abs(a.metric), 0, false) + " for this symbol" + where + " ("
+                        + (a.metric > 0 ? "bid" : "ask") + "-heavy), held " + held + " s";
+            case AlertDetector.FLIP:
+                return "imbalance flipped to " + fixed(value, 2, true) + " in " + held + " s, 1 in "
+                        + fixed(Math.abs(a.detail), 0, false) + " then 1 in " + fixed(Math.abs(a.metric), 0, false)
+                        + " the other way for this symbol";
+            case AlertDetector.SPREAD:
+                return "spread " + fixed(value, 2, false) + " bps, " + fixed(a.metric, 1, false) + " sd above its usual "
+                        + fixed(c[1], 2, false) + " bps" + where + ", for " + held + " s";
+            default:
+                return "imbalance velocity " + fixed(value, 3, true) + "/s, " + fixed(Math.abs(a.metric), 1, false)
+                        + "x its usual " + fixed(c[4], 3, false) + "/s";
         }
     }
 

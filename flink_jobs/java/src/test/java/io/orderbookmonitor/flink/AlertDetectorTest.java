@@ -24,6 +24,9 @@ class AlertDetectorTest {
                 + " \"imbalance_clear\": 0.4, \"imbalance_high_clear\": 0.6, \"imbalance_min_duration_ms\": 1000,"
                 + " \"flip_threshold\": 0.5, \"flip_window_ms\": 5000, \"spread_widening_k\": 2.0,"
                 + " \"spread_min_duration_ms\": 1000, \"velocity_threshold\": 0.05, \"cooldown_ms\": " + cooldownMs
+                + ", \"baseline_tau_ms\": 600000, \"warmup_ms\": 120000, \"min_depth_notional\": 0.0,"
+                + " \"imbalance_sd_floor\": 0.02, \"spread_sd_floor_frac\": 0.05, \"velocity_rms_floor\": 0.005,"
+                + " \"escalate_factor\": null, \"profile\": \"seed\", \"flip_severity\": \"high\""
                 + extra + "}";
     }
 
@@ -50,7 +53,13 @@ class AlertDetectorTest {
         }
 
         Key row(long t, double imbalance, double velocity, double spread, double mean) {
-            state = AlertDetector.insert(state, t, imbalance, velocity, spread, mean);
+            final double[] values = new double[AlertDetector.ROW - 1];
+            java.util.Arrays.fill(values, NONE);
+            values[AlertDetector.IMB - 1] = imbalance;
+            values[AlertDetector.VEL - 1] = velocity;
+            values[AlertDetector.SPREAD_MEAN - 1] = mean;
+            values[AlertDetector.BOOK - 1 + AlertDetector.SPREAD_BPS] = spread;
+            state = AlertDetector.insert(state, t, values);
             return this;
         }
 

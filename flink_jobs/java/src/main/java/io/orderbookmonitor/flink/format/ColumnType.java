@@ -13,7 +13,8 @@ import java.util.List;
  * per-record loops switch on an int instead of calling through a converter object per field.
  *
  * <p>Why only these: they are exactly what our topic schemas map to (flink_jobs/connectors.py
- * {@code _sql_type}: INT, BIGINT, DOUBLE, BOOLEAN, STRING and ARRAYs of them). Anything else is a
+ * {@code _sql_type}: INT, BIGINT, DOUBLE, BOOLEAN, STRING, ARRAYs of them and ROWs of them for a
+ * nested object such as an alert's {@code context}). Anything else is a
  * mistake in a DDL, so it fails when the table's source or sink is created, naming the column,
  * instead of decoding to something subtly different from what Flink's {@code json} would give.
  */
@@ -27,6 +28,8 @@ final class ColumnType implements Serializable {
     static final int DOUBLE = 3;
     static final int STRING = 4;
     static final int ARRAY = 5;
+    /** A nested JSON object: {@link #fields} named {@link #names}, in order. */
+    static final int ROW = 6;
 
     /** One of the constants above. */
     final int kind;
@@ -34,9 +37,20 @@ final class ColumnType implements Serializable {
     /** The element type when {@link #kind} is {@link #ARRAY}, else null. */
     final ColumnType element;
 
+    /** The field types and names when {@link #kind} is {@link #ROW}, else null. */
+    final ColumnType[] fields;
+
+    final String[] names;
+
     private ColumnType(int kind, ColumnType element) {
+        this(kind, element, null, null);
+    }
+
+    private ColumnType(int kind, ColumnType element, ColumnType[] fields, String[] names) {
         this.kind = kind;
         this.element = element;
+        this.fields = fields;
+        this.names = names;
     }
 
     /** The column types of a row, in order; fails on the first column obm-json cannot handle. */
@@ -56,7 +70,7 @@ final class ColumnType implements Serializable {
             throw new ValidationException(
                     String.format(
                             "The '%s' format does not support column `%s` of type %s: it reads and writes"
-                                    + " only INT, BIGINT, DOUBLE, BOOLEAN, STRING and ARRAYs of them (use"
+                                    + " only INT, BIGINT, DOUBLE, BOOLEAN, STRING, ARRAYs and ROWs of them (use"
                                     + " 'format' = 'json' for other types).",
                             ObmJsonFormatFactory.IDENTIFIER, column, type.asSummaryString()));
         }
@@ -79,6 +93,18 @@ final class ColumnType implements Serializable {
             case ARRAY:
                 ColumnType element = resolve(((ArrayType) type).getElementType());
                 return element == null ? null : new ColumnType(ARRAY, element);
+            case ROW:
+                final List<RowType.RowField> rowFields = ((RowType) type).getFields();
+                final ColumnType[] fields = new ColumnType[rowFields.size()];
+                final String[] names = new String[fields.length];
+                for (int i = 0; i < fields.length; i++) {
+                    fields[i] = resolve(rowFields.get(i).getType());
+                    names[i] = rowFields.get(i).getName();
+                    if (fields[i] == null) {
+                        return null;
+                    }
+                }
+                return new ColumnType(ROW, null, fields, names);
             default:
                 return null;
         }

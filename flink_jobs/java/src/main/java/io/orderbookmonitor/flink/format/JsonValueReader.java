@@ -1,6 +1,7 @@
 package io.orderbookmonitor.flink.format;
 
 import org.apache.flink.table.data.GenericArrayData;
+import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.StringData;
 
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
@@ -65,6 +66,8 @@ final class JsonValueReader {
                 return type.element.kind == ColumnType.DOUBLE
                         ? readDoubleArray(jp)
                         : readArray(jp, type.element);
+            case ColumnType.ROW:
+                return readRow(jp, type);
             default:
                 throw new IllegalStateException("unknown column kind " + type.kind);
         }
@@ -169,6 +172,31 @@ final class JsonValueReader {
             boxed[i] = nulls[i] ? null : values[i];
         }
         return new GenericArrayData(boxed);
+    }
+
+    /**
+     * A nested object as a row of its type's fields, by name, as Flink's json reads it: a missing
+     * field is NULL, an unknown one skipped.
+     */
+    private GenericRowData readRow(JsonParser jp, ColumnType type) throws IOException {
+        if (jp.currentToken() != JsonToken.START_OBJECT) {
+            throw new IllegalStateException("Illegal JSON object data...");
+        }
+        final GenericRowData row = new GenericRowData(type.fields.length);
+        while (jp.nextToken() == JsonToken.FIELD_NAME) {
+            final String name = jp.currentName();
+            jp.nextToken();
+            int f = type.names.length - 1;
+            while (f >= 0 && !type.names[f].equals(name)) {
+                f--;
+            }
+            if (f < 0) {
+                jp.skipChildren();
+            } else {
+                row.setField(f, readNullable(jp, type.fields[f]));
+            }
+        }
+        return row;
     }
 
     /** Arrays of other element types: a list of the converted elements, as Flink builds it. */

@@ -17,8 +17,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * A row as one JSON object: every column in order, SQL NULL as JSON null, written by one reused
- * {@link JsonGenerator} into one reused buffer.
+ * A row as one JSON object: every column in order (a nested ROW as a nested object), SQL NULL as
+ * JSON null, written by one reused {@link JsonGenerator} into one reused buffer.
  *
  * <p>Why: Flink's {@code json} encoder builds a Jackson ObjectNode tree per record and writes
  * doubles with the JDK's {@code Double.toString}; here the values go straight to the generator and
@@ -81,29 +81,7 @@ public final class ObmJsonSerializationSchema implements SerializationSchema<Row
             gen.writeStartObject();
             for (int i = 0; i < types.length; i++) {
                 gen.writeFieldName(names[i]);
-                if (row.isNullAt(i)) {
-                    gen.writeNull();
-                    continue;
-                }
-                switch (types[i].kind) {
-                    case ColumnType.DOUBLE:
-                        gen.writeNumber(row.getDouble(i));
-                        break;
-                    case ColumnType.BIGINT:
-                        gen.writeNumber(row.getLong(i));
-                        break;
-                    case ColumnType.INT:
-                        gen.writeNumber(row.getInt(i));
-                        break;
-                    case ColumnType.BOOLEAN:
-                        gen.writeBoolean(row.getBoolean(i));
-                        break;
-                    case ColumnType.STRING:
-                        writeString(gen, row.getString(i));
-                        break;
-                    default:
-                        writeArray(gen, row.getArray(i), types[i].element);
-                }
+                writeField(gen, row, i, types[i]);
             }
             gen.writeEndObject();
             gen.flush();
@@ -114,6 +92,45 @@ public final class ObmJsonSerializationSchema implements SerializationSchema<Row
                     "Could not serialize row '" + row + "'. Make sure that the schema matches the input.",
                     t);
         }
+    }
+
+    /** Field {@code i} of {@code row} (a nested ROW as an object of all its fields, nulls written). */
+    private static void writeField(JsonGenerator gen, RowData row, int i, ColumnType type) throws IOException {
+        if (row.isNullAt(i)) {
+            gen.writeNull();
+            return;
+        }
+        switch (type.kind) {
+            case ColumnType.DOUBLE:
+                gen.writeNumber(row.getDouble(i));
+                break;
+            case ColumnType.BIGINT:
+                gen.writeNumber(row.getLong(i));
+                break;
+            case ColumnType.INT:
+                gen.writeNumber(row.getInt(i));
+                break;
+            case ColumnType.BOOLEAN:
+                gen.writeBoolean(row.getBoolean(i));
+                break;
+            case ColumnType.STRING:
+                writeString(gen, row.getString(i));
+                break;
+            case ColumnType.ROW:
+                writeRow(gen, row.getRow(i, type.fields.length), type);
+                break;
+            default:
+                writeArray(gen, row.getArray(i), type.element);
+        }
+    }
+
+    private static void writeRow(JsonGenerator gen, RowData nested, ColumnType type) throws IOException {
+        gen.writeStartObject();
+        for (int f = 0; f < type.fields.length; f++) {
+            gen.writeFieldName(type.names[f]);
+            writeField(gen, nested, f, type.fields[f]);
+        }
+        gen.writeEndObject();
     }
 
     private static void writeString(JsonGenerator gen, StringData value) throws IOException {
@@ -145,6 +162,9 @@ public final class ObmJsonSerializationSchema implements SerializationSchema<Row
                     break;
                 case ColumnType.STRING:
                     writeString(gen, array.getString(j));
+                    break;
+                case ColumnType.ROW:
+                    writeRow(gen, array.getRow(j, element.fields.length), element);
                     break;
                 default:
                     writeArray(gen, array.getArray(j), element.element);
