@@ -167,6 +167,7 @@ EXPORTS: dict[str, tuple[str, str, str]] = {
     "bars 1s": ("orderbook_bars", "window_start", "AND \"interval\" = '1s'"),
     "bars 1m": ("orderbook_bars", "window_start", "AND \"interval\" = '1m'"),
     "alerts": ("orderbook_alerts", "ts", ""),
+    "trades": ("trades", "ts", ""),
 }
 
 

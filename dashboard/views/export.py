@@ -28,7 +28,7 @@ def render(ctx: ViewContext) -> None:
         "Data",
         list(EXPORTS),
         key="export_kind",
-        help="metrics: one row per book update; bars: 1 s or 1 min windows; alerts",
+        help="metrics: one row per book update; bars: 1 s or 1 min windows; alerts; trades: one row per venue trade",
     )
     fmt = c3.segmented_control("Format", list(FORMATS), default="CSV", key="export_format", required=True)
     c4, c5 = st.columns(2)

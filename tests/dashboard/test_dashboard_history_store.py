@@ -17,6 +17,7 @@ from dashboard.history_store import HistoryStore, HistoryUnavailable
 from dashboard.tables import bars_frame, resample_bars
 from dashboard.time_window import TimeWindow
 from obm.stack.health import free_port
+from tests.dashboard.analytics_rows import seed_trades
 from tests.dashboard.processed_records import processed_history
 
 pytestmark = pytest.mark.integration
@@ -141,6 +142,14 @@ def test_export_is_bounded_by_symbol_time_and_rows(pg_settings, store, new_symbo
     assert len(store.export("bars 1s", tape.key, window, max_rows=20)) == 21  # one extra says "cut"
 
 
+def test_the_export_page_exports_the_stored_trades_of_a_symbol(pg_settings, store):
+    key, trades = seed_trades(pg_settings, count=30)
+    now = int(time.time() * 1000)
+    frame = store.export("trades", key, TimeWindow(now - 3_600_000, now + 60_000), max_rows=1_000)
+    assert list(frame["trade_id"]) == [t["trade_id"] for t in trades]
+    assert [str(p) for p in frame["price"]] == [t["price"] for t in trades]  # exact numeric
+
+
 def test_database_down_fails_fast_and_recovers(pg_settings):
     down = HistoryStore(pg_settings.model_copy(update={"port": free_port()}), retry_after_s=60)
     with pytest.raises(HistoryUnavailable):
@@ -168,7 +177,7 @@ class RecordingStore(HistoryStore):
 
 
 # The tables, and under TimescaleDB their chunks (compressed ones too): a leg on each is run.
-STORED_RELATIONS = ("orderbook_", "_hyper_", "compress_hyper_")
+STORED_RELATIONS = ("orderbook_", "trades", "_hyper_", "compress_hyper_")
 
 
 def _seq_scans(plan) -> list[str]:
@@ -197,10 +206,10 @@ def test_every_query_has_an_index_path(pg_settings, pg_conn, new_symbol):
     store.latest_metrics([key], since)
     store.last_alerts([key], since)
     store.known_symbols(since)
-    for kind in ("metrics", "bars 1s", "bars 1m", "alerts"):
+    for kind in ("metrics", "bars 1s", "bars 1m", "alerts", "trades"):
         store.export(kind, key, window, 100)
     store.close()
-    assert len(store.queries) == 14  # alerts() asks twice: the page and the count
+    assert len(store.queries) == 15  # alerts() asks twice: the page and the count
     with pg_conn.cursor() as cur:
         cur.execute("SET enable_seqscan = off")
         for sql, params in store.queries:
