@@ -68,7 +68,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.pipeline_flink import METER_SPAN_S, FlinkProbe, falling_behind, summarize
+from bench.pipeline_flink import METER_SPAN_S, FlinkProbe, apportion, falling_behind, summarize
 from bench.pipeline_probes import (
     GatewayProbe,
     KafkaProbe,
@@ -192,13 +192,15 @@ class PipelineBench:
         cpu1, busy1 = component_cpu_s(self.state), machine_busy_s()
         seconds = (window.end_ms - window.start_ms) / 1000
         cpu = {name: round((cpu1.get(name, 0) - cpu0.get(name, 0)) / seconds, 3) for name in sorted(cpu1)}
+        jobs = summarize(self.flink.between(window.start_ms, window.end_ms))
+        apportion(jobs, cpu.get("flink-taskmanager", 0.0))
         return {
             "window_s": seconds,
             "cpu_cores": cpu,
             "stack_cores": round(sum(v for k, v in cpu.items() if not k.startswith("bench")), 2),
             "machine_busy_cores": round((busy1[0] - busy0[0]) / seconds, 2),
             "load_average_1m": round(os.getloadavg()[0], 1),
-            "flink_jobs": summarize(self.flink.between(window.start_ms, window.end_ms)),
+            "flink_jobs": jobs,
         }
 
     def jobs_step(self, rate: float) -> dict[str, Any]:

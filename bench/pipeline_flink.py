@@ -127,6 +127,22 @@ def summarize(samples: list[JobSample]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def apportion(summary: dict[str, dict[str, Any]], taskmanager_cores: float) -> None:
+    """Add to each job of a window's summary its estimated CPU (`cpu_cores_est`): the TaskManager's
+    CPU over the window shared out by the jobs' busy time. Busy time is wall time: on a machine
+    where the TaskManager gets less CPU than its threads want, it counts the waiting for a core
+    too, and the busy times add up to more than the TaskManager's CPU (`busy_over_cpu` says by
+    how much). The estimate charges the TaskManager's own threads (network, checkpoints, JIT, GC)
+    to the jobs, in proportion."""
+    busy = {job: row["busy_ms"]["p50"] or 0.0 for job, row in summary.items()}
+    total = sum(busy.values()) / 1000
+    for job, row in summary.items():
+        row["cpu_cores_est"] = round(taskmanager_cores * busy[job] / 1000 / total, 3) if total else None
+        rate = row["in_per_s"]["p50"]
+        row["cpu_us_per_record_est"] = round(row["cpu_cores_est"] * 1e6 / rate, 1) if total and rate else None
+        row["busy_over_cpu"] = round(total / taskmanager_cores, 2) if taskmanager_cores else None
+
+
 def falling_behind(summary: dict[str, dict[str, Any]], below: float) -> list[str]:
     """The jobs of a window's summary whose source fell behind over it: its backlog (pending) grew
     by more than a second of its input (or `below` records), or was never reported."""

@@ -28,16 +28,20 @@ def show(results: list[dict[str, Any]], startup: dict[str, Any]) -> None:
     if recorded:
         print("(latency ms from the simulator's event time: p50/p99/max)")
     print(
-        "\nrate/sym  job            in/s p50  core p50/max  us/record  back-pressured ms/s p50  lag p50/max  pending p50/max"
+        "\nrate/sym  job            in/s p50  busy p50/max  busy us/rec  CPU est cores, us/rec  back-pressured p50  lag p50/max  pending p50/max"
     )
     for r in results:
         for job, j in r["flink_jobs"].items():
             print(f"{r['rate_per_symbol']:>8}  {job:<13} {j['in_per_s']['p50']!s:>9}  {j['busy_ms']['p50']!s:>6}/{j['busy_ms']['max']!s:<6}"
-                  f"  {j['busy_us_per_record']!s:>9}  {j['backpressured_ms']['p50']!s:>23}  {j['lag']['p50']!s:>5}/{j['lag']['max']!s:<6}"
+                  f"  {j['busy_us_per_record']!s:>11}  {j['cpu_cores_est']!s:>14}, {j['cpu_us_per_record_est']!s:<6}"
+                  f"  {j['backpressured_ms']['p50']!s:>18}  {j['lag']['p50']!s:>5}/{j['lag']['max']!s:<6}"
                   f"  {j['pending']['p50']!s:>6}/{j['pending']['max']!s}")  # fmt: skip
-        print(f"{'':>8}  TaskManager {r['cpu_cores'].get('flink-taskmanager')} cores, stack {r['stack_cores']}, "
-              f"machine {r['machine_busy_cores']}, load {r['load_average_1m']}")  # fmt: skip
-    print("(core: busyTimeMsPerSecond summed over the job's vertices, ms/s; us/record: per record in)")
+        busy_over_cpu = next((j["busy_over_cpu"] for j in r["flink_jobs"].values()), None)
+        print(f"{'':>8}  TaskManager {r['cpu_cores'].get('flink-taskmanager')} cores (the jobs' busy times add up to {busy_over_cpu}x that), "
+              f"stack {r['stack_cores']}, machine {r['machine_busy_cores']}, load {r['load_average_1m']}")  # fmt: skip
+    print(
+        "(busy: busyTimeMsPerSecond summed over the job's vertices, ms/s, per record in; CPU est: the TaskManager's CPU shared by busy time)"
+    )
     for job, j in startup.get("jobs", {}).items():
         lag, pending = j["records_lag_max"], j["pending"]
         print(f"start-up {job}: started {j['started_after_s']} s after `obm up` began; caught up (< {startup['caught_up_below']}) "

@@ -14,6 +14,7 @@ import pytest
 from bench.pipeline_flink import (
     FlinkProbe,
     JobSample,
+    apportion,
     caught_up,
     falling_behind,
     job_sample,
@@ -175,3 +176,20 @@ def test_the_startup_timeline_runs_from_obm_up_to_the_first_window() -> None:
         "obm-alerts": {"lag": 2_000, "pending": 1_500, "busy_ms": 100.0},
         "obm-metrics": {"lag": 0, "pending": 0.0, "busy_ms": 50.0},
     }
+
+
+def test_the_taskmanagers_cpu_is_shared_by_busy_time_when_busy_time_counts_the_wait_for_a_core() -> None:
+    summary = summarize(
+        [
+            _s(0, 0, 0, busy=400.0, rate=700.0),
+            JobSample("obm-metrics", 0, 1600.0, 0.0, 0.0, 0.0, 700.0, 700.0),
+        ]
+    )
+    apportion(summary, taskmanager_cores=0.5)
+    assert summary["obm-alerts"]["cpu_cores_est"] == 0.1  # 0.5 x 400 / 2000
+    assert summary["obm-alerts"]["cpu_us_per_record_est"] == 142.9  # 0.1 core over 700 records/s
+    assert summary["obm-metrics"]["cpu_cores_est"] == 0.4
+    assert summary["obm-metrics"]["busy_over_cpu"] == 4.0  # 2 s of busy time a second on 0.5 core
+    idle = summarize([_s(0, 0, 0, busy=0.0)])
+    apportion(idle, taskmanager_cores=0.0)
+    assert idle["obm-alerts"]["cpu_cores_est"] is None and idle["obm-alerts"]["busy_over_cpu"] is None
