@@ -63,3 +63,14 @@ class ConflatingQueue:
         if entry.key is not None and self._newest.get(entry.key) is entry:
             del self._newest[entry.key]
         return entry.payload
+
+    def pop_many(self, limit: int) -> list[bytes]:
+        """The oldest pending messages, at most `limit` of them, in order (one socket write)."""
+        entries, newest = self._entries, self._newest
+        out: list[bytes] = []
+        for _ in range(min(limit, len(entries))):
+            entry = entries.popleft()
+            if entry.key is not None and newest.get(entry.key) is entry:
+                del newest[entry.key]
+            out.append(entry.payload)
+        return out

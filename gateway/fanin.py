@@ -4,8 +4,9 @@ it joins no group, commits nothing, and a restarted gateway starts from the pres
 client missed it gets as the snapshot when it subscribes).
 
 Every record is judged against its topic's contract (schemas/conformance.py through the sinks'
-SinkContract); one that breaks it is skipped and counted (the sinks have already sent it to
-orderbook.dlq with the reason). Blocking: the server calls `poll` in a worker thread, so decoding
+SinkContract and their generated fast check, which settles a conforming record in a fraction of
+the full validator's time); one that breaks it is skipped and counted (the sinks have already
+sent it to orderbook.dlq with the reason). Blocking: the server calls `poll` in a worker thread, so decoding
 and judging happen off the event loop."""
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from config import KafkaSettings
 from config.clients import consumer_config
 from gateway.protocol import CHANNEL_TOPICS, TOPIC_CHANNELS, Channel
 from schemas.topics import record_key, topic_name
-from sinks.decoding.contract import RejectKind, SinkContract
+from sinks.decoding.contract import RejectedRecord, RejectKind, SinkContract
+from sinks.decoding.records import conforming
 
 # Errors of a partition without a leader yet (librdkafka does not call them retriable here).
 _MOVING = {
@@ -106,8 +108,9 @@ class KafkaFanIn:
             except orjson.JSONDecodeError:
                 result.skipped.append((channel, RejectKind.NOT_JSON.value))
                 continue
-            rejected = judges[channel].judge(data)
-            if rejected is not None:
+            try:
+                conforming(data, judges[channel])  # the sinks' fast check, then nonconformity
+            except RejectedRecord as rejected:
                 result.skipped.append((channel, rejected.kind.value))
                 continue
             if channel is Channel.BOOK:

@@ -1,6 +1,6 @@
 """The gateway's wire protocol (docs/gateway.md): channels, close codes, the messages a client
 sends and the messages the gateway sends. Messages are JSON text frames; the gateway encodes each
-update once and sends the same bytes to every subscriber."""
+update once, frames it once (`text_frame`) and writes the same bytes to every subscriber."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 import orjson
+from websockets.frames import Frame, Opcode
 
 from gateway.patterns import KeyPattern
 from schemas.topics import Topic
@@ -102,6 +103,13 @@ def parse_request(text: str | bytes) -> Request:
 
 def encode(message: dict[str, Any]) -> bytes:
     return orjson.dumps(message)
+
+
+def text_frame(message: bytes) -> bytes:
+    """A message as the bytes of one WebSocket text frame from the server (RFC 6455: a server's
+    frames are not masked and the gateway negotiates no extension), so one encoding of an update
+    serves every subscriber's socket as it is."""
+    return Frame(Opcode.TEXT, message).serialize(mask=False, extensions=[])
 
 
 def update_message(channel: Channel, key: str, seq: int, ts_ms: int, data: Any) -> bytes:

@@ -1,6 +1,9 @@
 """The gateway service: a websockets (asyncio) server whose port also answers /healthz and
-/metrics, a fan-in task that relays the topics through the hub, and one writer task per client
-that drains its queue. Refusals and slow clients are closed with a protocol.CloseCode."""
+/metrics, and a fan-in task that relays the topics through the hub. After each small batch of
+records the fan-in writes what the batch queued for each client to that client's socket in one
+write, synchronously (no task, future or send() per message); only a client whose socket buffer
+is full gets a task, which waits for it to drain (at most send_timeout_s) and writes the rest.
+Refusals and slow clients are closed with a protocol.CloseCode."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import asyncio
 import logging
 import socket
 import time
+from functools import partial
 from typing import Any
 
 import orjson
@@ -17,6 +21,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response
+from websockets.protocol import State
 
 from config import KafkaSettings, RedisSettings
 from config.settings import GatewaySettings
@@ -34,6 +39,11 @@ log = logging.getLogger(__name__)
 # compression would cost a deflate per message and client (the fan-out's CPU, times the clients).
 # Largest message a client may send (a subscribe with many keys fits many times over).
 MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
+# Records dispatched between two turns of the event loop: enough that a turn costs little per
+# record, few enough that sockets drain and a client that keeps up never has many messages queued.
+RELAY_CHUNK = 32
+# Messages joined into one socket write.
+WRITE_BATCH = 256
 
 
 class Gateway:
@@ -50,6 +60,7 @@ class Gateway:
         self._sockets: dict[Client, ServerConnection] = {}
         self._closing: set[Client] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._drains: dict[Client, asyncio.Task[None]] = {}  # clients whose socket buffer is full
         self._fanin_task: asyncio.Task[None] | None = None
         self._last_poll = 0.0
 
@@ -88,10 +99,16 @@ class Gateway:
             self._last_poll = time.monotonic()
             for channel, kind in polled.skipped:
                 self.metrics.records_skipped.labels(channel.value, kind).inc()
-            for rec in polled.records:
-                self.hub.dispatch(rec)
-                # Let the writers run between records: a burst read in one poll reaches a client
-                # that keeps up as separate sends, not as a backlog that would trigger conflation.
+            records = polled.records
+            for start in range(0, len(records), RELAY_CHUNK):
+                chunk = records[start : start + RELAY_CHUNK]
+                self.hub.dispatch(chunk)
+                self._write_touched()
+                oldest_ms = min(rec.ts_ms for rec in chunk)
+                self.metrics.relay.observe(max(0.0, time.time() - oldest_ms / 1000))
+                # Let the loop turn between chunks (sockets drain, requests are read): a burst read
+                # in one poll reaches a client that keeps up as a stream of writes, not as a backlog
+                # that would be conflated.
                 await asyncio.sleep(0)
 
     # -- HTTP: health and metrics ---------------------------------------------------------------
@@ -131,14 +148,16 @@ class Gateway:
         )
         self._sockets[client] = ws
         self.hub.add(client)
-        writer = asyncio.create_task(self._write(client, ws))
         try:
             async for text in ws:
                 await self._on_message(client, text)
+                self._write_touched()
         except ConnectionClosed:
             pass
         finally:
-            writer.cancel()
+            drain = self._drains.pop(client, None)
+            if drain is not None:
+                drain.cancel()
             self.hub.remove(client)
             self.access.release(identity)
             self._sockets.pop(client, None)
@@ -156,7 +175,7 @@ class Gateway:
             else:
                 self.hub.unsubscribe(client, request)
         except ProtocolError as exc:
-            client.offer(error_message(exc, _request_id(text)))
+            self.hub.reply(client, error_message(exc, _request_id(text)))
 
     async def _subscribe(self, client: Client, request: Request) -> None:
         new = {p for p in request.patterns if (request.channel, p) not in client.subscriptions}
@@ -181,23 +200,51 @@ class Gateway:
             from_redis = {k: [top_levels(r, levels) for r in recs] for k, recs in from_redis.items()}
         self.hub.subscribe(client, request, keys, from_redis, complete)
 
-    async def _write(self, client: Client, ws: ServerConnection) -> None:
-        timeout = self.settings.send_timeout_s
-        while True:
-            await client.ready.wait()
-            payload = client.queue.pop()
-            if payload is None:
-                client.ready.clear()
-                continue
-            try:
-                async with asyncio.timeout(timeout):
-                    await ws.send(payload, text=True)
-            except TimeoutError:
-                self._disconnect_slow(client)
+    def _write_touched(self) -> None:
+        touched = list(self.hub.touched)
+        self.hub.touched.clear()
+        for client in touched:
+            self._write(client)
+
+    def _write(self, client: Client) -> None:
+        """Writes what is queued for a client to its socket, WRITE_BATCH frames per write, until the
+        queue is empty or the socket's buffer is above websockets' write limit; then a drain task
+        waits for the client and the rest stays queued (where conflation applies)."""
+        ws = self._sockets.get(client)
+        if client.blocked or ws is None or client in self._closing or ws.protocol.state is not State.OPEN:
+            return
+        transport = ws.transport
+        if transport.is_closing():
+            return
+        _low, high = transport.get_write_buffer_limits()
+        while client.queue:
+            frames = client.queue.pop_many(WRITE_BATCH)
+            transport.write(b"".join(frames))
+            self.metrics.messages_out.inc(len(frames))
+            if transport.get_write_buffer_size() > high:
+                client.blocked = True
+                task = asyncio.get_running_loop().create_task(self._drain(client, ws))
+                self._drains[client] = task
+                task.add_done_callback(partial(self._drain_done, client))
                 return
-            except ConnectionClosed:
-                return
-            self.metrics.messages_out.inc()
+
+    def _drain_done(self, client: Client, task: asyncio.Task[None]) -> None:
+        if self._drains.get(client) is task:  # not a newer drain of the same client
+            del self._drains[client]
+
+    async def _drain(self, client: Client, ws: ServerConnection) -> None:
+        """Waits (websockets' flow control) until the client's socket takes what was written; a
+        client that takes nothing for send_timeout_s is disconnected as too slow."""
+        try:
+            async with asyncio.timeout(self.settings.send_timeout_s):
+                await ws.drain()
+        except TimeoutError:
+            self._disconnect_slow(client)
+            return
+        except (ConnectionClosed, OSError):
+            return
+        client.blocked = False
+        self._write(client)
 
     def _disconnect_slow(self, client: Client) -> None:
         """Closes a client that cannot keep up (queue overflow or a stalled send): it stops

@@ -18,8 +18,10 @@ pytestmark = pytest.mark.integration
 
 LEVELS = 100  # ~2.5 KB per book message
 SNDBUF = 65_536  # the gateway's socket buffer per client: a stalled one fills it after a few dozen
-# The client that reads shares this process (and its GIL) with the gateway: conflation starts only
-# 300 messages behind, which it never is, while the stalled one gets there and is cut off.
+# The client that reads shares this process (and its GIL) with the gateway, so the records are
+# written in rounds, each once it has the previous ones: it keeps up by construction, however fast
+# the gateway relays a burst, and is never `conflate_above` messages behind.
+ROUND = 100
 
 
 def stalling_client(url: str) -> TestClient:
@@ -45,30 +47,36 @@ def test_stalled_client_is_conflated_then_disconnected_while_others_get_everythi
         client_send_buffer_bytes=SNDBUF,
         client_queue_max=1000,
         conflate_above=300,
-        send_timeout_s=2,
+        send_timeout_s=300,  # never: the stalled client is cut off by its queue, full of alerts
     )
     normal = TestClient(gw.url, max_queue=None)
     stalled = stalling_client(gw.url)
     for client in (normal, stalled):
         client.request("subscribe", "book", [f"{gw_env.exchange}:*"])
         client.request("subscribe", "alerts", [f"{gw_env.exchange}:*"], request_id=2)
-    books, alerts = 1500, 300
-    for i in range(books):
-        gw_env.produce(Channel.BOOK, gw_env.book(i, "BTCUSDT" if i % 2 else "ETHUSDT", levels=LEVELS))
-        if i % 5 == 0:
-            gw_env.produce(Channel.ALERTS, gw_env.alert(i // 5))
-    gw_env.flush()
-    try:
-        got = normal.collect(
-            lambda ms: len(updates(ms, "book")) >= books and len(updates(ms, "alerts")) >= alerts
-        )
-    except AssertionError as exc:
-        m = gw.metrics
-        raise AssertionError(
-            f"{exc}; relayed {m.value('obm_gateway_records_in_total', channel='alerts')} alerts, "
-            f"{m.value('obm_gateway_records_skipped_total', channel='alerts', kind='event_time_ahead')}, "
-            f"disconnects {m.value('obm_gateway_disconnects_total', reason='slow_consumer')}"
-        ) from None
+    books, alerts = 1500, 1200  # more alerts than the stalled client's queue holds
+    got: list[dict[str, Any]] = []
+    for start in range(0, books, ROUND):
+        for i in range(start, start + ROUND):
+            gw_env.produce(Channel.BOOK, gw_env.book(i, "BTCUSDT" if i % 2 else "ETHUSDT", levels=LEVELS))
+            if i % 5 < 4:
+                gw_env.produce(Channel.ALERTS, gw_env.alert(i // 5 * 4 + i % 5))
+        gw_env.flush()
+        more_books = start + ROUND - len(updates(got, "book"))
+        more_alerts = (start + ROUND) * 4 // 5 - len(updates(got, "alerts"))
+        try:
+            got += normal.collect(
+                lambda ms, b=more_books, a=more_alerts: (
+                    len(updates(ms, "book")) >= b and len(updates(ms, "alerts")) >= a
+                )
+            )
+        except AssertionError as exc:
+            m = gw.metrics
+            raise AssertionError(
+                f"{exc}; relayed {m.value('obm_gateway_records_in_total', channel='alerts')} alerts, "
+                f"{m.value('obm_gateway_records_skipped_total', channel='alerts', kind='event_time_ahead')}, "
+                f"disconnects {m.value('obm_gateway_disconnects_total', reason='slow_consumer')}"
+            ) from None
     for sym in ("BTCUSDT", "ETHUSDT"):
         assert seqs(got, "book", record_key(gw_env.exchange, sym)) == list(range(1, books // 2 + 1)), sym
     assert seqs(got, "alerts", record_key(gw_env.exchange, "BTCUSDT")) == list(range(1, alerts + 1))
@@ -77,6 +85,7 @@ def test_stalled_client_is_conflated_then_disconnected_while_others_get_everythi
     assert gw.metrics.value("obm_gateway_conflated_total", channel="book") > 0
     assert gw.metrics.value("obm_gateway_clients") == 1  # the normal one
     assert gw.metrics.value("obm_gateway_conflated_total", channel="alerts") == 0
+    assert gw.metrics.value("obm_gateway_dropped_total") > 0  # what was pending for the stalled one
 
 
 def test_a_slow_client_keeps_every_alert_and_the_latest_book(gw_env: GatewayTestEnv, start_gateway) -> None:  # type: ignore[no-untyped-def]

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 from pydantic import SecretStr
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from config.settings import GatewaySettings
 from gateway.auth import ANONYMOUS, Access, Refusal, token_identity
 from gateway.client_queue import ConflatingQueue
+from gateway.fanin import Incoming
+from gateway.hub import Client, Hub
+from gateway.metrics import GatewayMetrics
 from gateway.patterns import KeyPattern
-from gateway.protocol import Channel, CloseCode, ProtocolError, parse_request
+from gateway.protocol import Channel, CloseCode, ProtocolError, parse_request, text_frame
 
 pytestmark = pytest.mark.unit
 
@@ -135,42 +142,116 @@ def test_connections_per_token() -> None:
     assert access.acquire("t") is None
 
 
-def test_hub_conflates_books_never_alerts_and_numbers_every_update() -> None:
-    from gateway.fanin import Incoming
-    from gateway.hub import Client, Hub
-    from gateway.metrics import GatewayMetrics
+def unframe(data: bytes) -> list[bytes]:
+    """The payloads of the text frames in `data`, parsed by websockets' own client-side parser
+    (a server's frames are unmasked)."""
+    reader = StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    payloads = []
+    while not _done(reader.at_eof()):
+        frame = _done(Frame.parse(reader.read_exact, mask=False))
+        assert frame.opcode is Opcode.TEXT and frame.fin
+        payloads.append(bytes(frame.data))
+    return payloads
 
+
+def _done(gen: Any) -> Any:
+    """The value of a websockets parser coroutine over a reader that already holds all its data."""
+    try:
+        next(gen)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the parser wants more data than was written")
+
+
+def messages(q: ConflatingQueue) -> list[dict[str, Any]]:
+    return [orjson.loads(p) for p in unframe(b"".join(drain(q)))]
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65_535, 65_536, 300_000])
+def test_text_frame_is_what_a_client_parses(size: int) -> None:
+    payload = b"x" * size
+    assert unframe(text_frame(payload) * 2) == [payload, payload]
+
+
+def test_queue_pop_many_takes_the_oldest_in_order_and_ends_conflation_of_what_it_took() -> None:
+    q = ConflatingQueue(capacity=10, conflate_above=0)
+    for i in range(5):
+        q.put(b"e%d" % i)
+    q.put(b"a0", "a")
+    assert q.pop_many(3) == [b"e0", b"e1", b"e2"] and len(q) == 3
+    assert q.pop_many(10) == [b"e3", b"e4", b"a0"] and q.pop_many(10) == []
+    q.put(b"a1", "a")  # a0 was taken: a1 is queued, not written over a0
+    assert drain(q) == [b"a1"] and q.conflated == 0
+
+
+def subscribe(hub: Hub, client: Client, channel: str, *keys: str, action: str = "subscribe") -> None:
+    request = parse_request(orjson.dumps({"type": action, "channel": channel, "keys": list(keys)}))
+    if action == "subscribe":
+        hub.subscribe(client, request, keys=[], from_redis={}, complete=True)
+    else:
+        hub.unsubscribe(client, request)
+
+
+def test_hub_conflates_books_never_alerts_and_numbers_every_update() -> None:
     overflowed: list[Client] = []
     hub = Hub(GatewayMetrics(), overflowed.append)
     behind = Client("t", ConflatingQueue(capacity=100, conflate_above=0))  # as far behind as can be
     hub.add(behind)
     for channel in ("book", "alerts"):
-        hub.subscribe(behind, parse_request(f'{{"type": "subscribe", "channel": "{channel}", "keys": ["x:*"]}}'),
-                      keys=[], from_redis={}, complete=True)  # fmt: skip
-    assert [m["type"] for m in map(orjson.loads, drain(behind.queue))] == ["subscribed", "subscribed"]
+        subscribe(hub, behind, channel, "x:*")
+    assert [m["type"] for m in messages(behind.queue)] == ["subscribed", "subscribed"]
     for n in range(1, 11):
-        hub.dispatch(Incoming(Channel.BOOK, "x:A", 1000 + n, {"n": n}))
-        hub.dispatch(Incoming(Channel.ALERTS, "x:A", 1000 + n, {"n": n}))
-        hub.dispatch(Incoming(Channel.BOOK, "y:A", 1000 + n, {"n": n}))  # not subscribed
-    got = [orjson.loads(m) for m in drain(behind.queue)]
+        hub.dispatch([
+            Incoming(Channel.BOOK, "x:A", 1000 + n, {"n": n}),
+            Incoming(Channel.ALERTS, "x:A", 1000 + n, {"n": n}),
+            Incoming(Channel.BOOK, "y:A", 1000 + n, {"n": n}),  # not subscribed
+        ])  # fmt: skip
+    got = messages(behind.queue)
     assert [(m["channel"], m["seq"], m["data"]["n"]) for m in got] == [
         ("book", 10, 10),
         *[("alerts", n, n) for n in range(1, 11)],
     ]
     assert not overflowed and hub.latest[(Channel.BOOK, "y:A")].seq == 10
+    assert hub.metrics.value("obm_gateway_records_in_total", channel="book") == 20
+    assert hub.metrics.value("obm_gateway_conflated_total", channel="book") == 9
 
 
 def test_hub_reports_a_client_whose_events_overflow() -> None:
-    from gateway.fanin import Incoming
-    from gateway.hub import Client, Hub
-    from gateway.metrics import GatewayMetrics
-
     overflowed: list[Client] = []
     hub = Hub(GatewayMetrics(), overflowed.append)
     client = Client("t", ConflatingQueue(capacity=3, conflate_above=0))
     hub.add(client)
-    hub.subscribe(client, parse_request('{"type": "subscribe", "channel": "alerts", "keys": ["*"]}'),
-                  keys=[], from_redis={}, complete=True)  # fmt: skip
-    for n in range(3):
-        hub.dispatch(Incoming(Channel.ALERTS, "x:A", 1000 + n, {"n": n}))
+    subscribe(hub, client, "alerts", "*")
+    hub.dispatch([Incoming(Channel.ALERTS, "x:A", 1000 + n, {"n": n}) for n in range(3)])
     assert overflowed == [client] and client.overflowed
+
+
+def test_hub_routes_exact_and_wildcard_subscriptions_once_each_until_they_end() -> None:
+    hub = Hub(GatewayMetrics(), lambda client: None)
+    both, exact, other = (Client(n, ConflatingQueue(capacity=100, conflate_above=100)) for n in "abc")
+    for client in (both, exact, other):
+        hub.add(client)
+    subscribe(hub, both, "metrics", "x:A", "x:*", "*")
+    subscribe(hub, exact, "metrics", "x:A")
+    subscribe(hub, other, "book", "x:A")  # same key, another channel
+    for client in (both, exact, other):
+        drain(client.queue)
+    hub.touched.clear()
+
+    def relay(n: int) -> list[list[int]]:
+        hub.dispatch([Incoming(Channel.METRICS, "x:A", 1000 + n, {"n": n}),
+                      Incoming(Channel.METRICS, "y:B", 1000 + n, {"n": n})])  # fmt: skip
+        return [
+            [m["data"]["n"] for m in messages(c.queue) if m["type"] == "update"] for c in (both, exact, other)
+        ]
+
+    assert relay(1) == [[1, 1], [1], []] and list(hub.touched) == [both, exact]
+    subscribe(hub, both, "metrics", "x:A", "*", action="unsubscribe")  # x:* still matches x:A
+    assert relay(2) == [[2], [2], []]
+    subscribe(hub, both, "metrics", "x:*", action="unsubscribe")
+    assert relay(3) == [[], [3], []]
+    hub.remove(exact)
+    assert relay(4) == [[], [], []] and hub.latest[(Channel.METRICS, "x:A")].seq == 4
+    assert hub.metrics.value("obm_gateway_subscriptions") == 1  # other's book subscription
