@@ -133,7 +133,7 @@ def test_every_trade_stored_once_whatever_is_written_again(monkeypatch, pg_setti
 
 
 def test_a_sink_killed_mid_stream_and_restarted_stores_every_trade_once(sink_env, pg_settings, tmp_path):
-    n = 6_000
+    n = 20_000  # at least several seconds of the sink, so the kill after 400 lands mid-stream
     symbols = ("ETHUSDT", "BTCUSDT", "SOLUSDT")
     for i in range(n):
         symbol = symbols[i % 3]
