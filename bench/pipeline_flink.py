@@ -11,8 +11,10 @@ Per sample and job, over its vertices (summed over their subtasks):
 - back-pressured: backPressuredTimeMsPerSecond;
 - lag: the Kafka consumer's records-lag-max of the source (max over its subtasks): the issue's
   figure, but a windowed maximum (the consumer's metrics window: 2 samples of 30 s), so it falls
-  up to a minute after the source caught up; pending: the source's pendingRecords (FLIP-33, its
-  current backlog), reported beside it;
+  up to a minute after the source caught up, and for the readers of orderbook.processed (written
+  exactly-once, read_committed) it holds the records each checkpoint makes visible at once (155-533
+  in a healthy stack at 500-700 updates/s); pending: the source's pendingRecords (FLIP-33, its
+  current backlog), reported beside it and what tells a caught-up source;
 - records in per second: the source operator's numRecordsInPerSecond; out: the main sink's
   writer's (the table `sink`, not the DLQ's; flink_jobs/job_health.py reads the same operators).
 
