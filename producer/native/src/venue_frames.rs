@@ -5,7 +5,6 @@
 //! read, plain integers, valid levels; anything else is None and the frame goes to the Python
 //! reference, which accepts it or names the reason for the DLQ.
 
-use crate::decimal::parse_fixed;
 use crate::frame::{Cursor, Levels};
 use crate::stream_book::Texts;
 
@@ -47,6 +46,14 @@ impl<'a> Cursor<'a> {
             value = value.checked_mul(10)?.checked_add((c - b'0') as u64)?;
         }
         Some(value)
+    }
+
+    /// A decimal string's fixed-point value and its text (between the quotes), in one pass.
+    fn fixed_text(&mut self) -> Option<(u128, &'a [u8])> {
+        self.ws();
+        let start = self.pos;
+        let value = self.fixed()?;
+        Some((value, &self.buf[start + 1..self.pos - 1]))
     }
 
     /// A JSON integer of either sign (OKX's checksum), or null.
@@ -102,14 +109,12 @@ impl<'a> Cursor<'a> {
         }
         loop {
             self.eat(b'[')?;
-            let price_text = self.string()?;
+            let (price, price_text) = self.fixed_text()?;
             self.eat(b',')?;
-            let size_text = self.string()?;
+            let (size, size_text) = self.fixed_text()?;
             while !self.next_member(b']')? {
                 self.skip(4)?;
             }
-            let price = parse_fixed(price_text)?;
-            let size = parse_fixed(size_text)?;
             if price == 0 {
                 return None;
             }
