@@ -249,6 +249,31 @@ def test_a_timescaledb_database_is_refused_by_a_server_without_it(timescaledb_se
         plain.stop()
 
 
+def test_an_alerts_table_made_before_context_gets_it_and_keeps_its_rows(pg_server, fresh_db, new_tape):
+    """init-db.sql on a database whose orderbook_alerts predates the alerts' `context` (issue 16)
+    adds the jsonb column: the rows already there keep a null context, and an alert that carries
+    one stores it as it came."""
+    tape = new_tape(int(time.time()) * 1000 - 3_600_000, 60)
+    old, new = seed.alert(tape, 10), {**seed.alert(tape, 20), "context": {"profile": "seed", "score": 0.74,
+                                                                           "value": 0.74, "book": {"mid": 100.5}}}  # fmt: skip
+    columns = [c for c in old if c != "schema_version"]
+    times, at_ms = {"window_start", "window_end", "event_time"}, "timestamptz 'epoch' + %s * interval '1 ms'"
+    with psycopg.connect(fresh_db.conninfo(), autocommit=True) as conn:
+        conn.execute("ALTER TABLE orderbook_alerts DROP COLUMN context")
+        conn.execute(  # a row as the sink stored it before: the sink of today refuses a table without context
+            f"insert into orderbook_alerts (ts, {', '.join(columns)}) values "
+            f"({at_ms}, {', '.join(at_ms if c in times else '%s' for c in columns)})",
+            [old["event_time"], *(old[c] for c in columns)],
+        )
+    replace(pg_server, settings=fresh_db).apply_init_sql()
+    assert _rows(fresh_db, "select data_type from information_schema.columns where table_name = "
+                           "'orderbook_alerts' and column_name = 'context'") == [("jsonb",)]  # fmt: skip
+    seed.store_postgres(fresh_db, alerts=[old, new])  # the old one again: stored once
+    stored = _rows(fresh_db, "select alert_id, context from orderbook_alerts where symbol = %s order by ts",
+                   tape.symbol)  # fmt: skip
+    assert stored == [(old["alert_id"], None), (new["alert_id"], new["context"])]
+
+
 @pytest.fixture
 def new_tape() -> Callable[[int, int], seed.SymbolTape]:
     def make(start_ms: int, seconds: int) -> seed.SymbolTape:

@@ -13,7 +13,7 @@ import redis
 
 from bench import dashboard_seed as seed
 from config import PostgresSettings, RedisSettings, clients
-from tests.dashboard.processed_records import full_processed, processed_history
+from tests.dashboard.processed_records import ALERT_CONTEXT, full_processed, processed_history
 
 
 @pytest.fixture
@@ -49,7 +49,8 @@ def pg_conn(pg_settings: PostgresSettings) -> Iterator[psycopg.Connection]:
 @pytest.fixture
 def market(pg_settings, redis_prefix, new_symbol):
     """Two symbols with 20 minutes of history in PostgreSQL (bars every second, book snapshots and
-    full metrics records every 5 s) and live values in Redis; the first has a high alert 30 s ago."""
+    full metrics records every 5 s) and live values in Redis; the first has a high alert 30 s ago
+    with a context (ALERT_CONTEXT), the second a low one 10 min ago without."""
     now = int(time.time()) * 1000
     seconds = 1_200
     tapes = [
@@ -57,7 +58,8 @@ def market(pg_settings, redis_prefix, new_symbol):
         for i, p in enumerate((61_000.0, 150.0))
     ]
     books = [seed.book_at(t, seconds - 1) for t in tapes]
-    alerts = [seed.alert(tapes[0], seconds - 30, "high"), seed.alert(tapes[1], seconds - 600, "low")]
+    alerts = [{**seed.alert(tapes[0], seconds - 30, "high"), "context": ALERT_CONTEXT},  # why it fired
+              seed.alert(tapes[1], seconds - 600, "low")]  # fmt: skip
     bars = [b for t in tapes for b in seed.bars_of(t)]
     metrics = [
         full_processed(b, full_processed(seed.book_at(t, seconds - 2)))

@@ -10,6 +10,15 @@ from typing import Any
 from bench import dashboard_seed as seed
 from config import MetricsJobSettings
 
+# The context of the market's first alert, as an adaptive alert carries it (docs/alerts.md).
+ALERT_CONTEXT = {
+    "profile": "adaptive", "score": 61.0, "value": 0.8312, "baseline_mean": -0.0417, "baseline_std": 0.4402,
+    "percentile": 0.9874, "baseline_rms": None, "depth_notional_10bps": 2_480_000.0,
+    "book": {"mid": 61012.5, "best_bid": 61012.4, "best_ask": 61012.6, "best_bid_size": 3.2,
+             "best_ask_size": 0.41, "spread_bps": 0.0328, "depth_bid_10bps": 31.5, "depth_ask_10bps": 9.2,
+             "depth_bid_50bps": 120.0, "depth_ask_50bps": 88.5},
+}  # fmt: skip
+
 
 def full_processed(book: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """seed.processed_of plus the book-shape metrics, by the definitions of docs/metrics.md with

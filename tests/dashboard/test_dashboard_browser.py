@@ -1,7 +1,8 @@
 """The dashboard in a real browser: Debian's headless Chromium, driven by Playwright, against
 `streamlit run dashboard/app.py` pointed at the session's real Redis and PostgreSQL (seeded through
 the sinks). Checks that the overview table and the symbol view show the live values and the alert,
-that a new value written to Redis appears without a reload, the book-shape metrics (cards with
+that a new value written to Redis appears without a reload, the alert feed with why an alert
+fired and each rule's measured hit rate, the book-shape metrics (cards with
 a depth that is only a lower bound marked, charts over time, velocity with its threshold, the
 overview's chosen columns) and the imbalance level choice, and saves screenshots to
 test-artifacts/ for a human to judge the design."""
@@ -15,7 +16,8 @@ import pytest
 
 from bench import dashboard_seed as seed
 from bench.dashboard_server import CHROMIUM, CHROMIUM_ARGS, running_dashboard
-from tests.dashboard.processed_records import full_processed
+from dashboard.alert_context import book_line, why_line
+from tests.dashboard.processed_records import ALERT_CONTEXT, full_processed
 
 pytestmark = pytest.mark.browser
 
@@ -161,13 +163,18 @@ def test_overview_and_symbol_view_in_chromium(pg_settings, redis_prefix, market)
             _settle(page)
             page.screenshot(path=str(ARTIFACTS / "dashboard-symbol-top20.png"))
 
-            # Alerts page: the feed lists both alerts.
-            page.set_viewport_size({"width": 1500, "height": 1000})
+            # Alerts page: the feed lists both alerts, the first says why it fired; above it, each
+            # rule with its measured hit rate (two alerts: n too small).
+            page.set_viewport_size({"width": 2600, "height": 1000})
             page.get_by_role("link", name="Alerts").click()
             page.get_by_text("2 alerts in the last 1 hour").wait_for(timeout=30_000)
+            page.get_by_text("Each rule's measured hit rate").wait_for(timeout=30_000)
             _settle(page)
-            feed = _grid_values(page)
+            grids = page.locator("[data-testid='stDataFrame']")
+            rules, feed = (grids.nth(i).locator("[role='gridcell']").all_inner_texts() for i in (0, 1))
             assert "high" in feed and "low" in feed and first.symbol in feed
+            assert why_line("imbalance_extreme", ALERT_CONTEXT) in feed and book_line(ALERT_CONTEXT) in feed
+            assert "imbalance_extreme" in rules and any(c.startswith("n too small (n=") for c in rules), rules
             page.screenshot(path=str(ARTIFACTS / "dashboard-alerts.png"))
         finally:
             browser.close()

@@ -1,8 +1,10 @@
 """docs/gateway.md executes: its Python client runs against a real `python -m gateway` process
-(production profile, a token) on the session's Kafka and Redis; its close-code table is the enum."""
+(production profile, a token) on the session's Kafka and Redis; its close-code table is the enum;
+its alert update (with the alert's context) is what a real gateway relays."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,11 +14,12 @@ from pathlib import Path
 
 import pytest
 from conftest import GatewayTestEnv
-from gateway_client import wait_until
+from gateway_client import TestClient, updates, wait_until
 
 from gateway.protocol import Channel, CloseCode
 from obm.stack.health import free_port
 from obm.stack.services import http_ok
+from schemas.topics import record_key
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +85,37 @@ def test_the_python_client_example_runs(gw_env: GatewayTestEnv, tmp_path: Path) 
     finally:
         gateway.terminate()
         assert gateway.wait(30) == 0, (tmp_path / "gateway.log").read_text()
+
+
+def test_the_documented_alert_update_is_what_the_gateway_relays(
+    gw_env: GatewayTestEnv, start_gateway
+) -> None:  # type: ignore[no-untyped-def]
+    """The alert of docs/gateway.md with its context goes through a real gateway unchanged (the
+    context too), beside one without a context (alerts written before it existed)."""
+    found = re.search(r"<!-- example: alert-update -->\n```json\n(.*?)```", DOC.read_text(), re.S)
+    assert found, "docs/gateway.md has no example 'alert-update'"
+    doc = json.loads(found.group(1))
+    assert doc["data"]["context"]["book"] and doc["channel"] == "alerts"
+    now = int(time.time() * 1000)
+    times = {"window_start": now - 1000, "window_end": now, "event_time": now}
+    with_context = {
+        **doc["data"],
+        **times,
+        "exchange": gw_env.exchange,
+        "alert_id": f"doc:{gw_env.exchange}:{now}",
+    }
+    without = {k: v for k, v in with_context.items() if k != "context"} | {
+        "alert_id": f"old:{gw_env.exchange}:{now}"
+    }
+    gw = start_gateway()
+    client = TestClient(gw.url)
+    key = record_key(gw_env.exchange, doc["data"]["symbol"])
+    assert client.request("subscribe", "alerts", [key])["type"] == "subscribed"
+    gw_env.produce(Channel.ALERTS, with_context)
+    gw_env.produce(Channel.ALERTS, without)
+    gw_env.flush()
+    got = updates(client.collect(lambda ms: len(updates(ms, "alerts")) >= 2), "alerts", key)
+    assert [u["data"] for u in got] == [with_context, without] and [u["seq"] for u in got] == [1, 2]
+    assert all(set(u) == set(doc) for u in got)  # the documented message's fields, no more
+    assert gw.metrics.value("obm_gateway_records_in_total", channel="alerts") == 2
+    client.close()

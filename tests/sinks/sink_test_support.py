@@ -26,6 +26,16 @@ from sinks.consume_loop import ConsumeLoop
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+# An alert's context as the adaptive alerts engine writes it (docs/alerts.md "Context").
+ALERT_CONTEXT: dict[str, Any] = {
+    "profile": "adaptive", "score": -27.4, "value": -0.8712, "baseline_mean": 0.0312, "baseline_std": 0.6021,
+    "percentile": 0.036, "baseline_rms": None, "depth_notional_10bps": 397861.67,
+    "book": {"mid": 2612.355, "best_bid": 2612.35, "best_ask": 2612.36, "best_bid_size": 1.25,
+             "best_ask_size": 34.5, "spread_bps": 0.0383, "depth_bid_10bps": 120.4, "depth_ask_10bps": 31.9,
+             "depth_bid_50bps": 1830.0, "depth_ask_50bps": 2411.0},
+}  # fmt: skip
+
+
 @dataclass
 class SinkTestEnv:
     kafka: KafkaSettings
@@ -100,14 +110,18 @@ class SinkTestEnv:
             "imbalance_mean": 0.1, "update_count": 10,
         }  # fmt: skip
 
-    def alert(self, n: int, symbol: str = "BTCUSDT", event_time: int | None = None) -> dict[str, Any]:
+    def alert(self, n: int, symbol: str = "BTCUSDT", event_time: int | None = None,
+              context: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        """An alert; with `context` (e.g. ALERT_CONTEXT) it carries why it fired, else it has none
+        (as alerts written before the field existed)."""
         et = event_time if event_time is not None else self.base_ms + n * 1000
-        return {
+        record = {
             "schema_version": 1, "alert_id": f"imbalance_extreme:{self.exchange}:{symbol}:{et}:high",
             "alert_type": "imbalance_extreme", "severity": "high", "exchange": self.exchange, "market": "spot",
             "symbol": symbol, "metric_value": 0.74, "threshold": 0.7, "window_start": et - 1100,
             "window_end": et, "event_time": et, "message": f"{symbol} imbalance alert {n}",
         }  # fmt: skip
+        return record if context is None else {**record, "context": context}
 
     def raw(self, seq: int, event_time: int, symbol: str = "BTCUSDT") -> dict[str, Any]:
         return {

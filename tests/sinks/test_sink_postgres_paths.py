@@ -11,6 +11,7 @@ import uuid
 import orjson
 import psycopg
 import pytest
+from sink_test_support import ALERT_CONTEXT
 
 from schemas.dlq import original_bytes
 from schemas.registry import load_schema
@@ -76,7 +77,10 @@ def test_rows_from_columns_equal_the_row_converters(sink, pg_settings, exchange)
              "ofi_sum": None if i % 2 else 1.25} for i in range(50)]  # fmt: skip
     alert = dict(load_schema(Topic.ALERTS)["examples"][0], exchange=exchange, window_start=_BASE_MS - 1100,
                  window_end=_BASE_MS, event_time=_BASE_MS)  # fmt: skip
-    alerts = [{**alert, "alert_id": f"{alert['alert_id']}-{i}", "message": f"é {i}"} for i in range(20)]
+    # with a context, with a null one, and without (alerts written before the field existed)
+    contexts = ({"context": ALERT_CONTEXT}, {"context": None}, {})
+    alerts = [{**alert, "alert_id": f"{alert['alert_id']}-{i}", "message": f"é {i}", **contexts[i % 3]}
+              for i in range(20)]  # fmt: skip
     full_batch = (
         _records(Topic.PROCESSED, metrics[:300]) + _records(Topic.BARS, bars) + _records(Topic.ALERTS, alerts)
     )
@@ -95,9 +99,13 @@ def test_rows_from_columns_equal_the_row_converters(sink, pg_settings, exchange)
     assert _select(pg_settings, "orderbook_bars", BARS.columns, exchange) == sorted(
         map(bars_row, bars), key=repr
     )
+    # a replayed batch of alerts takes the staging path (unique key hit): the contexts as well
+    assert sink.write(SinkBatch(_records(Topic.ALERTS, alerts))).stored == {Topic.ALERTS: 20}
     assert _select(pg_settings, "orderbook_alerts", ALERTS.columns, exchange) == sorted(
         map(alerts_row, alerts), key=repr
     )
+    stored = dict(_select(pg_settings, "orderbook_alerts", ("alert_id", "context"), exchange))
+    assert [stored[a["alert_id"]] for a in alerts[:3]] == [ALERT_CONTEXT, None, None]
 
 
 def test_replayed_and_overlapping_batches_store_each_row_once(sink, pg_settings, exchange):

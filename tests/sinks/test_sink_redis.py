@@ -7,7 +7,7 @@ import time
 
 import orjson
 import pytest
-from sink_test_support import wait_for
+from sink_test_support import ALERT_CONTEXT, wait_for
 
 from config.clients import redis_client
 from schemas.redis_layout import ALERTS_STREAM_FIELD, BARS_KEEP_MS, RedisLayout
@@ -40,7 +40,7 @@ def test_redis_layout_is_written_as_specified(sink_env, test_redis, run_sink_thr
     for ws in (old, newest - 2_000, newest - 1_000, newest):
         e.produce(Topic.BARS, e.bar(ws))
     e.produce(Topic.BARS, e.bar(newest, interval="1m"))
-    alert1, alert2 = e.alert(1), e.alert(2, symbol="ETHUSDT")
+    alert1, alert2 = e.alert(1), e.alert(2, symbol="ETHUSDT", context=ALERT_CONTEXT)  # without / with context
     for a in (alert1, alert2, alert1):  # the third one is a replay: it must not show twice
         e.produce(Topic.ALERTS, a)
     e.produce(Topic.PROCESSED, b"{broken", key=f"{e.exchange}:BTCUSDT")  # skipped, not fatal
@@ -74,7 +74,11 @@ def test_redis_layout_is_written_as_specified(sink_env, test_redis, run_sink_thr
     # two symbols, two partitions: no order between them, but each alert exactly once
     assert sorted(orjson.loads(fields[ALERTS_STREAM_FIELD.encode()])["alert_id"] for _, fields in entries) == sorted(
         [alert1["alert_id"], alert2["alert_id"]])  # fmt: skip
-    assert orjson.loads(r.get(keys.alerts_last(e.exchange, "ETHUSDT")))["alert_id"] == alert2["alert_id"]
+    # the records as they came, the context of the one that has one included
+    assert sorted((orjson.loads(fields[ALERTS_STREAM_FIELD.encode()]) for _, fields in entries),
+                  key=lambda a: a["alert_id"]) == sorted([alert1, alert2], key=lambda a: a["alert_id"])  # fmt: skip
+    assert orjson.loads(r.get(keys.alerts_last(e.exchange, "ETHUSDT"))) == alert2
+    assert orjson.loads(r.get(keys.alerts_last(e.exchange, "BTCUSDT"))) == alert1
     published = []
     while (msg := pubsub.get_message(timeout=1)) is not None:
         if msg["type"] == "message":
