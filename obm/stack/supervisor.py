@@ -37,6 +37,7 @@ from obm.stack.services import PythonService, http_probe, port_probe
 from obm.stack.settings_env import settings_env
 from producer.book_states import not_live_report
 from producer.engine_choice import describe_engine
+from producer.exchanges import resolve
 
 
 @dataclass
@@ -146,9 +147,6 @@ class KafkaWithTopics:
         return self.broker.settings.bootstrap_servers
 
 
-BINANCE_NATIVE = {("binance", "spot"), ("binance", "usdm")}
-
-
 def build_components(cfg: StackConfig) -> list[Any]:
     env = cfg.env()
     st = cfg.stack
@@ -169,11 +167,8 @@ def build_components(cfg: StackConfig) -> list[Any]:
     several = bool(cfg.stack.exchanges)
     for plan in cfg.producers():
         venue = f"{plan.exchange} {plan.market}: {','.join(plan.symbols)}; " if several else ""
-        # Only Binance spot and USD-M books run the compiled engine (docs/producer.md).
-        engine = (
-            describe_engine(cfg.producer.engine)
-            if (plan.exchange, plan.market) in BINANCE_NATIVE
-            else "python"
+        engine = describe_engine(
+            cfg.producer.engine, resolve(plan.exchange, plan.market), cfg.producer.stream_kind
         )
         comps.append(
             PythonService(
