@@ -55,15 +55,6 @@ class ConflatingQueue:
             self._newest[conflate_key] = entry
         return True
 
-    def pop(self) -> bytes | None:
-        """The oldest pending message, or None when empty."""
-        if not self._entries:
-            return None
-        entry = self._entries.popleft()
-        if entry.key is not None and self._newest.get(entry.key) is entry:
-            del self._newest[entry.key]
-        return entry.payload
-
     def pop_many(self, limit: int) -> list[bytes]:
         """The oldest pending messages, at most `limit` of them, in order (one socket write)."""
         entries, newest = self._entries, self._newest

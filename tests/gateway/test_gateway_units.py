@@ -53,10 +53,7 @@ def test_pattern_text_round_trips() -> None:
 
 
 def drain(q: ConflatingQueue) -> list[bytes]:
-    out = []
-    while (item := q.pop()) is not None:
-        out.append(item)
-    return out
+    return q.pop_many(len(q))
 
 
 def test_queue_below_the_threshold_keeps_every_update_in_order() -> None:
@@ -87,7 +84,7 @@ def test_events_are_never_conflated_and_overflow_is_reported() -> None:
 def test_a_sent_update_is_not_replaced_afterwards() -> None:
     q = ConflatingQueue(capacity=10, conflate_above=0)
     q.put(b"a0", "a")
-    assert q.pop() == b"a0"
+    assert q.pop_many(1) == [b"a0"]
     q.put(b"a1", "a")
     q.put(b"a2", "a")
     assert drain(q) == [b"a2"]
