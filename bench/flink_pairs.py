@@ -9,15 +9,20 @@ Input: `--symbols` instruments with a 1 s bar every second for `--seconds` secon
 every second once its window has min_points. The rate is measured only over the part of the
 output where every window is full (`--window-s` points) and the ADF runs at its cadence
 (`--adf-every-s`, over `--adf-points` points): the costly steady state, not the filling.
-A bar per symbol 10 s after the last closes the input. Run: .venv/bin/python -m bench.flink_pairs"""
+A bar per symbol 10 s after the last closes the input. Besides the rate: the CPU per pair record
+of the JVM's busiest threads in that steady state, and of the Python worker (a separate process:
+the pairs operator's statistics and state) over the whole run.
+Run: .venv/bin/python -m bench.flink_pairs"""
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import time
 import uuid
+from pathlib import Path
 
 import orjson
 
@@ -25,6 +30,7 @@ from bench.flink_harness import (
     broker,
     create_topics,
     filesystem_checkpoints,
+    job_jvm_cpu_s,
     kafka_producer,
     load_average,
     output_progress,
@@ -54,12 +60,32 @@ def pair_list(names: list[str], count: int) -> list[str]:
     return pairs
 
 
+def python_workers_cpu_s() -> float:
+    """CPU seconds (user + system) of the Python workers of this process's jobs: the processes
+    under this process that run pyflink's worker (the JVM starts them), alive now."""
+    tick, me, total = os.sysconf("SC_CLK_TCK"), os.getpid(), 0.0
+    for pid in (d for d in os.listdir("/proc") if d.isdigit()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if b"pyflink" not in cmdline or b"java" in cmdline or int(pid) == me:
+            continue
+        parent = int(stat[1])
+        while parent > 1 and parent != me:
+            try:
+                parent = int(Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                break
+        if parent == me:
+            total += (int(stat[11]) + int(stat[12])) / tick
+    return total
+
+
 def produce_bars(kafka: KafkaSettings, topic: str, names: list[str], seconds: int, start_ms: int) -> None:
     """A 1 s bar per symbol and second (random walks in log price), then one per symbol 10 s after
-    the last: it takes the watermark past the fill tail. Not an hour ahead: the watermark would
-    jump there at once and one timer would compute every pair for all the remaining seconds in a
-    single call to the Python worker, whose output leaves only when the call ends (seen: no output
-    for 180 s)."""
+    the last: it takes the watermark past the fill tail."""
     rng, producer = random.Random(15), kafka_producer(kafka, 20)
     logs = {s: math.log(100.0 * (i + 1)) for i, s in enumerate(names)}
 
@@ -92,7 +118,7 @@ def produce_bars(kafka: KafkaSettings, topic: str, names: list[str], seconds: in
 def run(
     kafka: KafkaSettings, flink: FlinkSettings, settings: PairSettings, records: int, first: float
 ) -> float:
-    """Pair records per second in steady state."""
+    """Pair records per second in steady state (and the CPU per record, printed)."""
     t_env = stream_table_environment(flink, name="bench-pairs", parallelism=1)
     filesystem_checkpoints(t_env)
     t_env.execute_sql(
@@ -112,14 +138,27 @@ def run(
     t_env.create_temporary_view(
         "job_output", query(output, f"SELECT {sink_select_list(Topic.PAIRS)} FROM {{src}}")
     )
+    jvm_before = job_jvm_cpu_s()
     result = t_env.execute_sql("INSERT INTO `sink` SELECT * FROM `job_output`")
     try:
         progress = output_progress(kafka, out_topic, records, timeout_s=3600, stall_s=180)
+        python_us, jvm_us = (
+            python_workers_cpu_s() / records * 1e6,
+            (job_jvm_cpu_s() - jvm_before) / records * 1e6,
+        )
     finally:
         client = result.get_job_client()
         if client is not None:
             client.cancel().result()
-    rate, _ = steady_state(progress, records, first=first)
+    rate, cpu = steady_state(progress, records, first=first)
+    print(
+        f"CPU per pair record over the whole run (start-up included): Python worker {python_us:.0f} µs, "
+        f"job JVM {jvm_us:.0f} µs",
+        flush=True,
+    )
+    busy = sorted(((us, name) for name, us in cpu.items() if us >= 1.0), reverse=True)
+    print("JVM CPU µs per pair record with full windows, by thread: "
+          + ", ".join(f"{name} {us:.1f}" for us, name in busy[:6]), flush=True)  # fmt: skip
     return rate
 
 

@@ -140,6 +140,12 @@ class PairState:
     of seconds not computed yet, the window of aligned log closes (a buffer of twice the window, slid back when full: O(1) per point), the last emitted
     second and the latest ADF. Picklable: the Flink job keeps it in keyed state."""
 
+    # The last second `step` was called with (a class default: states pickled before it existed).
+    stepped_to: int | None = None
+    # Started behind the seconds the other pairs computed (a leg read late): bounded by how far
+    # both legs' bars have come until they reach the pairs' second (flink_jobs/pairs.step_pair).
+    catching_up: bool = False
+
     def __init__(self, spec: PairSpec, params: PairParameters) -> None:
         self.spec, self.params = spec, params
         self.phase = zlib.crc32(spec.pair_id.encode()) % params.adf_every_s
@@ -168,6 +174,28 @@ class PairState:
         """The leg's latest close at or before `second_ms`: a pending one, else the carried one."""
         waiting = [s for s in self.pending.get(leg, {}) if s <= second_ms]
         return self.pending[leg][max(waiting)] if waiting else self.closes.get(leg)
+
+    def ready(self) -> bool:
+        """Both legs have had a close (carried or pending): before that no second has a point."""
+        return all(leg in self.closes or self.pending.get(leg) for leg in ("y", "x"))
+
+    def known_until(self) -> int | None:
+        """The newest second of a close of the leg that has the older one (each instrument's bars
+        come in order of their second): how far the pair's input is known."""
+        newest = []
+        for leg in ("y", "x"):
+            seconds = list(self.pending.get(leg, {})) + ([self.closes[leg][2]] if leg in self.closes else [])
+            if not seconds:
+                return None
+            newest.append(max(seconds))
+        return min(newest)
+
+    def first_pending_after(self, second_ms: int | None) -> int | None:
+        """The first second after `second_ms` (any, when None) with a close not computed yet."""
+        seconds = [
+            s for waiting in self.pending.values() for s in waiting if second_ms is None or s > second_ms
+        ]
+        return min(seconds, default=None)
 
     def fills(self, second_ms: int) -> dict[str, tuple[float, str, int]] | None:
         """Each leg's (close, text, age ms) at `second_ms`, or None when a leg has no close yet
@@ -205,6 +233,7 @@ class PairState:
         shorter than min_points."""
         if self.last_second is not None and second_ms <= self.last_second:
             return None
+        self.stepped_to = second_ms
         fills = self.fills(second_ms)
         self._advance(second_ms)
         if fills is None:

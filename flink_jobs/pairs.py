@@ -2,38 +2,57 @@
 
 The 1 s bars of the instruments some pair uses go to one keyed Python operator (PairsFunction,
 one key: ALL_PAIRS_KEY) that holds a PairState per pair (flink_jobs/pair_analytics.py: the
-statistics and their definitions) in map state, and computes every pair's record of second t on
-an event-time timer at t: once the watermark says the bars of that second are in, with a leg that
-did not trade forward-filled. The timer of t computes the seconds after it up to the watermark and
-sets the timer of the next while some fill can still be fresh, so quiet seconds are computed too;
-a bar sets the timer of its own second (how the series start again after a gap).
+statistics and their definitions) in map state, and computes every pair's record of second t once
+the watermark has passed t, with a leg that did not trade forward-filled. A bar only queues its
+close (list state: one small append, not a read and write of every PairState it feeds) and sets
+the event-time timer of its second; a timer applies the queued closes and computes the seconds
+from the last one computed up to the watermark (`advance_pairs`), so quiet seconds are computed
+too, and sets the timer of the next second while some fill can still be fresh.
+
+Two things a catch-up (a backlog read at once: a restart, the first minutes of the job, the
+benchmark) does that streaming does not, both seen in bench/flink_pairs.py and a bounded run
+through Kafka (docs/benchmarks.md):
+- The source reads some partitions of trades.bars before others. One that delivers nothing for
+  the idle timeout is idle, and the watermark runs ahead on the others: its bars then arrive
+  behind seconds already computed. A pair never computed waits until both legs have had a close
+  and then computes from its first (`step_pair`); a bar behind the last second asks for a call
+  by a processing-time timer (no watermark may follow). Before this, such pairs put out nothing
+  (the benchmark's expected count was never reached: the "stall"; 2 to 4 of 6 pairs missing).
+- The watermark jumps over many seconds. They are computed in slices of at most
+  PairSettings.max_records_per_call records, each call continued by a processing-time timer
+  (event-time timers wait while one is due): a Python call's output reaches Flink only when it
+  ends, and the task takes no input or checkpoint barrier during it.
+A bar that comes after its second was computed for a pair under way (late beyond the
+out-of-orderness) does not recompute that second; it becomes the close carried forward if it is
+the leg's newest.
 
 Why one key and not a key per pair: a Python operator costs a round trip to the Python worker per
 record (bundles of one, flink_jobs/environment.py), and keyed by pair each bar would become a
 record per pair it is a leg of (20 per bar for 1,000 pairs of 100 instruments) plus a Python
-key_by per record: ~400 records/s measured under load, far from 1,000 pairs a second. With one
-key the round trips are one per bar and one per second; the job runs on one slot (parallelism
-above 1 leaves the other subtasks idle), which is the issue's target. Measured in
-bench/flink_pairs.py (docs/benchmarks.md).
-
-A bar version that comes after its second was computed (a late trade within the trade_bars
-job's lateness) does not recompute that second; it becomes the close carried forward if it is the
-leg's newest bar."""
+key_by per record: ~400 records/s measured under load. With one key the round trips are one per
+bar and one per call; the job runs on one slot (parallelism above 1 leaves the other subtasks
+idle), which is the issue's target (bench/flink_pairs.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyflink.table import StreamTableEnvironment, Table
 
 from config import PairSettings
 from flink_jobs.connectors import KEY_COLUMN, ROWTIME, schema_columns
-from flink_jobs.pair_analytics import PairParameters, PairSpec, PairState
+from flink_jobs.pair_analytics import SECOND_MS, PairParameters, PairSpec, PairState
 from flink_jobs.sql_building import query, table_env
 from schemas import Topic
 
 TRADE_BAR_INTERVAL = "1s"
+# A bar behind the last second computed asks for a call this much later (wall time), so the
+# bars of a partition read late come a few hundred to a call, not one call per bar.
+LATE_BARS_WAIT_MS = 200
+# The one key of the pairs operator: every pair's state under it (see the module docstring).
+ALL_PAIRS_KEY = "pairs"
 
 
 def pair_parameters(settings: PairSettings) -> PairParameters:
@@ -56,71 +75,197 @@ def leg_routes(settings: PairSettings) -> dict[str, list[tuple[str, str]]]:
     return routes
 
 
-# The one key of the pairs operator: every pair's state under it (see the module docstring).
-ALL_PAIRS_KEY = "pairs"
+def apply_closes(
+    pairs: dict[str, PairState],
+    routes: dict[str, list[tuple[str, str]]],
+    closes: Iterable[tuple[str, int, str]],
+) -> None:
+    """The queued (instrument, second, close) of the bars, in arrival order, to the pairs they
+    feed. Nothing was computed since they arrived, so this is what applying each on arrival did."""
+    for instrument, second, close in closes:
+        for pair_id, leg in routes.get(instrument, ()):
+            pairs[pair_id].on_close(leg, second, close)
+
+
+def first_second(pairs: Iterable[PairState], last: int | None) -> int | None:
+    """The next second to compute: the one after the last computed, or, when no pair has a fresh
+    fill there (a stretch where every series broke), the first second a queued bar starts them
+    again (the stretch has no records: skipping it is computing it). Not the second of the timer
+    that fired: in a catch-up the timers of later bars fire while earlier seconds are still being
+    computed. None: nothing to compute yet."""
+    pairs = list(pairs)
+    if last is not None and any(pair.fills(last + SECOND_MS) is not None for pair in pairs):
+        return last + SECOND_MS
+    return min((s for pair in pairs if (s := pair.first_pending_after(last)) is not None), default=None)
+
+
+@dataclass
+class Slice:
+    """What one call computed (`records`: pair id and record, in order) and what follows: the
+    second to compute once the watermark passes it (`wake_at`: an event-time timer), or `resume`
+    (seconds behind the watermark remain: continue in another call), or neither (nothing queued,
+    no fill can be fresh: the legs' next bars set their timers)."""
+
+    records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    last: int | None = None
+    wake_at: int | None = None
+    resume: bool = False
+
+
+def step_pair(pair: PairState, second: int, watermark: int) -> list[tuple[str, dict[str, Any]]]:
+    """The pair's records of its seconds up to `second` (one, for a pair under way). A pair
+    never stepped waits until both legs have had a close. One that then starts behind `second`
+    (a leg whose partition the source read late: idle at the start of a catch-up, so the
+    watermark ran ahead of it and its bars come behind the seconds the other pairs computed, a
+    few per call) steps only as far as both legs' bars have come, until they reach the watermark
+    (from there on its bars come ahead of it, like every other's)."""
+    if pair.stepped_to is None:
+        if not pair.ready():
+            return []
+        first = pair.first_pending_after(None)
+        pair.catching_up = True  # until both legs' bars have reached the watermark (below)
+        at = second if first is None else min(first, second)
+    elif pair.stepped_to >= second:
+        return []
+    else:
+        at = pair.stepped_to + SECOND_MS
+    upto = second
+    if pair.catching_up:
+        known = pair.known_until()
+        upto = second if known is None else min(second, known)
+        pair.catching_up = known is not None and known < watermark
+    records = []
+    while at <= upto:
+        if pair.fills(at) is None:  # broken here: nothing to compute before its next bar
+            following = pair.first_pending_after(at)
+            if following is None or following > upto:
+                pair.step(upto)  # no record: stale up to there (marks it stepped)
+                break
+            at = following
+            continue
+        record = pair.step(at)
+        if record is not None:
+            records.append((pair.spec.pair_id, record))
+        at += SECOND_MS
+    return records
+
+
+def compute_seconds(pairs: list[PairState], second: int, watermark: int, max_steps: int) -> Slice:
+    """Every pair's record of `second` and of the seconds after it up to the watermark (over
+    stretches where every series broke, to the next queued bar: `first_second`), at most
+    `max_steps` records' worth of pair steps (at least one second)."""
+    out = Slice()
+    steps = 0
+    following: int | None = second
+    while following is not None and following <= watermark:
+        for pair in pairs:
+            out.records.extend(step_pair(pair, following, watermark))
+        out.last, steps = following, steps + len(pairs)
+        following = first_second(pairs, following)
+        if following is not None and following <= watermark and steps >= max_steps:
+            out.resume = True
+            return out
+    out.wake_at = following
+    return out
+
+
+def advance_pairs(
+    pairs: dict[str, PairState],
+    routes: dict[str, list[tuple[str, str]]],
+    queued: Iterable[tuple[str, int, str]],
+    last: int | None,
+    watermark: int,
+    max_steps: int,
+) -> Slice:
+    """One call of the operator: the closes queued since the last call applied, the pairs that
+    became ready behind the last second computed caught up to it (`step_pair`), then a slice of
+    the seconds from the next one (`first_second`) up to the watermark."""
+    apply_closes(pairs, routes, queued)
+    late = (
+        [record for pair in pairs.values() for record in step_pair(pair, last, watermark)]
+        if last is not None
+        else []
+    )
+    second = first_second(pairs.values(), last)
+    done = Slice() if second is None else compute_seconds(list(pairs.values()), second, watermark, max_steps)
+    done.records[:0] = late
+    return done
 
 
 def _pairs_function(settings: PairSettings) -> Any:
     """The operator, built here so that importing this module defines no PyFlink classes."""
     from pyflink.common import Row
     from pyflink.common.typeinfo import Types
+    from pyflink.datastream import TimeDomain
     from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
-    from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
+    from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor
 
     specs = [PairSpec.parse(text) for text in settings.pairs]
     routes = leg_routes(settings)
     params = pair_parameters(settings)
     names = [name for name, _ in schema_columns(Topic.PAIRS)]
+    per_call = settings.max_records_per_call
 
     class PairsFunction(KeyedProcessFunction):  # type: ignore[misc]
-        """One key (ALL_PAIRS_KEY); state: each pair's PairState, and the last second computed."""
+        """One key (ALL_PAIRS_KEY); state: each pair's PairState, the closes queued since the
+        last call, the last second computed, and whether a catch-up's continuation is due."""
 
         def open(self, runtime_context: RuntimeContext) -> None:
             self.pairs = runtime_context.get_map_state(
                 MapStateDescriptor("pairs", Types.STRING(), Types.PICKLED_BYTE_ARRAY())
             )
+            self.closes = runtime_context.get_list_state(
+                ListStateDescriptor("queued_closes", Types.PICKLED_BYTE_ARRAY())
+            )
             self.last = runtime_context.get_state(ValueStateDescriptor("last_second", Types.LONG()))
-
-        def _pair(self, spec: PairSpec) -> PairState:
-            pair: PairState | None = self.pairs.get(spec.pair_id)
-            return pair if pair is not None else PairState(spec, params)
+            self.resuming = runtime_context.get_state(ValueStateDescriptor("resuming", Types.BOOLEAN()))
 
         def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> list[Row]:
             instrument, second, close = value[0], value[1], value[2]
-            for pair_id, leg in routes.get(instrument, ()):
-                pair = self._pair(PairSpec.parse(pair_id))
-                pair.on_close(leg, second, close)
-                self.pairs.put(pair_id, pair)
-            last = self.last.value()
-            if instrument in routes and (last is None or second > last):
-                ctx.timer_service().register_event_time_timer(second)
+            if instrument in routes:
+                self.closes.add((instrument, second, close))
+                last = self.last.value()
+                if last is None or second > last:
+                    ctx.timer_service().register_event_time_timer(second)
+                elif not self.resuming.value():  # behind: a call soon (step_pair), not at a watermark
+                    now = ctx.timer_service().current_processing_time()
+                    ctx.timer_service().register_processing_time_timer(now + LATE_BARS_WAIT_MS)
+                    self.resuming.update(True)
             return []
 
         def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Row]:
-            """Computes every pair at `timestamp` and the seconds after it up to the watermark
-            while a fill can be fresh, then sets the timer of the next second. Not a timer per
-            second: a timer set behind the watermark from inside a Python timer would wait for
-            the next watermark, which after a jump (a catch-up, the end of the input) may never
-            come. A generator: a catch-up computes many seconds in one call, and its records go
-            out as they are made, not all at its end."""
-            last = self.last.value()
-            second = timestamp if last is None else max(timestamp, last + 1_000)
-            watermark = ctx.timer_service().current_watermark()
-            pairs = [self._pair(spec) for spec in specs]
-            while second <= max(timestamp, watermark):
-                for pair in pairs:
-                    record = pair.step(second)
-                    if record is not None:
-                        yield Row(pair.spec.pair_id, *[record[name] for name in names])
-                self.last.update(second)
-                second += 1_000
-                if all(pair.fills(second) is None for pair in pairs):
-                    break  # the legs' next bars set their own timers
-                if second > watermark:
-                    ctx.timer_service().register_event_time_timer(second)
-                    break
-            for pair in pairs:
-                self.pairs.put(pair.spec.pair_id, pair)
+            """Any timer: a bar's second, the next second (event time) or the continuation of a
+            catch-up (processing time). Applies the queued closes and computes a slice. While a
+            continuation is due an event-time timer does nothing: the continuation computes its
+            second, and Flink fires every event-time timer behind a new watermark in one go, which
+            would compute the whole catch-up before the task takes its next input or barrier."""
+            if ctx.time_domain() == TimeDomain.EVENT_TIME and self.resuming.value():
+                return
+            stored = {spec.pair_id: self.pairs.get(spec.pair_id) for spec in specs}
+            pairs = {key: pair or PairState(PairSpec.parse(key), params) for key, pair in stored.items()}
+            timers = ctx.timer_service()
+            done = advance_pairs(
+                pairs,
+                routes,
+                self.closes.get() or (),
+                self.last.value(),
+                timers.current_watermark(),
+                per_call,
+            )
+            self.closes.clear()
+            for pair_id, record in done.records:
+                yield Row(pair_id, *[record[name] for name in names])
+            if done.last is not None:
+                self.last.update(done.last)
+            if done.wake_at is not None:
+                timers.register_event_time_timer(done.wake_at)
+            if done.resume:
+                timers.register_processing_time_timer(timers.current_processing_time())
+                self.resuming.update(True)
+            else:
+                self.resuming.clear()
+            for pair_id, pair in pairs.items():
+                self.pairs.put(pair_id, pair)
 
     return PairsFunction()
 

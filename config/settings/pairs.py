@@ -26,6 +26,10 @@ class PairSettings(BaseSettings):
     adf_every_s: int = Field(default=10, ge=1)
     # ...over the spread's last this many points.
     adf_points: int = Field(default=300, ge=10)
+    # Pair records one call of the job's Python operator computes at most: after a jump of the
+    # watermark (a backlog, a restart) the seconds behind it are computed in slices of this many,
+    # each call's output leaving as it ends, not in one call of minutes (flink_jobs/pairs.py).
+    max_records_per_call: int = Field(default=2_000, ge=1)
 
     @field_validator("pairs")
     @classmethod

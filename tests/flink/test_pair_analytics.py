@@ -13,7 +13,7 @@ from statsmodels.tsa.stattools import adfuller
 from config import PairSettings
 from flink_jobs.pair_adf import adf_test
 from flink_jobs.pair_analytics import PairSpec, PairState, window_statistics
-from flink_jobs.pairs import leg_routes, pair_parameters
+from flink_jobs.pairs import advance_pairs, leg_routes, pair_parameters
 from tests.flink.reference_pairs import assert_matches, cointegrated_bars, reference_records
 
 pytestmark = pytest.mark.unit
@@ -61,6 +61,105 @@ def test_every_value_equals_the_reference(
     assert any(r["points"] == window_s for r in expected) and any(r["adf_stat"] is not None for r in expected)
     assert any(r["half_life_s"] is not None for r in expected)
     assert_matches(got, expected)
+
+
+def _operator(
+    bars: list[tuple[str, int, str]],
+    settings: PairSettings,
+    max_steps: int,
+    defer: bool,
+    lead_s: int | None,
+    late: str | None = None,
+) -> tuple[list, int]:
+    """The pairs operator's timers, as Flink fires them, around `advance_pairs` (the logic of each
+    call): the bars arrive in order of their second, each queued and setting the event-time timer
+    of its second; the watermark trails the newest bar by `lead_s` (None: a catch-up, every bar in
+    before the watermark passes any); every event-time timer behind a new watermark fires in one go
+    (those set meanwhile too), then the processing-time continuation of a slice, if one is due,
+    once per second of input. `defer`: an event-time timer does nothing while a continuation is due
+    (the operator's rule); else it computes a slice too. `late`: an instrument whose bars all
+    arrive after the others' last (a partition the source read late: the watermark ran ahead of
+    it); a bar behind the last second computed asks for a call. Records and calls."""
+    routes = leg_routes(settings)
+    pairs = {s: PairState(PairSpec.parse(s), pair_parameters(settings)) for s in settings.pairs}
+    queued: list[tuple[str, int, str]] = []
+    timers: set[int] = set()
+    state: dict = {"last": None, "resume": False, "calls": 0, "records": []}
+
+    def call(watermark: int) -> None:
+        done = advance_pairs(pairs, routes, queued, state["last"], watermark, max_steps)
+        queued.clear()
+        state["records"] += done.records
+        state["last"] = done.last if done.last is not None else state["last"]
+        state["resume"], state["calls"] = done.resume, state["calls"] + 1
+        if done.wake_at is not None:
+            timers.add(done.wake_at)
+
+    def fire(watermark: int) -> None:
+        while timers and min(timers) <= watermark:
+            timers.discard(min(timers))
+            if not (state["resume"] and defer):
+                call(watermark)
+
+    def arrive(bar: tuple[str, int, str]) -> None:
+        queued.append(bar)
+        if state["last"] is None or bar[1] > state["last"]:
+            timers.add(bar[1])
+        elif not state["resume"]:
+            state["resume"] = True
+
+    seconds = sorted({t for _, t, _ in bars})
+    for second in seconds:
+        for bar in (b for b in bars if b[1] == second and b[0] != late):
+            arrive(bar)
+        if lead_s is not None:
+            fire(second - lead_s * 1000)
+            if state["resume"]:
+                call(second - lead_s * 1000)
+    end = seconds[-1] + 60_000
+    fire(end)
+    for bar in (b for b in bars if b[0] == late):  # a few at a time, as the source reads them
+        arrive(bar)
+        if state["resume"] and bar[1] % 3_000 == 0:
+            call(end)
+    while state["resume"]:
+        call(end)
+        fire(end)
+    return state["records"], state["calls"]
+
+
+@pytest.mark.parametrize("late", [None, "okx:BTC-USDT"])
+@pytest.mark.parametrize("lead_s", [None, 2])
+@pytest.mark.parametrize("defer", [True, False])
+@pytest.mark.parametrize("max_steps", [1, 7, 10**9])
+def test_the_operator_in_slices_equals_the_reference(
+    max_steps: int, defer: bool, lead_s: int | None, late: str | None
+) -> None:
+    """However the seconds behind the watermark are sliced over calls, in a catch-up (a backlog
+    read at once) or streaming, every pair's records are the reference's: two pairs sharing a leg,
+    a gap of every leg longer than the fill bound (the series break, and the computation skips to
+    the next bar); and with one leg's bars all behind the watermark (`late`: read late by the
+    source), which the pair computes when they come (it failed with no record of that pair)."""
+    pair2 = "okx:BTC-USDT/binance:BTCUSDT"
+    settings = PairSettings(
+        pairs=[PAIR, pair2], window_s=60, min_points=30, fill_max_age_ms=3_000, adf_every_s=5, adf_points=60
+    )
+    eth, btc = cointegrated_bars(11, 200, START, gap_at=90, gap_s=8)
+    okx, _ = cointegrated_bars(12, 200, START, gap_at=90, gap_s=8)
+    legs = {"binance:ETHUSDT": eth, "binance:BTCUSDT": btc, "okx:BTC-USDT": okx}
+    for closes in legs.values():  # a bar of every leg a minute on, as the job's inputs end (no record)
+        closes[START + 260_000] = closes[max(closes)]
+    bars = sorted(
+        ((key, t, close) for key, closes in legs.items() for t, close in closes.items()), key=lambda b: b[1]
+    )
+    got, calls = _operator(bars, settings, max_steps, defer, lead_s, late)
+    for pair in (PAIR, pair2):
+        y, x = pair.split("/")
+        expected = reference_records(legs[y], legs[x], pair, settings)
+        assert len(expected) > 100
+        assert_matches([r for p, r in got if p == pair], expected)
+    if max_steps == 1:
+        assert calls > 150  # a call per second
 
 
 def test_a_gap_longer_than_the_fill_bound_restarts_the_window() -> None:

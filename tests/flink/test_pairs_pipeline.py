@@ -5,7 +5,9 @@ pair, conforming to its schema; 1 min bars on the same topic are ignored.
 
 Deterministic without timing: all bars are in Kafka before the job starts, and a bar of an
 instrument no pair uses, far later on every partition, takes the watermark past the last second
-of the input; so every second of the reference is computed, each once."""
+of the input; so every second of the reference is computed, each once. That is a catch-up (the
+watermark jumps past a backlog), computed here in slices of two seconds (max_records_per_call 3):
+each slice's call continued by a processing-time timer, the path a backlog of 1,000 pairs takes."""
 
 from __future__ import annotations
 
@@ -25,7 +27,10 @@ from tests.flink.reference_pairs import assert_matches, cointegrated_bars, refer
 pytestmark = pytest.mark.integration
 
 PAIRS = ["binance:ETHUSDT/binance:BTCUSDT", "okx:BTC-USDT/binance:BTCUSDT"]
-SETTINGS = {"window_s": 60, "min_points": 30, "fill_max_age_ms": 3_000, "adf_every_s": 5, "adf_points": 60}
+SETTINGS = {
+    "window_s": 60, "min_points": 30, "fill_max_age_ms": 3_000, "adf_every_s": 5, "adf_points": 60,
+    "max_records_per_call": 3,
+}  # fmt: skip
 
 
 def _bar(key: str, start: int, close: str, interval: str = "1s") -> dict[str, Any]:
