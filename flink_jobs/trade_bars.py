@@ -165,7 +165,10 @@ def bar_versions(bars: Table) -> Table:
         raise TypeError("bar_versions needs a StreamTableEnvironment")
     # Bundles of many versions, not the environment's bundles of one (flink_jobs/environment.py:
     # kept for operators whose output's watermarks matter): nothing after this step reads event
-    # time, and a round trip to the Python worker per version was the job's bottleneck.
+    # time, and a round trip to the Python worker per version was the job's bottleneck. The
+    # hazard of such bundles (a watermark held in an open bundle is dropped when the input turns
+    # idle) reaches only the sink's watermark metric here, until the input flows again: the bars
+    # themselves are closed by the windows before this step.
     for key, value in BAR_VERSION_BUNDLES.items():
         t_env.get_config().set(key, value)
     kinds = {"STRING": Types.STRING(), "INT": Types.INT(), "BIGINT": Types.LONG(), "DOUBLE": Types.DOUBLE()}
