@@ -50,7 +50,12 @@ def test_redis_layout_is_written_as_specified(sink_env, test_redis, run_sink_thr
     wait_for("alerts stream", lambda: r.xlen(keys.alerts_stream()) >= 2)
     wait_for("bars", lambda: r.zcard(keys.bars("1s", e.exchange, "BTCUSDT")) == 3)
     wait_for("latest", lambda: r.exists(keys.latest(e.exchange, "ETHUSDT")))
-    time.sleep(1.0)
+    # Every record produced above read and accounted for (written, deduplicated or rejected), so
+    # what follows sees the sink's final state; a fixed sleep here lost the race to the broken
+    # record on a loaded machine (its reject not yet counted when the sink stopped).
+    produced = {Topic.PROCESSED: 101, Topic.RAW: 3, Topic.BARS: 5, Topic.ALERTS: 3}
+    wait_for("every record consumed", lambda: all(
+        sink.loop.metrics.value("obm_sink_records_consumed_total", topic=t.value) >= n for t, n in produced.items()))  # fmt: skip
     sink.stop()
 
     assert {m.decode() for m in r.smembers(keys.symbols())} == {
