@@ -77,7 +77,9 @@ async def running(
 def read_topic(
     kafka: KafkaSettings, topic: str, timeout_s: float = 20.0
 ) -> list[tuple[str | None, dict[str, Any]]]:
-    """Every record of a one-partition topic, from the start to the end offset at call time."""
+    """Every record of a one-partition topic, from the start to the end offset at call time: a
+    record produced after that (the topic may still be written) is not read, so a poll while a
+    producer runs gets exactly the `high` records the watermark said."""
     consumer = Consumer(
         {
             "bootstrap.servers": kafka.bootstrap_servers,
@@ -92,8 +94,8 @@ def read_topic(
         out: list[tuple[str | None, dict[str, Any]]] = []
         deadline = time.monotonic() + timeout_s
         while len(out) < high and time.monotonic() < deadline:
-            for msg in consumer.consume(10_000, timeout=0.5):
-                if msg.error():
+            for msg in consumer.consume(min(10_000, high - len(out)), timeout=0.5):
+                if msg.error() or msg.offset() >= high:
                     continue
                 key = msg.key().decode() if msg.key() else None
                 out.append((key, orjson.loads(msg.value())))
