@@ -31,6 +31,7 @@ from schemas.registry import load_schema
 from schemas.topics import Topic
 from sinks.batching import SinkRecord
 from sinks.decoding.contract import RejectedRecord, TopicContract
+from sinks.decoding.fast_check import compile_value_check
 from sinks.decoding.records import decode_record
 from sinks.decoding.vocabulary import (
     ANNOTATIONS,
@@ -38,6 +39,7 @@ from sinks.decoding.vocabulary import (
     Unsupported,
     check_object_schema,
     ecma_pattern,
+    nested_object,
     python_types,
 )
 
@@ -72,6 +74,9 @@ def _strings(col: Sequence[Any]) -> set[str]:
 def _property_checks(spec: dict[str, Any]) -> tuple[frozenset[type], list[ColumnCheck]]:
     """(allowed Python types or None for any, extra column checks) for one property's schema.
     The extra checks run only after the column's types were found within the allowed ones."""
+    if nested_object(spec) is not None:  # a closed nested object (an alert's context): value by value
+        ok = compile_value_check(spec)
+        return python_types(spec), [lambda col, types: all(map(ok, col))]
     unknown = set(spec) - ANNOTATIONS - _VALUE_KEYWORDS
     if unknown:
         raise Unsupported(unknown)

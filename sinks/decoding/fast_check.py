@@ -25,6 +25,7 @@ from sinks.decoding.vocabulary import (
     Unsupported,
     check_object_schema,
     ecma_pattern,
+    nested_object,
     python_types,
 )
 
@@ -54,6 +55,9 @@ class _Generator:
 
     def value_expr(self, v: str, spec: dict[str, Any]) -> str:
         """A boolean expression over the variable `v` that is True only if `spec` accepts it."""
+        nested = nested_object(spec)
+        if nested is not None:
+            return f"type({v}) in {self.const(python_types(spec))} and (type({v}) is not dict or {self.object_check(*nested)}({v}))"
         unknown = set(spec) - ANNOTATIONS - _VALUE_KEYWORDS
         if unknown:
             raise Unsupported(unknown)
@@ -85,6 +89,20 @@ class _Generator:
         if not conds:
             raise Unsupported("unconstrained value")
         return " and ".join(conds)
+
+    def object_check(self, props: dict[str, dict[str, Any]], required: frozenset[str]) -> str:
+        """The name of a function that is True only for a dict with the required keys, no other
+        keys than `props`, and every value accepted by its property (a closed nested object)."""
+        names = frozenset(props)
+        checks = {
+            name: eval(f"lambda x: {self.value_expr('x', spec)}", self.ns) for name, spec in props.items()
+        }  # noqa: S307
+
+        def check(d: dict[str, Any]) -> bool:
+            keys = d.keys()
+            return required <= keys and keys <= names and all(checks[k](d[k]) for k in keys)
+
+        return self.const(check)
 
     def items_expr(self, v: str, item: dict[str, Any]) -> str:
         keys = set(item) - ANNOTATIONS
@@ -147,4 +165,12 @@ def compile_fast_check(schema: dict[str, Any]) -> Check | None:
         return None
     exec("\n".join(lines), gen.ns)  # noqa: S102 - source generated above from the schema
     check: Check = gen.ns["check"]
+    return check
+
+
+def compile_value_check(spec: dict[str, Any]) -> Check:
+    """A function True only for values that one property's schema `spec` certainly accepts (the
+    column path uses it for closed nested objects); raises Unsupported like the whole-record check."""
+    gen = _Generator()
+    check: Check = eval(f"lambda x: {gen.value_expr('x', spec)}", gen.ns)  # noqa: S307 - generated here
     return check

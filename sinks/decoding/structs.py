@@ -45,7 +45,14 @@ import msgspec
 from schemas.registry import load_schema
 from schemas.topics import Topic
 from sinks.decoding.contract import TopicContract
-from sinks.decoding.vocabulary import ANNOTATIONS, Unsupported, check_object_schema, ecma_pattern, type_names
+from sinks.decoding.vocabulary import (
+    ANNOTATIONS,
+    Unsupported,
+    check_object_schema,
+    ecma_pattern,
+    nested_object,
+    type_names,
+)
 from sinks.postgres_rows import _PG_EPOCH_MS, MAX_MS, MIN_MS, TIMESTAMPTZ, TableSpec
 
 # The property keywords the Structs translate (on top of the annotations).
@@ -101,8 +108,27 @@ def _array(spec: dict[str, Any]) -> Any:
     return Annotated[list[element], msgspec.Meta(**meta)] if meta else list[element]  # type: ignore[valid-type]
 
 
-def _annotation(spec: dict[str, Any]) -> Any:
-    """The msgspec type of one property: accepts a subset of what `spec` accepts."""
+def _object(spec: dict[str, Any]) -> Any:
+    """A closed nested object (an alert's context) as a nested Struct: unknown fields forbidden,
+    required ones without a default, each field's type from its own schema."""
+    nested = nested_object(spec)
+    assert nested is not None
+    props, required = nested
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for name, sub in props.items():
+        tp = _annotation(sub, nested=True)
+        fields.append((name, tp) if name in required else (name, tp, None))
+    struct = msgspec.defstruct("NestedObject", fields, kw_only=True, forbid_unknown_fields=True, gc=False)
+    return Optional[struct] if "null" in type_names(spec) else struct  # noqa: UP045 - built at run time
+
+
+def _annotation(spec: dict[str, Any], nested: bool) -> Any:
+    """The msgspec type of one property: accepts a subset of what `spec` accepts. Closed nested
+    objects only where `nested` (Structs read by attribute; a COPY row cannot hold a Struct)."""
+    if nested_object(spec) is not None:
+        if not nested:
+            raise Unsupported("a nested object in a COPY row")
+        return _object(spec)
     unknown = set(spec) - ANNOTATIONS - _VALUE_KEYWORDS
     if unknown:
         raise Unsupported(unknown)
@@ -145,16 +171,17 @@ def _annotation(spec: dict[str, Any]) -> Any:
     return Optional[base] if "null" in names else base  # noqa: UP045 - built at run time
 
 
-def _struct(topic: Topic, order: Sequence[str]) -> type[msgspec.Struct]:
+def _struct(topic: Topic, order: Sequence[str], nested: bool) -> type[msgspec.Struct]:
     """A Struct of the topic's properties in `order` (required ones without a default); raises
-    Unsupported when the schema has something this module does not translate with certainty."""
+    Unsupported when the schema has something this module does not translate with certainty (or a
+    nested object, unless `nested`)."""
     schema = load_schema(topic)
     check_object_schema(schema)
     props: dict[str, Any] = schema["properties"]
     required = set(schema.get("required", ()))
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     for name in order:
-        tp = _annotation(props[name])
+        tp = _annotation(props[name], nested)
         fields.append((name, tp) if name in required else (name, tp, None))
     return msgspec.defstruct(f"{topic.name.title()}Record", fields, kw_only=True, forbid_unknown_fields=True,
                              gc=False)  # fmt: skip
@@ -177,7 +204,7 @@ def struct_decoder(topic: Topic) -> msgspec.json.Decoder[Any] | None:
     """A decoder of the topic's records into Structs with the schema's fields, or None when the
     schema has something this module does not translate with certainty."""
     try:
-        struct = _struct(topic, tuple(load_schema(topic)["properties"]))
+        struct = _struct(topic, tuple(load_schema(topic)["properties"]), nested=True)
     except (Unsupported, KeyError):
         return None
     return msgspec.json.Decoder(struct)
@@ -246,7 +273,7 @@ def struct_rows(topic: Topic, spec: TableSpec, pg_types: tuple[str, ...]) -> Str
             if props[name].get("type") != "integer" or name not in required:
                 raise Unsupported("a time that is not a required integer")
         order = (VERSION_FIELD, *stored)
-        struct = _struct(topic, order)
+        struct = _struct(topic, order, nested=False)
     except (Unsupported, KeyError):
         return None
     return StructRows(msgspec.json.Decoder(struct), order, has_ts, time_fields)

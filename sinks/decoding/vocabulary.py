@@ -36,6 +36,32 @@ class Unsupported(Exception):
     """A schema uses something a decoder does not translate with certainty: its path is off."""
 
 
+# The keywords of a closed nested object property (e.g. an alert's `context`): its type must be
+# object (or object and null), and it must not allow other properties than those it names.
+NESTED_OBJECT_KEYWORDS = frozenset({"type", "properties", "additionalProperties", "required"})
+
+
+def nested_object(spec: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], frozenset[str]] | None:
+    """(properties, required names) of a closed nested object property; None when `spec` is not
+    an object property; raises Unsupported for an object property any decoder path could get wrong
+    (open to other properties, other keywords, or a required name that is not a property)."""
+    if "properties" not in spec and not ("type" in spec and "object" in type_names(spec)):
+        return None
+    if set(spec) - ANNOTATIONS - NESTED_OBJECT_KEYWORDS or spec.get("additionalProperties") is not False:
+        raise Unsupported("an object property that is not closed")
+    if (
+        "type" not in spec
+        or not set(type_names(spec)) <= {"object", "null"}
+        or "object" not in type_names(spec)
+    ):
+        raise Unsupported("an object property of other types")
+    props: dict[str, dict[str, Any]] = spec.get("properties", {})
+    required = frozenset(spec.get("required", ()))
+    if not required <= set(props):
+        raise Unsupported("a required name that is not a property")
+    return props, required
+
+
 def type_names(spec: dict[str, Any]) -> list[str]:
     """The JSON type names a property's `type` allows (a string or a list in JSON Schema)."""
     t = spec["type"]
