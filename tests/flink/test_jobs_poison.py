@@ -225,7 +225,9 @@ def test_bars_and_alerts_jobs_send_each_poison_record_to_the_dlq_and_carry_on(
     alerts_expected = reference_alerts(good, seed)
     assert any(a[3] == "XXXUSDT" and a[4] > live["event_time"] for a in alerts_expected)
 
-    jobs = {job: submit_job(job, flink=flink_settings, kafka=kafka, alerts=seed) for job in ("bars", "alerts")}
+    jobs = {
+        job: submit_job(job, flink=flink_settings, kafka=kafka, alerts=seed) for job in ("bars", "alerts")
+    }
     try:
         bars = consume_until(
             kafka,
