@@ -3,7 +3,6 @@ batch at hand, commit it and exit 0. Shared by `python -m sinks` and `obm sink`.
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 from types import FrameType
@@ -11,6 +10,7 @@ from typing import Any
 
 from config import ContractSettings, KafkaSettings, PostgresSettings, RedisSettings, SinkSettings
 from config.clients import LATEST_VALUE_ISOLATION_LEVEL
+from obm.runtime.gc_tuning import tune_gc
 from obm.runtime.logs import configure_logging
 from sinks.batching import BatchingSink
 from sinks.consume_loop import ConsumeLoop
@@ -46,16 +46,6 @@ def build_loop(kind: str, kafka: KafkaSettings | None = None, sink_settings: Sin
     return ConsumeLoop(sink, kafka, group, SinkMetrics(kind),
                        batch_max_records=ss.batch_max_records, batch_max_ms=ss.batch_max_ms,
                        extra_consumer_config=consumer_overrides)  # fmt: skip
-
-
-def tune_gc() -> None:
-    """Fewer, cheaper cyclic-GC passes. A batch allocates tens of thousands of tracked containers
-    (records, value tuples, rows), so the default generation-0 threshold (700) runs a collection
-    every few hundred records, and the older generations rescan everything the process keeps.
-    Objects alive at startup are frozen out of the scans; collections still run, just less often.
-    Measured: +15% of the database sink's decode throughput (docs/benchmarks.md)."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 def run_sink(kind: str) -> int:
