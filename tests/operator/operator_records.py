@@ -23,8 +23,14 @@ def example_record(topic: Topic, **changes: Any) -> dict[str, Any]:
 
 
 def make_topic(settings: KafkaSettings, name: str, partitions: int) -> None:
+    """A topic that keeps its records whatever their timestamps. The tests write records stamped
+    in 2025 (T0) to check times; under the broker's retention (24 h) the next retention check, every
+    5 minutes, deletes them, and a test whose produce and read straddled one lost its records: in a
+    fresh-clone `make test` (2026-12-06) `obm tail -n 3` then waited for ever on a topic whose three
+    partitions each had log start = end = 1."""
     admin = AdminClient(client_config(settings))
-    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(30)
+    topic = NewTopic(name, num_partitions=partitions, replication_factor=1, config={"retention.ms": "-1"})
+    admin.create_topics([topic])[name].result(30)
 
 
 def produce(
