@@ -15,6 +15,7 @@ from typing import Any
 import native_engine_required  # noqa: F401 - first: skips or fails this module without the engine
 import orjson
 import pytest
+from bytes_publisher import BytesPublisher
 
 from producer.capture import iter_lines
 from producer.exchanges import BookSnapshot, ExchangeSpec, binance_spot, binance_usdm
@@ -24,28 +25,6 @@ from producer.simulator.market_model import SymbolModel, depth_update
 
 pytestmark = pytest.mark.unit
 CAPTURE = Path(__file__).resolve().parents[3] / "shared" / "data" / "binance-spot-ethusdt-20240808.txt.gz"
-
-
-class BytesPublisher:
-    """Keeps what each engine would send to Kafka, as bytes."""
-
-    def __init__(self) -> None:
-        self.raw: list[tuple[bytes, bytes, bool]] = []
-        self.dlq: list[dict[str, Any]] = []
-
-    def publish_book(self, key: bytes, record: dict[str, Any], force_check: bool = False) -> bool:
-        self.raw.append((key, orjson.dumps(record), force_check))
-        return True
-
-    def publish_book_json(self, key: bytes, payload: bytes, force_check: bool = False) -> bool:
-        self.raw.append((key, payload, force_check))
-        return True
-
-    def publish_dlq(self, record: dict[str, Any]) -> None:
-        self.dlq.append({k: v for k, v in record.items() if k != "error_time_ms"})  # wall clock
-
-    def poll(self, timeout: float = 0.0) -> int:
-        return 0
 
 
 def _state(feed: BookFeed) -> list[tuple]:

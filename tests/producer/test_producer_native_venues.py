@@ -21,6 +21,7 @@ from typing import Any
 import native_engine_required  # noqa: F401 - first: skips or fails this module without the engine
 import orjson
 import pytest
+from bytes_publisher import BytesPublisher
 
 from producer.exchanges import ExchangeSpec, bybit_inverse, bybit_linear, bybit_spot, okx_spot, okx_swap
 from producer.exchanges.hyperliquid_perp import EXCHANGE as HYPERLIQUID_PERP
@@ -37,28 +38,6 @@ from producer.stream_sync import SnapshotStreamSync, StreamBookSync
 pytestmark = pytest.mark.unit
 
 Frames = list[bytes]
-
-
-class BytesPublisher:
-    """What each engine would send to Kafka, as bytes."""
-
-    def __init__(self) -> None:
-        self.raw: list[tuple[bytes, bytes, bool]] = []
-        self.dlq: list[dict[str, Any]] = []
-
-    def publish_book(self, key: bytes, record: dict[str, Any], force_check: bool = False) -> bool:
-        self.raw.append((key, orjson.dumps(record), force_check))
-        return True
-
-    def publish_book_json(self, key: bytes, payload: bytes, force_check: bool = False) -> bool:
-        self.raw.append((key, payload, force_check))
-        return True
-
-    def publish_dlq(self, record: dict[str, Any]) -> None:
-        self.dlq.append({k: v for k, v in record.items() if k != "error_time_ms"})  # wall clock
-
-    def poll(self, timeout: float = 0.0) -> int:
-        return 0
 
 
 def _changes(model: SymbolModel) -> tuple[list[list[str]], list[list[str]]]:
