@@ -145,6 +145,10 @@ class PairState:
     # Started behind the seconds the other pairs computed (a leg read late): bounded by how far
     # both legs' bars have come until they reach the pairs' second (flink_jobs/pairs.step_pair).
     catching_up: bool = False
+    # While catching up: the newest `known_until` seen and the wall time it was first seen
+    # (a lagging leg that brings nothing new for PairSettings.catch_up_release_ms is quiet).
+    known_seen: int | None = None
+    known_seen_at_ms: int = 0
 
     def __init__(self, spec: PairSpec, params: PairParameters) -> None:
         self.spec, self.params = spec, params

@@ -30,6 +30,11 @@ class PairSettings(BaseSettings):
     # watermark (a backlog, a restart) the seconds behind it are computed in slices of this many,
     # each call's output leaving as it ends, not in one call of minutes (flink_jobs/pairs.py).
     max_records_per_call: int = Field(default=2_000, ge=1)
+    # A pair whose start found one leg behind the others (its partition read late) computes only
+    # as far as both legs' bars have come; when its lagging leg brings nothing new for this long
+    # (wall time), the leg is quiet, not late, and the pair follows the watermark again with
+    # forward fills (flink_jobs/pairs.step_pair). Twice the sources' default idle timeout.
+    catch_up_release_ms: int = Field(default=10_000, ge=0)
 
     @field_validator("pairs")
     @classmethod

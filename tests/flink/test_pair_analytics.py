@@ -13,7 +13,7 @@ from statsmodels.tsa.stattools import adfuller
 from config import PairSettings
 from flink_jobs.pair_adf import adf_test
 from flink_jobs.pair_analytics import PairSpec, PairState, window_statistics
-from flink_jobs.pairs import advance_pairs, leg_routes, pair_parameters
+from flink_jobs.pairs import Clock, advance_pairs, bar_call, leg_routes, pair_parameters
 from tests.flink.reference_pairs import assert_matches, cointegrated_bars, reference_records
 
 pytestmark = pytest.mark.unit
@@ -63,6 +63,9 @@ def test_every_value_equals_the_reference(
     assert_matches(got, expected)
 
 
+RELEASE_MS = 10_000
+
+
 def _operator(
     bars: list[tuple[str, int, str]],
     settings: PairSettings,
@@ -79,19 +82,24 @@ def _operator(
     once per second of input. `defer`: an event-time timer does nothing while a continuation is due
     (the operator's rule); else it computes a slice too. `late`: an instrument whose bars all
     arrive after the others' last (a partition the source read late: the watermark ran ahead of
-    it); a bar behind the last second computed asks for a call. Records and calls."""
+    it); a bar behind the last second computed asks for a call. Wall time runs 50 ms a call;
+    when a pair waits for a lagging leg and nothing else is due, the release call comes
+    RELEASE_MS later. Records and calls."""
     routes = leg_routes(settings)
     pairs = {s: PairState(PairSpec.parse(s), pair_parameters(settings)) for s in settings.pairs}
     queued: list[tuple[str, int, str]] = []
     timers: set[int] = set()
-    state: dict = {"last": None, "resume": False, "calls": 0, "records": []}
+    state: dict = {"last": None, "resume": False, "recheck": False, "calls": 0, "records": [], "now": 0}
 
     def call(watermark: int) -> None:
-        done = advance_pairs(pairs, routes, queued, state["last"], watermark, max_steps)
+        state["now"] += 50
+        clock = Clock(state["now"], RELEASE_MS)
+        done = advance_pairs(pairs, routes, queued, state["last"], watermark, max_steps, clock)
         queued.clear()
         state["records"] += done.records
         state["last"] = done.last if done.last is not None else state["last"]
-        state["resume"], state["calls"] = done.resume, state["calls"] + 1
+        state["resume"], state["recheck"] = done.resume, done.recheck
+        state["calls"] += 1
         if done.wake_at is not None:
             timers.add(done.wake_at)
 
@@ -122,24 +130,30 @@ def _operator(
         arrive(bar)
         if state["resume"] and bar[1] % 3_000 == 0:
             call(end)
-    while state["resume"]:
+    while state["resume"] or state["recheck"]:
+        if not state["resume"]:
+            state["now"] += RELEASE_MS
         call(end)
         fire(end)
     return state["records"], state["calls"]
 
 
+@pytest.mark.parametrize("trailing", [True, False])
 @pytest.mark.parametrize("late", [None, "okx:BTC-USDT"])
 @pytest.mark.parametrize("lead_s", [None, 2])
 @pytest.mark.parametrize("defer", [True, False])
 @pytest.mark.parametrize("max_steps", [1, 7, 10**9])
 def test_the_operator_in_slices_equals_the_reference(
-    max_steps: int, defer: bool, lead_s: int | None, late: str | None
+    max_steps: int, defer: bool, lead_s: int | None, late: str | None, trailing: bool
 ) -> None:
     """However the seconds behind the watermark are sliced over calls, in a catch-up (a backlog
     read at once) or streaming, every pair's records are the reference's: two pairs sharing a leg,
     a gap of every leg longer than the fill bound (the series break, and the computation skips to
     the next bar); and with one leg's bars all behind the watermark (`late`: read late by the
-    source), which the pair computes when they come (it failed with no record of that pair)."""
+    source), which the pair computes when they come (it failed with no record of that pair).
+    `trailing`: a bar of every leg a minute after the input, or not (the input just ends, the
+    watermark far beyond it: the forward-filled seconds after the last bars come from the call
+    that releases the pairs; without it they never came, tests/flink/test_pairs_pipeline.py)."""
     pair2 = "okx:BTC-USDT/binance:BTCUSDT"
     settings = PairSettings(
         pairs=[PAIR, pair2], window_s=60, min_points=30, fill_max_age_ms=3_000, adf_every_s=5, adf_points=60
@@ -147,7 +161,7 @@ def test_the_operator_in_slices_equals_the_reference(
     eth, btc = cointegrated_bars(11, 200, START, gap_at=90, gap_s=8)
     okx, _ = cointegrated_bars(12, 200, START, gap_at=90, gap_s=8)
     legs = {"binance:ETHUSDT": eth, "binance:BTCUSDT": btc, "okx:BTC-USDT": okx}
-    for closes in legs.values():  # a bar of every leg a minute on, as the job's inputs end (no record)
+    for closes in legs.values() if trailing else ():  # a bar of every leg a minute on (no record)
         closes[START + 260_000] = closes[max(closes)]
     bars = sorted(
         ((key, t, close) for key, closes in legs.items() for t, close in closes.items()), key=lambda b: b[1]
@@ -218,3 +232,20 @@ def test_settings_parse_pairs_and_routes() -> None:
             PairSettings(pairs=bad)
     with pytest.raises(ValueError):
         PairSettings(window_s=60, adf_points=120)
+
+
+@pytest.mark.parametrize(
+    ("second", "last", "watermark", "resuming", "call"),
+    [
+        (5_000, None, -(2**63), None, "watermark"),  # first bar, no watermark yet
+        (5_000, 4_000, 3_000, False, "watermark"),  # ahead of both: its second's timer
+        (5_000, 4_000, 5_000, False, "soon"),  # at the watermark: no later watermark may come
+        (5_000, None, 9_000, None, "soon"),  # a partition read late, nothing computed yet
+        (3_000, 4_000, 2_000, False, "soon"),  # behind the last second computed (step_pair)
+        (5_000, 4_000, 9_000, True, None),  # a continuation is due: it applies the bar
+    ],
+)
+def test_a_bar_behind_the_watermark_asks_for_a_call_not_a_watermark(
+    second: int, last: int | None, watermark: int, resuming: bool | None, call: str | None
+) -> None:
+    assert bar_call(second, last, watermark, resuming) == call
