@@ -31,6 +31,11 @@ class VenueRecorder(StreamRecorder[VenueCaptureWriter]):
         super().__init__(options)
         if self.spec.subscribe is None:
             raise ValueError(f"{self.spec.id} streams by URL: producer.recorder.Recorder records it")
+        # The levels a REST snapshot asks for (Gate.io): the producer's own by default, so a
+        # replay serves the book the producer would have fetched (RecordOptions.snapshot_limit
+        # is Binance's 1000); deeper when the replay's producer asks for more
+        # (ProducerOptions.snapshot_limit, e.g. a test that wants books without a depth window).
+        self.snapshot_limit = self.spec.snapshot_limit
 
     def _open_writer(self) -> VenueCaptureWriter:
         return VenueCaptureWriter(self.options.output)
@@ -94,7 +99,7 @@ class VenueRecorder(StreamRecorder[VenueCaptureWriter]):
         self._follow_chain(event.symbol, event.first_id, event.final_id, None, session, writer)
 
     def _snapshot_params(self, symbol: str) -> dict[str, str]:
-        return self.spec.snapshot_params(symbol, self.spec.snapshot_limit)
+        return self.spec.snapshot_params(symbol, self.snapshot_limit)
 
     def _write_snapshot(self, writer: VenueCaptureWriter, receive_ns: int, body: bytes, symbol: str) -> None:
         writer.write_rest(receive_ns, "snapshot", body, symbol)
