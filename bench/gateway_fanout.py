@@ -9,21 +9,38 @@ for 1,000 sockets and would be the figure), each subscribed to `--keys-per-clien
 the metrics channel (spread evenly, so every record goes to clients x keys-per-client / symbols of
 them), and one client in this process subscribed to `*` that never reads.
 
+One producer writes the warm-up and the window as one steady stream, and only once a first record
+of it was acked: a new idempotent producer gets its first ack ~0.5 s after it is created (on a warm
+broker; librdkafka's PID timer; ~1.7 s on a fresh one, a plain producer ~30-90 ms), and the records
+produced meanwhile wait in librdkafka with their Kafka timestamp already set. Until 2026-12-06 the
+window had a producer of its own, so its first ~0.5 s of records (1.7% of a 30 s window) reached
+the gateway at once, late by up to 0.5 s before the gateway saw them, plus the time the gateway and
+the clients took to work off that burst: p99 0.4-1.4 s, whatever the gateway did
+(`--window-producer new` still runs it that way, to compare).
+
 Two latencies: end to end, the client's clock when it has parsed an update minus the record's
 Kafka timestamp (`ts`: the broker, the gateway and the clients' own event loops); and the
 gateway's relay, from its obm_gateway_relay_seconds histogram over the window (the Kafka timestamp
 of the oldest record of each batch the gateway relays to the moment the batch's messages were
-written to the sockets; bucket bounds, so "<= x ms"). Beside them the CPU each part used over the
-window (cores, from /proc), the sequence gaps the reading clients saw (conflation of a client that
-fell behind) and the gateway's own metrics.
+written to the sockets; bucket bounds, so "<= x ms"), with its part before the gateway's event loop
+(obm_gateway_fetch_seconds: producer, broker, fetch, poll thread) and the loop's own stalls
+(obm_gateway_loop_lag_seconds). Beside them the CPU each part used over the window (cores, from
+/proc), the sequence gaps the reading clients saw (conflation of a client that fell behind) and
+the gateway's own metrics. Then a timeline, one line per second from the warm-up's start to 3 s
+after the window (by Kafka timestamp): the end-to-end p50/p99/max of that second's records, the
+producer's own latency to the broker's ack (1 record in 100), the gateway's histograms over that
+second, the CPU of the gateway, of the clients and of the whole machine, and the client processes'
+largest event-loop delay and GC pause: a start-up backlog shows in the first lines, a periodic
+stall as isolated lines, a client-side delay as e2e far above relay.
 
 Run: .venv/bin/python -m bench.gateway_fanout [--clients 1000 --rate 20000 --symbols 1000
---keys-per-client 1 --seconds 30 --client-procs 4]"""
+--keys-per-client 1 --seconds 30 --client-procs 4 --window-producer same]"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import os
 import shutil
@@ -34,6 +51,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -67,17 +85,59 @@ def processed(symbol: str, seq: int) -> bytes:
     })  # fmt: skip
 
 
-def produce_steadily(kafka: KafkaSettings, names: list[str], rate: int, seconds: float,
-                     sent: list[int]) -> None:  # fmt: skip
-    """`rate` records/s for `seconds`, in slices of 5 ms, round robin over the symbols."""
-    producer = Producer(producer_config(kafka, {"linger.ms": 1, "queue.buffering.max.messages": 1_000_000}))
+ACK_SAMPLE = 100  # every 100th record's way to the broker's ack is timed
+
+
+def new_producer(kafka: KafkaSettings) -> Producer:
+    return Producer(producer_config(kafka, {"linger.ms": 1, "queue.buffering.max.messages": 1_000_000}))
+
+
+def make_ready(producer: Producer, kafka: KafkaSettings) -> float:
+    """Seconds until a first record (of a key no reading client has) is acked on every partition:
+    the producer's metadata and idempotence PID (on a fresh broker the first PID waits for the
+    transaction coordinator to load) and each partition's first write. Records produced before
+    that would wait in librdkafka with their Kafka timestamp already set, a latency of the
+    producer's start, not of the gateway."""
+    started = time.monotonic()
+    topic = topic_name(Topic.PROCESSED, kafka.topic_prefix)
+    for partition in producer.list_topics(topic, timeout=60).topics[topic].partitions:
+        producer.produce(topic, processed("READY", 0), key=record_key(EXCHANGE, "READY"), partition=partition)
+    if producer.flush(120) != 0:
+        raise RuntimeError("the bench's producer got no ack in 120 s")
+    return time.monotonic() - started
+
+
+def produce_steadily(producer: Producer | KafkaSettings, kafka: KafkaSettings, names: list[str], rate: int,
+                     seconds: float, sent: list[int], acks: list[tuple[float, float]] | None = None,
+                     boundary_s: float | None = None, at_boundary: threading.Event | None = None,
+                     marks: list[tuple[int, float]] | None = None) -> None:  # fmt: skip
+    """`rate` records/s for `seconds`, in slices of 5 ms, round robin over the symbols; a new
+    producer when given settings. `acks` gets (wall clock ms at produce(), ms to the broker's ack)
+    of every ACK_SAMPLE-th record: the part of the latency before the gateway. At `boundary_s`
+    (the warm-up's end) `marks` gets (records so far, wall clock ms) and `at_boundary` is set."""
+    if isinstance(producer, KafkaSettings):
+        producer = new_producer(producer)
     topic = topic_name(Topic.PROCESSED, kafka.topic_prefix)
     start, n, seq = time.monotonic(), 0, 0
+
+    def acked(at_ms: float, err: Any, _msg: Any) -> None:
+        if acks is not None and err is None:
+            acks.append((at_ms, time.time() * 1000 - at_ms))
+
     while (elapsed := time.monotonic() - start) < seconds:
+        if boundary_s is not None and elapsed >= boundary_s and at_boundary is not None and marks is not None:
+            # the previous slice was produced >= 5 ms ago; Kafka timestamps are whole ms
+            marks.append((n, float(int(time.time() * 1000))))
+            at_boundary.set()
+            boundary_s = None
         due = int(elapsed * rate)
         while n < due:
             symbol = names[n % len(names)]
-            producer.produce(topic, processed(symbol, seq), key=record_key(EXCHANGE, symbol))
+            if acks is not None and n % ACK_SAMPLE == 0:
+                producer.produce(topic, processed(symbol, seq), key=record_key(EXCHANGE, symbol),
+                                 on_delivery=partial(acked, time.time() * 1000))  # fmt: skip
+            else:
+                producer.produce(topic, processed(symbol, seq), key=record_key(EXCHANGE, symbol))
             n += 1
             seq += n % len(names) == 0
         producer.poll(0)
@@ -89,6 +149,7 @@ def produce_steadily(kafka: KafkaSettings, names: list[str], rate: int, seconds:
 class Stats:
     def __init__(self) -> None:
         self.latencies_ms: list[float] = []
+        self.ts_ms: list[float] = []  # the Kafka timestamp of each measured update
         self.updates = 0
         self.gaps = 0
         self.closed: dict[int, int] = {}
@@ -110,6 +171,7 @@ async def reader(url: str, keys: list[str], stats: Stats, subscribed: asyncio.Ev
                     last[key] = seq
                     if msg["ts"] >= measuring_from[0]:
                         stats.latencies_ms.append(time.time() * 1000 - msg["ts"])
+                        stats.ts_ms.append(msg["ts"])
                         stats.updates += 1
                 elif kind == "subscribed":
                     counter[0] += 1
@@ -120,10 +182,42 @@ async def reader(url: str, keys: list[str], stats: Stats, subscribed: asyncio.Ev
             stats.closed[code] = stats.closed.get(code, 0) + 1
 
 
+LOOP_TICK_S = 0.01
+
+
+async def watch_loop(stalls: list[tuple[float, float]]) -> None:
+    """(wall clock, ms) of every time this process's event loop ran a 10 ms timer more than 5 ms
+    late: the client side's own stalls (its CPU share, its GC), which delay every read."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + LOOP_TICK_S
+        await asyncio.sleep(LOOP_TICK_S)
+        late = loop.time() - due
+        if late > 0.005:
+            stalls.append((time.time(), late * 1000))
+
+
+def watch_gc(pauses: list[tuple[float, float, int]]) -> None:
+    """(wall clock at the end, ms, generation) of every cyclic GC pass of this process."""
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((time.time(), (time.perf_counter() - started[0]) * 1000, info["generation"]))
+
+    gc.callbacks.append(callback)
+
+
 async def _clients(url: str, key_sets: list[list[str]], conn: Connection) -> None:
     """One client process: connects and subscribes its clients, says so, measures from the
     Kafka timestamp the parent sends, and sends its figures back when told to stop."""
     stats, subscribed, counter = Stats(), asyncio.Event(), [0]
+    stalls: list[tuple[float, float]] = []
+    pauses: list[tuple[float, float, int]] = []
+    watcher = asyncio.create_task(watch_loop(stalls))
+    watch_gc(pauses)
     measuring_from = [float("inf")]  # Kafka timestamps (ms) from here on are measured
     tasks = []
     for n, keys in enumerate(key_sets):
@@ -139,7 +233,9 @@ async def _clients(url: str, key_sets: list[list[str]], conn: Connection) -> Non
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    conn.send((np.array(stats.latencies_ms), stats.updates, stats.gaps, stats.closed))
+    watcher.cancel()
+    conn.send((np.array(stats.latencies_ms), stats.updates, stats.gaps, stats.closed, np.array(stats.ts_ms),
+               stalls, pauses))  # fmt: skip
 
 
 def client_process(url: str, key_sets: list[list[str]], conn: Connection) -> None:
@@ -168,15 +264,94 @@ def gateway_metrics(port: int) -> dict[str, float]:
     return out
 
 
-def relay_quantiles(before: dict[str, float], after: dict[str, float], qs: tuple[float, ...]) -> list[float]:
-    """Upper bounds (ms) of the relay latency quantiles over the window, from the difference of the
-    histogram's cumulative buckets (inf when a quantile lies beyond the last finite bucket)."""
-    prefix = 'obm_gateway_relay_seconds_bucket{le="'
+def relay_quantiles(before: dict[str, float], after: dict[str, float], qs: tuple[float, ...],
+                    name: str = "obm_gateway_relay_seconds") -> list[float]:  # fmt: skip
+    """Upper bounds (ms) of a histogram's quantiles between two scrapes, from the difference of its
+    cumulative buckets (inf when a quantile lies beyond the last finite bucket; nan when the
+    histogram got nothing); a quantile of 1.0 is the bucket of the largest observation."""
+    prefix = f'{name}_bucket{{le="'
     bounds = sorted(
         (float(k[len(prefix) : -2]), after[k] - before.get(k, 0.0)) for k in after if k.startswith(prefix)
     )
     total = bounds[-1][1] if bounds else 0.0
     return [next((le * 1000 for le, n in bounds if total and n >= q * total), float("nan")) for q in qs]
+
+
+class Sampler(threading.Thread):
+    """Every `interval` s until stopped: the gateway's metrics, the CPU seconds of each part of the
+    bench (/proc/<pid>/stat) and of the whole machine (/proc/stat: every process, the broker's and
+    other people's included), for the timeline."""
+
+    def __init__(self, port: int, pids: dict[str, list[int]], interval: float = 1.0) -> None:
+        super().__init__(daemon=True)
+        self.port, self.pids, self.interval = port, pids, interval
+        self.samples: list[tuple[float, dict[str, float], dict[str, float], float]] = []
+        self.done = threading.Event()
+
+    def sample(self) -> tuple[float, dict[str, float], dict[str, float], float]:
+        wall = time.time()
+        cpu = {part: sum(map(cpu_seconds, ps)) for part, ps in self.pids.items()}
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        ticks = [int(f) for f in fields]
+        busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+        return wall, gateway_metrics(self.port), cpu, busy
+
+    def run(self) -> None:
+        while True:
+            self.samples.append(self.sample())
+            if self.done.wait(self.interval):
+                return
+
+
+def timeline(start_ms: float, first: int, seconds: int, lat: np.ndarray, ts: np.ndarray, sampler: Sampler,
+             stalls: list[tuple[float, float]], pauses: list[tuple[float, float, int]],
+             acks: list[tuple[float, float]]) -> list[str]:  # fmt: skip
+    """One line per second of the window (and the drain after it): the end-to-end latency of the
+    updates whose Kafka timestamp fell in that second, beside what the gateway measured and the
+    CPU each part got while they were written (the sampler's interval that ends in the next
+    second, so a row's gateway columns are the writes of that second)."""
+    cores = os.cpu_count() or 1
+    lines = [
+        "timeline (s: second of the window by Kafka timestamp; e2e = Kafka ts -> client parsed, ms; "
+        "relay/fetch/loop = gateway histograms over the second, bucket upper bounds in ms; "
+        "cpu in cores; machine = all processes of the machine / cores; cl stall = the client "
+        "processes' largest event-loop delay, cl gc = their GC pauses, ms; ack = produce() -> the "
+        "broker's ack of 1 record in 100, ms)",
+        "   s  updates  e2e p50   p99    max | ack p99  max | relay p50  p99  max | fetch p99  max | loop max |"
+        " gw cpu  cl cpu  machine | cl stall  cl gc",
+    ]
+    ack_at = np.array([a for a, _ in acks] or [np.nan])
+    ack_ms = np.array([ms for _, ms in acks] or [np.nan])
+    smp = sampler.samples
+    # the sampler started at the warm-up's start; its sample k is taken k s later
+    offset = int(round((smp[0][0] * 1000 - start_ms) / 1000)) if smp else 0
+    for i in range(first, seconds):
+        lo, hi = start_ms + i * 1000, start_ms + (i + 1) * 1000
+        sel = lat[(ts >= lo) & (ts < hi)]
+        if len(sel):
+            e2e = (
+                f"{len(sel):8d} {np.percentile(sel, 50):8.1f} {np.percentile(sel, 99):6.0f} {sel.max():6.0f}"
+            )
+        else:
+            e2e = f"{0:8d} {'-':>8} {'-':>6} {'-':>6}"
+        k = i - offset
+        if 0 <= k and k + 1 < len(smp):
+            (w0, m0, c0, b0), (w1, m1, c1, b1) = smp[k], smp[k + 1]
+            r50, r99, rmax = relay_quantiles(m0, m1, (0.5, 0.99, 1.0))
+            f99, fmax = relay_quantiles(m0, m1, (0.99, 1.0), "obm_gateway_fetch_seconds")
+            (lmax,) = relay_quantiles(m0, m1, (1.0,), "obm_gateway_loop_lag_seconds")
+            dt = w1 - w0
+            gw = f"{r50:9g} {r99:4g} {rmax:4g} | {f99:9g} {fmax:4g} | {lmax:8g} |"
+            cpu = f" {(c1['gateway'] - c0['gateway']) / dt:6.2f}  {(c1['clients'] - c0['clients']) / dt:6.2f}"
+            cpu += f"  {(b1 - b0) / dt / cores:6.0%}"
+        else:
+            gw, cpu = f"{'':9} {'':4} {'':4} | {'':9} {'':4} | {'':8} |", f" {'':6}  {'':6}  {'':6}"
+        sel = ack_ms[(ack_at >= lo) & (ack_at < hi)]
+        ack = f"{np.percentile(sel, 99):7.0f} {sel.max():4.0f}" if len(sel) else f"{'-':>7} {'-':>4}"
+        stall = max((ms for t, ms in stalls if lo <= t * 1000 < hi), default=0.0)
+        gcs = [ms for t, ms, _g in pauses if lo <= t * 1000 < hi]
+        lines.append(f"{i:4d} {e2e} | {ack} | {gw}{cpu} | {stall:8.0f} {max(gcs, default=0.0):6.0f}")
+    return lines
 
 
 def cpu_seconds(pid: int) -> float:
@@ -207,26 +382,56 @@ async def run_clients(args: argparse.Namespace, url: str, kafka: KafkaSettings, 
                 raise RuntimeError("a client process did not subscribe its clients in 600 s")
             assert conn.recv() == "subscribed"
         connect_s = time.monotonic() - t0
-        stalled = await stalled_client(url)
-        warmup = threading.Thread(target=produce_steadily, args=(kafka, names, args.rate, args.warmup, []))
-        warmup.start()
-        await asyncio.to_thread(warmup.join)
-        for conn in conns:
-            conn.send(time.time() * 1000)
         sent: list[int] = []
-        before = await asyncio.to_thread(gateway_metrics, port)
+        acks: list[tuple[float, float]] = []
         pids = {"gateway": [gateway_pid], "clients": [p.pid for p in procs if p.pid], "bench": [os.getpid()]}
-        cpu0 = {part: sum(map(cpu_seconds, ps)) for part, ps in pids.items()}
-        producer = threading.Thread(
-            target=produce_steadily, args=(kafka, names, args.rate, args.seconds, sent)
-        )
-        started = time.monotonic()
-        producer.start()
+        sampler = Sampler(port, pids)
+        if args.window_producer == "same":
+            # One producer, ready before anything is measured, writing the warm-up and the window
+            # as one steady stream: the window starts in whatever state the warm-up left.
+            producer = new_producer(kafka)
+            ready_s = await asyncio.to_thread(make_ready, producer, kafka)
+            print(f"producer ready (first record acked) in {ready_s:.2f} s", flush=True)
+        stalled = await stalled_client(url)
+        warm_ms = time.time() * 1000
+        for conn in conns:
+            conn.send(warm_ms)  # the clients measure from the warm-up on, the window is chosen below
+        sampler.start()
+        if args.window_producer == "same":
+            at_boundary, marks = threading.Event(), list[tuple[int, float]]()
+            stream = threading.Thread(target=produce_steadily, args=(
+                producer, kafka, names, args.rate, args.warmup + args.seconds, sent, acks, args.warmup,
+                at_boundary, marks))  # fmt: skip
+            stream.start()
+            await asyncio.to_thread(at_boundary.wait)
+            before = await asyncio.to_thread(gateway_metrics, port)
+            cpu0 = {part: sum(map(cpu_seconds, ps)) for part, ps in pids.items()}
+            started = time.monotonic()
+            in_warmup, start_ms = marks[0]
+        else:
+            # The old way: a warm-up producer, then a new one for the window (its metadata and PID
+            # fetched while the window's first records are produced).
+            warmup = threading.Thread(
+                target=produce_steadily, args=(kafka, kafka, names, args.rate, args.warmup, [], acks)
+            )
+            warmup.start()
+            await asyncio.to_thread(warmup.join)
+            start_ms, in_warmup = time.time() * 1000, 0
+            before = await asyncio.to_thread(gateway_metrics, port)
+            cpu0 = {part: sum(map(cpu_seconds, ps)) for part, ps in pids.items()}
+            stream = threading.Thread(
+                target=produce_steadily, args=(kafka, kafka, names, args.rate, args.seconds, sent, acks)
+            )
+            started = time.monotonic()
+            stream.start()
         print(f"window: {args.seconds:g} s from now, {connect_s:.1f} s after the clients started", flush=True)
-        await asyncio.to_thread(producer.join)
+        await asyncio.to_thread(stream.join)
+        sent[0] -= in_warmup
         elapsed = time.monotonic() - started
         cpu = {part: (sum(map(cpu_seconds, ps)) - cpu0[part]) / elapsed for part, ps in pids.items()}
         await asyncio.sleep(3.0)  # the last records' way through
+        sampler.done.set()
+        await asyncio.to_thread(sampler.join)
         metrics = await asyncio.to_thread(gateway_metrics, port)
         gateway_cpu_s = cpu_seconds(gateway_pid) - cpu0["gateway"]
         for conn in conns:
@@ -238,7 +443,20 @@ async def run_clients(args: argparse.Namespace, url: str, kafka: KafkaSettings, 
             proc.join(30)
             if proc.is_alive():
                 proc.kill()
-    lat = np.concatenate([r[0] for r in results]) if any(len(r[0]) for r in results) else np.array([np.nan])
+    lat_all = (
+        np.concatenate([r[0] for r in results]) if any(len(r[0]) for r in results) else np.array([np.nan])
+    )
+    ts = np.concatenate([r[4] for r in results]) if any(len(r[4]) for r in results) else np.array([np.nan])
+    window = ts >= start_ms
+    lat = lat_all[window] if window.any() else np.array([np.nan])
+    stalls = [s for r in results for s in r[5]]
+    pauses = [p for r in results for p in r[6]]
+    per_proc = [
+        (float(np.percentile(r[0][r[4] >= start_ms], 50)), float(np.percentile(r[0][r[4] >= start_ms], 99)),
+         max((ms for t, ms in r[5] if t * 1000 >= start_ms), default=0.0),
+         sum(t * 1000 >= start_ms for t, _ms, _g in r[6]), sum(ms for t, ms, _g in r[6] if t * 1000 >= start_ms))
+        for r in results if (r[4] >= start_ms).any()
+    ]  # fmt: skip
     closed: dict[int, int] = {}
     for r in results:
         for code, n in r[3].items():
@@ -246,12 +464,16 @@ async def run_clients(args: argparse.Namespace, url: str, kafka: KafkaSettings, 
     expected = sent[0] * args.clients * args.keys_per_client // args.symbols
     return {
         "connect_s": connect_s, "sent": sent[0], "elapsed_s": elapsed, "expected": expected,
-        "delivered": sum(r[1] for r in results), "gaps": sum(r[2] for r in results), "closed": closed,
+        "delivered": int(window.sum()), "gaps": sum(r[2] for r in results), "closed": closed,
         "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
         "p999": float(np.percentile(lat, 99.9)), "max": float(np.max(lat)), "metrics": metrics,
         "relay": relay_quantiles(before, metrics, (0.5, 0.99, 0.999)), "cpu": cpu,
         "relayed": metrics.get(RELAYED, 0.0) - before.get(RELAYED, 0.0), "gateway_cpu_s": gateway_cpu_s,
         "out": metrics.get(OUT, 0.0) - before.get(OUT, 0.0),
+        "timeline": timeline(start_ms, -int(np.ceil(args.warmup)), int(np.ceil(args.seconds)) + 3, lat_all, ts,
+                             sampler, stalls, pauses, acks),
+        "per_proc": per_proc, "fetch": relay_quantiles(before, metrics, (0.5, 0.99, 1.0), "obm_gateway_fetch_seconds"),
+        "loop_lag": relay_quantiles(before, metrics, (0.99, 1.0), "obm_gateway_loop_lag_seconds"),
     }  # fmt: skip
 
 
@@ -263,6 +485,9 @@ def main() -> int:
     parser.add_argument("--keys-per-client", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--window-producer", choices=("same", "new"), default="same",
+                        help="same: one producer, acked once before the warm-up, writes warm-up and window "
+                        "as one stream; new: the old way, a new producer for the window")  # fmt: skip
     parser.add_argument("--client-procs", type=int, default=4, help="processes the clients are spread over")
     parser.add_argument("--gateway-from", type=Path, default=None,
                         help="run the gateway from this tree (e.g. a git worktree of an older commit, to compare)")  # fmt: skip
@@ -308,6 +533,15 @@ def main() -> int:
             p50, p99, p999 = r["relay"]
             print(f"gateway relay, Kafka timestamp -> written to the sockets (oldest record of each batch): "
                   f"p50 <= {p50:g} ms, p99 <= {p99:g} ms, p99.9 <= {p999:g} ms")  # fmt: skip
+            f50, f99, fmax = r["fetch"]
+            print(f"of which the way in, Kafka timestamp -> the poll's records on the gateway's loop (oldest "
+                  f"of each poll): p50 <= {f50:g} ms, p99 <= {f99:g} ms, max <= {fmax:g} ms; gateway event "
+                  f"loop late on a {50} ms timer: p99 <= {r['loop_lag'][0]:g} ms, max <= {r['loop_lag'][1]:g} ms")  # fmt: skip
+            print(
+                "client processes (e2e p50 / p99 ms, largest loop stall ms, GC passes, GC ms): "
+                + "; ".join(f"{a:.1f} / {b:.0f}, {c:.0f}, {d}, {e:.0f}" for a, b, c, d, e in r["per_proc"])
+            )
+            print("\n".join(r["timeline"]))
             print("CPU over the window (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items())
                   + f" ({args.client_procs} client processes; bench = producer thread and stalled client)")  # fmt: skip
             # CPU time per record: comparable between runs even when the machine's load decides

@@ -29,7 +29,7 @@ from gateway.auth import Access, Refusal
 from gateway.client_queue import ConflatingQueue
 from gateway.fanin import KafkaFanIn, top_levels
 from gateway.hub import Client, Hub
-from gateway.metrics import GatewayMetrics
+from gateway.metrics import LOOP_TICK_S, GatewayMetrics
 from gateway.protocol import Channel, CloseCode, ProtocolError, Request, error_message, parse_request
 from gateway.snapshots import RedisSnapshots
 
@@ -44,6 +44,8 @@ MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
 RELAY_CHUNK = 32
 # Messages joined into one socket write.
 WRITE_BATCH = 256
+# How long a close handshake may take before the connection is aborted.
+CLOSE_TIMEOUT_S = 2.0
 
 
 class Gateway:
@@ -69,12 +71,13 @@ class Gateway:
         """Serves until `stop` is set; raises when reading Kafka fails (the process exits, and
         Compose or `obm up --foreground` starts it again), never because of a record or a client."""
         fanin = KafkaFanIn(self.kafka, self.settings.group_prefix, self.settings.book_levels)
+        watch = asyncio.create_task(self._watch_loop(), name="gateway-loop-lag")
         try:
             await asyncio.to_thread(fanin.assign_at_end)
             self._fanin_task = asyncio.create_task(self._relay(fanin), name="gateway-fanin")
             async with serve(
                 self._handle, self.settings.host, self.settings.port, process_request=self._http,
-                max_size=MAX_CLIENT_MESSAGE_BYTES, close_timeout=2, compression=None,
+                max_size=MAX_CLIENT_MESSAGE_BYTES, close_timeout=CLOSE_TIMEOUT_S, compression=None,
             ) as server:  # fmt: skip
                 self.port = _bound_port(server)
                 log.info("gateway on ws://%s:%d (consumer %s); auth: %s", self.settings.host, self.port,
@@ -87,6 +90,7 @@ class Gateway:
                 if self._fanin_task.done():
                     self._fanin_task.result()  # a failure of the fan-in propagates
         finally:
+            watch.cancel()
             if self._fanin_task is not None:
                 self._fanin_task.cancel()
                 await asyncio.gather(self._fanin_task, return_exceptions=True)
@@ -97,6 +101,9 @@ class Gateway:
         while True:
             polled = await asyncio.to_thread(fanin.poll)
             self._last_poll = time.monotonic()
+            if polled.records:
+                oldest_ms = min(rec.ts_ms for rec in polled.records)
+                self.metrics.fetch.observe(max(0.0, time.time() - oldest_ms / 1000))
             for channel, kind in polled.skipped:
                 self.metrics.records_skipped.labels(channel.value, kind).inc()
             records = polled.records
@@ -110,6 +117,13 @@ class Gateway:
                 # in one poll reaches a client that keeps up as a stream of writes, not as a backlog
                 # that would be conflated.
                 await asyncio.sleep(0)
+
+    async def _watch_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + LOOP_TICK_S
+            await asyncio.sleep(LOOP_TICK_S)
+            self.metrics.loop_lag.observe(max(0.0, loop.time() - due))
 
     # -- HTTP: health and metrics ---------------------------------------------------------------
     def healthy(self) -> bool:
@@ -257,11 +271,20 @@ class Gateway:
         self.hub.remove(client)
         self.metrics.disconnects.labels(CloseCode.SLOW_CONSUMER.name.lower()).inc()
         self.metrics.dropped.inc(len(client.queue))
-        task = asyncio.get_running_loop().create_task(
-            ws.close(CloseCode.SLOW_CONSUMER, "the client cannot keep up with its subscriptions")
-        )
+        task = asyncio.get_running_loop().create_task(self._close_slow(ws))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _close_slow(self, ws: ServerConnection) -> None:
+        """websockets' close() first waits for the socket to take the close frame, without a
+        timeout (its close_timeout starts after that): a client that stopped reading would keep
+        its connection, and the buffers behind it, until a keepalive ping gave up. After
+        CLOSE_TIMEOUT_S the connection is aborted."""
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await ws.close(CloseCode.SLOW_CONSUMER, "the client cannot keep up with its subscriptions")
+        except TimeoutError:
+            ws.transport.abort()
 
 
 def _bound_port(server: Server) -> int:
