@@ -49,8 +49,14 @@ def test_the_embedded_cluster_has_a_slot_for_every_parallel_instance(tmp_path) -
             yaml.safe_load((cluster.conf_dir / "config.yaml").read_text())["taskmanager"]["numberOfTaskSlots"]
         )
 
-    assert slots(FlinkSettings(taskmanager_slots=4)) == 4
-    assert slots(FlinkSettings(taskmanager_slots=4, job_parallelism={"metrics": 4})) == 6
+    three = ["metrics", "bars", "alerts"]
+    assert slots(FlinkSettings(taskmanager_slots=4, jobs=three)) == 4
+    assert slots(FlinkSettings(taskmanager_slots=4, jobs=three, job_parallelism={"metrics": 4})) == 6
+    # The defaults: a slot for each default job, the trades' bars and the pairs included, with no
+    # slot left idle.
+    defaults = FlinkSettings()
+    assert {"trade_bars", "pairs"} <= set(defaults.jobs)
+    assert slots(defaults) == defaults.taskmanager_slots == defaults.slots_needed() == len(defaults.jobs)
 
 
 def test_sink_instances_are_components_of_one_group_with_their_own_ports() -> None:

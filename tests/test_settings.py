@@ -99,3 +99,23 @@ def test_job_output_producer_is_tuned_from_settings(monkeypatch):
     monkeypatch.setenv("OBM_METRICS_KAFKA_COMPRESSION", "brotli")
     with pytest.raises(ValidationError):
         MetricsJobSettings()
+
+
+def test_the_main_command_runs_the_trade_bars_and_pairs_jobs_on_simulated_trades() -> None:
+    """`obm up` with the default settings: the producer publishes the simulator's trades, the jobs
+    that read them run, and the default pair's two legs are instruments the stack produces."""
+    from config import PairSettings
+    from flink_jobs.pair_analytics import PairSpec
+    from producer.exchanges import resolve
+    from schemas import record_key
+
+    cfg = StackConfig()
+    assert {"trade_bars", "pairs"} <= set(cfg.flink.jobs)
+    assert cfg.flink.taskmanager_slots >= cfg.flink.slots_needed()
+    assert cfg.env()["OBM_PRODUCER_TRADES"] == "true"  # what the producer process reads
+    produced = set()
+    for producer in cfg.producers():
+        produced |= {record_key(resolve(producer.exchange, producer.market).id, s) for s in producer.symbols}
+    assert produced <= {record_key("binance", s) for s in cfg.simulated_market().symbols}
+    pairs = [PairSpec.parse(text) for text in PairSettings().pairs]
+    assert pairs and all({pair.y, pair.x} <= produced for pair in pairs), (pairs, produced)

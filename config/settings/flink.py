@@ -16,8 +16,13 @@ class FlinkSettings(BaseSettings):
     model_config = env_config("OBM_FLINK_")
 
     jobmanager: str = "127.0.0.1:8081"
-    # The jobs `obm up` runs on the session cluster.
-    jobs: list[str] = Field(default_factory=lambda: ["metrics", "bars", "alerts"])
+    # The jobs `obm up` runs on the session cluster: the books' metrics, bars and alerts, the trades'
+    # OHLCV bars and the pair analytics (their input: ProducerSettings.trades), and the user rules
+    # on the books. Each of the last three added ~1-2% of a core to the TaskManager on 2 cores, and
+    # the start takes longer (docs/operations.md, "Default jobs"); leave jobs out, e.g. ["metrics"].
+    jobs: list[str] = Field(
+        default_factory=lambda: ["metrics", "bars", "alerts", "trade_bars", "pairs", "rules"]
+    )
     # Embedded session cluster only: the JobManager's RPC port.
     rpc_port: int = 6123
     jobmanager_memory: str = "1024m"
@@ -31,8 +36,9 @@ class FlinkSettings(BaseSettings):
     # highest parallelism it can be rescaled to from a savepoint. 128 is Flink's own default for
     # parallelism up to 85, so savepoints taken before this setting existed still fit.
     max_parallelism: int = Field(default=128, ge=1, le=32_768)
-    # Embedded session cluster: at least the slots of every job of `jobs` at its parallelism.
-    taskmanager_slots: int = 4
+    # Embedded session cluster: at least the slots of every job of `jobs` at its parallelism (the
+    # cluster takes slots_needed() when that is more). One slot per default job.
+    taskmanager_slots: int = 6
     # Where the jobs write checkpoints: a URI Flink has a file system for, e.g.
     # s3://obm-flink/checkpoints on object storage (deploy/kubernetes). Empty: the cluster's own
     # (the embedded cluster: its state folder).

@@ -32,8 +32,9 @@ class ProducerSettings(BaseSettings):
     engine: Literal["auto", "native", "python"] = "auto"
     # Also publish the venue's trades to trades.raw (producer/trades.py: Binance @trade/@aggTrade,
     # OKX trades, Bybit publicTrade, Gate.io spot/futures.trades, Hyperliquid trades), on the book's
-    # connections. A venue without a trade stream says so.
-    trades: bool = False
+    # connections. A venue without a trade stream says so. On by default: the trade bars and pairs
+    # jobs of FlinkSettings.jobs read them (the dashboard's Analytics page).
+    trades: bool = True
     # Circuit breaker of every connection and of the REST client (producer/circuit_breaker.py):
     # opens after this many consecutive failures (connect errors, HTTP 5xx, bans 418/429), for
     # circuit_open_base_s doubled at every opening in a row up to circuit_open_max_s, then lets

@@ -178,11 +178,26 @@ def test_job_submit_arguments_parse() -> None:
     argv = command_argv(services()["job-submit"])
     assert argv[:3] == ["python", "-m", "obm.operator.job_rollout"]
     ctx = rollout_main.make_context("rollout", argv[3:])
-    assert ctx.params["jobs"] == ("metrics", "bars", "alerts")
+    # The jobs `obm up` runs (FlinkSettings.jobs): the Compose stack shows what the embedded one does.
+    assert ctx.params["jobs"] == tuple(FlinkSettings().jobs)
     assert ctx.params["jobmanager"] == "flink-jobmanager:8081"
     record_dir = str(ctx.params["record_dir"])
     mounts = [v.split(":")[1] for v in services()["job-submit"]["volumes"]]
     assert any(record_dir.startswith(m + "/") for m in mounts), "rollout records must live on a volume"
+
+
+def test_the_task_manager_and_the_jobs_missing_rule_fit_the_submitted_jobs() -> None:
+    """A job short of a slot waits for ever; the ObmFlinkJobsMissing rule fires below the number
+    of jobs job-submit runs (one slot each, at parallelism.default 1)."""
+    props = yaml.safe_load(environment(services()["flink-taskmanager"])["FLINK_PROPERTIES"])
+    from obm.operator.job_rollout import main as rollout_main
+
+    jobs = rollout_main.make_context("rollout", command_argv(services()["job-submit"])[3:]).params["jobs"]
+    assert props["parallelism.default"] == 1
+    assert props["taskmanager.numberOfTaskSlots"] >= len(jobs) == len(FlinkSettings().jobs)
+    rules = yaml.safe_load((REPO / "deploy/prometheus/alerts.yml").read_text())
+    (missing,) = [r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "ObmFlinkJobsMissing"]
+    assert missing["expr"].strip() == f"flink_jobmanager_numRunningJobs < {len(jobs)}"
 
 
 def test_topic_init_matches_the_topic_policy() -> None:
