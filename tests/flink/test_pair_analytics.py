@@ -4,6 +4,7 @@ record, with the tolerances stated there; and the fast ADF against adfuller itse
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -13,7 +14,7 @@ from statsmodels.tsa.stattools import adfuller
 from config import PairSettings
 from flink_jobs.pair_adf import adf_test
 from flink_jobs.pair_analytics import PairSpec, PairState, window_statistics
-from flink_jobs.pairs import Clock, advance_pairs, bar_call, leg_routes, pair_parameters
+from flink_jobs.pairs import Clock, advance_pairs, bar_call, fingerprint, leg_routes, pair_parameters, touched
 from tests.flink.reference_pairs import assert_matches, cointegrated_bars, reference_records
 
 pytestmark = pytest.mark.unit
@@ -84,17 +85,23 @@ def _operator(
     arrive after the others' last (a partition the source read late: the watermark ran ahead of
     it); a bar behind the last second computed asks for a call. Wall time runs 50 ms a call;
     when a pair waits for a lagging leg and nothing else is due, the release call comes
-    RELEASE_MS later. Records and calls."""
+    RELEASE_MS later. Each call starts from the states as the operator wrote them back (only the
+    pairs a call touched), as a new Python worker would. Records and calls."""
     routes = leg_routes(settings)
     pairs = {s: PairState(PairSpec.parse(s), pair_parameters(settings)) for s in settings.pairs}
     queued: list[tuple[str, int, str]] = []
     timers: set[int] = set()
     state: dict = {"last": None, "resume": False, "recheck": False, "calls": 0, "records": [], "now": 0}
 
+    stored: dict[str, bytes] = {}  # the operator's map state: written back only when `touched`
+
     def call(watermark: int) -> None:
         state["now"] += 50
         clock = Clock(state["now"], RELEASE_MS)
+        pairs.update((key, pickle.loads(value)) for key, value in stored.items())  # a fresh worker
+        before = {key: fingerprint(pair) for key, pair in pairs.items()}
         done = advance_pairs(pairs, routes, queued, state["last"], watermark, max_steps, clock)
+        stored.update((key, pickle.dumps(pairs[key])) for key in touched(pairs, routes, queued, before))
         queued.clear()
         state["records"] += done.records
         state["last"] = done.last if done.last is not None else state["last"]
