@@ -160,9 +160,10 @@ def run_ours(
     from producer.service import ProducerOptions, ProducerService
 
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
-    settings = ProducerSettings(
-        symbols=[symbol], ws_url=ws_url, rest_url=rest_url, metrics_port=0, queue_max_messages=500_000
-    )
+    settings = ProducerSettings(  # books only (trades default on since 2026-12-06): as measured before
+        symbols=[symbol], ws_url=ws_url, rest_url=rest_url, metrics_port=0, queue_max_messages=500_000,
+        trades=False,
+    )  # fmt: skip
     service = ProducerService(settings, kafka, ProducerOptions(http=False, engine=engine))
     state = service.feed.symbols[symbol]
 

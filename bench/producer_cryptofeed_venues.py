@@ -103,7 +103,7 @@ def run_ours(venue: str, ws_url: str, rest_url: str, bootstrap: str, prefix: str
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
     settings = ProducerSettings(
         exchange=exchange, market=market, symbols=[symbol], ws_url=ws_url, rest_url=rest_url,
-        metrics_port=0, queue_max_messages=500_000,
+        metrics_port=0, queue_max_messages=500_000, trades=False,  # books only, as measured before
     )  # fmt: skip
     service = ProducerService(settings, kafka, ProducerOptions(http=False))
     state = service.feed.symbols[symbol]

@@ -6,6 +6,7 @@ is cancelled, and says so), and `obm status` gets one line per job (flink_jobs.j
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -63,7 +64,9 @@ class FlinkJobs:
     def start(self) -> None:
         """Submit the jobs that are not running: the metrics job first and alone (the live values
         of the dashboard wait for it, and on two cores parallel planners slow each other down), then
-        the jobs that read its output, side by side."""
+        the others side by side, at most one per CPU core: each submission is a client JVM and a
+        Python planner, and five of them at once on a loaded 2-core machine (the default jobs since
+        trade_bars, pairs and rules joined them) ran past the 180 s a submission may take."""
         from concurrent.futures import ThreadPoolExecutor
 
         from flink_jobs.lifecycle import resume_job
@@ -84,7 +87,7 @@ class FlinkJobs:
         if "metrics" in todo:
             submit("metrics")
             todo.remove("metrics")
-        with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
             for future in [pool.submit(submit, job) for job in todo]:
                 future.result()
 
