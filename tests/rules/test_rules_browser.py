@@ -6,50 +6,29 @@ to judge the design."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import psycopg
 import pytest
 
-from bench.dashboard_server import CHROMIUM, CHROMIUM_ARGS, running_dashboard
 from rules.publish import KafkaPublisher
 from rules.store import RulesStore
 from schemas import Topic
+from tests.dashboard.browser import ARTIFACTS, choose, dashboard_page
 from tests.flink.kafka_io import isolated_kafka, read_all
 
 pytestmark = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-
-from playwright import sync_api  # noqa: E402 - a dev dependency: missing means a broken setup, not a skip
-
-
-def _choose(page, label: str, option: str) -> None:
-    """Picks `option` in the selectbox labelled `label` (the page's first with that label)."""
-    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-
 
 def test_a_pair_rule_entered_in_chromium(monkeypatch, pg_settings, redis_settings, kafka_settings):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap.sh test")
     kafka = isolated_kafka(kafka_settings, (Topic.RULES,))
     monkeypatch.setenv("OBM_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
     monkeypatch.setenv("OBM_KAFKA_TOPIC_PREFIX", kafka.topic_prefix)
     name = f"stretched {kafka.topic_prefix}"
-    ARTIFACTS.mkdir(exist_ok=True)
-    with (
-        running_dashboard(pg_settings, redis_settings, ARTIFACTS / "rules-browser-streamlit.log", 0) as base,
-        sync_api.sync_playwright() as pw,
-    ):
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    viewport = {"width": 1500, "height": 1400}
+    with dashboard_page(pg_settings, redis_settings, "rules-browser-streamlit.log", viewport, 0) as page:
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1400})
-            page.goto(base + "/", wait_until="domcontentloaded")
             page.get_by_role("link", name="Rules").click()
             page.get_by_text("New rule").first.wait_for(timeout=60_000)
-            _choose(page, "Source", "pairs.analytics")
+            choose(page, "Source", "pairs.analytics", exact=True)
             # the page reruns with the source's metrics: the metric box shows the first of them
             page.wait_for_function(
                 """() => [...document.querySelectorAll('[data-testid="stSelectbox"]')].some(box =>
@@ -58,12 +37,11 @@ def test_a_pair_rule_entered_in_chromium(monkeypatch, pg_settings, redis_setting
                     || (i.getAttribute('aria-label') || '').includes('y_close'))))""",
                 timeout=30_000,
             )
-            _choose(page, "Metric", "zscore")
+            choose(page, "Metric", "zscore", exact=True)
             page.get_by_label("Name", exact=True).first.fill(name)
             page.get_by_label("Scope", exact=True).first.fill("binance:ETHUSDT/binance:BTCUSDT")
             page.get_by_label("Threshold", exact=True).first.fill("2.5")
-            page.get_by_test_id("stSelectbox").filter(has_text="Condition").first.click()
-            page.get_by_role("option", name="abs >", exact=True).click()
+            choose(page, "Condition", "abs >", exact=True)
             page.get_by_role("button", name="Add rule").click()
             page.get_by_text("Added: rule").first.wait_for(timeout=60_000)
             page.get_by_text(f"**{name}**").or_(page.get_by_text(name)).first.wait_for(timeout=30_000)
@@ -71,8 +49,6 @@ def test_a_pair_rule_entered_in_chromium(monkeypatch, pg_settings, redis_setting
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "dashboard-rules-failed.png"), full_page=True)
             raise
-        finally:
-            browser.close()
     with psycopg.connect(pg_settings.conninfo(), autocommit=True) as conn:
         [stored] = [s for s in RulesStore(conn, KafkaPublisher(kafka)).listed() if s.rule.name == name]
     rule = stored.rule
