@@ -18,6 +18,13 @@ Speed (this is the producer's hot path, see docs/benchmarks.md):
   reads, and inserting into or deleting from a short list is cheap wherever it happens (a sorted
   list of the whole book pays a memmove of thousands of pointers for every change near the top).
   The window is refilled from the dict (a partial sort) in the rare case it runs low.
+
+Bounded snapshots: a REST snapshot asked for `limit` levels that comes back full (as many levels
+as asked on a side) shows only the best `limit` levels of a deeper book. Below its last level (the
+side's *boundary*) the book knows only the levels an update has touched since: levels that rested
+there untouched are missing. `load(..., limit=)` remembers each full side's boundary, and the
+apply loops count the levels at or inside it (`known_levels`); a side whose count falls below the
+published depth can no longer publish a true top N (`short_side`): the engine resyncs the book.
 """
 
 from __future__ import annotations
@@ -171,26 +178,79 @@ class OrderBook:
     side's dict; every price outside it is worse than all prices inside. Bids' window ascends
     (best last), asks' window ascends (best first)."""
 
-    __slots__ = ("_bids", "_asks", "_bid_win", "_ask_win")
+    __slots__ = (
+        "_bids",
+        "_asks",
+        "_bid_win",
+        "_ask_win",
+        "bounded",
+        "_bid_bound",
+        "_ask_bound",
+        "_bid_known",
+        "_ask_known",
+    )
 
     def __init__(self) -> None:
         self._bids: dict[int, int] = {}  # price -> size
         self._asks: dict[int, int] = {}
         self._bid_win: list[int] = []  # best bids, ascending (best last)
         self._ask_win: list[int] = []  # best asks, ascending (best first)
+        # The snapshot's boundary per side (see the module docstring): bids at or above
+        # `_bid_bound`, asks at or below `_ask_bound` are known complete, and `_*_known` counts
+        # them. A whole side (its snapshot was not full) has the bound that takes every price.
+        self.bounded = False  # either side's snapshot was full at its limit
+        self._bid_bound = 0
+        self._ask_bound = _ABOVE_ALL
+        self._bid_known = 0
+        self._ask_known = 0
 
     def clear(self) -> None:
         self._bids.clear()
         self._asks.clear()
         self._bid_win.clear()
         self._ask_win.clear()
+        self.bounded = False
+        self._bid_bound, self._ask_bound = 0, _ABOVE_ALL
+        self._bid_known = self._ask_known = 0
 
-    def load(self, bids: Levels | Columns, asks: Levels | Columns) -> None:
-        """Replace the whole book (a REST snapshot, or a partial-depth frame)."""
+    def load(self, bids: Levels | Columns, asks: Levels | Columns, limit: int | None = None) -> None:
+        """Replace the whole book (a REST snapshot, or a partial-depth frame). `limit`: the number
+        of levels per side the snapshot was asked for; a side that has that many is the top of a
+        deeper book, and its last level is the side's boundary (None: both sides are whole)."""
         self._bids = {p: s for p, s in (zip(*bids, strict=True) if type(bids) is tuple else bids) if s}
         self._asks = {p: s for p, s in (zip(*asks, strict=True) if type(asks) is tuple else asks) if s}
         self._bid_win = sorted(nlargest(_WINDOW, self._bids))
         self._ask_win = nsmallest(_WINDOW, self._asks)
+        full_bids = limit is not None and len(self._bids) >= limit > 0
+        full_asks = limit is not None and len(self._asks) >= limit > 0
+        self.bounded = full_bids or full_asks
+        self._bid_bound = min(self._bids) if full_bids else 0
+        self._ask_bound = max(self._asks) if full_asks else _ABOVE_ALL
+        self._bid_known = len(self._bids)
+        self._ask_known = len(self._asks)
+
+    def known_levels(self, side: str) -> int | None:
+        """Levels of a bounded side known complete (at or inside its boundary); None: the side
+        is whole, every level of it is known."""
+        if side == "bids":
+            return self._bid_known if self._bid_bound else None
+        return self._ask_known if self._ask_bound != _ABOVE_ALL else None
+
+    def boundary(self, side: str) -> int | None:
+        """The side's boundary price (its snapshot's last level), None for a whole side."""
+        if side == "bids":
+            return self._bid_bound or None
+        return self._ask_bound if self._ask_bound != _ABOVE_ALL else None
+
+    def short_side(self, n: int) -> str | None:
+        """The first side ("bids", "asks") of a bounded book with fewer than n levels known
+        complete: its top n may hold levels past the boundary, which the book may not know all
+        of. None: both sides can publish a true top n."""
+        if self._bid_bound and self._bid_known < n:
+            return "bids"
+        if self._ask_bound != _ABOVE_ALL and self._ask_known < n:
+            return "asks"
+        return None
 
     def apply(self, bids: Levels | Columns, asks: Levels | Columns) -> None:
         """Apply one event's levels in order: (price, size) pairs or (prices, sizes) columns."""
@@ -205,13 +265,22 @@ class OrderBook:
         # Prices above the edge are in the window; all others are below it. The window is empty
         # only while the book is, and then every price belongs in it.
         edge = win[0] if win else 0
+        bound = self._bid_bound
+        known = self._bid_known
         for price, size in levels:
             if size:
-                if price not in book and price > edge:
-                    insort(win, price)
+                if price not in book:
+                    if price >= bound:
+                        known += 1
+                    if price > edge:
+                        insort(win, price)
                 book[price] = size
-            elif book.pop(price, None) is not None and price >= edge:
-                del win[bisect_left(win, price)]
+            elif book.pop(price, None) is not None:
+                if price >= bound:
+                    known -= 1
+                if price >= edge:
+                    del win[bisect_left(win, price)]
+        self._bid_known = known
         if len(win) > _WINDOW_MAX:
             del win[:-_WINDOW]
         elif len(win) < _WINDOW_MIN and len(book) > len(win):
@@ -221,13 +290,22 @@ class OrderBook:
         book = self._asks
         win = self._ask_win
         edge = win[-1] if win else _ABOVE_ALL
+        bound = self._ask_bound
+        known = self._ask_known
         for price, size in levels:
             if size:
-                if price not in book and price < edge:
-                    insort(win, price)
+                if price not in book:
+                    if price <= bound:
+                        known += 1
+                    if price < edge:
+                        insort(win, price)
                 book[price] = size
-            elif book.pop(price, None) is not None and price <= edge:
-                del win[bisect_left(win, price)]
+            elif book.pop(price, None) is not None:
+                if price <= bound:
+                    known -= 1
+                if price <= edge:
+                    del win[bisect_left(win, price)]
+        self._ask_known = known
         if len(win) > _WINDOW_MAX:
             del win[_WINDOW:]
         elif len(win) < _WINDOW_MIN and len(book) > len(win):

@@ -5,8 +5,10 @@ Two engines implement it: the Python reference (`producer.sync.BookSync`) and th
 (`producer.native_sync.NativeBookSync`, Rust). Everything around the book itself is written here
 once, so the two cannot drift: events are buffered until a REST snapshot arrives, the snapshot is
 loaded and the buffered events that follow it are applied, a broken chain is a gap (the book is
-dropped and this symbol alone waits for a new snapshot), and the counters and the state (with the
-reason and since when) are kept. An engine supplies the book: load a snapshot, clear it, step one
+dropped and this symbol alone waits for a new snapshot), a book whose snapshot was bounded and
+that no longer knows the published depth completely is resynced the same way (`Outcome.SHALLOW`,
+counted as `depth_resyncs`), and the counters and the state (with the reason and since when) are
+kept. An engine supplies the book: load a snapshot, clear it, step one
 event onto it (chain check and apply), count stale events and crossed books, and publish the
 current top N. An engine may also offer a compiled path that takes whole raw frames of live books
 (`frame_path`); frames it does not take go through the Python code, which decides.
@@ -49,6 +51,11 @@ class Outcome(IntEnum):
     BUFFERED = 1  # waiting for a snapshot
     STALE = 2  # already covered by the book (u <= local id): ignored
     NEED_SNAPSHOT = 3  # a gap (or the snapshot was too old): fetch a snapshot for this symbol
+    # _step only (on_event and on_snapshot turn it into NEED_SNAPSHOT): the event was applied,
+    # but the book came from a bounded snapshot and now knows fewer levels than it publishes
+    # completely on a side (producer/book.py, bounded snapshots): nothing is published, resync.
+    # 5, not 4: the compiled stream book's CHECKSUM_MISMATCH is 4.
+    SHALLOW = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,9 @@ class BookCounters:
     buffer_overflows: int  # buffers dropped because the snapshot took too long
     crossed: int  # records whose book was crossed (best bid >= best ask)
     checksum_mismatches: int = 0  # books whose checksum differed from the venue's (then resynced)
+    # Books of a bounded snapshot whose known-complete levels fell below the published depth on
+    # a side (then resynced: also in `resyncs`).
+    depth_resyncs: int = 0
 
 
 class FramePath(Protocol):
@@ -94,6 +104,7 @@ class BookEngine(ABC):
         "stale_snapshots",
         "buffer_overflows",
         "checksum_mismatches",
+        "depth_resyncs",
         "state_since",
         "wait_reason",
     )
@@ -110,6 +121,7 @@ class BookEngine(ABC):
         self.stale_snapshots = 0
         self.buffer_overflows = 0
         self.checksum_mismatches = 0
+        self.depth_resyncs = 0
         self.state_since = time.time()  # when the book last went live or stopped being live
         self.wait_reason = ""  # why it is not live, after a break (empty before the first sync)
 
@@ -171,8 +183,25 @@ class BookEngine(ABC):
 
     @abstractmethod
     def _step(self, ev: DepthEvent) -> Outcome:
-        """Apply ev if it chains onto the book (APPLIED), else STALE or NEED_SNAPSHOT without
-        changing anything."""
+        """Apply ev if it chains onto the book (APPLIED, or SHALLOW when the book then knows fewer
+        levels completely than it publishes), else STALE or NEED_SNAPSHOT without changing
+        anything."""
+
+    def _shallow_reason(self) -> str:
+        """Why the last SHALLOW outcome: the side short of known levels, how many it knows
+        within its boundary and the boundary (both engines' books answer `short_side`,
+        `known_levels` and `boundary` alike)."""
+        book, depth = self.book, self._published_depth()
+        side = book.short_side(depth) or "bids"
+        boundary = book.boundary(side) or 0
+        return (
+            f"{book.known_levels(side)} {side} known complete within the snapshot's boundary "
+            f"{boundary // 10**8}.{boundary % 10**8:08d}, fewer than the {depth} published"
+        )
+
+    def _published_depth(self) -> int:
+        """Levels per side the records carry (engines that can return SHALLOW say)."""
+        raise NotImplementedError
 
     @abstractmethod
     def _load(self, snap: BookSnapshot) -> None:
@@ -211,11 +240,23 @@ class BookEngine(ABC):
             buf.append(ev)
             return Outcome.BUFFERED
         outcome = self._step(ev)
+        if outcome is Outcome.APPLIED:
+            return outcome
         if outcome is Outcome.NEED_SNAPSHOT:
             self.gaps += 1
             self.resyncs += 1
             self._go_waiting([ev], f"sequence gap at U={ev.first_id} after {self.local_id}")
+        elif outcome is Outcome.SHALLOW:
+            return self._depth_resync([ev])
         return outcome
+
+    def _depth_resync(self, buffered: list[DepthEvent]) -> Outcome:
+        """The book no longer knows its published depth completely: drop it and fetch a new
+        snapshot (the event that made it short stays buffered, like a gap's)."""
+        self.depth_resyncs += 1
+        self.resyncs += 1
+        self._go_waiting(buffered, self._shallow_reason())
+        return Outcome.NEED_SNAPSHOT
 
     def on_snapshot(self, snap: BookSnapshot, emit: Callable[[DepthEvent], None]) -> Outcome:
         """Resync: load a REST snapshot and apply the buffered events that follow it; `emit` is
@@ -235,6 +276,8 @@ class BookEngine(ABC):
             if outcome is Outcome.APPLIED:
                 applied_any = True
                 emit(ev)
+            elif outcome is Outcome.SHALLOW:
+                return self._depth_resync(pending[i:])
             elif outcome is Outcome.NEED_SNAPSHOT:
                 # A gap after some event applied is a gap; before any, the snapshot is older than
                 # the stream (fetched again, not counted as a sync).
@@ -281,4 +324,5 @@ class BookEngine(ABC):
             buffer_overflows=self.buffer_overflows,
             crossed=self.crossed,
             checksum_mismatches=self.checksum_mismatches,
+            depth_resyncs=self.depth_resyncs,
         )

@@ -130,9 +130,12 @@ class NativeBookSync(BookEngine):
             )
         )
 
+    def _published_depth(self) -> int:
+        return int(self.core.depth)
+
     def _load(self, snap: BookSnapshot) -> None:
         core = self.core
-        core.load(*columns(snap.bids), *columns(snap.asks))
+        core.load(*columns(snap.bids), *columns(snap.asks), snap.depth_limit)
         core.local_id = snap.last_update_id
         core.live = True
         core.fresh = True

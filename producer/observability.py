@@ -55,7 +55,10 @@ class ProducerCollector(Collector):
 
         reports = feed.book_reports()
         per_book = {
-            "resyncs": ("book resyncs after a gap or buffer overflow", lambda r: r.counters.resyncs),
+            "resyncs": (
+                "book resyncs after a gap, a buffer overflow, a checksum mismatch or a shallow book",
+                lambda r: r.counters.resyncs,
+            ),
             "gaps": ("sequence gaps seen while live", lambda r: r.counters.gaps),
             "crossed_books": (
                 "records whose book was crossed (best bid >= best ask)",
@@ -74,6 +77,10 @@ class ProducerCollector(Collector):
             "checksum_mismatches": (
                 "books whose checksum differed from the venue's (resynced)",
                 lambda r: r.counters.checksum_mismatches,
+            ),
+            "depth_resyncs": (
+                "resyncs of books from a bounded snapshot that knew fewer levels completely than published",
+                lambda r: r.counters.depth_resyncs,
             ),
             "book_restarts": ("restarts of the book's sync task after it died", lambda r: r.status.restarts),
             "symbol_records": ("records published per symbol", lambda r: r.records),

@@ -99,6 +99,7 @@ class SnapshotClient:
                     raise
             snap.symbol = symbol
             snap.receive_time_ns = time.time_ns()
+            snap.depth_limit = self.limit
             return snap
 
     def _judge(self, status: int) -> None:

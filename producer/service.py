@@ -116,6 +116,11 @@ class ProducerService:
             extra_config=self.options.kafka_config,
         )
         self.snapshots: SnapshotClient | None = None
+        limit = self.options.snapshot_limit or self.spec.snapshot_limit
+        if not self.spec.snapshot_in_stream and settings.stream_kind == "diff" and limit < settings.depth:
+            # A book from a full snapshot of fewer levels than it publishes would resync at once
+            # and forever (BookSync: a bounded snapshot must know the published depth completely).
+            raise ValueError(f"snapshot limit {limit} is below the published depth {settings.depth}")
         feed_class: type[BookFeed] = BookFeed  # Binance's combined streams
         if self.spec.snapshot_in_stream:
             feed_class = StreamBookFeed

@@ -112,16 +112,22 @@ class BookSync(BookEngine):
                 return Outcome.STALE
             if ev.prev_final_id != local:
                 return Outcome.NEED_SNAPSHOT
-        self.book.apply(ev.bids, ev.asks)
+        book = self.book
+        book.apply(ev.bids, ev.asks)
         self.local_id = ev.final_id
+        if book.bounded and book.short_side(self._depth):
+            return Outcome.SHALLOW  # the engine contract resyncs: nothing is published
         self.record_prev_id = self._last_published
         self.record_resynced = self._fresh
         self._last_published = ev.final_id
         self._fresh = False
         return Outcome.APPLIED
 
+    def _published_depth(self) -> int:
+        return self._depth
+
     def _load(self, snap: BookSnapshot) -> None:
-        self.book.load(snap.bids, snap.asks)
+        self.book.load(snap.bids, snap.asks, snap.depth_limit)
         self.local_id = snap.last_update_id
         self.live = True
         self._fresh = True

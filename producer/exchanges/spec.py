@@ -68,6 +68,10 @@ class BookSnapshot:
     texts: tuple[Any, Any] | None = None
     # The venue restarted its sequence (Bybit's u == 1): replaces a book at a higher id.
     reset: bool = False
+    # The number of levels per side the snapshot was asked for (set by the REST client): a side
+    # with that many is the top of a deeper book (see producer/book.py, bounded snapshots).
+    # None: the book is whole (a partial-depth frame, a book sent in the stream, a test's book).
+    depth_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,9 @@ pub const STALE: u8 = 2;
 pub const NEED_SNAPSHOT: u8 = 3;
 /// A stream book's levels applied but their checksum differs from the venue's (ids not moved on).
 pub const CHECKSUM_MISMATCH: u8 = 4;
+/// producer.engine.Outcome.SHALLOW: the levels applied, but a book from a bounded snapshot knows
+/// fewer levels completely than it publishes on a side (nothing is published: resync).
+pub const SHALLOW: u8 = 5;
 
 #[pyclass(module = "obm_book_native")]
 pub struct NativeBook {
@@ -54,9 +57,35 @@ pub struct NativeBook {
     /// The venue's texts of every level, where it checksums the top `checksum_depth` of them.
     pub(crate) texts: Option<Box<TextSides>>,
     pub(crate) checksum_depth: usize,
+    /// The snapshot's boundary per side (producer/book.py, bounded snapshots): bids at or above
+    /// `bid_bound`, asks at or below `ask_bound` are known complete and counted in `*_known`. A
+    /// whole side has the bound that takes every price (0, u128::MAX).
+    #[pyo3(get)]
+    pub bounded: bool,
+    bid_bound: u128,
+    ask_bound: u128,
+    bid_known: usize,
+    ask_known: usize,
 }
 
 impl NativeBook {
+    /// Whether a bounded book knows fewer than `depth` levels completely on a side (BookSync's
+    /// `book.bounded and book.short_side(depth)`).
+    #[inline]
+    pub fn shallow(&self) -> bool {
+        self.bounded
+            && ((self.bid_bound != 0 && self.bid_known < self.depth)
+                || (self.ask_bound != u128::MAX && self.ask_known < self.depth))
+    }
+
+    fn unbound(&mut self) {
+        self.bounded = false;
+        self.bid_bound = 0;
+        self.ask_bound = u128::MAX;
+        self.bid_known = self.bids.len();
+        self.ask_known = self.asks.len();
+    }
+
     /// Binance's continuity rule for a live book; changes nothing on a gap (the caller resyncs).
     #[inline]
     pub fn step_fields(&mut self, first_id: u64, final_id: u64, prev_final_id: Option<u64>) -> u8 {
@@ -96,23 +125,32 @@ impl NativeBook {
         self.advance(final_id);
     }
 
-    /// The levels of one event, in order (size 0 removes a level).
+    /// The levels of one event, in order (size 0 removes a level); counts the levels inside
+    /// each side's boundary as OrderBook's apply loops do.
     #[inline]
     pub fn apply_levels(&mut self, bp: &[u128], bs: &[u128], ap: &[u128], asz: &[u128]) {
+        let (bound, mut known) = (self.bid_bound, self.bid_known);
         for (&p, &s) in bp.iter().zip(bs) {
             if s == 0 {
-                self.bids.remove(&p);
-            } else {
-                self.bids.insert(p, s);
+                if self.bids.remove(&p).is_some() && p >= bound {
+                    known -= 1;
+                }
+            } else if self.bids.insert(p, s).is_none() && p >= bound {
+                known += 1;
             }
         }
+        self.bid_known = known;
+        let (bound, mut known) = (self.ask_bound, self.ask_known);
         for (&p, &s) in ap.iter().zip(asz) {
             if s == 0 {
-                self.asks.remove(&p);
-            } else {
-                self.asks.insert(p, s);
+                if self.asks.remove(&p).is_some() && p <= bound {
+                    known -= 1;
+                }
+            } else if self.asks.insert(p, s).is_none() && p <= bound {
+                known += 1;
             }
         }
+        self.ask_known = known;
     }
 
     /// The book is at `final_id` and its next record follows the last one published.
@@ -251,6 +289,11 @@ impl NativeBook {
             units: if stream { Units::Unknown } else { Units::Base },
             texts: (checksum_depth > 0).then(|| Box::new((TextMap::default(), TextMap::default()))),
             checksum_depth,
+            bounded: false,
+            bid_bound: 0,
+            ask_bound: u128::MAX,
+            bid_known: 0,
+            ask_known: 0,
         }
     }
 
@@ -286,6 +329,7 @@ impl NativeBook {
     ) -> PyResult<()> {
         load_side(&mut self.bids, bid_prices.clone(), bid_sizes.clone())?;
         load_side(&mut self.asks, ask_prices.clone(), ask_sizes.clone())?;
+        self.unbound();
         if let Some(sides) = self.texts.as_mut() {
             sides.0.clear();
             sides.1.clear();
@@ -365,28 +409,75 @@ impl NativeBook {
         self.tail = tail;
     }
 
-    /// Replace the whole book (a REST snapshot): levels of size 0 are left out.
+    /// Replace the whole book (a REST snapshot): levels of size 0 are left out. `limit`: the
+    /// levels per side the snapshot was asked for; a side that has that many is bounded at its
+    /// last level (OrderBook.load).
+    #[pyo3(signature = (bid_prices, bid_sizes, ask_prices, ask_sizes, limit=None))]
     fn load(
         &mut self,
         bid_prices: Vec<u128>,
         bid_sizes: Vec<u128>,
         ask_prices: Vec<u128>,
         ask_sizes: Vec<u128>,
+        limit: Option<usize>,
     ) -> PyResult<()> {
         load_side(&mut self.bids, bid_prices, bid_sizes)?;
-        load_side(&mut self.asks, ask_prices, ask_sizes)
+        load_side(&mut self.asks, ask_prices, ask_sizes)?;
+        self.unbound();
+        if let Some(limit) = limit.filter(|&l| l > 0) {
+            if self.bids.len() >= limit {
+                self.bid_bound = *self.bids.keys().next().expect("a full side has levels");
+                self.bounded = true;
+            }
+            if self.asks.len() >= limit {
+                self.ask_bound = *self.asks.keys().next_back().expect("a full side has levels");
+                self.bounded = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Levels of a bounded side known complete (OrderBook.known_levels); None: a whole side.
+    fn known_levels(&self, side: &str) -> Option<usize> {
+        if side == "bids" {
+            (self.bid_bound != 0).then_some(self.bid_known)
+        } else {
+            (self.ask_bound != u128::MAX).then_some(self.ask_known)
+        }
+    }
+
+    /// The side's boundary price, None for a whole side (OrderBook.boundary).
+    fn boundary(&self, side: &str) -> Option<u128> {
+        if side == "bids" {
+            (self.bid_bound != 0).then_some(self.bid_bound)
+        } else {
+            (self.ask_bound != u128::MAX).then_some(self.ask_bound)
+        }
+    }
+
+    /// The first side of a bounded book with fewer than n levels known complete (OrderBook.short_side).
+    fn short_side(&self, n: usize) -> Option<&'static str> {
+        if self.bid_bound != 0 && self.bid_known < n {
+            Some("bids")
+        } else if self.ask_bound != u128::MAX && self.ask_known < n {
+            Some("asks")
+        } else {
+            None
+        }
     }
 
     fn clear(&mut self) {
         self.bids.clear();
         self.asks.clear();
+        self.unbound();
         if let Some(sides) = self.texts.as_mut() {
             sides.0.clear();
             sides.1.clear();
         }
     }
 
-    /// BookSync._step for an event parsed by Python: APPLIED (0), STALE (2) or NEED_SNAPSHOT (3).
+    /// BookSync._step for an event parsed by Python: APPLIED (0), STALE (2), NEED_SNAPSHOT (3) or
+    /// SHALLOW (5: applied, the book at final_id, nothing to publish).
     #[allow(clippy::too_many_arguments)]
     fn step(
         &mut self,
@@ -403,7 +494,12 @@ impl NativeBook {
         }
         let outcome = self.step_fields(first_id, final_id, prev_final_id);
         if outcome == APPLIED {
-            self.apply_columns(&bid_prices, &bid_sizes, &ask_prices, &ask_sizes, final_id);
+            self.apply_levels(&bid_prices, &bid_sizes, &ask_prices, &ask_sizes);
+            if self.shallow() {
+                self.local_id = final_id;
+                return Ok(SHALLOW);
+            }
+            self.advance(final_id);
         }
         Ok(outcome)
     }
@@ -483,7 +579,7 @@ mod tests {
 
     fn live_book(spot: bool, depth: usize) -> NativeBook {
         let mut book = NativeBook::new("ETHUSDT".into(), spot, depth, PREFIX.to_vec(), false, 0);
-        book.load(vec![fx(100.0), fx(99.0)], vec![fx(1.0), fx(2.0)], vec![fx(101.0), fx(102.0)], vec![fx(3.0), fx(4.0)])
+        book.load(vec![fx(100.0), fx(99.0)], vec![fx(1.0), fx(2.0)], vec![fx(101.0), fx(102.0)], vec![fx(3.0), fx(4.0)], None)
             .unwrap();
         book.local_id = 10;
         book.live = true;
@@ -550,6 +646,26 @@ mod tests {
             text.ends_with(r#""crossed":false,"base":"ETH","quote":"USDT","kind":"spot","contract_size":null}"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_bounded_book_counts_the_levels_inside_its_boundary() {
+        let mut book = live_book(true, 2);
+        // limit 2: 2 bids are full, bounded at 99; 1 ask is the whole side
+        book.load(vec![fx(100.0), fx(99.0)], vec![fx(1.0); 2], vec![fx(101.0)], vec![fx(1.0)], Some(2))
+            .unwrap();
+        book.live = true;
+        assert!(book.bounded && !book.shallow());
+        assert_eq!((book.boundary("bids"), book.boundary("asks")), (Some(fx(99.0)), None));
+        // a level past the boundary is learned, not counted; one inside is
+        book.apply_levels(&[fx(90.0), fx(99.5)], &[fx(1.0), fx(1.0)], &[fx(101.0)], &[0]);
+        assert_eq!((book.known_levels("bids"), book.known_levels("asks")), (Some(3), None));
+        book.apply_levels(&[fx(100.0), fx(99.5), fx(85.0)], &[0, 0, 0], &[], &[]);
+        assert_eq!(book.known_levels("bids"), Some(1));
+        assert!(book.shallow() && book.short_side(2) == Some("bids"));
+        assert_eq!(book.step(11, 11, None, vec![], vec![], vec![], vec![]).unwrap(), SHALLOW);
+        book.clear();
+        assert!(!book.bounded && !book.shallow());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! top-N orderbook.raw record. It handles the steady state of a live book only; every other
 //! case (bad or unusual frame, unknown stream, book not live, first event after a snapshot, a
 //! gap) is handed back untouched and the Python reference handles it (DLQ reason, buffering,
-//! resync), so the two paths give the same verdicts by construction. `NativeStreamFeed`
+//! resync; a bounded book left short of known levels by the frame is handed back after its levels
+//! went in: applying them again changes nothing), so the two paths give the same verdicts by construction. `NativeStreamFeed`
 //! (stream.rs) does the same for the venues that send the book in the stream (OKX, Bybit,
 //! Hyperliquid).
 
@@ -119,13 +120,14 @@ impl NativeFeed {
                 return self.defer(py);
             }
         }
-        book.apply_columns(
-            &self.bids.prices,
-            &self.bids.sizes,
-            &self.asks.prices,
-            &self.asks.sizes,
-            fields.final_id,
-        );
+        book.apply_levels(&self.bids.prices, &self.bids.sizes, &self.asks.prices, &self.asks.sizes);
+        if book.shallow() {
+            // A bounded book short of known levels: the ids stay, the Python path applies the
+            // same absolute sizes again (no change), reaches SHALLOW and resyncs with the reason.
+            drop(book);
+            return self.defer(py);
+        }
+        book.advance(fields.final_id);
         book.record_json(
             &mut self.out,
             fields.event_time,
