@@ -9,7 +9,8 @@ QR of [const, level, lags 1..maxlag | Δx]: the residual sum of squares of the f
 is the sum of squares of the last column of R below row k, with no subtraction (stable). The
 chosen lag is refitted on its own longer sample, as adfuller does, and the statistic is the
 t-value of the level's coefficient, read off the QR with the level as the last column.
-The p-value is statsmodels' MacKinnon approximation (`mackinnonp`), the one adfuller returns.
+The p-value is statsmodels' MacKinnon approximation (`mackinnonp`), the one adfuller returns
+(`mackinnon_pvalue`: the same tables and arithmetic without scipy's per-call overhead).
 tests/flink/test_pair_analytics.py checks statistic, p-value and lags against adfuller itself."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 _LOG_2PI = math.log(2.0 * math.pi)
+_SQRT_HALF = math.sqrt(0.5)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,27 @@ def adf_test(x: NDArray[np.float64], maxlag: int | None = None) -> AdfResult | N
     statistic = float(r[k - 1, -1] * math.copysign(1.0, r[k - 1, k - 1]) / sigma)
     if not math.isfinite(statistic):
         return None
-    from statsmodels.tsa.adfvalues import mackinnonp  # statsmodels loads in ~1 s: only when testing
+    return AdfResult(statistic, mackinnon_pvalue(statistic), lags, nobs)
 
-    return AdfResult(statistic, float(mackinnonp(statistic, regression="c", N=1)), lags, nobs)
+
+def mackinnon_pvalue(statistic: float) -> float:
+    """statsmodels' `mackinnonp(statistic, regression="c", N=1)` from its own coefficient tables,
+    with the polynomial in Python floats (numpy's polyval does the same Horner steps) and the
+    normal CDF as scipy's ndtr computes it, from erf/erfc: ~1 µs instead of ~25 µs (scipy's
+    `norm.cdf` on a scalar). tests/flink/test_pair_analytics.py compares both on a grid."""
+    from statsmodels.tsa import adfvalues  # statsmodels loads in ~1 s: only when testing
+
+    if statistic > adfvalues._tau_maxs["c"][0]:
+        return 1.0
+    if statistic < adfvalues._tau_mins["c"][0]:
+        return 0.0
+    small = statistic <= adfvalues._tau_stars["c"][0]
+    coefficients = (adfvalues._tau_smallps if small else adfvalues._tau_largeps)["c"][0]
+    z = 0.0
+    for c in coefficients[::-1].tolist():
+        z = z * statistic + c
+    x = z * _SQRT_HALF
+    if abs(x) < _SQRT_HALF:
+        return 0.5 + 0.5 * math.erf(x)
+    y = 0.5 * math.erfc(abs(x))
+    return 1.0 - y if x > 0.0 else y

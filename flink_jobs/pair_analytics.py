@@ -25,6 +25,7 @@ NaN or infinity, which JSON cannot carry."""
 
 from __future__ import annotations
 
+import bisect
 import math
 import zlib
 from dataclasses import dataclass
@@ -96,26 +97,35 @@ def window_statistics(
 ) -> tuple[Statistics, NDArray[np.float64] | None]:
     """Everything but the ADF over one window of aligned log closes, and the spread series (None
     when x did not move: no hedge ratio)."""
+    return pair_window_statistics(np.vstack((log_y, log_x)))
+
+
+def pair_window_statistics(window: NDArray[np.float64]) -> tuple[Statistics, NDArray[np.float64] | None]:
+    """window_statistics of the 2 x n array [ln y; ln x] (PairState's buffer, not copied): both
+    legs centred, their sums of squares and products in one product of 2 x n by n x 2, and the
+    returns' likewise, so a window costs ~20 small numpy calls (docs/benchmarks.md)."""
     stats = Statistics()
-    dy = log_y - log_y.mean()
-    dx = log_x - log_x.mean()
-    sxx, syy, sxy = float(dx @ dx), float(dy @ dy), float(dx @ dy)
-    ry, rx = np.diff(log_y), np.diff(log_x)
-    if ry.shape[0] >= 2:
-        ry, rx = ry - ry.mean(), rx - rx.mean()
-        ryy, rxx = float(ry @ ry), float(rx @ rx)
+    n = window.shape[1]
+    means = window.sum(axis=1) / n
+    centred_legs = window - means[:, None]
+    (syy, sxy), (_, sxx) = (centred_legs @ centred_legs.T).tolist()
+    if n >= 3:
+        returns = centred_legs[:, 1:] - centred_legs[:, :-1]
+        returns -= returns.sum(axis=1, keepdims=True) / (n - 1)
+        (ryy, rxy), (_, rxx) = (returns @ returns.T).tolist()
         if ryy > 0.0 and rxx > 0.0:
-            stats.return_corr = _finite(float(ry @ rx) / math.sqrt(ryy * rxx))
+            stats.return_corr = _finite(rxy / math.sqrt(ryy * rxx))
     if sxx <= 0.0:
         return stats, None
     beta = sxy / sxx
+    mean_y, mean_x = means.tolist()
     stats.beta = beta
-    stats.alpha = float(log_y.mean() - beta * log_x.mean())
+    stats.alpha = mean_y - beta * mean_x
     stats.r_squared = _finite(sxy * sxy / (sxx * syy)) if syy > 0.0 else None
-    spread = dy - beta * dx
-    mean = float(spread.mean())
+    spread = centred_legs[0] - beta * centred_legs[1]
+    mean = float(spread.sum()) / n
     centred = spread - mean
-    std = math.sqrt(float(centred @ centred) / spread.shape[0])
+    std = math.sqrt(float(centred @ centred) / n)
     stats.spread, stats.spread_mean, stats.spread_std = float(spread[-1]), mean, std
     stats.zscore = _finite(float(centred[-1]) / std) if std > 0.0 else None
     stats.half_life_s = half_life(spread)
@@ -124,21 +134,62 @@ def window_statistics(
 
 def half_life(spread: NDArray[np.float64]) -> float | None:
     """−ln 2 / ln(1 + b) of the OLS fit Δs_t = a + b s_{t−1} (seconds: one point per second)."""
-    lagged, change = spread[:-1], np.diff(spread)
-    centred = lagged - lagged.mean()
-    sxx = float(centred @ centred)
-    if lagged.shape[0] < 3 or sxx <= 0.0:
+    m = spread.shape[0] - 1
+    if m < 3:
         return None
-    phi = 1.0 + float(centred @ (change - change.mean())) / sxx
+    lagged, change = spread[:-1], spread[1:] - spread[:-1]
+    centred = lagged - float(lagged.sum()) / m
+    sxx = float(centred @ centred)
+    if sxx <= 0.0:
+        return None
+    phi = 1.0 + float(centred @ (change - float(change.sum()) / m)) / sxx
     if not 0.0 < phi < 1.0:
         return None
     return _finite(-math.log(2.0) / math.log(phi))
 
 
+class _Pending:
+    """One leg's closes of seconds not computed yet, by second in increasing order (each
+    instrument's bars come in order of their second; one that does not is inserted in place):
+    the latest at or before a second, the first after one, and dropping the computed ones are
+    bisections, not scans. A pair never started (its other leg not read yet) holds hundreds."""
+
+    __slots__ = ("seconds", "closes")
+
+    def __init__(self) -> None:
+        self.seconds: list[int] = []
+        self.closes: list[tuple[float, str, int]] = []
+
+    def put(self, close: tuple[float, str, int]) -> None:
+        second = close[2]
+        if not self.seconds or second > self.seconds[-1]:
+            self.seconds.append(second)
+            self.closes.append(close)
+            return
+        i = bisect.bisect_left(self.seconds, second)
+        if i < len(self.seconds) and self.seconds[i] == second:  # a later version of the bar
+            self.closes[i] = close
+        else:
+            self.seconds.insert(i, second)
+            self.closes.insert(i, close)
+
+    def __len__(self) -> int:
+        return len(self.seconds)
+
+    def __getstate__(self) -> tuple[list[int], list[tuple[float, str, int]]]:
+        return self.seconds, self.closes
+
+    def __setstate__(self, state: tuple[list[int], list[tuple[float, str, int]]]) -> None:
+        self.seconds, self.closes = state
+
+
 class PairState:
     """One pair's state: each leg's close carried forward (value, text, second) and the closes
-    of seconds not computed yet, the window of aligned log closes (a buffer of twice the window, slid back when full: O(1) per point), the last emitted
-    second and the latest ADF. Picklable: the Flink job keeps it in keyed state."""
+    of seconds not computed yet (`_Pending`), the newest second known of each leg, the window of
+    aligned log closes (a buffer of twice the window, slid back when full: O(1) per point; only
+    the window itself is pickled), the last emitted second, the latest ADF, and `changes` (moves
+    on every change: flink_jobs/pairs.fingerprint). Picklable: the Flink job keeps it in keyed
+    state; a state pickled by the previous layout (pending as dicts) is converted on load."""
 
     # The last second `step` was called with (a class default: states pickled before it existed).
     stepped_to: int | None = None
@@ -149,26 +200,70 @@ class PairState:
     # (a lagging leg that brings nothing new for PairSettings.catch_up_release_ms is quiet).
     known_seen: int | None = None
     known_seen_at_ms: int = 0
+    changes: int = 0
 
     def __init__(self, spec: PairSpec, params: PairParameters) -> None:
         self.spec, self.params = spec, params
         self.phase = zlib.crc32(spec.pair_id.encode()) % params.adf_every_s
         self.closes: dict[str, tuple[float, str, int]] = {}  # "y"/"x" -> (close, text, second ms)
-        self.pending: dict[str, dict[int, tuple[float, str, int]]] = {}  # leg -> second -> close
-        capacity = 2 * params.window_s
-        self._buffer = np.empty((2, capacity))
+        self.pending: dict[str, _Pending] = {"y": _Pending(), "x": _Pending()}
+        self.newest: dict[str, int] = {}  # leg -> the newest second of a close seen
+        self._buffer = np.empty((2, 2 * params.window_s))
         self._start = self._end = 0
         self.last_second: int | None = None
         self.adf: tuple[float, float, int, int] | None = None  # statistic, p-value, lags, at ms
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Only the window of the buffer, as bytes, and the spec and parameters as tuples: half
+        the size and a third of the time of pickling the objects (each call writes back every
+        pair it stepped: in streaming, all of them every second)."""
+        state = self.__dict__.copy()
+        state["_buffer"] = self._buffer[:, self._start : self._end].tobytes()
+        state["_start"], state["_end"] = 0, self._end - self._start
+        state["spec"] = (self.spec.y, self.spec.x)
+        params = self.params
+        state["params"] = (
+            params.window_s, params.min_points, params.fill_max_age_ms, params.adf_every_s, params.adf_points
+        )  # fmt: skip
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state["spec"], tuple):
+            state["spec"], state["params"] = PairSpec(*state["spec"]), PairParameters(*state["params"])
+        stored = state["_buffer"]
+        if isinstance(stored, bytes):
+            window = np.frombuffer(stored).reshape(2, state["_end"])
+        else:  # the previous layout: the whole buffer
+            window = stored[:, state["_start"] : state["_end"]]
+        state["_buffer"] = np.empty((2, 2 * state["params"].window_s))
+        state["_buffer"][:, : window.shape[1]] = window
+        state["_start"], state["_end"] = 0, window.shape[1]
+        pending = state["pending"]
+        if any(isinstance(waiting, dict) for waiting in pending.values()):  # the previous layout
+            state["pending"] = {leg: _Pending() for leg in ("y", "x")}
+            for leg, waiting in pending.items():
+                for second in sorted(waiting):
+                    state["pending"][leg].put(waiting[second])
+            state["newest"] = {
+                leg: max(
+                    [*pending.get(leg, {})] + ([state["closes"][leg][2]] if leg in state["closes"] else [])
+                )
+                for leg in ("y", "x")
+                if pending.get(leg) or leg in state["closes"]
+            }
+        self.__dict__.update(state)
 
     def on_close(self, leg: str, second_ms: int, close_text: str) -> None:
         """A 1 s bar's close of one leg. Bars run ahead of the seconds computed (the watermark
         trails them), so a bar of a second not computed yet waits in `pending` until its second
         is; a later version of it replaces it there. A bar of a second already computed (a late
         version) becomes the close carried forward only if it is the leg's newest."""
+        self.changes += 1
         close = (float(close_text), close_text, second_ms)
+        if second_ms > self.newest.get(leg, second_ms - 1):
+            self.newest[leg] = second_ms
         if self.last_second is None or second_ms > self.last_second:
-            self.pending.setdefault(leg, {})[second_ms] = close
+            self.pending[leg].put(close)
             return
         known = self.closes.get(leg)
         if known is None or second_ms >= known[2]:
@@ -176,30 +271,29 @@ class PairState:
 
     def _close_at(self, leg: str, second_ms: int) -> tuple[float, str, int] | None:
         """The leg's latest close at or before `second_ms`: a pending one, else the carried one."""
-        waiting = [s for s in self.pending.get(leg, {}) if s <= second_ms]
-        return self.pending[leg][max(waiting)] if waiting else self.closes.get(leg)
+        waiting = self.pending[leg]
+        i = bisect.bisect_right(waiting.seconds, second_ms)
+        return waiting.closes[i - 1] if i else self.closes.get(leg)
 
     def ready(self) -> bool:
         """Both legs have had a close (carried or pending): before that no second has a point."""
-        return all(leg in self.closes or self.pending.get(leg) for leg in ("y", "x"))
+        return len(self.newest) == 2
 
     def known_until(self) -> int | None:
         """The newest second of a close of the leg that has the older one (each instrument's bars
         come in order of their second): how far the pair's input is known."""
-        newest = []
-        for leg in ("y", "x"):
-            seconds = list(self.pending.get(leg, {})) + ([self.closes[leg][2]] if leg in self.closes else [])
-            if not seconds:
-                return None
-            newest.append(max(seconds))
-        return min(newest)
+        newest = self.newest
+        return min(newest["y"], newest["x"]) if len(newest) == 2 else None
 
     def first_pending_after(self, second_ms: int | None) -> int | None:
         """The first second after `second_ms` (any, when None) with a close not computed yet."""
-        seconds = [
-            s for waiting in self.pending.values() for s in waiting if second_ms is None or s > second_ms
-        ]
-        return min(seconds, default=None)
+        first = None
+        for waiting in self.pending.values():
+            seconds = waiting.seconds
+            i = 0 if second_ms is None else bisect.bisect_right(seconds, second_ms)
+            if i < len(seconds) and (first is None or seconds[i] < first):
+                first = seconds[i]
+        return first
 
     def fills(self, second_ms: int) -> dict[str, tuple[float, str, int]] | None:
         """Each leg's (close, text, age ms) at `second_ms`, or None when a leg has no close yet
@@ -216,11 +310,10 @@ class PairState:
         """The pending closes up to `second_ms` are now the past: the newest becomes the close
         carried forward."""
         for leg, waiting in self.pending.items():
-            done = [s for s in waiting if s <= second_ms]
-            if done:
-                self.closes[leg] = waiting[max(done)]
-                for s in done:
-                    del waiting[s]
+            i = bisect.bisect_right(waiting.seconds, second_ms)
+            if i:
+                self.closes[leg] = waiting.closes[i - 1]
+                del waiting.seconds[:i], waiting.closes[:i]
 
     def _append(self, log_y: float, log_x: float) -> None:
         if self._end == self._buffer.shape[1]:
@@ -238,6 +331,7 @@ class PairState:
         if self.last_second is not None and second_ms <= self.last_second:
             return None
         self.stepped_to = second_ms
+        self.changes += 1
         fills = self.fills(second_ms)
         self._advance(second_ms)
         if fills is None:
@@ -250,8 +344,7 @@ class PairState:
         points = self._end - self._start
         if points < self.params.min_points:
             return None
-        log_y, log_x = self._buffer[0, self._start : self._end], self._buffer[1, self._start : self._end]
-        stats, spread = window_statistics(log_y, log_x)
+        stats, spread = pair_window_statistics(self._buffer[:, self._start : self._end])
         if spread is not None and (second_ms // SECOND_MS + self.phase) % self.params.adf_every_s == 0:
             result = adf_test(spread[-self.params.adf_points :])
             if result is not None:

@@ -232,17 +232,9 @@ def advance_pairs(
 
 
 def fingerprint(pair: PairState) -> tuple[Any, ...]:
-    """What changes when a call changes a pair (its steps, its catch-up, its queued closes):
+    """What changes when a call changes a pair (a close, a step: `changes`; its catch-up):
     a pair whose fingerprint and routes did not change needs no write back to state."""
-    pending = sum(len(waiting) for waiting in pair.pending.values())
-    return (
-        pair.stepped_to,
-        pair.last_second,
-        pair.catching_up,
-        pair.known_seen,
-        pair.known_seen_at_ms,
-        pending,
-    )
+    return (pair.changes, pair.catching_up, pair.known_seen, pair.known_seen_at_ms)
 
 
 def touched(

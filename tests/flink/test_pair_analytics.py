@@ -256,3 +256,80 @@ def test_a_bar_behind_the_watermark_asks_for_a_call_not_a_watermark(
     second: int, last: int | None, watermark: int, resuming: bool | None, call: str | None
 ) -> None:
     assert bar_call(second, last, watermark, resuming) == call
+
+
+def test_mackinnon_pvalue_equals_statsmodels() -> None:
+    """The ADF's p-value without scipy's per-call overhead: statsmodels' own mackinnonp on a grid
+    through both polynomial branches and both tails."""
+    from statsmodels.tsa.adfvalues import mackinnonp
+
+    from flink_jobs.pair_adf import mackinnon_pvalue
+
+    for statistic in np.linspace(-25.0, 5.0, 3001).tolist():
+        expected = mackinnonp(statistic, regression="c", N=1)
+        assert mackinnon_pvalue(statistic) == pytest.approx(expected, rel=1e-12, abs=0), statistic
+
+
+def _bars_of(seed: int) -> list[tuple[str, int, str]]:
+    y_bars, x_bars = cointegrated_bars(seed, 160, START, gap_at=60, gap_s=6)
+    return sorted(
+        [("y", t, c) for t, c in y_bars.items()] + [("x", t, c) for t, c in x_bars.items()],
+        key=lambda b: b[1],
+    )
+
+
+def test_a_state_pickled_in_the_previous_layout_goes_on_the_same() -> None:
+    """A PairState kept in Flink state by the previous code (pending closes as dicts by second,
+    the whole buffer, no newest seconds) loads and computes what the current one does."""
+    settings = PairSettings(pairs=[PAIR], window_s=60, min_points=30, fill_max_age_ms=3_000, adf_points=60)
+    bars = _bars_of(7)
+    pair = PairState(PairSpec.parse(PAIR), pair_parameters(settings))
+    second = START
+    for leg, t, close in bars:  # bars 3 s ahead of the seconds computed: some pending
+        while second < t - 3_000:
+            pair.step(second)
+            second += 1000
+        pair.on_close(leg, t, close)
+        if t >= START + 100_000:
+            break
+    assert any(len(waiting) for waiting in pair.pending.values())
+    old = dict(pair.__dict__)
+    old["pending"] = {leg: dict(zip(w.seconds, w.closes, strict=True)) for leg, w in pair.pending.items()}
+    del old["newest"], old["changes"]
+    restored = PairState.__new__(PairState)
+    restored.__setstate__(pickle.loads(pickle.dumps(old)))
+    current = pickle.loads(pickle.dumps(pair))
+    assert restored.newest == current.newest and restored.known_until() == current.known_until()
+    rest = [b for b in bars if b[1] > START + 100_000]
+    for state in (restored, current):
+        for leg, t, close in rest:
+            state.on_close(leg, t, close)
+    ends = max(t for _, t, _ in bars) + 3_000
+    got = [[s.step(t) for t in range(second, ends + 1, 1000)] for s in (restored, current)]
+    assert got[0] == got[1] and sum(r is not None for r in got[0]) > 30
+
+
+def test_closes_out_of_order_and_replaced_are_found_as_in_order() -> None:
+    """The pending closes stay sorted by second whatever order they come in, and a later version
+    of a second's bar replaces it: each second's fill is the latest close at or before it."""
+    params = pair_parameters(PairSettings(pairs=[PAIR], window_s=60, fill_max_age_ms=10_000, adf_points=60))
+    state = PairState(PairSpec.parse(PAIR), params)
+    for t, close in [(5, "5"), (2, "2"), (9, "9"), (2, "2.5"), (7, "7"), (1, "1")]:
+        state.on_close("y", START + t * 1000, close)
+        state.on_close("x", START + t * 1000, "100")
+    assert state.pending["y"].seconds == sorted(state.pending["y"].seconds)
+    expected: dict[int, str | None] = {
+        0: None,
+        1: "1",
+        2: "2.5",
+        3: "2.5",
+        6: "5",
+        7: "7",
+        8: "7",
+        9: "9",
+        12: "9",
+    }
+    for t, want in expected.items():
+        fills = state.fills(START + t * 1000)
+        assert (fills["y"][1] if fills else None) == want, t
+    assert state.first_pending_after(START + 2_000) == START + 5_000 and state.known_until() == START + 9_000
