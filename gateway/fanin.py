@@ -6,15 +6,18 @@ client missed it gets as the snapshot when it subscribes).
 Every record is judged against its topic's contract (schemas/conformance.py through the sinks'
 SinkContract and their generated fast check, which settles a conforming record in a fraction of
 the full validator's time); one that breaks it is skipped and counted (the sinks have already
-sent it to orderbook.dlq with the reason). Blocking: the server calls `poll` in a worker thread, so decoding
-and judging happen off the event loop."""
+sent it to orderbook.dlq with the reason). As in the sinks' column path, the rules beyond the
+schema (event time bounds, equal-length arrays) are checked once per poll and channel over the
+records the fast check passed (TopicContract.columns_conform); when that fails, each of them is
+judged on its own, so exactly the records the contract accepts are relayed. Blocking: the server
+calls `poll` in a worker thread, so decoding and judging happen off the event loop."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
@@ -22,8 +25,10 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, To
 from config import KafkaSettings
 from config.clients import consumer_config
 from gateway.protocol import CHANNEL_TOPICS, TOPIC_CHANNELS, Channel
+from schemas.registry import load_schema
 from schemas.topics import record_key, topic_name
-from sinks.decoding.contract import RejectedRecord, RejectKind, SinkContract
+from sinks.decoding.contract import RejectedRecord, RejectKind, SinkContract, TopicContract
+from sinks.decoding.fast_check import Check, compile_fast_check
 from sinks.decoding.records import conforming
 
 # Errors of a partition without a leader yet (librdkafka does not call them retriable here).
@@ -34,9 +39,8 @@ _MOVING = {
 }
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """One conforming record, ready to relay."""
+class Incoming(NamedTuple):
+    """One conforming record, ready to relay (a tuple: built for every record, cheaply)."""
 
     channel: Channel
     key: str
@@ -48,6 +52,11 @@ class Incoming:
 class PollResult:
     records: list[Incoming]
     skipped: list[tuple[Channel, str]]  # (channel, RejectKind value) of each skipped record
+    # Wall clock (s) when librdkafka handed the records over, and whether the poll had to wait for
+    # them (nothing was queued when it began): then the gateway was idle, and the records' age at
+    # that moment is their way in (producer, broker, fetch), none of it the gateway's backlog.
+    consumed_s: float = 0.0
+    waited: bool = False
 
 
 def top_levels(book: dict[str, Any], levels: int) -> dict[str, Any]:
@@ -58,6 +67,11 @@ def top_levels(book: dict[str, Any], levels: int) -> dict[str, Any]:
     return cut
 
 
+# The generated "certainly valid" check of each channel's schema (sinks.decoding.fast_check; None
+# where the schema uses something it does not judge: then every record gets the exact judgment).
+_FAST_CHECKS: dict[Channel, Check | None] = {c: compile_fast_check(load_schema(c.topic)) for c in Channel}
+
+
 class KafkaFanIn:
     def __init__(self, kafka: KafkaSettings, group_prefix: str, book_levels: int,
                  contract: SinkContract | None = None) -> None:  # fmt: skip
@@ -66,7 +80,9 @@ class KafkaFanIn:
         self.contract = contract or SinkContract.from_settings()
         self.group_id = f"{group_prefix}-{uuid.uuid4().hex[:12]}"
         self.consumer = Consumer(consumer_config(kafka, self.group_id, {"auto.offset.reset": "latest"}))
-        self._channel_of = {topic_name(t, kafka.topic_prefix): c for t, c in TOPIC_CHANNELS.items()}
+        self._channel_of: dict[str | None, Channel] = {
+            topic_name(t, kafka.topic_prefix): c for t, c in TOPIC_CHANNELS.items()
+        }
 
     def assign_at_end(self, timeout_s: float = 30.0) -> None:
         """Assign every partition at its current end offset, resolved now: every record written
@@ -96,41 +112,79 @@ class KafkaFanIn:
         return parts
 
     def poll(self, max_records: int = 500, timeout_s: float = 0.2) -> PollResult:
-        result = PollResult([], [])
+        msgs, waited = self._consume(max_records, timeout_s)
+        result = PollResult([], [], time.time(), waited)
+        if not msgs:
+            return result
         now_ms = self.contract.clock()
         judges = {c: self.contract.at(c.topic, now_ms) for c in Channel}
-        for msg in self._consume(max_records, timeout_s):
+        channel_of, loads, fast_checks = self._channel_of, orjson.loads, _FAST_CHECKS
+        # (channel, ts, record) of each record that conforms or passed its channel's fast check;
+        # the positions of the latter per channel, for the rules beyond the schema below.
+        kept: list[tuple[Channel, int, dict[str, Any]]] = []
+        fast_passed: dict[Channel, list[int]] = {}
+        for msg in msgs:
             if msg.error():
                 continue  # partition EOF and transient broker errors: librdkafka retries
-            channel = self._channel_of[str(msg.topic())]
+            channel = channel_of[msg.topic()]
             try:
-                data = orjson.loads(msg.value() or b"")
+                data = loads(msg.value() or b"")
             except orjson.JSONDecodeError:
                 result.skipped.append((channel, RejectKind.NOT_JSON.value))
                 continue
-            try:
-                conforming(data, judges[channel])  # the sinks' fast check, then nonconformity
-            except RejectedRecord as rejected:
-                result.skipped.append((channel, rejected.kind.value))
+            fast = fast_checks[channel]
+            if fast is not None and fast(data):
+                fast_passed.setdefault(channel, []).append(len(kept))
+            else:
+                try:
+                    conforming(data, judges[channel])  # the exact judgment, with the reason
+                except RejectedRecord as rejected:
+                    result.skipped.append((channel, rejected.kind.value))
+                    continue
+            kept.append((channel, msg.timestamp()[1], data))
+        dropped = self._beyond_schema(kept, fast_passed, judges, result.skipped)
+        levels = self.book_levels
+        for i, (channel, ts_ms, data) in enumerate(kept):
+            if i in dropped:
                 continue
             if channel is Channel.BOOK:
-                data = top_levels(data, self.book_levels)
-            _kind, ts_ms = msg.timestamp()
+                data = top_levels(data, levels)
             result.records.append(
                 Incoming(channel, record_key(data["exchange"], data["symbol"]), ts_ms, data)
             )
         return result
 
-    def _consume(self, max_records: int, timeout_s: float) -> list[Any]:
+    @staticmethod
+    def _beyond_schema(kept: list[tuple[Channel, int, dict[str, Any]]], fast_passed: dict[Channel, list[int]],
+                       judges: dict[Channel, TopicContract], skipped: list[tuple[Channel, str]]) -> set[int]:  # fmt: skip
+        """The positions in `kept` of fast-checked records that break a rule beyond the schema:
+        checked over each channel's column of them at once, and record by record only when the
+        column check fails (then `conforming` gives each reject its kind)."""
+        dropped: set[int] = set()
+        for channel, positions in fast_passed.items():
+            judge = judges[channel]
+            if judge.columns_conform(lambda name: [kept[i][2][name] for i in positions]):  # noqa: B023
+                continue
+            for i in positions:
+                try:
+                    conforming(kept[i][2], judge)
+                except RejectedRecord as rejected:
+                    skipped.append((channel, rejected.kind.value))
+                    dropped.add(i)
+        return dropped
+
+    def _consume(self, max_records: int, timeout_s: float) -> tuple[list[Any], bool]:
         """What is there now, up to `max_records`; when nothing is, the first record to come within
-        `timeout_s` and what came with it. (consume(n, timeout) alone waits for n records or the
-        whole timeout: at a low rate every record would wait for the timeout.)"""
+        `timeout_s` and what came with it (consume(n, timeout) alone waits for n records or the
+        whole timeout: at a low rate every record would wait for the timeout). And whether it had
+        to wait."""
         msgs = self.consumer.consume(max_records, timeout=0)
-        if not msgs:
-            msgs = self.consumer.consume(1, timeout=timeout_s)
-            if msgs:
-                msgs += self.consumer.consume(max_records - 1, timeout=0)
-        return msgs
+        if msgs:
+            return msgs, False
+        msgs = self.consumer.consume(1, timeout=timeout_s)
+        if msgs:
+            msgs += self.consumer.consume(max_records - 1, timeout=0)
+        return msgs, True
 
     def close(self) -> None:
         self.consumer.close()

@@ -167,24 +167,28 @@ class Hub:
             self.metrics.lag.labels(channel.value).set(max(0.0, now - newest[channel] / 1000))
 
     def _dispatch(self, rec: Incoming) -> None:
-        ck = (rec.channel, rec.key)
+        channel, key, ts_ms, data = rec
+        ck = (channel, key)
         state = self.latest.get(ck)
         if state is None:
             state = self.latest[ck] = _Latest()
-        state.seq += 1
-        state.records[rec.data["interval"] if rec.channel is Channel.BARS else ""] = rec.data
+        state.seq = seq = state.seq + 1
+        state.records[data["interval"] if channel is Channel.BARS else ""] = data
         route = self._routes.get(ck)
         if route is None:
-            route = self._routes[ck] = self._route(rec.channel, rec.key)
+            route = self._routes[ck] = self._route(channel, key)
         if not route:
             return
-        frame = text_frame(update_message(rec.channel, rec.key, state.seq, rec.ts_ms, rec.data))
-        conflated = self._conflated.get(rec.channel)
-        conflate_key = ck if conflated is not None else None
+        frame = text_frame(update_message(channel, key, seq, ts_ms, data))
+        conflated = self._conflated.get(channel)
+        if conflated is None:  # events: never replaced
+            for client in route:
+                self._offer(client, frame)
+            return
         for client in route:
             before = client.queue.conflated
-            self._offer(client, frame, conflate_key)
-            if conflated is not None and client.queue.conflated != before:
+            self._offer(client, frame, ck)
+            if client.queue.conflated != before:
                 conflated.inc()
 
     def _route(self, channel: Channel, key: str) -> list[Client]:

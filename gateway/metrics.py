@@ -68,6 +68,24 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        # The fetch split further, per poll: its part after librdkafka handed the records over
+        # (decoding and judging them in the poll thread, the wake-up of the event loop), and,
+        # for a poll that had to wait for its records (the gateway was idle, nothing was queued),
+        # their age when they came: the way in before the gateway alone.
+        self.handoff = Histogram(
+            "obm_gateway_handoff_seconds",
+            "The moment a poll got its records from the Kafka client to the moment they reached the "
+            "event loop (decoding and judging them, the thread switch)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.arrival = Histogram(
+            "obm_gateway_arrival_seconds",
+            "Kafka timestamp of the oldest record of a poll that waited for records (nothing was queued "
+            "when it began) to the moment the Kafka client handed them over: producer, broker, fetch",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.loop_lag = Histogram(
             "obm_gateway_loop_lag_seconds",
             f"How late the event loop ran a timer due every {LOOP_TICK_S:g} s",

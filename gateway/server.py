@@ -98,21 +98,26 @@ class Gateway:
             self._snapshots.close()
 
     async def _relay(self, fanin: KafkaFanIn) -> None:
+        metrics = self.metrics
         while True:
             polled = await asyncio.to_thread(fanin.poll)
             self._last_poll = time.monotonic()
             if polled.records:
-                oldest_ms = min(rec.ts_ms for rec in polled.records)
-                self.metrics.fetch.observe(max(0.0, time.time() - oldest_ms / 1000))
+                oldest_s = min(rec.ts_ms for rec in polled.records) / 1000
+                now = time.time()
+                metrics.fetch.observe(max(0.0, now - oldest_s))
+                metrics.handoff.observe(max(0.0, now - polled.consumed_s))
+                if polled.waited:
+                    metrics.arrival.observe(max(0.0, polled.consumed_s - oldest_s))
             for channel, kind in polled.skipped:
-                self.metrics.records_skipped.labels(channel.value, kind).inc()
+                metrics.records_skipped.labels(channel.value, kind).inc()
             records = polled.records
             for start in range(0, len(records), RELAY_CHUNK):
                 chunk = records[start : start + RELAY_CHUNK]
                 self.hub.dispatch(chunk)
                 self._write_touched()
                 oldest_ms = min(rec.ts_ms for rec in chunk)
-                self.metrics.relay.observe(max(0.0, time.time() - oldest_ms / 1000))
+                metrics.relay.observe(max(0.0, time.time() - oldest_ms / 1000))
                 # Let the loop turn between chunks (sockets drain, requests are read): a burst read
                 # in one poll reaches a client that keeps up as a stream of writes, not as a backlog
                 # that would be conflated.
@@ -215,32 +220,40 @@ class Gateway:
         self.hub.subscribe(client, request, keys, from_redis, complete)
 
     def _write_touched(self) -> None:
-        touched = list(self.hub.touched)
-        self.hub.touched.clear()
+        touched = self.hub.touched
+        if not touched:
+            return
+        self.hub.touched = {}
+        written = 0
         for client in touched:
-            self._write(client)
+            written += self._write(client)
+        if written:
+            self.metrics.messages_out.inc(written)
 
-    def _write(self, client: Client) -> None:
+    def _write(self, client: Client) -> int:
         """Writes what is queued for a client to its socket, WRITE_BATCH frames per write, until the
         queue is empty or the socket's buffer is above websockets' write limit; then a drain task
-        waits for the client and the rest stays queued (where conflation applies)."""
+        waits for the client and the rest stays queued (where conflation applies). Returns the
+        number of messages written."""
         ws = self._sockets.get(client)
         if client.blocked or ws is None or client in self._closing or ws.protocol.state is not State.OPEN:
-            return
+            return 0
         transport = ws.transport
         if transport.is_closing():
-            return
+            return 0
         _low, high = transport.get_write_buffer_limits()
-        while client.queue:
-            frames = client.queue.pop_many(WRITE_BATCH)
-            transport.write(b"".join(frames))
-            self.metrics.messages_out.inc(len(frames))
+        queue, written = client.queue, 0
+        while queue:
+            frames = queue.pop_many(WRITE_BATCH)
+            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+            written += len(frames)
             if transport.get_write_buffer_size() > high:
                 client.blocked = True
                 task = asyncio.get_running_loop().create_task(self._drain(client, ws))
                 self._drains[client] = task
                 task.add_done_callback(partial(self._drain_done, client))
-                return
+                break
+        return written
 
     def _drain_done(self, client: Client, task: asyncio.Task[None]) -> None:
         if self._drains.get(client) is task:  # not a newer drain of the same client
@@ -258,7 +271,9 @@ class Gateway:
         except (ConnectionClosed, OSError):
             return
         client.blocked = False
-        self._write(client)
+        written = self._write(client)
+        if written:
+            self.metrics.messages_out.inc(written)
 
     def _disconnect_slow(self, client: Client) -> None:
         """Closes a client that cannot keep up (queue overflow or a stalled send): it stops

@@ -13,11 +13,13 @@ from websockets.streams import StreamReader
 from config.settings import GatewaySettings
 from gateway.auth import ANONYMOUS, Access, Refusal, token_identity
 from gateway.client_queue import ConflatingQueue
-from gateway.fanin import Incoming
+from gateway.fanin import _FAST_CHECKS, Incoming, KafkaFanIn
 from gateway.hub import Client, Hub
 from gateway.metrics import GatewayMetrics
 from gateway.patterns import KeyPattern
 from gateway.protocol import Channel, CloseCode, ProtocolError, parse_request, text_frame
+from sinks.decoding.contract import RejectedRecord, SinkContract
+from sinks.decoding.records import conforming
 
 pytestmark = pytest.mark.unit
 
@@ -252,3 +254,60 @@ def test_hub_routes_exact_and_wildcard_subscriptions_once_each_until_they_end() 
     hub.remove(exact)
     assert relay(4) == [[], [], []] and hub.latest[(Channel.METRICS, "x:A")].seq == 4
     assert hub.metrics.value("obm_gateway_subscriptions") == 1  # other's book subscription
+
+
+def _book(now_ms: int, levels: int = 3, **changes: Any) -> dict[str, Any]:
+    return {
+        "schema_version": 1, "exchange": "x", "market": "spot", "symbol": "AB", "event_time": now_ms,
+        "receive_time_ns": now_ms * 1_000_000, "sequence_id": 7, "prev_sequence_id": 6,
+        "bid_prices": [100.0 - i for i in range(levels)], "bid_sizes": [1.0] * levels,
+        "ask_prices": [101.0 + i for i in range(levels)], "ask_sizes": [2.0] * levels,
+        "resynced": False, "crossed": False, **changes,
+    }  # fmt: skip
+
+
+def _metrics(now_ms: int, **changes: Any) -> dict[str, Any]:
+    return {
+        "schema_version": 1, "exchange": "x", "market": "spot", "symbol": "AB", "event_time": now_ms,
+        "receive_time_ns": now_ms * 1_000_000, "sequence_id": 7, "best_bid": 99.5, "best_ask": 100.5,
+        "best_bid_size": 1.5, "best_ask_size": 2.0, "mid": 100.0, "spread": 1.0, "spread_bps": 100.0,
+        "imbalance_1": 0.1, "imbalance_5": -0.2, "imbalance_10": 0.05, "imbalance_20": None,
+        "depth_complete_10bps": True, "crossed": False, **changes,
+    }  # fmt: skip
+
+
+def test_rules_beyond_the_schema_are_judged_per_poll_and_channel_exactly_as_per_record() -> None:
+    """The fan-in checks the event time bounds and equal-length arrays over a poll's column of
+    fast-checked records; when that check fails, every record of the column is judged on its own,
+    so exactly the ones `conforming` rejects are dropped, with its kinds."""
+    now = 1_765_000_000_000
+    contract = SinkContract.from_settings(clock=lambda: now)
+    judges = {c: contract.at(c.topic, now) for c in Channel}
+    records = [
+        (Channel.BOOK, _book(now)),
+        (Channel.BOOK, _book(now + 3_600_000)),  # an hour ahead of the clock
+        (Channel.METRICS, _metrics(now)),
+        (Channel.BOOK, _book(now, bid_sizes=[1.0])),  # 3 bid prices, 1 size
+        (Channel.METRICS, _metrics(now - 1000)),
+        (Channel.BOOK, _book(now - 5)),
+    ]
+    for batch in (records, [r for n, r in enumerate(records) if n not in (1, 3)]):
+        kept = [(c, now, d) for c, d in batch]
+        fast_passed: dict[Channel, list[int]] = {}
+        for i, (c, d) in enumerate(batch):
+            assert _FAST_CHECKS[c] is not None and _FAST_CHECKS[c](d)  # schema-valid: the fast path's
+            fast_passed.setdefault(c, []).append(i)
+        skipped: list[tuple[Channel, str]] = []
+        dropped = KafkaFanIn._beyond_schema(kept, fast_passed, judges, skipped)
+        expected: set[int] = set()
+        for i, (c, d) in enumerate(batch):
+            try:
+                conforming(d, judges[c])
+            except RejectedRecord:
+                expected.add(i)
+        assert dropped == expected
+        if batch is records:
+            assert dropped == {1, 3}
+            assert skipped == [(Channel.BOOK, "event_time_ahead"), (Channel.BOOK, "unequal_length")]
+        else:
+            assert dropped == set() and skipped == []
