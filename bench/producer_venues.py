@@ -8,7 +8,9 @@ flow for every venue; sizes read as contracts on OKX swaps), so the shapes are t
 Gate.io `order_book_update` notifications on a book live from its REST snapshot: spot [price,
 size] strings, futures {p, s} contracts converted to base units) and the books are deep (300
 levels per side). OKX, Bybit and Hyperliquid run on both engines, the compiled one
-(producer/native_stream_sync.py) and the Python reference; Gate.io has the Python engine only.
+(producer/native_stream_sync.py) and the Python reference; Gate.io and Binance COIN-M (`depthUpdate`
+with pu/T of `BTCUSD_PERP`, sizes read as contracts of 100 USD, published as base units) have the
+Python engine only.
 Binance spot on frames of the same model is measured beside them on both engines for comparison.
 Medians of `--rounds`; CPU of the feed's own thread.
 
@@ -28,14 +30,23 @@ from pathlib import Path
 import orjson
 
 from bench.producer_throughput import NullPublisher, hot_path, model_capture
-from producer.exchanges import ExchangeSpec, bybit_linear, gateio_futures, gateio_spot, okx_spot, okx_swap
+from producer.exchanges import (
+    ExchangeSpec,
+    binance_coinm,
+    bybit_linear,
+    gateio_futures,
+    gateio_spot,
+    okx_spot,
+    okx_swap,
+)
 from producer.exchanges.hyperliquid_perp import EXCHANGE as HYPERLIQUID_PERP
 from producer.exchanges.spec import Instrument
+from producer.feed import BookFeed
 from producer.message_feed import MessageBookFeed
 from producer.simulator.bybit import BybitBook
 from producer.simulator.gateio import GateBook
 from producer.simulator.hyperliquid import HyperliquidBook
-from producer.simulator.market_model import SymbolModel
+from producer.simulator.market_model import SymbolModel, depth_update
 from producer.simulator.okx import OkxBook, okx_text
 from producer.stream_feed import StreamBookFeed
 
@@ -83,17 +94,41 @@ def gateio_frames(market: str, symbol: str, frames: int) -> tuple[bytes, list[by
     return snapshot, out
 
 
+def coinm_frames(symbol: str, frames: int) -> tuple[bytes, list[bytes]]:
+    """Binance COIN-M: the REST snapshot and `frames` combined-stream `depthUpdate`s chained by pu
+    (sizes read as contracts)."""
+    model = SymbolModel("BTCUSDT", seed=1)
+    snap = model.snapshot(1000)
+    # USD-M's rule: the first event spans the snapshot's id (U <= L <= u); sizes are absolute, so
+    # a snapshot at the first event's U is the same book
+    snap.update(E=1_723_161_255_000, T=1_723_161_255_000, lastUpdateId=model.update_id + 1)
+    stream, pair = f"{symbol.lower()}@depth@100ms", symbol.partition("_")[0]
+    out, prev = [], model.update_id
+    for i in range(frames):
+        first, final, bids, asks = model.step()
+        data = depth_update(symbol, 1_723_161_255_001 + i, first, final, bids, asks)
+        data.update(T=data["E"], ps=pair, pu=prev)
+        prev = final
+        out.append(orjson.dumps({"stream": stream, "data": data}))
+    return orjson.dumps(snap), out
+
+
 def rest_hot_path(
-    spec: ExchangeSpec, symbol: str, instrument: Instrument, snapshot: bytes, frames: list[bytes]
+    spec: ExchangeSpec,
+    symbol: str,
+    instrument: Instrument,
+    snapshot: bytes,
+    frames: list[bytes],
+    feed_class: type[BookFeed] = MessageBookFeed,
 ) -> float:
-    """Frames per CPU-second of this thread through MessageBookFeed.on_frame, the book live
-    from its REST snapshot."""
+    """Frames per CPU-second of this thread through `feed_class`.on_frame (Gate.io's
+    MessageBookFeed, Binance's BookFeed for COIN-M), the book live from its REST snapshot."""
 
     async def run() -> float:
         async def no_fetch(symbol: str):  # noqa: ANN202
             raise AssertionError("the book is live before the first frame")
 
-        feed = MessageBookFeed(spec, [symbol], NullPublisher(), no_fetch)
+        feed = feed_class(spec, [symbol], NullPublisher(), no_fetch)
         sync = feed.symbols[symbol].sync
         sync.use_instrument(instrument)
         sync.on_snapshot(spec.parse_snapshot(orjson.loads(snapshot)), lambda ev: None)
@@ -175,6 +210,8 @@ def main() -> None:
     gate_spot_inst = Instrument("BTC_USDT", "tradable", True, "BTC", "USDT", "spot")
     gate_futures = gateio_frames("futures", "BTC_USDT", args.frames)
     gate_futures_inst = Instrument("BTC_USDT", "trading", True, "BTC", "USDT", "perp", Decimal("0.0001"))
+    coinm = coinm_frames("BTCUSD_PERP", args.frames)
+    coinm_inst = Instrument("BTCUSD_PERP", "TRADING", True, "BTC", "USD", "perp", Decimal(100), inverse=True)
     levels = sum(f.count(b'","0","1"]') for f in okx[1]) / len(okx[1])
     with tempfile.TemporaryDirectory() as tmp:
         capture = Path(tmp) / "model.txt.gz"
@@ -189,7 +226,7 @@ def main() -> None:
         figures: dict[str, list[float]] = {
             f"{name} ({engine} engine)": [] for name, *_ in stream_venues for engine in engines
         }
-        figures.update({"gateio (spot)": [], "gateio_futures": []})
+        figures.update({"gateio (spot)": [], "gateio_futures": [], "binance_coinm (python engine)": []})
         figures.update({f"binance ({engine} engine)": [] for engine in engines})
         for _ in range(args.rounds):  # venues and engines alternated within each round
             for name, spec, symbol, instrument, (snapshot, frames) in stream_venues:
@@ -202,6 +239,9 @@ def main() -> None:
             )
             figures["gateio_futures"].append(
                 rest_hot_path(gateio_futures.EXCHANGE, "BTC_USDT", gate_futures_inst, *gate_futures)
+            )
+            figures["binance_coinm (python engine)"].append(
+                rest_hot_path(binance_coinm.EXCHANGE, "BTCUSD_PERP", coinm_inst, *coinm, feed_class=BookFeed)
             )
             for engine in engines:
                 figures[f"binance ({engine} engine)"].append(

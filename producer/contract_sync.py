@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from producer.book import SCALE, OrderBook
+from producer.book import _CACHE_MAX, _FLOATS, SCALE, OrderBook
 from producer.exchanges.spec import ExchangeSpec, Instrument
 from producer.sync import BookSync
 
@@ -32,12 +32,30 @@ if TYPE_CHECKING:
     from producer.exchanges.spec import Continuity
 
 
+class _LinearSizes(dict[int, float]):
+    """Fixed-point contracts -> base units of a linear contract, the float of the same int / int
+    division as computed each time (a book's sizes repeat: most levels keep theirs)."""
+
+    __slots__ = ("num", "scale")
+
+    def __init__(self, num: int, scale: int) -> None:
+        super().__init__()
+        self.num, self.scale = num, scale
+
+    def __missing__(self, size: int) -> float:
+        value = size * self.num / self.scale
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[size] = value
+        return value
+
+
 class ContractBook(OrderBook):
     """An exact book in the venue's units whose `top` publishes base units: contracts converted
     by the instrument's contract size, or unchanged for an instrument listed without one (OKX
     spot, on the same engine as its swaps)."""
 
-    __slots__ = ("symbol", "_num", "_den", "_mode")
+    __slots__ = ("symbol", "_num", "_den", "_mode", "_linear")
 
     def __init__(self, symbol: str) -> None:
         super().__init__()
@@ -45,6 +63,7 @@ class ContractBook(OrderBook):
         self._num = 0  # contract size = _num / _den
         self._den = 1
         self._mode = ""  # base | linear | inverse; empty until the instrument is known
+        self._linear = _LinearSizes(0, 1)
 
     def use_instrument(self, instrument: Instrument) -> None:
         ratio = instrument.base_size_ratio()
@@ -53,6 +72,7 @@ class ContractBook(OrderBook):
             return
         self._num, self._den = ratio
         self._mode = "inverse" if instrument.inverse else "linear"
+        self._linear = _LinearSizes(self._num, self._den * SCALE)
 
     def top_prices(self, n: int) -> tuple[list[int], list[int]]:
         """The best n bid prices (descending) and ask prices (ascending), exact."""
@@ -67,17 +87,19 @@ class ContractBook(OrderBook):
             return super().top(n)
         if not self._mode:
             raise RuntimeError(f"{self.symbol}: instrument unknown: use_instrument was not called")
-        bids = self.levels("bids", n)
-        asks = self.levels("asks", n)
-        num, den = self._num, self._den
+        bk, ak = self.top_prices(n)
+        bid_contracts = list(map(self._bids.__getitem__, bk))
+        ask_contracts = list(map(self._asks.__getitem__, ak))
         if self._mode == "inverse":
-            bid_sizes = [s * num / (den * p) for p, s in bids]
-            ask_sizes = [s * num / (den * p) for p, s in asks]
-        else:
-            scale = den * SCALE
-            bid_sizes = [s * num / scale for _, s in bids]
-            ask_sizes = [s * num / scale for _, s in asks]
-        return [p / SCALE for p, _ in bids], bid_sizes, [p / SCALE for p, _ in asks], ask_sizes
+            num, den = self._num, self._den
+            bid_sizes = [s * num / (den * p) for p, s in zip(bk, bid_contracts, strict=True)]
+            ask_sizes = [s * num / (den * p) for p, s in zip(ak, ask_contracts, strict=True)]
+        else:  # the same s * num / (den * SCALE) through a cache of this book's sizes
+            as_base = self._linear.__getitem__
+            bid_sizes = list(map(as_base, bid_contracts))
+            ask_sizes = list(map(as_base, ask_contracts))
+        as_float = _FLOATS.__getitem__  # p / SCALE, cached
+        return list(map(as_float, bk)), bid_sizes, list(map(as_float, ak)), ask_sizes
 
 
 class ContractBookSync(BookSync):

@@ -15,15 +15,46 @@ connection opens.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
-from producer.book import BadLevel, Columns, parse_columns
+from producer.book import _CACHE_MAX, _PRICES, MAX_FIXED, SCALE, BadLevel, Columns, parse_columns
 from producer.exchanges.gateio_spot import INTERVAL, gateio_spec
 from producer.exchanges.spec import BadFrame, Instrument, decimal_field
 
 
+class _Contracts(dict[int, int]):
+    """Integer contract counts -> fixed point, for the common frame whose sizes are all ints (the
+    caller checks their types: True or 1.0 would find 1's entry). A count the checked path would
+    refuse (negative, out of range) raises ValueError, and that path gives the reason."""
+
+    def __missing__(self, contracts: int) -> int:
+        if not 0 <= contracts < _MAX_CONTRACTS:
+            raise ValueError(contracts)
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        value = self[contracts] = contracts * SCALE
+        return value
+
+
+_MAX_CONTRACTS = -(-MAX_FIXED // SCALE)  # contracts * SCALE < MAX_FIXED, as parse_fixed requires
+_CONTRACTS = _Contracts()
+_price_of, _size_of = itemgetter("p"), itemgetter("s")
+_INTS = {int}
+
+
 def futures_side(raw: Any, key: str) -> Columns:
-    """[{"p": price string, "s": contracts (int or decimal string)}, ...] -> exact columns."""
+    """[{"p": price string, "s": contracts (int or decimal string)}, ...] -> exact columns. Levels
+    whose sizes are all integers take a path of cached lookups done in C; anything else (decimal
+    strings, a bad level) the level-by-level one, which accepts the same and names what is wrong."""
+    if type(raw) is list and raw:
+        try:
+            sizes = list(map(_size_of, raw))  # a level that is no object: TypeError
+            if set(map(type, sizes)) == _INTS:
+                prices = tuple(map(_PRICES.__getitem__, map(_price_of, raw)))
+                return prices, tuple(map(_CONTRACTS.__getitem__, sizes))
+        except (KeyError, TypeError, ValueError):  # BadLevel included: the checked path reports it
+            pass
     try:
         pairs = [[level["p"], str(size) if type(size := level["s"]) is int else size] for level in raw]
     except (KeyError, TypeError):

@@ -210,3 +210,38 @@ def test_futures_contracts_publish_base_units() -> None:
     sync.on_snapshot(snap, lambda ev: None)
     assert sync.book.top(1) == ([60000.1], [2.5], [60000.2], [0.0003])
     assert sync.instrument_fields == {"base": "BTC", "quote": "USDT", "kind": "perp", "contract_size": 0.0001}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [{"p": "60000.1", "s": 3}, {"p": "60000.2", "s": 0}],  # the fast path: every size an int
+        [{"p": "60000.1", "s": 3}, {"p": "60000.2", "s": "0.5"}],  # a decimal string among them
+        [{"p": "1", "s": True}],  # bool and float are no contract counts (True == 1 as a key)
+        [{"p": "1", "s": 1.0}],
+        [{"p": "1", "s": -1}],
+        [{"p": "-1", "s": 1}],
+        [{"p": "1", "s": (1 << 127) // SCALE}],  # the largest count the book can hold
+        [{"p": "1", "s": (1 << 127) // SCALE + 1}],
+        [["1", "2"]],
+        [{"p": "1"}],
+        [{"p": ["1"], "s": 1}],
+        "levels",
+        [],
+    ],
+)
+def test_futures_levels_fast_path_accepts_and_refuses_what_the_checked_one_does(raw) -> None:  # noqa: ANN001
+    """futures_side's path for all-integer sizes against parse_columns of [price, str(size)]."""
+
+    def checked() -> object:
+        try:
+            pairs = [[lv["p"], str(lv["s"]) if type(lv["s"]) is int else lv["s"]] for lv in raw]
+            return gateio_futures.parse_columns(pairs, "b")
+        except Exception:  # noqa: BLE001 - any refusal
+            return "refused"
+
+    try:
+        got: object = gateio_futures.futures_side(raw, "b")
+    except BadFrame:
+        got = "refused"
+    assert got == checked()

@@ -1,0 +1,226 @@
+"""The Python-engine venues end to end into Kafka (issue 14: "each venue's parse + apply + publish
+path reaches >= 30k updates/s per core end to end into Kafka"): Gate.io spot, Gate.io USDT futures
+and Binance COIN-M, the venues the compiled engine does not keep.
+
+Per venue: a capture made here from the market model (the frames of bench.producer_venues: Gate.io
+`order_book_update` notifications after a REST snapshot, COIN-M `depthUpdate`s chained by pu after
+`/dapi/v1/depth`, 300-level books, ~15 changed levels per message), the listing the simulator
+serves for the symbol; the simulator (its own process) replays it at maximum speed over a real
+WebSocket and REST; our ProducerService (its own process, `--role ours`, books only) keeps the book
+and publishes every state into a real local Kafka broker (3 partitions), timed from the first
+frame received (buffered until the snapshot, then applied) to the last record acknowledged. Figures: records per CPU-second of the producer's process (the
+WebSocket receive, the event loop, parse, apply, record, librdkafka's threads) and of its main
+thread, and per wall second (bounded by the replay too on 2 cores). The snapshot limit is 1000 as
+in the record/replay test: the replay serves its recorded snapshot to any request, so a book of the
+product's 100-level Gate.io snapshot would resync (see docs/producer.md, Bounded snapshots) and get
+the same snapshot again; the steady state measured is the same path.
+
+Run: .venv/bin/python -m bench.producer_venues_kafka [--frames 20000] [--rounds 2] [--venues gateio,gateio_futures,coinm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# venue -> (exchange, market, symbol, the simulator's listing path)
+VENUES = {
+    "gateio": ("gateio", "spot", "BTC_USDT", "/api/v4/spot/currency_pairs"),
+    "gateio_futures": ("gateio", "futures", "BTC_USDT", "/api/v4/futures/usdt/contracts"),
+    "coinm": ("binance", "coinm", "BTCUSD_PERP", ""),
+}
+
+
+def write_capture(path: Path, venue: str, frames: int) -> int:
+    """The venue's capture of one symbol: returns the number of book updates in it."""
+    import orjson
+
+    from bench.producer_cryptofeed_venues import listing_of
+    from bench.producer_venues import coinm_frames, gateio_frames
+    from producer.capture import CaptureWriter
+    from producer.exchanges import resolve
+    from producer.venue_capture import CaptureHeader, VenueCaptureWriter
+
+    exchange, market, symbol, listing_path = VENUES[venue]
+    t = time.time_ns()
+    if venue == "coinm":
+        snapshot, updates = coinm_frames(symbol, frames)
+        snap = orjson.loads(snapshot)
+        snap["symbol"] = symbol
+        writer = CaptureWriter(path)
+        writer.write(t, orjson.dumps(snap))
+    else:
+        spec = resolve(exchange, market)
+        snapshot, updates = gateio_frames(market, symbol, frames)
+        writer = VenueCaptureWriter(path)
+        ws_path = spec.stream_url("", [spec.diff_channel(symbol)])
+        writer.write_header(t, CaptureHeader(spec.id, spec.market, (symbol,), ws_path))
+        writer.write_rest(t, "listing", listing_of(symbol, listing_path))
+        writer.write_rest(t, "snapshot", snapshot, symbol=symbol)
+    for i, frame in enumerate(updates):
+        writer.write(t + (i + 1) * 1_000_000, frame)
+    writer.close()
+    return len(updates)
+
+
+def start_simulator(capture: Path) -> tuple[subprocess.Popen[str], str, str]:
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "producer.simulator", "--port", "0", "--replay", str(capture), "--speed", "0",
+         "--log-level", "WARNING"],
+        cwd=REPO, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert sim.stderr is not None
+    line = ""
+    while "simulator ws=" not in line:
+        line = sim.stderr.readline()
+        if not line and sim.poll() is not None:
+            raise RuntimeError("the simulator exited")
+    found = re.search(r"ws=(\S+) rest=(\S+)", line)
+    assert found is not None, line
+    return sim, found.group(1), found.group(2)
+
+
+def run_ours(venue: str, ws_url: str, rest_url: str, bootstrap: str, prefix: str, updates: int) -> dict:
+    """In this process: the venue's producer until `updates` records are acknowledged (the first
+    update after the snapshot included)."""
+    from config import KafkaSettings, ProducerSettings
+    from producer.service import ProducerOptions, ProducerService
+
+    exchange, market, symbol, _ = VENUES[venue]
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
+    settings = ProducerSettings(
+        exchange=exchange, market=market, symbols=[symbol], ws_url=ws_url, rest_url=rest_url,
+        metrics_port=0, queue_max_messages=500_000, trades=False,
+    )  # fmt: skip
+    service = ProducerService(settings, kafka, ProducerOptions(http=False, snapshot_limit=1000))
+    state = service.feed.symbols[symbol]
+
+    async def run() -> dict:
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop))
+        # timed from the first frame received: at maximum speed most of the frames may arrive, and
+        # be parsed and buffered, before the snapshot's answer; every one is published after it
+        while service.feed.frames_in == 0:
+            await asyncio.sleep(0.0002)
+        first = service.feed.frames_in - 1
+        t0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
+        seen, progress = state.records, time.monotonic()
+        while state.records < updates and not task.done() and time.monotonic() - progress < 20:
+            await asyncio.sleep(0.005)
+            if state.records != seen:
+                seen, progress = state.records, time.monotonic()
+        while service.publisher.delivered < service.publisher.produced:
+            service.publisher.poll(0.005)
+            await asyncio.sleep(0)
+        wall, cpu, main = time.perf_counter() - t0, time.process_time() - c0, time.thread_time() - m0
+        counters = state.sync.counters()
+        stop.set()
+        await task
+        return {
+            "venue": venue,
+            "engine": "native" if service.feed.native else "python",
+            "records": state.records,
+            "timed": state.records - first,  # records of the frames received since timing began
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "main_thread_cpu_s": main,
+            "resyncs": counters.resyncs,
+            "dlq": service.feed.dlq,
+            "delivered": service.publisher.delivered,
+            "delivery_errors": service.publisher.delivery_errors,
+        }
+
+    return asyncio.run(run())
+
+
+def compare(venues: list[str], frames: int, rounds: int) -> None:
+    from bench.producer_cryptofeed import start_broker
+    from producer.publisher import create_topics_if_absent, topic_names
+
+    tmp = Path(tempfile.mkdtemp(prefix="obm-bench-venues-kafka-"))
+    broker = start_broker(tmp)
+    sims, updates = {}, {}
+    results: dict[str, list[dict]] = {v: [] for v in venues}
+    loads = [os.getloadavg()[0]]
+    try:
+        for venue in venues:
+            capture = tmp / f"{venue}.txt.gz"
+            updates[venue] = write_capture(capture, venue, frames)
+            sims[venue] = start_simulator(capture)
+        for r in range(rounds):  # venues alternated within each round
+            for venue in venues:
+                _, ws_url, rest_url = sims[venue]
+                prefix = f"v{r}{venue}."
+                kafka = broker.settings.model_copy(update={"topic_prefix": prefix})
+                create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
+                cmd = [sys.executable, "-m", "bench.producer_venues_kafka", "--role", "ours", "--venue", venue,
+                       "--ws-url", ws_url, "--rest-url", rest_url, "--bootstrap", broker.settings.bootstrap_servers,
+                       "--prefix", prefix, "--updates", str(updates[venue])]  # fmt: skip
+                out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+                lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+                if out.returncode != 0 or not lines:
+                    raise RuntimeError(f"{venue} failed ({out.returncode}): {out.stderr[-3000:]}")
+                results[venue].append(json.loads(lines[-1]))
+                loads.append(os.getloadavg()[0])
+    finally:
+        for sim, _, _ in sims.values():
+            sim.terminate()
+            sim.wait(timeout=30)
+        broker.stop()
+    print(
+        f"{frames} updates per venue replayed at maximum speed; {os.cpu_count()} cores, load average (1 min) "
+        f"{min(loads):.1f}-{max(loads):.1f}"
+    )
+    print("| venue (engine) | round | records acked | wall s | records/s wall | per CPU-second (process) | per CPU-second (main thread) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for venue, runs in results.items():
+        for i, res in enumerate(runs):
+            n = res["timed"]
+            print(
+                f"| {venue} ({res['engine']}) | {i + 1} | {res['records']:,} | {res['wall_s']:.2f} | "
+                f"{n / res['wall_s']:,.0f} | {n / res['cpu_s']:,.0f} | {n / res['main_thread_cpu_s']:,.0f} |"
+            )
+        clean = all(
+            r["records"] >= updates[venue] and r["resyncs"] == r["dlq"] == r["delivery_errors"] == 0
+            and r["delivered"] == r["records"]
+            for r in runs
+        )  # fmt: skip
+        median = statistics.median(r["timed"] / r["cpu_s"] for r in runs)
+        print(f"{venue}: every update published and acknowledged, no resync/DLQ: {clean}; median {median:,.0f} per CPU-second")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--venues", default="gateio,gateio_futures,coinm")
+    parser.add_argument("--role", choices=["compare", "ours"], default="compare")
+    parser.add_argument("--venue", choices=sorted(VENUES))
+    parser.add_argument("--ws-url")
+    parser.add_argument("--rest-url")
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--prefix", default="")
+    parser.add_argument("--updates", type=int)
+    args = parser.parse_args()
+    if args.role == "ours":
+        print(
+            json.dumps(
+                run_ours(args.venue, args.ws_url, args.rest_url, args.bootstrap, args.prefix, args.updates)
+            )
+        )
+    else:
+        compare(args.venues.split(","), args.frames, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
