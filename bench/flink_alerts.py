@@ -53,9 +53,11 @@ from schemas import Topic, record_key
 START_MS = 1_723_161_240_000
 
 
-def processed_walk(count: int, n_symbols: int, seed: int = 5, start_ms: int = START_MS) -> Iterator[dict]:
-    """`count` orderbook.processed records: every symbol updates every 100 ms, the symbols spread
-    over the interval; per symbol an AR(1) imbalance walk (crosses ±0.5 and ±0.7 now and then),
+def processed_walk(
+    count: int, n_symbols: int, seed: int = 5, start_ms: int = START_MS, interval_ms: int = 100
+) -> Iterator[dict]:
+    """`count` orderbook.processed records: every symbol updates every `interval_ms` (Binance's
+    100 ms by default), the symbols spread over the interval; per symbol an AR(1) imbalance walk (crosses ±0.5 and ±0.7 now and then),
     a velocity that is often above 0.05/s, the spread at 3x its mean for 0.1-2 s once in ~300
     updates (a widening confirmed when it lasts 1 s)."""
     rng = random.Random(seed)
@@ -64,7 +66,7 @@ def processed_walk(count: int, n_symbols: int, seed: int = 5, start_ms: int = ST
     wide = dict.fromkeys(names, 0)  # updates left at the wide spread
     for k in range(count):
         s = names[k % n_symbols]
-        t = start_ms + (k // n_symbols) * 100 + (k % n_symbols) * 100 // n_symbols
+        t = start_ms + (k // n_symbols) * interval_ms + (k % n_symbols) * interval_ms // n_symbols
         imb[s] = max(-1.0, min(1.0, 0.95 * imb[s] + rng.gauss(0, 0.12)))
         if wide[s] == 0 and rng.random() < 0.003:
             wide[s] = rng.randint(1, 20)
