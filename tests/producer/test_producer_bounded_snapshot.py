@@ -26,6 +26,7 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
+from bytes_publisher import BytesPublisher
 
 from producer.book import SCALE, OrderBook
 from producer.exchanges import binance_spot, gateio_spot
@@ -35,7 +36,6 @@ from producer.message_feed import MessageBookFeed
 from producer.ratelimit import WeightLimiter
 from producer.rest import SnapshotClient
 from producer.sync import BookSync
-from tests.producer.bytes_publisher import BytesPublisher
 
 pytestmark = pytest.mark.unit
 
