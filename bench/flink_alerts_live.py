@@ -21,7 +21,6 @@ Run: .venv/bin/python -m bench.flink_alerts_live --rate 15000 --symbols 150 --se
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import threading
 import time
@@ -91,7 +90,7 @@ def committed(consumer: Consumer, parts: list[TopicPartition]) -> int | None:
 
 
 def run(
-    kafka: KafkaSettings, rate: float, n_symbols: int, seconds: float, warmup_s: float
+    kafka: KafkaSettings, rate: float, n_symbols: int, seconds: float, warmup_s: float, verbose: bool = False
 ) -> dict[str, float]:
     from flink_jobs.pipelines import JobSpec, build_pipeline
 
@@ -122,11 +121,11 @@ def run(
                 (time.time(), writer.written, done if done is not None else 0, sum(by_thread.values()))
             )
             status = str(client.get_job_status().result()) if client is not None else "?"
-            if os.environ.get("OBM_BENCH_DEBUG"):
+            if verbose:
                 print(
                     f"{samples[-1][0] - writer.started_at:6.1f} s {status} written {samples[-1][1]} committed {samples[-1][2]}"
                 )
-            if status.endswith(("FAILED", "CANCELED", "FINISHED")):
+            if status.endswith(("FAILED", "CANCELED", "FINISHED", "RESTARTING")):
                 raise RuntimeError(f"the alerts job is {status} after {len(samples)} s")
             if samples[-1][0] - writer.started_at >= warmup_s:
                 threads.append((samples[-1][0], by_thread))
@@ -175,6 +174,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=15_000, help="updates/s written (default 15,000)")
     parser.add_argument("--symbols", type=int, default=150)
     parser.add_argument("--seconds", type=float, default=180, help="seconds of writing (default 180)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="print the job status and offsets every second"
+    )
     parser.add_argument("--warmup-s", type=float, default=60, help="left out of the window (JIT, start-up)")
     args = parser.parse_args()
     with broker() as kafka:
@@ -182,7 +184,7 @@ def main() -> None:
         print(
             f"writing {args.rate:,.0f} updates/s over {args.symbols} symbols for {args.seconds:.0f} s; {load_average()}"
         )
-        out = run(kafka, args.rate, args.symbols, args.seconds, args.warmup_s)
+        out = run(kafka, args.rate, args.symbols, args.seconds, args.warmup_s, args.verbose)
     print(
         f"written {out['written_per_s']:,.0f}/s over {out['window_s']:.0f} s: alerts job JVM "
         f"{out['job_cores']:.3f} cores ({out['job_us_per_update']:.1f} µs/update); lag p50 "
