@@ -10,8 +10,8 @@ stand-in of its REST depth endpoint, cut to the `limit` asked, and changed by cr
 frames fed to the real feed, which fetches its snapshots through the real SnapshotClient. Every
 published record must equal the true top 20 at its update id, and the update that leaves the
 book short must publish nothing and bring a new snapshot. A whole book (fewer levels than the
-limit) never resyncs, however thin it gets. Gate.io spot runs the Python engine; Binance spot runs
-both engines (the compiled one mirrors the rule), and they must publish the same bytes.
+limit) never resyncs, however thin it gets. Gate.io spot runs the Python engine; Binance spot and
+USD-M run both engines (the compiled one mirrors the rule), and they must publish the same bytes.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from aiohttp import web
 from bytes_publisher import BytesPublisher
 
 from producer.book import SCALE, OrderBook
-from producer.exchanges import binance_spot, gateio_spot
+from producer.exchanges import binance_spot, binance_usdm, gateio_spot
 from producer.exchanges.spec import ExchangeSpec, Instrument
 from producer.feed import BookFeed
 from producer.message_feed import MessageBookFeed
@@ -87,6 +87,9 @@ class Venue:
     frame: Callable[[TrueBook, int, dict[str, list[list[str]]]], bytes]
     # (true book, limit) -> the REST answer's body
     snapshot: Callable[[TrueBook, int], dict[str, Any]]
+    # USD-M's rule: the first event after a snapshot spans its id (U <= L <= u), so the event at
+    # the snapshot's id is applied again and is the first record (spot: it is stale)
+    spans: bool = False
 
 
 def _levels(book: TrueBook, side: str, limit: int) -> list[list[str]]:
@@ -143,6 +146,35 @@ BINANCE = Venue(
         "bids": _levels(book, "bids", limit),
         "asks": _levels(book, "asks", limit),
     },
+)
+BINANCE_USDM = Venue(
+    binance_usdm.EXCHANGE,
+    "BTCUSDT",
+    BookFeed,
+    lambda book, first, lv: orjson.dumps(
+        {
+            "stream": "btcusdt@depth@100ms",
+            "data": {
+                "e": "depthUpdate",
+                "E": 1_700_000_000_000,
+                "T": 1_700_000_000_000,
+                "s": "BTCUSDT",
+                "U": first,
+                "u": book.update_id,
+                "pu": first - 1,
+                "b": lv["bids"],
+                "a": lv["asks"],
+            },
+        }  # fmt: skip
+    ),
+    lambda book, limit: {
+        "lastUpdateId": book.update_id,
+        "E": 1_700_000_000_000,
+        "T": 1_700_000_000_000,
+        "bids": _levels(book, "bids", limit),
+        "asks": _levels(book, "asks", limit),
+    },
+    spans=True,
 )
 
 
@@ -236,27 +268,32 @@ async def shallow_scenario(venue: Venue, side: str, engine: str) -> tuple[Harnes
     async with Harness(venue, book, engine) as h:
         await h.update([("asks", 10_001, "2"), ("bids", 10_000, "2")])  # buffered: asks for the snapshot
         assert h.state.sync.live and book.snapshots == 1
+        if venue.spans:
+            expected.append(book.expected(resynced=True))
         # the 121st level is past the 100-level snapshot: known from here on, but what lies
         # between the boundary (101st) and it is not
         await h.update([(side, worse_than(book, side, 120), "3")])
-        expected.append(book.expected(resynced=True))
+        expected.append(book.expected(resynced=not venue.spans))
         for _ in range(LIMIT - DEPTH):  # 80 deletes: 20 levels inside the boundary left
             await h.update([(side, best(book, side), "0")])
             expected.append(book.expected(resynced=False))
         # the 81st delete leaves 19 known: the record would publish the 121st level as the
         # 20th and skip the true 101st..120th. Nothing is published, a new snapshot is fetched.
         await h.update([(side, best(book, side), "0")])
+        if venue.spans:  # applied again on the new snapshot: its first record, the true book
+            expected.append(book.expected(resynced=True))
         # the new snapshot is the whole remaining side (69 levels): complete again
-        for _ in range(3):
+        for i in range(3):
             await h.update([(side, best(book, side), "0"), (side, worse_than(book, side, 5), "7")])
-            expected.append(book.expected(resynced=len(expected) == LIMIT - DEPTH + 1))
+            expected.append(book.expected(resynced=i == 0 and not venue.spans))
     return h, expected
 
 
 @pytest.mark.parametrize("side", ["bids", "asks"])
 @pytest.mark.parametrize(
     ("venue", "engine"),
-    [(GATEIO, "python"), (BINANCE, "python")] + ([(BINANCE, "native")] if NATIVE else []),
+    [(GATEIO, "python"), (BINANCE, "python"), (BINANCE_USDM, "python")]
+    + ([(BINANCE, "native"), (BINANCE_USDM, "native")] if NATIVE else []),
     ids=lambda v: v.spec.id if isinstance(v, Venue) else v,
 )
 def test_deletes_inside_a_bounded_snapshot_resync_the_book(venue: Venue, engine: str, side: str) -> None:
@@ -264,9 +301,10 @@ def test_deletes_inside_a_bounded_snapshot_resync_the_book(venue: Venue, engine:
     records = h.records()
     assert records == expected
     assert h.book.snapshots == 2 and h.state.sync.live
-    # the update that left the book short (id 1083) published nothing; the next one after the
-    # new snapshot is its first record, flagged resynced
-    assert [r["sequence_id"] for r in records][-4:] == [1082, 1084, 1085, 1086]
+    # the update that left the book short (id 1083) published nothing; the first record after
+    # the new snapshot is flagged resynced (USD-M: 1083 itself, applied again on it)
+    ids = [1082, 1083, 1084, 1085, 1086] if venue.spans else [1082, 1084, 1085, 1086]
+    assert [r["sequence_id"] for r in records][-len(ids) :] == ids
     sync = h.state.sync
     counters = sync.counters()
     assert (counters.depth_resyncs, counters.resyncs, counters.gaps, counters.syncs) == (1, 1, 0, 2)
@@ -276,11 +314,12 @@ def test_deletes_inside_a_bounded_snapshot_resync_the_book(venue: Venue, engine:
 
 @pytest.mark.skipif(not NATIVE, reason="obm_book_native not built (scripts/bootstrap.sh builds it)")
 @pytest.mark.parametrize("side", ["bids", "asks"])
-def test_native_and_python_publish_the_same_bytes_around_a_depth_resync(side: str) -> None:
+@pytest.mark.parametrize("venue", [BINANCE, BINANCE_USDM], ids=lambda v: v.spec.id)
+def test_native_and_python_publish_the_same_bytes_around_a_depth_resync(venue: Venue, side: str) -> None:
     """The differential check of the rule: the compiled engine's records (its frame path took
     the live frames) are byte for byte the Python engine's, the short update included."""
-    py, _ = asyncio.run(shallow_scenario(BINANCE, side, "python"))
-    nat, _ = asyncio.run(shallow_scenario(BINANCE, side, "native"))
+    py, _ = asyncio.run(shallow_scenario(venue, side, "python"))
+    nat, _ = asyncio.run(shallow_scenario(venue, side, "native"))
     assert [payload for _, payload, _ in nat.publisher.raw] == [payload for _, payload, _ in py.publisher.raw]
     assert nat.state.sync.counters() == py.state.sync.counters()
     assert nat.state.sync.wait_reason == py.state.sync.wait_reason == ""
@@ -289,7 +328,8 @@ def test_native_and_python_publish_the_same_bytes_around_a_depth_resync(side: st
 
 @pytest.mark.parametrize(
     ("venue", "engine"),
-    [(GATEIO, "python"), (BINANCE, "python")] + ([(BINANCE, "native")] if NATIVE else []),
+    [(GATEIO, "python"), (BINANCE, "python"), (BINANCE_USDM, "python")]
+    + ([(BINANCE, "native"), (BINANCE_USDM, "native")] if NATIVE else []),
     ids=lambda v: v.spec.id if isinstance(v, Venue) else v,
 )
 def test_a_whole_book_never_resyncs_however_thin(venue: Venue, engine: str) -> None:
@@ -301,9 +341,11 @@ def test_a_whole_book_never_resyncs_however_thin(venue: Venue, engine: str) -> N
         expected = []
         async with Harness(venue, book, engine) as h:
             await h.update([("asks", 10_001, "2")])
+            if venue.spans:
+                expected.append(book.expected(resynced=True))
             for i in range(59):
                 await h.update([("bids", best(book, "bids"), "0"), ("asks", best(book, "asks"), "0")])
-                expected.append(book.expected(resynced=i == 0))
+                expected.append(book.expected(resynced=i == 0 and not venue.spans))
             await h.update([("bids", best(book, "bids"), "0")])
             expected.append(book.expected(resynced=False))
         return h, expected
