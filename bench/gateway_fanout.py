@@ -33,14 +33,25 @@ second, the CPU of the gateway, of the clients and of the whole machine, and the
 largest event-loop delay and GC pause: a start-up backlog shows in the first lines, a periodic
 stall as isolated lines, a client-side delay as e2e far above relay.
 
+The way in is split further (2026-12-06): the producer's librdkafka statistics once a second (the
+records' wait in its queue, its requests' round trip to the broker), the gateway's
+obm_gateway_arrival_seconds (Kafka timestamp -> handed to a poll that was waiting for records:
+producer, broker, fetch, with none of the gateway's own backlog) and obm_gateway_handoff_seconds
+(handed over -> on the event loop), and the broker's CPU beside the gateway's. `--profile FILE`
+records the gateway with py-spy over the window; `--client raw` reads with a bare asyncio protocol
+instead of the websockets client (RawReader: the same decoding and checks of every message for
+~40% less CPU, which the clients otherwise take from the machine the measured path runs on).
+
 Run: .venv/bin/python -m bench.gateway_fanout [--clients 1000 --rate 20000 --symbols 1000
---keys-per-client 1 --seconds 30 --client-procs 4 --window-producer same]"""
+--keys-per-client 1 --seconds 30 --client-procs 4 --window-producer same --client websockets]"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import gc
+import hashlib
 import multiprocessing
 import os
 import shutil
@@ -88,8 +99,50 @@ def processed(symbol: str, seq: int) -> bytes:
 ACK_SAMPLE = 100  # every 100th record's way to the broker's ack is timed
 
 
+class ProducerStats:
+    """librdkafka's statistics of the bench's producer, emitted once a second (from its poll()):
+    per emission (wall clock s, then ms: p99 and max of the time records waited in the producer's
+    queue before their request was sent (int_latency: linger and batching, a busy I/O thread), p99
+    and max of the produce requests' round trip to the broker (rtt: the broker's append and
+    response, its scheduling included)). With the ack column they split the way to the broker."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float, float, float, float]] = []
+
+    def __call__(self, text: str) -> None:
+        for b in orjson.loads(text).get("brokers", {}).values():
+            queue, rtt = b.get("int_latency", {}), b.get("rtt", {})
+            if b.get("nodeid", -1) >= 0 and rtt.get("cnt"):
+                self.samples.append((time.time(), queue.get("p99", 0) / 1000, queue.get("max", 0) / 1000,
+                                     rtt["p99"] / 1000, rtt["max"] / 1000))  # fmt: skip
+
+
+PRODUCER_STATS = ProducerStats()
+
+
 def new_producer(kafka: KafkaSettings) -> Producer:
-    return Producer(producer_config(kafka, {"linger.ms": 1, "queue.buffering.max.messages": 1_000_000}))
+    return Producer(producer_config(kafka, {
+        "linger.ms": 1, "queue.buffering.max.messages": 1_000_000,
+        "statistics.interval.ms": 1000, "stats_cb": PRODUCER_STATS,  # diagnostics only
+    }))  # fmt: skip
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on a local TCP port (the broker's, for its CPU), from /proc."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{f[9]}]")
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                    return int(proc.name)
+            except OSError:
+                continue
+    return None
 
 
 def make_ready(producer: Producer, kafka: KafkaSettings) -> float:
@@ -155,31 +208,150 @@ class Stats:
         self.closed: dict[int, int] = {}
 
 
-async def reader(url: str, keys: list[str], stats: Stats, subscribed: asyncio.Event, counter: list[int],
-                 total: int, measuring_from: list[float]) -> None:  # fmt: skip
+class Readers:
+    """What the reading clients of one process share: their figures, and the subscription count
+    that tells the parent when they are all subscribed."""
+
+    def __init__(self, total: int) -> None:
+        self.stats = Stats()
+        self.subscribed = asyncio.Event()
+        self.count = 0
+        self.total = total
+        self.measuring_from = float("inf")  # Kafka timestamps (ms) from here on are measured
+
+    def on_message(self, text: str | bytes, last: dict[str, int]) -> None:
+        msg = orjson.loads(text)
+        kind = msg["type"]
+        if kind == "update":
+            stats = self.stats
+            key, seq = msg["key"], msg["seq"]
+            if key in last and seq != last[key] + 1:
+                stats.gaps += 1
+            last[key] = seq
+            if msg["ts"] >= self.measuring_from:
+                stats.latencies_ms.append(time.time() * 1000 - msg["ts"])
+                stats.ts_ms.append(msg["ts"])
+                stats.updates += 1
+        elif kind == "subscribed":
+            self.count += 1
+            if self.count == self.total:
+                self.subscribed.set()
+
+    def closed(self, code: int) -> None:
+        self.stats.closed[code] = self.stats.closed.get(code, 0) + 1
+
+
+def subscribe_message(keys: list[str]) -> bytes:
+    return orjson.dumps({"type": "subscribe", "channel": "metrics", "keys": keys})
+
+
+async def reader(url: str, keys: list[str], readers: Readers) -> None:
+    """A reading client on the websockets library (its asyncio client)."""
     async with connect(url, open_timeout=120, max_queue=None, compression=None) as ws:
-        await ws.send(orjson.dumps({"type": "subscribe", "channel": "metrics", "keys": keys}).decode())
+        await ws.send(subscribe_message(keys).decode())
         last: dict[str, int] = {}
         try:
             async for text in ws:
-                msg = orjson.loads(text)
-                kind = msg["type"]
-                if kind == "update":
-                    key, seq = msg["key"], msg["seq"]
-                    if key in last and seq != last[key] + 1:
-                        stats.gaps += 1
-                    last[key] = seq
-                    if msg["ts"] >= measuring_from[0]:
-                        stats.latencies_ms.append(time.time() * 1000 - msg["ts"])
-                        stats.ts_ms.append(msg["ts"])
-                        stats.updates += 1
-                elif kind == "subscribed":
-                    counter[0] += 1
-                    if counter[0] == total:
-                        subscribed.set()
+                readers.on_message(text, last)
         except Exception as exc:  # noqa: BLE001 - a closed client is counted, not fatal to the bench
-            code = getattr(getattr(exc, "rcvd", None), "code", -1)
-            stats.closed[code] = stats.closed.get(code, 0) + 1
+            readers.closed(getattr(getattr(exc, "rcvd", None), "code", -1))
+
+
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """One frame from a client (RFC 6455 5.2: FIN, masked with a random key)."""
+    n, mask = len(payload), os.urandom(4)
+    head = (
+        bytes((0x80 | opcode, 0x80 | n)) if n < 126 else bytes((0x80 | opcode, 0xFE)) + n.to_bytes(2, "big")
+    )
+    keystream = (mask * (n // 4 + 1))[:n]
+    return (
+        head + mask + (int.from_bytes(payload, "big") ^ int.from_bytes(keystream, "big")).to_bytes(n, "big")
+    )
+
+
+class RawReader(asyncio.Protocol):
+    """A reading client as a bare asyncio protocol (`--client raw`): the opening handshake, then
+    each frame parsed where the bytes arrive (the gateway's frames are unmasked and never
+    fragmented), each message decoded in full (orjson) and timed, pings answered, a close frame
+    counted by its code. It takes 7-9 µs of CPU per message where the websockets client takes
+    12-13 µs (its frame parser, an assembler queue and a task switch per message; 100 clients,
+    30,000 messages on loopback, 2026-12-06): on a 2-core machine the gateway and the broker
+    share, the clients' CPU is taken from the path they measure."""
+
+    def __init__(self, host: str, keys: list[str], readers: Readers) -> None:
+        self.host, self.keys, self.readers = host, keys, readers
+        self.buf = bytearray()
+        self.open = False
+        self.stopping = False
+        self.last: dict[str, int] = {}
+        self.accept = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16))
+        self.accept = base64.b64encode(hashlib.sha1(key + _WS_GUID).digest())  # noqa: S324 - RFC 6455
+        transport.write(b"GET / HTTP/1.1\r\nHost: " + self.host.encode() + b"\r\nUpgrade: websocket\r\n"
+                        b"Connection: Upgrade\r\nSec-WebSocket-Key: " + key + b"\r\n"
+                        b"Sec-WebSocket-Version: 13\r\n\r\n")  # fmt: skip
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.open:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(buf[:end])
+            if not head.startswith(b"HTTP/1.1 101") or self.accept not in head:
+                raise RuntimeError(f"handshake refused: {head[:200]!r}")
+            del buf[: end + 4]
+            self.open = True
+            self._send(0x1, subscribe_message(self.keys))
+        pos, size = 0, len(buf)
+        while size - pos >= 2:
+            opcode, length, start = buf[pos] & 0x0F, buf[pos + 1] & 0x7F, pos + 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length, start = int.from_bytes(buf[pos + 2 : pos + 4], "big"), pos + 4
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length, start = int.from_bytes(buf[pos + 2 : pos + 10], "big"), pos + 10
+            if size - start < length:
+                break
+            payload = bytes(buf[start : start + length])
+            pos = start + length
+            if opcode == 0x1:
+                self.readers.on_message(payload, self.last)
+            elif opcode == 0x9:  # ping
+                self._send(0xA, payload)
+            elif opcode == 0x8:  # close
+                self.readers.closed(int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005)
+                self.stopping = True
+                self._send(0x8, payload[:2])
+                assert self.transport is not None
+                self.transport.close()
+                return
+        del buf[:pos]
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(client_frame(opcode, payload))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.stopping:
+            self.readers.closed(-1)
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self.transport is not None:
+            self.transport.abort()
 
 
 LOOP_TICK_S = 0.01
@@ -210,36 +382,43 @@ def watch_gc(pauses: list[tuple[float, float, int]]) -> None:
     gc.callbacks.append(callback)
 
 
-async def _clients(url: str, key_sets: list[list[str]], conn: Connection) -> None:
+async def _clients(url: str, key_sets: list[list[str]], conn: Connection, client: str) -> None:
     """One client process: connects and subscribes its clients, says so, measures from the
     Kafka timestamp the parent sends, and sends its figures back when told to stop."""
-    stats, subscribed, counter = Stats(), asyncio.Event(), [0]
+    readers = Readers(len(key_sets))
     stalls: list[tuple[float, float]] = []
     pauses: list[tuple[float, float, int]] = []
     watcher = asyncio.create_task(watch_loop(stalls))
     watch_gc(pauses)
-    measuring_from = [float("inf")]  # Kafka timestamps (ms) from here on are measured
-    tasks = []
+    host, port = url.removeprefix("ws://").rsplit(":", 1)
+    loop = asyncio.get_running_loop()
+    tasks, raw = [], []
     for n, keys in enumerate(key_sets):
-        tasks.append(asyncio.create_task(
-            reader(url, keys, stats, subscribed, counter, len(key_sets), measuring_from)
-        ))  # fmt: skip
+        if client == "raw":
+            _t, protocol = await loop.create_connection(partial(RawReader, f"{host}:{port}", keys, readers),
+                                                        host, int(port))  # fmt: skip
+            raw.append(protocol)
+        else:
+            tasks.append(asyncio.create_task(reader(url, keys, readers)))
         if n % 50 == 49:
             await asyncio.sleep(0.05)  # handshakes in waves, not all at once
-    await asyncio.wait_for(subscribed.wait(), timeout=600)
+    await asyncio.wait_for(readers.subscribed.wait(), timeout=600)
     conn.send("subscribed")
-    measuring_from[0] = await asyncio.to_thread(conn.recv)
+    readers.measuring_from = await asyncio.to_thread(conn.recv)
     await asyncio.to_thread(conn.recv)  # stop
+    for protocol in raw:
+        protocol.stop()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     watcher.cancel()
+    stats = readers.stats
     conn.send((np.array(stats.latencies_ms), stats.updates, stats.gaps, stats.closed, np.array(stats.ts_ms),
                stalls, pauses))  # fmt: skip
 
 
-def client_process(url: str, key_sets: list[list[str]], conn: Connection) -> None:
-    asyncio.run(_clients(url, key_sets, conn))
+def client_process(url: str, key_sets: list[list[str]], conn: Connection, client: str) -> None:
+    asyncio.run(_clients(url, key_sets, conn, client))
 
 
 async def stalled_client(url: str) -> ClientConnection:
@@ -305,7 +484,7 @@ class Sampler(threading.Thread):
 
 def timeline(start_ms: float, first: int, seconds: int, lat: np.ndarray, ts: np.ndarray, sampler: Sampler,
              stalls: list[tuple[float, float]], pauses: list[tuple[float, float, int]],
-             acks: list[tuple[float, float]]) -> list[str]:  # fmt: skip
+             acks: list[tuple[float, float]], pstats: list[tuple[float, float, float, float, float]]) -> list[str]:  # fmt: skip
     """One line per second of the window (and the drain after it): the end-to-end latency of the
     updates whose Kafka timestamp fell in that second, beside what the gateway measured and the
     CPU each part got while they were written (the sampler's interval that ends in the next
@@ -313,12 +492,15 @@ def timeline(start_ms: float, first: int, seconds: int, lat: np.ndarray, ts: np.
     cores = os.cpu_count() or 1
     lines = [
         "timeline (s: second of the window by Kafka timestamp; e2e = Kafka ts -> client parsed, ms; "
-        "relay/fetch/loop = gateway histograms over the second, bucket upper bounds in ms; "
-        "cpu in cores; machine = all processes of the machine / cores; cl stall = the client "
-        "processes' largest event-loop delay, cl gc = their GC pauses, ms; ack = produce() -> the "
-        "broker's ack of 1 record in 100, ms)",
-        "   s  updates  e2e p50   p99    max | ack p99  max | relay p50  p99  max | fetch p99  max | loop max |"
-        " gw cpu  cl cpu  machine | cl stall  cl gc",
+        "ack = produce() -> the broker's ack of 1 record in 100, ms; pq/rtt = the producer's statistics "
+        "emitted after that second: p99 of the records' wait in its queue and of its requests' round "
+        "trip to the broker, ms; relay/fetch/arrive/hand/loop = gateway histograms over the second, "
+        "bucket upper bounds in ms (arrive: Kafka ts -> the Kafka client handed the records to a poll "
+        "that was waiting for them; hand: that moment -> on the event loop); cpu in cores (kafka: "
+        "the broker); machine = all processes of the machine / cores; cl stall = the client "
+        "processes' largest event-loop delay, cl gc = their GC pauses, ms)",
+        "   s  updates  e2e p50   p99    max | ack p99  max | pq p99 rtt p99 | relay p50  p99  max |"
+        " fetch p99  max | arrive p99 hand p99 | loop max | gw cpu  cl cpu  kafka  machine | cl stall  cl gc",
     ]
     ack_at = np.array([a for a, _ in acks] or [np.nan])
     ack_ms = np.array([ms for _, ms in acks] or [np.nan])
@@ -339,18 +521,23 @@ def timeline(start_ms: float, first: int, seconds: int, lat: np.ndarray, ts: np.
             (w0, m0, c0, b0), (w1, m1, c1, b1) = smp[k], smp[k + 1]
             r50, r99, rmax = relay_quantiles(m0, m1, (0.5, 0.99, 1.0))
             f99, fmax = relay_quantiles(m0, m1, (0.99, 1.0), "obm_gateway_fetch_seconds")
+            (a99,) = relay_quantiles(m0, m1, (0.99,), "obm_gateway_arrival_seconds")
+            (h99,) = relay_quantiles(m0, m1, (0.99,), "obm_gateway_handoff_seconds")
             (lmax,) = relay_quantiles(m0, m1, (1.0,), "obm_gateway_loop_lag_seconds")
             dt = w1 - w0
-            gw = f"{r50:9g} {r99:4g} {rmax:4g} | {f99:9g} {fmax:4g} | {lmax:8g} |"
-            cpu = f" {(c1['gateway'] - c0['gateway']) / dt:6.2f}  {(c1['clients'] - c0['clients']) / dt:6.2f}"
-            cpu += f"  {(b1 - b0) / dt / cores:6.0%}"
+            gw = f"{r50:9g} {r99:4g} {rmax:4g} | {f99:9g} {fmax:4g} | {a99:10g} {h99:8g} | {lmax:8g} |"
+            cpu = "".join(f" {(c1[part] - c0[part]) / dt:6.2f} " for part in ("gateway", "clients", "kafka"))
+            cpu += f" {(b1 - b0) / dt / cores:6.0%}"
         else:
-            gw, cpu = f"{'':9} {'':4} {'':4} | {'':9} {'':4} | {'':8} |", f" {'':6}  {'':6}  {'':6}"
+            gw = f"{'':9} {'':4} {'':4} | {'':9} {'':4} | {'':10} {'':8} | {'':8} |"
+            cpu = f" {'':6}  {'':6}  {'':6}  {'':6}"
         sel = ack_ms[(ack_at >= lo) & (ack_at < hi)]
         ack = f"{np.percentile(sel, 99):7.0f} {sel.max():4.0f}" if len(sel) else f"{'-':>7} {'-':>4}"
+        emitted = [st for st in pstats if hi <= st[0] * 1000 < hi + 1000]
+        pq = f"{emitted[0][1]:6.0f} {emitted[0][3]:7.0f}" if emitted else f"{'-':>6} {'-':>7}"
         stall = max((ms for t, ms in stalls if lo <= t * 1000 < hi), default=0.0)
         gcs = [ms for t, ms, _g in pauses if lo <= t * 1000 < hi]
-        lines.append(f"{i:4d} {e2e} | {ack} | {gw}{cpu} | {stall:8.0f} {max(gcs, default=0.0):6.0f}")
+        lines.append(f"{i:4d} {e2e} | {ack} | {pq} | {gw}{cpu} | {stall:8.0f} {max(gcs, default=0.0):6.0f}")
     return lines
 
 
@@ -371,7 +558,9 @@ async def run_clients(args: argparse.Namespace, url: str, kafka: KafkaSettings, 
     for i in range(args.client_procs):
         parent, child = ctx.Pipe()
         proc = ctx.Process(
-            target=client_process, args=(url, key_sets[i :: args.client_procs], child), daemon=True
+            target=client_process,
+            args=(url, key_sets[i :: args.client_procs], child, args.client),
+            daemon=True,
         )
         proc.start()
         procs.append(proc)
@@ -384,7 +573,9 @@ async def run_clients(args: argparse.Namespace, url: str, kafka: KafkaSettings, 
         connect_s = time.monotonic() - t0
         sent: list[int] = []
         acks: list[tuple[float, float]] = []
-        pids = {"gateway": [gateway_pid], "clients": [p.pid for p in procs if p.pid], "bench": [os.getpid()]}
+        broker_pid = listening_pid(kafka.port)
+        pids = {"gateway": [gateway_pid], "clients": [p.pid for p in procs if p.pid], "bench": [os.getpid()],
+                "kafka": [broker_pid] if broker_pid else []}  # fmt: skip
         sampler = Sampler(port, pids)
         if args.window_producer == "same":
             # One producer, ready before anything is measured, writing the warm-up and the window
@@ -425,11 +616,19 @@ async def run_clients(args: argparse.Namespace, url: str, kafka: KafkaSettings, 
             started = time.monotonic()
             stream.start()
         print(f"window: {args.seconds:g} s from now, {connect_s:.1f} s after the clients started", flush=True)
+        spy = None
+        if args.profile is not None:  # py-spy on the gateway over the window (collapsed stacks)
+            spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
+                                    str(gateway_pid), "--duration", str(int(args.seconds)), "--rate", "50",
+                                    "--nonblocking", "--format", "raw", "--output", str(args.profile)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         await asyncio.to_thread(stream.join)
         sent[0] -= in_warmup
         elapsed = time.monotonic() - started
         cpu = {part: (sum(map(cpu_seconds, ps)) - cpu0[part]) / elapsed for part, ps in pids.items()}
         await asyncio.sleep(3.0)  # the last records' way through
+        if spy is not None:
+            await asyncio.to_thread(spy.wait, 60)
         sampler.done.set()
         await asyncio.to_thread(sampler.join)
         metrics = await asyncio.to_thread(gateway_metrics, port)
@@ -471,9 +670,12 @@ async def run_clients(args: argparse.Namespace, url: str, kafka: KafkaSettings, 
         "relayed": metrics.get(RELAYED, 0.0) - before.get(RELAYED, 0.0), "gateway_cpu_s": gateway_cpu_s,
         "out": metrics.get(OUT, 0.0) - before.get(OUT, 0.0),
         "timeline": timeline(start_ms, -int(np.ceil(args.warmup)), int(np.ceil(args.seconds)) + 3, lat_all, ts,
-                             sampler, stalls, pauses, acks),
+                             sampler, stalls, pauses, acks, PRODUCER_STATS.samples),
         "per_proc": per_proc, "fetch": relay_quantiles(before, metrics, (0.5, 0.99, 1.0), "obm_gateway_fetch_seconds"),
         "loop_lag": relay_quantiles(before, metrics, (0.99, 1.0), "obm_gateway_loop_lag_seconds"),
+        "arrival": relay_quantiles(before, metrics, (0.5, 0.99, 1.0), "obm_gateway_arrival_seconds"),
+        "handoff": relay_quantiles(before, metrics, (0.5, 0.99, 1.0), "obm_gateway_handoff_seconds"),
+        "pstats": [st for st in PRODUCER_STATS.samples if st[0] * 1000 >= start_ms],
     }  # fmt: skip
 
 
@@ -488,7 +690,12 @@ def main() -> int:
     parser.add_argument("--window-producer", choices=("same", "new"), default="same",
                         help="same: one producer, acked once before the warm-up, writes warm-up and window "
                         "as one stream; new: the old way, a new producer for the window")  # fmt: skip
+    parser.add_argument("--client", choices=("websockets", "raw"), default="websockets",
+                        help="the reading clients: the websockets library's asyncio client, or a bare asyncio "
+                        "protocol (RawReader) that costs ~40% less CPU per message")  # fmt: skip
     parser.add_argument("--client-procs", type=int, default=4, help="processes the clients are spread over")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="record the gateway with py-spy over the window (50 Hz, collapsed stacks) to this file")  # fmt: skip
     parser.add_argument("--gateway-from", type=Path, default=None,
                         help="run the gateway from this tree (e.g. a git worktree of an older commit, to compare)")  # fmt: skip
     args = parser.parse_args()
@@ -537,6 +744,17 @@ def main() -> int:
             print(f"of which the way in, Kafka timestamp -> the poll's records on the gateway's loop (oldest "
                   f"of each poll): p50 <= {f50:g} ms, p99 <= {f99:g} ms, max <= {fmax:g} ms; gateway event "
                   f"loop late on a {50} ms timer: p99 <= {r['loop_lag'][0]:g} ms, max <= {r['loop_lag'][1]:g} ms")  # fmt: skip
+            a50, a99, amax = r["arrival"]
+            h50, h99, hmax = r["handoff"]
+            print(f"  the way in split: Kafka timestamp -> handed to a poll that was waiting for records (the "
+                  f"gateway idle): p50 <= {a50:g} ms, p99 <= {a99:g} ms, max <= {amax:g} ms; handed over -> on "
+                  f"the loop (decode, judge, thread switch): p50 <= {h50:g} ms, p99 <= {h99:g} ms, max <= {hmax:g} ms")  # fmt: skip
+            if r["pstats"]:
+                pq = np.array([st[1:] for st in r["pstats"]])
+                print(f"  the bench's producer, per second of the window (librdkafka statistics): queue wait "
+                      f"p99 {np.median(pq[:, 0]):.1f} ms median of seconds, {pq[:, 0].max():.0f} worst, max "
+                      f"{pq[:, 1].max():.0f}; request round trip to the broker p99 {np.median(pq[:, 2]):.1f} ms "
+                      f"median, {pq[:, 2].max():.0f} worst, max {pq[:, 3].max():.0f}")  # fmt: skip
             print(
                 "client processes (e2e p50 / p99 ms, largest loop stall ms, GC passes, GC ms): "
                 + "; ".join(f"{a:.1f} / {b:.0f}, {c:.0f}, {d}, {e:.0f}" for a, b, c, d, e in r["per_proc"])
