@@ -9,8 +9,9 @@ the full validator's time); one that breaks it is skipped and counted (the sinks
 sent it to orderbook.dlq with the reason). As in the sinks' column path, the rules beyond the
 schema (event time bounds, equal-length arrays) are checked once per poll and channel over the
 records the fast check passed (TopicContract.columns_conform); when that fails, each of them is
-judged on its own, so exactly the records the contract accepts are relayed. Blocking: the server
-calls `poll` in a worker thread, so decoding and judging happen off the event loop."""
+judged on its own, so exactly the records the contract accepts are relayed. The server takes what
+is queued with a non-blocking `poll` on its event loop and waits for new records with a blocking
+one in a worker thread."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ class PollResult:
     # that moment is their way in (producer, broker, fetch), none of it the gateway's backlog.
     consumed_s: float = 0.0
     waited: bool = False
+    consumed: int = 0  # messages the Kafka client handed over (records, skipped ones, errors)
 
 
 def top_levels(book: dict[str, Any], levels: int) -> dict[str, Any]:
@@ -111,9 +113,14 @@ class KafkaFanIn:
                 parts.append(TopicPartition(name, p, high if high >= 0 else OFFSET_END))
         return parts
 
-    def poll(self, max_records: int = 500, timeout_s: float = 0.2) -> PollResult:
-        msgs, waited = self._consume(max_records, timeout_s)
-        result = PollResult([], [], time.time(), waited)
+    def poll(self, max_records: int = 500, timeout_s: float = 0.2, wait: bool = True) -> PollResult:
+        """Up to `max_records` conforming records; with `wait`, waits up to `timeout_s` for a
+        first one when none is queued (blocking: call it in a worker thread), else returns at once."""
+        if wait:
+            msgs, waited = self._consume(max_records, timeout_s)
+        else:
+            msgs, waited = self.consumer.consume(max_records, timeout=0), False
+        result = PollResult([], [], time.time(), waited, len(msgs))
         if not msgs:
             return result
         now_ms = self.contract.clock()

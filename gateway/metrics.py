@@ -68,14 +68,14 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        # The fetch split further, per poll: its part after librdkafka handed the records over
-        # (decoding and judging them in the poll thread, the wake-up of the event loop), and,
-        # for a poll that had to wait for its records (the gateway was idle, nothing was queued),
-        # their age when they came: the way in before the gateway alone.
+        # The fetch split further, per poll: its part after the Kafka client handed the records
+        # over (decoding and judging them, and for a poll that waited in a worker thread the switch
+        # to the event loop), and, for a poll that had to wait for its records (the gateway was
+        # idle, nothing was queued), their age when they came: the way in before the gateway alone.
         self.handoff = Histogram(
             "obm_gateway_handoff_seconds",
             "The moment a poll got its records from the Kafka client to the moment they reached the "
-            "event loop (decoding and judging them, the thread switch)",
+            "event loop (decoding and judging them; the thread switch after a wait)",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )

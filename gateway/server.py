@@ -100,7 +100,11 @@ class Gateway:
     async def _relay(self, fanin: KafkaFanIn) -> None:
         metrics = self.metrics
         while True:
-            polled = await asyncio.to_thread(fanin.poll)
+            # What is queued already is taken on the loop (no thread switch, no wake-up of a worker
+            # that a busy machine may schedule late); only a wait for records goes to a worker thread.
+            polled = fanin.poll(wait=False)
+            if not polled.consumed:
+                polled = await asyncio.to_thread(fanin.poll)
             self._last_poll = time.monotonic()
             if polled.records:
                 oldest_s = min(rec.ts_ms for rec in polled.records) / 1000
@@ -122,6 +126,8 @@ class Gateway:
                 # in one poll reaches a client that keeps up as a stream of writes, not as a backlog
                 # that would be conflated.
                 await asyncio.sleep(0)
+            if not records:
+                await asyncio.sleep(0)  # a poll of skipped records only: still let the loop turn
 
     async def _watch_loop(self) -> None:
         loop = asyncio.get_running_loop()
