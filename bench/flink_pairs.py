@@ -13,7 +13,12 @@ A bar per symbol 10 s after the last closes the input. Besides the rate: the CPU
 of the JVM's busiest threads in that steady state, and of the Python worker (the pairs
 operator's statistics and state; in the local mini-cluster, threads of this process)
 over the whole run.
-Run: .venv/bin/python -m bench.flink_pairs"""
+That is `--mode backlog` (the default): a preloaded topic read at once is the job's catch-up
+path (after an outage or a restart), where the source reads some partitions ahead of others.
+`--mode realtime` (bench/flink_pairs_realtime.py) is the issue's steady state: the bars come at
+real-time pace, every pair is updated every second, and it says whether the job keeps up (the
+output's lag behind its second, over the seconds with full windows) and at what CPU per record.
+Run: .venv/bin/python -m bench.flink_pairs [--mode realtime]"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import os
 import random
 import time
 import uuid
+from typing import Any
 
 import orjson
 
@@ -37,10 +43,11 @@ from bench.flink_harness import (
     steady_state,
     symbols,
 )
+from bench.flink_pairs_realtime import run_realtime
 from config import FlinkSettings, KafkaSettings, MetricsJobSettings, PairSettings
 from flink_jobs.connectors import kafka_sink_ddl, kafka_source_ddl, sink_select_list, topic_name
 from flink_jobs.environment import stream_table_environment
-from flink_jobs.pairs import pairs_table
+from flink_jobs.pairs import CALL_LOG_ENV, pairs_table
 from flink_jobs.sql_building import query
 from schemas import Topic
 
@@ -100,10 +107,9 @@ def produce_bars(kafka: KafkaSettings, topic: str, names: list[str], seconds: in
     assert producer.flush(120) == 0
 
 
-def run(
-    kafka: KafkaSettings, flink: FlinkSettings, settings: PairSettings, records: int, first: float
-) -> float:
-    """Pair records per second in steady state (and the CPU per record, printed)."""
+def start_job(kafka: KafkaSettings, flink: FlinkSettings, settings: PairSettings) -> tuple[Any, str]:
+    """The job (registry.JOBS' logic) from trades.bars to a new output topic: (its TableResult,
+    the output topic)."""
     t_env = stream_table_environment(flink, name="bench-pairs", parallelism=1)
     filesystem_checkpoints(t_env)
     t_env.execute_sql(
@@ -123,8 +129,21 @@ def run(
     t_env.create_temporary_view(
         "job_output", query(output, f"SELECT {sink_select_list(Topic.PAIRS)} FROM {{src}}")
     )
+    return t_env.execute_sql("INSERT INTO `sink` SELECT * FROM `job_output`"), out_topic
+
+
+def cancel(result: Any) -> None:
+    client = result.get_job_client()
+    if client is not None:
+        client.cancel().result()
+
+
+def run(
+    kafka: KafkaSettings, flink: FlinkSettings, settings: PairSettings, records: int, first: float
+) -> float:
+    """Pair records per second in steady state (and the CPU per record, printed)."""
+    result, out_topic = start_job(kafka, flink, settings)
     jvm_before, python_before = job_jvm_cpu_s(), python_worker_cpu_s()
-    result = t_env.execute_sql("INSERT INTO `sink` SELECT * FROM `job_output`")
     try:
         progress = output_progress(kafka, out_topic, records, timeout_s=3600, stall_s=180)
         python_us, jvm_us = (
@@ -132,9 +151,7 @@ def run(
             (job_jvm_cpu_s() - jvm_before) / records * 1e6,
         )
     finally:
-        client = result.get_job_client()
-        if client is not None:
-            client.cancel().result()
+        cancel(result)
     rate, cpu = steady_state(progress, records, first=first)
     print(
         f"CPU per pair record over the whole run (start-up included): Python worker {python_us:.0f} µs, "
@@ -147,6 +164,37 @@ def run(
     return rate
 
 
+def realtime(
+    kafka: KafkaSettings, flink: FlinkSettings, settings: PairSettings, names: list[str], seconds: int
+) -> None:
+    """--mode realtime (bench/flink_pairs_realtime.py): the job started on an empty topic, then
+    `seconds` seconds of bars at real-time pace."""
+    topic = topic_name(kafka, Topic.TRADE_BARS)
+    result, out_topic = start_job(kafka, flink, settings)
+    try:
+        client = result.get_job_client()
+        while (status := client.get_job_status().result().name) != "RUNNING":
+            if status in ("FAILED", "CANCELED", "FINISHED"):
+                raise RuntimeError(f"the job is {status}")
+            time.sleep(0.5)
+        time.sleep(10)  # the source's first fetches and the Python worker's start
+        full_from = settings.window_s
+        lines, python_cores, jvm_cores = run_realtime(
+            kafka, topic, out_topic, names, seconds, full_from, len(settings.pairs)
+        )
+    finally:
+        cancel(result)
+    pairs = len(settings.pairs)
+    for line in lines:
+        print(line, flush=True)
+    print(
+        f"CPU over the measured seconds ({pairs:,} pair records a second): Python worker {python_cores:.2f} core "
+        f"({python_cores / pairs * 1e6:.0f} µs per pair record), job JVM {jvm_cores:.2f} core "
+        f"({jvm_cores / pairs * 1e6:.0f} µs); {load_average()}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=1_000)
@@ -156,7 +204,17 @@ def main() -> None:
     parser.add_argument("--min-points", type=int, default=30)
     parser.add_argument("--adf-every-s", type=int, default=10)
     parser.add_argument("--adf-points", type=int, default=300)
+    parser.add_argument(
+        "--mode", choices=("backlog", "realtime"), default="backlog",
+        help="backlog: a preloaded topic drained (the catch-up path); realtime: bars at real-time pace, "
+        "--seconds of them (the window fills first: measured from --window-s on)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--call-log", help="a file the pairs operator appends a line to per call and late bar"
+    )
     args = parser.parse_args()
+    if args.call_log:
+        os.environ[CALL_LOG_ENV] = args.call_log
     names = symbols(args.symbols)
     settings = PairSettings(
         pairs=pair_list(names, args.pairs), window_s=args.window_s, min_points=args.min_points,
@@ -171,6 +229,15 @@ def main() -> None:
     with broker() as kafka:
         topic = topic_name(kafka, Topic.TRADE_BARS)
         create_topics(kafka, [topic])
+        if args.mode == "realtime":
+            print(
+                f"realtime: {args.symbols} symbols x {args.seconds} s of 1 s bars at real-time pace, {args.pairs:,} "
+                f"pairs, window {args.window_s} s, ADF every {args.adf_every_s} s over {args.adf_points} points; "
+                f"{load_average()}",
+                flush=True,
+            )
+            realtime(kafka, flink, settings, names, args.seconds)
+            return
         started = time.monotonic()
         produce_bars(kafka, topic, names, args.seconds, int(time.time() * 1000) - 7_200_000)
         print(

@@ -26,8 +26,8 @@ from typing import Any
 from bench.flink_pairs import pair_list
 from config import PairSettings
 from flink_jobs.connectors import schema_columns
-from flink_jobs.pair_analytics import PairSpec, PairState
-from flink_jobs.pairs import Clock, advance_pairs, fingerprint, leg_routes, pair_parameters, touched
+from flink_jobs.pair_analytics import PairSpec, PairState, Pending
+from flink_jobs.pair_calls import Clock, advance_pairs, fingerprint, leg_routes, pair_parameters, touched
 from schemas import Topic
 
 
@@ -56,6 +56,8 @@ class Driver:
         self.pairs = {s: PairState(PairSpec.parse(s), params) for s in settings.pairs}
         self.names = [name for name, _ in schema_columns(Topic.PAIRS)]
         self.stored: dict[str, bytes] = {}
+        self.waiting: dict[str, Pending] = {}
+        self.written = self.calls = 0  # bytes written back to state, calls
         self.last: int | None = None
         self.times: dict[str, float] = defaultdict(float)
         self.records = 0
@@ -68,13 +70,25 @@ class Driver:
         before = {key: fingerprint(pair) for key, pair in self.pairs.items()}
         t1 = clock()
         done = advance_pairs(
-            self.pairs, self.routes, queued, self.last, watermark, max_steps, Clock(self.now, 10_000)
+            self.pairs,
+            self.routes,
+            queued,
+            self.last,
+            watermark,
+            max_steps,
+            Clock(self.now, 10_000),
+            self.waiting,
         )
         t2 = clock()
         rows = [(pair_id, *[record[name] for name in self.names]) for pair_id, record in done.records]
         t3 = clock()
-        for key in touched(self.pairs, self.routes, queued, before):
+        for key in touched(self.pairs, before):
             self.stored[key] = pickle.dumps(self.pairs[key])
+            self.written += len(self.stored[key])
+        for instrument in done.waiting_changed:
+            self.stored[instrument] = pickle.dumps(self.waiting.get(instrument))
+            self.written += len(self.stored[instrument])
+        self.calls += 1
         t4 = clock()
         self.times["fingerprints"] += t1 - t0
         self.times["advance_pairs (statistics, ADF, alignment)"] += t2 - t1
@@ -96,6 +110,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("stream", "backlog", "late"), default="stream")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--late-calls", type=int, default=2_000, help="--mode late: calls measured")
+    parser.add_argument("--late-skip", type=int, default=5_000, help="--mode late: calls before those")
     args = parser.parse_args()
     names = [f"S{i:03d}USDT" for i in range(args.symbols)]
     settings = PairSettings(
@@ -112,37 +127,40 @@ def main() -> None:
         for k, row in enumerate(seconds):
             if k == measured_from:
                 driver.times.clear()
-                driver.records = 0
+                driver.records = driver.written = driver.calls = 0
                 if profiler:
                     profiler.enable()
             driver.call(row, row[0][1] - lead * 1000, settings.max_records_per_call)
     elif args.mode == "late":
-        # The 2026-12-06 04:47 run's path: the source read a third of the instruments (one
-        # partition) to the end first, the watermark stayed at its end, then the others' bars came
-        # behind it, one call per bar (bars in second order, the two partitions interleaved).
-        first = {f"binance:{s}" for s in names[::3]}
+        # The bench runs' path (bench.flink_pairs, 2026-12-06): the source read one partition (a
+        # third of the instruments) to its end first, the watermark stayed at its end, then the
+        # second partition's bars came behind it, then the third's: calls of one late bar each.
+        # Pairs with a leg in the third wait (not started) while the second is read. Measured:
+        # `--late-calls` calls after `--late-skip` (by default the middle of the second).
+        first, second = {f"binance:{s}" for s in names[::3]}, {f"binance:{s}" for s in names[1::3]}
         bars = [bar for row in seconds for bar in row]
         end = seconds[-1][0][1] + 5_000
-        early = [bar for bar in bars if bar[0] in first]
-        driver.call(early, end, 10**9)
-        late = [bar for bar in bars if bar[0] not in first]
+        driver.call([bar for bar in bars if bar[0] in first], end, 10**9)
+        late = [bar for bar in bars if bar[0] in second] + [
+            bar for bar in bars if bar[0] not in first and bar[0] not in second
+        ]
+        for bar in late[: args.late_skip]:
+            driver.call([bar], end, settings.max_records_per_call)
         driver.times.clear()
-        driver.records = 0
-        calls = 0
+        driver.records = driver.written = driver.calls = 0
         if profiler:
             profiler.enable()
-        for bar in late[: args.late_calls]:
+        for bar in late[args.late_skip : args.late_skip + args.late_calls]:
             driver.call([bar], end, settings.max_records_per_call)
-            calls += 1
-        print(
-            f"late: {calls} calls of one late bar, {sum(driver.times.values()) / calls * 1e3:.1f} ms CPU each"
-        )
+        spent = sum(driver.times.values())
+        print(f"late: {driver.calls} calls of one late bar, {spent / driver.calls * 1e3:.1f} ms CPU each")
+        driver.records = max(driver.records, 1)
     else:
         queued = [bar for row in seconds for bar in row]
         end = seconds[-1][0][1] - lead * 1000
         driver.call(queued, seconds[warm][0][1], 10**9)  # the warm-up in one call, not measured
         driver.times.clear()
-        driver.records = 0
+        driver.records = driver.written = driver.calls = 0
         if profiler:
             profiler.enable()
         while driver.last is None or driver.last < end:
@@ -157,8 +175,9 @@ def main() -> None:
     )
     for phase, spent in sorted(driver.times.items(), key=lambda kv: -kv[1]):
         print(f"  {phase}: {spent / driver.records * 1e6:.1f} µs")
-    size = sum(len(b) for b in driver.stored.values()) / max(len(driver.stored), 1)
-    print(f"  pickled PairState: {size:,.0f} bytes on average")
+    print(
+        f"  written back to state: {driver.written / driver.calls / 1e3:,.1f} KB per call ({driver.calls:,} calls)"
+    )
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 

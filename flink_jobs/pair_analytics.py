@@ -148,7 +148,7 @@ def half_life(spread: NDArray[np.float64]) -> float | None:
     return _finite(-math.log(2.0) / math.log(phi))
 
 
-class _Pending:
+class Pending:
     """One leg's closes of seconds not computed yet, by second in increasing order (each
     instrument's bars come in order of their second; one that does not is inserted in place):
     the latest at or before a second, the first after one, and dropping the computed ones are
@@ -185,7 +185,7 @@ class _Pending:
 
 class PairState:
     """One pair's state: each leg's close carried forward (value, text, second) and the closes
-    of seconds not computed yet (`_Pending`), the newest second known of each leg, the window of
+    of seconds not computed yet (`Pending`), the newest second known of each leg, the window of
     aligned log closes (a buffer of twice the window, slid back when full: O(1) per point; only
     the window itself is pickled), the last emitted second, the latest ADF, and `changes` (moves
     on every change: flink_jobs/pairs.fingerprint). Picklable: the Flink job keeps it in keyed
@@ -206,7 +206,7 @@ class PairState:
         self.spec, self.params = spec, params
         self.phase = zlib.crc32(spec.pair_id.encode()) % params.adf_every_s
         self.closes: dict[str, tuple[float, str, int]] = {}  # "y"/"x" -> (close, text, second ms)
-        self.pending: dict[str, _Pending] = {"y": _Pending(), "x": _Pending()}
+        self.pending: dict[str, Pending] = {"y": Pending(), "x": Pending()}
         self.newest: dict[str, int] = {}  # leg -> the newest second of a close seen
         self._buffer = np.empty((2, 2 * params.window_s))
         self._start = self._end = 0
@@ -240,7 +240,7 @@ class PairState:
         state["_start"], state["_end"] = 0, window.shape[1]
         pending = state["pending"]
         if any(isinstance(waiting, dict) for waiting in pending.values()):  # the previous layout
-            state["pending"] = {leg: _Pending() for leg in ("y", "x")}
+            state["pending"] = {leg: Pending() for leg in ("y", "x")}
             for leg, waiting in pending.items():
                 for second in sorted(waiting):
                     state["pending"][leg].put(waiting[second])
@@ -268,6 +268,16 @@ class PairState:
         known = self.closes.get(leg)
         if known is None or second_ms >= known[2]:
             self.closes[leg] = close
+
+    def start_with(self, y: Pending, x: Pending) -> None:
+        """A pair not started takes the closes its legs' instruments kept while it waited
+        (flink_jobs/pair_calls.apply_closes): what applying each on arrival would have left."""
+        self.changes += 1
+        for leg, waiting in (("y", y), ("x", x)):
+            for close in waiting.closes:
+                self.pending[leg].put(close)
+            if waiting.seconds:
+                self.newest[leg] = max(self.newest.get(leg, waiting.seconds[-1]), waiting.seconds[-1])
 
     def _close_at(self, leg: str, second_ms: int) -> tuple[float, str, int] | None:
         """The leg's latest close at or before `second_ms`: a pending one, else the carried one."""

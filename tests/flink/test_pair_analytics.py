@@ -14,7 +14,15 @@ from statsmodels.tsa.stattools import adfuller
 from config import PairSettings
 from flink_jobs.pair_adf import adf_test
 from flink_jobs.pair_analytics import PairSpec, PairState, window_statistics
-from flink_jobs.pairs import Clock, advance_pairs, bar_call, fingerprint, leg_routes, pair_parameters, touched
+from flink_jobs.pair_calls import (
+    Clock,
+    advance_pairs,
+    bar_call,
+    fingerprint,
+    leg_routes,
+    pair_parameters,
+    touched,
+)
 from tests.flink.reference_pairs import assert_matches, cointegrated_bars, reference_records
 
 pytestmark = pytest.mark.unit
@@ -94,14 +102,21 @@ def _operator(
     state: dict = {"last": None, "resume": False, "recheck": False, "calls": 0, "records": [], "now": 0}
 
     stored: dict[str, bytes] = {}  # the operator's map state: written back only when `touched`
+    stored_waiting: dict[str, bytes] = {}  # the closes waiting per instrument: those that changed
 
     def call(watermark: int) -> None:
         state["now"] += 50
         clock = Clock(state["now"], RELEASE_MS)
         pairs.update((key, pickle.loads(value)) for key, value in stored.items())  # a fresh worker
+        waiting = {key: pickle.loads(value) for key, value in stored_waiting.items()}
         before = {key: fingerprint(pair) for key, pair in pairs.items()}
-        done = advance_pairs(pairs, routes, queued, state["last"], watermark, max_steps, clock)
-        stored.update((key, pickle.dumps(pairs[key])) for key in touched(pairs, routes, queued, before))
+        done = advance_pairs(pairs, routes, queued, state["last"], watermark, max_steps, clock, waiting)
+        stored.update((key, pickle.dumps(pairs[key])) for key in touched(pairs, before))
+        for instrument in done.waiting_changed:
+            if instrument in waiting:
+                stored_waiting[instrument] = pickle.dumps(waiting[instrument])
+            else:
+                stored_waiting.pop(instrument, None)
         queued.clear()
         state["records"] += done.records
         state["last"] = done.last if done.last is not None else state["last"]
