@@ -120,9 +120,15 @@ class ProducerStats:
 PRODUCER_STATS = ProducerStats()
 
 
+# linger.ms of the bench's producer (--linger-ms): 1 by default; the project's own producers use 5
+# (the Flink jobs' kafka_linger_ms, producer/publisher.py), i.e. fewer, larger produce requests for
+# the broker. Either way the wait counts in the figure: the Kafka timestamp is set at produce().
+LINGER_MS = [1]
+
+
 def new_producer(kafka: KafkaSettings) -> Producer:
     return Producer(producer_config(kafka, {
-        "linger.ms": 1, "queue.buffering.max.messages": 1_000_000,
+        "linger.ms": LINGER_MS[0], "queue.buffering.max.messages": 1_000_000,
         "statistics.interval.ms": 1000, "stats_cb": PRODUCER_STATS,  # diagnostics only
     }))  # fmt: skip
 
@@ -692,15 +698,19 @@ def main() -> int:
                         "as one stream; new: the old way, a new producer for the window")  # fmt: skip
     parser.add_argument("--client", choices=("websockets", "raw"), default="websockets",
                         help="the reading clients: the websockets library's asyncio client, or a bare asyncio "
-                        "protocol (RawReader) that costs ~40% less CPU per message")  # fmt: skip
+                        "protocol (RawReader) that costs ~40%% less CPU per message")  # fmt: skip
+    parser.add_argument("--linger-ms", type=int, default=1,
+                        help="linger.ms of the bench's producer (the project's producers use 5)")  # fmt: skip
     parser.add_argument("--client-procs", type=int, default=4, help="processes the clients are spread over")
     parser.add_argument("--profile", type=Path, default=None,
                         help="record the gateway with py-spy over the window (50 Hz, collapsed stacks) to this file")  # fmt: skip
     parser.add_argument("--gateway-from", type=Path, default=None,
                         help="run the gateway from this tree (e.g. a git worktree of an older commit, to compare)")  # fmt: skip
     args = parser.parse_args()
+    LINGER_MS[0] = args.linger_ms
     print(f"{args.clients} clients x {args.keys_per_client} key(s) of {args.symbols}, {args.rate} records/s "
-          f"for {args.seconds} s, clients in {args.client_procs} processes, gateway from "
+          f"for {args.seconds} s, clients ({args.client}) in {args.client_procs} processes, producer linger.ms "
+          f"{args.linger_ms}, gateway from "
           f"{args.gateway_from or 'this tree'}; before: {load_average()}", flush=True)  # fmt: skip
     state = Path(tempfile.mkdtemp(prefix="obm-bench-gateway-"))
     redis = RedisServer(RedisSettings(port=free_port()), StackSettings(state_dir=state, start_timeout_s=120),
