@@ -3,6 +3,14 @@ topics at their end offsets (a gateway is a fan-out of what happens now, not a d
 it joins no group, commits nothing, and a restarted gateway starts from the present; what a
 client missed it gets as the snapshot when it subscribes).
 
+It reads records of open transactions too (LATEST_VALUE_ISOLATION_LEVEL, as the Redis sink that
+serves its snapshots): the Flink jobs write exactly-once, so a committed-only reader would see each
+metric, bar and alert only at the job's next checkpoint (p50 ~1 s at the 2 s default), and the
+snapshot from Redis would be newer than the updates that follow it. The jobs are deterministic
+per key, so a record of a transaction that is later aborted comes again, the same, after the job's
+recovery: for book, metrics and bars that is the same latest value twice; alerts, never conflated,
+are relayed once per alert id (the ids of the last ALERT_IDS_KEPT alerts are remembered).
+
 Every record is judged against its topic's contract (schemas/conformance.py through the sinks'
 SinkContract and their generated fast check, which settles a conforming record in a fraction of
 the full validator's time); one that breaks it is skipped and counted (the sinks have already
@@ -24,13 +32,19 @@ import orjson
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
 from config import KafkaSettings
-from config.clients import consumer_config
+from config.clients import LATEST_VALUE_ISOLATION_LEVEL, consumer_config
 from gateway.protocol import CHANNEL_TOPICS, TOPIC_CHANNELS, Channel
 from schemas.registry import load_schema
 from schemas.topics import record_key, topic_name
 from sinks.decoding.contract import RejectedRecord, RejectKind, SinkContract, TopicContract
 from sinks.decoding.fast_check import Check, compile_fast_check
 from sinks.decoding.records import conforming
+
+# Alert ids remembered to relay each alert once (an aborted transaction's alert comes again after
+# the job's recovery, within a checkpoint timeout: far fewer alerts than this in that time).
+ALERT_IDS_KEPT = 100_000
+# The kind counted in obm_gateway_records_skipped_total for an alert relayed already.
+DUPLICATE_ALERT = "duplicate_alert"
 
 # Errors of a partition without a leader yet (librdkafka does not call them retriable here).
 _MOVING = {
@@ -81,7 +95,14 @@ class KafkaFanIn:
         self.book_levels = book_levels
         self.contract = contract or SinkContract.from_settings()
         self.group_id = f"{group_prefix}-{uuid.uuid4().hex[:12]}"
-        self.consumer = Consumer(consumer_config(kafka, self.group_id, {"auto.offset.reset": "latest"}))
+        self.consumer = Consumer(
+            consumer_config(
+                kafka,
+                self.group_id,
+                {"auto.offset.reset": "latest", "isolation.level": LATEST_VALUE_ISOLATION_LEVEL},
+            )
+        )
+        self._alert_ids: dict[str, None] = {}  # insertion-ordered: the oldest is dropped first
         self._channel_of: dict[str | None, Channel] = {
             topic_name(t, kafka.topic_prefix): c for t, c in TOPIC_CHANNELS.items()
         }
@@ -156,10 +177,24 @@ class KafkaFanIn:
                 continue
             if channel is Channel.BOOK:
                 data = top_levels(data, levels)
+            elif channel is Channel.ALERTS and not self._first_time(data["alert_id"]):
+                result.skipped.append((channel, DUPLICATE_ALERT))
+                continue
             result.records.append(
                 Incoming(channel, record_key(data["exchange"], data["symbol"]), ts_ms, data)
             )
         return result
+
+    def _first_time(self, alert_id: str) -> bool:
+        """Whether this alert id is new (then it is remembered, the oldest forgotten past
+        ALERT_IDS_KEPT)."""
+        ids = self._alert_ids
+        if alert_id in ids:
+            return False
+        ids[alert_id] = None
+        if len(ids) > ALERT_IDS_KEPT:
+            del ids[next(iter(ids))]
+        return True
 
     @staticmethod
     def _beyond_schema(kept: list[tuple[Channel, int, dict[str, Any]]], fast_passed: dict[Channel, list[int]],

@@ -21,9 +21,10 @@ class GatewayMetrics:
         self.records_in = Counter(
             "obm_gateway_records_in", "Conforming records read from Kafka", ["channel"], registry=r
         )
-        # kind: sinks.decoding.contract.RejectKind value; the sinks already sent such records to the DLQ.
+        # kind: sinks.decoding.contract.RejectKind value (the sinks already sent such records to the
+        # DLQ), or fanin.DUPLICATE_ALERT: an alert id relayed already (an aborted transaction's, again).
         self.records_skipped = Counter(
-            "obm_gateway_records_skipped", "Records that break the topic contract, not relayed",
+            "obm_gateway_records_skipped", "Records not relayed: they break the topic contract, or repeat an alert",
             ["channel", "kind"], registry=r,
         )  # fmt: skip
         self.messages_out = Counter(

@@ -5,16 +5,19 @@ records that break the contract skipped, /healthz and /metrics."""
 from __future__ import annotations
 
 import urllib.request
+import uuid
 
 import orjson
 import pytest
+from confluent_kafka import Producer
 from conftest import GatewayTestEnv
 from gateway_client import TestClient, updates, wait_until
 
-from config.clients import redis_client
+from config.clients import producer_config, redis_client
+from gateway.fanin import DUPLICATE_ALERT
 from gateway.protocol import Channel
 from schemas.redis_layout import RedisLayout
-from schemas.topics import record_key
+from schemas.topics import record_key, topic_name
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +150,45 @@ def test_bars_snapshot_per_interval_and_contract_breakers_skipped(
     for name in ("obm_gateway_clients 1.0", "obm_gateway_subscriptions 1.0", "obm_gateway_messages_out_total",
                  'obm_gateway_records_skipped_total{channel="bars",kind="schema"} 1.0', "obm_gateway_lag_seconds"):  # fmt: skip
         assert name in metrics, name
+
+
+def test_open_transactions_are_relayed_and_an_alert_once_per_id(
+    gw_env: GatewayTestEnv, start_gateway
+) -> None:  # type: ignore[no-untyped-def]
+    """The Flink jobs write in transactions; the gateway relays a record before its commit (no
+    wait for the checkpoint), and an alert whose transaction was aborted and that came again
+    (the job's recovery) reaches a client once."""
+    gw = start_gateway()
+    client = TestClient(gw.url)
+    key = record_key(gw_env.exchange, "BTCUSDT")
+    client.request("subscribe", "metrics", [key])
+    client.request("subscribe", "alerts", [key])
+    job = Producer(producer_config(gw_env.kafka, {"transactional.id": f"test-job-{uuid.uuid4().hex}"}))
+    job.init_transactions(30)
+    job.begin_transaction()
+    alert, metric = gw_env.alert(1), gw_env.processed(1)
+    for channel, record in ((Channel.METRICS, metric), (Channel.ALERTS, alert)):
+        job.produce(topic_name(channel.topic, gw_env.kafka.topic_prefix), orjson.dumps(record), key=key)
+    job.flush(30)
+    # the transaction is open: a committed-only reader would see nothing
+    got = client.collect(lambda ms: len(updates(ms, "metrics")) >= 1 and len(updates(ms, "alerts")) >= 1)
+    assert [m["data"] for m in updates(got, "metrics", key)] == [metric]
+    assert [m["data"]["alert_id"] for m in updates(got, "alerts", key)] == [alert["alert_id"]]
+    job.abort_transaction(30)
+    # the recovered job writes the same alert again, committed, and a new one after it
+    again, later = dict(alert), gw_env.alert(2)
+    job.begin_transaction()
+    for record in (again, later):
+        job.produce(
+            topic_name(Channel.ALERTS.topic, gw_env.kafka.topic_prefix), orjson.dumps(record), key=key
+        )
+    job.commit_transaction(30)
+    got = client.collect(lambda ms: len(updates(ms, "alerts")) >= 1)
+    assert [m["data"]["alert_id"] for m in updates(got, "alerts", key)] == [later["alert_id"]]
+    wait_until(
+        "the duplicate counted",
+        lambda: (
+            gw.metrics.value("obm_gateway_records_skipped_total", channel="alerts", kind=DUPLICATE_ALERT) == 1
+        ),
+    )
+    client.close()
