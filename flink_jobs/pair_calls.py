@@ -106,25 +106,32 @@ class Slice:
 
 @dataclass(frozen=True)
 class Clock:
-    """The wall time of a call and how long a pair catching up waits for news of its lagging
-    leg (PairSettings.catch_up_release_ms)."""
+    """The wall time of a call, how long a pair catching up waits for news of its lagging leg
+    (PairSettings.catch_up_release_ms), and when the operator last had input (a call with queued
+    bars; 0: never)."""
 
     now_ms: int
     release_ms: int
+    input_at_ms: int = 0
 
 
 def _still_catching_up(pair: PairState, known: int | None, watermark: int, clock: Clock) -> bool:
     """Whether a pair catching up still waits for its lagging leg: until both legs' bars reach
-    the watermark, or until that leg has brought nothing new for `clock.release_ms` (the end of
-    the input, or a leg that does not trade; a late partition delivers steadily once read).
-    Without the release, the seconds after a pair's last bars were never computed when its
-    catch-up lasted to the end of the input (the job's "second stall")."""
+    the watermark, or until that leg and the whole input have brought nothing new for
+    `clock.release_ms` (the end of the input). Without the release, the seconds after a pair's
+    last bars were never computed when its catch-up lasted to the end of the input (the job's
+    "second stall"). Not the leg's silence alone: on a backlog the source reads a partition in
+    fetches of ~2,000 bars, one partition after another, so a leg's bars pause for 10 s and more
+    while the others' come; a pair released then stepped to the end without records and its
+    leg's bars, when they came, were behind it (bench.flink_pairs, 2026-12-06 06:31: 402,629 of
+    456,000 records, then calls of ~55 bars each with no output: the "idle stall")."""
     if known is None or known >= watermark:
         return False
     if known != pair.known_seen:
         pair.known_seen, pair.known_seen_at_ms = known, clock.now_ms
         return True
-    return clock.now_ms - pair.known_seen_at_ms < clock.release_ms
+    quiet_since = max(pair.known_seen_at_ms, clock.input_at_ms)
+    return clock.now_ms - quiet_since < clock.release_ms
 
 
 def step_pair(pair: PairState, second: int, watermark: int, clock: Clock) -> list[tuple[str, dict[str, Any]]]:

@@ -104,6 +104,7 @@ def _pairs_function(settings: PairSettings) -> Any:
             self.resuming = runtime_context.get_state(ValueStateDescriptor("resuming", Types.BOOLEAN()))
             self.recheck_at = runtime_context.get_state(ValueStateDescriptor("recheck_at", Types.LONG()))
             self.soon_at = runtime_context.get_state(ValueStateDescriptor("late_bars_call_at", Types.LONG()))
+            self.input_at = runtime_context.get_state(ValueStateDescriptor("input_at", Types.LONG()))
             self.version = runtime_context.get_state(ValueStateDescriptor("pairs_version", Types.LONG()))
             self.waiting = runtime_context.get_map_state(
                 MapStateDescriptor("waiting_closes", Types.STRING(), Types.PICKLED_BYTE_ARRAY())
@@ -159,6 +160,8 @@ def _pairs_function(settings: PairSettings) -> Any:
                 recheck_at = None
             pairs, waiting = self._pairs()
             queued = list(self.closes.get() or ())
+            if queued:
+                self.input_at.update(now)
             before = {key: fingerprint(pair) for key, pair in pairs.items()}
             done = advance_pairs(
                 pairs,
@@ -167,7 +170,7 @@ def _pairs_function(settings: PairSettings) -> Any:
                 self.last.value(),
                 timers.current_watermark(),
                 per_call,
-                Clock(now, release_ms),
+                Clock(now, release_ms, self.input_at.value() or 0),
                 waiting,
             )
             self.closes.clear()

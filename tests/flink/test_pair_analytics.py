@@ -82,6 +82,7 @@ def _operator(
     defer: bool,
     lead_s: int | None,
     late: str | None = None,
+    pause: bool = False,
 ) -> tuple[list, int]:
     """The pairs operator's timers, as Flink fires them, around `advance_pairs` (the logic of each
     call): the bars arrive in order of their second, each queued and setting the event-time timer
@@ -91,7 +92,8 @@ def _operator(
     once per second of input. `defer`: an event-time timer does nothing while a continuation is due
     (the operator's rule); else it computes a slice too. `late`: an instrument whose bars all
     arrive after the others' last (a partition the source read late: the watermark ran ahead of
-    it); a bar behind the last second computed asks for a call. Wall time runs 50 ms a call;
+    it); a bar behind the last second computed asks for a call; `pause`: halfway through those,
+    the source reads other partitions for longer than RELEASE_MS. Wall time runs 50 ms a call;
     when a pair waits for a lagging leg and nothing else is due, the release call comes
     RELEASE_MS later. Each call starts from the states as the operator wrote them back (only the
     pairs a call touched), as a new Python worker would. Records and calls."""
@@ -106,7 +108,8 @@ def _operator(
 
     def call(watermark: int) -> None:
         state["now"] += 50
-        clock = Clock(state["now"], RELEASE_MS)
+        state["input_at"] = state["now"] if queued else state.get("input_at", 0)
+        clock = Clock(state["now"], RELEASE_MS, state["input_at"])
         pairs.update((key, pickle.loads(value)) for key, value in stored.items())  # a fresh worker
         waiting = {key: pickle.loads(value) for key, value in stored_waiting.items()}
         before = {key: fingerprint(pair) for key, pair in pairs.items()}
@@ -148,7 +151,14 @@ def _operator(
                 call(second - lead_s * 1000)
     end = seconds[-1] + 60_000
     fire(end)
-    for bar in (b for b in bars if b[0] == late):  # a few at a time, as the source reads them
+    late_bars = [b for b in bars if b[0] == late]
+    for i, bar in enumerate(late_bars):  # a few at a time, as the source reads them
+        if pause and i == len(late_bars) // 2:  # the source reads other partitions for a while
+            other = next(b for b in reversed(bars) if b[0] != late)
+            for _ in range(5):  # 12.5 s of other bars (a version again: changes nothing)
+                state["now"] += RELEASE_MS // 4
+                arrive(other)
+                call(end)
         arrive(bar)
         if state["resume"] and bar[1] % 3_000 == 0:
             call(end)
@@ -196,6 +206,32 @@ def test_the_operator_in_slices_equals_the_reference(
         assert_matches([r for p, r in got if p == pair], expected)
     if max_steps == 1:
         assert calls > 150  # a call per second
+
+
+@pytest.mark.parametrize("max_steps", [7, 10**9])
+@pytest.mark.parametrize("lead_s", [None, 2])
+def test_a_late_leg_that_pauses_while_other_bars_come_is_not_released(
+    max_steps: int, lead_s: int | None
+) -> None:
+    """The source reads a backlog's partitions in turns of ~2,000 bars: a late leg's bars pause
+    for longer than the release while the others' come. The pair must wait for them, not be
+    released (stepped to the end with no records, its leg's later bars then behind it: records
+    missing in bench.flink_pairs' backlog run of 2026-12-06 06:31); it failed with the release
+    on the leg's silence alone."""
+    pair2 = "okx:BTC-USDT/binance:BTCUSDT"
+    settings = PairSettings(
+        pairs=[PAIR, pair2], window_s=60, min_points=30, fill_max_age_ms=3_000, adf_every_s=5, adf_points=60
+    )
+    eth, btc = cointegrated_bars(11, 200, START, gap_at=90, gap_s=8)
+    okx, _ = cointegrated_bars(12, 200, START, gap_at=90, gap_s=8)
+    legs = {"binance:ETHUSDT": eth, "binance:BTCUSDT": btc, "okx:BTC-USDT": okx}
+    bars = sorted(
+        ((key, t, close) for key, closes in legs.items() for t, close in closes.items()), key=lambda b: b[1]
+    )
+    got, _ = _operator(bars, settings, max_steps, True, lead_s, "okx:BTC-USDT", pause=True)
+    for pair in (PAIR, pair2):
+        y, x = pair.split("/")
+        assert_matches([r for p, r in got if p == pair], reference_records(legs[y], legs[x], pair, settings))
 
 
 def test_a_gap_longer_than_the_fill_bound_restarts_the_window() -> None:
