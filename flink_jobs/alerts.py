@@ -33,7 +33,7 @@ ALERT_CLASS = "io.orderbookmonitor.flink.AlertFunction"
 # savepoint of another layout or profile has none of it, so the job resumes with
 # --allowNonRestoredState and empty state (flink_jobs/lifecycle.py); change it with the layout of
 # AlertDetector's state.
-ALERT_UID = "obm-alerts-2"
+ALERT_UID = "obm-alerts-3"
 # The alert types, as AlertDetector.TYPES names them (the `off` list of the rules).
 ALERT_TYPES = RULES
 # Numbers of a profile the Java rules read (AlertRules.FIELDS), per symbol; besides them "profile",

@@ -4,11 +4,14 @@ import org.apache.flink.table.annotation.ArgumentHint;
 import org.apache.flink.table.annotation.ArgumentTrait;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.StateHint;
+import org.apache.flink.table.api.dataview.ListView;
 import org.apache.flink.table.functions.ProcessTableFunction;
 import org.apache.flink.table.types.DataType;
 import org.apache.flink.types.Row;
 
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 
 /**
@@ -16,6 +19,18 @@ import java.util.List;
  * update of a key (partitioned by exchange, market, symbol), on state it keeps per key
  * ({@link AlertDetector}: one primitive array). Called from SQL (flink_jobs/alerts.py) with
  * {@code on_time} and the rules as JSON ({@link AlertRules}).
+ *
+ * <p>The state is three entries: the detector's array (a list view of one element), the updates
+ * that arrived since the last release (a list view, one {@code ROW} array each, in arrival order)
+ * and a small value ({@link AlertState}: the rules' hash, the timer and the earliest waiting
+ * update). Why: after every call Flink hashes a value state before and after the call to see
+ * whether to write it (ProcessTableRunner.moveValueStateFromFunction); with the detector's array
+ * (the adaptive baselines' histograms and every waiting update, a few hundred to a few thousand
+ * doubles) as the value state, that hashing was 70% of the operator thread at 15k updates/s
+ * (docs/benchmarks.md, issue 21). List views are Flink list states, never converted whole nor
+ * hashed: an update is one small element added; the detector's array is read and written only at
+ * a release, where the updates that arrived are merged into it in (event time, arrival) order,
+ * the order in which {@link AlertDetector#insert} put them one by one before.
  *
  * <p>Why one operator: the SQL job (two OVER stages, MATCH_RECOGNIZE per rule, a keyed Python
  * cooldown) sent every update through a keyed exchange per stage and topped out near 2k updates/s
@@ -49,9 +64,15 @@ public class AlertFunction extends ProcessTableFunction<Row> {
         "depth_ask_10bps", "depth_bid_50bps", "depth_ask_50bps"
     };
 
-    /** A key's state: {@link AlertDetector}'s layout. */
+    /**
+     * A key's small state: the hash of the rules its detector's array was set up with (null: not
+     * yet in this job: new key or restored), the time of its release timer and of its earliest
+     * waiting update (null: none).
+     */
     public static class AlertState {
-        public double[] values;
+        public Integer rules;
+        public Long timer;
+        public Long earliest;
     }
 
     private transient String rulesJson;
@@ -59,16 +80,18 @@ public class AlertFunction extends ProcessTableFunction<Row> {
     private transient AlertDetector detector;
     private transient List<AlertDetector.Alert> raised;
     private transient int[] columns;
-    private transient double[] values;
 
     public void eval(
             Context ctx,
             @StateHint(ttl = "0 ms") AlertState state,
+            @StateHint(ttl = "0 ms") ListView<double[]> detectorState,
+            @StateHint(ttl = "0 ms") ListView<double[]> arrived,
             @ArgumentHint(
                             value = {ArgumentTrait.SET_SEMANTIC_TABLE, ArgumentTrait.REQUIRE_ON_TIME},
                             name = "input")
                     Row input,
-            @ArgumentHint(name = "rules") String rulesArgument) {
+            @ArgumentHint(name = "rules") String rulesArgument)
+            throws Exception {
         if (columns == null) { // transient: null after the function is deserialized on a task
             columns = resolveColumns(ctx.tableSemanticsFor("input").dataType());
         }
@@ -86,25 +109,38 @@ public class AlertFunction extends ProcessTableFunction<Row> {
             return; // late: see the class comment
         }
         final double[] own = rules.forSymbol((String) input.getField(columns[1]));
-        double[] s = state.values;
-        if (s == null || s[AlertRules.ADAPTIVE] != own[AlertRules.ADAPTIVE]) {
-            s = AlertDetector.empty(own); // a new key, or a redeploy with the other profile: it starts over
-        } else {
-            System.arraycopy(own, 0, s, 0, AlertRules.SIZE); // a redeploy with new rules applies them
+        final int ownHash = Arrays.hashCode(own);
+        if (state.rules == null || state.rules != ownHash) {
+            double[] s = first(detectorState);
+            if (s == null || s[AlertRules.ADAPTIVE] != own[AlertRules.ADAPTIVE]) {
+                s = AlertDetector.empty(own); // a new key, or a redeploy with the other profile: it starts over
+                arrived.clear();
+                state.timer = null;
+            } else {
+                s = merge(s, arrived); // a redeploy with new rules applies them from here
+                System.arraycopy(own, 0, s, 0, AlertRules.SIZE);
+            }
+            state.earliest = AlertDetector.pending(s) > 0 ? AlertDetector.earliest(s) : null;
+            write(detectorState, s);
+            state.rules = ownHash;
         }
-        if (values == null) {
-            values = new double[AlertDetector.ROW - 1];
+        final double[] row = new double[AlertDetector.ROW];
+        row[0] = eventTime;
+        for (int k = 1; k < row.length; k++) {
+            row[k] = orNaN(input.getField(columns[1 + k]));
         }
-        for (int k = 0; k < values.length; k++) {
-            values[k] = orNaN(input.getField(columns[2 + k]));
+        arrived.add(row);
+        if (state.earliest == null || eventTime < state.earliest) {
+            state.earliest = eventTime;
         }
-        s = AlertDetector.insert(s, eventTime, values);
-        schedule(time, s);
-        state.values = s;
+        schedule(time, state);
     }
 
-    public void onTimer(OnTimerContext ctx, AlertState state) {
-        if (state.values == null) {
+    public void onTimer(
+            OnTimerContext ctx, AlertState state, ListView<double[]> detectorState, ListView<double[]> arrived)
+            throws Exception {
+        double[] s = first(detectorState);
+        if (s == null) {
             return;
         }
         if (detector == null) {
@@ -114,13 +150,15 @@ public class AlertFunction extends ProcessTableFunction<Row> {
         final TimeContext<Long> time = ctx.timeContext(Long.class);
         final Long watermark = time.currentWatermark();
         raised.clear();
-        final double[] s = detector.release(state.values, watermark != null ? watermark : time.time(), raised);
+        s = detector.release(merge(s, arrived), watermark != null ? watermark : time.time(), raised);
+        write(detectorState, s);
         if (AlertDetector.pending(s) > 0) {
-            schedule(time, s);
+            state.earliest = AlertDetector.earliest(s);
+            schedule(time, state);
         } else {
-            s[AlertDetector.TIMER] = Double.NaN;
+            state.earliest = null;
+            state.timer = null;
         }
-        state.values = s;
         for (AlertDetector.Alert alert : raised) {
             collect(
                     Row.of(
@@ -137,12 +175,66 @@ public class AlertFunction extends ProcessTableFunction<Row> {
     }
 
     /** A timer at the earliest waiting update unless one is set for it (one per time). */
-    private static void schedule(TimeContext<Long> time, double[] s) {
-        final long earliest = AlertDetector.earliest(s);
-        if (s[AlertDetector.TIMER] != earliest) {
+    private static void schedule(TimeContext<Long> time, AlertState state) {
+        final long earliest = state.earliest;
+        if (state.timer == null || state.timer != earliest) {
             time.registerOnTime(earliest);
-            s[AlertDetector.TIMER] = earliest;
+            state.timer = earliest;
         }
+    }
+
+    private static double[] first(ListView<double[]> view) throws Exception {
+        final Iterator<double[]> it = view.get().iterator();
+        return it.hasNext() ? it.next() : null;
+    }
+
+    private static void write(ListView<double[]> view, double[] s) throws Exception {
+        view.clear();
+        view.add(s);
+    }
+
+    /**
+     * The detector's array with the updates that arrived (then emptied) among its waiting ones, in
+     * (event time, arrival) order: each after those at or before its time, as {@link
+     * AlertDetector#insert} puts one.
+     */
+    static double[] merge(double[] s, ListView<double[]> arrived) throws Exception {
+        final List<double[]> rows = new ArrayList<>();
+        for (double[] row : arrived.get()) {
+            rows.add(row);
+        }
+        if (rows.isEmpty()) {
+            return s;
+        }
+        arrived.clear();
+        return merge(s, rows);
+    }
+
+    /** {@link #merge(double[], ListView)} of rows in arrival order (pure: tested). */
+    static double[] merge(double[] s, List<double[]> rows) {
+        final int row = AlertDetector.ROW;
+        final List<double[]> sorted = new ArrayList<>(rows);
+        sorted.sort((a, b) -> Double.compare(a[0], b[0])); // stable: arrival order within a time
+        final int n = AlertDetector.pending(s);
+        final int base = AlertDetector.base(s);
+        final double[] out = new double[s.length + sorted.size() * row];
+        System.arraycopy(s, 0, out, 0, base);
+        int i = 0;
+        int j = 0;
+        int at = base;
+        while (i < n || j < sorted.size()) {
+            if (j == sorted.size() || (i < n && s[base + i * row] <= sorted.get(j)[0])) {
+                System.arraycopy(s, base + i * row, out, at, row);
+                i++;
+            } else {
+                System.arraycopy(sorted.get(j), 0, out, at, row);
+                j++;
+            }
+            at += row;
+        }
+        System.arraycopy(s, base + n * row, out, at, s.length - base - n * row);
+        out[AlertDetector.PENDING] = n + sorted.size();
+        return out;
     }
 
     /** The alert's context row (NaN as NULL), as the orderbook.alerts schema has it. */
