@@ -21,6 +21,7 @@ from config import (
     FlinkSettings,
     GatewaySettings,
     KafkaSettings,
+    NotifySettings,
     PostgresSettings,
     RedisSettings,
     SinkSettings,
@@ -42,6 +43,7 @@ HEALTH_PATHS = {
     "sink-redis": {"/metrics"},
     "dashboard": {"/_stcore/health"},
     "gateway": {"/healthz"},
+    "notify": {"/healthz"},
 }
 
 
@@ -188,7 +190,7 @@ def test_secrets_come_from_secrets_and_name_real_settings() -> None:
                     assert ref["secretRef"]["name"] in secrets
     settings_vars = {
         f"{str(kind.model_config['env_prefix'])}{field}".upper()
-        for kind in (PostgresSettings, GatewaySettings, RedisSettings)
+        for kind in (PostgresSettings, GatewaySettings, RedisSettings, NotifySettings)
         for field in kind.model_fields
     }
     for secret in secrets.values():

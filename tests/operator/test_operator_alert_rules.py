@@ -88,10 +88,10 @@ def test_every_component_a_rule_reads_is_scraped() -> None:
     prom = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
     services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
     jobs = {job["job_name"]: job for job in prom["scrape_configs"]}
-    assert {"producer", "sinks", "notify", "flink", "redpanda"} <= set(jobs)
-    notify = services["notify"]
-    port = notify["environment"]["OBM_NOTIFY_PORT"]
-    assert jobs["notify"]["static_configs"][0]["targets"] == [f"notify:{port}"]
+    assert {"producer", "sinks", "notify", "gateway", "flink", "redpanda"} <= set(jobs)
+    for job, port_var in (("notify", "OBM_NOTIFY_PORT"), ("gateway", "OBM_GATEWAY_PORT")):
+        port = services[job]["environment"][port_var]
+        assert jobs[job]["static_configs"][0]["targets"] == [f"{job}:{port}"]
 
 
 def test_every_rule_is_complete_and_well_formed() -> None:
