@@ -34,11 +34,10 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, To
 from config import KafkaSettings
 from config.clients import LATEST_VALUE_ISOLATION_LEVEL, consumer_config
 from gateway.protocol import CHANNEL_TOPICS, TOPIC_CHANNELS, Channel
-from schemas.registry import load_schema
 from schemas.topics import record_key, topic_name
 from sinks.decoding.contract import RejectedRecord, RejectKind, SinkContract, TopicContract
-from sinks.decoding.fast_check import Check, compile_fast_check
-from sinks.decoding.records import conforming
+from sinks.decoding.fast_check import Check
+from sinks.decoding.records import FAST_CHECKS, conforming
 
 # Alert ids remembered to relay each alert once (an aborted transaction's alert comes again after
 # the job's recovery, within a checkpoint timeout: far fewer alerts than this in that time).
@@ -83,9 +82,8 @@ def top_levels(book: dict[str, Any], levels: int) -> dict[str, Any]:
     return cut
 
 
-# The generated "certainly valid" check of each channel's schema (sinks.decoding.fast_check; None
-# where the schema uses something it does not judge: then every record gets the exact judgment).
-_FAST_CHECKS: dict[Channel, Check | None] = {c: compile_fast_check(load_schema(c.topic)) for c in Channel}
+# The sinks' generated "certainly valid" check of each channel's topic (sinks.decoding.records).
+_FAST_CHECKS: dict[Channel, Check | None] = {c: FAST_CHECKS[c.topic] for c in Channel}
 
 
 class KafkaFanIn:

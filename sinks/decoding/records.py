@@ -12,9 +12,11 @@ from schemas.registry import load_schema
 from schemas.topics import Topic
 from sinks.batching import SinkRecord
 from sinks.decoding.contract import RejectedRecord, RejectKind, TopicContract, non_finite_fallback
-from sinks.decoding.fast_check import compile_fast_check
+from sinks.decoding.fast_check import Check, compile_fast_check
 
-_FAST_CHECKS = {topic: compile_fast_check(load_schema(topic)) for topic in Topic}
+# The generated "certainly valid" check of each topic's schema (None where the schema uses something
+# it does not judge: then every record gets the exact judgment); the gateway uses them too.
+FAST_CHECKS: dict[Topic, Check | None] = {topic: compile_fast_check(load_schema(topic)) for topic in Topic}
 
 
 def parse_record(record: SinkRecord, contract: TopicContract) -> Any:
@@ -36,7 +38,7 @@ def conforming(data: Any, contract: TopicContract) -> dict[str, Any]:
     """`data` when it conforms to the topic's contract, else raises RejectedRecord. The generated
     fast check and the rules beyond the schema settle the common case; `nonconformity` decides
     the rest and gives the reason."""
-    fast = _FAST_CHECKS[contract.topic]
+    fast = FAST_CHECKS[contract.topic]
     if fast is not None and fast(data) and contract.record_conforms(data):
         return data  # type: ignore[no-any-return]
     rejected = contract.judge(data)

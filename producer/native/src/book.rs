@@ -73,9 +73,7 @@ impl NativeBook {
     /// `book.bounded and book.short_side(depth)`).
     #[inline]
     pub fn shallow(&self) -> bool {
-        self.bounded
-            && ((self.bid_bound != 0 && self.bid_known < self.depth)
-                || (self.ask_bound != u128::MAX && self.ask_known < self.depth))
+        self.bounded && self.short_side(self.depth).is_some()
     }
 
     fn unbound(&mut self) {
@@ -118,8 +116,9 @@ impl NativeBook {
         APPLIED
     }
 
-    /// After APPLIED: the levels go in, then the ids move on (same order as BookSync._step).
-    #[inline]
+    /// After APPLIED: the levels go in, then the ids move on (same order as BookSync._step). The
+    /// live paths check for a shallow book between the two (`step`, NativeFeed); the tests' shorthand.
+    #[cfg(test)]
     pub fn apply_columns(&mut self, bp: &[u128], bs: &[u128], ap: &[u128], asz: &[u128], final_id: u64) {
         self.apply_levels(bp, bs, ap, asz);
         self.advance(final_id);
