@@ -91,7 +91,12 @@ def self_signed_cert(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def start_simulator(capture: Path, cert: Path, key: Path) -> tuple[subprocess.Popen[str], str, str]:
+def start_simulator(
+    capture: Path, cert: Path | None = None, key: Path | None = None
+) -> tuple[subprocess.Popen[str], str, str]:
+    """The simulator replaying `capture` at full speed in its own process (over wss:// with a
+    certificate and key, else ws://): the process and its WebSocket and REST URLs."""
+    tls = ["--tls-cert", str(cert), "--tls-key", str(key)] if cert is not None and key is not None else []
     sim = subprocess.Popen(
         [
             sys.executable,
@@ -103,10 +108,7 @@ def start_simulator(capture: Path, cert: Path, key: Path) -> tuple[subprocess.Po
             str(capture),
             "--speed",
             "0",
-            "--tls-cert",
-            str(cert),
-            "--tls-key",
-            str(key),
+            *tls,
             "--log-level",
             "WARNING",
         ],

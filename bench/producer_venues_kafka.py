@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -71,23 +70,6 @@ def write_capture(path: Path, venue: str, frames: int) -> int:
         writer.write(t + (i + 1) * 1_000_000, frame)
     writer.close()
     return len(updates)
-
-
-def start_simulator(capture: Path) -> tuple[subprocess.Popen[str], str, str]:
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "producer.simulator", "--port", "0", "--replay", str(capture), "--speed", "0",
-         "--log-level", "WARNING"],
-        cwd=REPO, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert sim.stderr is not None
-    line = ""
-    while "simulator ws=" not in line:
-        line = sim.stderr.readline()
-        if not line and sim.poll() is not None:
-            raise RuntimeError("the simulator exited")
-    found = re.search(r"ws=(\S+) rest=(\S+)", line)
-    assert found is not None, line
-    return sim, found.group(1), found.group(2)
 
 
 def run_ours(venue: str, ws_url: str, rest_url: str, bootstrap: str, prefix: str, updates: int) -> dict:
@@ -144,7 +126,7 @@ def run_ours(venue: str, ws_url: str, rest_url: str, bootstrap: str, prefix: str
 
 
 def compare(venues: list[str], frames: int, rounds: int) -> None:
-    from bench.producer_cryptofeed import start_broker
+    from bench.producer_cryptofeed import start_broker, start_simulator
     from producer.publisher import create_topics_if_absent, topic_names
 
     tmp = Path(tempfile.mkdtemp(prefix="obm-bench-venues-kafka-"))
