@@ -246,42 +246,69 @@ pub fn write_fixed_as_float(out: &mut Vec<u8>, value: u128, buf: &mut ryu::Buffe
         return;
     }
     let value = value as u64;
-    write_u64(out, value / 100_000_000);
-    out.push(b'.');
-    let mut frac = value % 100_000_000;
+    let (int, frac) = ((value / 100_000_000) as u32, (value % 100_000_000) as u32);
+    write_below_10_8(out, int);
     if frac == 0 {
-        out.push(b'0');
+        push_word(out, u64::from_le_bytes(*b".0\0\0\0\0\0\0"), 2);
         return;
     }
-    let mut digits = 8;
-    while frac.is_multiple_of(10) {
-        frac /= 10;
-        digits -= 1;
+    push_word(out, b'.' as u64, 1);
+    let digits = eight_digits(frac);
+    // the last digits are the word's high bytes: its zero bytes there are trailing zeros
+    push_word(out, digits + ASCII_ZEROS, 8 - (digits.leading_zeros() / 8) as usize);
+}
+
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// The 8 decimal digits of v < 10^8 as the bytes of a little-endian word, most significant digit
+/// first (values 0-9, not yet ASCII), computed in registers ("SWAR": four 2-digit lanes, then
+/// eight 1-digit lanes, each division a multiply and shift exact for the lane's range).
+#[inline]
+fn eight_digits(v: u32) -> u64 {
+    let x = (v / 10_000) as u64 | (((v % 10_000) as u64) << 32);
+    let hundreds = ((x * 10_486) >> 20) & 0x0000_007F_0000_007F; // x / 100 for x < 10^4 per lane
+    let pairs = hundreds | ((x - hundreds * 100) << 16);
+    let tens = ((pairs * 103) >> 10) & 0x000F_000F_000F_000F; // / 10 for < 100 per lane
+    tens | ((pairs - tens * 10) << 8)
+}
+
+/// Append the first n bytes of a little-endian word: one 8-byte store into reserved room, then
+/// the length set (variable-length copies of a few bytes would each be a memcpy call).
+#[inline]
+fn push_word(out: &mut Vec<u8>, word: u64, n: usize) {
+    debug_assert!(n <= 8);
+    out.reserve(8);
+    let len = out.len();
+    // SAFETY: 8 bytes are reserved past len; the first n of them are the digits written.
+    unsafe {
+        (out.as_mut_ptr().add(len) as *mut u64).write_unaligned(word.to_le());
+        out.set_len(len + n);
     }
-    let mut tmp = [b'0'; 8];
-    let mut i = digits;
-    while frac > 0 {
-        i -= 1;
-        tmp[i] = b'0' + (frac % 10) as u8;
-        frac /= 10;
-    }
-    out.extend_from_slice(&tmp[..digits]);
+}
+
+/// Append v < 10^8 in decimal, without leading zeros ("0" for 0).
+#[inline]
+fn write_below_10_8(out: &mut Vec<u8>, v: u32) {
+    let digits = eight_digits(v);
+    // the first digits are the word's low bytes: its zero bytes there are leading zeros
+    let leading = if v == 0 { 7 } else { (digits.trailing_zeros() / 8) as usize };
+    push_word(out, (digits >> (8 * leading)) + ASCII_ZEROS, 8 - leading);
 }
 
 /// Append an unsigned integer in decimal.
 #[inline]
-pub fn write_u64(out: &mut Vec<u8>, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
+pub fn write_u64(out: &mut Vec<u8>, value: u64) {
+    const E8: u64 = 100_000_000;
+    if value < E8 {
+        write_below_10_8(out, value as u32);
+    } else if value < E8 * E8 {
+        write_below_10_8(out, (value / E8) as u32);
+        push_word(out, eight_digits((value % E8) as u32) + ASCII_ZEROS, 8);
+    } else {
+        write_below_10_8(out, (value / (E8 * E8)) as u32);
+        push_word(out, eight_digits((value / E8 % E8) as u32) + ASCII_ZEROS, 8);
+        push_word(out, eight_digits((value % E8) as u32) + ASCII_ZEROS, 8);
     }
-    out.extend_from_slice(&digits[i..]);
 }
 
 #[inline]
@@ -306,6 +333,21 @@ mod tests {
         let mut out = Vec::new();
         write_f64(&mut out, value, &mut ryu::Buffer::new());
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn integers_are_written_in_decimal() {
+        let mut values = vec![0u64, 1, 9, 10, 99, 100, 101, 999, 1000, u64::MAX, u64::MAX - 1, 1 << 63];
+        let mut x = 1u64;
+        while x < u64::MAX / 7 {
+            values.extend([x - 1, x, x + 1]);
+            x = x * 7 + 3;
+        }
+        for value in values {
+            let mut out = b"x".to_vec();
+            write_u64(&mut out, value);
+            assert_eq!(out, format!("x{value}").into_bytes(), "{value}");
+        }
     }
 
     #[test]

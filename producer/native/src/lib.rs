@@ -12,7 +12,6 @@
 //! Hyperliquid).
 
 mod book;
-mod checksum;
 mod decimal;
 mod frame;
 mod stream;

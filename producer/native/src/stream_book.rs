@@ -9,7 +9,6 @@ use std::hash::{BuildHasherDefault, Hasher};
 use pyo3::prelude::*;
 
 use crate::book::{NativeBook, APPLIED, CHECKSUM_MISMATCH, NEED_SNAPSHOT, STALE};
-use crate::checksum::Crc32;
 
 /// What one size of the book is in the record (`producer.contract_sync.ContractBook.top`).
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -62,6 +61,11 @@ impl Texts {
         }
         texts
     }
+}
+
+thread_local! {
+    /// checksum_ok's buffer, reused from message to message.
+    static CHECKSUM_TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Each side's `price:size` texts by price (venues that checksum their books over their strings).
@@ -177,27 +181,29 @@ impl NativeBook {
         if sent == 0 {
             return true;
         }
-        let n = self.checksum_depth;
-        let (mut bids, mut asks) = (self.bids.keys().rev().take(n), self.asks.keys().take(n));
-        let mut crc = Crc32::new();
-        let mut first = true;
-        loop {
-            let (bid, ask) = (bids.next(), asks.next());
-            if bid.is_none() && ask.is_none() {
-                break;
-            }
-            for (price, texts) in [(bid, &sides.0), (ask, &sides.1)] {
-                if let Some(p) = price {
-                    let Some(text) = texts.get(p) else { return false };
-                    if !first {
-                        crc.update(b":");
+        // The texts joined into one buffer, then one CRC pass (crc32fast: PCLMULQDQ folding where
+        // the CPU has it, ~0.1 cycle a byte; fed level by level, a table CRC's byte-at-a-time
+        // tail ran for every level's last bytes).
+        CHECKSUM_TEXT.with_borrow_mut(|joined| {
+            joined.clear();
+            let n = self.checksum_depth;
+            let (mut bids, mut asks) = (self.bids.keys().rev().take(n), self.asks.keys().take(n));
+            loop {
+                let (bid, ask) = (bids.next(), asks.next());
+                if bid.is_none() && ask.is_none() {
+                    break;
+                }
+                for (price, texts) in [(bid, &sides.0), (ask, &sides.1)] {
+                    if let Some(p) = price {
+                        let Some(text) = texts.get(p) else { return false };
+                        joined.extend_from_slice(text.as_bytes());
+                        joined.push(b':');
                     }
-                    crc.update(text.as_bytes());
-                    first = false;
                 }
             }
-        }
-        crc.finish() as i32 as i64 == sent
+            joined.pop(); // the last ':'
+            crc32fast::hash(joined) as i32 as i64 == sent
+        })
     }
 
     /// Replace the book by a whole book that is newer than the one published (Hyperliquid's
