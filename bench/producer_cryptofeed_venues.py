@@ -22,7 +22,12 @@ units on the wire, so both clients keep the same numbers):
     last. It does less than ours (no chain or checksum check, no serialization, no Kafka).
 At the end both report their top 20 levels per side, which must be equal.
 
-Run: .venv/bin/python -m bench.producer_cryptofeed_venues [--frames 20000] [--rounds 2] [--venues okx,bybit]
+Before the rounds, one warm-up round (`--warmup`) runs both clients the same way and is reported
+apart, not counted: without it the first client of the first round (ours) met a broker and a
+simulator just started, and its round came out 10-15% lower per CPU-second than the next ones
+(2026-12-06: 97-119k against 118-126k on OKX, while cryptofeed's rounds 1 and 2 were equal).
+
+Run: .venv/bin/python -m bench.producer_cryptofeed_venues [--frames 20000] [--rounds 2] [--warmup 1] [--venues okx,bybit]
 """
 
 from __future__ import annotations
@@ -149,7 +154,7 @@ def run_ours(venue: str, ws_url: str, rest_url: str, bootstrap: str, prefix: str
 # -- the comparison ------------------------------------------------------------------------------
 
 
-def compare(venues: list[str], frames: int, rounds: int) -> None:
+def compare(venues: list[str], frames: int, rounds: int, warmup: int = 1) -> None:
     from bench.producer_cryptofeed import (
         client_env,
         ensure_peer_venv,
@@ -178,7 +183,8 @@ def compare(venues: list[str], frames: int, rounds: int) -> None:
             (v, c): [] for v in venues for c in ("ours", "cryptofeed")
         }
 
-        for r in range(rounds):  # alternated, so every client sees the same machine load
+        warm: list[str] = []
+        for r in range(warmup + rounds):  # alternated, so every client sees the same machine load
             for venue in venues:
                 _, ws_url, rest_url = sims[venue]
                 prefix = f"cmp{r}{venue}."
@@ -202,7 +208,7 @@ def compare(venues: list[str], frames: int, rounds: int) -> None:
                     broker.settings.bootstrap_servers,
                 ]
                 cmd += ["--prefix", prefix, "--updates", str(messages[venue])]
-                results[(venue, "ours")].append(run_client(cmd, env))
+                ours_result = run_client(cmd, env)
                 peer = [
                     str(peer_python),
                     str(REPO / "bench" / "producer_cryptofeed_venues_peer.py"),
@@ -211,7 +217,15 @@ def compare(venues: list[str], frames: int, rounds: int) -> None:
                 ]
                 peer += ["--ws-url", ws_url, "--rest-url", rest_url, "--updates", str(messages[venue])]
                 peer += ["--log-file", str(tmp / f"feedhandler-{venue}.log")]
-                results[(venue, "cryptofeed")].append(run_client(peer, env))
+                peer_result = run_client(peer, env)
+                if r < warmup:
+                    for res in (ours_result, peer_result):
+                        warm.append(
+                            f"{venue}: {res['client']}: {res['updates'] / res['cpu_s']:,.0f} per CPU-second"
+                        )
+                    continue
+                results[(venue, "ours")].append(ours_result)
+                results[(venue, "cryptofeed")].append(peer_result)
                 loads.append(os.getloadavg()[0])
     finally:
         for sim, _, _ in sims.values():
@@ -220,6 +234,8 @@ def compare(venues: list[str], frames: int, rounds: int) -> None:
         broker.stop()
 
     print(f"input per venue: 1 snapshot + {frames} updates, replayed over wss:// at maximum speed")
+    for line in warm:
+        print(f"warm-up round (not counted): {line}")
     print(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average (1 min) "
         f"during the rounds {min(loads):.1f}-{max(loads):.1f}"
@@ -267,6 +283,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (reported apart)")
     parser.add_argument("--venues", default="okx,bybit")
     parser.add_argument("--role", choices=["compare", "ours"], default="compare")
     parser.add_argument("--venue", choices=sorted(VENUES))
@@ -283,7 +300,7 @@ def main() -> None:
             )
         )
     else:
-        compare(args.venues.split(","), args.frames, args.rounds)
+        compare(args.venues.split(","), args.frames, args.rounds, args.warmup)
 
 
 if __name__ == "__main__":
