@@ -56,6 +56,7 @@ def venue_listing(exchange: str, market: str, symbol: str) -> bytes:
 
     from config import SimulatorSettings
     from producer.exchanges import resolve
+    from producer.rest import listing_request
     from producer.simulator import Simulator
 
     spec = resolve(exchange, market)
@@ -64,20 +65,15 @@ def venue_listing(exchange: str, market: str, symbol: str) -> bytes:
         sim = Simulator(SimulatorSettings(port=0, symbols=[symbol]))
         await sim.start()
         try:
-            url = f"{sim.rest_url}{spec.exchange_info_path}"
-            body = spec.exchange_info_body
             timeout = aiohttp.ClientTimeout(total=30)
-            async with aiohttp.ClientSession(timeout=timeout) as session:
-                request = (
-                    session.get(url)
-                    if body is None
-                    else session.post(url, data=body, headers={"Content-Type": "application/json"})
-                )
-                async with request as resp:
-                    answer = await resp.read()
-                    if resp.status != 200:
-                        raise RuntimeError(f"listing {url}: HTTP {resp.status}: {answer[:200]!r}")
-                    return answer
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                listing_request(spec, session, sim.rest_url) as resp,
+            ):
+                answer = await resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"listing of {spec.id}: HTTP {resp.status}: {answer[:200]!r}")
+                return answer
         finally:
             await sim.stop()
 
@@ -253,7 +249,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--venues", default="gateio,gateio_futures,coinm")
+    parser.add_argument("--venues", default=",".join(VENUES))
     parser.add_argument("--role", choices=["compare", "ours"], default="compare")
     parser.add_argument("--venue", choices=sorted(VENUES))
     parser.add_argument("--ws-url")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import AbstractAsyncContextManager
 
 import aiohttp
 import orjson
@@ -115,6 +116,18 @@ class SnapshotClient:
             self.breaker.on_success()
 
 
+def listing_request(
+    spec: ExchangeSpec, session: aiohttp.ClientSession, rest_url: str
+) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
+    """The venue's listing request, to use with `async with`: a GET of its exchangeInfo path, or a
+    POST of its JSON body where it has one (Hyperliquid's `/info` {"type": "meta"})."""
+    url = f"{rest_url.rstrip('/')}{spec.exchange_info_path}"
+    body = spec.exchange_info_body
+    if body is None:
+        return session.get(url)
+    return session.post(url, data=body, headers={"Content-Type": "application/json"})
+
+
 async def check_symbols(
     spec: ExchangeSpec, session: aiohttp.ClientSession, rest_url: str, symbols: list[str]
 ) -> dict[str, Instrument]:
@@ -124,13 +137,7 @@ async def check_symbols(
     url = f"{rest_url.rstrip('/')}{spec.exchange_info_path}"
     venue = f"{spec.id} ({spec.market})"
     try:
-        body_json = spec.exchange_info_body
-        ask = (
-            session.get(url)
-            if body_json is None
-            else session.post(url, data=body_json, headers={"Content-Type": "application/json"})
-        )
-        async with ask as resp:
+        async with listing_request(spec, session, rest_url) as resp:
             body = await resp.read()
             if resp.status != 200:
                 raise RestError(
