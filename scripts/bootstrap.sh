@@ -65,8 +65,9 @@ print(ProducerSettings().engine, PostgresSettings().timescaledb, StackSettings()
 # The marker records which it was, so the tests can tell "no toolchain here" (the native tests
 # cannot run) from a build that went missing (they fail).
 native_marker=.venv/.obm-native-engine
+# every Rust source, submodules (src/book/py.rs) included, in a fixed order
 nstamp=".venv/.native-$(cat producer/native/Cargo.toml producer/native/Cargo.lock producer/native/pyproject.toml \
-  producer/native/src/*.rs | sha256sum | cut -c1-16)"
+  $(find producer/native/src -name '*.rs' | LC_ALL=C sort) | sha256sum | cut -c1-16)"
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
 if [ -f "$nstamp" ]; then
   echo built > "$native_marker"
