@@ -28,6 +28,8 @@ from config import AlertSettings, MetricsJobSettings
 
 RULES = ("imbalance_extreme", "imbalance_flip", "spread_widening", "velocity_spike")
 PROFILES = ("seed", "adaptive")
+# The seed thresholds' defaults are AlertSettings' (OBM_ALERT_...): defined there only.
+_SEED: dict[str, Any] = {name: field.default for name, field in AlertSettings.model_fields.items()}
 
 
 @dataclass(frozen=True)
@@ -36,18 +38,18 @@ class RuleProfile:
 
     name: str
     adaptive: bool
-    imbalance_level: int = 5
-    imbalance_medium: float = 0.5
-    imbalance_high: float = 0.7
-    imbalance_clear: float = 0.4
-    imbalance_high_clear: float = 0.6
-    imbalance_min_duration_ms: int = 1_000
-    flip_threshold: float = 0.5
-    flip_window_ms: int = 5_000
-    spread_widening_k: float = 2.0
-    spread_min_duration_ms: int = 1_000
-    velocity_threshold: float = 0.05
-    cooldown_ms: int = 30_000
+    imbalance_level: int = _SEED["imbalance_level"]
+    imbalance_medium: float = _SEED["imbalance_medium"]
+    imbalance_high: float = _SEED["imbalance_high"]
+    imbalance_clear: float = _SEED["imbalance_clear"]
+    imbalance_high_clear: float = _SEED["imbalance_high_clear"]
+    imbalance_min_duration_ms: int = _SEED["imbalance_min_duration_ms"]
+    flip_threshold: float = _SEED["flip_threshold"]
+    flip_window_ms: int = _SEED["flip_window_ms"]
+    spread_widening_k: float = _SEED["spread_widening_k"]
+    spread_min_duration_ms: int = _SEED["spread_min_duration_ms"]
+    velocity_threshold: float = _SEED["velocity_threshold"]
+    cooldown_ms: int = _SEED["cooldown_ms"]
     # Rules switched on (a rule not listed raises nothing; its state is still kept).
     rules: tuple[str, ...] = RULES
     # Adaptive only. Time constant of the baselines (ms): a value's weight halves in tau * ln 2
