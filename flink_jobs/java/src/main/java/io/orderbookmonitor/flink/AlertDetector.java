@@ -63,7 +63,10 @@ final class AlertDetector {
     static final int VELOCITY_ON = SPREAD_START + 1;
     /** Per alert type: event time and severity rank of the last alert raised (NaN: none). */
     static final int COOLDOWN = VELOCITY_ON + 1;
-    /** The time of the key's release timer (NaN: none registered). */
+    /**
+     * Unused (it held the key's release timer): kept so that the layout of saved state (uid
+     * obm-alerts-3) stays the same; removing it means a new uid and savepoints resumed empty.
+     */
     static final int TIMER = COOLDOWN + 2 * 4;
     static final int HEADER = TIMER + 1;
     /**
@@ -160,27 +163,6 @@ final class AlertDetector {
     /** Event time of the earliest pending update (call only when there is one). */
     static long earliest(double[] state) {
         return (long) state[base(state)];
-    }
-
-    /**
-     * The state with one more pending update, after those at or before its time (arrival order):
-     * {@code values} are the ROW − 1 values after the time (imbalance, velocity, ...).
-     */
-    static double[] insert(double[] state, long time, double[] values) {
-        final int n = pending(state);
-        final int base = base(state);
-        int at = n;
-        while (at > 0 && state[base + (at - 1) * ROW] > time) {
-            at--;
-        }
-        final double[] out = new double[state.length + ROW];
-        final int split = base + at * ROW;
-        System.arraycopy(state, 0, out, 0, split);
-        out[split] = time;
-        System.arraycopy(values, 0, out, split + 1, ROW - 1);
-        System.arraycopy(state, split, out, split + ROW, state.length - split);
-        out[PENDING] = n + 1;
-        return out;
     }
 
     /**

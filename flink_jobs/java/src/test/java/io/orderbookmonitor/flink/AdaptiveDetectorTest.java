@@ -50,7 +50,7 @@ class AdaptiveDetectorTest {
             v[AlertDetector.SPREAD_MEAN - 1] = spread;
             final double[] book = {100.0, 99.99, 100.01, 1.0, 2.0, spread, depthEach, depthEach, 1000.0, 1000.0};
             System.arraycopy(book, 0, v, AlertDetector.BOOK - 1, book.length);
-            state = AlertDetector.insert(state, t, v);
+            state = PendingUpdates.insert(state, t, v);
         }
 
         Key sequence(long shift, double depth) {

@@ -59,7 +59,7 @@ class AlertDetectorTest {
             values[AlertDetector.VEL - 1] = velocity;
             values[AlertDetector.SPREAD_MEAN - 1] = mean;
             values[AlertDetector.BOOK - 1 + AlertDetector.SPREAD_BPS] = spread;
-            state = AlertDetector.insert(state, t, values);
+            state = PendingUpdates.insert(state, t, values);
             return this;
         }
 

@@ -40,7 +40,7 @@ class AlertFunctionTest {
                 double[] state = AlertDetector.empty(AlertRules.parse(rules).forSymbol("X"));
                 // some waiting updates and flip starts already there
                 for (int k = random.nextInt(4); k > 0; k--) {
-                    state = AlertDetector.insert(state, random.nextInt(20), values(row(random, 0)));
+                    state = PendingUpdates.insert(state, random.nextInt(20), values(row(random, 0)));
                 }
                 final int flips = random.nextInt(3);
                 final double[] withFlips = new double[state.length + 2 * flips];
@@ -56,7 +56,7 @@ class AlertFunctionTest {
                 }
                 double[] expected = state;
                 for (double[] r : arrived) {
-                    expected = AlertDetector.insert(expected, (long) r[0], values(r));
+                    expected = PendingUpdates.insert(expected, (long) r[0], values(r));
                 }
                 final double[] merged = AlertFunction.merge(state, arrived);
                 assertEquals(expected.length, merged.length);
