@@ -28,7 +28,7 @@ def build_loop(kind: str, kafka: KafkaSettings | None = None, sink_settings: Sin
     ss = sink_settings or SinkSettings()
     judge = SinkContract.from_settings(contract)
     sink: BatchingSink[Any]
-    consumer_overrides: dict[str, object] = {}
+    consumer_overrides: dict[str, object] = {"session.timeout.ms": ss.session_timeout_ms}
     if kind == "postgres":
         from sinks.postgres_sink import PostgresSink
 

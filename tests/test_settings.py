@@ -13,6 +13,7 @@ from config import (
     MetricsJobSettings,
     PostgresSettings,
     ProducerSettings,
+    SinkSettings,
 )
 from flink_jobs.connectors import kafka_sink_ddl
 from obm.stack.settings_env import settings_env
@@ -119,3 +120,16 @@ def test_the_main_command_runs_the_trade_bars_and_pairs_jobs_on_simulated_trades
     assert produced <= {record_key("binance", s) for s in cfg.simulated_market().symbols}
     pairs = [PairSpec.parse(text) for text in PairSettings().pairs]
     assert pairs and all({pair.y, pair.x} <= produced for pair in pairs), (pairs, produced)
+
+
+def test_sink_consumers_take_their_session_timeout_from_the_settings():
+    """A sink restarted after a crash gets its partitions back after this timeout (librdkafka's
+    default, 45 s, stalled the restarted sink that long); the broker refuses less than 6 s."""
+    from sinks.launch import build_loop
+
+    for kind in ("postgres", "redis"):
+        loop = build_loop(kind, sink_settings=SinkSettings(session_timeout_ms=7_000))
+        assert loop._consumer_config["session.timeout.ms"] == 7_000
+    assert SinkSettings().session_timeout_ms == 10_000
+    with pytest.raises(ValidationError):
+        SinkSettings(session_timeout_ms=5_000)

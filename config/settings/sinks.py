@@ -16,6 +16,11 @@ class SinkSettings(BaseSettings):
     postgres_group: str = "obm-sink-postgres"
     redis_group: str = "obm-sink-redis"
     batch_max_records: int = 5_000
+    # How long the broker waits for a sink instance's heartbeats (librdkafka sends them from its own
+    # thread every 3 s) before it gives the instance's partitions to another, or to the same sink
+    # restarted after a crash. librdkafka's default, 45 s, held a restarted sink's partitions
+    # unread for ~45 s; the broker's minimum is 6 s.
+    session_timeout_ms: int = Field(default=10_000, ge=6_000, le=300_000)
     batch_max_ms: int = 200
     postgres_metrics_port: int = 9110
     redis_metrics_port: int = 9111
