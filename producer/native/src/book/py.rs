@@ -10,10 +10,16 @@ use pyo3::types::PyBytes;
 use super::*;
 use crate::stream_book::{check_texts, TextMap, Texts, Units};
 
-fn load_side(side: &mut BTreeMap<u128, u128>, prices: Vec<u128>, sizes: Vec<u128>) -> PyResult<()> {
+/// One size per price, or a ValueError for the caller (Python).
+fn same_lengths(prices: &[u128], sizes: &[u128]) -> PyResult<()> {
     if prices.len() != sizes.len() {
         return Err(pyo3::exceptions::PyValueError::new_err("prices and sizes differ in length"));
     }
+    Ok(())
+}
+
+fn load_side(side: &mut BTreeMap<u128, u128>, prices: Vec<u128>, sizes: Vec<u128>) -> PyResult<()> {
+    same_lengths(&prices, &sizes)?;
     side.clear();
     for (p, s) in prices.into_iter().zip(sizes) {
         if s != 0 {
@@ -121,9 +127,8 @@ impl NativeBook {
         ask_texts: Vec<String>,
         checksum: Option<i64>,
     ) -> PyResult<u8> {
-        if bid_prices.len() != bid_sizes.len() || ask_prices.len() != ask_sizes.len() {
-            return Err(pyo3::exceptions::PyValueError::new_err("prices and sizes differ in length"));
-        }
+        same_lengths(&bid_prices, &bid_sizes)?;
+        same_lengths(&ask_prices, &ask_sizes)?;
         if !bid_texts.is_empty() || !ask_texts.is_empty() {
             check_texts(&bid_prices, &bid_texts, &ask_prices, &ask_texts)?;
         }
@@ -159,9 +164,8 @@ impl NativeBook {
         ask_prices: Vec<u128>,
         ask_sizes: Vec<u128>,
     ) -> PyResult<()> {
-        if bid_prices.len() != bid_sizes.len() || ask_prices.len() != ask_sizes.len() {
-            return Err(pyo3::exceptions::PyValueError::new_err("prices and sizes differ in length"));
-        }
+        same_lengths(&bid_prices, &bid_sizes)?;
+        same_lengths(&ask_prices, &ask_sizes)?;
         self.take_whole_book([&bid_prices, &bid_sizes, &ask_prices, &ask_sizes], id);
         Ok(())
     }
@@ -252,9 +256,8 @@ impl NativeBook {
         ask_prices: Vec<u128>,
         ask_sizes: Vec<u128>,
     ) -> PyResult<u8> {
-        if bid_prices.len() != bid_sizes.len() || ask_prices.len() != ask_sizes.len() {
-            return Err(pyo3::exceptions::PyValueError::new_err("prices and sizes differ in length"));
-        }
+        same_lengths(&bid_prices, &bid_sizes)?;
+        same_lengths(&ask_prices, &ask_sizes)?;
         let outcome = self.step_fields(first_id, final_id, prev_final_id);
         if outcome == APPLIED {
             self.apply_levels(&bid_prices, &bid_sizes, &ask_prices, &ask_sizes);
