@@ -209,6 +209,24 @@ def run_ours(
 # -- the comparison ------------------------------------------------------------------------------
 
 
+def add_ours_role_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command line of a producer bench's `--role ours` child process (see ours_command)."""
+    parser.add_argument("--role", choices=["compare", "ours"], default="compare")
+    parser.add_argument("--ws-url")
+    parser.add_argument("--rest-url")
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--prefix", default="")
+    parser.add_argument("--updates", type=int)
+
+
+def ours_command(
+    module: str, ws_url: str, rest_url: str, bootstrap: str, prefix: str, updates: int, *extra: str
+) -> list[str]:
+    """`python -m <module> --role ours ...`: our producer in a process of its own, for run_client."""
+    cmd = [sys.executable, "-m", module, "--role", "ours", "--ws-url", ws_url, "--rest-url", rest_url]
+    return [*cmd, "--bootstrap", bootstrap, "--prefix", prefix, "--updates", str(updates), *extra]
+
+
 def run_client(cmd: list[str], env: dict[str, str]) -> dict:
     out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
@@ -241,9 +259,11 @@ def compare(frames: int, rounds: int, engines: list[str], warmup: int = 1) -> No
         prefix = f"cmp{round_}{engine}."
         kafka = broker.settings.model_copy(update={"topic_prefix": prefix})
         create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
-        cmd = [sys.executable, "-m", "bench.producer_cryptofeed", "--role", "ours", "--ws-url", ws_url]
-        cmd += ["--rest-url", rest_url, "--bootstrap", broker.settings.bootstrap_servers, "--prefix", prefix]
-        return run_client([*cmd, "--updates", str(n), "--engine", engine], env)
+        cmd = ours_command(
+            "bench.producer_cryptofeed", ws_url, rest_url, broker.settings.bootstrap_servers, prefix, n,
+            "--engine", engine,
+        )  # fmt: skip
+        return run_client(cmd, env)
 
     def theirs() -> dict:
         cmd = [str(peer_python), str(REPO / "bench" / "producer_cryptofeed_peer.py"), "--ws-url", ws_url]
@@ -317,13 +337,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (reported apart)")
-    parser.add_argument("--role", choices=["compare", "ours"], default="compare")
-    parser.add_argument("--ws-url")
-    parser.add_argument("--rest-url")
-    parser.add_argument("--bootstrap")
-    parser.add_argument("--prefix", default="")
+    add_ours_role_arguments(parser)
     parser.add_argument("--symbol", default="ETHUSDT")
-    parser.add_argument("--updates", type=int)
     parser.add_argument("--engine", default="native", help="ours: the hot path's engine")
     parser.add_argument("--engines", default="native,python", help="compare: our engines to run")
     args = parser.parse_args()

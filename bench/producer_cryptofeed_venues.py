@@ -43,26 +43,38 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# venue -> (exchange, market, symbol, the simulator's listing path for it)
+# venue -> (exchange, market, symbol)
 VENUES = {
-    "okx": ("okx", "spot", "BTC-USDT", "/api/v5/public/instruments?instType=SPOT"),
-    "bybit": ("bybit", "linear", "BTCUSDT", "/v5/market/instruments-info?category=linear&limit=1000"),
+    "okx": ("okx", "spot", "BTC-USDT"),
+    "bybit": ("bybit", "linear", "BTCUSDT"),
 }
 
 
-def listing_of(symbol: str, path: str) -> bytes:
-    """What the simulator's venue answers for the symbol's listing (its own code, over HTTP)."""
+def listing_of(exchange: str, market: str, symbol: str) -> bytes:
+    """What the simulator's venue answers to the producer's own listing request for the symbol
+    (producer.rest.listing_request: a GET, or a POST of the venue's body as Hyperliquid's `/info`)."""
     import aiohttp
 
     from config import SimulatorSettings
+    from producer.exchanges import resolve
+    from producer.rest import listing_request
     from producer.simulator import Simulator
+
+    spec = resolve(exchange, market)
 
     async def ask() -> bytes:
         sim = Simulator(SimulatorSettings(port=0, symbols=[symbol]))
         await sim.start()
         try:
-            async with aiohttp.ClientSession() as session, session.get(f"{sim.rest_url}{path}") as resp:
-                return await resp.read()
+            timeout = aiohttp.ClientTimeout(total=30)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                listing_request(spec, session, sim.rest_url) as resp,
+            ):
+                answer = await resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"listing of {spec.id}: HTTP {resp.status}: {answer[:200]!r}")
+                return answer
         finally:
             await sim.stop()
 
@@ -75,14 +87,14 @@ def write_capture(path: Path, venue: str, frames: int) -> int:
     from producer.exchanges import resolve
     from producer.venue_capture import CaptureHeader, VenueCaptureWriter
 
-    exchange, market, symbol, listing_path = VENUES[venue]
+    exchange, market, symbol = VENUES[venue]
     spec = resolve(exchange, market)
     snapshot, updates = okx_frames(symbol, frames) if venue == "okx" else bybit_frames(symbol, frames)
     ws_path = spec.stream_url("", [spec.diff_channel(symbol)])
     writer = VenueCaptureWriter(path)
     t = time.time_ns()
     writer.write_header(t, CaptureHeader(spec.id, spec.market, (symbol,), ws_path))
-    listing = listing_of(symbol, listing_path)
+    listing = listing_of(exchange, market, symbol)
     if venue == "bybit":  # the simulator's entries lack Bybit's priceFilter, which cryptofeed reads
         body = json.loads(listing)
         for entry in body["result"]["list"]:
@@ -104,7 +116,7 @@ def run_ours(venue: str, ws_url: str, rest_url: str, bootstrap: str, prefix: str
     from producer.book import to_text
     from producer.service import ProducerOptions, ProducerService
 
-    exchange, market, symbol, _ = VENUES[venue]
+    exchange, market, symbol = VENUES[venue]
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
     settings = ProducerSettings(
         exchange=exchange, market=market, symbols=[symbol], ws_url=ws_url, rest_url=rest_url,
@@ -158,6 +170,7 @@ def compare(venues: list[str], frames: int, rounds: int, warmup: int = 1) -> Non
     from bench.producer_cryptofeed import (
         client_env,
         ensure_peer_venv,
+        ours_command,
         run_client,
         same_levels,
         self_signed_cert,
@@ -190,24 +203,10 @@ def compare(venues: list[str], frames: int, rounds: int, warmup: int = 1) -> Non
                 prefix = f"cmp{r}{venue}."
                 kafka = broker.settings.model_copy(update={"topic_prefix": prefix})
                 create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
-                cmd = [
-                    sys.executable,
-                    "-m",
-                    "bench.producer_cryptofeed_venues",
-                    "--role",
-                    "ours",
-                    "--venue",
-                    venue,
-                ]
-                cmd += [
-                    "--ws-url",
-                    ws_url,
-                    "--rest-url",
-                    rest_url,
-                    "--bootstrap",
-                    broker.settings.bootstrap_servers,
-                ]
-                cmd += ["--prefix", prefix, "--updates", str(messages[venue])]
+                cmd = ours_command(
+                    "bench.producer_cryptofeed_venues", ws_url, rest_url, broker.settings.bootstrap_servers,
+                    prefix, messages[venue], "--venue", venue,
+                )  # fmt: skip
                 ours_result = run_client(cmd, env)
                 peer = [
                     str(peer_python),
@@ -280,18 +279,15 @@ def compare(venues: list[str], frames: int, rounds: int, warmup: int = 1) -> Non
 
 
 def main() -> None:
+    from bench.producer_cryptofeed import add_ours_role_arguments
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (reported apart)")
     parser.add_argument("--venues", default="okx,bybit")
-    parser.add_argument("--role", choices=["compare", "ours"], default="compare")
+    add_ours_role_arguments(parser)
     parser.add_argument("--venue", choices=sorted(VENUES))
-    parser.add_argument("--ws-url")
-    parser.add_argument("--rest-url")
-    parser.add_argument("--bootstrap")
-    parser.add_argument("--prefix", default="")
-    parser.add_argument("--updates", type=int)
     args = parser.parse_args()
     if args.role == "ours":
         print(

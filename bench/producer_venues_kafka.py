@@ -33,51 +33,17 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-# venue -> (exchange, market, symbol, the simulator's listing path)
+# venue -> (exchange, market, symbol)
 VENUES = {
-    "gateio": ("gateio", "spot", "BTC_USDT", "/api/v4/spot/currency_pairs"),
-    "gateio_futures": ("gateio", "futures", "BTC_USDT", "/api/v4/futures/usdt/contracts"),
-    "coinm": ("binance", "coinm", "BTCUSD_PERP", ""),
-    "hyperliquid": ("hyperliquid", "perp", "BTC", "/info"),  # POST {"type": "meta"}
+    "gateio": ("gateio", "spot", "BTC_USDT"),
+    "gateio_futures": ("gateio", "futures", "BTC_USDT"),
+    "coinm": ("binance", "coinm", "BTCUSD_PERP"),
+    "hyperliquid": ("hyperliquid", "perp", "BTC"),
 }
-
-
-def venue_listing(exchange: str, market: str, symbol: str) -> bytes:
-    """What the simulator's venue answers to the producer's own listing request for the symbol
-    (POST with the venue's body where it has one, as Hyperliquid's `/info`; else GET)."""
-    import aiohttp
-
-    from config import SimulatorSettings
-    from producer.exchanges import resolve
-    from producer.rest import listing_request
-    from producer.simulator import Simulator
-
-    spec = resolve(exchange, market)
-
-    async def ask() -> bytes:
-        sim = Simulator(SimulatorSettings(port=0, symbols=[symbol]))
-        await sim.start()
-        try:
-            timeout = aiohttp.ClientTimeout(total=30)
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                listing_request(spec, session, sim.rest_url) as resp,
-            ):
-                answer = await resp.read()
-                if resp.status != 200:
-                    raise RuntimeError(f"listing of {spec.id}: HTTP {resp.status}: {answer[:200]!r}")
-                return answer
-        finally:
-            await sim.stop()
-
-    return asyncio.run(ask())
 
 
 def write_capture(path: Path, venue: str, frames: int) -> int:
@@ -90,7 +56,7 @@ def write_capture(path: Path, venue: str, frames: int) -> int:
     from producer.exchanges import resolve
     from producer.venue_capture import CaptureHeader, VenueCaptureWriter
 
-    exchange, market, symbol, listing_path = VENUES[venue]
+    exchange, market, symbol = VENUES[venue]
     t = time.time_ns()
     if venue == "coinm":
         snapshot, updates = coinm_frames(symbol, frames)
@@ -105,7 +71,7 @@ def write_capture(path: Path, venue: str, frames: int) -> int:
         writer = VenueCaptureWriter(path)
         ws_path = spec.stream_url("", [spec.diff_channel(symbol)])
         writer.write_header(t, CaptureHeader(spec.id, spec.market, (symbol,), ws_path))
-        writer.write_rest(t, "listing", venue_listing(exchange, market, symbol))
+        writer.write_rest(t, "listing", listing_of(exchange, market, symbol))
         subscription = {"type": "l2Book", "coin": symbol}
         writer.write(t, orjson.dumps({"channel": "subscriptionResponse", "data": {"method": "subscribe", "subscription": subscription}}))  # fmt: skip
     else:
@@ -114,7 +80,7 @@ def write_capture(path: Path, venue: str, frames: int) -> int:
         writer = VenueCaptureWriter(path)
         ws_path = spec.stream_url("", [spec.diff_channel(symbol)])
         writer.write_header(t, CaptureHeader(spec.id, spec.market, (symbol,), ws_path))
-        writer.write_rest(t, "listing", listing_of(symbol, listing_path))
+        writer.write_rest(t, "listing", listing_of(exchange, market, symbol))
         writer.write_rest(t, "snapshot", snapshot, symbol=symbol)
     for i, frame in enumerate(updates):
         writer.write(t + (i + 1) * 1_000_000, frame)
@@ -128,7 +94,7 @@ def run_ours(venue: str, ws_url: str, rest_url: str, bootstrap: str, prefix: str
     from config import KafkaSettings, ProducerSettings
     from producer.service import ProducerOptions, ProducerService
 
-    exchange, market, symbol, _ = VENUES[venue]
+    exchange, market, symbol = VENUES[venue]
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
     settings = ProducerSettings(
         exchange=exchange, market=market, symbols=[symbol], ws_url=ws_url, rest_url=rest_url,
@@ -190,7 +156,7 @@ def run_ours(venue: str, ws_url: str, rest_url: str, bootstrap: str, prefix: str
 
 
 def compare(venues: list[str], frames: int, rounds: int) -> None:
-    from bench.producer_cryptofeed import start_broker, start_simulator
+    from bench.producer_cryptofeed import ours_command, run_client, start_broker, start_simulator
     from producer.publisher import create_topics_if_absent, topic_names
 
     tmp = Path(tempfile.mkdtemp(prefix="obm-bench-venues-kafka-"))
@@ -209,14 +175,11 @@ def compare(venues: list[str], frames: int, rounds: int) -> None:
                 prefix = f"v{r}{venue}."
                 kafka = broker.settings.model_copy(update={"topic_prefix": prefix})
                 create_topics_if_absent(kafka, list(topic_names(kafka)), partitions=3)
-                cmd = [sys.executable, "-m", "bench.producer_venues_kafka", "--role", "ours", "--venue", venue,
-                       "--ws-url", ws_url, "--rest-url", rest_url, "--bootstrap", broker.settings.bootstrap_servers,
-                       "--prefix", prefix, "--updates", str(updates[venue])]  # fmt: skip
-                out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
-                lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
-                if out.returncode != 0 or not lines:
-                    raise RuntimeError(f"{venue} failed ({out.returncode}): {out.stderr[-3000:]}")
-                results[venue].append(json.loads(lines[-1]))
+                cmd = ours_command(
+                    "bench.producer_venues_kafka", ws_url, rest_url, broker.settings.bootstrap_servers, prefix,
+                    updates[venue], "--venue", venue,
+                )  # fmt: skip
+                results[venue].append(run_client(cmd, dict(os.environ)))
                 loads.append(os.getloadavg()[0])
     finally:
         for sim, _, _ in sims.values():
@@ -246,17 +209,14 @@ def compare(venues: list[str], frames: int, rounds: int) -> None:
 
 
 def main() -> None:
+    from bench.producer_cryptofeed import add_ours_role_arguments
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--venues", default=",".join(VENUES))
-    parser.add_argument("--role", choices=["compare", "ours"], default="compare")
+    add_ours_role_arguments(parser)
     parser.add_argument("--venue", choices=sorted(VENUES))
-    parser.add_argument("--ws-url")
-    parser.add_argument("--rest-url")
-    parser.add_argument("--bootstrap")
-    parser.add_argument("--prefix", default="")
-    parser.add_argument("--updates", type=int)
     args = parser.parse_args()
     if args.role == "ours":
         print(
