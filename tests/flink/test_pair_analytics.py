@@ -170,6 +170,27 @@ def _operator(
     return state["records"], state["calls"]
 
 
+PAIR2 = "okx:BTC-USDT/binance:BTCUSDT"
+
+
+def _two_pairs_sharing_a_leg() -> tuple[PairSettings, dict[str, dict[int, str]]]:
+    """Settings of PAIR and PAIR2 (BTCUSDT in both) and the closes of their three legs, every leg
+    with a gap longer than the fill bound."""
+    settings = PairSettings(
+        pairs=[PAIR, PAIR2], window_s=60, min_points=30, fill_max_age_ms=3_000, adf_every_s=5, adf_points=60
+    )
+    eth, btc = cointegrated_bars(11, 200, START, gap_at=90, gap_s=8)
+    okx, _ = cointegrated_bars(12, 200, START, gap_at=90, gap_s=8)
+    return settings, {"binance:ETHUSDT": eth, "binance:BTCUSDT": btc, "okx:BTC-USDT": okx}
+
+
+def _in_time_order(legs: dict[str, dict[int, str]]) -> list[tuple[str, int, str]]:
+    """Every leg's bars as (key, time, close), by time."""
+    return sorted(
+        ((key, t, close) for key, closes in legs.items() for t, close in closes.items()), key=lambda b: b[1]
+    )
+
+
 @pytest.mark.parametrize("trailing", [True, False])
 @pytest.mark.parametrize("late", [None, "okx:BTC-USDT"])
 @pytest.mark.parametrize("lead_s", [None, 2])
@@ -186,20 +207,11 @@ def test_the_operator_in_slices_equals_the_reference(
     `trailing`: a bar of every leg a minute after the input, or not (the input just ends, the
     watermark far beyond it: the forward-filled seconds after the last bars come from the call
     that releases the pairs; without it they never came, tests/flink/test_pairs_pipeline.py)."""
-    pair2 = "okx:BTC-USDT/binance:BTCUSDT"
-    settings = PairSettings(
-        pairs=[PAIR, pair2], window_s=60, min_points=30, fill_max_age_ms=3_000, adf_every_s=5, adf_points=60
-    )
-    eth, btc = cointegrated_bars(11, 200, START, gap_at=90, gap_s=8)
-    okx, _ = cointegrated_bars(12, 200, START, gap_at=90, gap_s=8)
-    legs = {"binance:ETHUSDT": eth, "binance:BTCUSDT": btc, "okx:BTC-USDT": okx}
+    settings, legs = _two_pairs_sharing_a_leg()
     for closes in legs.values() if trailing else ():  # a bar of every leg a minute on (no record)
         closes[START + 260_000] = closes[max(closes)]
-    bars = sorted(
-        ((key, t, close) for key, closes in legs.items() for t, close in closes.items()), key=lambda b: b[1]
-    )
-    got, calls = _operator(bars, settings, max_steps, defer, lead_s, late)
-    for pair in (PAIR, pair2):
+    got, calls = _operator(_in_time_order(legs), settings, max_steps, defer, lead_s, late)
+    for pair in (PAIR, PAIR2):
         y, x = pair.split("/")
         expected = reference_records(legs[y], legs[x], pair, settings)
         assert len(expected) > 100
@@ -218,18 +230,9 @@ def test_a_late_leg_that_pauses_while_other_bars_come_is_not_released(
     released (stepped to the end with no records, its leg's later bars then behind it: records
     missing in bench.flink_pairs' backlog run of 2026-12-06 06:31); it failed with the release
     on the leg's silence alone."""
-    pair2 = "okx:BTC-USDT/binance:BTCUSDT"
-    settings = PairSettings(
-        pairs=[PAIR, pair2], window_s=60, min_points=30, fill_max_age_ms=3_000, adf_every_s=5, adf_points=60
-    )
-    eth, btc = cointegrated_bars(11, 200, START, gap_at=90, gap_s=8)
-    okx, _ = cointegrated_bars(12, 200, START, gap_at=90, gap_s=8)
-    legs = {"binance:ETHUSDT": eth, "binance:BTCUSDT": btc, "okx:BTC-USDT": okx}
-    bars = sorted(
-        ((key, t, close) for key, closes in legs.items() for t, close in closes.items()), key=lambda b: b[1]
-    )
-    got, _ = _operator(bars, settings, max_steps, True, lead_s, "okx:BTC-USDT", pause=True)
-    for pair in (PAIR, pair2):
+    settings, legs = _two_pairs_sharing_a_leg()
+    got, _ = _operator(_in_time_order(legs), settings, max_steps, True, lead_s, "okx:BTC-USDT", pause=True)
+    for pair in (PAIR, PAIR2):
         y, x = pair.split("/")
         assert_matches([r for p, r in got if p == pair], reference_records(legs[y], legs[x], pair, settings))
 
