@@ -16,9 +16,11 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from config.clients import consumer_config, producer_config, redis_client
+from schemas import Topic
 from schemas.redis_layout import RedisLayout
 from tests.e2e.reference_metrics import reference_metrics
 from tests.e2e.stack_cli import StackUnderTest
+from tests.flink.kafka_io import read_messages
 
 pytestmark = pytest.mark.e2e
 
@@ -41,34 +43,25 @@ def stack() -> Iterator[StackUnderTest]:
 
 
 def read_topic(st: StackUnderTest, topic: str, *, min_records: int = 1, timeout_s: float = 120) -> list[dict]:
-    """Every record of `topic` up to its end offsets as they are now (waiting until there are at
-    least `min_records`), all partitions read to the end so no symbol is left out."""
-    consumer = Consumer(
-        consumer_config(st.kafka, f"e2e-{topic}-{time.time_ns()}", {"auto.offset.reset": "earliest"})
-    )
-    partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
-        }
-        if sum(ends.values()) >= min_records or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    records: list[dict] = []
-    # A partition is read when the consumer's position reaches its end: a topic written in
-    # transactions (the jobs' exactly-once outputs, the DLQ) ends on a commit marker, which is
-    # never delivered, so waiting for a message at end - 1 waited out the whole timeout (~180 s).
-    pending = {p for p, end in ends.items() if end > 0}
-    while pending and time.monotonic() < deadline + 60:
-        for msg in consumer.consume(1000, timeout=1):
-            if msg.error() is None and msg.offset() < ends[msg.partition()]:
-                records.append(orjson.loads(msg.value()))
-        at = consumer.position([TopicPartition(topic, p) for p in pending])
-        pending -= {tp.partition for tp in at if tp.offset >= ends[tp.partition]}
-    consumer.close()
-    return records
+    """Every record of `topic` up to its end offsets as they are then (waiting until there are at
+    least `min_records`), all partitions read to the end so no symbol is left out: by
+    tests/flink/kafka_io.read_messages, which reads a partition to its end by the consumer's
+    position (a topic written in transactions, the jobs' outputs and the DLQ, ends on a commit
+    marker that is never delivered; waiting for a message at end - 1 waited out a timeout)."""
+    consumer = Consumer(consumer_config(st.kafka, f"e2e-{topic}-{time.time_ns()}"))
+    try:
+        partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            ends = [
+                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
+            ]
+            if sum(ends) >= min_records:
+                break
+            time.sleep(1)
+    finally:
+        consumer.close()
+    return [orjson.loads(msg.value()) for msg in read_messages(st.kafka, Topic(topic), timeout_s=60)]
 
 
 def test_obm_status_reports_every_component_healthy(stack):
